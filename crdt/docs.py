@@ -1,0 +1,74 @@
+"""Thin helpers over pycrdt documents that validate untrusted bytes first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pycrdt import Doc, create_sync_message
+from pycrdt import merge_updates as _merge_updates
+
+from .messages import encode_sync_step2
+from .update import validate_state_vector, validate_update, yrs_call
+
+EMPTY_UPDATE = b"\x00\x00"  # no structs, empty delete set
+EMPTY_STATE_VECTOR = b"\x00"
+
+
+def apply_update_to_doc(
+    doc: Doc[Any], update: bytes, *, max_bytes: int | None, origin: object = None
+) -> None:
+    """Apply a v1 update to `doc` in a transaction tagged with `origin`.
+
+    `max_bytes=None` skips validation: only for updates that already went through
+    `parse_message` or `validate_update` (e.g. read back from our own update log).
+    """
+    if max_bytes is not None:
+        validate_update(update, max_bytes=max_bytes)
+    if update == EMPTY_UPDATE:
+        return
+    with doc.transaction(origin=origin):
+        yrs_call(doc.apply_update, update)
+
+
+def state_vector(doc: Doc[Any]) -> bytes:
+    """The document's encoded state vector."""
+    return doc.get_state()
+
+
+def encode_state_as_update(
+    doc: Doc[Any], state_vector: bytes | None = None, *, max_bytes: int | None = None
+) -> bytes:
+    """Everything in `doc` that a peer with `state_vector` lacks (all of it if None).
+
+    Give `max_bytes` when the state vector came off the wire and was not yet validated.
+    """
+    if state_vector is None:
+        return doc.get_update()
+    if max_bytes is not None:
+        validate_state_vector(state_vector, max_bytes=max_bytes)
+    result: bytes = yrs_call(doc.get_update, state_vector)
+    return result
+
+
+def merge_updates(updates: Iterable[bytes]) -> bytes:
+    """Merge stored updates into one (for compaction); no input gives the empty update."""
+    items = list(updates)
+    if not items:
+        return EMPTY_UPDATE
+    if len(items) == 1:
+        return items[0]
+    result: bytes = yrs_call(_merge_updates, *items)
+    return result
+
+
+def sync_step1_for_doc(doc: Doc[Any]) -> bytes:
+    """SyncStep1 message announcing `doc`'s state vector."""
+    return create_sync_message(doc)
+
+
+def sync_step2_for_doc(
+    doc: Doc[Any], state_vector: bytes, *, max_bytes: int | None = None
+) -> bytes:
+    """SyncStep2 message answering a peer's SyncStep1 with what it is missing."""
+    return encode_sync_step2(encode_state_as_update(doc, state_vector, max_bytes=max_bytes))

@@ -1,0 +1,218 @@
+"""Structural validation of Yjs v1 updates and state vectors before Yrs sees them.
+
+Why a pure-Python pre-check: Yrs sizes hash maps from counts it reads off the wire (an update
+or state vector starting with `ff ff ff 7a` makes it touch ~500 MiB), it recurses without a
+limit into nested `Any` values (~30k levels overflow the main thread's stack: SIGSEGV), and it
+stores clocks as u32, silently truncating or wrapping larger ones. So every count here must
+fit the bytes that are left, nesting is capped, and clocks stay below 2**32. Only then is
+the update decoded by Yrs, whose allocations are now bounded by the input size.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NoReturn
+
+from pycrdt import get_state
+
+from ._reader import Reader
+from .errors import CloseCode, ProtocolError
+
+MAX_CLOCK = 2**32 - 1  # Yrs keeps clocks (and struct lengths) in a u32
+MAX_NESTING_DEPTH = 64  # lib0 `Any` values; Yrs' decoder recurses once per level
+
+# Smallest encodings, used to reject a count before looping over it.
+_MIN_CLIENT_BLOCK = 3  # numStructs, client, clock
+_MIN_STRUCT = 2  # info byte + a varint
+_MIN_PAIR = 2  # (client, clock) or (clock, len)
+
+_GC, _DELETED, _JSON, _BINARY, _STRING, _EMBED, _FORMAT, _TYPE, _ANY, _DOC, _SKIP = range(11)
+_ORIGIN, _RIGHT_ORIGIN, _PARENT_SUB = 0x80, 0x40, 0x20
+# Yjs' type refs: Array, Map, Text, XmlElement(name), XmlFragment, XmlHook(name), XmlText.
+_NAMED_TYPE_REFS = frozenset({3, 5})
+_PLAIN_TYPE_REFS = frozenset({0, 1, 2, 4, 6})
+
+
+def validate_update(update: bytes, *, max_bytes: int) -> None:
+    """Check that `update` is a well-formed Yjs v1 update no larger than `max_bytes`.
+
+    Raises ProtocolError; never allocates more than a small multiple of `len(update)`.
+    """
+    if len(update) > max_bytes:
+        raise ProtocolError(CloseCode.MESSAGE_TOO_BIG, f"update of {len(update)} bytes")
+    reader = Reader(update, CloseCode.INVALID_PAYLOAD)
+    _check_structs(reader)
+    _check_delete_set(reader)
+    reader.expect_end("update")
+    yrs_call(get_state, update)  # the structure is sound; now Yrs must agree
+
+
+def validate_state_vector(state_vector: bytes, *, max_bytes: int) -> None:
+    """Check that `state_vector` is a well-formed Yjs state vector (count, client/clock pairs)."""
+    if len(state_vector) > max_bytes:
+        raise ProtocolError(CloseCode.MESSAGE_TOO_BIG, f"state vector of {len(state_vector)} bytes")
+    reader = Reader(state_vector, CloseCode.INVALID_PAYLOAD)
+    seen: set[int] = set()
+    for _ in range(reader.read_count(_MIN_PAIR, "state vector")):
+        client = reader.read_var_uint()
+        if client in seen:
+            raise reader.fail(f"client {client} repeated in state vector")
+        seen.add(client)
+        _check_clock(reader, reader.read_var_uint())
+    reader.expect_end("state vector")
+
+
+def yrs_call(fn: Any, *args: Any) -> Any:
+    """Call into Yrs, turning its decode errors (and Rust panics) into ProtocolError."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        raise ProtocolError(CloseCode.INVALID_PAYLOAD, f"rejected by Yrs: {exc}") from exc
+    except BaseException as exc:
+        # pyo3 surfaces a Rust panic as pyo3_runtime.PanicException, a BaseException.
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise ProtocolError(CloseCode.INVALID_PAYLOAD, "Yrs panicked on this input") from exc
+
+
+def _check_clock(reader: Reader, clock: int) -> None:
+    if clock > MAX_CLOCK:
+        raise reader.fail(f"clock {clock} does not fit 32 bits")
+
+
+def _check_structs(reader: Reader) -> None:
+    seen: set[int] = set()
+    for _ in range(reader.read_count(_MIN_CLIENT_BLOCK, "client")):
+        num_structs = reader.read_count(_MIN_STRUCT, "struct")
+        client = reader.read_var_uint()
+        if client in seen:
+            raise reader.fail(f"client {client} repeated in update")
+        seen.add(client)
+        clock = reader.read_var_uint()
+        _check_clock(reader, clock)
+        for _ in range(num_structs):
+            clock += _check_struct(reader)
+            _check_clock(reader, clock)
+
+
+def _check_delete_set(reader: Reader) -> None:
+    seen: set[int] = set()
+    for _ in range(reader.read_count(_MIN_PAIR, "delete set client")):
+        client = reader.read_var_uint()
+        if client in seen:
+            raise reader.fail(f"client {client} repeated in delete set")
+        seen.add(client)
+        for _ in range(reader.read_count(_MIN_PAIR, "delete range")):
+            clock = reader.read_var_uint()
+            _check_clock(reader, clock + reader.read_var_uint())
+
+
+def _check_struct(reader: Reader) -> int:
+    """Skip one struct and return its length in clock units."""
+    info = reader.read_u8()
+    ref = info & 0x1F
+    if ref in (_GC, _SKIP):
+        if info != ref:
+            raise reader.fail(f"unexpected flags in struct info {info:#04x}")
+        return _positive(reader, reader.read_var_uint())
+    if info & _ORIGIN:
+        _check_id(reader)
+    if info & _RIGHT_ORIGIN:
+        _check_id(reader)
+    if not info & (_ORIGIN | _RIGHT_ORIGIN):
+        parent_info = reader.read_var_uint()
+        if parent_info == 1:
+            reader.read_var_string()  # root type name
+        elif parent_info == 0:
+            _check_id(reader)  # parent item
+        else:
+            raise reader.fail(f"invalid parent info {parent_info}")
+        if info & _PARENT_SUB:
+            reader.read_var_string()
+    return _check_content(reader, ref)
+
+
+def _check_id(reader: Reader) -> None:
+    reader.read_var_uint()
+    _check_clock(reader, reader.read_var_uint())
+
+
+def _check_content(reader: Reader, ref: int) -> int:
+    if ref == _DELETED:
+        return _positive(reader, reader.read_var_uint())
+    if ref == _STRING:
+        text = reader.read_var_string()
+        return _positive(reader, len(text.encode("utf-16-le")) // 2)
+    if ref == _ANY:
+        count = _positive(reader, reader.read_count(1, "any"))
+        for _ in range(count):
+            _skip_any(reader, 1)
+        return count
+    if ref == _BINARY:
+        reader.skip_var_bytes()
+    elif ref == _EMBED:
+        check_json(reader, reader.read_var_string())
+    elif ref == _FORMAT:
+        reader.read_var_string()
+        check_json(reader, reader.read_var_string())
+    elif ref == _TYPE:
+        type_ref = reader.read_var_uint()
+        if type_ref in _NAMED_TYPE_REFS:
+            reader.read_var_string()
+        elif type_ref not in _PLAIN_TYPE_REFS:
+            raise reader.fail(f"unsupported type ref {type_ref}", CloseCode.UNSUPPORTED_DATA)
+    elif ref == _DOC:
+        reader.read_var_string()  # guid
+        _skip_any(reader, 1)  # options
+    elif ref == _JSON:
+        # Legacy (pre-v13) content; Yrs reads one string too many, so it would diverge.
+        raise reader.fail("legacy ContentJSON is not supported", CloseCode.UNSUPPORTED_DATA)
+    else:
+        raise reader.fail(f"unknown content ref {ref}")
+    return 1
+
+
+def _positive(reader: Reader, length: int) -> int:
+    if length == 0:
+        raise reader.fail("zero-length struct")
+    return length
+
+
+def _skip_any(reader: Reader, depth: int) -> None:
+    """Skip one lib0 `Any` value (tags 116..127)."""
+    if depth > MAX_NESTING_DEPTH:
+        raise reader.fail("value nested too deeply")
+    tag = reader.read_u8()
+    if tag in (127, 126, 121, 120):  # undefined, null, false, true
+        return
+    if tag == 125:
+        reader.read_var_int()
+    elif tag == 124:
+        reader.skip(4)  # float32
+    elif tag in (123, 122):
+        reader.skip(8)  # float64, bigint64
+    elif tag == 119:
+        reader.read_var_string()
+    elif tag == 118:
+        for _ in range(reader.read_count(2, "object entry")):
+            reader.read_var_string()
+            _skip_any(reader, depth + 1)
+    elif tag == 117:
+        for _ in range(reader.read_count(1, "array item")):
+            _skip_any(reader, depth + 1)
+    elif tag == 116:
+        reader.skip_var_bytes()
+    else:
+        raise reader.fail(f"unknown value tag {tag}")
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def check_json(reader: Reader, text: str) -> Any:
+    """Parse strict JSON (no NaN/Infinity) as JSON.parse would; return the value."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise reader.fail("invalid JSON") from None

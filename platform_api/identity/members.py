@@ -1,0 +1,171 @@
+"""Tenant membership use cases: users, invitations, data export and account deletion."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from platform_api.kernel import Problem, forbidden, not_found, tenant_transaction
+from platform_api.kernel.auth import Principal
+
+from . import store
+from .security import new_opaque_token, parse_opaque_token
+from .service import ADMIN_ROLES, Identity, Session, _start_session
+
+
+async def get_user(idn: Identity, who: Principal, user_id: uuid.UUID) -> asyncpg.Record:
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        user = await store.get_user(conn, who.tenant_id, user_id)
+    if user is None:
+        raise not_found("User")
+    return user
+
+
+async def set_user_status(
+    idn: Identity, who: Principal, user_id: uuid.UUID, status: str
+) -> asyncpg.Record:
+    """Deactivate (revoking every session) or reactivate a member; owners/admins only."""
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        target = await store.get_user(conn, who.tenant_id, user_id)
+        if target is None:
+            raise not_found("User")
+        if not who.has_any_role(*ADMIN_ROLES):
+            raise forbidden("Only owners and admins manage members")
+        if user_id == who.user_id:
+            raise Problem(409, "You cannot change your own status")
+        if target["role"] == "owner" and "owner" not in who.roles:
+            raise forbidden("Only an owner can change another owner")
+        user = await store.update_user(conn, who.tenant_id, user_id, status=status)
+        if status == "deactivated":
+            await store.revoke_user_tokens(conn, who.tenant_id, user_id)
+    return user
+
+
+async def change_role(
+    idn: Identity, who: Principal, user_id: uuid.UUID, role: str
+) -> asyncpg.Record:
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        target = await store.get_user(conn, who.tenant_id, user_id)
+        if target is None:
+            raise not_found("User")
+        if "owner" not in who.roles:
+            raise forbidden("Only an owner changes roles")
+        if (
+            target["role"] == "owner"
+            and role != "owner"
+            and await store.count_active_owners(conn, who.tenant_id) <= 1
+        ):
+            raise Problem(409, "A tenant needs at least one active owner")
+        user = await store.update_user(conn, who.tenant_id, user_id, role=role)
+        await store.revoke_user_tokens(conn, who.tenant_id, user_id)
+    return user
+
+
+async def invite(
+    idn: Identity, who: Principal, email: str, role: str
+) -> tuple[asyncpg.Record, str]:
+    if not who.has_any_role(*ADMIN_ROLES):
+        raise forbidden("Only owners and admins invite members")
+    if role == "admin" and "owner" not in who.roles:
+        raise forbidden("Only an owner invites admins")
+    token, token_hash = new_opaque_token(who.tenant_id)
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        if await conn.fetchval(
+            "SELECT 1 FROM users WHERE tenant_id = $1 AND email = $2", who.tenant_id, email
+        ):
+            raise Problem(409, "This person is already a member")
+        invitation = await store.insert_invitation(
+            conn,
+            tenant_id=who.tenant_id,
+            email=email,
+            role=role,
+            token_hash=token_hash,
+            invited_by=who.user_id,
+            expires_at=datetime.now(UTC) + timedelta(days=idn.settings.invitation_ttl_days),
+        )
+    return invitation, token
+
+
+async def revoke_invitation(idn: Identity, who: Principal, invitation_id: uuid.UUID) -> None:
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        exists = await conn.fetchval(
+            "SELECT 1 FROM invitations WHERE tenant_id = $1 AND invitation_id = $2",
+            who.tenant_id,
+            invitation_id,
+        )
+        if not exists:
+            raise not_found("Invitation")
+        if not who.has_any_role(*ADMIN_ROLES):
+            raise forbidden("Only owners and admins revoke invitations")
+        if not await store.revoke_invitation(conn, who.tenant_id, invitation_id):
+            raise Problem(409, "The invitation was already accepted or revoked")
+
+
+async def accept_invitation(
+    idn: Identity, *, token: str, full_name: str, password: str
+) -> tuple[asyncpg.Record, Session]:
+    parsed = parse_opaque_token(token)
+    if parsed is None:
+        raise not_found("Invitation")
+    tenant_id, token_hash = parsed
+    password_hash = await idn.passwords.hash(password)
+    async with tenant_transaction(idn.pool, tenant_id) as conn:
+        invitation = await store.lock_invitation(conn, tenant_id, token_hash)
+        if invitation is None:
+            raise not_found("Invitation")
+        try:
+            async with conn.transaction():
+                user = await store.insert_user(
+                    conn,
+                    tenant_id=tenant_id,
+                    email=invitation["email"],
+                    password_hash=password_hash,
+                    full_name=full_name,
+                    role=invitation["role"],
+                    digest=idn.digest(invitation["email"]),
+                )
+        except asyncpg.UniqueViolationError as exc:
+            raise Problem(409, "This person is already a member") from exc
+        await store.accept_invitation(conn, invitation["invitation_id"])
+        session = await _start_session(
+            idn, conn, tenant_id=tenant_id, user_id=user["user_id"], role=user["role"]
+        )
+    return user, session
+
+
+async def export_my_data(idn: Identity, who: Principal) -> dict[str, Any]:
+    """LGPD art. 18: everything this service holds about the caller, as JSON."""
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        user = await store.get_user(conn, who.tenant_id, who.user_id)
+        if user is None:
+            raise not_found("User")
+        tenant = await store.get_tenant(conn, who.tenant_id)
+        sessions = await store.user_sessions(conn, who.tenant_id, who.user_id)
+        invitations = await store.invitations_sent_by(conn, who.tenant_id, who.user_id)
+    return {
+        "exported_at": datetime.now(UTC).isoformat(),
+        "user": dict(user),
+        "organization": {"tenant_id": tenant["tenant_id"], "name": tenant["name"]}
+        if tenant
+        else None,
+        "sessions": [dict(s) for s in sessions],
+        "invitations_sent": [dict(i) for i in invitations],
+    }
+
+
+async def delete_my_account(idn: Identity, who: Principal, password: str) -> None:
+    """LGPD erasure. The last owner of a tenant with other members must hand over first."""
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        password_hash = await store.get_password_hash(conn, who.tenant_id, who.user_id)
+        ok, _ = await idn.passwords.verify(password_hash, password)
+        if not ok:
+            raise Problem(403, "The password is wrong")
+        if "owner" in who.roles and await store.count_active_owners(conn, who.tenant_id) <= 1:
+            if await store.count_users(conn, who.tenant_id) > 1:
+                raise Problem(409, "Make another member an owner before deleting your account")
+            await store.delete_tenant(conn, who.tenant_id)
+            return
+        await store.delete_user(conn, who.tenant_id, who.user_id)

@@ -1,0 +1,281 @@
+"""HTTP handlers of the identity service: parse, call the use case, map the result."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from platform_api.kernel import (
+    Principal,
+    Problem,
+    current_principal,
+    decode_cursor,
+    encode_cursor,
+    not_found,
+    tenant_transaction,
+    unauthorized,
+)
+
+from . import members, service, store
+from .schemas import (
+    AcceptOut,
+    AccountDeleteIn,
+    InvitationAcceptIn,
+    InvitationCreatedOut,
+    InvitationIn,
+    InvitationOut,
+    InvitationPage,
+    JwksOut,
+    LoginIn,
+    MeOut,
+    PasswordChangeIn,
+    RefreshIn,
+    RoleIn,
+    SignUpIn,
+    SignUpOut,
+    TenantOut,
+    TokenOut,
+    UserOut,
+    UserPage,
+)
+from .service import Identity, Session
+
+router = APIRouter()
+Caller = Annotated[Principal, Depends(current_principal)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+def _identity(request: Request) -> Identity:
+    return request.app.state.identity
+
+
+Idn = Annotated[Identity, Depends(_identity)]
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _token_out(idn: Identity, session: Session, response: Response) -> TokenOut:
+    # Browsers keep the refresh token in an httpOnly cookie; native apps use the body.
+    response.set_cookie(
+        idn.settings.refresh_cookie_name,
+        session.refresh_token,
+        max_age=session.refresh_expires_in,
+        httponly=True,
+        secure=idn.settings.cookie_secure,
+        samesite="strict",
+        path=(idn.settings.root_path or "") + "/token",
+    )
+    return TokenOut(
+        access_token=session.access_token,
+        expires_in=session.expires_in,
+        refresh_token=session.refresh_token,
+        refresh_expires_in=session.refresh_expires_in,
+    )
+
+
+def _after(cursor: str | None, key: str) -> tuple[datetime, uuid.UUID] | None:
+    values = decode_cursor(cursor, ("created_at", key))
+    if values is None:
+        return None
+    try:
+        return datetime.fromisoformat(values["created_at"]), uuid.UUID(values[key])
+    except (TypeError, ValueError):
+        raise Problem(400, "The cursor is malformed") from None
+
+
+@router.get("/.well-known/jwks.json", response_model=JwksOut, tags=["tokens"])
+async def jwks(idn: Idn) -> JSONResponse:
+    """Public keys that verify access tokens (current and recently rotated)."""
+    return JSONResponse(idn.signer.jwks, headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.post("/signup", status_code=201, response_model=SignUpOut, tags=["accounts"])
+async def sign_up(body: SignUpIn, request: Request, response: Response, idn: Idn) -> SignUpOut:
+    """Create an organization (tenant) with you as its owner, and log you in."""
+    tenant, session = await service.sign_up(
+        idn,
+        organization=body.organization,
+        email=body.email,
+        password=body.password,
+        full_name=body.full_name,
+        client=_client(request),
+    )
+    async with tenant_transaction(idn.pool, tenant["tenant_id"]) as conn:
+        user = await store.get_user(conn, tenant["tenant_id"], session.user_id)
+    return SignUpOut(
+        tenant=TenantOut(**dict(tenant)),
+        user=UserOut(**dict(user)),
+        tokens=_token_out(idn, session, response),
+    )
+
+
+@router.post("/login", response_model=TokenOut, tags=["tokens"])
+async def log_in(body: LoginIn, request: Request, response: Response, idn: Idn) -> TokenOut:
+    """Exchange e-mail and password for an access token and a refresh token."""
+    session = await service.log_in(
+        idn,
+        email=body.email,
+        password=body.password,
+        client=_client(request),
+        tenant_id=body.tenant_id,
+    )
+    return _token_out(idn, session, response)
+
+
+@router.post("/token/refresh", response_model=TokenOut, tags=["tokens"])
+async def refresh(body: RefreshIn, request: Request, response: Response, idn: Idn) -> TokenOut:
+    """Rotate the refresh token (body or cookie) and get a new access token."""
+    token = body.refresh_token or request.cookies.get(idn.settings.refresh_cookie_name)
+    if not token:
+        raise unauthorized("No refresh token")
+    return _token_out(idn, await service.refresh(idn, token), response)
+
+
+@router.post("/token/logout", status_code=204, tags=["tokens"])
+async def log_out(body: RefreshIn, request: Request, idn: Idn) -> Response:
+    """Revoke this login's refresh tokens (every rotation of it)."""
+    token = body.refresh_token or request.cookies.get(idn.settings.refresh_cookie_name)
+    await service.log_out(idn, token)
+    response = Response(status_code=204)
+    response.delete_cookie(
+        idn.settings.refresh_cookie_name, path=(idn.settings.root_path or "") + "/token"
+    )
+    return response
+
+
+@router.get("/me", response_model=MeOut, tags=["accounts"])
+async def me(who: Caller, idn: Idn) -> MeOut:
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        user = await store.get_user(conn, who.tenant_id, who.user_id)
+        tenant = await store.get_tenant(conn, who.tenant_id)
+    if user is None or tenant is None:
+        raise not_found("User")
+    return MeOut(user=UserOut(**dict(user)), tenant=TenantOut(**dict(tenant)))
+
+
+@router.post("/me/password", status_code=204, tags=["accounts"])
+async def change_password(body: PasswordChangeIn, who: Caller, idn: Idn) -> Response:
+    """Change your password; every refresh token of yours is revoked."""
+    await service.change_password(idn, who, body.current_password, body.new_password)
+    return Response(status_code=204)
+
+
+@router.get("/me/export", tags=["privacy"])
+async def export_my_data(who: Caller, idn: Idn) -> JSONResponse:
+    """LGPD: download everything this service holds about you."""
+    data = await members.export_my_data(idn, who)
+    return JSONResponse(
+        jsonable_encoder(data),
+        headers={"Content-Disposition": 'attachment; filename="mrbill-identity-export.json"'},
+    )
+
+
+@router.post("/me/delete", status_code=204, tags=["privacy"])
+async def delete_my_account(body: AccountDeleteIn, who: Caller, idn: Idn) -> Response:
+    """LGPD: erase your account (confirm with your password)."""
+    await members.delete_my_account(idn, who, body.password)
+    return Response(status_code=204)
+
+
+@router.get("/users", response_model=UserPage, tags=["members"])
+async def list_users(
+    who: Caller,
+    idn: Idn,
+    limit: Limit = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    status: Literal["active", "deactivated"] | None = None,
+) -> UserPage:
+    """Members of your organization, newest first."""
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        rows = await store.list_users(
+            conn, who.tenant_id, limit=limit + 1, after=_after(cursor, "user_id"), status=status
+        )
+    items = [UserOut(**dict(r)) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(
+            {"created_at": last["created_at"].isoformat(), "user_id": str(last["user_id"])}
+        )
+    return UserPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/users/{user_id}", response_model=UserOut, tags=["members"])
+async def get_user(user_id: uuid.UUID, who: Caller, idn: Idn) -> UserOut:
+    return UserOut(**dict(await members.get_user(idn, who, user_id)))
+
+
+@router.post("/users/{user_id}/deactivate", response_model=UserOut, tags=["members"])
+async def deactivate_user(user_id: uuid.UUID, who: Caller, idn: Idn) -> UserOut:
+    """Owners/admins: block a member and revoke their sessions."""
+    return UserOut(**dict(await members.set_user_status(idn, who, user_id, "deactivated")))
+
+
+@router.post("/users/{user_id}/reactivate", response_model=UserOut, tags=["members"])
+async def reactivate_user(user_id: uuid.UUID, who: Caller, idn: Idn) -> UserOut:
+    return UserOut(**dict(await members.set_user_status(idn, who, user_id, "active")))
+
+
+@router.put("/users/{user_id}/role", response_model=UserOut, tags=["members"])
+async def change_role(user_id: uuid.UUID, body: RoleIn, who: Caller, idn: Idn) -> UserOut:
+    """Owners: make a member an admin or owner, or demote them."""
+    return UserOut(**dict(await members.change_role(idn, who, user_id, body.role)))
+
+
+@router.post("/invitations", status_code=201, response_model=InvitationCreatedOut, tags=["members"])
+async def invite(body: InvitationIn, who: Caller, idn: Idn) -> InvitationCreatedOut:
+    """Owners/admins: invite someone by e-mail; share the returned link with them."""
+    invitation, token = await members.invite(idn, who, body.email, body.role)
+    return InvitationCreatedOut(
+        **dict(invitation),
+        token=token,
+        accept_url=f"{idn.settings.public_base_url}/invite#{token}",
+    )
+
+
+@router.get("/invitations", response_model=InvitationPage, tags=["members"])
+async def list_invitations(
+    who: Caller,
+    idn: Idn,
+    limit: Limit = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> InvitationPage:
+    """Pending invitations of your organization."""
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        rows = await store.list_pending_invitations(
+            conn, who.tenant_id, limit=limit + 1, after=_after(cursor, "invitation_id")
+        )
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(
+            {
+                "created_at": last["created_at"].isoformat(),
+                "invitation_id": str(last["invitation_id"]),
+            }
+        )
+    return InvitationPage(
+        items=[InvitationOut(**dict(r)) for r in rows[:limit]], next_cursor=next_cursor
+    )
+
+
+@router.delete("/invitations/{invitation_id}", status_code=204, tags=["members"])
+async def revoke_invitation(invitation_id: uuid.UUID, who: Caller, idn: Idn) -> Response:
+    await members.revoke_invitation(idn, who, invitation_id)
+    return Response(status_code=204)
+
+
+@router.post("/invitations/accept", status_code=201, response_model=AcceptOut, tags=["members"])
+async def accept_invitation(body: InvitationAcceptIn, response: Response, idn: Idn) -> AcceptOut:
+    """Join an organization with an invitation token, choosing your password."""
+    user, session = await members.accept_invitation(
+        idn, token=body.token, full_name=body.full_name, password=body.password
+    )
+    return AcceptOut(user=UserOut(**dict(user)), tokens=_token_out(idn, session, response))

@@ -1,0 +1,137 @@
+"""Request and response bodies of the identity API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+
+def _normalize_email(value: str) -> str:
+    return value.strip().lower()
+
+
+Email = Annotated[EmailStr, AfterValidator(_normalize_email)]
+Password = Annotated[str, Field(min_length=10, max_length=128)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignUpIn(Strict):
+    organization: Name = Field(description="The company or team name; becomes the tenant")
+    full_name: Name
+    email: Email
+    password: Password
+
+
+class LoginIn(Strict):
+    email: Email
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+    tenant_id: uuid.UUID | None = Field(
+        default=None, description="Only needed when one e-mail belongs to several organizations"
+    )
+
+
+class RefreshIn(Strict):
+    refresh_token: Annotated[str, Field(max_length=200)] | None = Field(
+        default=None, description="Omit to use the refresh cookie"
+    )
+
+
+class PasswordChangeIn(Strict):
+    current_password: Annotated[str, Field(min_length=1, max_length=128)]
+    new_password: Password
+
+
+class AccountDeleteIn(Strict):
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class InvitationIn(Strict):
+    email: Email
+    role: Literal["admin", "member"] = "member"
+
+
+class InvitationAcceptIn(Strict):
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+    full_name: Name
+    password: Password
+
+
+class RoleIn(Strict):
+    role: Literal["owner", "admin", "member"]
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+
+
+class UserOut(BaseModel):
+    user_id: uuid.UUID
+    email: str
+    full_name: str
+    role: Literal["owner", "admin", "member"]
+    status: Literal["active", "deactivated"]
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class TenantOut(BaseModel):
+    tenant_id: uuid.UUID
+    name: str
+    slug: str
+    subscription_plan: str
+    status: str
+    created_at: datetime
+
+
+class SignUpOut(BaseModel):
+    tenant: TenantOut
+    user: UserOut
+    tokens: TokenOut
+
+
+class AcceptOut(BaseModel):
+    user: UserOut
+    tokens: TokenOut
+
+
+class InvitationOut(BaseModel):
+    invitation_id: uuid.UUID
+    email: str
+    role: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class InvitationCreatedOut(InvitationOut):
+    token: str = Field(description="Shown once; the invitee uses it to join")
+    accept_url: str
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    next_cursor: str | None
+
+
+class InvitationPage(BaseModel):
+    items: list[InvitationOut]
+    next_cursor: str | None
+
+
+class MeOut(BaseModel):
+    user: UserOut
+    tenant: TenantOut
+
+
+class JwksOut(BaseModel):
+    keys: list[dict[str, Any]]

@@ -1,0 +1,216 @@
+"""Identity use cases: sign-up, login, token rotation, invitations, users, LGPD rights."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from platform_api.kernel import Problem, tenant_transaction, unauthorized
+from platform_api.kernel.auth import Principal
+from platform_api.kernel.ratelimit import RateLimiter
+
+from . import store
+from .security import Passwords, TokenSigner, email_digest, new_opaque_token, parse_opaque_token
+from .settings import IdentitySettings
+
+GENERIC_LOGIN_FAILURE = "Invalid email or password"
+ADMIN_ROLES = ("owner", "admin")
+
+
+@dataclass
+class Identity:
+    """Everything the use cases need, built once per process by ``create_app``."""
+
+    settings: IdentitySettings
+    pool: asyncpg.Pool
+    passwords: Passwords
+    signer: TokenSigner
+    limiter: RateLimiter
+    digest_key: bytes
+
+    def digest(self, email: str) -> bytes:
+        return email_digest(self.digest_key, email)
+
+
+@dataclass(frozen=True)
+class Session:
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+
+
+def slugify(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return slug[:50] or "team"
+
+
+async def _start_session(
+    idn: Identity,
+    conn: asyncpg.Connection,
+    *,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    role: str,
+    family_id: uuid.UUID | None = None,
+) -> Session:
+    refresh, refresh_hash = new_opaque_token(tenant_id)
+    ttl = timedelta(days=idn.settings.refresh_token_ttl_days)
+    await store.insert_refresh_token(
+        conn,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        family_id=family_id or uuid.uuid4(),
+        token_hash=refresh_hash,
+        expires_at=datetime.now(UTC) + ttl,
+    )
+    access = idn.signer.access_token(user_id=user_id, tenant_id=tenant_id, role=role)
+    return Session(
+        user_id=user_id,
+        tenant_id=tenant_id,
+        access_token=access.token,
+        expires_in=access.expires_in,
+        refresh_token=refresh,
+        refresh_expires_in=int(ttl.total_seconds()),
+    )
+
+
+async def sign_up(
+    idn: Identity, *, organization: str, email: str, password: str, full_name: str, client: str
+) -> tuple[asyncpg.Record, Session]:
+    """Create a tenant and its owner, and log the owner in."""
+    await idn.limiter.hit(
+        idn.settings.signup_rate_per_address, "signup", client, detail="Too many sign-ups"
+    )
+    password_hash = await idn.passwords.hash(password)
+    base_slug = slugify(organization)
+    for attempt in range(5):
+        tenant_id = uuid.uuid4()
+        slug = base_slug if attempt == 0 else f"{base_slug}-{secrets.token_hex(3)}"
+        try:
+            async with tenant_transaction(idn.pool, tenant_id) as conn:
+                tenant = await store.insert_tenant(conn, tenant_id, organization, slug)
+                user = await store.insert_user(
+                    conn,
+                    tenant_id=tenant_id,
+                    email=email,
+                    password_hash=password_hash,
+                    full_name=full_name,
+                    role="owner",
+                    digest=idn.digest(email),
+                )
+                session = await _start_session(
+                    idn, conn, tenant_id=tenant_id, user_id=user["user_id"], role="owner"
+                )
+                return tenant, session
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name != "tenants_slug_key":
+                raise
+    raise Problem(409, "Could not allocate an organization address; try another name")
+
+
+async def log_in(
+    idn: Identity, *, email: str, password: str, client: str, tenant_id: uuid.UUID | None = None
+) -> Session:
+    """Check credentials (rate-limited per account and per address) and open a session."""
+    await idn.limiter.hit(
+        idn.settings.login_rate_per_address, "login-addr", client, detail="Too many login attempts"
+    )
+    digest = idn.digest(email)
+    await idn.limiter.hit(
+        idn.settings.login_rate_per_account,
+        "login-account",
+        digest.hex(),
+        detail="Too many login attempts",
+    )
+    async with idn.pool.acquire() as conn:
+        candidates = await store.directory_tenants(conn, digest)
+    if tenant_id is not None:
+        candidates = [t for t in candidates if t == tenant_id]
+    if not candidates:
+        await idn.passwords.verify(None, password)  # same cost as a real check
+        raise unauthorized(GENERIC_LOGIN_FAILURE)
+    for candidate in candidates:
+        async with tenant_transaction(idn.pool, candidate) as conn:
+            user = await store.user_for_login(conn, candidate, email)
+            if user is None:
+                continue
+            ok, needs_rehash = await idn.passwords.verify(user["password_hash"], password)
+            if not ok or user["status"] != "active" or user["tenant_status"] != "active":
+                continue
+            fields: dict[str, Any] = {"last_login_at": datetime.now(UTC)}
+            if needs_rehash:
+                fields["password_hash"] = await idn.passwords.hash(password)
+            await store.update_user(conn, candidate, user["user_id"], **fields)
+            return await _start_session(
+                idn, conn, tenant_id=candidate, user_id=user["user_id"], role=user["role"]
+            )
+    raise unauthorized(GENERIC_LOGIN_FAILURE)
+
+
+async def refresh(idn: Identity, refresh_token: str) -> Session:
+    """Rotate a refresh token. Presenting an already-used one revokes its whole family."""
+    parsed = parse_opaque_token(refresh_token)
+    if parsed is None:
+        raise unauthorized("Invalid refresh token")
+    tenant_id, token_hash = parsed
+    reuse = False
+    async with tenant_transaction(idn.pool, tenant_id) as conn:
+        row = await store.lock_refresh_token(conn, tenant_id, token_hash)
+        if row is None:
+            raise unauthorized("Invalid refresh token")
+        if row["used_at"] is not None or row["revoked_at"] is not None:
+            await store.revoke_family(conn, tenant_id, row["family_id"])
+            reuse = True
+        elif row["expires_at"] <= datetime.now(UTC) or row["user_status"] != "active":
+            raise unauthorized("Refresh token expired; please log in again")
+        else:
+            await store.mark_refresh_used(conn, row["token_id"])
+            return await _start_session(
+                idn,
+                conn,
+                tenant_id=tenant_id,
+                user_id=row["user_id"],
+                role=row["role"],
+                family_id=row["family_id"],
+            )
+    assert reuse
+    raise unauthorized("Refresh token reuse detected; every session of this login was revoked")
+
+
+async def log_out(idn: Identity, refresh_token: str | None) -> None:
+    """Revoke the session family of ``refresh_token`` (idempotent, silent on bad tokens)."""
+    parsed = parse_opaque_token(refresh_token or "")
+    if parsed is None:
+        return
+    tenant_id, token_hash = parsed
+    async with tenant_transaction(idn.pool, tenant_id) as conn:
+        row = await store.lock_refresh_token(conn, tenant_id, token_hash)
+        if row is not None:
+            await store.revoke_family(conn, tenant_id, row["family_id"])
+
+
+async def change_password(idn: Identity, who: Principal, current: str, new: str) -> None:
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        password_hash = await store.get_password_hash(conn, who.tenant_id, who.user_id)
+        ok, _ = await idn.passwords.verify(password_hash, current)
+        if not ok:
+            raise Problem(403, "The current password is wrong")
+        await store.update_user(
+            conn,
+            who.tenant_id,
+            who.user_id,
+            password_hash=await idn.passwords.hash(new),
+            password_changed_at=datetime.now(UTC),
+        )
+        await store.revoke_user_tokens(conn, who.tenant_id, who.user_id)

@@ -1,0 +1,45 @@
+"""Identity service settings (environment variables prefixed ``IDENTITY_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from platform_api.kernel.settings import ServiceSettings
+
+
+class IdentitySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", frozen=True)
+
+    service_name: str = "identity"
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    invitation_ttl_days: int = Field(default=7, ge=1, le=60)
+    # Ed25519 private key (PEM). Development and tests may leave it empty: a throwaway key is made.
+    jwt_private_key: SecretStr = SecretStr("")
+    jwt_private_key_file: str = ""
+    # Public keys (PEM, concatenated) still published in the JWKS after a rotation.
+    jwt_previous_public_keys: str = ""
+    # Key of the HMAC that turns e-mail addresses into login-directory digests.
+    email_digest_key: SecretStr = SecretStr("")
+    login_rate_per_account: str = "10/minute"
+    login_rate_per_address: str = "60/minute"
+    signup_rate_per_address: str = "20/hour"
+    rate_limit_prefix: str = "mrbill-identity"
+    argon2_time_cost: int = Field(default=2, ge=2)
+    argon2_memory_kib: int = Field(default=19456, ge=19456)
+    argon2_parallelism: int = Field(default=1, ge=1)
+    public_base_url: str = "http://localhost:8080"
+    refresh_cookie_name: str = "mrbill_refresh"
+    cookie_secure: bool = False
+
+    @model_validator(mode="after")
+    def _secrets_required_in_production(self) -> IdentitySettings:
+        if self.environment == "production":
+            if not (self.jwt_private_key.get_secret_value() or self.jwt_private_key_file):
+                raise ValueError("IDENTITY_JWT_PRIVATE_KEY is required in production")
+            if not self.email_digest_key.get_secret_value():
+                raise ValueError("IDENTITY_EMAIL_DIGEST_KEY is required in production")
+            if not self.cookie_secure:
+                raise ValueError("IDENTITY_COOKIE_SECURE must be true in production")
+        return self

@@ -1,0 +1,313 @@
+"""Identity data access (PostgreSQL). Every function runs on a tenant-scoped connection."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+Row = asyncpg.Record
+
+USER_COLUMNS = (
+    "user_id, tenant_id, email, full_name, role, status, created_at, updated_at, last_login_at"
+)
+
+
+async def insert_tenant(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, name: str, slug: str
+) -> Row:
+    return await conn.fetchrow(
+        "INSERT INTO tenants (tenant_id, name, slug) VALUES ($1, $2, $3) RETURNING *",
+        tenant_id,
+        name,
+        slug,
+    )
+
+
+async def get_tenant(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> Row | None:
+    return await conn.fetchrow("SELECT * FROM tenants WHERE tenant_id = $1", tenant_id)
+
+
+async def insert_user(
+    conn: asyncpg.Connection,
+    *,
+    tenant_id: uuid.UUID,
+    email: str,
+    password_hash: str,
+    full_name: str,
+    role: str,
+    digest: bytes,
+) -> Row:
+    user = await conn.fetchrow(
+        f"""INSERT INTO users (tenant_id, email, password_hash, full_name, role)
+            VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}""",
+        tenant_id,
+        email,
+        password_hash,
+        full_name,
+        role,
+    )
+    await conn.execute(
+        "INSERT INTO login_directory (email_digest, tenant_id, user_id) VALUES ($1, $2, $3)",
+        digest,
+        tenant_id,
+        user["user_id"],
+    )
+    return user
+
+
+async def directory_tenants(conn: asyncpg.Connection, digest: bytes) -> list[uuid.UUID]:
+    rows = await conn.fetch(
+        "SELECT tenant_id FROM login_directory WHERE email_digest = $1 LIMIT 5", digest
+    )
+    return [row["tenant_id"] for row in rows]
+
+
+async def user_for_login(conn: asyncpg.Connection, tenant_id: uuid.UUID, email: str) -> Row | None:
+    return await conn.fetchrow(
+        """SELECT u.user_id, u.tenant_id, u.password_hash, u.role, u.status, t.status AS tenant_status
+           FROM users u JOIN tenants t USING (tenant_id)
+           WHERE u.tenant_id = $1 AND u.email = $2""",
+        tenant_id,
+        email,
+    )
+
+
+async def get_user(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> Row | None:
+    return await conn.fetchrow(
+        f"SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND user_id = $2",
+        tenant_id,
+        user_id,
+    )
+
+
+async def get_password_hash(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> str | None:
+    return await conn.fetchval(
+        "SELECT password_hash FROM users WHERE tenant_id = $1 AND user_id = $2 AND status = 'active'",
+        tenant_id,
+        user_id,
+    )
+
+
+async def list_users(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+    status: str | None,
+) -> list[Row]:
+    return await conn.fetch(
+        f"""SELECT {USER_COLUMNS} FROM users
+            WHERE tenant_id = $1
+              AND ($2::text IS NULL OR status = $2)
+              AND ($3::timestamptz IS NULL OR (created_at, user_id) < ($3, $4))
+            ORDER BY created_at DESC, user_id DESC LIMIT $5""",
+        tenant_id,
+        status,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+
+
+async def update_user(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID, **fields: Any
+) -> Row | None:
+    assignments = ", ".join(f"{name} = ${i + 3}" for i, name in enumerate(fields))
+    return await conn.fetchrow(
+        f"""UPDATE users SET {assignments}, updated_at = now()
+            WHERE tenant_id = $1 AND user_id = $2 RETURNING {USER_COLUMNS}""",
+        tenant_id,
+        user_id,
+        *fields.values(),
+    )
+
+
+async def count_active_owners(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> int:
+    return await conn.fetchval(
+        "SELECT count(*) FROM users WHERE tenant_id = $1 AND role = 'owner' AND status = 'active'",
+        tenant_id,
+    )
+
+
+async def count_users(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> int:
+    return await conn.fetchval("SELECT count(*) FROM users WHERE tenant_id = $1", tenant_id)
+
+
+async def delete_user(conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    await conn.execute(
+        "DELETE FROM users WHERE tenant_id = $1 AND user_id = $2", tenant_id, user_id
+    )
+
+
+async def delete_tenant(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM tenants WHERE tenant_id = $1", tenant_id)
+
+
+# --- refresh tokens -------------------------------------------------------------------------
+
+
+async def insert_refresh_token(
+    conn: asyncpg.Connection,
+    *,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    family_id: uuid.UUID,
+    token_hash: bytes,
+    expires_at: datetime,
+) -> None:
+    await conn.execute(
+        """INSERT INTO refresh_tokens (token_id, tenant_id, user_id, family_id, token_hash, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        uuid.uuid4(),
+        tenant_id,
+        user_id,
+        family_id,
+        token_hash,
+        expires_at,
+    )
+
+
+async def lock_refresh_token(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, token_hash: bytes
+) -> Row | None:
+    return await conn.fetchrow(
+        """SELECT r.*, u.role, u.status AS user_status
+           FROM refresh_tokens r JOIN users u USING (tenant_id, user_id)
+           WHERE r.tenant_id = $1 AND r.token_hash = $2 FOR UPDATE OF r""",
+        tenant_id,
+        token_hash,
+    )
+
+
+async def mark_refresh_used(conn: asyncpg.Connection, token_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE refresh_tokens SET used_at = now() WHERE token_id = $1", token_id)
+
+
+async def revoke_family(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, family_id: uuid.UUID
+) -> None:
+    await conn.execute(
+        """UPDATE refresh_tokens SET revoked_at = now()
+           WHERE tenant_id = $1 AND family_id = $2 AND revoked_at IS NULL""",
+        tenant_id,
+        family_id,
+    )
+
+
+async def revoke_user_tokens(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    await conn.execute(
+        """UPDATE refresh_tokens SET revoked_at = now()
+           WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL""",
+        tenant_id,
+        user_id,
+    )
+
+
+async def user_sessions(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> list[Row]:
+    return await conn.fetch(
+        """SELECT family_id, created_at, expires_at, used_at, revoked_at FROM refresh_tokens
+           WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at""",
+        tenant_id,
+        user_id,
+    )
+
+
+# --- invitations ----------------------------------------------------------------------------
+
+INVITATION_COLUMNS = (
+    "invitation_id, email, role, invited_by, created_at, expires_at, accepted_at, revoked_at"
+)
+
+
+async def insert_invitation(
+    conn: asyncpg.Connection,
+    *,
+    tenant_id: uuid.UUID,
+    email: str,
+    role: str,
+    token_hash: bytes,
+    invited_by: uuid.UUID,
+    expires_at: datetime,
+) -> Row:
+    return await conn.fetchrow(
+        f"""INSERT INTO invitations (tenant_id, email, role, token_hash, invited_by, expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6) RETURNING {INVITATION_COLUMNS}""",
+        tenant_id,
+        email,
+        role,
+        token_hash,
+        invited_by,
+        expires_at,
+    )
+
+
+async def list_pending_invitations(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> list[Row]:
+    return await conn.fetch(
+        f"""SELECT {INVITATION_COLUMNS} FROM invitations
+            WHERE tenant_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+              AND ($2::timestamptz IS NULL OR (created_at, invitation_id) < ($2, $3))
+            ORDER BY created_at DESC, invitation_id DESC LIMIT $4""",
+        tenant_id,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+
+
+async def revoke_invitation(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, invitation_id: uuid.UUID
+) -> bool:
+    result = await conn.execute(
+        """UPDATE invitations SET revoked_at = now()
+           WHERE tenant_id = $1 AND invitation_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL""",
+        tenant_id,
+        invitation_id,
+    )
+    return result.endswith(" 1")
+
+
+async def lock_invitation(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, token_hash: bytes
+) -> Row | None:
+    return await conn.fetchrow(
+        """SELECT * FROM invitations
+           WHERE tenant_id = $1 AND token_hash = $2 AND accepted_at IS NULL AND revoked_at IS NULL
+             AND expires_at > now()
+           FOR UPDATE""",
+        tenant_id,
+        token_hash,
+    )
+
+
+async def accept_invitation(conn: asyncpg.Connection, invitation_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE invitations SET accepted_at = now() WHERE invitation_id = $1", invitation_id
+    )
+
+
+async def invitations_sent_by(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> list[Row]:
+    return await conn.fetch(
+        f"SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant_id = $1 AND invited_by = $2",
+        tenant_id,
+        user_id,
+    )

@@ -1,0 +1,46 @@
+"""PostgreSQL access: one asyncpg pool per service database, and the tenant transaction.
+
+Row-level security reads the tenant from the ``app.tenant_id`` setting. It is set with
+``set_config(..., true)``, i.e. for the current transaction only, so a pooled connection
+handed to the next request never carries the previous tenant.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+TENANT_SETTING = "app.tenant_id"
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """Open a pool whose connections decode JSON columns to Python objects."""
+    return await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+    )
+
+
+@asynccontextmanager
+async def tenant_transaction(
+    pool: asyncpg.Pool, tenant_id: uuid.UUID | str
+) -> AsyncIterator[asyncpg.Connection]:
+    """Yield a connection inside a transaction scoped to ``tenant_id`` for RLS."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT set_config($1, $2, true)", TENANT_SETTING, str(tenant_id))
+        yield conn
+
+
+@asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction with no tenant: RLS-protected tables show no rows in it."""
+    async with pool.acquire() as conn, conn.transaction():
+        yield conn

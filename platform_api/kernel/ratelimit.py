@@ -1,0 +1,48 @@
+"""Fixed-budget rate limits (moving window) on Redis, or in memory for a single process."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import redis.asyncio
+
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from .errors import Problem
+
+
+def storage_uri(redis_url: str) -> str:
+    """``limits`` storage URI for a Redis URL; empty means in-process memory."""
+    return f"async+{redis_url}" if redis_url else "async+memory://"
+
+
+class RateLimiter:
+    """Counts attempts per key; over budget raises 429 with ``Retry-After``."""
+
+    def __init__(self, redis_url: str, *, prefix: str) -> None:
+        # Our own connection pool, so that shutdown can close it (limits has no close()).
+        self._pool = redis.asyncio.ConnectionPool.from_url(redis_url) if redis_url else None
+        options = {"connection_pool": self._pool, "implementation": "redispy"} if self._pool else {}
+        self._storage = storage_from_string(storage_uri(redis_url), key_prefix=prefix, **options)
+        self._limiter = MovingWindowRateLimiter(self._storage)
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+
+    async def hit(self, rule: str, *identifiers: str, detail: str) -> None:
+        item: RateLimitItem = parse(rule)
+        if await self._limiter.hit(item, *identifiers):
+            return
+        stats = await self._limiter.get_window_stats(item, *identifiers)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise Problem(429, detail, headers={"Retry-After": str(retry_after)})
+
+    async def reset(self) -> None:
+        await self._storage.reset()
+
+    async def ping(self) -> bool:
+        return bool(await self._storage.check())

@@ -1,0 +1,108 @@
+"""The one way every service builds its FastAPI app: errors, telemetry, health, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .errors import install_error_handlers, problem_response
+from .logging import configure_logging
+from .settings import ServiceSettings
+from .telemetry import HttpMetrics, RequestContextMiddleware, configure_tracing
+
+ReadinessCheck = Callable[[FastAPI], Awaitable[None]]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+    for status, description in (
+        (400, "Malformed request"),
+        (413, "Request body too large"),
+        (422, "Validation error"),
+    )
+}
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    lifespan: Lifespan,
+    readiness: ReadinessCheck | None = None,
+) -> FastAPI:
+    """Build a service app wired with the shared kernel; routes are added by the caller."""
+    configure_logging(settings.service_name, settings.log_level)
+    tracer = configure_tracing(settings.service_name)
+    metrics = HttpMetrics(settings.service_name)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        root_path=settings.root_path,
+        max_body_size=settings.max_body_bytes,
+        responses=_ERROR_RESPONSES,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, tracer=tracer)
+    _add_operational_routes(app, metrics, readiness)
+    _add_problem_schema(app)
+    return app
+
+
+def _add_operational_routes(
+    app: FastAPI, metrics: HttpMetrics, readiness: ReadinessCheck | None
+) -> None:
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process is serving")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: dependencies reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            if readiness is not None:
+                await readiness(request.app)
+        except Exception as exc:  # any dependency failure means "not ready"
+            return problem_response(503, f"Not ready: {type(exc).__name__}")
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _add_problem_schema(app: FastAPI) -> None:
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = {
+            "type": "object",
+            "description": "RFC 9457 problem details",
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "instance": {"type": "string"},
+            },
+            "required": ["type", "title", "status"],
+        }
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

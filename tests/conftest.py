@@ -1,0 +1,27 @@
+"""Shared fixtures: the real PostgreSQL and Redis of this machine (or those in the environment)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def admin_dsn() -> str:
+    return os.environ.get("DATABASE_URL", DEFAULT_ADMIN_DSN)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    """Distinguishes this test session's keys in shared services such as Redis."""
+    return uuid.uuid4().hex[:8]
