@@ -41,7 +41,13 @@ from .messages import (
     encode_update,
     parse_message,
 )
-from .update import MAX_CLOCK, MAX_NESTING_DEPTH, validate_state_vector, validate_update
+from .update import (
+    MAX_CLOCK,
+    MAX_NESTING_DEPTH,
+    decode_state_vector,
+    validate_state_vector,
+    validate_update,
+)
 
 __all__ = [
     "EMPTY_STATE_VECTOR",
@@ -61,6 +67,7 @@ __all__ = [
     "SyncUpdate",
     "apply_update_to_doc",
     "awareness_client_ids",
+    "decode_state_vector",
     "encode_awareness",
     "encode_awareness_removal",
     "encode_awareness_update",

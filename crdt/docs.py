@@ -22,6 +22,7 @@ def apply_update_to_doc(
 
     `max_bytes=None` skips validation: only for updates that already went through
     `parse_message` or `validate_update` (e.g. read back from our own update log).
+    If Yrs still fails mid-way (a ProtocolError saying it panicked), treat `doc` as suspect.
     """
     if max_bytes is not None:
         validate_update(update, max_bytes=max_bytes)

@@ -49,24 +49,29 @@ def validate_update(update: bytes, *, max_bytes: int) -> None:
 
 def validate_state_vector(state_vector: bytes, *, max_bytes: int) -> None:
     """Check that `state_vector` is a well-formed Yjs state vector (count, client/clock pairs)."""
+    decode_state_vector(state_vector, max_bytes=max_bytes)
+
+
+def decode_state_vector(state_vector: bytes, *, max_bytes: int) -> dict[int, int]:
+    """Decode a state vector into {client id: next expected clock}, validating it."""
     if len(state_vector) > max_bytes:
         raise ProtocolError(CloseCode.MESSAGE_TOO_BIG, f"state vector of {len(state_vector)} bytes")
     reader = Reader(state_vector, CloseCode.INVALID_PAYLOAD)
-    seen: set[int] = set()
+    clocks: dict[int, int] = {}
     for _ in range(reader.read_count(_MIN_PAIR, "state vector")):
         client = reader.read_var_uint()
-        if client in seen:
+        if client in clocks:
             raise reader.fail(f"client {client} repeated in state vector")
-        seen.add(client)
-        _check_clock(reader, reader.read_var_uint())
+        clocks[client] = _check_clock(reader, reader.read_var_uint())
     reader.expect_end("state vector")
+    return clocks
 
 
 def yrs_call(fn: Any, *args: Any) -> Any:
     """Call into Yrs, turning its decode errors (and Rust panics) into ProtocolError."""
     try:
         return fn(*args)
-    except Exception as exc:
+    except ValueError as exc:  # how pycrdt reports "Cannot decode update" and friends
         raise ProtocolError(CloseCode.INVALID_PAYLOAD, f"rejected by Yrs: {exc}") from exc
     except BaseException as exc:
         # pyo3 surfaces a Rust panic as pyo3_runtime.PanicException, a BaseException.
@@ -75,9 +80,10 @@ def yrs_call(fn: Any, *args: Any) -> Any:
         raise ProtocolError(CloseCode.INVALID_PAYLOAD, "Yrs panicked on this input") from exc
 
 
-def _check_clock(reader: Reader, clock: int) -> None:
+def _check_clock(reader: Reader, clock: int) -> int:
     if clock > MAX_CLOCK:
         raise reader.fail(f"clock {clock} does not fit 32 bits")
+    return clock
 
 
 def _check_structs(reader: Reader) -> None:
@@ -114,7 +120,7 @@ def _check_struct(reader: Reader) -> int:
     if ref in (_GC, _SKIP):
         if info != ref:
             raise reader.fail(f"unexpected flags in struct info {info:#04x}")
-        return _positive(reader, reader.read_var_uint())
+        return reader.read_var_uint()
     if info & _ORIGIN:
         _check_id(reader)
     if info & _RIGHT_ORIGIN:
@@ -138,13 +144,14 @@ def _check_id(reader: Reader) -> None:
 
 
 def _check_content(reader: Reader, ref: int) -> int:
+    # Zero lengths are allowed: pycrdt (Yrs 0.28) emits empty strings after deleting half
+    # of a surrogate pair, and zero-length deleted items once those are deleted.
     if ref == _DELETED:
-        return _positive(reader, reader.read_var_uint())
+        return reader.read_var_uint()
     if ref == _STRING:
-        text = reader.read_var_string()
-        return _positive(reader, len(text.encode("utf-16-le")) // 2)
+        return len(reader.read_var_string().encode("utf-16-le")) // 2  # UTF-16 units, as Yjs
     if ref == _ANY:
-        count = _positive(reader, reader.read_count(1, "any"))
+        count = reader.read_count(1, "any")
         for _ in range(count):
             _skip_any(reader, 1)
         return count
@@ -170,12 +177,6 @@ def _check_content(reader: Reader, ref: int) -> int:
     else:
         raise reader.fail(f"unknown content ref {ref}")
     return 1
-
-
-def _positive(reader: Reader, length: int) -> int:
-    if length == 0:
-        raise reader.fail("zero-length struct")
-    return length
 
 
 def _skip_any(reader: Reader, depth: int) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -61,7 +61,7 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _token_out(idn: Identity, session: Session, response: Response) -> TokenOut:
+def _token_out(idn: Identity, session: Session, request: Request, response: Response) -> TokenOut:
     # Browsers keep the refresh token in an httpOnly cookie; native apps use the body.
     response.set_cookie(
         idn.settings.refresh_cookie_name,
@@ -70,7 +70,7 @@ def _token_out(idn: Identity, session: Session, response: Response) -> TokenOut:
         httponly=True,
         secure=idn.settings.cookie_secure,
         samesite="strict",
-        path=(idn.settings.root_path or "") + "/token",
+        path=_cookie_path(request),
     )
     return TokenOut(
         access_token=session.access_token,
@@ -80,13 +80,20 @@ def _token_out(idn: Identity, session: Session, response: Response) -> TokenOut:
     )
 
 
+def _cookie_path(request: Request) -> str:
+    """The refresh cookie goes only to the token endpoints, under the proxy's prefix."""
+    return request.scope.get("root_path", "") + "/token"
+
+
 def _after(cursor: str | None, key: str) -> tuple[datetime, uuid.UUID] | None:
     values = decode_cursor(cursor, ("created_at", key))
     if values is None:
         return None
     try:
-        return datetime.fromisoformat(values["created_at"]), uuid.UUID(values[key])
-    except (TypeError, ValueError):
+        # Normalise as the driver would, so that an out-of-range instant is a 400, not a 500.
+        created_at = datetime.fromisoformat(values["created_at"]).astimezone(UTC)
+        return created_at, uuid.UUID(str(values[key]))
+    except (TypeError, ValueError, OverflowError):
         raise Problem(400, "The cursor is malformed") from None
 
 
@@ -112,7 +119,7 @@ async def sign_up(body: SignUpIn, request: Request, response: Response, idn: Idn
     return SignUpOut(
         tenant=TenantOut(**dict(tenant)),
         user=UserOut(**dict(user)),
-        tokens=_token_out(idn, session, response),
+        tokens=_token_out(idn, session, request, response),
     )
 
 
@@ -126,7 +133,7 @@ async def log_in(body: LoginIn, request: Request, response: Response, idn: Idn) 
         client=_client(request),
         tenant_id=body.tenant_id,
     )
-    return _token_out(idn, session, response)
+    return _token_out(idn, session, request, response)
 
 
 @router.post("/token/refresh", response_model=TokenOut, tags=["tokens"])
@@ -135,7 +142,7 @@ async def refresh(body: RefreshIn, request: Request, response: Response, idn: Id
     token = body.refresh_token or request.cookies.get(idn.settings.refresh_cookie_name)
     if not token:
         raise unauthorized("No refresh token")
-    return _token_out(idn, await service.refresh(idn, token), response)
+    return _token_out(idn, await service.refresh(idn, token), request, response)
 
 
 @router.post("/token/logout", status_code=204, tags=["tokens"])
@@ -144,9 +151,7 @@ async def log_out(body: RefreshIn, request: Request, idn: Idn) -> Response:
     token = body.refresh_token or request.cookies.get(idn.settings.refresh_cookie_name)
     await service.log_out(idn, token)
     response = Response(status_code=204)
-    response.delete_cookie(
-        idn.settings.refresh_cookie_name, path=(idn.settings.root_path or "") + "/token"
-    )
+    response.delete_cookie(idn.settings.refresh_cookie_name, path=_cookie_path(request))
     return response
 
 
@@ -273,9 +278,11 @@ async def revoke_invitation(invitation_id: uuid.UUID, who: Caller, idn: Idn) -> 
 
 
 @router.post("/invitations/accept", status_code=201, response_model=AcceptOut, tags=["members"])
-async def accept_invitation(body: InvitationAcceptIn, response: Response, idn: Idn) -> AcceptOut:
+async def accept_invitation(
+    body: InvitationAcceptIn, request: Request, response: Response, idn: Idn
+) -> AcceptOut:
     """Join an organization with an invitation token, choosing your password."""
     user, session = await members.accept_invitation(
         idn, token=body.token, full_name=body.full_name, password=body.password
     )
-    return AcceptOut(user=UserOut(**dict(user)), tokens=_token_out(idn, session, response))
+    return AcceptOut(user=UserOut(**dict(user)), tokens=_token_out(idn, session, request, response))

@@ -39,6 +39,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # uvicorn installs its own plain-text handlers; route its records through ours instead.
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
     # Our middleware writes one access line per request; uvicorn's own would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
     structlog.contextvars.bind_contextvars(service=service)

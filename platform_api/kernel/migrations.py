@@ -13,9 +13,9 @@ from pathlib import Path
 import asyncpg
 from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy.util import await_only
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util import await_only
 
 _ROOT = Path(__file__).resolve().parent.parent
 

@@ -81,3 +81,11 @@ async def provision_database(
 def with_database(dsn: str, database: str) -> str:
     """The same DSN (user and password kept) pointing at another database."""
     return make_url(dsn).set(database=database).render_as_string(hide_password=False)
+
+
+async def drop_database(admin_dsn: str, database: str) -> None:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {_ident(database)} WITH (FORCE)")
+    finally:
+        await conn.close()

@@ -6,10 +6,9 @@ import math
 import time
 
 import redis.asyncio
-
 from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
 from .errors import Problem
 

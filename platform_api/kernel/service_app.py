@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from .body_limit import BodySizeLimitMiddleware
 from .errors import install_error_handlers, problem_response
 from .logging import configure_logging
 from .settings import ServiceSettings
@@ -50,13 +51,12 @@ def create_service_app(
         description=description,
         version="1.0.0",
         lifespan=lifespan,
-        root_path=settings.root_path,
-        max_body_size=settings.max_body_bytes,
         responses=_ERROR_RESPONSES,
     )
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, tracer=tracer)
     _add_operational_routes(app, metrics, readiness)
     _add_problem_schema(app)

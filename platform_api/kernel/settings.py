@@ -26,7 +26,6 @@ class ServiceSettings(BaseSettings):
     redis_url: str = ""
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)
-    root_path: str = ""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: str = "INFO"
     # Access tokens: who issues them, for whom, and where the issuer's public keys live.

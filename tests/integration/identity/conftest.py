@@ -13,21 +13,25 @@ import pytest
 from platform_api.identity.app import create_app
 from platform_api.identity.settings import IdentitySettings
 from platform_api.kernel import migrations
-from platform_api.kernel.provision import ServiceDatabase, provision_database
+from platform_api.kernel.provision import ServiceDatabase, drop_database, provision_database
 from tests.harness.asgi import serve
 
 PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")
-async def identity_db(admin_dsn: str) -> ServiceDatabase:
-    db = await provision_database(admin_dsn, "identity", "test_identity", recreate=True)
+async def identity_db(admin_dsn: str, run_id: str) -> AsyncIterator[ServiceDatabase]:
+    # One database per test run, so that concurrent runs never share or drop each other's.
+    db = await provision_database(admin_dsn, "identity", f"test_identity_{run_id}", recreate=True)
     await migrations.upgrade("identity", db.owner_dsn)
-    return db
+    yield db
+    await drop_database(admin_dsn, db.name)
 
 
 @pytest.fixture(scope="session")
-def identity_settings(identity_db: ServiceDatabase, redis_url: str, run_id: str) -> IdentitySettings:
+def identity_settings(
+    identity_db: ServiceDatabase, redis_url: str, run_id: str
+) -> IdentitySettings:
     return IdentitySettings(
         environment="test",
         database_url=identity_db.app_dsn,

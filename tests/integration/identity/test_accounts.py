@@ -8,7 +8,9 @@ import jwt
 from .conftest import PASSWORD, SignUp
 
 
-async def test_sign_up_creates_tenant_and_owner(identity: httpx.AsyncClient, sign_up: SignUp) -> None:
+async def test_sign_up_creates_tenant_and_owner(
+    identity: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     account = await sign_up("Mr Bill Labs")
     me = await identity.get("/me", headers=account.auth)
     assert me.status_code == 200
@@ -22,7 +24,9 @@ async def test_sign_up_creates_tenant_and_owner(identity: httpx.AsyncClient, sig
     assert jwt.get_unverified_header(account.access_token)["alg"] == "EdDSA"
 
 
-async def test_same_organization_name_gets_distinct_slugs(sign_up: SignUp, identity: httpx.AsyncClient) -> None:
+async def test_same_organization_name_gets_distinct_slugs(
+    sign_up: SignUp, identity: httpx.AsyncClient
+) -> None:
     a = await sign_up("Twin Corp")
     b = await sign_up("Twin Corp")
     slug_a = (await identity.get("/me", headers=a.auth)).json()["tenant"]["slug"]
@@ -34,21 +38,31 @@ async def test_login_with_wrong_password_or_unknown_email_is_generic(
     identity: httpx.AsyncClient, sign_up: SignUp
 ) -> None:
     account = await sign_up()
-    wrong = await identity.post("/login", json={"email": account.email, "password": "nope-nope-nope"})
-    unknown = await identity.post("/login", json={"email": "ghost@example.com", "password": "whatever1234"})
+    wrong = await identity.post(
+        "/login", json={"email": account.email, "password": "nope-nope-nope"}
+    )
+    unknown = await identity.post(
+        "/login", json={"email": "ghost@example.com", "password": "whatever1234"}
+    )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["detail"] == unknown.json()["detail"] == "Invalid email or password"
     assert wrong.headers["content-type"] == "application/problem+json"
 
 
-async def test_login_is_case_insensitive_on_email(identity: httpx.AsyncClient, sign_up: SignUp) -> None:
+async def test_login_is_case_insensitive_on_email(
+    identity: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     account = await sign_up()
-    response = await identity.post("/login", json={"email": account.email.upper(), "password": PASSWORD})
+    response = await identity.post(
+        "/login", json={"email": account.email.upper(), "password": PASSWORD}
+    )
     assert response.status_code == 200
     assert response.cookies.get("mrbill_refresh")
 
 
-async def test_refresh_rotates_and_reuse_revokes_family(identity: httpx.AsyncClient, sign_up: SignUp) -> None:
+async def test_refresh_rotates_and_reuse_revokes_family(
+    identity: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     account = await sign_up()
     first = await identity.post("/token/refresh", json={"refresh_token": account.refresh_token})
     assert first.status_code == 200
@@ -70,7 +84,9 @@ async def test_refresh_with_cookie(identity: httpx.AsyncClient, sign_up: SignUp)
     assert response.status_code == 200
 
 
-async def test_refresh_token_with_forged_tenant_is_refused(identity: httpx.AsyncClient, sign_up: SignUp) -> None:
+async def test_refresh_token_with_forged_tenant_is_refused(
+    identity: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     a, b = await sign_up(), await sign_up()
     _, secret = a.refresh_token.split(".", 1)
     forged = f"{b.tenant_id.replace('-', '')}.{secret}"
@@ -80,7 +96,9 @@ async def test_refresh_token_with_forged_tenant_is_refused(identity: httpx.Async
 
 async def test_logout_revokes_refresh(identity: httpx.AsyncClient, sign_up: SignUp) -> None:
     account = await sign_up()
-    assert (await identity.post("/token/logout", json={"refresh_token": account.refresh_token})).status_code == 204
+    assert (
+        await identity.post("/token/logout", json={"refresh_token": account.refresh_token})
+    ).status_code == 204
     response = await identity.post("/token/refresh", json={"refresh_token": account.refresh_token})
     assert response.status_code == 401
 
@@ -101,9 +119,15 @@ async def test_password_change_revokes_sessions_and_new_password_works(
         headers=account.auth,
     )
     assert ok.status_code == 204
-    assert (await identity.post("/token/refresh", json={"refresh_token": account.refresh_token})).status_code == 401
-    assert (await identity.post("/login", json={"email": account.email, "password": PASSWORD})).status_code == 401
-    relogin = await identity.post("/login", json={"email": account.email, "password": "another long password"})
+    assert (
+        await identity.post("/token/refresh", json={"refresh_token": account.refresh_token})
+    ).status_code == 401
+    assert (
+        await identity.post("/login", json={"email": account.email, "password": PASSWORD})
+    ).status_code == 401
+    relogin = await identity.post(
+        "/login", json={"email": account.email, "password": "another long password"}
+    )
     assert relogin.status_code == 200
 
 
@@ -127,9 +151,13 @@ async def test_same_email_in_two_tenants_logs_into_the_right_one(
     shared = "shared-person@example.com"
     a = await sign_up(email=shared)
     b = await sign_up(email=shared, password="a different password")
-    login_b = await identity.post("/login", json={"email": shared, "password": "a different password"})
+    login_b = await identity.post(
+        "/login", json={"email": shared, "password": "a different password"}
+    )
     assert login_b.status_code == 200
     claims = jwt.decode(login_b.json()["access_token"], options={"verify_signature": False})
     assert claims["tenant"] == b.tenant_id
-    pinned = await identity.post("/login", json={"email": shared, "password": PASSWORD, "tenant_id": a.tenant_id})
+    pinned = await identity.post(
+        "/login", json={"email": shared, "password": PASSWORD, "tenant_id": a.tenant_id}
+    )
     assert pinned.status_code == 200

@@ -1,0 +1,190 @@
+"""``mrbill``: run the whole platform locally, or run every test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from platform_api.kernel import migrations
+from platform_api.kernel.provision import provision_database
+
+from . import deps, nginx
+from .services import EMBEDDED_REDIS_PORT, ENTRY_PORT, SERVICES
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = ROOT / ".local"
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+def _say(message: str) -> None:
+    typer.secho(f"mrbill: {message}", fg=typer.colors.CYAN, err=True)
+
+
+async def _prepare_databases(admin_dsn: str, *, prefix: str = "") -> dict[str, tuple[str, str]]:
+    """Provision and migrate every service database; return (app DSN, owner DSN) per service."""
+    dsns = {}
+    for service in SERVICES:
+        db = await provision_database(admin_dsn, service.name, f"{prefix}{service.name}")
+        await migrations.upgrade(service.name, db.owner_dsn)
+        dsns[service.name] = (db.app_dsn, db.owner_dsn)
+    return dsns
+
+
+def _signing_key() -> Path:
+    from platform_api.identity.security import generate_private_key_pem
+
+    path = STATE / "keys" / "identity-ed25519.pem"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(generate_private_key_pem())
+        path.chmod(0o600)
+    return path
+
+
+@app.command()
+def up(port: int = typer.Option(ENTRY_PORT, help="The single entry port")) -> None:
+    """Start every service, the entry proxy and demo data; print the URLs."""
+    STATE.mkdir(exist_ok=True)
+    pg = deps.resolve_postgres(STATE, allow_start=False)
+    _say(f"PostgreSQL: {pg.how}")
+    rd, embedded_redis = deps.resolve_redis(
+        STATE, embedded_port=EMBEDDED_REDIS_PORT, allow_start=False
+    )
+    _say(f"Redis: {rd.how}")
+    dsns = asyncio.run(_prepare_databases(pg.url))
+    key = _signing_key()
+
+    env = {
+        "IDENTITY_DATABASE_URL": dsns["identity"][0],
+        "IDENTITY_JWT_PRIVATE_KEY_FILE": str(key),
+        "IDENTITY_PUBLIC_BASE_URL": f"http://localhost:{port}",
+    }
+    for service in SERVICES:
+        env[f"{service.env_prefix}REDIS_URL"] = rd.url
+        env[f"{service.env_prefix}ENVIRONMENT"] = "development"
+        env[f"{service.env_prefix}JWKS_URL"] = (
+            f"http://127.0.0.1:{SERVICES[0].port}/.well-known/jwks.json"
+        )
+
+    from platform_api.identity.settings import IdentitySettings
+
+    from .seed import seed_identity
+
+    created = asyncio.run(
+        seed_identity(
+            IdentitySettings(
+                database_url=env["IDENTITY_DATABASE_URL"], jwt_private_key_file=str(key)
+            )
+        )
+    )
+    _say(f"demo data: {', '.join(created) if created else 'already present'}")
+
+    procfile = _procfile(port, embedded_redis)
+    (STATE / "Procfile").write_text(procfile)
+    (STATE / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    _print_urls(port)
+    os.execvp(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "honcho",
+            "start",
+            "-f",
+            str(STATE / "Procfile"),
+            "-e",
+            str(STATE / ".env"),
+            "-d",
+            str(ROOT),
+        ],
+    )
+
+
+def _procfile(port: int, embedded_redis: bool) -> str:
+    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx_bin).exists():
+        raise typer.Exit(
+            _fail(
+                "nginx is not installed; run ./mrbill up (it installs it) or apt-get install nginx"
+            )
+        )
+    web_root = ROOT / "web" / "dist"
+    conf = nginx.write(STATE / "nginx", entry_port=port, web_root=web_root, collab_ports=[])
+    lines = [f"proxy: {nginx_bin} -e stderr -p {STATE / 'nginx'} -c {conf} -g 'daemon off;'"]
+    if embedded_redis:
+        lines.append(
+            "redis: " + " ".join(f"'{a}'" for a in deps.embedded_redis_command(EMBEDDED_REDIS_PORT))
+        )
+    for service in SERVICES:
+        lines.append(
+            f"{service.name}: {sys.executable} -m uvicorn {service.app} --factory"
+            f" --host 127.0.0.1 --port {service.port} --proxy-headers"
+            f" --forwarded-allow-ips 127.0.0.1 --no-access-log --root-path /api/{service.name}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _fail(message: str) -> int:
+    typer.secho(f"mrbill: {message}", fg=typer.colors.RED, err=True)
+    return 1
+
+
+def _print_urls(port: int) -> None:
+    base = f"http://localhost:{port}"
+    typer.secho(
+        f"""
+Mr Bill is starting at {base}
+  identity API  {base}/api/identity/docs
+Demo logins (tenant "Mr Bill"): bill@mrbill.dev / mrbill-demo-2026 (owner),
+                                ana@mrbill.dev / mrbill-demo-2026 (member)
+Second tenant "Acme Labs":      wile@acme.dev / acme-demo-2026
+Stop with Ctrl-C.
+""",
+        fg=typer.colors.GREEN,
+        err=True,
+    )
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def test(ctx: typer.Context) -> None:
+    """Lint, then run every test against real PostgreSQL and Redis (extra args go to pytest)."""
+    STATE.mkdir(exist_ok=True)
+    pg = deps.resolve_postgres(STATE, allow_start=True)
+    _say(f"PostgreSQL: {pg.how}")
+    rd, embedded_redis = deps.resolve_redis(
+        STATE, embedded_port=EMBEDDED_REDIS_PORT, allow_start=True
+    )
+    if embedded_redis:
+        deps.start_embedded_redis_daemon(EMBEDDED_REDIS_PORT)
+    _say(f"Redis: {rd.how}")
+    env = {**os.environ, "DATABASE_URL": pg.url, "REDIS_URL": rd.url}
+    for step in (["ruff", "check", "."], ["ruff", "format", "--check", "."]):
+        _run([sys.executable, "-m", *step], env)
+    args = ctx.args or ["--cov", "--cov-report=term"]
+    _run([sys.executable, "-m", "pytest", *args], env)
+
+
+def _run(command: list[str], env: dict[str, str]) -> None:
+    _say(" ".join(command[2:]))
+    result = subprocess.run(command, cwd=ROOT, env=env, check=False)
+    if result.returncode != 0:
+        raise typer.Exit(result.returncode)
+
+
+@app.command()
+def contracts() -> None:
+    """Write each service's OpenAPI document to contracts/."""
+    from .contracts import write_all
+
+    for path in write_all():
+        _say(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    app()

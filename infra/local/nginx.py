@@ -1,0 +1,79 @@
+"""The single local entry point: an nginx config that routes like the production load balancer."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .services import SERVICES
+
+_PROXY_HEADERS = """
+            proxy_http_version 1.1;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Request-ID $request_id;"""
+
+
+def render(prefix: Path, *, entry_port: int, web_root: Path, collab_ports: list[int]) -> str:
+    """nginx.conf for ``/api/<service>/`` → each service, ``/collab/`` → collab nodes, ``/`` → web."""
+    user = "user root root;" if os.geteuid() == 0 else ""
+    upstreams = "\n".join(
+        f"    upstream {s.name} {{ server 127.0.0.1:{s.port}; keepalive 16; }}" for s in SERVICES
+    )
+    locations = "\n".join(
+        f"""        location /api/{s.name}/ {{
+            proxy_pass http://{s.name}/;{_PROXY_HEADERS}
+            proxy_set_header Connection "";
+        }}"""
+        for s in SERVICES
+    )
+    collab = ""
+    if collab_ports:
+        servers = " ".join(f"server 127.0.0.1:{p};" for p in collab_ports)
+        collab = f"""
+    # Rooms are spread over the nodes by name; any node can serve any room.
+    upstream collab {{ hash $uri consistent; {servers} }}"""
+        locations += f"""
+        location /collab/ {{
+            proxy_pass http://collab;{_PROXY_HEADERS}
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_read_timeout 3600s;
+            proxy_send_timeout 3600s;
+        }}"""
+    temp = prefix / "tmp"
+    return f"""{user}
+worker_processes 2;
+pid {prefix / "nginx.pid"};
+error_log stderr warn;
+events {{ worker_connections 4096; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log off;
+    client_max_body_size 12m;
+    client_body_temp_path {temp}/body;
+    proxy_temp_path {temp}/proxy;
+    fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+{upstreams}{collab}
+    server {{
+        listen 127.0.0.1:{entry_port};
+{locations}
+        location / {{
+            root {web_root};
+            try_files $uri /index.html =404;
+        }}
+    }}
+}}
+"""
+
+
+def write(prefix: Path, **kwargs: object) -> Path:
+    (prefix / "tmp").mkdir(parents=True, exist_ok=True)
+    path = prefix / "nginx.conf"
+    path.write_text(render(prefix, **kwargs))  # type: ignore[arg-type]
+    return path

@@ -1,0 +1,227 @@
+"""Members: invitations, listing, deactivation, roles, LGPD export and account deletion."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import httpx
+
+from platform_api.kernel.provision import ServiceDatabase
+from tests.harness.pagination import follow_pages, malformed_cursors
+
+from .conftest import PASSWORD, Account, SignUp
+
+InviteMember = Callable[..., Awaitable[Account]]
+
+
+async def _invite(client: httpx.AsyncClient, who: Account, role: str = "member") -> httpx.Response:
+    body = {"email": f"invitee-{uuid.uuid4().hex[:10]}@example.com", "role": role}
+    return await client.post("/invitations", json=body, headers=who.auth)
+
+
+async def _accept(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    body = {"token": token, "full_name": "New Person", "password": PASSWORD}
+    return await client.post("/invitations/accept", json=body)
+
+
+async def _set_role(
+    client: httpx.AsyncClient, who: Account, target: Account, role: str
+) -> httpx.Response:
+    return await client.put(f"/users/{target.user_id}/role", json={"role": role}, headers=who.auth)
+
+
+async def _delete_me(
+    client: httpx.AsyncClient, who: Account, password: str = PASSWORD
+) -> httpx.Response:
+    return await client.post("/me/delete", json={"password": password}, headers=who.auth)
+
+
+async def _login(client: httpx.AsyncClient, email: str) -> httpx.Response:
+    return await client.post("/login", json={"email": email, "password": PASSWORD})
+
+
+async def _users(client: httpx.AsyncClient, who: Account) -> list[dict[str, Any]]:
+    response = await client.get("/users", headers=who.auth)
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
+
+
+def assert_problem(response: httpx.Response, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_invitation_accept_creates_user_with_role_once(
+    identity: httpx.AsyncClient, sign_up: SignUp
+) -> None:
+    owner = await sign_up()
+    created = await _invite(identity, owner, "admin")
+    assert created.status_code == 201, created.text
+    token = created.json()["token"]
+    assert created.json()["accept_url"].endswith(token)
+    accepted = await _accept(identity, token)
+    assert accepted.status_code == 201, accepted.text
+    user = accepted.json()["user"]
+    assert (user["email"], user["role"]) == (created.json()["email"], "admin")
+    me = await identity.get(
+        "/me", headers={"Authorization": f"Bearer {accepted.json()['tokens']['access_token']}"}
+    )
+    assert me.json()["tenant"]["tenant_id"] == owner.tenant_id
+    assert_problem(await _accept(identity, token), 404)
+
+
+async def test_who_may_invite(
+    identity: httpx.AsyncClient, sign_up: SignUp, invite_member: InviteMember
+) -> None:
+    owner = await sign_up()
+    member = await invite_member(owner, "member")
+    admin = await invite_member(owner, "admin")
+    assert_problem(await _invite(identity, member, "member"), 403)
+    assert_problem(await _invite(identity, admin, "admin"), 403)
+    assert (await _invite(identity, admin, "member")).status_code == 201
+    existing = {"email": member.email, "role": "member"}
+    assert_problem(await identity.post("/invitations", json=existing, headers=owner.auth), 409)
+
+
+async def test_revoked_invitation_cannot_be_accepted(
+    identity: httpx.AsyncClient, sign_up: SignUp
+) -> None:
+    owner = await sign_up()
+    created = (await _invite(identity, owner)).json()
+    revoked = await identity.delete(f"/invitations/{created['invitation_id']}", headers=owner.auth)
+    assert revoked.status_code == 204
+    assert_problem(await _accept(identity, created["token"]), 404)
+    again = await identity.delete(f"/invitations/{created['invitation_id']}", headers=owner.auth)
+    assert_problem(again, 409)
+
+
+async def test_pending_invitations_paginate_with_cursor(
+    identity: httpx.AsyncClient, sign_up: SignUp
+) -> None:
+    owner = await sign_up()
+    made = [(await _invite(identity, owner)).json() for _ in range(5)]
+    assert (await _accept(identity, made[0]["token"])).status_code == 201  # no longer pending
+    pages = await follow_pages(identity, "/invitations", owner.auth, "invitation_id")
+    assert [len(p) for p in pages] == [2, 2]
+    listed = [i for page in pages for i in page]
+    assert listed == [m["invitation_id"] for m in reversed(made[1:])]  # newest first, no repeats
+
+
+async def test_malformed_cursors_are_a_400(identity: httpx.AsyncClient, sign_up: SignUp) -> None:
+    owner = await sign_up()
+    failures = []
+    for path, key in (("/users", "user_id"), ("/invitations", "invitation_id")):
+        for cursor in malformed_cursors(key):
+            response = await identity.get(path, params={"cursor": cursor}, headers=owner.auth)
+            problem = response.headers["content-type"] == "application/problem+json"
+            if response.status_code != 400 or not problem:
+                failures.append(f"{path} {cursor} -> {response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
+async def test_users_paginate_with_cursor(
+    identity: httpx.AsyncClient, sign_up: SignUp, invite_member: InviteMember
+) -> None:
+    owner = await sign_up()
+    members = [await invite_member(owner) for _ in range(4)]
+    pages = await follow_pages(identity, "/users", owner.auth, "user_id")
+    assert [len(p) for p in pages] == [2, 2, 1]
+    listed = [i for page in pages for i in page]
+    assert listed == [m.user_id for m in reversed(members)] + [owner.user_id]
+
+
+async def test_deactivation_revokes_sessions_and_blocks_login(
+    identity: httpx.AsyncClient, sign_up: SignUp, invite_member: InviteMember
+) -> None:
+    owner = await sign_up()
+    member, other = await invite_member(owner), await invite_member(owner)
+    admin = await invite_member(owner, "admin")
+    for who, target, status in ((member, other, 403), (admin, owner, 403), (owner, owner, 409)):
+        response = await identity.post(f"/users/{target.user_id}/deactivate", headers=who.auth)
+        assert_problem(response, status)
+    done = await identity.post(f"/users/{member.user_id}/deactivate", headers=owner.auth)
+    assert done.status_code == 200
+    assert done.json()["status"] == "deactivated"
+    refreshed = await identity.post("/token/refresh", json={"refresh_token": member.refresh_token})
+    assert_problem(refreshed, 401)
+    login = await _login(identity, member.email)
+    assert_problem(login, 401)
+    assert login.json()["detail"] == "Invalid email or password"
+    listed = await identity.get("/users", params={"status": "deactivated"}, headers=owner.auth)
+    assert [u["user_id"] for u in listed.json()["items"]] == [member.user_id]
+
+    back = await identity.post(f"/users/{member.user_id}/reactivate", headers=owner.auth)
+    assert back.status_code == 200
+    assert back.json()["status"] == "active"
+    assert (await _login(identity, member.email)).status_code == 200
+
+
+async def test_role_changes_are_for_owners_and_keep_one_owner(
+    identity: httpx.AsyncClient, sign_up: SignUp, invite_member: InviteMember
+) -> None:
+    owner = await sign_up()
+    admin, member = await invite_member(owner, "admin"), await invite_member(owner)
+    assert_problem(await _set_role(identity, admin, member, "admin"), 403)
+    assert_problem(await _set_role(identity, member, member, "owner"), 403)
+    assert_problem(await _set_role(identity, owner, owner, "member"), 409)
+    promoted = await _set_role(identity, owner, member, "owner")
+    assert promoted.status_code == 200
+    assert promoted.json()["role"] == "owner"
+    # With a second owner the first may step down.
+    stepped = await _set_role(identity, owner, owner, "admin")
+    assert stepped.status_code == 200
+    assert stepped.json()["role"] == "admin"
+    roles = {u["user_id"]: u["role"] for u in (await _users(identity, admin))}
+    assert roles == {owner.user_id: "admin", admin.user_id: "admin", member.user_id: "owner"}
+
+
+async def test_export_contains_my_data_as_an_attachment(
+    identity: httpx.AsyncClient, sign_up: SignUp
+) -> None:
+    owner = await sign_up()
+    assert (await _login(identity, owner.email)).status_code == 200  # a second session
+    response = await identity.get("/me/export", headers=owner.auth)
+    assert response.status_code == 200
+    assert response.headers["content-disposition"].startswith("attachment")
+    data = response.json()
+    assert data["user"]["email"] == owner.email
+    assert data["organization"]["tenant_id"] == owner.tenant_id
+    assert len(data["sessions"]) == 2
+    assert "password_hash" not in response.text
+    assert "token_hash" not in response.text
+
+
+async def test_account_deletion(
+    identity: httpx.AsyncClient,
+    sign_up: SignUp,
+    invite_member: InviteMember,
+    identity_db: ServiceDatabase,
+) -> None:
+    owner = await sign_up()
+    member = await invite_member(owner)
+    assert_problem(await _delete_me(identity, member, "not my password"), 403)
+    assert (await _delete_me(identity, member)).status_code == 204
+    assert_problem(await _login(identity, member.email), 401)
+    assert_problem(await identity.get("/me", headers=member.auth), 404)
+
+    other = await invite_member(owner)
+    assert_problem(await _delete_me(identity, owner), 409)
+    assert (await _delete_me(identity, other)).status_code == 204
+    # Now the owner is the only user: deleting the account closes the organization.
+    assert (await _delete_me(identity, owner)).status_code == 204
+    assert_problem(await _login(identity, owner.email), 401)
+    assert_problem(await identity.get("/me", headers=owner.auth), 404)
+    conn = await asyncpg.connect(identity_db.app_dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", owner.tenant_id)
+            assert await conn.fetchval("SELECT count(*) FROM tenants") == 0
+            assert await conn.fetchval("SELECT count(*) FROM users") == 0
+            assert await conn.fetchval("SELECT count(*) FROM invitations") == 0
+        left = "SELECT count(*) FROM login_directory WHERE tenant_id = $1"
+        assert await conn.fetchval(left, uuid.UUID(owner.tenant_id)) == 0
+    finally:
+        await conn.close()
