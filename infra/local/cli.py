@@ -15,6 +15,7 @@ from platform_api.kernel import migrations
 from platform_api.kernel.provision import provision_database
 
 from . import deps, nginx
+from .seed import seed_all
 from .services import EMBEDDED_REDIS_PORT, ENTRY_PORT, SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +35,21 @@ async def _prepare_databases(admin_dsn: str, *, prefix: str = "") -> dict[str, t
         await migrations.upgrade(service.name, db.owner_dsn)
         dsns[service.name] = (db.app_dsn, db.owner_dsn)
     return dsns
+
+
+def stack_env(dsns: dict[str, tuple[str, str]], *, redis_url: str, entry: str) -> dict[str, str]:
+    """The environment of every process of the local stack (see ``Service``)."""
+    identity = next(s for s in SERVICES if s.name == "identity")
+    env = {f"MRBILL_{s.name.upper()}_URL": f"http://127.0.0.1:{s.port}" for s in SERVICES}
+    for service in SERVICES:
+        p = service.env_prefix
+        env[f"{p}DATABASE_URL"], env[f"{p}MIGRATIONS_DATABASE_URL"] = dsns[service.name]
+        env[f"{p}REDIS_URL"] = redis_url
+        env[f"{p}ENVIRONMENT"] = "development"
+        env[f"{p}JWKS_URL"] = f"http://127.0.0.1:{identity.port}/.well-known/jwks.json"
+        for key, value in service.extra_env.items():
+            env[key] = value.format(state=STATE, entry=entry)
+    return env
 
 
 def _signing_key() -> Path:
@@ -58,31 +74,9 @@ def up(port: int = typer.Option(ENTRY_PORT, help="The single entry port")) -> No
     )
     _say(f"Redis: {rd.how}")
     dsns = asyncio.run(_prepare_databases(pg.url))
-    key = _signing_key()
-
-    env = {
-        "IDENTITY_DATABASE_URL": dsns["identity"][0],
-        "IDENTITY_JWT_PRIVATE_KEY_FILE": str(key),
-        "IDENTITY_PUBLIC_BASE_URL": f"http://localhost:{port}",
-    }
-    for service in SERVICES:
-        env[f"{service.env_prefix}REDIS_URL"] = rd.url
-        env[f"{service.env_prefix}ENVIRONMENT"] = "development"
-        env[f"{service.env_prefix}JWKS_URL"] = (
-            f"http://127.0.0.1:{SERVICES[0].port}/.well-known/jwks.json"
-        )
-
-    from platform_api.identity.settings import IdentitySettings
-
-    from .seed import seed_identity
-
-    created = asyncio.run(
-        seed_identity(
-            IdentitySettings(
-                database_url=env["IDENTITY_DATABASE_URL"], jwt_private_key_file=str(key)
-            )
-        )
-    )
+    _signing_key()
+    env = stack_env(dsns, redis_url=rd.url, entry=f"http://localhost:{port}")
+    created = asyncio.run(seed_all(env))
     _say(f"demo data: {', '.join(created) if created else 'already present'}")
 
     procfile = _procfile(port, embedded_redis)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from platform_api.identity import members, service
@@ -29,9 +30,13 @@ DEMO_USERS = (
 )
 
 
-async def seed_identity(settings: IdentitySettings) -> list[str]:
+async def seed_identity(env: dict[str, str]) -> list[str]:
     """Create the demo accounts that do not exist yet; return what was created."""
-    app = create_app(settings.model_copy(update={"redis_url": ""}))
+    settings = IdentitySettings(
+        database_url=env["IDENTITY_DATABASE_URL"],
+        jwt_private_key_file=env["IDENTITY_JWT_PRIVATE_KEY_FILE"],
+    )
+    app = create_app(settings)
     created: list[str] = []
     async with app.router.lifespan_context(app):
         idn = app.state.identity
@@ -61,4 +66,16 @@ async def seed_identity(settings: IdentitySettings) -> list[str]:
                     idn, token=token, full_name=user.full_name, password=user.password
                 )
             created.append(user.email)
+    return created
+
+
+# Each service's seeder takes the stack's environment and returns what it created; they run
+# in this order, so later ones may rely on the demo accounts.
+SEEDERS: list[Callable[[dict[str, str]], Awaitable[list[str]]]] = [seed_identity]
+
+
+async def seed_all(env: dict[str, str]) -> list[str]:
+    created: list[str] = []
+    for seeder in SEEDERS:
+        created += await seeder(env)
     return created

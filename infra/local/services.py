@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class Service:
+    """One service of the local stack.
+
+    Every service gets ``<PREFIX>DATABASE_URL`` (its app role), ``<PREFIX>MIGRATIONS_DATABASE_URL``,
+    ``<PREFIX>REDIS_URL``, ``<PREFIX>ENVIRONMENT`` and ``<PREFIX>JWKS_URL``; ``extra_env`` adds
+    more, formatted with ``state`` (the .local folder) and ``entry`` (the public base URL).
+    Every process also sees ``MRBILL_<NAME>_URL``, the internal base URL of each service.
+    """
+
     name: str  # also the database name, the migrations folder and the /api/<name>/ prefix
     port: int
     app: str  # uvicorn factory
     env_prefix: str
+    extra_env: dict[str, str] = field(default_factory=dict)
 
 
 SERVICES: tuple[Service, ...] = (
-    Service("identity", 8101, "platform_api.identity.app:create_app", "IDENTITY_"),
+    Service(
+        "identity",
+        8101,
+        "platform_api.identity.app:create_app",
+        "IDENTITY_",
+        {
+            "IDENTITY_JWT_PRIVATE_KEY_FILE": "{state}/keys/identity-ed25519.pem",
+            "IDENTITY_PUBLIC_BASE_URL": "{entry}",
+        },
+    ),
 )
 
 ENTRY_PORT = 8080
