@@ -28,8 +28,10 @@ _MIN_PAIR = 2  # (client, clock) or (clock, len)
 
 _GC, _DELETED, _JSON, _BINARY, _STRING, _EMBED, _FORMAT, _TYPE, _ANY, _DOC, _SKIP = range(11)
 _ORIGIN, _RIGHT_ORIGIN, _PARENT_SUB = 0x80, 0x40, 0x20
-# Yjs' type refs: Array, Map, Text, XmlElement(name), XmlFragment, XmlHook(name), XmlText.
-_NAMED_TYPE_REFS = frozenset({3, 5})
+# Yjs' type refs: Array 0, Map 1, Text 2, XmlElement 3 (+ name), XmlFragment 4, XmlText 6.
+# XmlHook (5) is refused: Yjs writes a name after it, Yrs does not read one. Yrs-only refs
+# (7 and up) are refused too: Yjs clients cannot decode them.
+_XML_ELEMENT, _XML_HOOK = 3, 5
 _PLAIN_TYPE_REFS = frozenset({0, 1, 2, 4, 6})
 
 
@@ -72,6 +74,12 @@ def yrs_call(fn: Any, *args: Any) -> Any:
     try:
         return fn(*args)
     except ValueError as exc:  # how pycrdt reports "Cannot decode update" and friends
+        raise ProtocolError(CloseCode.INVALID_PAYLOAD, f"rejected by Yrs: {exc}") from exc
+    except RuntimeError as exc:
+        # Integration failures (e.g. a parent that is not a type) depend on the document's
+        # state, so no decoder can catch them in advance. Other RuntimeErrors are misuse.
+        if not str(exc).startswith("Cannot apply update"):
+            raise
         raise ProtocolError(CloseCode.INVALID_PAYLOAD, f"rejected by Yrs: {exc}") from exc
     except BaseException as exc:
         # pyo3 surfaces a Rust panic as pyo3_runtime.PanicException, a BaseException.
@@ -164,8 +172,10 @@ def _check_content(reader: Reader, ref: int) -> int:
         check_json(reader, reader.read_var_string())
     elif ref == _TYPE:
         type_ref = reader.read_var_uint()
-        if type_ref in _NAMED_TYPE_REFS:
+        if type_ref == _XML_ELEMENT:
             reader.read_var_string()
+        elif type_ref == _XML_HOOK:
+            raise reader.fail("XmlHook is not supported", CloseCode.UNSUPPORTED_DATA)
         elif type_ref not in _PLAIN_TYPE_REFS:
             raise reader.fail(f"unsupported type ref {type_ref}", CloseCode.UNSUPPORTED_DATA)
     elif ref == _DOC:

@@ -53,7 +53,7 @@ def stack_env(dsns: dict[str, tuple[str, str]], *, redis_url: str, entry: str) -
 
 
 def _signing_key() -> Path:
-    from platform_api.identity.security import generate_private_key_pem
+    from platform_api.kernel.keys import generate_private_key_pem
 
     path = STATE / "keys" / "identity-ed25519.pem"
     if not path.exists():

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
-import json
 import secrets
 import time
 import uuid
@@ -20,9 +18,9 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from jwt.algorithms import OKPAlgorithm
 
 from platform_api.kernel.auth import ACCESS_TOKEN_TYP
+from platform_api.kernel.keys import public_jwk
 
 from .settings import IdentitySettings
 
@@ -56,27 +54,6 @@ class Passwords:
             return True, self._hasher.check_needs_rehash(password_hash)
 
         return await asyncio.to_thread(check)
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def public_jwk(public_key: Ed25519PublicKey) -> dict[str, Any]:
-    """The public JWK with its RFC 7638 thumbprint as ``kid``."""
-    jwk = json.loads(OKPAlgorithm.to_jwk(public_key))
-    canonical = json.dumps(
-        {"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]}, separators=(",", ":"), sort_keys=True
-    )
-    kid = _b64url(hashlib.sha256(canonical.encode()).digest())
-    return {
-        "kty": jwk["kty"],
-        "crv": jwk["crv"],
-        "x": jwk["x"],
-        "kid": kid,
-        "alg": "EdDSA",
-        "use": "sig",
-    }
 
 
 @dataclass(frozen=True)
@@ -146,19 +123,6 @@ def _load_public_keys(pems: str) -> list[Ed25519PublicKey]:
             if isinstance(key, Ed25519PublicKey):
                 keys.append(key)
     return keys
-
-
-def generate_private_key_pem() -> str:
-    """A new Ed25519 signing key in PKCS#8 PEM (used by the local launcher)."""
-    return (
-        Ed25519PrivateKey.generate()
-        .private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        .decode()
-    )
 
 
 # Opaque tokens carry their tenant in clear (it is not a secret) so that the row can be found

@@ -20,9 +20,16 @@ from sqlalchemy.util import await_only
 _ROOT = Path(__file__).resolve().parent.parent
 
 
+def migrations_folder(service: str) -> Path:
+    """``platform_api/<service>/migrations``; the collab engine keeps its own in ``rooms/``."""
+    if service == "collab":
+        return _ROOT.parent / "rooms" / "migrations"
+    return _ROOT / service / "migrations"
+
+
 def alembic_config(service: str, owner_dsn: str) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(_ROOT / service / "migrations"))
+    cfg.set_main_option("script_location", str(migrations_folder(service)))
     cfg.attributes["owner_dsn"] = owner_dsn
     return cfg
 

@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 
 from platform_api.identity.app import create_app
-from platform_api.identity.security import generate_private_key_pem
 from platform_api.identity.settings import IdentitySettings
+from platform_api.kernel.keys import generate_private_key_pem
 from tests.harness.asgi import serve
 
 from .conftest import Account, SignUp

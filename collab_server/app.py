@@ -1,0 +1,205 @@
+"""The collab node: aiohttp app factory, engine lifecycle, health, metrics and drain."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from http import HTTPStatus
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from platform_api.kernel.db import create_pool
+from platform_api.kernel.logging import configure_logging
+from rooms import (
+    FanoutBus,
+    LocalSnapshotStore,
+    MemoryBus,
+    MemoryUpdateLog,
+    PostgresUpdateLog,
+    RedisBus,
+    RoomLimits,
+    RoomManager,
+    RoomMetrics,
+    S3SnapshotStore,
+    UpdateLog,
+    new_node_id,
+)
+
+from . import connection, internal
+from .codes import SERVICE_RESTART
+from .settings import CollabSettings
+from .state import (
+    BUS,
+    DRAINING,
+    METRICS,
+    NODE_ID,
+    PEERS,
+    PEERS_GONE,
+    ROOMS,
+    SETTINGS,
+    TICKETS,
+    UPDATE_LOG,
+)
+from .tickets import TicketVerifier, key_set
+
+_log = structlog.get_logger("collab")
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    """HTTP errors of the node's plain endpoints leave as problem+json."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return web.json_response(
+            {
+                "type": "about:blank",
+                "title": HTTPStatus(exc.status).phrase,
+                "status": exc.status,
+                "detail": exc.reason,
+            },
+            status=exc.status,
+            content_type="application/problem+json",
+        )
+
+
+def create_app(
+    settings: CollabSettings | None = None,
+    *,
+    update_log: UpdateLog | None = None,
+    bus: FanoutBus | None = None,
+) -> web.Application:
+    """Build a node. Tests may pass an update log and a bus (e.g. a shared MemoryBus node)."""
+    settings = settings or CollabSettings()
+    configure_logging(f"collab:{settings.node_name}")
+    app = web.Application(
+        middlewares=[problem_middleware], client_max_size=settings.max_message_bytes
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = RoomMetrics()
+    app[TICKETS] = TicketVerifier(
+        key_set(public_key_pem=settings.ticket_public_key, jwks_url=settings.ticket_jwks_url),
+        issuer=settings.ticket_issuer,
+        audience=settings.ticket_audience,
+    )
+    app[DRAINING] = [False]
+    app[PEERS] = set()
+    app[PEERS_GONE] = asyncio.Event()  # set whenever the last peer leaves
+    app[NODE_ID] = new_node_id()
+
+    async def engine(app: web.Application) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            log = update_log or await _update_log(settings, app[METRICS], stack)
+            manager_ref: list[RoomManager] = []
+
+            async def on_gap() -> None:
+                if manager_ref:
+                    await manager_ref[0].catch_up_all(60.0)
+
+            node_bus = bus
+            if node_bus is None and settings.redis_url:
+                node_bus = await stack.enter_async_context(
+                    RedisBus(settings.redis_url, on_gap=on_gap)
+                )
+            manager = RoomManager(
+                log,
+                node_bus or MemoryBus().node(),
+                node_id=app[NODE_ID],
+                limits=RoomLimits(
+                    max_update_bytes=settings.max_message_bytes,
+                    max_document_bytes=settings.max_document_bytes,
+                ),
+                metrics=app[METRICS],
+                idle_seconds=settings.idle_room_seconds,
+                compact_after=settings.compact_after_updates,
+            )
+            manager_ref.append(manager)
+            app[ROOMS], app[UPDATE_LOG] = manager, log
+            if node_bus is not None:
+                app[BUS] = node_bus
+            maintenance = asyncio.create_task(manager.maintain_forever(), name="room-maintenance")
+            try:
+                yield
+            finally:
+                maintenance.cancel()
+                await asyncio.gather(maintenance, return_exceptions=True)
+                await manager.maintain_once(force_unload=True)
+
+    app.cleanup_ctx.append(engine)
+    app.on_shutdown.append(_drain)
+    app.router.add_get("/collab/{room}", connection.handle)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", _metrics)
+    internal.add_routes(app)
+    return app
+
+
+async def _update_log(
+    settings: CollabSettings, metrics: RoomMetrics, stack: AsyncExitStack
+) -> UpdateLog:
+    if not settings.database_url:
+        _log.warning(
+            "update_log_in_memory", detail="no COLLAB_DATABASE_URL: nothing survives a restart"
+        )
+        return MemoryUpdateLog()
+    pool = await create_pool(settings.database_url, min_size=1, max_size=8)
+    stack.push_async_callback(pool.close)
+    snapshots = (
+        S3SnapshotStore(
+            settings.s3_bucket,
+            kms_key_id=settings.s3_kms_key_id or None,
+            endpoint_url=settings.s3_endpoint_url or None,
+        )
+        if settings.s3_bucket
+        else LocalSnapshotStore(Path(settings.snapshot_dir))
+    )
+
+    def on_commit(latency: float, batch: int) -> None:
+        metrics.persist_latency.observe(latency)
+        metrics.commit_batch.observe(batch)
+
+    log = PostgresUpdateLog(pool, snapshots, on_commit=on_commit)
+    return await stack.enter_async_context(log)
+
+
+async def _drain(app: web.Application) -> None:
+    """SIGTERM: refuse new connections, ask every peer to reconnect elsewhere (1012)."""
+    app[DRAINING][0] = True
+    for peer in list(app[PEERS]):
+        peer.kick(SERVICE_RESTART, "server restarting: reconnect")
+    if app[PEERS]:
+        app[PEERS_GONE].clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(app[PEERS_GONE].wait(), app[SETTINGS].drain_seconds)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    if request.app[DRAINING][0]:
+        raise web.HTTPServiceUnavailable(reason="draining")
+    try:
+        log = request.app[UPDATE_LOG]
+        if isinstance(log, PostgresUpdateLog):
+            await log.ping()
+        bus = request.app.get(BUS)
+        if isinstance(bus, RedisBus):
+            await bus.ping()
+    except Exception as exc:  # any dependency failure means "not ready"
+        raise web.HTTPServiceUnavailable(reason=f"not ready: {type(exc).__name__}") from exc
+    return web.json_response({"status": "ready"})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

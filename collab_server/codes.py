@@ -1,0 +1,14 @@
+"""WebSocket close codes of the collab server (documented in contracts/asyncapi.yaml)."""
+
+from __future__ import annotations
+
+# RFC 6455 codes. Protocol errors in messages (1002, 1003, 1007, 1009) come from crdt.CloseCode.
+POLICY_RATE_LIMIT = 1008  # too many messages per second on this connection
+MESSAGE_TOO_BIG = 1009
+INTERNAL_ERROR = 1011  # storage unavailable: nothing was accepted, reconnect and resync
+SERVICE_RESTART = 1012  # graceful drain: reconnect (to another node)
+TRY_AGAIN_LATER = 1013  # evicted as a slow consumer: reconnect and resync
+# Application codes.
+TICKET_INVALID = 4401  # missing, malformed, expired or badly signed ticket
+TICKET_WRONG_ROOM = 4403  # ticket for another room or tenant, or access revoked
+DOCUMENT_TOO_LARGE = 4413  # the update would push the document past its size limit

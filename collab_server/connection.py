@@ -1,0 +1,176 @@
+"""One WebSocket connection: ticket check, then the message loop of a room peer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+from aiohttp import WSMsgType, web
+
+from crdt import ProtocolError
+from rooms import DocumentTooLarge, Room, RoomId, RoomManager, RoomMetrics
+
+from .codes import (
+    DOCUMENT_TOO_LARGE,
+    INTERNAL_ERROR,
+    POLICY_RATE_LIMIT,
+    TICKET_INVALID,
+    TICKET_WRONG_ROOM,
+)
+from .errors import Reject
+from .peer import WsPeer
+from .settings import CollabSettings
+from .state import DRAINING, METRICS, PEERS, PEERS_GONE, ROOMS, SETTINGS, TICKETS
+from .tickets import Ticket, TicketVerifier
+
+_log = structlog.get_logger("collab")
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: float) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._tokens = burst
+        self._at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+async def _read_ticket(ws: web.WebSocketResponse, request: web.Request, wait_seconds: float) -> str:
+    """The ticket from ``?ticket=`` or, failing that, the first (text) message."""
+    if ticket := request.query.get("ticket"):
+        return ticket
+    try:
+        message = await ws.receive(timeout=wait_seconds)
+    except TimeoutError as exc:
+        raise Reject(TICKET_INVALID, "no ticket: pass ?ticket= or send it first") from exc
+    if message.type != WSMsgType.TEXT:
+        raise Reject(TICKET_INVALID, "no ticket: pass ?ticket= or send it first")
+    return str(message.data).strip()
+
+
+async def handle(request: web.Request) -> web.WebSocketResponse:
+    """GET /collab/{room}: the y-websocket protocol for one room."""
+    app = request.app
+    settings: CollabSettings = app[SETTINGS]
+    metrics: RoomMetrics = app[METRICS]
+    ws = web.WebSocketResponse(
+        heartbeat=settings.ping_interval,
+        max_msg_size=settings.max_message_bytes,
+        compress=False,
+    )
+    await ws.prepare(request)
+    if app[DRAINING][0]:
+        await ws.close(code=1012, message=b"server restarting")
+        return ws
+    metrics.connections.inc()
+    try:
+        await _serve(ws, request, settings, metrics)
+    except Reject as reject:
+        metrics.evictions.labels(str(reject.code)).inc()
+        await ws.close(code=reject.code, message=reject.reason.encode())
+    finally:
+        metrics.connections.dec()
+    return ws
+
+
+async def _serve(
+    ws: web.WebSocketResponse, request: web.Request, settings: CollabSettings, metrics: RoomMetrics
+) -> None:
+    room_key = request.match_info["room"]
+    try:
+        room_id = RoomId.parse(room_key)
+    except ValueError as exc:
+        raise Reject(TICKET_WRONG_ROOM, "room must look like <tenant-uuid>:<name>") from exc
+    verifier: TicketVerifier = request.app[TICKETS]
+    ticket = await verifier.verify(
+        await _read_ticket(ws, request, settings.first_message_timeout), room_key
+    )
+    if ticket.role == "service":
+        raise Reject(TICKET_WRONG_ROOM, "service tickets are for the internal API")
+    manager: RoomManager = request.app[ROOMS]
+    peer = WsPeer(
+        ws,
+        user_id=ticket.user_id,
+        can_write=ticket.role == "write",
+        max_queue_bytes=settings.send_queue_bytes,
+        metrics=metrics,
+    )
+    request.app[PEERS].add(peer)
+    writer = asyncio.create_task(peer.write_forever(), name="peer-writer")
+    try:
+        async with manager.joined(room_id, peer) as room:
+            await _message_loop(ws, peer, room, ticket, verifier, settings, metrics)
+    finally:
+        request.app[PEERS].discard(peer)
+        if not request.app[PEERS]:
+            request.app[PEERS_GONE].set()
+        if peer.close_request is not None:
+            # The writer sends the close frame with the code we chose; give it a moment.
+            await asyncio.wait({writer}, timeout=2.0)
+        if not writer.done():
+            writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+
+
+async def _message_loop(
+    ws: web.WebSocketResponse,
+    peer: WsPeer,
+    room: Room,
+    ticket: Ticket,
+    verifier: TicketVerifier,
+    settings: CollabSettings,
+    metrics: RoomMetrics,
+) -> None:
+    bucket = TokenBucket(settings.rate_per_second, settings.rate_burst)
+    expires_at = ticket.expires_at
+    while not ws.closed and peer.close_request is None:
+        timeout = max(0.0, expires_at - time.time())
+        try:
+            message = await ws.receive(timeout=timeout)
+        except TimeoutError:
+            peer.kick(TICKET_INVALID, "ticket expired: reconnect with a new ticket")
+            return
+        if message.type == WSMsgType.BINARY:
+            metrics.messages_in.inc()
+            metrics.bytes_in.inc(len(message.data))
+            if not bucket.take():
+                peer.kick(POLICY_RATE_LIMIT, "rate limit exceeded")
+                return
+            try:
+                await room.receive(peer, message.data)
+            except ProtocolError as exc:
+                peer.kick(int(exc.code), exc.reason)
+                return
+            except DocumentTooLarge as exc:
+                peer.kick(DOCUMENT_TOO_LARGE, str(exc))
+                return
+            except (OSError, RuntimeError) as exc:
+                _log.error("update_not_persisted", room=room.id.key, error=repr(exc))
+                peer.kick(INTERNAL_ERROR, "storage unavailable: reconnect to resync")
+                return
+        elif message.type == WSMsgType.TEXT:
+            # A fresh ticket for the same room and user extends the connection.
+            try:
+                fresh = await verifier.verify(str(message.data).strip(), room.id.key)
+            except Reject as reject:
+                peer.kick(reject.code, reject.reason)
+                return
+            if fresh.user_id != ticket.user_id:
+                peer.kick(TICKET_WRONG_ROOM, "ticket is for another user")
+                return
+            expires_at = fresh.expires_at
+            peer.can_write = fresh.role == "write"
+        elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+            return
+        elif message.type == WSMsgType.ERROR:
+            _log.info("websocket_error", error=repr(ws.exception()))
+            return

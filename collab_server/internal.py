@@ -1,0 +1,135 @@
+"""Server-side document access for other services (the dojo service): read and write rooms.
+
+Called with a ``service`` room ticket as a bearer token; routed only inside the network.
+"""
+
+from __future__ import annotations
+
+import base64
+from http import HTTPStatus
+
+from aiohttp import web
+from pycrdt import Doc, Text
+
+from crdt import (
+    ProtocolError,
+    apply_update_to_doc,
+    encode_state_as_update,
+    state_vector,
+    validate_update,
+)
+from rooms import DocumentTooLarge, Room, RoomId, RoomManager
+from rooms.ports import UpdateLog
+
+from .errors import Reject
+from .settings import CollabSettings
+from .state import ROOMS, SETTINGS, TICKETS, UPDATE_LOG
+from .tickets import TicketVerifier
+
+
+def _problem(status: int, detail: str) -> web.Response:
+    return web.json_response(
+        {
+            "type": "about:blank",
+            "title": HTTPStatus(status).phrase,
+            "status": status,
+            "detail": detail,
+        },
+        status=status,
+        content_type="application/problem+json",
+    )
+
+
+async def _authorize(request: web.Request) -> RoomId:
+    room_key = request.match_info["room"]
+    try:
+        room_id = RoomId.parse(room_key)
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    verifier: TicketVerifier = request.app[TICKETS]
+    try:
+        ticket = await verifier.verify(token, room_key) if scheme.lower() == "bearer" else None
+    except Reject:
+        ticket = None
+    if ticket is None or ticket.role != "service":
+        raise web.HTTPUnauthorized()
+    return room_id
+
+
+def _doc_view(doc: Doc, text_name: str) -> dict[str, object]:
+    return {
+        "text": str(doc.get(text_name, type=Text)),
+        "state_vector": base64.b64encode(state_vector(doc)).decode(),
+        "update": base64.b64encode(encode_state_as_update(doc)).decode(),
+    }
+
+
+async def get_state(request: web.Request) -> web.Response:
+    """GET /internal/rooms/{room}/state?text=code[&snapshot=<seq>]"""
+    room_id = await _authorize(request)
+    text_name = request.query.get("text", "code")
+    if "snapshot" in request.query:
+        log: UpdateLog = request.app[UPDATE_LOG]
+        try:
+            seq = int(request.query["snapshot"])
+        except ValueError:
+            return _problem(400, "snapshot must be an integer")
+        data = await log.snapshot_at(room_id, seq)
+        if data is None:
+            return _problem(404, "no such snapshot")
+        doc: Doc = Doc()
+        apply_update_to_doc(doc, data, max_bytes=None)
+        return web.json_response({"snapshot": seq, **_doc_view(doc, text_name)})
+    manager: RoomManager = request.app[ROOMS]
+    room = await manager.open(room_id)
+    return web.json_response(_doc_view(room.doc, text_name))
+
+
+async def list_snapshots(request: web.Request) -> web.Response:
+    room_id = await _authorize(request)
+    log: UpdateLog = request.app[UPDATE_LOG]
+    items = [
+        {"seq": s.seq, "size": s.size, "created_at": s.created_at}
+        for s in await log.snapshots(room_id)
+    ]
+    return web.json_response({"items": items})
+
+
+async def post_update(request: web.Request) -> web.Response:
+    """POST /internal/rooms/{room}/updates with a raw Yjs v1 update as the body."""
+    room_id = await _authorize(request)
+    settings: CollabSettings = request.app[SETTINGS]
+    body = await request.read()
+    manager: RoomManager = request.app[ROOMS]
+    room: Room = await manager.open(room_id)
+    try:
+        validate_update(body, max_bytes=settings.max_message_bytes)
+        await room.apply_and_share(body, origin=None)
+    except ProtocolError as exc:
+        return _problem(422, exc.reason)
+    except DocumentTooLarge as exc:
+        return _problem(413, str(exc))
+    return web.json_response({"state_vector": base64.b64encode(state_vector(room.doc)).decode()})
+
+
+async def post_control(request: web.Request) -> web.Response:
+    """POST /internal/rooms/{room}/control {"type": "role"|"revoke", "user": ..., "role": ...}"""
+    room_id = await _authorize(request)
+    try:
+        command = await request.json()
+    except ValueError:
+        return _problem(400, "body must be JSON")
+    if not isinstance(command, dict) or command.get("type") not in ("role", "revoke"):
+        return _problem(422, "type must be role or revoke")
+    manager: RoomManager = request.app[ROOMS]
+    room = await manager.open(room_id)
+    await room.control({k: str(v) for k, v in command.items()})
+    return web.json_response({"applied": True})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/internal/rooms/{room}/state", get_state)
+    app.router.add_get("/internal/rooms/{room}/snapshots", list_snapshots)
+    app.router.add_post("/internal/rooms/{room}/updates", post_update)
+    app.router.add_post("/internal/rooms/{room}/control", post_control)

@@ -1,0 +1,45 @@
+"""Collab node settings (environment variables prefixed ``COLLAB_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CollabSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COLLAB_", extra="ignore", frozen=True)
+
+    environment: str = "development"
+    node_name: str = "collab-1"
+    host: str = "127.0.0.1"
+    port: int = 8201
+    database_url: str = ""  # empty: in-memory update log (tests, throwaway single node)
+    redis_url: str = ""  # empty: in-process bus (single node)
+    snapshot_dir: str = ".local/collab-snapshots"
+    s3_bucket: str = ""
+    s3_kms_key_id: str = ""
+    s3_endpoint_url: str = ""
+    # Room tickets are minted by the dojo service; verified here with its public key.
+    ticket_public_key: str = ""  # PEM
+    ticket_jwks_url: str = ""
+    ticket_issuer: str = "mrbill-dojos"
+    ticket_audience: str = "mrbill-collab"
+    max_message_bytes: int = Field(default=1_048_576, ge=1024)
+    max_document_bytes: int = Field(default=16 * 1_048_576, ge=65_536)
+    rate_per_second: float = Field(default=100.0, gt=0)
+    rate_burst: float = Field(default=300.0, gt=0)
+    send_queue_bytes: int = Field(default=8 * 1_048_576, ge=65_536)
+    ping_interval: float = Field(default=20.0, gt=0)
+    first_message_timeout: float = Field(default=5.0, gt=0)
+    idle_room_seconds: float = Field(default=30.0, ge=0)
+    compact_after_updates: int = Field(default=500, ge=1)
+    drain_seconds: float = Field(default=5.0, ge=0)
+
+    @model_validator(mode="after")
+    def _production(self) -> CollabSettings:
+        if self.environment == "production":
+            if not (self.database_url and self.redis_url):
+                raise ValueError("production needs COLLAB_DATABASE_URL and COLLAB_REDIS_URL")
+            if not (self.ticket_public_key or self.ticket_jwks_url):
+                raise ValueError("production needs COLLAB_TICKET_PUBLIC_KEY or _JWKS_URL")
+        return self

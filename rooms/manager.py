@@ -1,0 +1,123 @@
+"""The rooms of one node: load on first join, unload when idle, compact in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+
+from crdt import merge_updates
+
+from .ids import RoomId
+from .metrics import RoomMetrics
+from .peer import Peer
+from .ports import FanoutBus, UpdateLog
+from .room import Room, RoomLimits
+
+_log = structlog.get_logger("rooms")
+
+
+class RoomManager:
+    def __init__(
+        self,
+        log: UpdateLog,
+        bus: FanoutBus,
+        *,
+        node_id: bytes,
+        limits: RoomLimits,
+        metrics: RoomMetrics,
+        idle_seconds: float = 30.0,
+        compact_after: int = 500,
+    ) -> None:
+        self.rooms: dict[RoomId, Room] = {}
+        self._log = log
+        self._bus = bus
+        self._node = node_id
+        self._limits = limits
+        self._metrics = metrics
+        self._idle = idle_seconds
+        self._compact_after = compact_after
+        self._locks: dict[RoomId, asyncio.Lock] = {}
+
+    async def open(self, room_id: RoomId) -> Room:
+        """The loaded room, loading it once even when many peers join at the same moment."""
+        room = self.rooms.get(room_id)
+        if room is not None:
+            return room
+        lock = self._locks.setdefault(room_id, asyncio.Lock())
+        async with lock:
+            room = self.rooms.get(room_id)
+            if room is None:
+                room = Room(
+                    room_id,
+                    log=self._log,
+                    bus=self._bus,
+                    node_id=self._node,
+                    limits=self._limits,
+                    metrics=self._metrics,
+                )
+                try:
+                    await room.load()
+                except BaseException:
+                    await room.close()
+                    raise
+                self.rooms[room_id] = room
+                self._metrics.rooms.set(len(self.rooms))
+        return room
+
+    @asynccontextmanager
+    async def joined(self, room_id: RoomId, peer: Peer) -> AsyncIterator[Room]:
+        """Join ``peer`` to the room for the duration of the block."""
+        room = await self.open(room_id)
+        room.join(peer)
+        try:
+            yield room
+        finally:
+            await room.leave(peer)
+
+    async def maintain_forever(self, interval: float = 1.0) -> None:
+        """Unload idle rooms and compact busy ones; one room's failure never stops the loop."""
+        while True:
+            await asyncio.sleep(interval)
+            await self.maintain_once()
+
+    async def maintain_once(self, *, force_unload: bool = False) -> None:
+        now = time.monotonic()
+        for room_id, room in list(self.rooms.items()):
+            try:
+                idle = not room.peers and now - room.last_activity > self._idle
+                if room.updates_since_compaction >= self._compact_after or (
+                    (idle or force_unload) and room.updates_since_compaction
+                ):
+                    await self.compact(room)
+                if idle or (force_unload and not room.peers):
+                    await self._unload(room_id, room)
+            except Exception as exc:
+                _log.error("room_maintenance_failed", room=room_id.key, error=repr(exc))
+
+    async def compact(self, room: Room) -> None:
+        if await self._log.compact(room.id, merge_updates) is not None:
+            room.updates_since_compaction = 0
+            self._metrics.compactions.inc()
+
+    async def _unload(self, room_id: RoomId, room: Room) -> None:
+        async with self._locks.setdefault(room_id, asyncio.Lock()):
+            if room.peers or self.rooms.get(room_id) is not room:
+                return
+            del self.rooms[room_id]
+            self._locks.pop(room_id, None)
+            self._metrics.rooms.set(len(self.rooms))
+        await room.close()
+
+    def all_peers(self) -> list[Peer]:
+        return [peer for room in self.rooms.values() for peer in room.peers]
+
+    async def catch_up_all(self, seconds: float) -> None:
+        for room in list(self.rooms.values()):
+            try:
+                await room.catch_up(seconds)
+            except Exception as exc:
+                _log.error("room_catch_up_failed", room=room.id.key, error=repr(exc))

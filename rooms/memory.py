@@ -1,0 +1,90 @@
+"""In-memory adapters: for tests and a single development node (nothing survives a restart)."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+
+from .ids import RoomId
+from .ports import BusHandler, SnapshotInfo, StoredState
+
+
+class MemoryUpdateLog:
+    def __init__(self) -> None:
+        self._seq = 0
+        self._log: dict[RoomId, list[tuple[int, float, bytes]]] = defaultdict(list)
+        self._snapshots: dict[RoomId, list[tuple[int, float, bytes]]] = defaultdict(list)
+
+    async def append(self, room: RoomId, update: bytes) -> int:
+        self._seq += 1
+        self._log[room].append((self._seq, time.time(), update))
+        return self._seq
+
+    async def load(self, room: RoomId) -> StoredState:
+        snapshot = self._snapshots[room][-1] if self._snapshots[room] else None
+        rows = self._log[room]
+        return StoredState(
+            snapshot=snapshot[2] if snapshot else None,
+            snapshot_seq=snapshot[0] if snapshot else 0,
+            updates=[u for _, _, u in rows],
+            last_seq=max([s for s, _, _ in rows], default=snapshot[0] if snapshot else 0),
+        )
+
+    async def since(self, room: RoomId, seconds: float) -> list[bytes]:
+        cutoff = time.time() - seconds
+        return [u for _, at, u in self._log[room] if at >= cutoff]
+
+    async def compact(self, room: RoomId, merge: Callable[[list[bytes]], bytes]) -> int | None:
+        rows = list(self._log[room])
+        if not rows:
+            return None
+        base = [self._snapshots[room][-1][2]] if self._snapshots[room] else []
+        seq = rows[-1][0]
+        self._snapshots[room].append((seq, time.time(), merge(base + [u for _, _, u in rows])))
+        merged = {s for s, _, _ in rows}
+        self._log[room] = [r for r in self._log[room] if r[0] not in merged]
+        return seq
+
+    async def snapshots(self, room: RoomId) -> list[SnapshotInfo]:
+        return [SnapshotInfo(s, len(d), at) for s, at, d in self._snapshots[room]]
+
+    async def snapshot_at(self, room: RoomId, seq: int) -> bytes | None:
+        return next((d for s, _, d in self._snapshots[room] if s == seq), None)
+
+
+class MemorySnapshotStore:
+    def __init__(self) -> None:
+        self._blobs: dict[str, bytes] = {}
+
+    async def put(self, key: str, data: bytes) -> None:
+        self._blobs[key] = data
+
+    async def get(self, key: str) -> bytes | None:
+        return self._blobs.get(key)
+
+
+class MemoryBus:
+    """One process-wide hub; each node attaches with its own :meth:`node` view."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[RoomId, dict[int, BusHandler]] = defaultdict(dict)
+
+    def node(self) -> MemoryBusNode:
+        return MemoryBusNode(self)
+
+
+class MemoryBusNode:
+    def __init__(self, hub: MemoryBus) -> None:
+        self._hub = hub
+
+    async def publish(self, room: RoomId, message: bytes) -> None:
+        for node_id, handler in list(self._hub._subscribers[room].items()):
+            if node_id != id(self):
+                await handler(message)
+
+    async def subscribe(self, room: RoomId, handler: BusHandler) -> None:
+        self._hub._subscribers[room][id(self)] = handler
+
+    async def unsubscribe(self, room: RoomId) -> None:
+        self._hub._subscribers[room].pop(id(self), None)

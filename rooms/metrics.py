@@ -1,0 +1,48 @@
+"""Prometheus metrics of the collaboration engine (one registry per node)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+class RoomMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.rooms = Gauge("collab_rooms", "Rooms loaded on this node", registry=r)
+        self.connections = Gauge("collab_connections", "Open WebSocket connections", registry=r)
+        self.messages_in = Counter(
+            "collab_messages_in_total", "Messages received from peers", registry=r
+        )
+        self.messages_out = Counter(
+            "collab_messages_out_total", "Messages queued to peers", registry=r
+        )
+        self.bytes_in = Counter("collab_bytes_in_total", "Bytes received from peers", registry=r)
+        self.bytes_out = Counter("collab_bytes_out_total", "Bytes sent to peers", registry=r)
+        self.fanout_latency = Histogram(
+            "collab_fanout_latency_seconds",
+            "From acceptance on the origin node to delivery on this node",
+            buckets=_FAST,
+            registry=r,
+        )
+        self.persist_latency = Histogram(
+            "collab_persistence_lag_seconds",
+            "From receipt of an update to its durable commit (group commit)",
+            buckets=_FAST,
+            registry=r,
+        )
+        self.commit_batch = Histogram(
+            "collab_commit_batch_size",
+            "Updates per group commit",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+            registry=r,
+        )
+        self.readonly_dropped = Counter(
+            "collab_readonly_updates_dropped_total", "Updates sent by read-only peers", registry=r
+        )
+        self.evictions = Counter(
+            "collab_evictions_total", "Connections closed by the server", ["reason"], registry=r
+        )
+        self.compactions = Counter("collab_compactions_total", "Room compactions", registry=r)

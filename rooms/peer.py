@@ -1,0 +1,19 @@
+"""What a room needs from a connected client; the server's WebSocket peer implements it."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Peer(Protocol):
+    user_id: str
+    can_write: bool
+    client_ids: set[int]  # the awareness client ids this connection speaks for
+
+    def send(self, message: bytes) -> None:
+        """Queue ``message`` without blocking; a peer that falls too far behind evicts itself."""
+        ...
+
+    def kick(self, code: int, reason: str) -> None:
+        """Ask the connection to close with ``code`` (it closes from its own task)."""
+        ...

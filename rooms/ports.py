@@ -1,0 +1,69 @@
+"""The ports a room needs. Each has an in-memory adapter (tests, single node) and real ones."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from .ids import RoomId
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """What a room loads from: the latest snapshot (if any) and every update not merged into it."""
+
+    snapshot: bytes | None
+    snapshot_seq: int
+    updates: list[bytes]
+    last_seq: int
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    seq: int
+    size: int
+    created_at: float
+
+
+class UpdateLog(Protocol):
+    """Append-only, durable log of a room's updates."""
+
+    async def append(self, room: RoomId, update: bytes) -> int:
+        """Durably record ``update``; return its sequence number once committed."""
+        ...
+
+    async def load(self, room: RoomId) -> StoredState: ...
+
+    async def since(self, room: RoomId, seconds: float) -> list[bytes]:
+        """Updates recorded in the last ``seconds`` (anti-entropy after a bus gap)."""
+        ...
+
+    async def compact(self, room: RoomId, merge: Callable[[list[bytes]], bytes]) -> int | None:
+        """Merge the snapshot and log into a new snapshot, trim the log; return its seq."""
+        ...
+
+    async def snapshots(self, room: RoomId) -> list[SnapshotInfo]: ...
+
+    async def snapshot_at(self, room: RoomId, seq: int) -> bytes | None: ...
+
+
+class SnapshotStore(Protocol):
+    """Blob storage for large snapshots (local folder, S3)."""
+
+    async def put(self, key: str, data: bytes) -> None: ...
+
+    async def get(self, key: str) -> bytes | None: ...
+
+
+BusHandler = Callable[[bytes], Awaitable[None]]
+
+
+class FanoutBus(Protocol):
+    """Delivers a room's messages to every other node that holds the room."""
+
+    async def publish(self, room: RoomId, message: bytes) -> None: ...
+
+    async def subscribe(self, room: RoomId, handler: BusHandler) -> None: ...
+
+    async def unsubscribe(self, room: RoomId) -> None: ...

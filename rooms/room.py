@@ -1,0 +1,243 @@
+"""A room: one shared Yjs document, its local peers and awareness, wired to the ports.
+
+The write path is validate → append to the durable log → apply → fan out, so no peer, on
+this node or another, ever sees an update that a crash could lose. Messages that arrive
+from the bus were persisted by the node that accepted them: they are applied and forwarded
+to local peers, never stored or re-published (transaction origins tell them apart).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import structlog
+from pycrdt import Doc
+
+from crdt import (
+    AwarenessUpdate,
+    QueryAwareness,
+    SyncStep1,
+    SyncStep2,
+    SyncUpdate,
+    apply_update_to_doc,
+    encode_awareness,
+    encode_awareness_removal,
+    encode_sync_step1,
+    encode_update,
+    parse_message,
+    restrict_awareness_update,
+    state_vector,
+    sync_step2_for_doc,
+)
+from crdt.awareness import AwarenessEntry
+from crdt.messages import Message
+
+from .frames import Frame, Kind, decode_frame, encode_frame
+from .ids import RoomId
+from .metrics import RoomMetrics
+from .peer import Peer
+from .ports import FanoutBus, UpdateLog
+
+_log = structlog.get_logger("rooms")
+ORIGIN_REMOTE = "remote"
+ORIGIN_SERVER = "server"
+
+
+@dataclass(frozen=True)
+class RoomLimits:
+    max_update_bytes: int = 1_048_576
+    max_document_bytes: int = 16 * 1_048_576
+
+
+class DocumentTooLarge(Exception):
+    pass
+
+
+class Room:
+    def __init__(
+        self,
+        room_id: RoomId,
+        *,
+        log: UpdateLog,
+        bus: FanoutBus,
+        node_id: bytes,
+        limits: RoomLimits,
+        metrics: RoomMetrics,
+    ) -> None:
+        self.id = room_id
+        self.doc: Doc = Doc()
+        self.peers: set[Peer] = set()
+        self.size = 0  # bytes of state, approximately: snapshot plus updates since
+        self.updates_since_compaction = 0
+        self.last_activity = time.monotonic()
+        self._log = log
+        self._bus = bus
+        self._node = node_id
+        self._limits = limits
+        self._metrics = metrics
+        # client id -> (clock, state JSON, owning local peer or None when remote)
+        self._awareness: dict[int, tuple[int, str, Peer | None]] = {}
+
+    async def load(self) -> None:
+        """Subscribe to the bus first, then load: nothing can fall between the two."""
+        await self._bus.subscribe(self.id, self.on_bus_message)
+        stored = await self._log.load(self.id)
+        for update in ([stored.snapshot] if stored.snapshot else []) + stored.updates:
+            apply_update_to_doc(self.doc, update, max_bytes=None, origin=ORIGIN_REMOTE)
+        self.size = len(stored.snapshot or b"") + sum(len(u) for u in stored.updates)
+        self.updates_since_compaction = len(stored.updates)
+
+    async def close(self) -> None:
+        await self._bus.unsubscribe(self.id)
+
+    # -- peers ---------------------------------------------------------------------------
+
+    def join(self, peer: Peer) -> None:
+        """Greet a new peer: our state vector (so it sends what we lack) and who is here."""
+        self.peers.add(peer)
+        self.last_activity = time.monotonic()
+        peer.send(encode_sync_step1(state_vector(self.doc)))
+        if self._awareness:
+            peer.send(self._awareness_snapshot())
+
+    async def leave(self, peer: Peer) -> None:
+        self.peers.discard(peer)
+        self.last_activity = time.monotonic()
+        gone = {cid: entry[0] for cid, entry in self._awareness.items() if entry[2] is peer}
+        if gone:
+            for cid in gone:
+                del self._awareness[cid]
+            message = encode_awareness_removal(gone)
+            self._broadcast(message, exclude=None)
+            await self._publish(Kind.AWARENESS, message)
+
+    async def receive(self, peer: Peer, data: bytes) -> None:
+        """Handle one binary message from ``peer`` (raises ProtocolError on bad input)."""
+        message: Message = parse_message(data, max_update_bytes=self._limits.max_update_bytes)
+        self.last_activity = time.monotonic()
+        if isinstance(message, SyncStep1):
+            peer.send(sync_step2_for_doc(self.doc, message.state_vector))
+        elif isinstance(message, SyncStep2 | SyncUpdate):
+            if not peer.can_write:
+                self._metrics.readonly_dropped.inc()
+                return
+            await self.apply_and_share(message.update, origin=peer)
+        elif isinstance(message, AwarenessUpdate):
+            await self._on_awareness(peer, message)
+        elif isinstance(message, QueryAwareness):
+            peer.send(self._awareness_snapshot())
+
+    async def apply_and_share(self, update: bytes, *, origin: Peer | None) -> None:
+        """The write path for an already-validated update from a peer or from the server."""
+        if self.size + len(update) > self._limits.max_document_bytes:
+            raise DocumentTooLarge(f"document would exceed {self._limits.max_document_bytes} bytes")
+        await self._log.append(self.id, update)
+        apply_update_to_doc(
+            self.doc, update, max_bytes=None, origin=ORIGIN_SERVER if origin is None else id(origin)
+        )
+        self.size += len(update)
+        self.updates_since_compaction += 1
+        message = encode_update(update)
+        self._broadcast(message, exclude=origin)
+        await self._publish(Kind.UPDATE, message)
+
+    # -- awareness -----------------------------------------------------------------------
+
+    async def _on_awareness(self, peer: Peer, message: AwarenessUpdate) -> None:
+        # A connection may speak for new client ids, never for one another peer owns.
+        allowed = {
+            e.client_id
+            for e in message.entries
+            if (owner := self._awareness.get(e.client_id)) is None or owner[2] in (peer, None)
+        }
+        peer.client_ids |= allowed
+        restricted = restrict_awareness_update(message, allowed)
+        if not restricted.entries:
+            return
+        self._record_awareness(restricted.entries, owner=peer)
+        out = encode_awareness(restricted)
+        self._broadcast(out, exclude=peer)
+        await self._publish(Kind.AWARENESS, out)
+
+    def _record_awareness(self, entries: tuple[AwarenessEntry, ...], owner: Peer | None) -> None:
+        for entry in entries:
+            if entry.state is None:
+                self._awareness.pop(entry.client_id, None)
+            else:
+                self._awareness[entry.client_id] = (entry.clock, entry.state_json, owner)
+
+    def _awareness_snapshot(self) -> bytes:
+        return encode_awareness(
+            [
+                AwarenessEntry(cid, clock, state, json.loads(state))
+                for cid, (clock, state, _) in self._awareness.items()
+            ]
+        )
+
+    # -- fan-out ---------------------------------------------------------------------------
+
+    def _broadcast(self, message: bytes, *, exclude: Peer | None) -> None:
+        for peer in self.peers:
+            if peer is not exclude:
+                peer.send(message)
+        self._metrics.messages_out.inc(len(self.peers) - (exclude in self.peers))
+
+    async def _publish(self, kind: Kind, payload: bytes) -> None:
+        await self._bus.publish(self.id, encode_frame(kind, self._node, payload))
+
+    async def on_bus_message(self, data: bytes) -> None:
+        """A message another node accepted (and persisted, for updates)."""
+        try:
+            frame = decode_frame(data)
+        except ValueError:
+            _log.warning("bad_bus_frame", room=self.id.key)
+            return
+        if frame.origin == self._node:
+            return
+        self._metrics.fanout_latency.observe(max(0.0, time.time() - frame.sent_at))
+        if frame.kind is Kind.UPDATE:
+            self._apply_remote_update(frame)
+        elif frame.kind is Kind.AWARENESS:
+            self._apply_remote_awareness(frame)
+        else:
+            self._apply_control(json.loads(frame.payload))
+
+    def _apply_remote_update(self, frame: Frame) -> None:
+        message = parse_message(frame.payload, max_update_bytes=self._limits.max_document_bytes)
+        assert isinstance(message, SyncUpdate)
+        apply_update_to_doc(self.doc, message.update, max_bytes=None, origin=ORIGIN_REMOTE)
+        self.size += len(message.update)
+        self._broadcast(frame.payload, exclude=None)
+
+    def _apply_remote_awareness(self, frame: Frame) -> None:
+        message = parse_message(frame.payload, max_update_bytes=self._limits.max_update_bytes)
+        assert isinstance(message, AwarenessUpdate)
+        local = {cid for cid, entry in self._awareness.items() if entry[2] is not None}
+        entries = tuple(e for e in message.entries if e.client_id not in local)
+        self._record_awareness(entries, owner=None)
+        self._broadcast(frame.payload, exclude=None)
+
+    def _apply_control(self, command: dict[str, str]) -> None:
+        """Access changes from the dojo service: they apply to live connections at once."""
+        user = command.get("user")
+        if command.get("type") == "role":
+            for peer in self.peers:
+                if peer.user_id == user:
+                    peer.can_write = command.get("role") == "write"
+        elif command.get("type") == "revoke":
+            for peer in list(self.peers):
+                if peer.user_id == user:
+                    peer.kick(4403, "access revoked")
+
+    async def control(self, command: dict[str, str]) -> None:
+        """Apply a control command here and on every other node holding the room."""
+        self._apply_control(command)
+        await self._publish(Kind.CONTROL, json.dumps(command).encode())
+
+    async def catch_up(self, seconds: float) -> None:
+        """After a gap on the bus, re-apply the recent log (idempotent) and forward it."""
+        for update in await self._log.since(self.id, seconds):
+            apply_update_to_doc(self.doc, update, max_bytes=None, origin=ORIGIN_REMOTE)
+            self._broadcast(encode_update(update), exclude=None)

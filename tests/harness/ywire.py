@@ -1,0 +1,140 @@
+"""A minimal y-websocket client on pycrdt + aiohttp, for driving the collab server in tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from pycrdt import Doc, Text
+
+from crdt import (
+    AwarenessUpdate,
+    SyncStep1,
+    SyncStep2,
+    SyncUpdate,
+    apply_update_to_doc,
+    encode_awareness,
+    encode_state_as_update,
+    encode_sync_step1,
+    encode_sync_step2,
+    encode_update,
+    parse_message,
+    state_vector,
+)
+from crdt.awareness import AwarenessEntry
+
+
+class YClient:
+    """One Yjs peer: a pycrdt doc kept in sync with a room over the y-websocket protocol."""
+
+    def __init__(self, url: str, *, text: str = "code") -> None:
+        self.url = url
+        self.doc: Doc = Doc()
+        self.text = self.doc.get(text, type=Text)
+        self.awareness: dict[int, Any] = {}
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.close_code: int | None = None
+        self.synced = asyncio.Event()
+        self.received_updates = 0
+        self._reader: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._clock = 0
+
+    async def connect(self) -> YClient:
+        self._session = aiohttp.ClientSession()
+        self.ws = await self._session.ws_connect(self.url, max_msg_size=64 * 1024 * 1024)
+        self._reader = asyncio.create_task(self._read())
+        await self.ws.send_bytes(encode_sync_step1(state_vector(self.doc)))
+        return self
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        async for msg in self.ws:
+            if msg.type != aiohttp.WSMsgType.BINARY:
+                continue
+            message = parse_message(msg.data, max_update_bytes=64 * 1024 * 1024)
+            if isinstance(message, SyncStep1):
+                diff = encode_state_as_update(self.doc, message.state_vector)
+                await self.ws.send_bytes(encode_sync_step2(diff))
+            elif isinstance(message, SyncStep2 | SyncUpdate):
+                apply_update_to_doc(self.doc, message.update, max_bytes=None)
+                self.received_updates += 1
+                if isinstance(message, SyncStep2):
+                    self.synced.set()
+            elif isinstance(message, AwarenessUpdate):
+                for entry in message.entries:
+                    if entry.state is None:
+                        self.awareness.pop(entry.client_id, None)
+                    else:
+                        self.awareness[entry.client_id] = entry.state
+        self.close_code = self.ws.close_code
+
+    async def edit(self, change: Callable[[Text], None]) -> bytes:
+        """Make a local change and send it as an update; return the update."""
+        assert self.ws is not None
+        before = self.doc.get_state()
+        change(self.text)
+        update = self.doc.get_update(before)
+        await self.ws.send_bytes(encode_update(update))
+        return update
+
+    async def insert(self, value: str, index: int | None = None) -> bytes:
+        def change(text: Text) -> None:
+            text.insert(len(text) if index is None else index, value)
+
+        return await self.edit(change)
+
+    async def set_awareness(self, state: dict[str, Any]) -> None:
+        assert self.ws is not None
+        self._clock += 1
+        entry = AwarenessEntry(self.doc.client_id, self._clock, json.dumps(state), state)
+        await self.ws.send_bytes(encode_awareness([entry]))
+
+    async def send_raw(self, data: bytes | str) -> None:
+        assert self.ws is not None
+        if isinstance(data, str):
+            await self.ws.send_str(data)
+        else:
+            await self.ws.send_bytes(data)
+
+    async def wait_closed(self, timeout: float = 5.0) -> int | None:
+        assert self._reader is not None
+        await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+        return self.close_code
+
+    async def close(self) -> None:
+        if self.ws is not None and not self.ws.closed:
+            await self.ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        if self._session is not None:
+            await self._session.close()
+
+    def __str__(self) -> str:
+        return str(self.text)
+
+
+async def eventually(
+    condition: Callable[[], bool | Awaitable[bool]],
+    *,
+    timeout: float = 5.0,
+    what: str = "condition",
+) -> None:
+    """Poll ``condition`` until it holds, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)

@@ -1,0 +1,197 @@
+"""PostgreSQL update log, compaction and restart; Redis fan-out; drain; control; internal API."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+import aiohttp
+import asyncpg
+from pycrdt import Doc, Text
+
+from crdt import decode_state_vector
+from platform_api.kernel.provision import ServiceDatabase
+from tests.harness.ywire import eventually
+
+from .conftest import Connect, Mint, StartNode
+
+
+def _pg(collab_db: ServiceDatabase, redis_url: str | None = None) -> dict[str, str]:
+    return {"database_url": collab_db.app_dsn, **({"redis_url": redis_url} if redis_url else {})}
+
+
+async def test_restart_restores_the_room_byte_for_byte(
+    start_node: StartNode, connect: Connect, collab_db: ServiceDatabase, room_key: str
+) -> None:
+    base = await start_node(**_pg(collab_db))
+    a = await connect(base, room_key)
+    for i in range(50):
+        await a.insert(f"line {i}\n")
+    await a.edit(lambda text: text.__delitem__(slice(0, 7)))
+    await eventually(lambda: a.received_updates >= 1, what="sync")
+    await a.close()
+    restarted = await start_node(**_pg(collab_db))
+    b = await connect(restarted, room_key)
+    await eventually(lambda: str(b) == str(a), what="restore")
+    assert decode_state_vector(b.doc.get_state(), max_bytes=1 << 20) == decode_state_vector(
+        a.doc.get_state(), max_bytes=1 << 20
+    )
+
+
+async def test_compaction_writes_a_snapshot_and_trims_the_log(
+    start_node: StartNode, connect: Connect, collab_db: ServiceDatabase, room_key: str
+) -> None:
+    base = await start_node(**_pg(collab_db), compact_after_updates=20)
+    a = await connect(base, room_key)
+    for i in range(45):
+        await a.insert(f"{i};")
+    tenant, name = room_key.split(":")
+    conn = await asyncpg.connect(collab_db.app_dsn)
+    # Forced row-level security applies to every role: look as the room's tenant.
+    await conn.execute("SELECT set_config('app.tenant_id', $1, false)", tenant)
+    try:
+
+        async def compacted() -> bool:
+            rows = await conn.fetchval(
+                "SELECT count(*) FROM room_snapshots WHERE tenant_id = $1 AND room = $2",
+                uuid.UUID(tenant),
+                name,
+            )
+            return rows >= 1
+
+        await eventually(compacted, timeout=10, what="a snapshot")
+        remaining = await conn.fetchval(
+            "SELECT count(*) FROM room_updates WHERE tenant_id = $1 AND room = $2",
+            uuid.UUID(tenant),
+            name,
+        )
+        assert remaining < 45
+    finally:
+        await conn.close()
+    restarted = await start_node(**_pg(collab_db))
+    b = await connect(restarted, room_key)
+    await eventually(lambda: str(b) == str(a), what="restore from snapshot + tail")
+    assert decode_state_vector(b.doc.get_state(), max_bytes=1 << 20) == decode_state_vector(
+        a.doc.get_state(), max_bytes=1 << 20
+    )
+
+
+async def test_three_nodes_over_redis_and_postgres_converge(
+    start_node: StartNode,
+    connect: Connect,
+    collab_db: ServiceDatabase,
+    redis_url: str,
+    room_key: str,
+) -> None:
+    nodes = [await start_node(**_pg(collab_db, redis_url), node_name=f"n{i}") for i in range(3)]
+    clients = [await connect(node, room_key) for node in nodes for _ in range(2)]
+    for round_ in range(5):
+        for i, client in enumerate(clients):
+            await client.insert(f"{round_}.{i} ")
+    expected = sum(len(f"{r}.{i} ") for r in range(5) for i in range(6))
+    await eventually(
+        lambda: all(len(str(c)) == expected for c in clients), timeout=10, what="convergence"
+    )
+    assert len({str(c) for c in clients}) == 1
+    vectors = [decode_state_vector(c.doc.get_state(), max_bytes=1 << 20) for c in clients]
+    assert all(v == vectors[0] for v in vectors)
+
+
+async def test_drain_closes_peers_with_1012(
+    ticket_key: tuple[str, str], mint: Mint, room_key: str
+) -> None:
+    from aiohttp import web
+
+    from collab_server import CollabSettings, create_app
+    from tests.harness.ywire import YClient
+
+    app = create_app(
+        CollabSettings(environment="test", ticket_public_key=ticket_key[1], drain_seconds=2)
+    )
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=3)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    client = await YClient(
+        f"ws://127.0.0.1:{port}/collab/{room_key}?ticket={mint(room_key)}"
+    ).connect()
+    try:
+        await client.synced.wait()
+        await runner.cleanup()  # what SIGTERM triggers in run_app
+        assert await client.wait_closed() == 1012
+    finally:
+        await client.close()
+
+
+async def test_control_changes_roles_live_and_revokes(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+) -> None:
+    base = await start_node()
+    driver_id, navigator_id = str(uuid.uuid4()), str(uuid.uuid4())
+    driver = await connect(base, room_key, user=driver_id)
+    navigator = await connect(base, room_key, role="read", user=navigator_id)
+    service = {"Authorization": f"Bearer {mint(room_key, role='service')}"}
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    async with aiohttp.ClientSession() as session:
+        for user, role in ((navigator_id, "write"), (driver_id, "read")):
+            r = await session.post(
+                f"{http}/internal/rooms/{room_key}/control",
+                json={"type": "role", "user": user, "role": role},
+                headers=service,
+            )
+            assert r.status == 200
+        await navigator.insert("navigator now drives")
+        await eventually(lambda: str(driver) == "navigator now drives", what="new driver's edit")
+        await driver.insert(" old driver")
+        await eventually(lambda: navigator.received_updates >= 1, what="sync")
+        observer = await connect(base, room_key)
+        await eventually(lambda: str(observer) == "navigator now drives", what="old driver dropped")
+        r = await session.post(
+            f"{http}/internal/rooms/{room_key}/control",
+            json={"type": "revoke", "user": driver_id},
+            headers=service,
+        )
+        assert r.status == 200
+    assert await driver.wait_closed() == 4403
+
+
+async def test_internal_api_reads_and_writes_the_document(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+) -> None:
+    base = await start_node()
+    peer = await connect(base, room_key)
+    await peer.insert("print('hi')")
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    service = {"Authorization": f"Bearer {mint(room_key, role='service')}"}
+    async with aiohttp.ClientSession() as session:
+        state = await (
+            await session.get(f"{http}/internal/rooms/{room_key}/state", headers=service)
+        ).json()
+        assert state["text"] == "print('hi')"
+        doc: Doc = Doc()
+        doc.apply_update(base64.b64decode(state["update"]))
+        text = doc.get("code", type=Text)
+        before = doc.get_state()
+        text.insert(0, "# kata\n")
+        r = await session.post(
+            f"{http}/internal/rooms/{room_key}/updates",
+            data=doc.get_update(before),
+            headers=service,
+        )
+        assert r.status == 200
+        await eventually(
+            lambda: str(peer) == "# kata\nprint('hi')", what="server update reaches peers"
+        )
+        denied = await session.get(
+            f"{http}/internal/rooms/{room_key}/state",
+            headers={"Authorization": f"Bearer {mint(room_key)}"},
+        )
+        assert denied.status == 401
+        assert denied.headers["Content-Type"].startswith("application/problem+json")
+        bad = await session.post(
+            f"{http}/internal/rooms/{room_key}/updates",
+            data=b"\x05\xff\xff\xff\x7a",
+            headers=service,
+        )
+        assert bad.status == 422

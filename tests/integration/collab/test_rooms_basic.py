@@ -1,0 +1,69 @@
+"""The collab server with its own clients: sync, fan-out across nodes, roles, awareness."""
+
+from __future__ import annotations
+
+from rooms import MemoryBus, MemoryUpdateLog
+from tests.harness.ywire import eventually
+
+from .conftest import Connect, StartNode
+
+
+async def test_two_clients_converge_on_one_node(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    base = await start_node()
+    a = await connect(base, room_key)
+    b = await connect(base, room_key)
+    await a.insert("hello ")
+    await b.insert("world")
+    await eventually(lambda: str(a) == str(b) and len(str(a)) == 11, what="convergence")
+    assert a.doc.get_state() == b.doc.get_state()
+
+
+async def test_updates_cross_nodes_through_the_bus(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    hub, log = MemoryBus(), MemoryUpdateLog()
+    nodes = [await start_node(bus=hub.node(), update_log=log) for _ in range(3)]
+    clients = [await connect(node, room_key) for node in nodes]
+    for i, client in enumerate(clients):
+        await client.insert(f"[{i}]")
+    await eventually(lambda: all(len(str(c)) == 9 for c in clients), what="three-node convergence")
+    assert len({str(c) for c in clients}) == 1
+
+
+async def test_late_joiner_gets_the_document(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    base = await start_node()
+    a = await connect(base, room_key)
+    await a.insert("def kata():\n    return 42\n")
+    late = await connect(base, room_key)
+    await eventually(lambda: str(late) == str(a), what="late joiner sync")
+
+
+async def test_read_only_peer_receives_but_cannot_write(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    base = await start_node()
+    writer = await connect(base, room_key, role="write")
+    reader = await connect(base, room_key, role="read")
+    await writer.insert("driver types")
+    await eventually(lambda: str(reader) == "driver types", what="reader receives")
+    await reader.insert(" observer tries")
+    third = await connect(base, room_key)
+    await eventually(lambda: str(third) == "driver types", what="third client sync")
+    assert "observer" not in str(writer)
+
+
+async def test_awareness_reaches_other_peers_and_is_removed_on_leave(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    base = await start_node()
+    a = await connect(base, room_key)
+    b = await connect(base, room_key)
+    await a.set_awareness({"user": {"name": "Ana", "color": "#f00"}, "cursor": 3})
+    await eventually(lambda: a.doc.client_id in b.awareness, what="awareness relay")
+    assert b.awareness[a.doc.client_id]["user"]["name"] == "Ana"
+    await a.close()
+    await eventually(lambda: a.doc.client_id not in b.awareness, what="awareness removal")
