@@ -85,7 +85,7 @@ def create_app(
     app[SETTINGS] = settings
     app[METRICS] = RoomMetrics()
     app[TICKETS] = TicketVerifier(
-        key_set(public_key_pem=settings.ticket_public_key, jwks_url=settings.ticket_jwks_url),
+        key_set(public_key_pem=settings.ticket_key_pem(), jwks_url=settings.ticket_jwks_url),
         issuer=settings.ticket_issuer,
         audience=settings.ticket_audience,
     )

@@ -21,6 +21,7 @@ class CollabSettings(BaseSettings):
     s3_endpoint_url: str = ""
     # Room tickets are minted by the dojo service; verified here with its public key.
     ticket_public_key: str = ""  # PEM
+    ticket_public_key_file: str = ""  # or a PEM file (public, or the issuer's private key locally)
     ticket_jwks_url: str = ""
     ticket_issuer: str = "mrbill-dojos"
     ticket_audience: str = "mrbill-collab"
@@ -40,6 +41,12 @@ class CollabSettings(BaseSettings):
         if self.environment == "production":
             if not (self.database_url and self.redis_url):
                 raise ValueError("production needs COLLAB_DATABASE_URL and COLLAB_REDIS_URL")
-            if not (self.ticket_public_key or self.ticket_jwks_url):
+            if not (self.ticket_public_key or self.ticket_public_key_file or self.ticket_jwks_url):
                 raise ValueError("production needs COLLAB_TICKET_PUBLIC_KEY or _JWKS_URL")
         return self
+
+    def ticket_key_pem(self) -> str:
+        if self.ticket_public_key or not self.ticket_public_key_file:
+            return self.ticket_public_key
+        with open(self.ticket_public_key_file) as handle:
+            return handle.read()

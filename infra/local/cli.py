@@ -16,7 +16,7 @@ from platform_api.kernel.provision import provision_database
 
 from . import deps, nginx
 from .seed import seed_all
-from .services import EMBEDDED_REDIS_PORT, ENTRY_PORT, SERVICES
+from .services import COLLAB_PORTS, EMBEDDED_REDIS_PORT, ENTRY_PORT, SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".local"
@@ -34,6 +34,9 @@ async def _prepare_databases(admin_dsn: str, *, prefix: str = "") -> dict[str, t
         db = await provision_database(admin_dsn, service.name, f"{prefix}{service.name}")
         await migrations.upgrade(service.name, db.owner_dsn)
         dsns[service.name] = (db.app_dsn, db.owner_dsn)
+    db = await provision_database(admin_dsn, "collab", f"{prefix}collab")
+    await migrations.upgrade("collab", db.owner_dsn)
+    dsns["collab"] = (db.app_dsn, db.owner_dsn)
     return dsns
 
 
@@ -49,13 +52,20 @@ def stack_env(dsns: dict[str, tuple[str, str]], *, redis_url: str, entry: str) -
         env[f"{p}JWKS_URL"] = f"http://127.0.0.1:{identity.port}/.well-known/jwks.json"
         for key, value in service.extra_env.items():
             env[key] = value.format(state=STATE, entry=entry)
+    env |= {
+        "COLLAB_DATABASE_URL": dsns["collab"][0],
+        "COLLAB_REDIS_URL": redis_url,
+        "COLLAB_SNAPSHOT_DIR": str(STATE / "objects"),
+        "COLLAB_TICKET_PUBLIC_KEY_FILE": str(_signing_key("dojos")),
+    }
     return env
 
 
-def _signing_key() -> Path:
+def _signing_key(issuer: str) -> Path:
+    """The development signing key of ``issuer`` (identity tokens, dojo room tickets)."""
     from platform_api.kernel.keys import generate_private_key_pem
 
-    path = STATE / "keys" / "identity-ed25519.pem"
+    path = STATE / "keys" / f"{issuer}-ed25519.pem"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(generate_private_key_pem())
@@ -74,7 +84,7 @@ def up(port: int = typer.Option(ENTRY_PORT, help="The single entry port")) -> No
     )
     _say(f"Redis: {rd.how}")
     dsns = asyncio.run(_prepare_databases(pg.url))
-    _signing_key()
+    _signing_key("identity")
     env = stack_env(dsns, redis_url=rd.url, entry=f"http://localhost:{port}")
     created = asyncio.run(seed_all(env))
     _say(f"demo data: {', '.join(created) if created else 'already present'}")
@@ -109,7 +119,9 @@ def _procfile(port: int, embedded_redis: bool) -> str:
             )
         )
     web_root = ROOT / "web" / "dist"
-    conf = nginx.write(STATE / "nginx", entry_port=port, web_root=web_root, collab_ports=[])
+    conf = nginx.write(
+        STATE / "nginx", entry_port=port, web_root=web_root, collab_ports=list(COLLAB_PORTS)
+    )
     lines = [f"proxy: {nginx_bin} -e stderr -p {STATE / 'nginx'} -c {conf} -g 'daemon off;'"]
     if embedded_redis:
         lines.append(
@@ -121,7 +133,48 @@ def _procfile(port: int, embedded_redis: bool) -> str:
             f" --host 127.0.0.1 --port {service.port} --proxy-headers"
             f" --forwarded-allow-ips 127.0.0.1 --no-access-log --root-path /api/{service.name}"
         )
+    for index, collab_port in enumerate(COLLAB_PORTS, start=1):
+        lines.append(
+            f"collab{index}: env COLLAB_PORT={collab_port} COLLAB_NODE_NAME=collab-{index}"
+            f" {sys.executable} -m collab_server"
+        )
     return "\n".join(lines) + "\n"
+
+
+@app.command()
+def ticket(
+    tenant: str = typer.Option(..., help="Tenant id (see /api/identity/me)"),
+    room: str = typer.Option("playground", help="Room name within the tenant"),
+    role: str = typer.Option("write", help="write | read"),
+    port: int = typer.Option(ENTRY_PORT),
+) -> None:
+    """Development: mint a room ticket with the local dojo key and print the WebSocket URL."""
+    import time
+    import uuid
+
+    import jwt
+
+    from platform_api.kernel.keys import public_jwk_from_pem
+
+    pem = _signing_key("dojos").read_text()
+    room_key = f"{uuid.UUID(tenant)}:{room}"
+    now = int(time.time())
+    token = jwt.encode(
+        {
+            "iss": "mrbill-dojos",
+            "aud": "mrbill-collab",
+            "sub": "developer",
+            "tenant": tenant,
+            "room": room_key,
+            "role": role,
+            "iat": now,
+            "exp": now + 3600,
+        },
+        pem,
+        algorithm="EdDSA",
+        headers={"kid": public_jwk_from_pem(pem)["kid"], "typ": "room+jwt"},
+    )
+    typer.echo(f"ws://localhost:{port}/collab/{room_key}?ticket={token}")
 
 
 def _fail(message: str) -> int:

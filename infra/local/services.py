@@ -37,3 +37,6 @@ SERVICES: tuple[Service, ...] = (
 
 ENTRY_PORT = 8080
 EMBEDDED_REDIS_PORT = 6390
+
+# The collab nodes (collab_server); nginx spreads rooms over them by name.
+COLLAB_PORTS = (8201, 8202, 8203)
