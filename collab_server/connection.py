@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import asyncpg
 import structlog
 from aiohttp import WSMsgType, web
 
@@ -108,7 +109,7 @@ async def _serve(
     writer = asyncio.create_task(peer.write_forever(), name="peer-writer")
     try:
         async with manager.joined(room_id, peer) as room:
-            await _message_loop(ws, peer, room, ticket, verifier, settings, metrics)
+            await _message_loop(ws, peer, manager, room, ticket, verifier, settings, metrics)
     finally:
         request.app[PEERS].discard(peer)
         if not request.app[PEERS]:
@@ -124,6 +125,7 @@ async def _serve(
 async def _message_loop(
     ws: web.WebSocketResponse,
     peer: WsPeer,
+    manager: RoomManager,
     room: Room,
     ticket: Ticket,
     verifier: TicketVerifier,
@@ -153,10 +155,13 @@ async def _message_loop(
             except DocumentTooLarge as exc:
                 peer.kick(DOCUMENT_TOO_LARGE, str(exc))
                 return
-            except (OSError, RuntimeError) as exc:
+            except (OSError, RuntimeError, asyncpg.PostgresError) as exc:
                 _log.error("update_not_persisted", room=room.id.key, error=repr(exc))
                 peer.kick(INTERNAL_ERROR, "storage unavailable: reconnect to resync")
                 return
+            finally:
+                if room.broken:
+                    await manager.discard_broken(room)
         elif message.type == WSMsgType.TEXT:
             # A fresh ticket for the same room and user extends the connection.
             try:

@@ -112,6 +112,15 @@ class RoomManager:
             self._metrics.rooms.set(len(self.rooms))
         await room.close()
 
+    async def discard_broken(self, room: Room) -> None:
+        """Drop a room whose memory may differ from its log; its peers reconnect and reload."""
+        if self.rooms.get(room.id) is room:
+            del self.rooms[room.id]
+            self._metrics.rooms.set(len(self.rooms))
+        for peer in list(room.peers):
+            peer.kick(1011, "room reloading: reconnect to resync")
+        await room.close()
+
     def all_peers(self) -> list[Peer]:
         return [peer for room in self.rooms.values() for peer in room.peers]
 

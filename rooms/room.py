@@ -8,6 +8,7 @@ to local peers, never stored or re-published (transaction origins tell them apar
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pycrdt import Doc
 
 from crdt import (
     AwarenessUpdate,
+    ProtocolError,
     QueryAwareness,
     SyncStep1,
     SyncStep2,
@@ -72,6 +74,8 @@ class Room:
         self.size = 0  # bytes of state, approximately: snapshot plus updates since
         self.updates_since_compaction = 0
         self.last_activity = time.monotonic()
+        self.broken = False  # set when memory may differ from the log: the room must reload
+        self._inflight: set[asyncio.Future[int]] = set()
         self._log = log
         self._bus = bus
         self._node = node_id
@@ -118,7 +122,7 @@ class Room:
         message: Message = parse_message(data, max_update_bytes=self._limits.max_update_bytes)
         self.last_activity = time.monotonic()
         if isinstance(message, SyncStep1):
-            peer.send(sync_step2_for_doc(self.doc, message.state_vector))
+            await self._answer_sync(peer, message.state_vector)
         elif isinstance(message, SyncStep2 | SyncUpdate):
             if not peer.can_write:
                 self._metrics.readonly_dropped.inc()
@@ -130,18 +134,45 @@ class Room:
             peer.send(self._awareness_snapshot())
 
     async def apply_and_share(self, update: bytes, *, origin: Peer | None) -> None:
-        """The write path for an already-validated update from a peer or from the server."""
+        """The write path for an already-validated update from a peer or from the server.
+
+        Applying comes first: a few updates pass validation yet fail inside Yrs, and those
+        must never reach the log. Until the commit lands, the update is in the document but
+        no one is told: fan-out waits for the commit, and sync answers wait for in-flight
+        commits (see ``_answer_sync``), so no peer sees what a crash could lose.
+        """
         if self.size + len(update) > self._limits.max_document_bytes:
             raise DocumentTooLarge(f"document would exceed {self._limits.max_document_bytes} bytes")
-        await self._log.append(self.id, update)
-        apply_update_to_doc(
-            self.doc, update, max_bytes=None, origin=ORIGIN_SERVER if origin is None else id(origin)
-        )
+        try:
+            apply_update_to_doc(
+                self.doc,
+                update,
+                max_bytes=None,
+                origin=ORIGIN_SERVER if origin is None else id(origin),
+            )
+        except ProtocolError:
+            # Yrs may have applied part of it: this copy of the document is suspect.
+            self.broken = True
+            raise
+        commit = asyncio.ensure_future(self._log.append(self.id, update))
+        self._inflight.add(commit)
+        try:
+            await commit
+        except BaseException:
+            self.broken = True  # in memory but not durable: reload before serving anyone
+            raise
+        finally:
+            self._inflight.discard(commit)
         self.size += len(update)
         self.updates_since_compaction += 1
         message = encode_update(update)
         self._broadcast(message, exclude=origin)
         await self._publish(Kind.UPDATE, message)
+
+    async def _answer_sync(self, peer: Peer, their_state: bytes) -> None:
+        if self._inflight:
+            await asyncio.wait(set(self._inflight))
+        peer.send(sync_step2_for_doc(self.doc, their_state))
 
     # -- awareness -----------------------------------------------------------------------
 

@@ -45,8 +45,14 @@ class YClient:
         self._session: aiohttp.ClientSession | None = None
         self._clock = 0
 
-    async def connect(self) -> YClient:
-        self._session = aiohttp.ClientSession()
+    async def connect(self, url: str | None = None) -> YClient:
+        """Connect (or reconnect, keeping the document) and start the sync handshake."""
+        if url is not None:
+            self.url = url
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        self.close_code = None
+        self.synced.clear()
         self.ws = await self._session.ws_connect(self.url, max_msg_size=64 * 1024 * 1024)
         self._reader = asyncio.create_task(self._read())
         await self.ws.send_bytes(encode_sync_step1(state_vector(self.doc)))
@@ -75,12 +81,14 @@ class YClient:
         self.close_code = self.ws.close_code
 
     async def edit(self, change: Callable[[Text], None]) -> bytes:
-        """Make a local change and send it as an update; return the update."""
-        assert self.ws is not None
+        """Make a local change and send it as an update (if connected); return the update."""
         before = self.doc.get_state()
         change(self.text)
         update = self.doc.get_update(before)
-        await self.ws.send_bytes(encode_update(update))
+        if self.connected:
+            assert self.ws is not None
+            with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+                await self.ws.send_bytes(encode_update(update))
         return update
 
     async def insert(self, value: str, index: int | None = None) -> bytes:
@@ -107,15 +115,24 @@ class YClient:
         await asyncio.wait_for(asyncio.shield(self._reader), timeout)
         return self.close_code
 
-    async def close(self) -> None:
+    async def disconnect(self) -> None:
+        """Close the socket but keep the document (and the session) for a reconnect."""
         if self.ws is not None and not self.ws.closed:
             await self.ws.close()
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
+
+    @property
+    def connected(self) -> bool:
+        return self.ws is not None and not self.ws.closed
+
+    async def close(self) -> None:
+        await self.disconnect()
         if self._session is not None:
             await self._session.close()
+            self._session = None
 
     def __str__(self) -> str:
         return str(self.text)

@@ -67,3 +67,46 @@ async def test_awareness_reaches_other_peers_and_is_removed_on_leave(
     assert b.awareness[a.doc.client_id]["user"]["name"] == "Ana"
     await a.close()
     await eventually(lambda: a.doc.client_id not in b.awareness, what="awareness removal")
+
+
+def _varuint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _varstring(text: str) -> bytes:
+    return _varuint(len(text.encode())) + text.encode()
+
+
+async def test_update_that_fails_inside_yrs_never_reaches_the_log(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """It decodes, but its second item's parent is a string item: Yrs applies half of it."""
+    from crdt import encode_update
+
+    hub, log = MemoryBus(), MemoryUpdateLog()
+    base = await start_node(bus=hub.node(), update_log=log)
+    honest = await connect(base, room_key)
+    await honest.insert("safe")
+    await eventually(lambda: honest.received_updates >= 1, what="sync")
+    text_insert = b"\x04" + _varuint(1) + _varstring("code") + _varstring("ZZZ")
+    child_of_string = b"\x08" + _varuint(0) + _varuint(9) + _varuint(0) + _varuint(1) + b"\x7e"
+    poison = (
+        _varuint(1)
+        + _varuint(2)
+        + _varuint(9)
+        + _varuint(0)
+        + text_insert
+        + child_of_string
+        + b"\x00"
+    )
+    attacker = await connect(base, room_key)
+    await attacker.send_raw(encode_update(poison))
+    assert await attacker.wait_closed() == 1007
+    assert await honest.wait_closed() == 1011  # the room reloads from its log
+    fresh = await connect(base, room_key)
+    await eventually(lambda: str(fresh) == "safe", what="reloaded room without the poison")

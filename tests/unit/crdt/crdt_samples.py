@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pycrdt
 
 import crdt
@@ -84,9 +86,14 @@ def any_update(value: bytes) -> bytes:
     return item_update(8, vu(1) + value)
 
 
-def sample_doc(client_id: int = 1) -> pycrdt.Doc:
+def new_doc(client_id: int | None = None) -> pycrdt.Doc[Any]:
+    """An empty pycrdt document."""
+    return pycrdt.Doc(client_id=client_id)
+
+
+def sample_doc(client_id: int = 1) -> pycrdt.Doc[Any]:
     """A pycrdt document with text, formatting, arrays, maps and XML."""
-    doc: pycrdt.Doc = pycrdt.Doc(client_id=client_id)
+    doc = new_doc(client_id)
     text = doc.get("t", type=pycrdt.Text)
     text += "hello wörld"
     text.format(0, 5, {"bold": True})

@@ -9,9 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-import pycrdt
 import pytest
-from crdt_samples import ATTACKS, any_update, item_update, run_attack, sample_doc, vs, vu
+from crdt_samples import ATTACKS, any_update, item_update, new_doc, run_attack, sample_doc, vs, vu
 
 import crdt
 from crdt import CloseCode, ProtocolError
@@ -37,7 +36,7 @@ def test_nesting_limit_is_exact() -> None:
     limit = crdt.MAX_NESTING_DEPTH
     ok = any_update(b"\x75\x01" * (limit - 1) + b"\x7e")
     crdt.validate_update(ok, max_bytes=1 << 20)
-    pycrdt.Doc().apply_update(ok)
+    new_doc().apply_update(ok)
     with pytest.raises(ProtocolError, match="nested too deeply"):
         crdt.validate_update(any_update(b"\x75\x01" * limit + b"\x7e"), max_bytes=1 << 20)
 
@@ -61,9 +60,9 @@ def test_yrs_rejection_becomes_protocol_error() -> None:
 
 def test_apply_validates_unless_told_otherwise() -> None:
     with pytest.raises(ProtocolError):
-        crdt.apply_update_to_doc(pycrdt.Doc(), bytes.fromhex("ffffff7a"), max_bytes=1 << 20)
+        crdt.apply_update_to_doc(new_doc(), bytes.fromhex("ffffff7a"), max_bytes=1 << 20)
     with pytest.raises(ProtocolError):
-        crdt.encode_state_as_update(pycrdt.Doc(), bytes.fromhex("ffffff7a"), max_bytes=1 << 20)
+        crdt.encode_state_as_update(new_doc(), bytes.fromhex("ffffff7a"), max_bytes=1 << 20)
 
 
 _CHILD = """

@@ -14,6 +14,7 @@ from crdt_samples import (
     YJS_MSG_STEP1,
     YJS_MSG_UPDATE,
     YJS_UPDATES,
+    new_doc,
     sample_doc,
     vu,
 )
@@ -111,14 +112,14 @@ def test_mutated_message(data: bytes) -> None:
     if isinstance(message, SyncStep2 | SyncUpdate):
         # Yrs may still refuse to integrate it, but only as a ProtocolError.
         with contextlib.suppress(ProtocolError):
-            crdt.apply_update_to_doc(pycrdt.Doc(), message.update, max_bytes=None)
+            crdt.apply_update_to_doc(new_doc(), message.update, max_bytes=None)
 
 
 @FUZZ
 @given(mutated(UPDATES))
 def test_mutated_update(data: bytes) -> None:
     if validate_or_reject(data):
-        for doc in (pycrdt.Doc(), sample_doc()):
+        for doc in (new_doc(), sample_doc()):
             with contextlib.suppress(ProtocolError):
                 crdt.apply_update_to_doc(doc, data, max_bytes=None)
 
@@ -160,7 +161,7 @@ _EDITS = st.lists(
 @settings(max_examples=100, deadline=None, database=None)
 @given(_EDITS)
 def test_pycrdt_updates_are_accepted(edits: list[tuple[str, int, str]]) -> None:
-    doc: pycrdt.Doc = pycrdt.Doc()
+    doc = new_doc()
     text = doc.get("t", type=pycrdt.Text)
     array = doc.get("a", type=pycrdt.Array)
     dictionary = doc.get("m", type=pycrdt.Map)

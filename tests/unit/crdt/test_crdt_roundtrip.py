@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pycrdt
 import pytest
 from crdt_samples import (
@@ -13,6 +15,7 @@ from crdt_samples import (
     YJS_MSG_UPDATE,
     YJS_TEXT,
     YJS_UPDATES,
+    new_doc,
     sample_doc,
 )
 from pycrdt import (
@@ -44,15 +47,15 @@ def parse(data: bytes) -> crdt.Message:
     return parse_message(data, max_update_bytes=LIMIT)
 
 
-def text_of(doc: pycrdt.Doc) -> str:
+def text_of(doc: pycrdt.Doc[Any]) -> str:
     return str(doc.get("t", type=pycrdt.Text))
 
 
-def clocks(doc: pycrdt.Doc) -> dict[int, int]:
+def clocks(doc: pycrdt.Doc[Any]) -> dict[int, int]:
     return crdt.decode_state_vector(crdt.state_vector(doc), max_bytes=LIMIT)
 
 
-def sync(a: pycrdt.Doc, b: pycrdt.Doc) -> None:
+def sync(a: pycrdt.Doc[Any], b: pycrdt.Doc[Any]) -> None:
     """Run the y-websocket handshake both ways, every message through parse_message."""
     for src, dst in ((a, b), (b, a)):
         step1 = parse(crdt.sync_step1_for_doc(dst))
@@ -63,7 +66,7 @@ def sync(a: pycrdt.Doc, b: pycrdt.Doc) -> None:
 
 
 def test_two_docs_converge_through_handshake() -> None:
-    a, b = sample_doc(client_id=1), pycrdt.Doc(client_id=2)
+    a, b = sample_doc(client_id=1), new_doc(2)
     b.get("t", type=pycrdt.Text).insert(0, "B says hi. ")
     sync(a, b)
     assert text_of(a) == text_of(b)
@@ -72,7 +75,7 @@ def test_two_docs_converge_through_handshake() -> None:
 
 
 def test_incremental_updates_converge() -> None:
-    a, b = pycrdt.Doc(client_id=1), pycrdt.Doc(client_id=2)
+    a, b = new_doc(1), new_doc(2)
     outbox: list[bytes] = []
     a.observe(lambda event: outbox.append(crdt.encode_update(event.update)))
     text = a.get("t", type=pycrdt.Text)
@@ -89,7 +92,7 @@ def test_incremental_updates_converge() -> None:
 
 def test_server_in_the_middle_with_pycrdt_clients() -> None:
     """Clients use pycrdt's own sync functions; the server only uses this module."""
-    server, client = pycrdt.Doc(client_id=10), sample_doc(client_id=11)
+    server, client = new_doc(10), sample_doc(client_id=11)
     server.get("t", type=pycrdt.Text).insert(0, "server ")
     hello = parse(create_sync_message(client))
     assert isinstance(hello, SyncStep1)
@@ -105,13 +108,13 @@ def test_server_in_the_middle_with_pycrdt_clients() -> None:
 
 
 def test_yjs_updates_apply_to_pycrdt() -> None:
-    doc = pycrdt.Doc()
+    doc = new_doc()
     for update in YJS_UPDATES:
         crdt.apply_update_to_doc(doc, update, max_bytes=LIMIT)
     assert text_of(doc) == YJS_TEXT
     merged = crdt.merge_updates(YJS_UPDATES)
     crdt.validate_update(merged, max_bytes=LIMIT)
-    again = pycrdt.Doc()
+    again = new_doc()
     crdt.apply_update_to_doc(again, merged, max_bytes=LIMIT)
     assert text_of(again) == YJS_TEXT
     assert clocks(again) == clocks(doc)
@@ -139,7 +142,7 @@ def test_yjs_messages_parse_and_reencode_byte_for_byte() -> None:
 
 
 def test_encoders_match_pycrdt_bytes() -> None:
-    doc, peer = sample_doc(), pycrdt.Doc()
+    doc, peer = sample_doc(), new_doc()
     peer.get("t", type=pycrdt.Text).insert(0, "x")
     update = doc.get_update()
     assert crdt.sync_step1_for_doc(doc) == create_sync_message(doc)
@@ -152,7 +155,7 @@ def test_encoders_match_pycrdt_bytes() -> None:
 
 
 def test_awareness_compatible_with_pycrdt_awareness() -> None:
-    theirs = Awareness(pycrdt.Doc(client_id=42))
+    theirs = Awareness(new_doc(42))
     theirs.set_local_state({"user": {"name": "Ann"}})
     wire = create_awareness_message(theirs.encode_awareness_update([42]))
     parsed = parse(wire)
@@ -160,7 +163,7 @@ def test_awareness_compatible_with_pycrdt_awareness() -> None:
     assert crdt.awareness_client_ids(wire) == crdt.awareness_client_ids(parsed) == (42,)
     assert crdt.encode_awareness(parsed.entries) == wire
 
-    mine = Awareness(pycrdt.Doc(client_id=7))
+    mine = Awareness(new_doc(7))
     mine.apply_awareness_update(read_message(wire[1:]), "server")
     assert mine.states[42] == {"user": {"name": "Ann"}}
     removal = crdt.encode_awareness_removal({42: parsed.entries[0].clock})
@@ -195,18 +198,18 @@ def test_removal_bumps_clock_and_sets_null() -> None:
 def test_doc_helpers() -> None:
     doc = sample_doc()
     assert crdt.encode_state_as_update(doc) == doc.get_update()
-    peer = pycrdt.Doc()
+    peer = new_doc()
     peer.get("t", type=pycrdt.Text).insert(0, "x")
     diff = crdt.encode_state_as_update(doc, peer.get_state(), max_bytes=LIMIT)
     assert diff == doc.get_update(peer.get_state())
     assert crdt.merge_updates([]) == crdt.EMPTY_UPDATE
-    empty = pycrdt.Doc()
+    empty = new_doc()
     crdt.apply_update_to_doc(empty, crdt.EMPTY_UPDATE, max_bytes=LIMIT)
     assert crdt.state_vector(empty) == crdt.EMPTY_STATE_VECTOR
 
 
 def test_apply_tags_transaction_origin() -> None:
-    doc, origins = pycrdt.Doc(), []
+    doc, origins = new_doc(), []
     text = doc.get("t", type=pycrdt.Text)
     subscription = text.observe(lambda event: origins.append(event.transaction.origin))
     crdt.apply_update_to_doc(doc, sample_doc().get_update(), max_bytes=LIMIT, origin="bus")
@@ -216,7 +219,7 @@ def test_apply_tags_transaction_origin() -> None:
 
 def test_pycrdt_zero_length_string_is_accepted() -> None:
     """pycrdt emits an empty string item after deleting half of a surrogate pair."""
-    doc = pycrdt.Doc(client_id=1)
+    doc = new_doc(1)
     text = doc.get("t", type=pycrdt.Text)
     text.insert(0, "😀")
     before = doc.get_state()
