@@ -6,7 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+
+from platform_api.kernel.text import clean_line
 
 
 def _normalize_email(value: str) -> str:
@@ -15,7 +17,7 @@ def _normalize_email(value: str) -> str:
 
 Email = Annotated[EmailStr, AfterValidator(_normalize_email)]
 Password = Annotated[str, Field(min_length=10, max_length=128)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = clean_line(100)
 
 
 class Strict(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -132,6 +133,14 @@ def install_error_handlers(app: FastAPI) -> None:
             detail,
             instance=request.url.path,
             headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(asyncpg.DataError)
+    async def _data(request: Request, exc: asyncpg.DataError) -> JSONResponse:
+        # Input the schema let through but PostgreSQL refuses (a safety net, logged).
+        _log.warning("data_error", path=request.url.path, error=type(exc).__name__)
+        return problem_response(
+            422, "A value in the request cannot be stored", instance=request.url.path
         )
 
     @app.exception_handler(Exception)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -98,3 +100,18 @@ async def test_health_and_metrics(identity: httpx.AsyncClient) -> None:
     metrics = await identity.get("/metrics")
     assert "http_requests_total" in metrics.text
     assert 'route="/healthz"' in metrics.text
+
+
+@pytest.mark.parametrize("name", ["nul\x00byte", "bell\x07", "two\nlines", "\ud800lone"])
+async def test_control_characters_in_names_are_422(identity: httpx.AsyncClient, name: str) -> None:
+    body = {
+        "organization": name,
+        "full_name": "Y",
+        "email": "ctl@example.com",
+        "password": "long enough pw",
+    }
+    # json.dumps escapes a lone surrogate as \\ud800, which is valid JSON text.
+    response = await identity.post(
+        "/signup", content=json.dumps(body), headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 422)
