@@ -21,7 +21,10 @@ def free_port() -> int:
 
 
 class NodeProcess:
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, name: str, env: dict[str, str], log_dir: Path, *, memory_limit: int | None = None
+    ) -> None:
+        self._memory_limit = memory_limit
         self.name = name
         self.port = free_port()
         self._env = {**os.environ, **env, "COLLAB_PORT": str(self.port), "COLLAB_NODE_NAME": name}
@@ -76,3 +79,15 @@ class NodeProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def rss_bytes(self) -> int:
+        assert self.proc is not None
+        with open(f"/proc/{self.proc.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
