@@ -12,7 +12,7 @@ from typing import Literal
 
 import jwt
 
-from platform_api.kernel.auth import ALLOWED_ALGORITHMS, KeySet
+from platform_api.kernel.jwks import ALLOWED_ALGORITHMS, KeySet
 from platform_api.kernel.keys import public_jwk_from_pem
 
 from .codes import TICKET_INVALID, TICKET_WRONG_ROOM

@@ -7,9 +7,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import aioboto3
-from botocore.exceptions import ClientError
-
 
 class LocalSnapshotStore:
     def __init__(self, root: Path) -> None:
@@ -44,6 +41,8 @@ class S3SnapshotStore:
         self._bucket = bucket
         self._kms = kms_key_id
         self._endpoint = endpoint_url
+        import aioboto3  # only production nodes pay for importing the AWS SDK
+
         self._session = aioboto3.Session()
 
     async def put(self, key: str, data: bytes) -> None:
@@ -57,9 +56,7 @@ class S3SnapshotStore:
         async with self._session.client("s3", endpoint_url=self._endpoint) as s3:
             try:
                 response = await s3.get_object(Bucket=self._bucket, Key=key)
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                    return None
-                raise
+            except s3.exceptions.NoSuchKey:
+                return None
             async with response["Body"] as body:
                 return await body.read()

@@ -1,12 +1,34 @@
-"""The shared kernel of every service: settings, database, errors, auth, telemetry."""
+"""The shared kernel of every service: settings, database, errors, auth, telemetry.
 
-from .auth import KeySet, Principal, TokenVerifier, current_principal, require_roles
-from .db import create_pool, tenant_transaction, transaction
-from .errors import Problem, forbidden, not_found, problem_response, unauthorized
-from .pagination import decode_cursor, encode_cursor
-from .service_app import create_service_app
-from .settings import ServiceSettings
-from .telemetry import outgoing_headers
+Names are imported lazily (PEP 562), so a process that needs only ``kernel.db`` — a collab
+node, a worker — does not pay for FastAPI and friends at start-up.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "KeySet": ".auth",
+    "Principal": ".auth",
+    "TokenVerifier": ".auth",
+    "current_principal": ".auth",
+    "require_roles": ".auth",
+    "create_pool": ".db",
+    "tenant_transaction": ".db",
+    "transaction": ".db",
+    "Problem": ".errors",
+    "forbidden": ".errors",
+    "not_found": ".errors",
+    "problem_response": ".errors",
+    "unauthorized": ".errors",
+    "decode_cursor": ".pagination",
+    "encode_cursor": ".pagination",
+    "create_service_app": ".service_app",
+    "ServiceSettings": ".settings",
+    "outgoing_headers": ".telemetry",
+}
 
 __all__ = [
     "KeySet",
@@ -28,3 +50,19 @@ __all__ = [
     "transaction",
     "unauthorized",
 ]
+
+if TYPE_CHECKING:
+    from .auth import KeySet, Principal, TokenVerifier, current_principal, require_roles
+    from .db import create_pool, tenant_transaction, transaction
+    from .errors import Problem, forbidden, not_found, problem_response, unauthorized
+    from .pagination import decode_cursor, encode_cursor
+    from .service_app import create_service_app
+    from .settings import ServiceSettings
+    from .telemetry import outgoing_headers
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module, __name__), name)

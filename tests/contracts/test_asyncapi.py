@@ -13,7 +13,9 @@ SPEC = yaml.safe_load((Path(__file__).parents[2] / "contracts" / "asyncapi.yaml"
 
 
 def test_every_close_code_is_documented() -> None:
-    used = {value for name, value in vars(codes).items() if name.isupper()} | {int(c) for c in CloseCode}
+    used = {value for name, value in vars(codes).items() if name.isupper()} | {
+        int(c) for c in CloseCode
+    }
     documented = {int(code) for code in SPEC["x-close-codes"]}
     assert used == documented
 

@@ -36,7 +36,7 @@ class NodeProcess:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/collab"
 
-    def start(self, timeout: float = 20.0) -> NodeProcess:
+    def start(self, timeout: float = 60.0) -> NodeProcess:
         self._close_log()
         self._log = self._log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -48,6 +48,7 @@ class NodeProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self._close_log()
                 raise RuntimeError(f"{self.name} exited: {self._log_path.read_text()[-2000:]}")
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200:
@@ -55,7 +56,8 @@ class NodeProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError(f"{self.name} did not become ready")
+        self.kill()
+        raise RuntimeError(f"{self.name} did not become ready within {timeout} s")
 
     def kill(self) -> None:
         """SIGKILL: no drain, no flush."""

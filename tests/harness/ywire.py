@@ -110,7 +110,7 @@ class YClient:
         else:
             await self.ws.send_bytes(data)
 
-    async def wait_closed(self, timeout: float = 5.0) -> int | None:
+    async def wait_closed(self, timeout: float = 15.0) -> int | None:
         assert self._reader is not None
         await asyncio.wait_for(asyncio.shield(self._reader), timeout)
         return self.close_code
@@ -141,7 +141,7 @@ class YClient:
 async def eventually(
     condition: Callable[[], bool | Awaitable[bool]],
     *,
-    timeout: float = 5.0,
+    timeout: float = 15.0,
     what: str = "condition",
 ) -> None:
     """Poll ``condition`` until it holds, or fail after ``timeout`` seconds."""

@@ -59,7 +59,7 @@ async def test_compaction_writes_a_snapshot_and_trims_the_log(
             )
             return rows >= 1
 
-        await eventually(compacted, timeout=10, what="a snapshot")
+        await eventually(compacted, timeout=30, what="a snapshot")
         remaining = await conn.fetchval(
             "SELECT count(*) FROM room_updates WHERE tenant_id = $1 AND room = $2",
             uuid.UUID(tenant),
@@ -90,7 +90,7 @@ async def test_three_nodes_over_redis_and_postgres_converge(
             await client.insert(f"{round_}.{i} ")
     expected = sum(len(f"{r}.{i} ") for r in range(5) for i in range(6))
     await eventually(
-        lambda: all(len(str(c)) == expected for c in clients), timeout=10, what="convergence"
+        lambda: all(len(str(c)) == expected for c in clients), timeout=30, what="convergence"
     )
     assert len({str(c) for c in clients}) == 1
     vectors = [decode_state_vector(c.doc.get_state(), max_bytes=1 << 20) for c in clients]
