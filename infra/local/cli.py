@@ -74,13 +74,18 @@ def _signing_key(issuer: str) -> Path:
 
 
 @app.command()
-def up(port: int = typer.Option(ENTRY_PORT, help="The single entry port")) -> None:
+def up(
+    port: int = typer.Option(ENTRY_PORT, help="The single entry port"),
+    embedded: bool = typer.Option(
+        False, help="Use the embedded PostgreSQL and Redis even when local servers run"
+    ),
+) -> None:
     """Start every service, the entry proxy and demo data; print the URLs."""
     STATE.mkdir(exist_ok=True)
-    pg = deps.resolve_postgres(STATE, allow_start=False)
+    pg = deps.resolve_postgres(STATE, allow_start=False, embedded=embedded)
     _say(f"PostgreSQL: {pg.how}")
     rd, embedded_redis = deps.resolve_redis(
-        STATE, embedded_port=EMBEDDED_REDIS_PORT, allow_start=False
+        STATE, embedded_port=EMBEDDED_REDIS_PORT, allow_start=False, embedded=embedded
     )
     _say(f"Redis: {rd.how}")
     dsns = asyncio.run(_prepare_databases(pg.url))

@@ -57,12 +57,12 @@ def _try_start_local_postgres() -> None:
             )
 
 
-def resolve_postgres(state: Path, *, allow_start: bool) -> Resolved:
-    if url := os.environ.get("DATABASE_URL"):
+def resolve_postgres(state: Path, *, allow_start: bool, embedded: bool = False) -> Resolved:
+    if (url := os.environ.get("DATABASE_URL")) and not embedded:
         return Resolved(url, "environment")
-    if _postgres_reachable(LOCAL_POSTGRES):
+    if not embedded and _postgres_reachable(LOCAL_POSTGRES):
         return Resolved(LOCAL_POSTGRES, "local server")
-    if allow_start:
+    if allow_start and not embedded:
         _try_start_local_postgres()
         if _postgres_reachable(LOCAL_POSTGRES):
             return Resolved(LOCAL_POSTGRES, "local server (started)")
@@ -89,13 +89,15 @@ def embedded_redis_command(port: int) -> list[str]:
     ]
 
 
-def resolve_redis(state: Path, *, embedded_port: int, allow_start: bool) -> tuple[Resolved, bool]:
+def resolve_redis(
+    state: Path, *, embedded_port: int, allow_start: bool, embedded: bool = False
+) -> tuple[Resolved, bool]:
     """Return the Redis to use and whether the caller must run the embedded server."""
-    if url := os.environ.get("REDIS_URL"):
+    if (url := os.environ.get("REDIS_URL")) and not embedded:
         return Resolved(url, "environment"), False
-    if _redis_reachable(LOCAL_REDIS):
+    if not embedded and _redis_reachable(LOCAL_REDIS):
         return Resolved(LOCAL_REDIS, "local server"), False
-    if allow_start and shutil.which("redis-server"):
+    if allow_start and not embedded and shutil.which("redis-server"):
         subprocess.run(
             [
                 "redis-server",
