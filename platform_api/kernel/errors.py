@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -132,6 +133,14 @@ def install_error_handlers(app: FastAPI) -> None:
             detail,
             instance=request.url.path,
             headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
+    @app.exception_handler(asyncpg.UntranslatableCharacterError)
+    async def _bad_text(request: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL text cannot hold NUL characters: that is the client's input, not our bug.
+        return problem_response(
+            422, "Text must not contain NUL (\\u0000) characters", instance=request.url.path
         )
 
     @app.exception_handler(Exception)

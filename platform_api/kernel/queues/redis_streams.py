@@ -144,6 +144,14 @@ class RedisStreamsQueue:
             for _, f in entries
         ]
 
+    async def depth(self) -> int:
+        """Jobs not yet done: waiting, in flight or delayed (a gauge for autoscaling)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(self.stream)
+            pipe.zcard(self.delayed)
+            waiting, delayed = await pipe.execute()
+        return int(waiting) + int(delayed)
+
     async def purge(self) -> None:
         """Delete every key of this queue (tests)."""
         await self._redis.delete(self.stream, self.delayed, self.dead)
