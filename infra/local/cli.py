@@ -61,6 +61,18 @@ def stack_env(dsns: dict[str, tuple[str, str]], *, redis_url: str, entry: str) -
     return env
 
 
+def _download_key() -> Path:
+    """The content service's key for signing local download links (made once)."""
+    import secrets
+
+    path = STATE / "keys" / "content-download.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path
+
+
 def _signing_key(issuer: str) -> Path:
     """The development signing key of ``issuer`` (identity tokens, dojo room tickets)."""
     from platform_api.kernel.keys import generate_private_key_pem
@@ -90,6 +102,7 @@ def up(
     _say(f"Redis: {rd.how}")
     dsns = asyncio.run(_prepare_databases(pg.url))
     _signing_key("identity")
+    _download_key()
     env = stack_env(dsns, redis_url=rd.url, entry=f"http://localhost:{port}")
     created = asyncio.run(seed_all(env))
     _say(f"demo data: {', '.join(created) if created else 'already present'}")
@@ -138,6 +151,8 @@ def _procfile(port: int, embedded_redis: bool) -> str:
             f" --host 127.0.0.1 --port {service.port} --proxy-headers"
             f" --forwarded-allow-ips 127.0.0.1 --no-access-log --root-path /api/{service.name}"
         )
+        # Workers scale horizontally: each line is one more process sharing the queue.
+        lines += [f"{name}: {sys.executable} -m {module}" for name, module in service.workers]
     for index, collab_port in enumerate(COLLAB_PORTS, start=1):
         lines.append(
             f"collab{index}: env COLLAB_PORT={collab_port} COLLAB_NODE_NAME=collab-{index}"
@@ -193,6 +208,7 @@ def _print_urls(port: int) -> None:
         f"""
 Mr Bill is starting at {base}
   identity API  {base}/api/identity/docs
+  content API   {base}/api/content/docs   (reports and videos; workers: media-worker-1, -2)
 Demo logins (tenant "Mr Bill"): bill@mrbill.dev / mrbill-demo-2026 (owner),
                                 ana@mrbill.dev / mrbill-demo-2026 (member)
 Second tenant "Acme Labs":      wile@acme.dev / acme-demo-2026

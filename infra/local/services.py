@@ -20,6 +20,8 @@ class Service:
     app: str  # uvicorn factory
     env_prefix: str
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Background processes of this service: (Procfile name, python module), same environment.
+    workers: tuple[tuple[str, str], ...] = ()
 
 
 SERVICES: tuple[Service, ...] = (
@@ -32,6 +34,19 @@ SERVICES: tuple[Service, ...] = (
             "IDENTITY_JWT_PRIVATE_KEY_FILE": "{state}/keys/identity-ed25519.pem",
             "IDENTITY_PUBLIC_BASE_URL": "{entry}",
         },
+    ),
+    Service(
+        "content",
+        8105,
+        "platform_api.content.app:create_app",
+        "CONTENT_",
+        {
+            "CONTENT_BLOB_DIR": "{state}/objects",
+            "CONTENT_DOWNLOAD_SECRET_FILE": "{state}/keys/content-download.key",
+            "CONTENT_PUBLIC_BASE_URL": "{entry}/api/content",
+            "CONTENT_QUEUE_BACKEND": "redis",
+        },
+        workers=(("media-worker-1", "media_jobs.worker"), ("media-worker-2", "media_jobs.worker")),
     ),
 )
 

@@ -1,0 +1,147 @@
+"""Where POC data comes from: the POC service's export API (never its tables).
+
+The content service snapshots what it renders when a request is made, so later edits to a
+POC do not change a report being generated, and the workers need no token of the user.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+import httpx
+
+from platform_api.kernel import Problem, outgoing_headers
+from platform_api.kernel.auth import Principal
+
+POC_FIELDS = (
+    "poc_id",
+    "name",
+    "description",
+    "language",
+    "frameworks",
+    "tags",
+    "status",
+    "repository_url",
+    "started_on",
+    "finished_on",
+    "created_at",
+    "visibility",
+)
+
+
+@dataclass(frozen=True)
+class PocQuery:
+    """A user's POCs created in [from_date, to_date], optionally filtered."""
+
+    from_date: date
+    to_date: date
+    tags: tuple[str, ...] = ()
+    language: str | None = None
+    status: str | None = None
+
+
+class PocSource(Protocol):
+    async def fetch(self, who: Principal, token: str, query: PocQuery) -> list[dict[str, Any]]:
+        """The caller's POCs matching ``query``, oldest first, as plain dicts (``POC_FIELDS``)."""
+        ...
+
+
+def _text(value: Any) -> str:
+    # PostgreSQL text and jsonb cannot hold NUL characters; nothing legitimate needs them.
+    return str(value).replace("\x00", "")
+
+
+def normalize(raw: dict[str, Any]) -> dict[str, Any]:
+    """Keep the known fields, with stable types (lists of strings, id as a string)."""
+    poc = {name: raw.get(name) for name in POC_FIELDS}
+    poc_id = raw.get("poc_id") or raw.get("id")
+    if not poc_id:
+        poc_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{raw.get('name')}|{raw.get('created_at')}")
+    poc["poc_id"] = str(uuid.UUID(str(poc_id)))
+    poc["name"] = _text(raw.get("name") or "—")
+    for key in ("tags", "frameworks"):
+        value = raw.get(key) or []
+        poc[key] = [_text(v) for v in value] if isinstance(value, list) else [_text(value)]
+    for key in ("description", "language", "status", "repository_url", "visibility"):
+        poc[key] = None if poc[key] is None else _text(poc[key])
+    for key in ("started_on", "finished_on", "created_at"):
+        poc[key] = None if poc[key] is None else str(poc[key])
+    return poc
+
+
+class HttpPocSource:
+    """``GET {pocs_url}/pocs/export?format=json&owner=me&from=&to=&tags=&language=&status=``.
+
+    The caller's bearer token is forwarded, so the POC service applies its own tenant and
+    visibility rules. Accepts a JSON list or ``{"items": [...]}``.
+    """
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0, client: Any = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client: httpx.AsyncClient = client or httpx.AsyncClient(timeout=timeout)
+
+    async def fetch(self, who: Principal, token: str, query: PocQuery) -> list[dict[str, Any]]:
+        params: list[tuple[str, str]] = [
+            ("format", "json"),
+            ("owner", "me"),
+            ("from", query.from_date.isoformat()),
+            ("to", query.to_date.isoformat()),
+        ]
+        params += [("tags", tag) for tag in query.tags]
+        if query.language:
+            params.append(("language", query.language))
+        if query.status:
+            params.append(("status", query.status))
+        try:
+            response = await self._client.get(
+                f"{self.base_url}/pocs/export",
+                params=params,
+                headers=outgoing_headers({"Authorization": f"Bearer {token}"}),
+            )
+        except httpx.HTTPError as exc:
+            raise Problem(503, "The POC service is unavailable; try again shortly") from exc
+        if response.status_code != 200:
+            raise Problem(503, f"The POC service answered {response.status_code}; try again")
+        try:
+            data = response.json()
+            items = data["items"] if isinstance(data, dict) else data
+            return [normalize(item) for item in items]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise Problem(502, "The POC service sent an unexpected answer") from exc
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+@dataclass
+class MemoryPocSource:
+    """POCs held in memory by (tenant, user), for tests and demos; filters like the real API."""
+
+    pocs: dict[tuple[uuid.UUID, uuid.UUID], list[dict[str, Any]]] = field(default_factory=dict)
+    calls: int = 0
+
+    def add(self, tenant_id: uuid.UUID, user_id: uuid.UUID, *pocs: dict[str, Any]) -> None:
+        self.pocs.setdefault((tenant_id, user_id), []).extend(pocs)
+
+    async def fetch(self, who: Principal, token: str, query: PocQuery) -> list[dict[str, Any]]:
+        self.calls += 1
+        found = []
+        for raw in self.pocs.get((who.tenant_id, who.user_id), []):
+            poc = normalize(raw)
+            created = (poc["created_at"] or "")[:10]
+            if not query.from_date.isoformat() <= created <= query.to_date.isoformat():
+                continue
+            if query.tags and not set(query.tags) & set(poc["tags"]):
+                continue
+            if query.language and (poc["language"] or "").lower() != query.language.lower():
+                continue
+            if query.status and poc["status"] != query.status:
+                continue
+            found.append(poc)
+        return sorted(found, key=lambda p: p["created_at"] or "")
+
+    async def aclose(self) -> None:
+        return None

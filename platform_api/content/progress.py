@@ -1,0 +1,103 @@
+"""Live progress: PostgreSQL ``NOTIFY`` wakes Server-Sent Event streams of this process.
+
+Workers change a request and ``NOTIFY content_progress, '<request id>'`` in the same
+transaction, so the notice arrives exactly when the change is committed, on every node of the
+content service. The notice carries only the id: each stream re-reads the row under its own
+tenant (row-level security still applies). If the listening connection is lost, streams fall
+back to re-reading every few seconds, so they stay correct, only less immediate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import asyncpg
+import structlog
+
+from . import store
+
+_log = structlog.get_logger("content.progress")
+FALLBACK_POLL_SECONDS = 5.0
+
+
+class ProgressHub:
+    """One LISTEN connection per process, fanning notices out to in-process waiters."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._conn: Any = None
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+
+    async def start(self) -> None:
+        self._conn = await self._pool.acquire()
+        await self._conn.add_listener(store.CHANNEL, self._on_notice)
+
+    async def stop(self) -> None:
+        if self._conn is not None:
+            try:
+                await self._conn.remove_listener(store.CHANNEL, self._on_notice)
+            finally:
+                await self._pool.release(self._conn)
+                self._conn = None
+
+    def _on_notice(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        for event in self._waiters.get(payload, ()):
+            event.set()
+
+    @contextmanager
+    def watch(self, request_id: uuid.UUID) -> Iterator[asyncio.Event]:
+        """An event set on every change of ``request_id`` while the block runs."""
+        key = str(request_id)
+        event = asyncio.Event()
+        self._waiters.setdefault(key, set()).add(event)
+        try:
+            yield event
+        finally:
+            waiters = self._waiters.get(key, set())
+            waiters.discard(event)
+            if not waiters:
+                self._waiters.pop(key, None)
+
+
+def sse(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+
+
+async def event_stream(
+    hub: ProgressHub,
+    request_id: uuid.UUID,
+    read: Callable[[], Any],
+    render: Callable[[Any], dict[str, Any]],
+    *,
+    max_seconds: float,
+    terminal: frozenset[str],
+) -> AsyncIterator[bytes]:
+    """Yield ``progress`` events until the request ends (or is deleted, or time runs out)."""
+    deadline = time.monotonic() + max_seconds
+    last: tuple[str, int] | None = None
+    yield b"retry: 2000\n\n"
+    while True:
+        with hub.watch(request_id) as changed:
+            row = await read()  # read after subscribing: no change can slip in between
+            if row is None:
+                yield sse("deleted", {"request_id": str(request_id)})
+                return
+            state = (row["status"], row["progress"])
+            if state != last:
+                last = state
+                yield sse("progress", render(row))
+            if row["status"] in terminal:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                await asyncio.wait_for(changed.wait(), min(FALLBACK_POLL_SECONDS, remaining))
+            except TimeoutError:
+                yield b": keep-alive\n\n"

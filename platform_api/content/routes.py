@@ -1,0 +1,213 @@
+"""HTTP handlers of the content service: parse, call the use case, map the result."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import FileResponse, StreamingResponse
+
+from platform_api.kernel import (
+    Principal,
+    Problem,
+    current_principal,
+    decode_cursor,
+    encode_cursor,
+    not_found,
+    tenant_transaction,
+)
+from platform_api.kernel.auth import bearer_token
+from platform_api.kernel.blobs import BlobError, LocalBlobStore
+
+from . import service, store
+from .progress import ProgressHub, event_stream
+from .schemas import (
+    TERMINAL,
+    ContentRequestIn,
+    ContentRequestOut,
+    ContentRequestPage,
+    DownloadOut,
+    PocFilter,
+    RequestType,
+    Status,
+)
+from .service import Content
+
+router = APIRouter()
+Caller = Annotated[Principal, Depends(current_principal)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Makes retries safe: the same key returns the first request",
+    ),
+]
+
+
+def _content(request: Request) -> Content:
+    return request.app.state.content
+
+
+Ctx = Annotated[Content, Depends(_content)]
+
+
+def to_out(row: Any) -> ContentRequestOut:
+    return ContentRequestOut(
+        request_id=row["request_id"],
+        type=row["type"],
+        status=row["status"],
+        progress=row["progress"],
+        title=row["title"],
+        from_date=row["from_date"],
+        to_date=row["to_date"],
+        language=row["output_language"],
+        filter=PocFilter(**(row["parameters"] or {}).get("filter", {})),
+        poc_count=row["poc_count"],
+        error=row["error_message"],
+        size_bytes=row["result_bytes"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+    )
+
+
+def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    values = decode_cursor(cursor, ("created_at", "request_id"))
+    if values is None:
+        return None
+    try:
+        created_at = datetime.fromisoformat(values["created_at"]).astimezone(UTC)
+        return created_at, uuid.UUID(str(values["request_id"]))
+    except (TypeError, ValueError, OverflowError):
+        raise Problem(400, "The cursor is malformed") from None
+
+
+@router.post(
+    "/content-requests",
+    status_code=201,
+    response_model=ContentRequestOut,
+    tags=["content"],
+    responses={200: {"description": "Replay of an earlier request with the same key"}},
+)
+async def create_request(
+    body: ContentRequestIn,
+    request: Request,
+    response: Response,
+    who: Caller,
+    ctx: Ctx,
+    idempotency_key: IdempotencyKey = None,
+) -> ContentRequestOut:
+    """Ask for a PDF report or a yearly video of your POCs; it is generated in the background."""
+    row, created = await service.create_request(
+        ctx, who, bearer_token(request), body, idempotency_key
+    )
+    if not created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = (
+        f"{request.scope.get('root_path', '')}/content-requests/{row['request_id']}"
+    )
+    return to_out(row)
+
+
+@router.get("/content-requests", response_model=ContentRequestPage, tags=["content"])
+async def list_requests(
+    who: Caller,
+    ctx: Ctx,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    type: RequestType | None = None,
+    status: Status | None = None,
+) -> ContentRequestPage:
+    """Your content requests, newest first."""
+    async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
+        rows = await store.list_requests(
+            conn,
+            who.tenant_id,
+            who.user_id,
+            limit=limit + 1,
+            after=_after(cursor),
+            type_=type,
+            status=status,
+        )
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(
+            {"created_at": last["created_at"].isoformat(), "request_id": str(last["request_id"])}
+        )
+    return ContentRequestPage(items=[to_out(r) for r in rows[:limit]], next_cursor=next_cursor)
+
+
+@router.get("/content-requests/{request_id}", response_model=ContentRequestOut, tags=["content"])
+async def get_request(request_id: uuid.UUID, who: Caller, ctx: Ctx) -> ContentRequestOut:
+    """One request, with its status and progress (poll it, or follow ``/events``)."""
+    return to_out(await service.get_request(ctx, who, request_id))
+
+
+@router.post(
+    "/content-requests/{request_id}/cancel", response_model=ContentRequestOut, tags=["content"]
+)
+async def cancel_request(request_id: uuid.UUID, who: Caller, ctx: Ctx) -> ContentRequestOut:
+    """Stop a queued or running request (a worker rendering it stops at its next step)."""
+    return to_out(await service.cancel_request(ctx, who, request_id))
+
+
+@router.delete("/content-requests/{request_id}", status_code=204, tags=["content"])
+async def delete_request(request_id: uuid.UUID, who: Caller, ctx: Ctx) -> Response:
+    """Delete a request and its file."""
+    await service.delete_request(ctx, who, request_id)
+    return Response(status_code=204)
+
+
+@router.get("/content-requests/{request_id}/download", response_model=DownloadOut, tags=["content"])
+async def download(request_id: uuid.UUID, who: Caller, ctx: Ctx) -> DownloadOut:
+    """A short-lived link to the finished file (409 until it has succeeded)."""
+    url, expires_at, filename, content_type = await service.download_link(ctx, who, request_id)
+    return DownloadOut(url=url, expires_at=expires_at, filename=filename, content_type=content_type)
+
+
+@router.get(
+    "/content-requests/{request_id}/events",
+    tags=["content"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "progress events"}},
+)
+async def events(request_id: uuid.UUID, who: Caller, ctx: Ctx, request: Request) -> Response:
+    """Server-Sent Events: a ``progress`` event on every change, until the request ends."""
+    await service.get_request(ctx, who, request_id)  # 404 before the stream starts
+    hub: ProgressHub = request.app.state.progress
+
+    async def read() -> Any:
+        async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
+            return await store.get_owned(conn, who.tenant_id, who.user_id, request_id)
+
+    stream = event_stream(
+        hub,
+        request_id,
+        read,
+        lambda row: to_out(row).model_dump(mode="json", by_alias=True),
+        max_seconds=ctx.settings.events_max_seconds,
+        terminal=TERMINAL,
+    )
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+
+
+@router.get("/files/{key:path}", tags=["downloads"], response_class=FileResponse)
+async def signed_file(key: str, request: Request, ctx: Ctx) -> Response:
+    """Local stack only: serves a file behind a signed, short-lived URL (S3's role in AWS)."""
+    if not isinstance(ctx.blobs, LocalBlobStore):
+        raise not_found("File")
+    try:
+        path = ctx.blobs.open_signed(key, request.query_params)
+    except BlobError as exc:
+        raise Problem(403, f"This download link is not valid: {exc}") from None
+    media_type = service.CONTENT_TYPES["video" if key.endswith(".mp4") else "report"]
+    filename = request.query_params.get("filename") or path.name
+    return FileResponse(path, media_type=media_type, filename=filename)

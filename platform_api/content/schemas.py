@@ -1,0 +1,84 @@
+"""Request and response bodies of the content API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+RequestType = Literal["report", "video"]
+Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+OutputLanguage = Literal["pt-BR", "en"]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PocFilter(Strict):
+    """Only POCs with at least one of ``tags``, this language and this status."""
+
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+    language: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] | None = None
+    status: Annotated[str, StringConstraints(strip_whitespace=True, max_length=30)] | None = None
+
+
+class ContentRequestIn(Strict):
+    type: RequestType
+    year: int | None = Field(default=None, ge=2000, le=2100, description="Or give from/to")
+    from_date: date | None = Field(default=None, alias="from")
+    to_date: date | None = Field(default=None, alias="to")
+    filter: PocFilter = Field(default_factory=PocFilter)
+    language: OutputLanguage = Field(default="en", description="Language of the document")
+    title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_period(self) -> ContentRequestIn:
+        if self.year is not None:
+            if self.from_date or self.to_date:
+                raise ValueError("give either year or from/to, not both")
+            self.from_date, self.to_date = date(self.year, 1, 1), date(self.year, 12, 31)
+        elif not (self.from_date and self.to_date):
+            raise ValueError("give year, or both from and to")
+        elif self.to_date < self.from_date:
+            raise ValueError("to must not be before from")
+        elif (self.to_date - self.from_date).days > 3 * 366:
+            raise ValueError("the period may span at most three years")
+        return self
+
+
+class ContentRequestOut(BaseModel):
+    request_id: uuid.UUID
+    type: RequestType
+    status: Status
+    progress: int = Field(ge=0, le=100)
+    title: str
+    from_date: date = Field(serialization_alias="from")
+    to_date: date = Field(serialization_alias="to")
+    language: OutputLanguage
+    filter: PocFilter
+    poc_count: int
+    error: str | None = Field(default=None, description="Why it failed (status failed)")
+    size_bytes: int | None = Field(default=None, description="Size of the finished file")
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+class ContentRequestPage(BaseModel):
+    items: list[ContentRequestOut]
+    next_cursor: str | None
+
+
+class DownloadOut(BaseModel):
+    url: str = Field(description="Short-lived link to the file (S3 presigned URL in production)")
+    expires_at: datetime
+    filename: str
+    content_type: str

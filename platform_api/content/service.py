@@ -1,0 +1,201 @@
+"""Content use cases: request a report or video, cancel, delete, get a download link."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import structlog
+
+from platform_api.kernel import Problem, not_found, tenant_transaction
+from platform_api.kernel.auth import Principal
+from platform_api.kernel.blobs import BlobStore
+from platform_api.kernel.queues import JobQueue
+
+from . import store
+from .pocs import PocQuery, PocSource
+from .schemas import TERMINAL, ContentRequestIn
+from .settings import ContentSettings
+
+_log = structlog.get_logger("content")
+SECONDS_PER_SLIDE = 3.0
+CONTENT_TYPES = {"report": "application/pdf", "video": "video/mp4"}
+_TITLES = {
+    ("report", "en"): "POC report",
+    ("report", "pt-BR"): "Relatório de POCs",
+    ("video", "en"): "My year in POCs",
+    ("video", "pt-BR"): "Meu ano em POCs",
+}
+
+
+@dataclass
+class Content:
+    """Everything the use cases need, built once per process by ``create_app``."""
+
+    settings: ContentSettings
+    pool: asyncpg.Pool
+    pocs: PocSource
+    blobs: BlobStore
+    queue: JobQueue
+
+
+def object_key(row: Any) -> str:
+    """Where a request's file lives (the design brief's S3 layout); fixed per request."""
+    tenant, user, request = row["tenant_id"], row["user_id"], row["request_id"]
+    if row["type"] == "video":
+        return f"videos/{tenant}/{user}/{row['from_date'].year}/{request}.mp4"
+    return f"tenants/{tenant}/users/{user}/reports/{request}.pdf"
+
+
+def download_filename(row: Any) -> str:
+    start, end = row["from_date"], row["to_date"]
+    period = (
+        str(start.year)
+        if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31)
+        else (f"{start.isoformat()}_{end.isoformat()}")
+    )
+    extension = "mp4" if row["type"] == "video" else "pdf"
+    return f"mrbill-{row['type']}-{period}.{extension}"
+
+
+def _request_hash(body: ContentRequestIn) -> str:
+    canonical = json.dumps(body.model_dump(mode="json", by_alias=True), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(row: asyncpg.Record, request_hash: str) -> asyncpg.Record:
+    if row["request_hash"] != request_hash:
+        raise Problem(
+            422,
+            "This Idempotency-Key was already used with a different request",
+            type_="https://mrbill.dev/problems/idempotency-key-reuse",
+        )
+    return row
+
+
+async def create_request(
+    ctx: Content, who: Principal, token: str, body: ContentRequestIn, idempotency_key: str | None
+) -> tuple[asyncpg.Record, bool]:
+    """Snapshot the POCs and queue the job. Returns ``(request, created)``; a retry with the
+    same Idempotency-Key returns the first request instead of making a second one."""
+    request_hash = _request_hash(body)
+    if idempotency_key:
+        async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
+            found = await store.by_idempotency_key(
+                conn, who.tenant_id, who.user_id, idempotency_key
+            )
+        if found is not None:
+            return _replay(found, request_hash), False
+    assert body.from_date is not None
+    assert body.to_date is not None
+    query = PocQuery(
+        from_date=body.from_date,
+        to_date=body.to_date,
+        tags=tuple(body.filter.tags),
+        language=body.filter.language,
+        status=body.filter.status,
+    )
+    pocs = await ctx.pocs.fetch(who, token, query)
+    if len(pocs) > ctx.settings.max_pocs_per_request:
+        raise Problem(
+            422,
+            f"Too many POCs ({len(pocs)}); narrow the period or the filter (max "
+            f"{ctx.settings.max_pocs_per_request})",
+        )
+    title = body.title or f"{_TITLES[(body.type, body.language)]} {_period(body)}"
+    try:
+        async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
+            request_id = await store.insert_request(
+                conn,
+                tenant_id=who.tenant_id,
+                user_id=who.user_id,
+                type_=body.type,
+                title=title,
+                from_date=body.from_date,
+                to_date=body.to_date,
+                output_language=body.language,
+                parameters={"filter": body.filter.model_dump(mode="json")},
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            )
+            per_slide = SECONDS_PER_SLIDE if body.type == "video" else None
+            await store.insert_pocs(conn, who.tenant_id, request_id, pocs, per_slide)
+            # Sent inside the transaction: if sending fails nothing is committed; if the commit
+            # fails the worker finds no request and drops the job (see media_jobs.jobs).
+            await ctx.queue.send(
+                {"request_id": str(request_id), "tenant_id": str(who.tenant_id), "type": body.type}
+            )
+            row = await store.get_request(conn, who.tenant_id, request_id)
+    except asyncpg.UniqueViolationError:
+        # A concurrent retry with the same Idempotency-Key won the race: answer with its request.
+        async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
+            found = await store.by_idempotency_key(
+                conn, who.tenant_id, who.user_id, idempotency_key or ""
+            )
+        if found is None:
+            raise
+        return _replay(found, request_hash), False
+    _log.info("content_requested", request_id=str(request_id), type=body.type, pocs=len(pocs))
+    return row, True
+
+
+def _period(body: ContentRequestIn) -> str:
+    if body.year is not None:
+        return str(body.year)
+    assert body.from_date is not None
+    assert body.to_date is not None
+    return f"{body.from_date.isoformat()} / {body.to_date.isoformat()}"
+
+
+async def get_request(ctx: Content, who: Principal, request_id: uuid.UUID) -> asyncpg.Record:
+    async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
+        row = await store.get_owned(conn, who.tenant_id, who.user_id, request_id)
+    if row is None:
+        raise not_found("Content request")
+    return row
+
+
+async def cancel_request(ctx: Content, who: Principal, request_id: uuid.UUID) -> asyncpg.Record:
+    """Cancel a queued or running request (idempotent); a finished one is a 409."""
+    async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
+        row = await store.get_owned(conn, who.tenant_id, who.user_id, request_id)
+        if row is None:
+            raise not_found("Content request")
+        if row["status"] in ("succeeded", "failed"):
+            raise Problem(409, f"The request has already {row['status']}")
+        await store.cancel(conn, who.tenant_id, request_id)
+        return await store.get_request(conn, who.tenant_id, request_id)
+
+
+async def delete_request(ctx: Content, who: Principal, request_id: uuid.UUID) -> None:
+    """Delete the request and its file. A worker still rendering it finds it gone and stops."""
+    async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
+        row = await store.get_owned(conn, who.tenant_id, who.user_id, request_id)
+        if row is None:
+            raise not_found("Content request")
+        await store.delete(conn, who.tenant_id, request_id)
+    await ctx.blobs.delete(object_key(row))
+
+
+async def download_link(
+    ctx: Content, who: Principal, request_id: uuid.UUID
+) -> tuple[str, datetime, str, str]:
+    """A short-lived URL of the finished file: ``(url, expires_at, filename, content_type)``."""
+    row = await get_request(ctx, who, request_id)
+    if row["status"] != "succeeded" or not row["result_key"]:
+        detail = (
+            "The file is not ready yet"
+            if row["status"] not in TERMINAL
+            else (f"There is no file: the request {row['status']}")
+        )
+        raise Problem(409, detail)
+    ttl = ctx.settings.download_ttl_seconds
+    filename = download_filename(row)
+    url = await ctx.blobs.download_url(row["result_key"], expires_in=ttl, filename=filename)
+    expires_at = datetime.now(UTC) + timedelta(seconds=ttl)
+    return url, expires_at, filename, CONTENT_TYPES[row["type"]]

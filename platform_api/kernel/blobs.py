@@ -1,0 +1,241 @@
+"""Object storage port: a small blob store with three adapters (memory, local folder, S3).
+
+Keys are ``/``-separated relative paths (``tenants/{tenant}/users/{user}/reports/{id}.pdf``).
+Every write is atomic: readers see the old object or the new one, never half of one, so a
+worker that dies mid-upload leaves nothing behind and a retried job may simply write again.
+Download links are S3 presigned URLs in production; locally they are HMAC-signed, short-lived
+URLs that the owning service serves (see :meth:`LocalBlobStore.open_signed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+import re
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote, urlencode
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*$")
+
+
+class BlobError(Exception):
+    """A key that is malformed or a signed URL that is invalid or expired."""
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` if it is a safe relative path (no ``..``, no leading ``/``)."""
+    if len(key) > 1024 or not _KEY.fullmatch(key) or ".." in key.split("/"):
+        raise BlobError(f"invalid object key: {key!r}")
+    return key
+
+
+class BlobStore(Protocol):
+    """Where generated files live."""
+
+    async def put_file(self, key: str, path: Path, *, content_type: str) -> None:
+        """Upload the file at ``path`` to ``key`` (atomically, replacing any previous one)."""
+        ...
+
+    async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None: ...
+
+    async def get_bytes(self, key: str) -> bytes | None: ...
+
+    async def exists(self, key: str) -> bool: ...
+
+    async def delete(self, key: str) -> None:
+        """Remove ``key``; removing a missing key is not an error."""
+        ...
+
+    async def download_url(
+        self, key: str, *, expires_in: int, filename: str | None = None
+    ) -> str: ...
+
+
+class MemoryBlobStore:
+    """In-process dictionary, for unit tests and single-process development only."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+
+    async def put_file(self, key: str, path: Path, *, content_type: str) -> None:
+        data = await asyncio.to_thread(path.read_bytes)
+        await self.put_bytes(key, data, content_type=content_type)
+
+    async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
+        self.objects[check_key(key)] = (data, content_type)
+
+    async def get_bytes(self, key: str) -> bytes | None:
+        found = self.objects.get(check_key(key))
+        return found[0] if found else None
+
+    async def exists(self, key: str) -> bool:
+        return check_key(key) in self.objects
+
+    async def delete(self, key: str) -> None:
+        self.objects.pop(check_key(key), None)
+
+    async def download_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
+        return f"memory://{check_key(key)}?expires={int(time.time()) + expires_in}"
+
+
+class LocalBlobStore:
+    """A folder on disk; download URLs are signed with ``secret`` and served under ``base_url``."""
+
+    def __init__(self, root: Path, *, base_url: str, secret: bytes) -> None:
+        if not secret:
+            raise ValueError("a signing secret is required")
+        self.root = root
+        self.base_url = base_url.rstrip("/")
+        self._secret = secret
+
+    def path_of(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    async def put_file(self, key: str, path: Path, *, content_type: str) -> None:
+        await asyncio.to_thread(self._write, key, path.read_bytes)
+
+    async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
+        await asyncio.to_thread(self._write, key, lambda: data)
+
+    def _write(self, key: str, read: Any) -> None:
+        target = self.path_of(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(read())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)  # atomic on POSIX: readers never see a partial file
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    async def get_bytes(self, key: str) -> bytes | None:
+        path = self.path_of(key)
+        return await asyncio.to_thread(path.read_bytes) if path.is_file() else None
+
+    async def exists(self, key: str) -> bool:
+        return self.path_of(key).is_file()
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self.path_of(key).unlink, missing_ok=True)
+
+    def _signature(self, key: str, expires: int, filename: str) -> str:
+        message = f"{key}\n{expires}\n{filename}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    async def download_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
+        expires = int(time.time()) + expires_in
+        name = filename or ""
+        query = urlencode(
+            {"expires": expires, "filename": name, "sig": self._signature(key, expires, name)}
+        )
+        return f"{self.base_url}/{quote(check_key(key))}?{query}"
+
+    def open_signed(self, key: str, params: Mapping[str, str]) -> Path:
+        """The file behind a signed URL; :class:`BlobError` if forged, expired or gone."""
+        try:
+            expires = int(params.get("expires", ""))
+        except ValueError:
+            raise BlobError("invalid signature") from None
+        expected = self._signature(check_key(key), expires, params.get("filename", ""))
+        if not hmac.compare_digest(expected, params.get("sig", "")):
+            raise BlobError("invalid signature")
+        if expires < time.time():
+            raise BlobError("the link has expired")
+        path = self.path_of(key)
+        if not path.is_file():
+            raise BlobError("no such object")
+        return path
+
+
+class S3BlobStore:
+    """Amazon S3 (aioboto3); every object is encrypted with SSE-KMS under ``kms_key_id``."""
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        kms_key_id: str | None,
+        region: str = "us-east-1",
+        endpoint_url: str | None = None,
+        session: Any = None,
+    ) -> None:
+        import aioboto3  # imported late: only production and its tests need it
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.kms_key_id = kms_key_id
+        self._session = session or aioboto3.Session()
+        # SigV4 presigned URLs (required with SSE-KMS objects).
+        self._client_args = {
+            "region_name": region,
+            "endpoint_url": endpoint_url,
+            "config": Config(signature_version="s3v4"),
+        }
+
+    def _client(self) -> Any:
+        return self._session.client("s3", **self._client_args)
+
+    def _encryption(self) -> dict[str, str]:
+        if not self.kms_key_id:
+            return {"ServerSideEncryption": "aws:kms"}  # the bucket's default KMS key
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
+
+    async def put_file(self, key: str, path: Path, *, content_type: str) -> None:
+        async with self._client() as s3:
+            await s3.upload_file(
+                str(path),
+                self.bucket,
+                check_key(key),
+                ExtraArgs={"ContentType": content_type, **self._encryption()},
+            )
+
+    async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
+        async with self._client() as s3:
+            await s3.put_object(
+                Bucket=self.bucket,
+                Key=check_key(key),
+                Body=data,
+                ContentType=content_type,
+                **self._encryption(),
+            )
+
+    async def get_bytes(self, key: str) -> bytes | None:
+        async with self._client() as s3:
+            try:
+                response = await s3.get_object(Bucket=self.bucket, Key=check_key(key))
+            except s3.exceptions.NoSuchKey:
+                return None
+            async with response["Body"] as body:
+                return bytes(await body.read())
+
+    async def exists(self, key: str) -> bool:
+        async with self._client() as s3:
+            try:
+                await s3.head_object(Bucket=self.bucket, Key=check_key(key))
+            except s3.exceptions.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                    return False
+                raise
+            return True
+
+    async def delete(self, key: str) -> None:
+        async with self._client() as s3:
+            await s3.delete_object(Bucket=self.bucket, Key=check_key(key))
+
+    async def download_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
+        params: dict[str, str] = {"Bucket": self.bucket, "Key": check_key(key)}
+        if filename:
+            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+        async with self._client() as s3:
+            return str(
+                await s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
+            )

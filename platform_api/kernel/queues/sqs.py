@@ -1,0 +1,121 @@
+"""Job queue on Amazon SQS (aioboto3): the production adapter.
+
+SQS has the semantics natively: a received message is invisible for the visibility timeout
+and reappears if not deleted; ``ApproximateReceiveCount`` is the attempt number; a retry with
+backoff is ``ChangeMessageVisibility`` to the delay; dead letters are sent to a second queue
+explicitly (with the reason), so the behaviour matches the Redis adapter exactly. A redrive
+policy on the main queue is still recommended in Terraform as a backstop.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import Delivery
+
+_MAX_VISIBILITY = 43_200  # SQS limit: 12 hours
+
+
+class SqsQueue:
+    def __init__(
+        self,
+        queue_url: str,
+        dead_letter_url: str,
+        *,
+        visibility_timeout: float = 60.0,
+        region: str = "us-east-1",
+        endpoint_url: str | None = None,
+        session: Any = None,
+    ) -> None:
+        import aioboto3  # imported late: only production and its tests need it
+
+        self.queue_url = queue_url
+        self.dead_letter_url = dead_letter_url
+        self.visibility = int(min(_MAX_VISIBILITY, max(1, visibility_timeout)))
+        self._session = session or aioboto3.Session()
+        self._client_args = {"region_name": region, "endpoint_url": endpoint_url}
+        self._stack = AsyncExitStack()
+        self._sqs: Any = None
+
+    async def _client(self) -> Any:
+        if self._sqs is None:
+            self._sqs = await self._stack.enter_async_context(
+                self._session.client("sqs", **self._client_args)
+            )
+        return self._sqs
+
+    async def send(self, body: dict[str, Any]) -> None:
+        sqs = await self._client()
+        await sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(body))
+
+    async def receive(self, *, wait_seconds: float = 1.0) -> Delivery | None:
+        from . import Delivery
+
+        sqs = await self._client()
+        response = await sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=1,
+            WaitTimeSeconds=int(min(20, max(0, wait_seconds))),
+            VisibilityTimeout=self.visibility,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        )
+        for message in response.get("Messages", []):
+            attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            return Delivery(
+                handle=message["ReceiptHandle"], body=json.loads(message["Body"]), attempt=attempt
+            )
+        return None
+
+    async def ack(self, delivery: Delivery) -> None:
+        sqs = await self._client()
+        await sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=delivery.handle)
+
+    async def retry(self, delivery: Delivery, *, delay_seconds: float) -> None:
+        sqs = await self._client()
+        await sqs.change_message_visibility(
+            QueueUrl=self.queue_url,
+            ReceiptHandle=delivery.handle,
+            VisibilityTimeout=int(min(_MAX_VISIBILITY, max(0, delay_seconds))),
+        )
+
+    async def dead_letter(self, delivery: Delivery, *, reason: str) -> None:
+        sqs = await self._client()
+        body = {"body": delivery.body, "reason": reason[:2000], "attempts": delivery.attempt}
+        await sqs.send_message(QueueUrl=self.dead_letter_url, MessageBody=json.dumps(body))
+        await sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=delivery.handle)
+
+    async def extend(self, delivery: Delivery) -> None:
+        sqs = await self._client()
+        await sqs.change_message_visibility(
+            QueueUrl=self.queue_url,
+            ReceiptHandle=delivery.handle,
+            VisibilityTimeout=self.visibility,
+        )
+
+    async def dead_letters(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Peek at the dead-letter queue (messages become visible again shortly after)."""
+        sqs = await self._client()
+        found: list[dict[str, Any]] = []
+        while len(found) < limit:
+            response = await sqs.receive_message(
+                QueueUrl=self.dead_letter_url,
+                MaxNumberOfMessages=min(10, limit - len(found)),
+                WaitTimeSeconds=0,
+                VisibilityTimeout=1,
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                parked = json.loads(message["Body"])
+                found.append(
+                    {**parked["body"], "reason": parked["reason"], "attempts": parked["attempts"]}
+                )
+        return found
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()
+        self._sqs = None

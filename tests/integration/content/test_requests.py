@@ -1,0 +1,186 @@
+"""The content API end to end: request, progress, download, idempotency, cancel, delete."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+import httpx
+
+from media_jobs.jobs import Deps
+from platform_api.content.pocs import MemoryPocSource
+from platform_api.kernel.queues.redis_streams import RedisStreamsQueue
+from tests.harness.pagination import follow_pages, malformed_cursors
+from tests.unit.media_jobs.samples import sample_pocs
+
+from .conftest import Poll, User
+
+NewUser = Callable[[], Awaitable[User]]
+
+
+async def _file(content: httpx.AsyncClient, url: str) -> httpx.Response:
+    parts = urlsplit(url)
+    return await content.get(f"{parts.path}?{parts.query}")
+
+
+async def test_report_from_request_to_download(
+    content: httpx.AsyncClient,
+    new_user: NewUser,
+    pocs: MemoryPocSource,
+    worker: Deps,
+    wait_for_status: Poll,
+) -> None:
+    user = await new_user()
+    pocs.add(user.tenant_id, user.user_id, *sample_pocs(12, year=2025))
+    pocs.add(user.tenant_id, user.user_id, *sample_pocs(3, year=2024, seed=3))
+    body = {"type": "report", "year": 2025, "language": "pt-BR"}
+    response = await content.post("/content-requests", json=body, headers=user.auth)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["status"] == "queued"
+    assert created["poc_count"] == 12  # only 2025's POCs were snapshotted
+    assert (created["from"], created["to"]) == ("2025-01-01", "2025-12-31")
+    assert response.headers["location"].endswith(created["request_id"])
+    early = await content.get(
+        f"/content-requests/{created['request_id']}/download", headers=user.auth
+    )
+    assert early.status_code in (409, 200)
+    done = await wait_for_status(created["request_id"], user.auth, ("succeeded", "failed"))
+    assert done["status"] == "succeeded", done
+    assert done["progress"] == 100
+    assert done["size_bytes"] > 10_000
+    link = await content.get(
+        f"/content-requests/{created['request_id']}/download", headers=user.auth
+    )
+    assert link.status_code == 200
+    assert link.json()["filename"] == "mrbill-report-2025.pdf"
+    served = await _file(content, link.json()["url"])
+    assert served.status_code == 200
+    assert served.content.startswith(b"%PDF")
+    assert served.headers["content-type"] == "application/pdf"
+    forged = await _file(content, link.json()["url"].replace("sig=", "sig=0"))
+    assert forged.status_code == 403
+    assert forged.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_idempotency_key_makes_retries_safe(
+    content: httpx.AsyncClient, new_user: NewUser, pocs: MemoryPocSource
+) -> None:
+    user = await new_user()
+    key = {"Idempotency-Key": f"k-{uuid.uuid4()}", **user.auth}
+    body = {"type": "video", "from": "2025-03-01", "to": "2025-05-31", "language": "en"}
+    calls = pocs.calls
+    first = await content.post("/content-requests", json=body, headers=key)
+    again = await content.post("/content-requests", json=body, headers=key)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["request_id"] == first.json()["request_id"]
+    assert pocs.calls == calls + 1  # the POC service was asked once
+    other = await content.post("/content-requests", json={**body, "type": "report"}, headers=key)
+    assert other.status_code == 422
+    assert other.headers["content-type"].startswith("application/problem+json")
+    listed = (await content.get("/content-requests", headers=user.auth)).json()["items"]
+    assert len(listed) == 1
+
+
+async def test_empty_year_gives_a_friendly_file(
+    content: httpx.AsyncClient, new_user: NewUser, worker: Deps, wait_for_status: Poll
+) -> None:
+    user = await new_user()
+    for kind in ("report", "video"):
+        body = {"type": kind, "year": 2031}
+        created = (await content.post("/content-requests", json=body, headers=user.auth)).json()
+        assert created["poc_count"] == 0
+        done = await wait_for_status(created["request_id"], user.auth, ("succeeded", "failed"))
+        assert done["status"] == "succeeded", done
+
+
+async def test_progress_is_pushed_as_server_sent_events(
+    content: httpx.AsyncClient, new_user: NewUser, pocs: MemoryPocSource, worker: Deps
+) -> None:
+    user = await new_user()
+    pocs.add(user.tenant_id, user.user_id, *sample_pocs(15, year=2025))
+    body = {"type": "video", "year": 2025}
+    created = (await content.post("/content-requests", json=body, headers=user.auth)).json()
+    stream = await content.get(
+        f"/content-requests/{created['request_id']}/events", headers=user.auth, timeout=60
+    )
+    assert stream.status_code == 200
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    events = [block for block in stream.text.split("\n\n") if block.startswith("event:")]
+    progress = [int(e.split('"progress": ')[1].split(",")[0]) for e in events]
+    assert progress == sorted(progress)
+    assert len(events) >= 3  # queued/running, some progress, done
+    assert '"status": "succeeded"' in events[-1]
+
+
+async def test_cancel_and_delete(
+    content: httpx.AsyncClient,
+    new_user: NewUser,
+    worker: Deps,
+    wait_for_status: Poll,
+    pocs: MemoryPocSource,
+) -> None:
+    user = await new_user()
+    created = (
+        await content.post(
+            "/content-requests", json={"type": "report", "year": 2025}, headers=user.auth
+        )
+    ).json()
+    rid = created["request_id"]
+    done = await wait_for_status(rid, user.auth, ("succeeded",))
+    late_cancel = await content.post(f"/content-requests/{rid}/cancel", headers=user.auth)
+    assert late_cancel.status_code == 409
+    assert (await content.delete(f"/content-requests/{rid}", headers=user.auth)).status_code == 204
+    assert (await content.get(f"/content-requests/{rid}", headers=user.auth)).status_code == 404
+    assert done["size_bytes"] > 0
+    assert not await worker.blobs.exists(
+        f"tenants/{user.tenant_id}/users/{user.user_id}/reports/{rid}.pdf"
+    )
+    # A request cancelled while queued or rendering stops, and leaves no file.
+    pocs.add(user.tenant_id, user.user_id, *sample_pocs(20, year=2025))
+    created = (
+        await content.post(
+            "/content-requests", json={"type": "video", "year": 2025}, headers=user.auth
+        )
+    ).json()
+    cancelled = await content.post(
+        f"/content-requests/{created['request_id']}/cancel", headers=user.auth
+    )
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] in ("cancelled",)
+    again = await content.post(
+        f"/content-requests/{created['request_id']}/cancel", headers=user.auth
+    )
+    assert again.json()["status"] == "cancelled"  # idempotent
+    key = f"videos/{user.tenant_id}/{user.user_id}/2025/{created['request_id']}.mp4"
+    assert isinstance(worker.queue, RedisStreamsQueue)
+    deadline = asyncio.get_running_loop().time() + 30
+    while await worker.queue.depth():  # until the worker has let go of the job
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.1)
+    assert not await worker.blobs.exists(key)
+    final = await content.get(f"/content-requests/{created['request_id']}", headers=user.auth)
+    assert final.json()["status"] == "cancelled"
+
+
+async def test_list_is_paginated_and_filtered(
+    content: httpx.AsyncClient, new_user: NewUser
+) -> None:
+    user = await new_user()
+    ids = []
+    for n in range(5):
+        body = {"type": "report" if n % 2 else "video", "year": 2020 + n}
+        ids.append((await content.post("/content-requests", json=body, headers=user.auth)).json())
+    pages = await follow_pages(content, "/content-requests", user.auth, "request_id", limit=2)
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert [i for p in pages for i in p] == [r["request_id"] for r in reversed(ids)]
+    videos = await content.get("/content-requests?type=video", headers=user.auth)
+    assert len(videos.json()["items"]) == 3
+    for cursor in malformed_cursors("request_id"):
+        response = await content.get(
+            "/content-requests", params={"cursor": cursor}, headers=user.auth
+        )
+        assert response.status_code == 400, (cursor, response.text)

@@ -1,0 +1,93 @@
+"""The HTTP adapter of the PocSource port: what it asks the POC service, and its failures."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import httpx
+import pytest
+
+from platform_api.content.pocs import HttpPocSource, MemoryPocSource, PocQuery
+from platform_api.kernel import Problem
+from platform_api.kernel.auth import Principal
+
+WHO = Principal(uuid.uuid4(), uuid.uuid4(), ("member",), "jti")
+QUERY = PocQuery(date(2025, 1, 1), date(2025, 12, 31), tags=("ml", "aws"), language="Go")
+
+
+def _source(handler: httpx.MockTransport) -> HttpPocSource:
+    return HttpPocSource("http://pocs", client=httpx.AsyncClient(transport=handler))
+
+
+async def test_asks_the_export_api_with_the_callers_token() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(
+            200,
+            json={
+                "items": [
+                    {
+                        "id": str(uuid.uuid4()),
+                        "name": "A",
+                        "tags": "solo",
+                        "created_at": "2025-02-01",
+                    }
+                ]
+            },
+        )
+
+    found = await _source(httpx.MockTransport(handler)).fetch(WHO, "tok", QUERY)
+    request = seen[0]
+    assert request.url.path == "/pocs/export"
+    assert request.headers["authorization"] == "Bearer tok"
+    params = request.url.params
+    assert (params["format"], params["owner"], params["from"], params["to"]) == (
+        "json",
+        "me",
+        "2025-01-01",
+        "2025-12-31",
+    )
+    assert params.get_list("tags") == ["ml", "aws"]
+    assert params["language"] == "Go"
+    assert found[0]["name"] == "A"
+    assert found[0]["tags"] == ["solo"]
+    assert found[0]["frameworks"] == []
+
+
+@pytest.mark.parametrize(
+    ("response", "status"),
+    [
+        (httpx.Response(500), 503),
+        (httpx.Response(200, text="nope"), 502),
+        (httpx.Response(200, json={"items": [{"id": "not-a-uuid"}]}), 502),
+    ],
+)
+async def test_failures_become_problems(response: httpx.Response, status: int) -> None:
+    source = _source(httpx.MockTransport(lambda _request: response))
+    with pytest.raises(Problem) as caught:
+        await source.fetch(WHO, "tok", QUERY)
+    assert caught.value.status == status
+
+
+async def test_unreachable_service_is_503() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("down", request=request)
+
+    with pytest.raises(Problem) as caught:
+        await _source(httpx.MockTransport(handler)).fetch(WHO, "tok", QUERY)
+    assert caught.value.status == 503
+
+
+async def test_memory_source_filters_like_the_api() -> None:
+    source = MemoryPocSource()
+    source.add(
+        WHO.tenant_id,
+        WHO.user_id,
+        {"name": "in", "tags": ["ml"], "language": "go", "created_at": "2025-03-01"},
+        {"name": "wrong tag", "tags": ["x"], "language": "Go", "created_at": "2025-03-01"},
+        {"name": "old", "tags": ["ml"], "language": "Go", "created_at": "2024-03-01"},
+    )
+    assert [p["name"] for p in await source.fetch(WHO, "t", QUERY)] == ["in"]

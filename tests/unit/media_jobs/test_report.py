@@ -1,0 +1,65 @@
+"""The PDF report, checked as a reader would: page count, text, and pictures of the pages."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+
+from media_jobs.report import render_report
+from tests.harness.media import artifact_dir, pdf_pages, pdf_text, pdf_to_pngs
+
+from .samples import nasty_pocs, sample_pocs
+
+YEAR = (date(2025, 1, 1), date(2025, 12, 31))
+
+
+def test_report_of_50_pocs_in_portuguese() -> None:
+    folder = artifact_dir("report-pt-BR")
+    pocs = sample_pocs(50) + nasty_pocs()
+    started = time.perf_counter()
+    pdf = render_report(
+        pocs, folder / "report.pdf", title="Relatório de POCs 2025", period=YEAR, language="pt-BR"
+    )
+    elapsed = time.perf_counter() - started
+    text = pdf_text(pdf)
+    assert 5 <= pdf_pages(pdf) <= 12
+    for expected in (
+        "Relatório de POCs 2025",
+        "01/01/2025",
+        "POCs por linguagem",
+        "POCs por mês",
+        "Tags mais usadas",
+        "Todas as POCs (54)",
+        "POC 1:",
+        "Emoji party",
+        "ação",
+        "Markup",
+        "poc-50",
+    ):
+        assert expected in text, expected
+    assert "<b>" not in text.replace("<b>Markup</b>", "")  # markup is shown, never interpreted
+    pngs = pdf_to_pngs(pdf, folder)
+    assert len(pngs) == pdf_pages(pdf)
+    (folder / "metrics.json").write_text(
+        json.dumps({"pocs": len(pocs), "seconds": round(elapsed, 3), "bytes": pdf.stat().st_size})
+    )
+    assert elapsed < 10
+
+
+def test_empty_report_in_english_is_friendly() -> None:
+    folder = artifact_dir("report-empty-en")
+    pdf = render_report([], folder / "report.pdf", title="POC report 2031", period=YEAR)
+    text = pdf_text(pdf)
+    assert pdf_pages(pdf) == 1
+    assert "No POCs in this period yet" in text
+    assert "Jan 1, 2025" in text
+    pdf_to_pngs(pdf, folder)
+
+
+def test_progress_is_reported_in_order() -> None:
+    folder = artifact_dir("report-progress")
+    seen: list[int] = []
+    render_report(sample_pocs(3), folder / "r.pdf", title="t", period=YEAR, progress=seen.append)
+    assert seen == sorted(seen)
+    assert seen[-1] == 100
