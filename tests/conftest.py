@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 
 import pytest
+
+from tests.harness.moto import FAKE_CREDENTIALS, moto_server
 
 DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -25,3 +28,13 @@ def redis_url() -> str:
 def run_id() -> str:
     """Distinguishes this test session's keys in shared services such as Redis."""
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint() -> Iterator[str]:
+    """moto's server (SNS, SQS, S3), with fake credentials in the environment."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in FAKE_CREDENTIALS.items():
+            patch.setenv(key, value)
+        with moto_server() as url:
+            yield url

@@ -33,6 +33,7 @@ SERVICES: tuple[Service, ...] = (
             "IDENTITY_PUBLIC_BASE_URL": "{entry}",
         },
     ),
+    Service("pocs", 8102, "platform_api.pocs.app:create_app", "POCS_"),
 )
 
 ENTRY_PORT = 8080
