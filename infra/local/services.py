@@ -34,6 +34,16 @@ SERVICES: tuple[Service, ...] = (
         },
     ),
     Service("pocs", 8102, "platform_api.pocs.app:create_app", "POCS_"),
+    Service(
+        "search",
+        8103,
+        "platform_api.search.app:create_app",
+        "SEARCH_",
+        {
+            "SEARCH_DATA_DIR": "{state}/search-index",
+            "SEARCH_POCS_URL": "http://127.0.0.1:8102",
+        },
+    ),
 )
 
 ENTRY_PORT = 8080

@@ -8,6 +8,7 @@ from tests.harness.identity import (
     invite_member,
     sign_up,
 )
+from tests.harness.pocs import make_poc, owner_pool, pocs, pocs_db, pocs_settings
 
 __all__ = [
     "identity",
@@ -15,5 +16,10 @@ __all__ = [
     "identity_keys",
     "identity_settings",
     "invite_member",
+    "make_poc",
+    "owner_pool",
+    "pocs",
+    "pocs_db",
+    "pocs_settings",
     "sign_up",
 ]
