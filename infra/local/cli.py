@@ -121,6 +121,8 @@ def _procfile(port: int, embedded_redis: bool) -> str:
             f" --host 127.0.0.1 --port {service.port} --proxy-headers"
             f" --forwarded-allow-ips 127.0.0.1 --no-access-log --root-path /api/{service.name}"
         )
+        for name, module in service.workers.items():
+            lines.append(f"{name}: {sys.executable} -m {module}")
     return "\n".join(lines) + "\n"
 
 
@@ -135,6 +137,8 @@ def _print_urls(port: int) -> None:
         f"""
 Mr Bill is starting at {base}
   identity API  {base}/api/identity/docs
+  POC API       {base}/api/pocs/docs
+  search API    {base}/api/search/docs   (e.g. /api/search/search?q=pyhton)
 Demo logins (tenant "Mr Bill"): bill@mrbill.dev / mrbill-demo-2026 (owner),
                                 ana@mrbill.dev / mrbill-demo-2026 (member)
 Second tenant "Acme Labs":      wile@acme.dev / acme-demo-2026

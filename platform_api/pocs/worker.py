@@ -63,6 +63,8 @@ async def main(settings: PocsSettings | None = None) -> None:
             for task in tasks:
                 task.cancel()
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
         with contextlib.suppress(Exception):
             await publisher.aclose()
         await pool.close()

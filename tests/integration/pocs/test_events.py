@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
@@ -15,7 +16,9 @@ from platform_api.kernel.events import Event, InMemoryBus
 from platform_api.kernel.events_redis import RedisStreamsConsumer, RedisStreamsPublisher
 from platform_api.kernel.outbox import OutboxRelay
 from platform_api.kernel.provision import ServiceDatabase
+from platform_api.pocs import worker
 from platform_api.pocs.service import purge_expired
+from platform_api.pocs.settings import PocsSettings
 from tests.harness.identity import SignUp
 
 from .conftest import MakePoc
@@ -154,3 +157,51 @@ async def test_purge_removes_only_expired_trash(
             "SELECT count(*) FROM poc_tags WHERE poc_id = $1", uuid.UUID(expired["poc_id"])
         )
         assert left == 0
+
+
+async def test_relay_loop_wakes_on_notify(
+    sign_up: SignUp, make_poc: MakePoc, owner_pool: asyncpg.Pool
+) -> None:
+    bus = InMemoryBus()
+    relay = OutboxRelay(owner_pool, bus, poll_seconds=60)  # only NOTIFY can wake it in time
+    task = asyncio.create_task(relay.run())
+    try:
+        owner = await sign_up()
+        poc = await make_poc(owner, name="Notified")
+        deadline = asyncio.get_running_loop().time() + 5
+        while not any(str(e.aggregate_id) == poc["poc_id"] for e in bus.published):
+            assert asyncio.get_running_loop().time() < deadline, "the relay was not woken"
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_worker_process_relays_to_redis(
+    pocs_settings: PocsSettings, sign_up: SignUp, make_poc: MakePoc, redis_url: str
+) -> None:
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    settings = pocs_settings.model_copy(
+        update={"event_bus": "redis", "redis_url": redis_url, "event_stream_prefix": prefix}
+    )
+    consumer = await RedisStreamsConsumer.open(
+        redis_url, topics=["poc"], group="search", name="t", prefix=prefix
+    )
+    task = asyncio.create_task(worker.main(settings))
+    try:
+        owner = await sign_up()
+        poc = await make_poc(owner, name="Via the worker")
+        seen: list[str] = []
+        deadline = asyncio.get_running_loop().time() + 10
+        while poc["poc_id"] not in seen:
+            assert asyncio.get_running_loop().time() < deadline, "the worker relayed nothing"
+            deliveries = await consumer.receive(max_messages=100, wait_seconds=0.2)
+            seen += [str(d.event.aggregate_id) for d in deliveries]
+            await consumer.ack(deliveries)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await consumer._client.delete(f"{prefix}:poc")
+        await consumer.aclose()
