@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.harness.moto_server import FAKE_AWS_ENV, moto_server
+from tests.harness.moto import FAKE_CREDENTIALS, moto_server
 
 DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -32,9 +32,9 @@ def run_id() -> str:
 
 @pytest.fixture(scope="session")
 def aws_endpoint() -> Iterator[str]:
-    """moto's AWS server (S3, SQS, KMS) in a subprocess, with fake credentials in the env."""
+    """moto's server (SNS, SQS, S3, KMS), with fake credentials in the environment."""
     with pytest.MonkeyPatch.context() as patch:
-        for key, value in FAKE_AWS_ENV.items():
+        for key, value in FAKE_CREDENTIALS.items():
             patch.setenv(key, value)
         with moto_server() as url:
             yield url

@@ -1,4 +1,5 @@
-"""Demo data for the local stack: tenant "Mr Bill" (owner + member) and a second tenant."""
+"""Demo data for the local stack: tenant "Mr Bill" (owner + member) and a second tenant,
+and their POCs."""
 
 from __future__ import annotations
 
@@ -8,8 +9,15 @@ from dataclasses import dataclass
 from platform_api.identity import members, service
 from platform_api.identity.app import create_app
 from platform_api.identity.settings import IdentitySettings
-from platform_api.kernel import Problem
+from platform_api.kernel import KeySet, Problem, tenant_transaction
 from platform_api.kernel.auth import Principal
+from platform_api.pocs import service as poc_service
+from platform_api.pocs import store
+from platform_api.pocs.app import create_app as create_pocs_app
+from platform_api.pocs.schemas import PocIn
+from platform_api.pocs.settings import PocsSettings
+
+from .demo_pocs import DEMO_POCS
 
 
 @dataclass(frozen=True)
@@ -69,9 +77,46 @@ async def seed_identity(env: dict[str, str]) -> list[str]:
     return created
 
 
+async def seed_pocs(env: dict[str, str]) -> list[str]:
+    """Register the demo POCs of users who have none yet, through the POC use cases.
+
+    Their ``poc.created`` events wait in the outbox; the ``pocs-worker`` process relays them
+    to Redis and the search service indexes them as soon as the stack runs.
+    """
+    identity_app = create_app(
+        IdentitySettings(
+            database_url=env["IDENTITY_DATABASE_URL"],
+            jwt_private_key_file=env["IDENTITY_JWT_PRIVATE_KEY_FILE"],
+        )
+    )
+    pocs_app = create_pocs_app(
+        PocsSettings(database_url=env["POCS_DATABASE_URL"]), keys=KeySet(static_keys=[])
+    )
+    created: list[str] = []
+    async with (
+        identity_app.router.lifespan_context(identity_app),
+        pocs_app.router.lifespan_context(pocs_app),
+    ):
+        passwords = {user.email: user.password for user in DEMO_USERS}
+        for email, pocs in DEMO_POCS.items():
+            session = await service.log_in(
+                identity_app.state.identity, email=email, password=passwords[email], client="seed"
+            )
+            who = Principal(session.user_id, session.tenant_id, ("member",), "seed")
+            svc = pocs_app.state.pocs
+            async with tenant_transaction(svc.pool, who.tenant_id) as conn:
+                mine = store.ListFilter(viewer_id=who.user_id, mine_only=True)
+                if await store.list_pocs(conn, mine, sort="newest", limit=1, after=None):
+                    continue
+            for data in pocs:
+                await poc_service.create_poc(svc, who, PocIn(**{"visibility": "tenant", **data}))
+            created.append(f"{len(pocs)} POCs of {email}")
+    return created
+
+
 # Each service's seeder takes the stack's environment and returns what it created; they run
 # in this order, so later ones may rely on the demo accounts.
-SEEDERS: list[Callable[[dict[str, str]], Awaitable[list[str]]]] = [seed_identity]
+SEEDERS: list[Callable[[dict[str, str]], Awaitable[list[str]]]] = [seed_identity, seed_pocs]
 
 
 async def seed_all(env: dict[str, str]) -> list[str]:

@@ -13,6 +13,8 @@ class Service:
     ``<PREFIX>REDIS_URL``, ``<PREFIX>ENVIRONMENT`` and ``<PREFIX>JWKS_URL``; ``extra_env`` adds
     more, formatted with ``state`` (the .local folder) and ``entry`` (the public base URL).
     Every process also sees ``MRBILL_<NAME>_URL``, the internal base URL of each service.
+    ``workers`` are the service's background processes (Procfile name -> Python module run
+    with ``python -m``), with the same environment.
     """
 
     name: str  # also the database name, the migrations folder and the /api/<name>/ prefix
@@ -33,6 +35,25 @@ SERVICES: tuple[Service, ...] = (
         {
             "IDENTITY_JWT_PRIVATE_KEY_FILE": "{state}/keys/identity-ed25519.pem",
             "IDENTITY_PUBLIC_BASE_URL": "{entry}",
+        },
+    ),
+    Service(
+        "pocs",
+        8102,
+        "platform_api.pocs.app:create_app",
+        "POCS_",
+        # Relays the outbox to Redis Streams and purges the trash.
+        workers=(("pocs-worker", "platform_api.pocs.worker"),),
+    ),
+    Service(
+        "search",
+        8103,
+        "platform_api.search.app:create_app",
+        "SEARCH_",
+        {
+            # The embedded index (tantivy); its event consumer runs in the search process.
+            "SEARCH_DATA_DIR": "{state}/search-index",
+            "SEARCH_POCS_URL": "http://127.0.0.1:8102",
         },
     ),
     Service(

@@ -72,8 +72,25 @@ def normalize(raw: dict[str, Any]) -> dict[str, Any]:
     return poc
 
 
+def matches(poc: dict[str, Any], query: PocQuery) -> bool:
+    """Whether a normalized POC falls in the query's dates and filters (tags: any of them)."""
+    created = (poc["created_at"] or "")[:10]
+    if not query.from_date.isoformat() <= created <= query.to_date.isoformat():
+        return False
+    if query.tags and not set(query.tags) & set(poc["tags"]):
+        return False
+    if query.language and (poc["language"] or "").lower() != query.language.lower():
+        return False
+    return not (query.status and poc["status"] != query.status)
+
+
+def select(raw_pocs: list[dict[str, Any]], query: PocQuery) -> list[dict[str, Any]]:
+    pocs = [normalize(raw) for raw in raw_pocs]
+    return sorted((p for p in pocs if matches(p, query)), key=lambda p: p["created_at"] or "")
+
+
 class HttpPocSource:
-    """``GET {pocs_url}/pocs/export?format=json&owner=me&from=&to=&tags=&language=&status=``.
+    """``GET {pocs_url}/pocs/export?format=json&scope=mine``, then the query's filters.
 
     The caller's bearer token is forwarded, so the POC service applies its own tenant and
     visibility rules. Accepts a JSON list or ``{"items": [...]}``.
@@ -84,17 +101,7 @@ class HttpPocSource:
         self._client: httpx.AsyncClient = client or httpx.AsyncClient(timeout=timeout)
 
     async def fetch(self, who: Principal, token: str, query: PocQuery) -> list[dict[str, Any]]:
-        params: list[tuple[str, str]] = [
-            ("format", "json"),
-            ("owner", "me"),
-            ("from", query.from_date.isoformat()),
-            ("to", query.to_date.isoformat()),
-        ]
-        params += [("tags", tag) for tag in query.tags]
-        if query.language:
-            params.append(("language", query.language))
-        if query.status:
-            params.append(("status", query.status))
+        params = {"format": "json", "scope": "mine"}
         try:
             response = await self._client.get(
                 f"{self.base_url}/pocs/export",
@@ -107,8 +114,7 @@ class HttpPocSource:
             raise Problem(503, f"The POC service answered {response.status_code}; try again")
         try:
             data = response.json()
-            items = data["items"] if isinstance(data, dict) else data
-            return [normalize(item) for item in items]
+            return select(data["items"] if isinstance(data, dict) else data, query)
         except (ValueError, KeyError, TypeError) as exc:
             raise Problem(502, "The POC service sent an unexpected answer") from exc
 
@@ -128,20 +134,7 @@ class MemoryPocSource:
 
     async def fetch(self, who: Principal, token: str, query: PocQuery) -> list[dict[str, Any]]:
         self.calls += 1
-        found = []
-        for raw in self.pocs.get((who.tenant_id, who.user_id), []):
-            poc = normalize(raw)
-            created = (poc["created_at"] or "")[:10]
-            if not query.from_date.isoformat() <= created <= query.to_date.isoformat():
-                continue
-            if query.tags and not set(query.tags) & set(poc["tags"]):
-                continue
-            if query.language and (poc["language"] or "").lower() != query.language.lower():
-                continue
-            if query.status and poc["status"] != query.status:
-                continue
-            found.append(poc)
-        return sorted(found, key=lambda p: p["created_at"] or "")
+        return select(self.pocs.get((who.tenant_id, who.user_id), []), query)
 
     async def aclose(self) -> None:
         return None

@@ -34,7 +34,7 @@ class ContentSettings(ServiceSettings):
     download_ttl_seconds: int = Field(default=300, ge=10, le=86_400)
     s3_bucket: str = ""
     s3_kms_key_id: str = ""
-    aws_region: str = "us-east-1"
+    aws_region: str = "sa-east-1"
     aws_endpoint_url: str = ""  # empty: AWS itself; set for moto in tests
     # Job queue: Redis Streams locally, SQS in production.
     queue_backend: Literal["memory", "redis", "sqs"] = "redis"

@@ -164,7 +164,7 @@ class S3BlobStore:
         bucket: str,
         *,
         kms_key_id: str | None,
-        region: str = "us-east-1",
+        region: str = "sa-east-1",
         endpoint_url: str | None = None,
         session: Any = None,
     ) -> None:

@@ -26,7 +26,7 @@ class SqsQueue:
         dead_letter_url: str,
         *,
         visibility_timeout: float = 60.0,
-        region: str = "us-east-1",
+        region: str = "sa-east-1",
         endpoint_url: str | None = None,
         session: Any = None,
     ) -> None:

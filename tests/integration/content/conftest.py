@@ -23,14 +23,7 @@ from platform_api.kernel.blobs import LocalBlobStore
 from platform_api.kernel.provision import ServiceDatabase, drop_database, provision_database
 from platform_api.kernel.queues.redis_streams import RedisStreamsQueue
 from tests.harness.asgi import serve
-from tests.integration.identity.conftest import (  # noqa: F401 (fixtures reused as they are)
-    Account,
-    SignUp,
-    identity,
-    identity_db,
-    identity_settings,
-    sign_up,
-)
+from tests.harness.identity import Account, SignUp
 
 Poll = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -84,7 +77,7 @@ def blobs(content_settings: ContentSettings) -> LocalBlobStore:
 @pytest.fixture(scope="session")
 async def content(
     content_settings: ContentSettings,
-    identity: httpx.AsyncClient,  # noqa: F811
+    identity: httpx.AsyncClient,
     pocs: MemoryPocSource,
     blobs: LocalBlobStore,
 ) -> AsyncIterator[httpx.AsyncClient]:
@@ -133,7 +126,7 @@ class User:
 
 
 @pytest.fixture
-def new_user(sign_up: SignUp) -> Callable[[], Awaitable[User]]:  # noqa: F811
+def new_user(sign_up: SignUp) -> Callable[[], Awaitable[User]]:
     async def make() -> User:
         account = await sign_up()
         return User(account, account.auth)

@@ -33,9 +33,11 @@ async def store(
         endpoint = request.getfixturevalue("aws_endpoint")
         session = aioboto3.Session()
         bucket = f"blobs-{uuid.uuid4().hex[:8]}"
-        async with session.client("s3", endpoint_url=endpoint, region_name="us-east-1") as s3:
-            await s3.create_bucket(Bucket=bucket)
-        async with session.client("kms", endpoint_url=endpoint, region_name="us-east-1") as kms:
+        async with session.client("s3", endpoint_url=endpoint, region_name="sa-east-1") as s3:
+            await s3.create_bucket(
+                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "sa-east-1"}
+            )
+        async with session.client("kms", endpoint_url=endpoint, region_name="sa-east-1") as kms:
             key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
         yield "s3", S3BlobStore(bucket, kms_key_id=key_id, endpoint_url=endpoint, session=session)
 
@@ -92,8 +94,10 @@ async def test_download_url_serves_the_object(store: tuple[str, BlobStore]) -> N
 async def test_s3_objects_are_encrypted_with_kms(aws_endpoint: str) -> None:
     session = aioboto3.Session()
     bucket = f"sse-{uuid.uuid4().hex[:8]}"
-    async with session.client("s3", endpoint_url=aws_endpoint, region_name="us-east-1") as s3:
-        await s3.create_bucket(Bucket=bucket)
+    async with session.client("s3", endpoint_url=aws_endpoint, region_name="sa-east-1") as s3:
+        await s3.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "sa-east-1"}
+        )
         blobs = S3BlobStore(bucket, kms_key_id="alias/mrbill", endpoint_url=aws_endpoint)
         await blobs.put_bytes("a/b.pdf", b"x", content_type="application/pdf")
         head = await s3.head_object(Bucket=bucket, Key="a/b.pdf")

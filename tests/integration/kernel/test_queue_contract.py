@@ -39,7 +39,7 @@ async def make_queue(request: pytest.FixtureRequest) -> AsyncIterator[QueueFacto
     else:
         endpoint = request.getfixturevalue("aws_endpoint")
         session = aioboto3.Session()
-        async with session.client("sqs", endpoint_url=endpoint, region_name="us-east-1") as sqs:
+        async with session.client("sqs", endpoint_url=endpoint, region_name="sa-east-1") as sqs:
             name = f"jobs-{uuid.uuid4().hex[:8]}"
             main = (await sqs.create_queue(QueueName=name))["QueueUrl"]
             dead = (await sqs.create_queue(QueueName=f"{name}-dead"))["QueueUrl"]

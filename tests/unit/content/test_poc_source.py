@@ -32,9 +32,31 @@ async def test_asks_the_export_api_with_the_callers_token() -> None:
                     {
                         "id": str(uuid.uuid4()),
                         "name": "A",
-                        "tags": "solo",
+                        "tags": ["solo", "ml"],
+                        "language": "Go",
                         "created_at": "2025-02-01",
-                    }
+                    },
+                    {
+                        "id": str(uuid.uuid4()),
+                        "name": "other year",
+                        "tags": ["ml"],
+                        "language": "Go",
+                        "created_at": "2024-06-01",
+                    },
+                    {
+                        "id": str(uuid.uuid4()),
+                        "name": "other tag",
+                        "tags": ["web"],
+                        "language": "Go",
+                        "created_at": "2025-06-01",
+                    },
+                    {
+                        "id": str(uuid.uuid4()),
+                        "name": "other language",
+                        "tags": ["ml"],
+                        "language": "Rust",
+                        "created_at": "2025-06-01",
+                    },
                 ]
             },
         )
@@ -44,16 +66,10 @@ async def test_asks_the_export_api_with_the_callers_token() -> None:
     assert request.url.path == "/pocs/export"
     assert request.headers["authorization"] == "Bearer tok"
     params = request.url.params
-    assert (params["format"], params["owner"], params["from"], params["to"]) == (
-        "json",
-        "me",
-        "2025-01-01",
-        "2025-12-31",
-    )
-    assert params.get_list("tags") == ["ml", "aws"]
-    assert params["language"] == "Go"
-    assert found[0]["name"] == "A"
-    assert found[0]["tags"] == ["solo"]
+    assert (params["format"], params["scope"]) == ("json", "mine")
+    # The export API returns all of the caller's POCs; dates and filters apply here.
+    assert [p["name"] for p in found] == ["A"]
+    assert found[0]["tags"] == ["solo", "ml"]
     assert found[0]["frameworks"] == []
 
 

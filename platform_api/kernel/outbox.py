@@ -1,0 +1,155 @@
+"""Transactional outbox: events are written with the change, in the same transaction, and a
+relay publishes them afterwards (at least once).
+
+Tenant safety. The ``outbox`` table is under forced row-level security like every tenant
+table: the application role (which serves requests) may only insert and see rows of the
+transaction's tenant. The relay must read every tenant's rows, so a second, narrow policy
+(``outbox_relay``) lets exactly one role read and mark them: the role that ran the migration,
+i.e. the database owner, whose DSN the stack passes as ``<PREFIX>MIGRATIONS_DATABASE_URL``.
+That role already controls the schema, so this grants it nothing new, while the request-facing
+role keeps no way to see other tenants' events. (A dedicated ``<service>_relay`` role with
+SELECT/UPDATE on ``outbox`` only is the hardening step when the owner's credentials must stay
+out of long-running processes: point the policy at it instead of ``CURRENT_USER``.)
+
+Order. Rows are published in id order per batch, but several relays (SKIP LOCKED) or retries
+can reorder them across batches; consumers order by the aggregate's version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import timedelta
+
+import asyncpg
+import structlog
+
+from .events import Event, Publisher
+
+_log = structlog.get_logger("outbox")
+CHANNEL = "outbox"
+
+
+def outbox_ddl() -> str:
+    """The ``outbox`` table, its RLS policies and index; run by each service's migration."""
+    return """
+        CREATE TABLE outbox (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            event_id uuid NOT NULL UNIQUE,
+            tenant_id uuid NOT NULL,
+            type varchar(100) NOT NULL,
+            body jsonb NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            sent_at timestamptz
+        );
+        CREATE INDEX idx_outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
+        CREATE INDEX idx_outbox_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL;
+        ALTER TABLE outbox ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE outbox FORCE ROW LEVEL SECURITY;
+        CREATE POLICY tenant_isolation ON outbox
+            USING (tenant_id = app_current_tenant())
+            WITH CHECK (tenant_id = app_current_tenant());
+        CREATE POLICY outbox_relay ON outbox TO CURRENT_USER USING (true) WITH CHECK (true);
+    """
+
+
+async def enqueue(conn: asyncpg.Connection, events: list[Event]) -> None:
+    """Write ``events`` on ``conn``'s (tenant) transaction; they leave only if it commits."""
+    if not events:
+        return
+    await conn.executemany(
+        "INSERT INTO outbox (event_id, tenant_id, type, body) VALUES ($1, $2, $3, $4)",
+        [(e.id, e.tenant_id, e.type, e.to_dict()) for e in events],
+    )
+    # Delivered at commit: wakes the relay at once instead of at its next poll.
+    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+
+
+class OutboxRelay:
+    """Publishes unsent outbox rows: lock a batch (SKIP LOCKED), publish, mark sent, commit.
+
+    A crash after publishing and before the commit publishes the batch again: at-least-once.
+    Several relays may run at once; each takes different rows.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        publisher: Publisher,
+        *,
+        batch_size: int = 100,
+        poll_seconds: float = 1.0,
+        keep_sent: timedelta = timedelta(days=7),
+    ) -> None:
+        self.pool = pool
+        self.publisher = publisher
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.keep_sent = keep_sent
+        self._wake = asyncio.Event()
+        self._last_prune = 0.0
+
+    async def relay_once(self) -> int:
+        """Publish one batch; return how many events left."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """SELECT id, body FROM outbox WHERE sent_at IS NULL
+                   ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
+                self.batch_size,
+            )
+            if not rows:
+                return 0
+            await self.publisher.publish([Event.from_dict(r["body"]) for r in rows])
+            await conn.execute(
+                "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
+                [r["id"] for r in rows],
+            )
+        return len(rows)
+
+    async def drain(self) -> int:
+        """Publish until nothing is left; return the total."""
+        total = 0
+        while sent := await self.relay_once():
+            total += sent
+        return total
+
+    async def prune(self) -> int:
+        """Delete rows sent longer than ``keep_sent`` ago."""
+        async with self.pool.acquire() as conn:
+            status = await conn.execute(
+                "DELETE FROM outbox WHERE sent_at < now() - $1::interval", self.keep_sent
+            )
+        return int(status.split()[-1])
+
+    async def pending(self) -> int:
+        """Unsent rows (every tenant's): the relay's backlog."""
+        async with self.pool.acquire() as conn:
+            return int(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+
+    async def run(self) -> None:
+        """Relay forever: on every NOTIFY, and every ``poll_seconds`` in case one was missed."""
+        listener = await self.pool.acquire()
+        try:
+            await listener.add_listener(CHANNEL, self._notified)
+            backoff = self.poll_seconds
+            while True:
+                try:
+                    await self.drain()
+                    backoff = self.poll_seconds
+                    if time.monotonic() - self._last_prune > 3600:
+                        self._last_prune = time.monotonic()
+                        await self.prune()
+                except Exception:  # bus or database away: nothing was marked sent; retry
+                    _log.exception("outbox_relay_failed", retry_in=backoff)
+                    backoff = min(backoff * 2, 30.0)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+        finally:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(CHANNEL, self._notified)
+            await self.pool.release(listener)
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()

@@ -1,0 +1,1 @@
+"""The POC service: POC CRUD, tags, frameworks, trash, bulk import/export, events."""

@@ -1,0 +1,303 @@
+"""HTTP handlers of the POC service: parse, call the use case, map the result."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from platform_api.kernel import (
+    Principal,
+    Problem,
+    current_principal,
+    decode_cursor,
+    encode_cursor,
+    tenant_transaction,
+    unauthorized,
+)
+
+from . import service, store, transfer
+from .events import snapshot
+from .schemas import (
+    ImportReport,
+    PocIn,
+    PocOut,
+    PocPage,
+    PocPatch,
+    QueryText,
+    SnapshotOut,
+    SnapshotPage,
+    Status,
+    TrashedPocOut,
+    TrashPage,
+    Visibility,
+)
+from .service import Pocs, etag
+
+router = APIRouter()
+Caller = Annotated[Principal, Depends(current_principal)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Cursor = Annotated[str | None, Query(max_length=500)]
+Sort = Literal["newest", "oldest", "updated", "name"]
+Scope = Annotated[
+    Literal["all", "mine"], Query(description="all: yours and your team's shared POCs")
+]
+
+
+def _pocs(request: Request) -> Pocs:
+    return request.app.state.pocs
+
+
+Svc = Annotated[Pocs, Depends(_pocs)]
+
+
+def _out(row: Any) -> PocOut:
+    return PocOut(**snapshot(row))
+
+
+def _with_etag(response: Response, row: Any) -> PocOut:
+    response.headers["ETag"] = etag(row["version"])
+    return _out(row)
+
+
+def _after(cursor: str | None, sort: str) -> tuple[Any, uuid.UUID] | None:
+    values = decode_cursor(cursor, ("sort", "key", "id"))
+    if values is None:
+        return None
+    try:
+        if values["sort"] != sort or not isinstance(values["key"], str):
+            raise ValueError("cursor of another sort")
+        key: Any = values["key"]
+        if "\x00" in key:
+            raise ValueError("NUL in cursor")
+        if sort != "name":
+            key = datetime.fromisoformat(key).astimezone(UTC)
+        return key, uuid.UUID(str(values["id"]))
+    except (TypeError, ValueError, OverflowError):
+        raise Problem(400, "The cursor is malformed") from None
+
+
+def _next_cursor(rows: list[Any], limit: int, sort: str) -> str | None:
+    if len(rows) <= limit:
+        return None
+    last = rows[limit - 1]
+    key = last["sort_key"]
+    return encode_cursor(
+        {
+            "sort": sort,
+            "key": key if isinstance(key, str) else key.isoformat(),
+            "id": str(last["poc_id"]),
+        }
+    )
+
+
+@router.post("/pocs", status_code=201, response_model=PocOut, tags=["pocs"])
+async def create_poc(body: PocIn, who: Caller, svc: Svc, response: Response) -> PocOut:
+    """Register a POC. Tags are normalised (trimmed, lower-case, unique)."""
+    row = await service.create_poc(svc, who, body)
+    response.headers["Location"] = f"/pocs/{row['poc_id']}"
+    return _with_etag(response, row)
+
+
+@router.get("/pocs", response_model=PocPage, tags=["pocs"])
+async def list_pocs(
+    who: Caller,
+    svc: Svc,
+    scope: Scope = "all",
+    sort: Sort = "newest",
+    language: Annotated[QueryText | None, Query(max_length=50)] = None,
+    status: Status | None = None,
+    visibility: Visibility | None = None,
+    tag: Annotated[list[Annotated[QueryText, Query(max_length=50)]], Query(max_length=10)] = [],  # noqa: B006
+    q: Annotated[QueryText | None, Query(max_length=100, description="Part of the name")] = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> PocPage:
+    """Your POCs and those your team shares, with filters (several ``tag``: all of them)."""
+    filters = store.ListFilter(
+        viewer_id=who.user_id,
+        mine_only=scope == "mine",
+        language=language,
+        status=status,
+        visibility=visibility,
+        tags=tuple(t.strip().lower() for t in tag),
+        name_contains=q,
+    )
+    async with tenant_transaction(svc.pool, who.tenant_id) as conn:
+        rows = await store.list_pocs(
+            conn, filters, sort=sort, limit=limit + 1, after=_after(cursor, sort)
+        )
+    return PocPage(
+        items=[_out(r) for r in rows[:limit]], next_cursor=_next_cursor(rows, limit, sort)
+    )
+
+
+@router.get(
+    "/pocs/export",
+    tags=["import and export"],
+    responses={
+        200: {
+            "description": "The POCs as a file",
+            "content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {}},
+        }
+    },
+)
+async def export_pocs(
+    who: Caller,
+    svc: Svc,
+    format: transfer.Format = "csv",
+    scope: Scope = "mine",
+) -> Response:
+    """Download POCs as CSV or JSON (the import format)."""
+    filters = store.ListFilter(viewer_id=who.user_id, mine_only=scope == "mine")
+    async with tenant_transaction(svc.pool, who.tenant_id) as conn:
+        rows = await store.list_pocs(conn, filters, sort="oldest", limit=100_000, after=None)
+    data = [snapshot(r) for r in rows]
+    body = transfer.render_csv(data) if format == "csv" else transfer.render_json(data)
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8" if format == "csv" else "application/json",
+        headers={"Content-Disposition": f'attachment; filename="mrbill-pocs.{format}"'},
+    )
+
+
+_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/json": {
+                "schema": {"type": "array", "items": {"$ref": "#/components/schemas/PocIn"}}
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/pocs/import",
+    status_code=201,
+    response_model=ImportReport,
+    tags=["import and export"],
+    openapi_extra=_IMPORT_BODY,
+)
+async def import_pocs(
+    request: Request,
+    who: Caller,
+    svc: Svc,
+    response: Response,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Import POCs from CSV (``text/csv``) or JSON: all rows, or none (422 lists the bad rows)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in ("text/csv", "application/json"):
+        raise Problem(415, "Send the file as text/csv or application/json")
+    rows = transfer.parse_import(await request.body(), "csv" if media == "text/csv" else "json")
+    report = await service.import_pocs(svc, who, rows, dry_run=dry_run)
+    if dry_run:
+        response.status_code = 200
+    return report
+
+
+@router.get("/pocs/{poc_id}", response_model=PocOut, tags=["pocs"])
+async def get_poc(poc_id: uuid.UUID, who: Caller, svc: Svc, response: Response) -> PocOut:
+    return _with_etag(response, await service.get_poc(svc, who, poc_id))
+
+
+IfMatch = Annotated[
+    str | None,
+    Header(max_length=200, description="The ETag you read; required to change a POC"),
+]
+
+
+@router.patch("/pocs/{poc_id}", response_model=PocOut, tags=["pocs"])
+async def update_poc(
+    poc_id: uuid.UUID,
+    body: PocPatch,
+    who: Caller,
+    svc: Svc,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PocOut:
+    """Change some fields. ``If-Match`` is required: 428 without it, 412 if the POC changed."""
+    row = await service.update_poc(svc, who, poc_id, body, if_match)
+    return _with_etag(response, row)
+
+
+@router.delete("/pocs/{poc_id}", status_code=204, tags=["pocs"])
+async def delete_poc(
+    poc_id: uuid.UUID, who: Caller, svc: Svc, if_match: IfMatch = None
+) -> Response:
+    """Move a POC to the trash; it can be restored for 30 days, then it is purged."""
+    await service.delete_poc(svc, who, poc_id, if_match)
+    return Response(status_code=204)
+
+
+@router.get("/trash", response_model=TrashPage, tags=["trash"])
+async def list_trash(who: Caller, svc: Svc, limit: Limit = 20, cursor: Cursor = None) -> TrashPage:
+    """Your deleted POCs that can still be restored, most recently deleted first."""
+    values = decode_cursor(cursor, ("deleted_at", "id"))
+    after = None
+    if values is not None:
+        try:
+            after = (
+                datetime.fromisoformat(values["deleted_at"]).astimezone(UTC),
+                uuid.UUID(str(values["id"])),
+            )
+        except (TypeError, ValueError, OverflowError):
+            raise Problem(400, "The cursor is malformed") from None
+    since = datetime.now(UTC) - svc.retention
+    async with tenant_transaction(svc.pool, who.tenant_id) as conn:
+        rows = await store.list_trash(conn, who.user_id, since=since, limit=limit + 1, after=after)
+    items = [
+        TrashedPocOut(
+            **snapshot(r), deleted_at=r["deleted_at"], purge_after=r["deleted_at"] + svc.retention
+        )
+        for r in rows[:limit]
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(
+            {"deleted_at": last["deleted_at"].isoformat(), "id": str(last["poc_id"])}
+        )
+    return TrashPage(items=items, next_cursor=next_cursor)
+
+
+@router.post("/trash/{poc_id}/restore", response_model=PocOut, tags=["trash"])
+async def restore_poc(poc_id: uuid.UUID, who: Caller, svc: Svc, response: Response) -> PocOut:
+    """Bring a deleted POC back."""
+    return _with_etag(response, await service.restore_poc(svc, who, poc_id))
+
+
+@router.get("/internal/tenants/{tenant_id}/pocs", response_model=SnapshotPage, tags=["internal"])
+async def tenant_feed(
+    tenant_id: uuid.UUID,
+    svc: Svc,
+    x_service_token: Annotated[str | None, Header(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    cursor: Cursor = None,
+) -> JSONResponse:
+    """Service-to-service: every live POC of a tenant with its version (index rebuilds).
+
+    Authenticated with the shared service token, never with a user's token.
+    """
+    expected = svc.settings.effective_service_token().encode()
+    if not x_service_token or not hmac.compare_digest(x_service_token.encode(), expected):
+        raise unauthorized("A service token is required")
+    values = decode_cursor(cursor, ("id",))
+    try:
+        after = uuid.UUID(str(values["id"])) if values else None
+    except ValueError:
+        raise Problem(400, "The cursor is malformed") from None
+    async with tenant_transaction(svc.pool, tenant_id) as conn:
+        rows = await store.feed(conn, limit=limit + 1, after=after)
+    items = [SnapshotOut(**snapshot(r)) for r in rows[:limit]]
+    next_cursor = (
+        encode_cursor({"id": str(rows[limit - 1]["poc_id"])}) if len(rows) > limit else None
+    )
+    return JSONResponse(SnapshotPage(items=items, next_cursor=next_cursor).model_dump(mode="json"))

@@ -1,0 +1,273 @@
+"""Request and response bodies of the POC API, with the normalisation rules of each field."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 50
+MAX_FRAMEWORKS = 20
+MAX_DESCRIPTION = 20_000
+Status = Literal["idea", "in_progress", "done", "abandoned"]
+Visibility = Literal["private", "tenant"]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_TAG = re.compile(r"^[\w+#.-]+$")
+# One spelling per well-known language, so that facets do not split "python" and "Python".
+_LANGUAGES = {
+    name.lower(): name
+    for name in (
+        "Python", "TypeScript", "JavaScript", "Go", "Rust", "Java", "Kotlin", "Swift", "C",
+        "C++", "C#", "Ruby", "PHP", "Elixir", "Erlang", "Scala", "Haskell", "Clojure", "Dart",
+        "Lua", "Zig", "OCaml", "F#", "R", "Julia", "SQL", "Shell", "HTML", "CSS", "Terraform",
+    )
+} | {"golang": "Go", "ts": "TypeScript", "js": "JavaScript", "py": "Python", "bash": "Shell"}  # fmt: skip
+
+
+def _single_line(value: str) -> str:
+    value = " ".join(value.split())
+    if _CONTROL.search(value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+def _query_text(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("control characters are not allowed")
+    return value.strip()
+
+
+QueryText = Annotated[str, AfterValidator(_query_text)]
+
+
+def _multi_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("control characters are not allowed")
+    return value.strip()
+
+
+def normalize_tags(values: list[str]) -> list[str]:
+    """Trim, lower-case, join inner spaces with ``-``, drop empties and duplicates (in order)."""
+    tags: list[str] = []
+    for raw in values:
+        tag = "-".join(raw.strip().lower().split())
+        if not tag:
+            continue
+        if len(tag) > MAX_TAG_LENGTH:
+            raise ValueError(f"a tag has at most {MAX_TAG_LENGTH} characters")
+        if not _TAG.match(tag) or not any(ch.isalnum() for ch in tag):
+            raise ValueError("tags hold letters, digits and + # . _ - only")
+        if tag not in tags:
+            tags.append(tag)
+    if len(tags) > MAX_TAGS:
+        raise ValueError(f"at most {MAX_TAGS} tags")
+    return tags
+
+
+def normalize_frameworks(values: list[str]) -> list[str]:
+    """Trim and de-duplicate case-insensitively, keeping the first spelling."""
+    seen: dict[str, str] = {}
+    for raw in values:
+        name = _single_line(raw)
+        if not name:
+            continue
+        if len(name) > MAX_TAG_LENGTH or ";" in name:
+            raise ValueError(f"a framework name has at most {MAX_TAG_LENGTH} characters, no ';'")
+        seen.setdefault(name.lower(), name)
+    if len(seen) > MAX_FRAMEWORKS:
+        raise ValueError(f"at most {MAX_FRAMEWORKS} frameworks")
+    return list(seen.values())
+
+
+def canonical_language(value: str) -> str | None:
+    name = _single_line(value)
+    if len(name) > 50:
+        raise ValueError("a language name has at most 50 characters")
+    return _LANGUAGES.get(name.lower(), name) or None
+
+
+_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
+def _repository_url(raw: str) -> str:
+    try:
+        value = _URL.validate_python(raw.strip())
+    except ValidationError as exc:
+        raise ValueError(exc.errors()[0]["msg"]) from None
+    if value.username or value.password:
+        raise ValueError("the URL must not contain credentials")
+    text = str(value)
+    if len(text) > 255:
+        raise ValueError("the URL has at most 255 characters")
+    return text
+
+
+def _empty_to_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _name(value: str) -> str:
+    value = _single_line(value)
+    if not value:
+        raise ValueError("the name cannot be blank")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_name)]
+Description = Annotated[
+    str,
+    Field(max_length=MAX_DESCRIPTION),
+    AfterValidator(_multi_line),
+    Field(description="Markdown"),
+]
+Language = Annotated[str, Field(max_length=100), AfterValidator(canonical_language)]
+Tags = Annotated[
+    list[Annotated[str, Field(max_length=200)]],
+    Field(max_length=100, description=f"Normalised: lower-case, unique, at most {MAX_TAGS}"),
+    AfterValidator(normalize_tags),
+]
+Frameworks = Annotated[
+    list[Annotated[str, Field(max_length=200)]],
+    Field(max_length=100),
+    AfterValidator(normalize_frameworks),
+]
+RepositoryUrl = Annotated[
+    Annotated[
+        str,
+        Field(max_length=2000, json_schema_extra={"format": "uri"}),
+        AfterValidator(_repository_url),
+    ]
+    | None,
+    BeforeValidator(_empty_to_none),
+]
+Day = Annotated[
+    Annotated[date, Field(ge=date(1970, 1, 1), le=date(2999, 12, 31))] | None,
+    BeforeValidator(_empty_to_none),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PocIn(Strict):
+    name: Name
+    description: Description | None = None
+    language: Language | None = None
+    frameworks: Frameworks = []
+    tags: Tags = []
+    repository_url: RepositoryUrl = None
+    status: Status = "idea"
+    visibility: Visibility = "private"
+    started_on: Day = None
+    finished_on: Day = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> PocIn:
+        check_dates(self.started_on, self.finished_on)
+        return self
+
+
+class PocPatch(Strict):
+    """Only the fields present change; ``null`` clears an optional field."""
+
+    name: Name | None = None
+    description: Description | None = None
+    language: Language | None = None
+    frameworks: Frameworks | None = None
+    tags: Tags | None = None
+    repository_url: RepositoryUrl = None
+    status: Status | None = None
+    visibility: Visibility | None = None
+    started_on: Day = None
+    finished_on: Day = None
+
+    @model_validator(mode="after")
+    def _required_stay_set(self) -> PocPatch:
+        for name in ("name", "frameworks", "tags", "status", "visibility"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+def check_dates(started: date | None, finished: date | None) -> None:
+    if started and finished and finished < started:
+        raise ValueError("finished_on is before started_on")
+
+
+class PocOut(BaseModel):
+    poc_id: uuid.UUID
+    owner_id: uuid.UUID
+    name: str
+    description: str | None
+    language: str | None
+    frameworks: list[str]
+    tags: list[str]
+    repository_url: str | None
+    status: Status
+    visibility: Visibility
+    started_on: date | None
+    finished_on: date | None
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(description="Increases on every change; the ETag is its quoted value")
+
+
+class PocPage(BaseModel):
+    items: list[PocOut]
+    next_cursor: str | None
+
+
+class TrashedPocOut(PocOut):
+    deleted_at: datetime
+    purge_after: datetime
+
+
+class TrashPage(BaseModel):
+    items: list[TrashedPocOut]
+    next_cursor: str | None
+
+
+class SnapshotOut(PocOut):
+    tenant_id: uuid.UUID
+
+
+class SnapshotPage(BaseModel):
+    items: list[SnapshotOut]
+    next_cursor: str | None
+
+
+class RowError(BaseModel):
+    row: int = Field(description="1-based data row (CSV: not counting the header line)")
+    errors: list[dict[str, Any]]
+
+
+class ImportedRow(BaseModel):
+    row: int
+    poc_id: uuid.UUID
+
+
+class ImportReport(BaseModel):
+    total: int
+    accepted: list[int]
+    rejected: list[RowError]
+    imported: list[ImportedRow]
+    dry_run: bool

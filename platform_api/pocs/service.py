@@ -1,0 +1,193 @@
+"""POC use cases. Every change writes its event to the outbox in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from pydantic import ValidationError
+
+from platform_api.kernel import Principal, Problem, forbidden, not_found, tenant_transaction
+from platform_api.kernel.outbox import enqueue
+
+from . import store
+from .events import poc_event
+from .schemas import ImportedRow, ImportReport, PocIn, PocPatch, RowError, check_dates
+from .settings import PocsSettings
+
+
+@dataclass
+class Pocs:
+    """Everything the use cases need, built once per process by ``create_app``."""
+
+    settings: PocsSettings
+    pool: asyncpg.Pool
+
+    @property
+    def retention(self) -> timedelta:
+        return timedelta(days=self.settings.trash_retention_days)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _matches(if_match: str, version: int) -> bool:
+    """RFC 9110 If-Match (strong comparison: weak tags never match)."""
+    candidates = [tag.strip() for tag in if_match.split(",")]
+    return "*" in candidates or etag(version) in candidates
+
+
+def _visible(row: Any, who: Principal) -> bool:
+    return row["visibility"] == "tenant" or row["owner_id"] == who.user_id
+
+
+async def _editable(conn: asyncpg.Connection, who: Principal, poc_id: uuid.UUID) -> Any:
+    """Lock the viewer's own live POC: 404 if they cannot see it, 403 if it is not theirs."""
+    row = await store.get_poc(conn, poc_id, for_update=True)
+    if row is None or row["deleted_at"] is not None or not _visible(row, who):
+        raise not_found("POC")
+    if row["owner_id"] != who.user_id:
+        raise forbidden("Only the owner of a POC may change it")
+    return row
+
+
+def _check_precondition(row: Any, if_match: str | None, *, required: bool) -> None:
+    if if_match is None:
+        if required:
+            raise Problem(428, "Send If-Match with the ETag of the version you are changing")
+        return
+    if not _matches(if_match, row["version"]):
+        raise Problem(
+            412,
+            "The POC changed since you read it; fetch it again and retry",
+            headers={"ETag": etag(row["version"])},
+        )
+
+
+async def create_poc(pocs: Pocs, who: Principal, data: PocIn) -> Any:
+    """Register a POC owned by the caller."""
+    async with tenant_transaction(pocs.pool, who.tenant_id) as conn:
+        poc_id = await store.insert_poc(conn, who.tenant_id, who.user_id, data.model_dump())
+        row = await store.get_poc(conn, poc_id)
+        await enqueue(conn, [poc_event("poc.created", row)])
+    return row
+
+
+async def get_poc(pocs: Pocs, who: Principal, poc_id: uuid.UUID) -> Any:
+    """A live POC the caller may see (404 otherwise, including other tenants' ids)."""
+    async with tenant_transaction(pocs.pool, who.tenant_id) as conn:
+        row = await store.get_poc(conn, poc_id)
+    if row is None or row["deleted_at"] is not None or not _visible(row, who):
+        raise not_found("POC")
+    return row
+
+
+async def update_poc(
+    pocs: Pocs, who: Principal, poc_id: uuid.UUID, patch: PocPatch, if_match: str | None
+) -> Any:
+    """Apply a partial update if ``if_match`` names the current version (412 otherwise)."""
+    async with tenant_transaction(pocs.pool, who.tenant_id) as conn:
+        row = await _editable(conn, who, poc_id)
+        _check_precondition(row, if_match, required=True)
+        changes = patch.changes()
+        try:
+            check_dates(
+                changes.get("started_on", row["started_on"]),
+                changes.get("finished_on", row["finished_on"]),
+            )
+        except ValueError as exc:
+            raise Problem(422, str(exc)) from None
+        if not changes:
+            return row
+        await store.update_poc(conn, poc_id, changes)
+        row = await store.get_poc(conn, poc_id)
+        await enqueue(conn, [poc_event("poc.updated", row)])
+    return row
+
+
+async def delete_poc(pocs: Pocs, who: Principal, poc_id: uuid.UUID, if_match: str | None) -> None:
+    """Move a POC to the trash (restorable during the retention period)."""
+    async with tenant_transaction(pocs.pool, who.tenant_id) as conn:
+        row = await _editable(conn, who, poc_id)
+        _check_precondition(row, if_match, required=False)
+        await store.set_deleted(conn, poc_id, True)
+        await enqueue(conn, [poc_event("poc.deleted", await store.get_poc(conn, poc_id))])
+
+
+async def restore_poc(pocs: Pocs, who: Principal, poc_id: uuid.UUID) -> Any:
+    """Bring a POC of the caller's back from the trash."""
+    async with tenant_transaction(pocs.pool, who.tenant_id) as conn:
+        row = await store.get_poc(conn, poc_id, for_update=True)
+        cutoff = datetime.now(UTC) - pocs.retention
+        if (
+            row is None
+            or row["owner_id"] != who.user_id
+            or row["deleted_at"] is None
+            or row["deleted_at"] <= cutoff
+        ):
+            raise not_found("Deleted POC")
+        await store.set_deleted(conn, poc_id, False)
+        row = await store.get_poc(conn, poc_id)
+        await enqueue(conn, [poc_event("poc.restored", row)])
+    return row
+
+
+def _row_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+
+
+async def import_pocs(
+    pocs: Pocs, who: Principal, rows: list[Any], *, dry_run: bool = False
+) -> ImportReport:
+    """Validate every row; import all of them in one transaction, or none (422 with a report)."""
+    if len(rows) > pocs.settings.import_max_rows:
+        raise Problem(413, f"An import holds at most {pocs.settings.import_max_rows} rows")
+    valid: list[tuple[int, PocIn]] = []
+    rejected: list[RowError] = []
+    for number, raw in enumerate(rows, start=1):
+        try:
+            valid.append((number, PocIn.model_validate(raw)))
+        except ValidationError as exc:
+            rejected.append(RowError(row=number, errors=_row_errors(exc)))
+    report = ImportReport(
+        total=len(rows),
+        accepted=[n for n, _ in valid],
+        rejected=rejected,
+        imported=[],
+        dry_run=dry_run,
+    )
+    if rejected:
+        raise Problem(
+            422,
+            f"{len(rejected)} of {len(rows)} rows are invalid; nothing was imported",
+            **report.model_dump(mode="json"),
+        )
+    if dry_run or not valid:
+        return report
+    async with tenant_transaction(pocs.pool, who.tenant_id) as conn:
+        events = []
+        for number, data in valid:
+            poc_id = await store.insert_poc(conn, who.tenant_id, who.user_id, data.model_dump())
+            events.append(poc_event("poc.created", await store.get_poc(conn, poc_id)))
+            report.imported.append(ImportedRow(row=number, poc_id=poc_id))
+        await enqueue(conn, events)
+    return report
+
+
+async def purge_expired(owner_pool: asyncpg.Pool, retention: timedelta, *, batch: int = 500) -> int:
+    """Delete POCs past their trash retention (every tenant's), with a ``poc.purged`` each."""
+    total = 0
+    while True:
+        async with owner_pool.acquire() as conn, conn.transaction():
+            purged = await store.purge_expired(conn, retention=retention, batch=batch)
+            await enqueue(conn, [poc_event("poc.purged", row) for row in purged])
+        total += len(purged)
+        if len(purged) < batch:
+            return total

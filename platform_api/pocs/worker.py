@@ -1,0 +1,74 @@
+"""The POC service's background process: relays the outbox to the bus and purges the trash.
+
+Run as ``python -m platform_api.pocs.worker``. It connects as the database owner
+(``POCS_MIGRATIONS_DATABASE_URL``), the one role whose policies let it read every tenant's
+outbox rows and the trash past retention; see ``platform_api.kernel.outbox``.
+Several workers may run at once (rows are taken with SKIP LOCKED).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from datetime import timedelta
+
+import structlog
+
+from platform_api.kernel import create_pool
+from platform_api.kernel.events import create_publisher
+from platform_api.kernel.logging import configure_logging
+from platform_api.kernel.outbox import OutboxRelay
+
+from .service import purge_expired
+from .settings import PocsSettings
+
+_log = structlog.get_logger("pocs.worker")
+PURGE_EVERY_SECONDS = 3600
+
+
+async def purge_forever(pool: object, retention: timedelta) -> None:
+    while True:
+        try:
+            purged = await purge_expired(pool, retention)  # type: ignore[arg-type]
+            if purged:
+                _log.info("trash_purged", count=purged)
+        except Exception:  # the database is away: try again at the next round
+            _log.exception("trash_purge_failed")
+        await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+
+async def main(settings: PocsSettings | None = None) -> None:
+    """Relay and purge until SIGINT/SIGTERM."""
+    settings = settings or PocsSettings()
+    configure_logging(f"{settings.service_name}-worker", settings.log_level)
+    dsn = settings.migrations_database_url or settings.database_url
+    pool = await create_pool(dsn, min_size=1, max_size=3)
+    publisher = await create_publisher(settings.bus_config())
+    relay = OutboxRelay(pool, publisher, batch_size=settings.relay_batch_size)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    _log.info("worker_started", bus=settings.event_bus)
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(relay.run()),
+                group.create_task(
+                    purge_forever(pool, timedelta(days=settings.trash_retention_days))
+                ),
+            ]
+            await stop.wait()
+            for task in tasks:
+                task.cancel()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        with contextlib.suppress(Exception):
+            await publisher.aclose()
+        await pool.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

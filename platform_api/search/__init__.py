@@ -1,0 +1,1 @@
+"""The search service: POC search index fed by events, typo-tolerant queries, facets."""

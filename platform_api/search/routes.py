@@ -1,0 +1,166 @@
+"""HTTP handlers of the search service: parse, call the use case, map the result.
+
+The tenant of every query comes from the verified token, never from the query string.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AfterValidator
+
+from platform_api.kernel import (
+    Principal,
+    Problem,
+    current_principal,
+    decode_cursor,
+    encode_cursor,
+    require_roles,
+)
+
+from . import service
+from .index import SearchPage, SearchQuery, Sort, TagMode
+from .schemas import (
+    FacetOut,
+    FacetsOut,
+    HighlightsOut,
+    ReindexOut,
+    SearchHitOut,
+    SearchOut,
+    SuggestOut,
+)
+from .service import Search
+
+router = APIRouter()
+Caller = Annotated[Principal, Depends(current_principal)]
+Admin = Annotated[Principal, Depends(require_roles("owner", "admin"))]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _text(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("control characters are not allowed")
+    return value.strip()
+
+
+Text = Annotated[str, AfterValidator(_text)]
+Values = Annotated[list[Annotated[Text, Query(max_length=50)]], Query(max_length=10)]
+Status = Literal["idea", "in_progress", "done", "abandoned"]
+
+
+def _search(request: Request) -> Search:
+    return request.app.state.search
+
+
+Svc = Annotated[Search, Depends(_search)]
+
+
+def _owner(owner: str | None, who: Principal) -> uuid.UUID | None:
+    if owner is None:
+        return None
+    if owner == "me":
+        return who.user_id
+    try:
+        return uuid.UUID(owner)
+    except ValueError:
+        raise Problem(422, "owner is 'me' or a user id") from None
+
+
+def _fingerprint(query: SearchQuery) -> str:
+    """Ties a cursor to the query that made it."""
+    key = [query.text, query.languages, query.tags, query.tag_mode, query.statuses]
+    key += [str(query.owner_id), query.sort, query.limit]
+    return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+
+
+def _hit(hit: Any) -> SearchHitOut:
+    doc = hit.document
+    return SearchHitOut(
+        poc_id=doc.poc_id,
+        owner_id=doc.owner_id,
+        name=doc.name,
+        description=doc.description[:300],
+        language=doc.language,
+        tags=list(doc.tags),
+        frameworks=list(doc.frameworks),
+        status=doc.status,
+        visibility=doc.visibility,
+        repository_url=doc.repository_url,
+        created_at=doc.created_at,
+        updated_at=doc.updated_at,
+        score=hit.score,
+        highlights=HighlightsOut(**hit.highlights),
+    )
+
+
+def _out(page: SearchPage, query: SearchQuery) -> SearchOut:
+    facets = {k: [FacetOut(value=v, count=c) for v, c in page.facets[k]] for k in page.facets}
+    cursor = None
+    if page.next_after is not None:
+        cursor = encode_cursor({"q": _fingerprint(query), "after": page.next_after})
+    return SearchOut(
+        items=[_hit(h) for h in page.hits],
+        total=page.total,
+        facets=FacetsOut(**facets),
+        next_cursor=cursor,
+    )
+
+
+@router.get("/search", response_model=SearchOut, tags=["search"])
+async def search(
+    who: Caller,
+    svc: Svc,
+    q: Annotated[Text, Query(max_length=200, description="Words; typos are forgiven")] = "",
+    language: Values = [],  # noqa: B006
+    tags: Values = [],  # noqa: B006
+    tag_mode: Annotated[TagMode, Query(description="all: every tag; any: one of them")] = "all",
+    status: Annotated[list[Status], Query(max_length=4)] = [],  # noqa: B006
+    owner: Annotated[str | None, Query(max_length=36, description="'me' or a user id")] = None,
+    sort: Sort = "relevance",
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> SearchOut:
+    """Your team's POCs and your own by name, description, language, frameworks and tags."""
+    query = SearchQuery(
+        tenant_id=who.tenant_id,
+        viewer_id=who.user_id,
+        text=q,
+        languages=tuple(language),
+        tags=tuple("-".join(t.lower().split()) for t in tags),
+        tag_mode=tag_mode,
+        statuses=tuple(status),
+        owner_id=_owner(owner, who),
+        sort=sort,
+        limit=limit,
+    )
+    values = decode_cursor(cursor, ("q", "after"))
+    if values is not None:
+        if values["q"] != _fingerprint(query) or not isinstance(values["after"], list):
+            raise Problem(400, "The cursor belongs to another query")
+        query = dataclasses.replace(query, after=values["after"])
+    return _out(await service.run_search(svc, query), query)
+
+
+@router.get("/suggest", response_model=SuggestOut, tags=["search"])
+async def suggest(
+    who: Caller,
+    svc: Svc,
+    q: Annotated[Text, Query(min_length=1, max_length=100)],
+    limit: Annotated[int, Query(ge=1, le=20)] = 8,
+) -> SuggestOut:
+    """As-you-type suggestions: POC names and tags that start like ``q``."""
+    found = await svc.index.suggest(who.tenant_id, who.user_id, q, limit)
+    return SuggestOut(names=found.names, tags=found.tags)
+
+
+@router.post("/reindex", response_model=ReindexOut, tags=["index"])
+async def reindex(who: Admin, svc: Svc) -> ReindexOut:
+    """Owners/admins: rebuild your organization's index from the POC service."""
+    report = await service.reindex_tenant(svc, who.tenant_id)
+    return ReindexOut(**report.__dict__)

@@ -1,0 +1,72 @@
+"""Search bookkeeping (PostgreSQL): indexed versions per document, tenants seen."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """A document version the index now holds (or has removed)."""
+
+    doc_id: uuid.UUID
+    version: int
+    deleted: bool
+    event_id: uuid.UUID | None = None
+    occurred_at: datetime | None = None
+
+
+async def versions(
+    conn: asyncpg.Connection, kind: str, doc_ids: Iterable[uuid.UUID] | None = None
+) -> dict[uuid.UUID, asyncpg.Record]:
+    """Stored versions of the transaction's tenant, of ``doc_ids`` or of every document."""
+    if doc_ids is None:
+        rows = await conn.fetch(
+            "SELECT doc_id, version, deleted, indexed_at FROM index_versions WHERE kind = $1", kind
+        )
+    else:
+        rows = await conn.fetch(
+            """SELECT doc_id, version, deleted, indexed_at FROM index_versions
+               WHERE kind = $1 AND doc_id = ANY($2::uuid[])""",
+            kind,
+            list(doc_ids),
+        )
+    return {row["doc_id"]: row for row in rows}
+
+
+async def record(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    kind: str,
+    entries: Sequence[Indexed],
+    *,
+    force: bool = False,
+) -> None:
+    """Remember what the index holds; never moves a version backwards unless ``force``."""
+    guard = "" if force else "WHERE index_versions.version < EXCLUDED.version"
+    await conn.executemany(
+        f"""INSERT INTO index_versions
+                (tenant_id, kind, doc_id, version, deleted, event_id, occurred_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (tenant_id, kind, doc_id) DO UPDATE SET
+                version = EXCLUDED.version, deleted = EXCLUDED.deleted,
+                event_id = EXCLUDED.event_id, occurred_at = EXCLUDED.occurred_at,
+                indexed_at = now()
+            {guard}""",
+        [
+            (tenant_id, kind, e.doc_id, e.version, e.deleted, e.event_id, e.occurred_at)
+            for e in entries
+        ],
+    )
+    await conn.execute(
+        "INSERT INTO known_tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", tenant_id
+    )
+
+
+async def known_tenants(conn: asyncpg.Connection) -> list[uuid.UUID]:
+    return [r["tenant_id"] for r in await conn.fetch("SELECT tenant_id FROM known_tenants")]

@@ -1,0 +1,139 @@
+"""Identity fixtures shared by every service's tests: a migrated identity database, the identity
+app in-process, and factories for signed-up tenants and invited members with real tokens.
+
+``tests/integration/conftest.py`` registers them; other services verify the tokens with
+:func:`identity_keys` (the identity app's public JWKS).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from platform_api.identity.app import create_app
+from platform_api.identity.settings import IdentitySettings
+from platform_api.kernel import KeySet, migrations
+from platform_api.kernel.provision import ServiceDatabase, drop_database, provision_database
+from tests.harness.asgi import serve
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+async def identity_db(admin_dsn: str, run_id: str) -> AsyncIterator[ServiceDatabase]:
+    # One database per test run, so that concurrent runs never share or drop each other's.
+    db = await provision_database(admin_dsn, "identity", f"test_identity_{run_id}", recreate=True)
+    await migrations.upgrade("identity", db.owner_dsn)
+    yield db
+    await drop_database(admin_dsn, db.name)
+
+
+@pytest.fixture(scope="session")
+def identity_settings(
+    identity_db: ServiceDatabase, redis_url: str, run_id: str
+) -> IdentitySettings:
+    return IdentitySettings(
+        environment="test",
+        database_url=identity_db.app_dsn,
+        redis_url=redis_url,
+        rate_limit_prefix=f"test-{run_id}",
+        login_rate_per_address="10000/minute",
+        signup_rate_per_address="10000/minute",
+        db_pool_max=4,
+    )
+
+
+@pytest.fixture(scope="session")
+async def identity(identity_settings: IdentitySettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(create_app(identity_settings)) as client:
+        yield client
+
+
+@dataclass
+class Account:
+    tenant_id: str
+    user_id: str
+    email: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+SignUp = Callable[..., Awaitable[Account]]
+
+
+async def new_tenant(
+    identity: httpx.AsyncClient, organization: str | None = None, **overrides: Any
+) -> Account:
+    """Sign up a new tenant and its owner through the identity app."""
+    email = overrides.pop("email", f"owner-{uuid.uuid4().hex[:10]}@example.com")
+    body = {
+        "organization": organization or f"Org {uuid.uuid4().hex[:6]}",
+        "full_name": "Owner Person",
+        "email": email,
+        "password": PASSWORD,
+        **overrides,
+    }
+    response = await identity.post("/signup", json=body)
+    assert response.status_code == 201, response.text
+    data = response.json()
+    return Account(
+        tenant_id=data["tenant"]["tenant_id"],
+        user_id=data["user"]["user_id"],
+        email=email,
+        access_token=data["tokens"]["access_token"],
+        refresh_token=data["tokens"]["refresh_token"],
+    )
+
+
+@pytest.fixture
+def sign_up(identity: httpx.AsyncClient) -> SignUp:
+    """Factory: a new tenant with its owner, logged in."""
+
+    async def make(organization: str | None = None, **overrides: Any) -> Account:
+        return await new_tenant(identity, organization, **overrides)
+
+    return make
+
+
+@pytest.fixture
+def invite_member(identity: httpx.AsyncClient) -> Callable[..., Awaitable[Account]]:
+    """Factory: invite someone into ``owner``'s tenant and accept it."""
+
+    async def make(owner: Account, role: str = "member") -> Account:
+        email = f"member-{uuid.uuid4().hex[:10]}@example.com"
+        response = await identity.post(
+            "/invitations", json={"email": email, "role": role}, headers=owner.auth
+        )
+        assert response.status_code == 201, response.text
+        accepted = await identity.post(
+            "/invitations/accept",
+            json={"token": response.json()["token"], "full_name": "Member", "password": PASSWORD},
+        )
+        assert accepted.status_code == 201, accepted.text
+        data = accepted.json()
+        return Account(
+            tenant_id=owner.tenant_id,
+            user_id=data["user"]["user_id"],
+            email=email,
+            access_token=data["tokens"]["access_token"],
+            refresh_token=data["tokens"]["refresh_token"],
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+async def identity_keys(identity: httpx.AsyncClient) -> KeySet:
+    """The identity app's public keys, for other services' token verifiers."""
+    response = await identity.get("/.well-known/jwks.json")
+    response.raise_for_status()
+    return KeySet(static_keys=response.json()["keys"])

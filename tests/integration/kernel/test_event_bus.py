@@ -1,0 +1,164 @@
+"""One contract, every event-bus adapter: in memory, Redis Streams, and SNS→SQS on moto."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import aioboto3
+import pytest
+import redis.asyncio as aioredis
+
+from platform_api.kernel.events import (
+    BusConfig,
+    Consumer,
+    Delivery,
+    Event,
+    InMemoryBus,
+    MalformedEvent,
+    Publisher,
+    create_consumer,
+    create_publisher,
+    new_event,
+)
+from platform_api.kernel.events_redis import RedisStreamsConsumer
+from tests.harness.moto import FAKE_CREDENTIALS, sns_to_sqs
+
+REDELIVER_AFTER = 1.0
+
+
+@dataclass
+class Bus:
+    publisher: Publisher
+    consumer: Consumer
+    inject_garbage: Callable[[], Awaitable[None]]
+
+
+@pytest.fixture(params=["memory", "redis", "aws"])
+async def bus(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[Bus]:
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    if request.param == "memory":
+        memory = InMemoryBus(topics=["poc"], redeliver_after=REDELIVER_AFTER)
+
+        async def garbage() -> None:
+            return None
+
+        yield Bus(memory, memory, garbage)
+        return
+    if request.param == "redis":
+        config = BusConfig(kind="redis", redis_url=redis_url, stream_prefix=name)
+        publisher = await create_publisher(config)
+        consumer = await RedisStreamsConsumer.open(
+            redis_url,
+            topics=["poc"],
+            group="search",
+            name="c1",
+            prefix=name,
+            claim_idle_seconds=REDELIVER_AFTER,
+        )
+        client = aioredis.Redis.from_url(redis_url)
+
+        async def garbage() -> None:
+            await client.xadd(f"{name}:poc", {"event": b"{not json"})
+            await client.xadd(f"{name}:poc", {"other": b"x"})
+
+        yield Bus(publisher, consumer, garbage)
+        await client.delete(f"{name}:poc", f"{name}:dojo")
+        for closeable in (client, publisher, consumer):
+            await closeable.aclose()
+        return
+    endpoint = request.getfixturevalue("aws_endpoint")
+    arns, queue_url = await sns_to_sqs(
+        endpoint, ["poc"], name=name, visibility_timeout=int(REDELIVER_AFTER)
+    )
+    config = BusConfig(kind="aws", topic_arns=arns, queue_url=queue_url, aws_endpoint_url=endpoint)
+    publisher = await create_publisher(config)
+    consumer = await create_consumer(config, topics=["poc"], group="search", name="c1")
+
+    async def garbage() -> None:
+        region = FAKE_CREDENTIALS["AWS_DEFAULT_REGION"]
+        async with aioboto3.Session().client(
+            "sqs", endpoint_url=endpoint, region_name=region
+        ) as sqs:
+            await sqs.send_message(QueueUrl=queue_url, MessageBody="{not json")
+
+    yield Bus(publisher, consumer, garbage)
+    await publisher.aclose()
+    await consumer.aclose()
+
+
+def _event(kind: str = "poc.updated", version: int = 1) -> Event:
+    return new_event(
+        kind,
+        tenant_id=uuid.uuid4(),
+        aggregate_id=uuid.uuid4(),
+        version=version,
+        payload={"name": "Ação ✓", "tags": ["a", "b"], "n": 1},
+    )
+
+
+async def _receive_until(consumer: Consumer, count: int, within: float = 10) -> list[Delivery]:
+    deliveries: list[Delivery] = []
+    deadline = time.monotonic() + within
+    while len(deliveries) < count and time.monotonic() < deadline:
+        deliveries += await consumer.receive(max_messages=10, wait_seconds=0.5)
+    return deliveries
+
+
+async def test_published_events_arrive_intact(bus: Bus) -> None:
+    events = [_event(version=v) for v in range(1, 13)]
+    await bus.publisher.publish(events)
+    deliveries = await _receive_until(bus.consumer, len(events))
+    assert sorted((d.event for d in deliveries), key=lambda e: e.version) == events
+    await bus.consumer.ack(deliveries)
+    assert await bus.consumer.receive(wait_seconds=0.2) == []
+
+
+async def test_unacknowledged_events_come_back(bus: Bus) -> None:
+    event = _event()
+    await bus.publisher.publish([event])
+    first = await _receive_until(bus.consumer, 1)
+    assert [d.event.id for d in first] == [event.id]
+    await asyncio.sleep(REDELIVER_AFTER + 0.2)  # the consumer "crashed" without acking
+    again = await _receive_until(bus.consumer, 1)
+    assert [d.event.id for d in again] == [event.id]
+    await bus.consumer.ack(again)
+    await asyncio.sleep(REDELIVER_AFTER + 0.2)
+    assert await bus.consumer.receive(wait_seconds=0.2) == []
+
+
+async def test_malformed_messages_are_dropped_not_redelivered(bus: Bus) -> None:
+    await bus.inject_garbage()
+    good = _event()
+    await bus.publisher.publish([good])
+    deliveries = await _receive_until(bus.consumer, 1)
+    assert [d.event.id for d in deliveries] == [good.id]
+    await bus.consumer.ack(deliveries)
+    await asyncio.sleep(REDELIVER_AFTER + 0.2)
+    assert await bus.consumer.receive(wait_seconds=0.2) == []
+    assert await bus.consumer.lag() == 0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[]",
+        b"{}",
+        b'{"type": "poc.created"}',
+        b"\xff",
+        b'{"id": "x", "type": "nodot", "tenant_id": "x", "aggregate_id": "x", "version": 1,'
+        b' "occurred_at": "2024-01-01T00:00:00+00:00", "payload": {}}',
+    ],
+)
+def test_envelope_validation(raw: bytes) -> None:
+    with pytest.raises(MalformedEvent):
+        Event.from_json(raw)
+
+
+def test_envelope_round_trip_keeps_trace_context() -> None:
+    event = _event()
+    assert Event.from_json(event.to_json()) == event
+    assert event.topic == "poc"

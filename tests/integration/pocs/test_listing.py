@@ -1,0 +1,99 @@
+"""Listing: keyset pagination in every sort order, filters, and cursors that are not ours."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.harness.identity import SignUp
+from tests.harness.pagination import encode
+
+from .conftest import MakePoc
+
+NAMES = ["delta", "Alpha", "charlie", "Bravo", "echo"]
+
+
+async def _pages(
+    client: httpx.AsyncClient, headers: dict[str, str], **params: object
+) -> list[list[str]]:
+    pages, cursor = [], None
+    while True:
+        query = {**params, "limit": 2, **({"cursor": cursor} if cursor else {})}
+        response = await client.get("/pocs", params=query, headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        pages.append([p["name"] for p in body["items"]])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+async def test_every_sort_pages_through_everything_once(
+    pocs: httpx.AsyncClient, sign_up: SignUp, make_poc: MakePoc
+) -> None:
+    owner = await sign_up()
+    for name in NAMES:
+        await make_poc(owner, name=name)
+    expected = {
+        "newest": NAMES[::-1],
+        "oldest": NAMES,
+        "updated": NAMES[::-1],
+        "name": sorted(NAMES, key=str.lower),
+    }
+    for sort, order in expected.items():
+        pages = await _pages(pocs, owner.auth, sort=sort)
+        assert [n for page in pages for n in page] == order, sort
+        assert [len(p) for p in pages] == [2, 2, 1]
+
+
+async def test_filters(pocs: httpx.AsyncClient, sign_up: SignUp, make_poc: MakePoc) -> None:
+    owner = await sign_up()
+    await make_poc(owner, name="Py web", language="python", tags=["web", "api"], status="done")
+    await make_poc(owner, name="Py cli", language="Python", tags=["cli"], visibility="tenant")
+    await make_poc(owner, name="Go api", language="go", tags=["api", "web"])
+
+    async def names(**params: object) -> set[str]:
+        response = await pocs.get("/pocs", params=params, headers=owner.auth)
+        assert response.status_code == 200, response.text
+        return {p["name"] for p in response.json()["items"]}
+
+    assert await names(language="PYTHON") == {"Py web", "Py cli"}
+    assert await names(tag=["web", "api"]) == {"Py web", "Go api"}
+    assert await names(tag=["web", "cli"]) == set()
+    assert await names(status="done") == {"Py web"}
+    assert await names(visibility="tenant") == {"Py cli"}
+    assert await names(q="py") == {"Py web", "Py cli"}
+    assert await names(q="%") == set()
+    assert await names(scope="mine", language="go") == {"Go api"}
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "!!!",
+        encode([1]),
+        encode({"sort": "newest", "key": "2024-01-01T00:00:00+00:00"}),
+        encode({"sort": "name", "key": "a", "id": "00000000-0000-0000-0000-000000000000"}),
+        encode(
+            {"sort": "newest", "key": "yesterday", "id": "00000000-0000-0000-0000-000000000000"}
+        ),
+        encode({"sort": "newest", "key": 7, "id": "00000000-0000-0000-0000-000000000000"}),
+        encode({"sort": "newest", "key": "2024-01-01T00:00:00+00:00", "id": "nope"}),
+        encode(
+            {
+                "sort": "newest",
+                "key": "0001-01-01T00:00:00+01:00",
+                "id": "00000000-0000-0000-0000-000000000000",
+            }
+        ),
+    ],
+)
+async def test_foreign_cursors_are_400(
+    pocs: httpx.AsyncClient, sign_up: SignUp, cursor: str
+) -> None:
+    owner = await sign_up()
+    response = await pocs.get("/pocs", params={"cursor": cursor}, headers=owner.auth)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    trash = await pocs.get("/trash", params={"cursor": cursor}, headers=owner.auth)
+    assert trash.status_code == 400, trash.text

@@ -1,0 +1,143 @@
+"""Rebuilding from the POC service's feed: a lost index comes back, stale documents go,
+and anything newer that events brought in is kept."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from platform_api.kernel import KeySet
+from platform_api.pocs.app import create_app as create_pocs_app
+from platform_api.pocs.settings import PocsSettings
+from platform_api.search import reindex
+from platform_api.search.index import PocDocument, SearchQuery
+from platform_api.search.index_tantivy import TantivyIndex
+from platform_api.search.service import Search, reindex_tenant
+from platform_api.search.settings import SearchSettings
+from tests.harness.identity import Account, SignUp
+from tests.harness.live_server import live_server
+from tests.harness.pocs import MakePoc
+
+from .conftest import Sync
+
+InviteMember = Callable[..., Awaitable[Account]]
+
+
+async def _names(engine: Search, who: Account) -> list[str]:
+    page = await engine.index.search(
+        SearchQuery(uuid.UUID(who.tenant_id), uuid.UUID(who.user_id), sort="name")
+    )
+    return [h.document.name for h in page.hits]
+
+
+async def test_rebuild_after_losing_the_index(
+    search: httpx.AsyncClient, sign_up: SignUp, make_poc: MakePoc, sync: Sync
+) -> None:
+    engine: Search = search.app.state.search  # type: ignore[attr-defined]
+    owner = await sign_up()
+    for name in ("One", "Two", "Three"):
+        await make_poc(owner, name=name)
+    await sync()
+    tenant = uuid.UUID(owner.tenant_id)
+    original = engine.index
+    engine.index = TantivyIndex()  # the index is lost; the versions database is not
+    try:
+        assert await _names(engine, owner) == []
+        report = await reindex_tenant(engine, tenant)
+        assert (report.indexed, report.removed) == (3, 0)
+        assert await _names(engine, owner) == ["One", "Three", "Two"]
+        # A document the feed does not have any more goes away (a missed deletion).
+        ghost = PocDocument.from_payload(
+            {
+                "poc_id": str(uuid.uuid4()), "tenant_id": owner.tenant_id,
+                "owner_id": owner.user_id, "name": "Ghost", "status": "idea",
+                "visibility": "private", "created_at": "2024-01-01T00:00:00+00:00",
+                "updated_at": "2024-01-01T00:00:00+00:00", "version": 1,
+            }
+        )  # fmt: skip
+        await engine.index.apply([ghost], [])
+        assert (await reindex_tenant(engine, tenant)).removed == 1
+        assert "Ghost" not in await _names(engine, owner)
+    finally:
+        await engine.index.aclose()
+        engine.index = original
+
+
+async def test_newer_versions_in_the_index_are_kept(
+    search: httpx.AsyncClient,
+    pocs: httpx.AsyncClient,
+    sign_up: SignUp,
+    make_poc: MakePoc,
+    sync: Sync,
+) -> None:
+    engine: Search = search.app.state.search  # type: ignore[attr-defined]
+    owner = await sign_up()
+    poc = await make_poc(owner, name="Before")
+    await sync()
+    # The index already holds version 5, e.g. events that arrived while the feed was read.
+    newer = PocDocument.from_payload(
+        {**poc, "tenant_id": owner.tenant_id, "name": "After", "version": 5}
+    )
+    from platform_api.kernel.events import new_event
+    from platform_api.search.service import apply_events
+
+    event = new_event(
+        "poc.updated",
+        tenant_id=newer.tenant_id,
+        aggregate_id=newer.poc_id,
+        version=5,
+        payload={**poc, "tenant_id": owner.tenant_id, "name": "After", "version": 5},
+    )
+    await apply_events(engine, [event])
+    report = await reindex_tenant(engine, uuid.UUID(owner.tenant_id))
+    assert (report.indexed, report.kept_newer) == (0, 1)
+    assert await _names(engine, owner) == ["After"]
+
+
+async def test_reindex_needs_an_admin_and_a_reachable_poc_service(
+    search: httpx.AsyncClient, sign_up: SignUp, invite_member: InviteMember
+) -> None:
+    owner = await sign_up()
+    member = await invite_member(owner)
+    assert (await search.post("/reindex", headers=member.auth)).status_code == 403
+    assert (await search.post("/reindex")).status_code == 401
+    engine: Search = search.app.state.search  # type: ignore[attr-defined]
+    original = engine.pocs_client
+    engine.pocs_client = httpx.AsyncClient(base_url="http://127.0.0.1:9")  # nothing listens
+    try:
+        response = await search.post("/reindex", headers=owner.auth)
+        assert response.status_code == 503
+        assert response.headers["content-type"].startswith("application/problem+json")
+    finally:
+        await engine.pocs_client.aclose()
+        engine.pocs_client = original
+
+
+async def test_reindex_command(
+    search_settings: SearchSettings,
+    pocs_settings: PocsSettings,
+    identity_keys: KeySet,
+    sign_up: SignUp,
+    make_poc: MakePoc,
+    sync: Sync,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    owner = await sign_up()
+    await make_poc(owner, name="From the command")
+    await sync()
+    with live_server(create_pocs_app(pocs_settings, keys=identity_keys)) as pocs_url:
+        settings = search_settings.model_copy(
+            update={"data_dir": str(tmp_path), "pocs_url": pocs_url}
+        )
+        assert await reindex.main(["--tenant", owner.tenant_id], settings=settings) == 1
+        assert f"{owner.tenant_id}: indexed 1, removed 0" in capsys.readouterr().out
+        assert await reindex.main([], settings=settings) >= 1  # every tenant seen
+    rebuilt = TantivyIndex(tmp_path)
+    page = await rebuilt.search(SearchQuery(uuid.UUID(owner.tenant_id), uuid.UUID(owner.user_id)))
+    assert [h.document.name for h in page.hits] == ["From the command"]
+    await rebuilt.aclose()
