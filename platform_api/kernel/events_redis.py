@@ -9,6 +9,7 @@ Keys are ``<prefix>:<topic>``, one key per command, so they work on Redis Cluste
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
@@ -100,13 +101,13 @@ class RedisStreamsConsumer:
     async def receive(self, *, max_messages: int = 10, wait_seconds: float = 1.0) -> list[Delivery]:
         deliveries: list[Delivery] = []
         for stream in self._streams:  # first, what a dead consumer left behind
-            _, claimed, _ = await self._client.xautoclaim(
+            claimed = await self._client.xautoclaim(
                 stream, self._group, self._name, self._claim_idle_ms, "0-0", count=max_messages
             )
-            deliveries += await self._parse(stream, claimed)
+            deliveries += await self._parse(stream, list(claimed[1]))
         if deliveries:
             return deliveries
-        response = await self._client.xreadgroup(
+        response: Any = await self._client.xreadgroup(
             self._group,
             self._name,
             dict.fromkeys(self._streams, ">"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -107,11 +106,8 @@ def create_app(
             try:
                 yield
             finally:
-                if app.state.consumer_task is not None:
-                    app.state.consumer_task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await app.state.consumer_task
                 if consumer is not None:
+                    await worker.stop_and_wait(app.state.consumer_task)
                     await consumer.aclose()
 
     async def readiness(app: FastAPI) -> None:

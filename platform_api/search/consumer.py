@@ -46,6 +46,11 @@ class IndexConsumer:
         self.batch = batch
         self.wait_seconds = wait_seconds
         self._backlog_at = 0.0
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the current batch and return from :meth:`run` (within ``wait_seconds``)."""
+        self._stopping.set()
 
     async def run_once(self) -> int:
         """Handle one batch; return its size. Unacknowledged on failure: it comes back."""
@@ -61,18 +66,27 @@ class IndexConsumer:
         return len(deliveries)
 
     async def run(self) -> None:
-        """Consume until cancelled; failures are logged and retried with backoff."""
+        """Consume until :meth:`stop`; failures are logged and retried with backoff."""
         backoff = 0.5
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.run_once()
                 backoff = 0.5
-            except asyncio.CancelledError:
-                raise
             except Exception:  # bus, database or index away: the batch will be redelivered
                 _log.exception("consume_failed", retry_in=backoff)
-                await asyncio.sleep(backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
                 backoff = min(backoff * 2, 30.0)
+
+    async def stop_and_wait(self, task: asyncio.Task[None]) -> None:
+        """Stop gracefully (no read cut in half); cancel only if that takes too long."""
+        self.stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=self.wait_seconds + 5)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def main() -> None:
@@ -86,13 +100,10 @@ async def main() -> None:
         loop.add_signal_handler(sig, stop.set)
     async with build_search(settings) as search:
         consumer = await open_consumer(settings)
-        task = asyncio.create_task(
-            IndexConsumer(search, consumer, batch=settings.consumer_batch).run()
-        )
+        worker = IndexConsumer(search, consumer, batch=settings.consumer_batch)
+        task = asyncio.create_task(worker.run())
         await stop.wait()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await worker.stop_and_wait(task)
         await consumer.aclose()
 
 

@@ -252,7 +252,10 @@ class TantivyIndex:
         }
         more = len(result.hits) > q.limit and offset + q.limit <= MAX_OFFSET
         return SearchPage(
-            hits, int(result.count or 0), facets, [offset + q.limit] if more else None
+            hits,
+            int(getattr(result, "count", 0) or 0),
+            facets,
+            [offset + q.limit] if more else None,
         )
 
     async def suggest(

@@ -74,7 +74,7 @@ def _owner(owner: str | None, who: Principal) -> uuid.UUID | None:
 
 def _fingerprint(query: SearchQuery) -> str:
     """Ties a cursor to the query that made it."""
-    key = [query.text, query.languages, query.tags, query.tag_mode, query.statuses]
+    key: list[Any] = [query.text, query.languages, query.tags, query.tag_mode, query.statuses]
     key += [str(query.owner_id), query.sort, query.limit]
     return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 

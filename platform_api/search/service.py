@@ -150,7 +150,7 @@ async def fetch_snapshots(search: Search, tenant_id: uuid.UUID) -> list[PocDocum
     cursor: str | None = None
     headers = {"X-Service-Token": search.settings.effective_service_token()}
     while True:
-        params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, str | int] = {"limit": 500, **({"cursor": cursor} if cursor else {})}
         try:
             response = await search.pocs_client.get(
                 f"/internal/tenants/{tenant_id}/pocs", params=params, headers=headers

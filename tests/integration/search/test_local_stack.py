@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import uuid
 from pathlib import Path
 
 import asyncpg
 import httpx
+import redis.asyncio as aioredis
 
 from infra.local.demo_pocs import DEMO_POCS
 from infra.local.seed import seed_all
+from platform_api.kernel import KeySet
 from platform_api.kernel.keys import generate_private_key_pem
 from platform_api.kernel.provision import ServiceDatabase
+from platform_api.pocs import worker
 from platform_api.pocs.settings import PocsSettings
-from tests.harness.identity import Account
+from platform_api.search.app import create_app as create_search_app
+from platform_api.search.settings import SearchSettings
+from tests.harness.asgi import serve
+from tests.harness.identity import Account, SignUp
+from tests.harness.pocs import MakePoc
 
 from .conftest import Sync
 
@@ -53,3 +63,45 @@ async def test_seeders_are_idempotent_and_feed_search(
         assert await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
     finally:
         await conn.close()
+
+
+async def test_redis_path_of_the_local_stack(
+    search_settings: SearchSettings,
+    pocs_settings: PocsSettings,
+    identity_keys: KeySet,
+    sign_up: SignUp,
+    make_poc: MakePoc,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    """pocs API → outbox → pocs worker → Redis Streams → search consumer → tantivy on disk."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    bus = {"event_bus": "redis", "redis_url": redis_url, "event_stream_prefix": prefix}
+    worker_task = asyncio.create_task(worker.main(pocs_settings.model_copy(update=bus)))
+    settings = search_settings.model_copy(update={**bus, "data_dir": str(tmp_path)})
+    try:
+        async with serve(create_search_app(settings, keys=identity_keys)) as client:
+            owner = await sign_up()
+            await make_poc(owner, name="Streamed through Redis", language="Rust")
+            deadline = asyncio.get_running_loop().time() + 15
+            while True:
+                found = await client.get("/search", params={"q": "rsut"}, headers=owner.auth)
+                if found.json()["total"]:
+                    break
+                assert asyncio.get_running_loop().time() < deadline, "nothing reached search"
+                await asyncio.sleep(0.05)
+            assert found.json()["items"][0]["name"] == "Streamed through Redis"
+            # The counters move right after the index commit: poll for them too.
+            while (
+                'search_events_total{outcome="applied"}' not in (await client.get("/metrics")).text
+            ):
+                assert asyncio.get_running_loop().time() < deadline, "no applied events counted"
+                await asyncio.sleep(0.05)
+            assert (await client.get("/readyz")).status_code == 200
+    finally:
+        worker_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker_task
+        redis = aioredis.Redis.from_url(redis_url)
+        await redis.delete(f"{prefix}:poc", f"{prefix}:dojo")
+        await redis.aclose()

@@ -1,0 +1,46 @@
+"""The local stack's environment configures the POC and search services as the README says."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.local.cli import stack_env
+from infra.local.services import SERVICES
+from platform_api.pocs.settings import PocsSettings
+from platform_api.search.settings import SearchSettings
+
+
+def test_stack_env_wires_pocs_worker_and_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    dsns = {
+        s.name: (
+            f"postgresql://{s.name}_app@db/{s.name}",
+            f"postgresql://{s.name}_owner@db/{s.name}",
+        )
+        for s in SERVICES
+    }
+    env = stack_env(dsns, redis_url="redis://cache:6379/0", entry="http://localhost:8080")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    pocs, search = PocsSettings(), SearchSettings()
+    assert pocs.migrations_database_url == "postgresql://pocs_owner@db/pocs"  # the worker's
+    assert (pocs.bus_config().kind, pocs.bus_config().redis_url) == (
+        "redis",
+        "redis://cache:6379/0",
+    )
+    assert (search.bus_config().kind, search.index_backend) == ("redis", "tantivy")
+    assert search.data_dir.endswith(".local/search-index")
+    assert search.pocs_url == env["MRBILL_POCS_URL"]
+    assert search.effective_service_token() == pocs.effective_service_token()
+    assert {s.name for s in SERVICES} >= {"identity", "pocs", "search"}
+    assert next(s for s in SERVICES if s.name == "pocs").workers == {
+        "pocs-worker": "platform_api.pocs.worker"
+    }
+
+
+def test_production_needs_the_shared_secret_and_an_index() -> None:
+    with pytest.raises(ValueError, match="POCS_SERVICE_TOKEN"):
+        PocsSettings(environment="production", database_url="postgresql://x")
+    with pytest.raises(ValueError, match="SEARCH_POCS_SERVICE_TOKEN"):
+        SearchSettings(environment="production", database_url="postgresql://x")
+    with pytest.raises(ValueError, match="OPENSEARCH_URL"):
+        SearchSettings(index_backend="opensearch")
