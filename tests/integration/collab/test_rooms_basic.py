@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pycrdt import write_var_uint
+
 from crdt import decode_state_vector
 from rooms import MemoryBus, MemoryUpdateLog
 from tests.harness.ywire import eventually
@@ -72,17 +74,8 @@ async def test_awareness_reaches_other_peers_and_is_removed_on_leave(
     await eventually(lambda: a.doc.client_id not in b.awareness, what="awareness removal")
 
 
-def _varuint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _varstring(text: str) -> bytes:
-    return _varuint(len(text.encode())) + text.encode()
+    return write_var_uint(len(text.encode())) + text.encode()
 
 
 async def test_update_that_fails_inside_yrs_never_reaches_the_log(
@@ -96,13 +89,20 @@ async def test_update_that_fails_inside_yrs_never_reaches_the_log(
     honest = await connect(base, room_key)
     await honest.insert("safe")
     await eventually(lambda: honest.received_updates >= 1, what="sync")
-    text_insert = b"\x04" + _varuint(1) + _varstring("code") + _varstring("ZZZ")
-    child_of_string = b"\x08" + _varuint(0) + _varuint(9) + _varuint(0) + _varuint(1) + b"\x7e"
+    text_insert = b"\x04" + write_var_uint(1) + _varstring("code") + _varstring("ZZZ")
+    child_of_string = (
+        b"\x08"
+        + write_var_uint(0)
+        + write_var_uint(9)
+        + write_var_uint(0)
+        + write_var_uint(1)
+        + b"\x7e"
+    )
     poison = (
-        _varuint(1)
-        + _varuint(2)
-        + _varuint(9)
-        + _varuint(0)
+        write_var_uint(1)
+        + write_var_uint(2)
+        + write_var_uint(9)
+        + write_var_uint(0)
         + text_insert
         + child_of_string
         + b"\x00"
