@@ -18,7 +18,7 @@ import structlog
 
 from platform_api.kernel import Problem, tenant_transaction
 
-from . import store, ydoc
+from . import store, store_content, ydoc
 from .service import Dojos, Row, can_write, now
 from .tickets import room_key
 from .timer import next_driver, remaining_ms
@@ -80,11 +80,32 @@ async def write_meta(ctx: Dojos, room: str, meta: dict[str, Any]) -> None:
         await ctx.collab.apply(room, update)
 
 
+async def seed_once(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> None:
+    """Once per dojo, after its start: the starting code into the room, and the ``start``
+    snapshot. The dojo's row lock serializes concurrent pushers (API and workers)."""
+    from .snapshots import take_snapshot
+
+    async with tenant_transaction(ctx.pool, tenant_id) as conn:
+        dojo = await store.get_dojo(conn, tenant_id, dojo_id, lock=True)
+        if dojo is None or dojo["status"] != "active":
+            return
+        if await store_content.has_snapshot(conn, tenant_id, dojo_id, "start"):
+            return
+        state = await seed_code(ctx, room_key(tenant_id, dojo_id), dojo["initial_code"])
+        await take_snapshot(
+            ctx, conn, dojo, "start", user_id=dojo["creator_id"], driver_id=None, state=state
+        )
+
+
 async def push_room(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> bool:
     """Send roles and timer to the room; clear ``room_sync_due`` if nothing changed since.
 
     Returns False (and leaves the flag for the worker) when the collab engine is away.
     """
+    try:
+        await seed_once(ctx, tenant_id, dojo_id)
+    except Problem as exc:
+        return await _push_failed(ctx, tenant_id, dojo_id, exc)
     async with tenant_transaction(ctx.pool, tenant_id) as conn:
         dojo = await store.get_dojo(conn, tenant_id, dojo_id)
         if dojo is None:
@@ -107,15 +128,7 @@ async def push_room(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> boo
         )
         await write_meta(ctx, room, room_meta(dojo, participants, now()))
     except Problem as exc:
-        _log.warning("room_push_failed", dojo_id=str(dojo_id), error=exc.detail)
-        async with tenant_transaction(ctx.pool, tenant_id) as conn:
-            await conn.execute(
-                """UPDATE dojos SET room_sync_retry_at = now() + interval '2 seconds'
-                   WHERE tenant_id = $1 AND dojo_id = $2""",
-                tenant_id,
-                dojo_id,
-            )
-        return False
+        return await _push_failed(ctx, tenant_id, dojo_id, exc)
     async with tenant_transaction(ctx.pool, tenant_id) as conn:
         await conn.execute(
             """UPDATE dojos SET room_sync_due = false, room_sync_retry_at = NULL
@@ -125,6 +138,18 @@ async def push_room(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> boo
             dojo["version"],
         )
     return True
+
+
+async def _push_failed(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID, exc: Problem) -> bool:
+    _log.warning("room_push_failed", dojo_id=str(dojo_id), error=exc.detail)
+    async with tenant_transaction(ctx.pool, tenant_id) as conn:
+        await conn.execute(
+            """UPDATE dojos SET room_sync_retry_at = now() + interval '2 seconds'
+               WHERE tenant_id = $1 AND dojo_id = $2""",
+            tenant_id,
+            dojo_id,
+        )
+    return False
 
 
 async def revoke(

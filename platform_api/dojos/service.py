@@ -25,7 +25,7 @@ from .collab import Collab
 from .events import EventType, dojo_event
 from .outbox import enqueue
 from .settings import DojosSettings
-from .tickets import TicketSigner, room_key
+from .tickets import TicketSigner
 
 _log = structlog.get_logger("dojos")
 ADMIN_ROLES = ("owner", "admin")
@@ -164,9 +164,9 @@ def default_order(dojo: Row, participants: list[Row]) -> list[uuid.UUID]:
 
 
 async def start(ctx: Dojos, who: Principal, dojo_id: uuid.UUID) -> Row:
-    """Start: pick the first driver, start the timer (randori), seed the room's code."""
-    from .room import push_room, seed_code
-    from .snapshots import take_snapshot
+    """Start: pick the first driver, start the timer (randori); the room gets the starting
+    code with the first push (retried by the worker if the collab engine is away)."""
+    from .room import push_room
 
     async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
         dojo = await load_managed(conn, who, dojo_id)
@@ -195,12 +195,6 @@ async def start(ctx: Dojos, who: Principal, dojo_id: uuid.UUID) -> Row:
             room_sync_due=True,
         )
         await emit(conn, "dojo.started", dojo)
-    room = room_key(who.tenant_id, dojo_id)
-    state = await seed_code(ctx, room, dojo["initial_code"])
-    async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
-        await take_snapshot(
-            ctx, conn, dojo, "start", user_id=who.user_id, driver_id=None, state=state
-        )
     await push_room(ctx, who.tenant_id, dojo_id)
     return dojo
 

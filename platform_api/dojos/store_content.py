@@ -114,3 +114,17 @@ async def delete_message(
         tenant_id,
         message_id,
     )
+
+
+async def has_snapshot(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, dojo_id: uuid.UUID, reason: str
+) -> bool:
+    return bool(
+        await conn.fetchval(
+            """SELECT EXISTS (SELECT 1 FROM dojo_code_snapshots
+                              WHERE tenant_id = $1 AND dojo_id = $2 AND reason = $3)""",
+            tenant_id,
+            dojo_id,
+            reason,
+        )
+    )
