@@ -188,6 +188,7 @@ def _print_urls(port: int) -> None:
         f"""
 Mr Bill is starting at {base}
   identity API  {base}/api/identity/docs
+  dojo API      {base}/api/dojos/docs
 Demo logins (tenant "Mr Bill"): bill@mrbill.dev / mrbill-demo-2026 (owner),
                                 ana@mrbill.dev / mrbill-demo-2026 (member)
 Second tenant "Acme Labs":      wile@acme.dev / acme-demo-2026

@@ -21,7 +21,7 @@ from platform_api.kernel.auth import Principal
 
 from . import store
 from .service import Dojos, Row, can_write, emit, load, load_managed, now
-from .tickets import room_key
+from .tickets import RoomRole, room_key
 from .timer import rotate
 
 
@@ -223,7 +223,7 @@ async def ticket(ctx: Dojos, who: Principal, dojo_id: uuid.UUID) -> dict[str, An
             conn, who.tenant_id, dojo_id, who.user_id, last_active_time=now()
         )
     room = room_key(who.tenant_id, dojo_id)
-    role = "write" if can_write(dojo, me) else "read"
+    role: RoomRole = "write" if can_write(dojo, me) else "read"
     issued = ctx.signer.mint(
         tenant_id=who.tenant_id, room=room, subject=str(who.user_id), role=role,
         name=me["display_name"],

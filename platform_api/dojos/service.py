@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 import httpx
@@ -29,7 +29,7 @@ from .tickets import TicketSigner
 
 _log = structlog.get_logger("dojos")
 ADMIN_ROLES = ("owner", "admin")
-Row = asyncpg.Record
+Row: TypeAlias = asyncpg.Record
 
 
 @dataclass
@@ -177,8 +177,8 @@ async def start(ctx: Dojos, who: Principal, dojo_id: uuid.UUID) -> Row:
         driver: uuid.UUID | None = None
         if dojo["format"] == "randori" and order:
             driver = order[0]
-        elif dojo["format"] == "prepared":
-            driver = dojo["creator_id"] if dojo["creator_id"] in order else (order or [None])[0]
+        elif dojo["format"] == "prepared" and order:
+            driver = dojo["creator_id"] if dojo["creator_id"] in order else order[0]
         at = now()
         running = dojo["format"] == "randori" and driver is not None
         dojo = await store.update_dojo(

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
-Row = asyncpg.Record
+Row: TypeAlias = asyncpg.Record
 Cursor = tuple[datetime, uuid.UUID] | None
 
 DOJO_FIELDS = {

@@ -168,3 +168,26 @@ async def test_a_randori_from_start_to_export(
         "dojo.started",
         "dojo.ended",
     ]
+
+
+async def test_revoking_an_invite_disconnects_who_joined_with_it(
+    stack: Stack, sign_up: SignUp, invite_member: Any
+) -> None:
+    owner = await sign_up()
+    guest, other = await invite_member(owner), await invite_member(owner)
+    did = (await stack.ok("POST", "/dojos", owner, 201, json=dojo_body(format="free")))["dojo_id"]
+    invite = await stack.ok("POST", f"/dojos/{did}/invites", owner, 201, json={})
+    await stack.ok("POST", "/dojos/join", guest, json={"code": invite["code"]})
+    await join_with_invite(stack, owner, other, did)  # another link: unaffected
+    await stack.ok("POST", f"/dojos/{did}/start", owner)
+    guest_client, ticket = await stack.connect(did, guest)
+    other_client, _ = await stack.connect(did, other)
+    assert ticket["role"] == "write"  # free co-editing
+    await guest_client.insert("# guest\n")
+    await eventually(lambda: "# guest" in str(other_client), what="guest's edit")
+    began = time.monotonic()
+    await stack.ok("DELETE", f"/dojos/{did}/invites/{invite['invite_id']}", owner, 204)
+    assert await guest_client.wait_closed(timeout=1.0) == 4403
+    assert time.monotonic() - began < 1.0
+    assert other_client.connected
+    assert (await stack.call("POST", f"/dojos/{did}/tickets", guest)).status_code == 403
