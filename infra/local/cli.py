@@ -211,6 +211,7 @@ Mr Bill is starting at {base}
   content API   {base}/api/content/docs   (reports and videos; workers: media-worker-1, -2)
   POC API       {base}/api/pocs/docs
   search API    {base}/api/search/docs   (e.g. /api/search/search?q=pyhton)
+  dojo API      {base}/api/dojos/docs
 Demo logins (tenant "Mr Bill"): bill@mrbill.dev / mrbill-demo-2026 (owner),
                                 ana@mrbill.dev / mrbill-demo-2026 (member)
 Second tenant "Acme Labs":      wile@acme.dev / acme-demo-2026

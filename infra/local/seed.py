@@ -1,5 +1,5 @@
-"""Demo data for the local stack: tenant "Mr Bill" (owner + member) and a second tenant,
-and their POCs."""
+"""Demo data for the local stack: tenant "Mr Bill" (owner + member, their POCs, a dojo)
+and a second tenant with a few POCs."""
 
 from __future__ import annotations
 
@@ -114,13 +114,87 @@ async def seed_pocs(env: dict[str, str]) -> list[str]:
     return created
 
 
+DEMO_DOJO = "FizzBuzz randori"
+DEMO_KATA = """# FizzBuzz
+
+Write `fizzbuzz(n)`: return *Fizz* for multiples of 3, *Buzz* for multiples of 5,
+*FizzBuzz* for both, else the number as text. One test at a time; the driver changes
+every five minutes.
+"""
+DEMO_CODE = """def fizzbuzz(n: int) -> str:
+    return str(n)
+
+
+def test_one():
+    assert fizzbuzz(1) == "1"
+"""
+
+
+async def _demo_sessions(env: dict[str, str], emails: list[str]) -> dict[str, service.Session]:
+    settings = IdentitySettings(
+        database_url=env["IDENTITY_DATABASE_URL"],
+        jwt_private_key_file=env["IDENTITY_JWT_PRIVATE_KEY_FILE"],
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        by_email = {u.email: u for u in DEMO_USERS}
+        return {
+            email: await service.log_in(
+                app.state.identity, email=email, password=by_email[email].password, client="seed"
+            )
+            for email in emails
+        }
+
+
+async def seed_dojos(env: dict[str, str]) -> list[str]:
+    """A scheduled randori in "Mr Bill": bill facilitates, ana navigates."""
+    from platform_api.dojos import DojosSettings, build_context
+    from platform_api.dojos import participants as dojo_participants
+    from platform_api.dojos import service as dojos
+    from platform_api.dojos.collab import MemoryCollab
+    from platform_api.kernel import tenant_transaction
+
+    sessions = await _demo_sessions(env, ["bill@mrbill.dev", "ana@mrbill.dev"])
+    bill, ana = sessions["bill@mrbill.dev"], sessions["ana@mrbill.dev"]
+    settings = DojosSettings(database_url=env["DOJOS_DATABASE_URL"], run_worker=False)
+    # Nothing reaches a room before the start: no collab node is needed to seed.
+    async with build_context(settings, collab=MemoryCollab()) as ctx:
+        async with tenant_transaction(ctx.pool, bill.tenant_id) as conn:
+            if await conn.fetchval("SELECT 1 FROM dojos WHERE name = $1", DEMO_DOJO):
+                return []
+        who_bill = Principal(bill.user_id, bill.tenant_id, ("owner",), "seed")
+        who_ana = Principal(ana.user_id, ana.tenant_id, ("member",), "seed")
+        fields = {
+            "name": DEMO_DOJO,
+            "description": DEMO_KATA,
+            "language": "Python",
+            "initial_code": DEMO_CODE,
+            "format": "randori",
+            "planned_minutes": 60,
+            "rotation_seconds": 300,
+            "max_participants": 12,
+        }
+        dojo = await dojos.create(ctx, who_bill, fields, "Bill Gomes")
+        _, code = await dojo_participants.create_invite(
+            ctx, who_bill, dojo["dojo_id"], "navigator", None
+        )
+        await dojo_participants.join(ctx, who_ana, code, "Ana Souza")
+    return [f"dojo {DEMO_DOJO!r}"]
+
+
 # Each service's seeder takes the stack's environment and returns what it created; they run
 # in this order, so later ones may rely on the demo accounts.
-SEEDERS: list[Callable[[dict[str, str]], Awaitable[list[str]]]] = [seed_identity, seed_pocs]
+Seeder = Callable[[dict[str, str]], Awaitable[list[str]]]
+SEEDERS: list[Seeder] = [
+    seed_identity,
+    seed_pocs,
+    seed_dojos,
+]
 
 
-async def seed_all(env: dict[str, str]) -> list[str]:
+async def seed_all(env: dict[str, str], seeders: list[Seeder] | None = None) -> list[str]:
+    """Run ``seeders`` (all of them by default) in order; return what they created."""
     created: list[str] = []
-    for seeder in SEEDERS:
+    for seeder in SEEDERS if seeders is None else seeders:
         created += await seeder(env)
     return created

@@ -69,6 +69,20 @@ SERVICES: tuple[Service, ...] = (
         },
         workers=(("media-worker-1", "media_jobs.worker"), ("media-worker-2", "media_jobs.worker")),
     ),
+    Service(
+        "dojos",
+        8104,
+        "platform_api.dojos.app:create_app",
+        "DOJOS_",
+        {
+            # Room tickets: the collab nodes trust this key (COLLAB_TICKET_PUBLIC_KEY_FILE).
+            "DOJOS_TICKET_PRIVATE_KEY_FILE": "{state}/keys/dojos-ed25519.pem",
+            "DOJOS_PUBLIC_BASE_URL": "{entry}",
+            "DOJOS_SNAPSHOT_DIR": "{state}/objects",
+            # The collab nodes' internal API is not behind nginx; any node serves any room.
+            "MRBILL_COLLAB_URL": "http://127.0.0.1:8201",
+        },
+    ),
 )
 
 ENTRY_PORT = 8080

@@ -14,10 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from platform_api.identity.app import create_app
 from platform_api.identity.settings import IdentitySettings
 from platform_api.kernel import KeySet, migrations
+from platform_api.kernel.keys import generate_private_key_pem
 from platform_api.kernel.provision import ServiceDatabase, drop_database, provision_database
 from tests.harness.asgi import serve
 
@@ -39,6 +41,9 @@ def identity_settings(
 ) -> IdentitySettings:
     return IdentitySettings(
         environment="test",
+        # One key for the session: tokens from any identity app instance (in-process or
+        # served over HTTP, e.g. for the dojo service's JWKS) verify everywhere.
+        jwt_private_key=SecretStr(generate_private_key_pem()),
         database_url=identity_db.app_dsn,
         redis_url=redis_url,
         rate_limit_prefix=f"test-{run_id}",

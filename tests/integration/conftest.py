@@ -1,6 +1,12 @@
-"""Fixtures of every integration test: the identity service issues the real access tokens."""
+"""Fixtures of every integration test, defined once in ``tests/harness`` and shared here:
+the identity service (real access tokens), the POC service, and collab nodes with tickets.
+"""
 
+from tests.harness.collab import Mint, StartNode, collab_db, mint, start_node, ticket_key
 from tests.harness.identity import (
+    PASSWORD,
+    Account,
+    SignUp,
     identity,
     identity_db,
     identity_keys,
@@ -11,15 +17,24 @@ from tests.harness.identity import (
 from tests.harness.pocs import make_poc, owner_pool, pocs, pocs_db, pocs_settings
 
 __all__ = [
+    "PASSWORD",
+    "Account",
+    "Mint",
+    "SignUp",
+    "StartNode",
+    "collab_db",
     "identity",
     "identity_db",
     "identity_keys",
     "identity_settings",
     "invite_member",
     "make_poc",
+    "mint",
     "owner_pool",
     "pocs",
     "pocs_db",
     "pocs_settings",
     "sign_up",
+    "start_node",
+    "ticket_key",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra.local.cli import stack_env
-from infra.local.services import SERVICES
+from infra.local.services import SERVICES, Service
 from platform_api.pocs.settings import PocsSettings
 from platform_api.search.settings import SearchSettings
 
@@ -16,7 +16,7 @@ def test_stack_env_wires_pocs_worker_and_search(monkeypatch: pytest.MonkeyPatch)
             f"postgresql://{s.name}_app@db/{s.name}",
             f"postgresql://{s.name}_owner@db/{s.name}",
         )
-        for s in SERVICES
+        for s in (*SERVICES, Service("collab", 0, "", "COLLAB_"))
     }
     env = stack_env(dsns, redis_url="redis://cache:6379/0", entry="http://localhost:8080")
     for key, value in env.items():
@@ -32,9 +32,9 @@ def test_stack_env_wires_pocs_worker_and_search(monkeypatch: pytest.MonkeyPatch)
     assert search.pocs_url == env["MRBILL_POCS_URL"]
     assert search.effective_service_token() == pocs.effective_service_token()
     assert {s.name for s in SERVICES} >= {"identity", "pocs", "search"}
-    assert next(s for s in SERVICES if s.name == "pocs").workers == {
-        "pocs-worker": "platform_api.pocs.worker"
-    }
+    assert next(s for s in SERVICES if s.name == "pocs").workers == (
+        ("pocs-worker", "platform_api.pocs.worker"),
+    )
 
 
 def test_production_needs_the_shared_secret_and_an_index() -> None:

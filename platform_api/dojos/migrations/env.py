@@ -1,0 +1,3 @@
+from platform_api.kernel.migrations import run_env
+
+run_env()

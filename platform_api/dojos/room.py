@@ -1,0 +1,166 @@
+"""Pushing a dojo's state into its collab room: roles of live connections, the ``dojo`` map.
+
+The database is the authority. A change that the room must see sets ``room_sync_due`` in
+the same transaction; :func:`push_room` then sends every participant's role (collab
+``/control``, applied to live connections on every node at once) and writes the status and
+timer into the room's ``dojo`` map, and clears the flag. Both are idempotent, so when a
+collab node is unreachable the worker simply pushes again on its next tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from platform_api.kernel import Problem, tenant_transaction
+
+from . import store, store_content, ydoc
+from .service import Dojos, Row, can_write, now
+from .tickets import room_key
+from .timer import next_driver, remaining_ms
+
+_log = structlog.get_logger("dojos.room")
+
+
+def _ms(at: datetime | None) -> int | None:
+    return int(at.timestamp() * 1000) if at is not None else None
+
+
+def room_meta(dojo: Row, participants: list[Row], at: datetime) -> dict[str, Any]:
+    """What every client sees in the ``dojo`` map: status, driver, next driver, timer."""
+    names = {p["user_id"]: p["display_name"] for p in participants}
+    upcoming = next_driver(dojo)
+    return {
+        "dojo_id": str(dojo["dojo_id"]),
+        "name": dojo["name"],
+        "format": dojo["format"],
+        "status": dojo["status"],
+        "driver": str(dojo["driver_id"]) if dojo["driver_id"] else None,
+        "driver_name": names.get(dojo["driver_id"]),
+        "next_driver": str(upcoming) if upcoming else None,
+        "next_driver_name": names.get(upcoming),
+        "order": [str(u) for u in dojo["rotation_order"]],
+        "turn": dojo["turn"],
+        "timer_state": dojo["timer_state"],
+        "rotation_seconds": dojo["rotation_seconds"],
+        "remaining_ms": remaining_ms(dojo, at),
+        "due_at_ms": _ms(dojo["turn_due_at"]),
+        "server_time_ms": _ms(at),
+        "version": dojo["version"],
+    }
+
+
+async def room_state(ctx: Dojos, dojo: Row) -> bytes | None:
+    """The room's document, or None (logged) when the collab engine cannot be reached."""
+    try:
+        return await ctx.collab.state(room_key(dojo["tenant_id"], dojo["dojo_id"]))
+    except Problem as exc:
+        _log.warning("room_state_unavailable", dojo_id=str(dojo["dojo_id"]), error=exc.detail)
+        return None
+
+
+async def seed_code(ctx: Dojos, room: str, code: str) -> bytes:
+    """Put the starting code into an empty room; return the room's state afterwards."""
+    state = await ctx.collab.state(room)
+    if code and not ydoc.text_of(state):
+        update = ydoc.set_text(state, code)
+        if update is not None:
+            await ctx.collab.apply(room, update)
+            state = await ctx.collab.state(room)
+    return state
+
+
+async def write_meta(ctx: Dojos, room: str, meta: dict[str, Any]) -> None:
+    update = ydoc.set_meta(await ctx.collab.state(room), meta)
+    if update is not None:
+        await ctx.collab.apply(room, update)
+
+
+async def seed_once(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> None:
+    """Once per dojo, after its start: the starting code into the room, and the ``start``
+    snapshot. The dojo's row lock serializes concurrent pushers (API and workers)."""
+    from .snapshots import take_snapshot
+
+    async with tenant_transaction(ctx.pool, tenant_id) as conn:
+        dojo = await store.get_dojo(conn, tenant_id, dojo_id, lock=True)
+        if dojo is None or dojo["status"] != "active":
+            return
+        if await store_content.has_snapshot(conn, tenant_id, dojo_id, "start"):
+            return
+        state = await seed_code(ctx, room_key(tenant_id, dojo_id), dojo["initial_code"])
+        await take_snapshot(
+            ctx, conn, dojo, "start", user_id=dojo["creator_id"], driver_id=None, state=state
+        )
+
+
+async def push_room(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> bool:
+    """Send roles and timer to the room; clear ``room_sync_due`` if nothing changed since.
+
+    Returns False (and leaves the flag for the worker) when the collab engine is away.
+    """
+    try:
+        await seed_once(ctx, tenant_id, dojo_id)
+    except Problem as exc:
+        return await _push_failed(ctx, tenant_id, dojo_id, exc)
+    async with tenant_transaction(ctx.pool, tenant_id) as conn:
+        dojo = await store.get_dojo(conn, tenant_id, dojo_id)
+        if dojo is None:
+            return True
+        participants = await store.list_participants(conn, tenant_id, dojo_id, active_only=True)
+    room = room_key(tenant_id, dojo_id)
+    try:
+        await asyncio.gather(
+            *(
+                ctx.collab.control(
+                    room,
+                    {
+                        "type": "role",
+                        "user": str(p["user_id"]),
+                        "role": "write" if can_write(dojo, p) else "read",
+                    },
+                )
+                for p in participants
+            )
+        )
+        await write_meta(ctx, room, room_meta(dojo, participants, now()))
+    except Problem as exc:
+        return await _push_failed(ctx, tenant_id, dojo_id, exc)
+    async with tenant_transaction(ctx.pool, tenant_id) as conn:
+        await conn.execute(
+            """UPDATE dojos SET room_sync_due = false, room_sync_retry_at = NULL
+               WHERE tenant_id = $1 AND dojo_id = $2 AND version = $3""",
+            tenant_id,
+            dojo_id,
+            dojo["version"],
+        )
+    return True
+
+
+async def _push_failed(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID, exc: Problem) -> bool:
+    _log.warning("room_push_failed", dojo_id=str(dojo_id), error=exc.detail)
+    async with tenant_transaction(ctx.pool, tenant_id) as conn:
+        await conn.execute(
+            """UPDATE dojos SET room_sync_retry_at = now() + interval '2 seconds'
+               WHERE tenant_id = $1 AND dojo_id = $2""",
+            tenant_id,
+            dojo_id,
+        )
+    return False
+
+
+async def revoke(
+    ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID, users: list[uuid.UUID]
+) -> None:
+    """Disconnect ``users`` from the room now (close 4403 on every node)."""
+    room = room_key(tenant_id, dojo_id)
+    try:
+        await asyncio.gather(
+            *(ctx.collab.control(room, {"type": "revoke", "user": str(u)}) for u in users)
+        )
+    except Problem as exc:
+        # Their tickets can no longer be renewed; they drop at expiry at the latest.
+        _log.warning("room_revoke_failed", dojo_id=str(dojo_id), error=exc.detail)

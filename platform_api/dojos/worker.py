@@ -1,0 +1,119 @@
+"""The dojo worker: rotates due turns, takes periodic snapshots, pushes pending room state,
+and relays the outbox. Runs inside each API process (``DOJOS_RUN_WORKER``, the default) or
+alone (``python -m platform_api.dojos.worker``); any number may run at once.
+
+Finding work needs every tenant's due dojos, so it reads them (ids only) on the owner's
+connection (policy ``scheduler``); each dojo is then handled in its own tenant transaction
+as the application role, with its row locked ``FOR UPDATE SKIP LOCKED``: a dojo another
+worker is handling is skipped, and conditions are re-checked under the lock, so a turn
+rotates exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import uuid
+from datetime import timedelta
+
+import asyncpg
+import structlog
+
+from platform_api.kernel import create_pool, tenant_transaction
+
+from . import store
+from .outbox import MemoryPublisher, Publisher, RedisStreamsPublisher, Relay
+from .room import push_room, room_state
+from .service import Dojos, now
+from .settings import DojosSettings
+from .snapshots import periodic
+from .timer import rotate
+
+_log = structlog.get_logger("dojos.worker")
+
+
+def publisher_for(settings: DojosSettings) -> Publisher:
+    if settings.event_bus == "redis" and settings.redis_url:
+        return RedisStreamsPublisher(settings.redis_url, prefix=settings.event_stream_prefix)
+    return MemoryPublisher()
+
+
+async def tick(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> None:
+    """Do whatever is due for one dojo."""
+    async with tenant_transaction(ctx.pool, tenant_id) as conn:
+        dojo = await store.lock_dojo_if_free(conn, tenant_id, dojo_id)
+        if dojo is None:
+            return
+        at = now()
+        if dojo["timer_state"] == "running" and dojo["turn_due_at"] <= at:
+            dojo = await rotate(ctx, conn, dojo)
+        due = dojo["next_snapshot_at"]
+        if dojo["status"] == "active" and due is not None and due <= at:
+            await periodic(ctx, conn, dojo, await room_state(ctx, dojo))
+            every = timedelta(seconds=ctx.settings.snapshot_every_seconds)
+            await conn.execute(
+                "UPDATE dojos SET next_snapshot_at = $3 WHERE tenant_id = $1 AND dojo_id = $2",
+                tenant_id,
+                dojo_id,
+                at + every,
+            )
+        sync = dojo["room_sync_due"]
+    if sync:
+        await push_room(ctx, tenant_id, dojo_id)
+
+
+async def schedule_once(ctx: Dojos, owner_pool: asyncpg.Pool) -> int:
+    async with owner_pool.acquire() as conn:
+        due = await store.due_dojos(conn)
+    for row in due:
+        try:
+            await tick(ctx, row["tenant_id"], row["dojo_id"])
+        except Exception:  # one dojo's failure must not stall the others
+            _log.exception("dojo_tick_failed", dojo_id=str(row["dojo_id"]))
+    return len(due)
+
+
+async def schedule_forever(ctx: Dojos, owner_pool: asyncpg.Pool) -> None:
+    interval = ctx.settings.scheduler_interval_seconds
+    while True:
+        try:
+            await schedule_once(ctx, owner_pool)
+        except Exception:  # the database is away: try again at the next tick
+            _log.exception("scheduler_failed")
+            await asyncio.sleep(min(5.0, interval * 10))
+        await asyncio.sleep(interval)
+
+
+async def run(ctx: Dojos, owner_pool: asyncpg.Pool, publisher: Publisher) -> None:
+    """Scheduler and relay until cancelled."""
+    async with asyncio.TaskGroup() as group:
+        group.create_task(schedule_forever(ctx, owner_pool))
+        group.create_task(Relay(owner_pool, publisher).run())
+
+
+async def main() -> None:
+    """Standalone worker, until SIGINT/SIGTERM."""
+    from .app import build_context
+
+    settings = DojosSettings()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with build_context(settings) as ctx:
+        owner = await create_pool(settings.migrations_database_url, min_size=1, max_size=3)
+        publisher = publisher_for(settings)
+        task = asyncio.create_task(run(ctx, owner, publisher))
+        try:
+            await stop.wait()
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await publisher.aclose()
+            await owner.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
