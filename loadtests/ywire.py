@@ -44,8 +44,13 @@ def room_url(base: str, room: str, params: Mapping[str, str] | None = None) -> s
     """The URL y-websocket's provider opens: `base` + "/" + room + "?" + encoded params."""
     url = base.rstrip("/") + "/" + room
     if params:
-        url += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params.items())
+        url += "?" + "&".join(f"{_component(k)}={_component(v)}" for k, v in params.items())
     return url
+
+
+def _component(value: str) -> str:
+    """JavaScript's encodeURIComponent, which lib0's encodeQueryParams uses."""
+    return quote(value, safe="!'()*")
 
 
 def _var_uint(data: bytes, pos: int) -> tuple[int, int]:

@@ -7,7 +7,8 @@ applied to each client's document only after the run, for the convergence check.
 a client's own edits (both reference servers send them) are counted apart.
 
 Edits follow a fixed schedule (open loop): a slow server makes latency grow, not the load
-shrink. Rooms are split between worker processes when `processes` > 1.
+shrink. The first `warmup` seconds of edits are not measured. Rooms are split between
+worker processes when `processes` > 1.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class FanoutConfig:
     clients: int = 10
     rate: float = 10.0  # edits per second per client
     duration: float = 20.0
+    warmup: float = 1.0  # seconds of editing before measuring (JIT, first allocations)
     drain_timeout: float = 10.0
     processes: int = 1
     prefix: str = "fanout"
@@ -51,6 +53,7 @@ class WorkerResult:
     latencies_us: list[int] = field(default_factory=list)
     rooms: int = 0
     converged: int = 0
+    started_at: float = 0.0
     late_start_s: float = 0.0
     drained_at: float = 0.0
     load_cpu_s: float = 0.0
@@ -97,31 +100,36 @@ class _Peer:
         self.result = result
         self.client: YClient | None = None
         self.length = 0
-        self.sent = 0
+        self.sent = 0  # measured edits: those made after the warm-up
+        self.measure_from_us = 0
 
     def on_update(self, payload: bytes, received_at_ns: int) -> None:
         now_us = received_at_ns // 1000
         for match in MARKER.finditer(payload):
+            sent_us = int(match[2], 16)
+            if sent_us < self.measure_from_us:
+                continue
             if int(match[1], 16) == self.ident:
                 self.result.echoes += 1
             else:
                 self.result.delivered += 1
-                self.result.latencies_us.append(now_us - int(match[2], 16))
+                self.result.latencies_us.append(now_us - sent_us)
 
 
 async def _edit(peer: _Peer, rng: random.Random, config: FanoutConfig, start: float) -> None:
     assert peer.client is not None
     interval = 1.0 / config.rate
     due = start + rng.random() * interval
-    end = start + config.duration
+    end = start + config.warmup + config.duration
     while due < end:
         delay = due - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        marker = f"<{peer.ident:x}.{time.time_ns() // 1000:x}>"
+        now_us = time.time_ns() // 1000
+        marker = f"<{peer.ident:x}.{now_us:x}>"
         await peer.client.insert(rng.randint(0, peer.length), marker)
         peer.length += len(marker)
-        peer.sent += 1
+        peer.sent += now_us >= peer.measure_from_us
         due += interval
 
 
@@ -136,9 +144,14 @@ def _converged(peers: list[_Peer]) -> bool:
 
 
 async def run_worker(
-    url: str, addressing: RoomAddressing, config: FanoutConfig, room_ids: list[int], start: float
+    url: str,
+    addressing: RoomAddressing,
+    config: FanoutConfig,
+    room_ids: list[int],
+    start: float | None,
 ) -> WorkerResult:
-    """Connect this worker's rooms, edit from wall time `start`, drain, check convergence."""
+    """Connect this worker's rooms, edit from wall time `start` (None: once connected),
+    drain, check convergence."""
     result = WorkerResult(rooms=len(room_ids))
     rooms = [
         [_Peer(r * config.clients + i, result) for i in range(config.clients)] for r in room_ids
@@ -160,7 +173,12 @@ async def run_worker(
             for room_id, room in zip(room_ids, rooms, strict=True):
                 for peer in room:
                     group.create_task(join(room_id, peer))
+        if start is None:
+            start = time.time() + 0.1
+        result.started_at = start + config.warmup
         result.late_start_s = max(0.0, time.time() - start)
+        for peer in peers:
+            peer.measure_from_us = int(result.started_at * 1e6)
         cpu_before = time.process_time()
         async with asyncio.TaskGroup() as group:
             for peer in peers:
@@ -197,8 +215,10 @@ async def run_fanout(
     url: str, addressing: RoomAddressing, config: FanoutConfig, probe: ProcessProbe | None
 ) -> FanoutResult:
     """Run the scenario; rooms are dealt round-robin to `config.processes` workers."""
+    # Worker processes start on a common wall-clock time; one in-process worker starts as
+    # soon as its clients are connected.
     setup = 3.0 + 0.02 * config.rooms * config.clients / config.processes
-    start = time.time() + setup
+    start = time.time() + setup if config.processes > 1 else None
     shares = [list(range(config.rooms))[i :: config.processes] for i in range(config.processes)]
     with CpuSampler(probe) as sampler:
         if config.processes == 1:
@@ -215,7 +235,8 @@ async def run_fanout(
                 parts = list(await asyncio.gather(*futures))
     end = max(part.drained_at for part in parts) or time.time()
     latencies = [value for part in parts for value in part.latencies_us]
-    window = max(end - start, 1e-9)
+    began = min((part.started_at for part in parts if part.started_at), default=end)
+    window = max(end - began, 1e-9)
     return FanoutResult(
         config=config,
         sent=sum(p.sent for p in parts),
@@ -228,7 +249,7 @@ async def run_fanout(
         max_ms=max(latencies, default=0) / 1000,
         rooms=sum(p.rooms for p in parts),
         converged=sum(p.converged for p in parts),
-        server_cpu_s=sampler.between(start, end),
+        server_cpu_s=sampler.between(began, end),
         load_cpu_pct=100 * sum(p.load_cpu_s for p in parts) / window,
         errors=[e for p in parts for e in p.errors]
         + [f"worker started {p.late_start_s:.1f} s late" for p in parts if p.late_start_s > 0.5],
