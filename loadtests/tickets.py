@@ -6,6 +6,9 @@ A ticket is presented as the `ticket` query parameter; its room claim is
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -13,13 +16,25 @@ from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from platform_api.identity.security import public_jwk
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 TICKET_TYP = "room+jwt"
 TICKET_ISSUER = "mrbill-dojos"
 TICKET_AUDIENCE = "mrbill-collab"
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """RFC 7638 thumbprint of the key's JWK, as our issuers use for `kid`.
+
+    Computed here rather than imported from platform_api, which would add seconds of imports
+    to every load-generator process (Locust's timers start before its locustfile is loaded).
+    """
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":"))
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+    )
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
@@ -56,7 +71,7 @@ class TicketMinter:
             "iat": now,
             "exp": now + self.ttl_seconds,
         }
-        headers = {"typ": TICKET_TYP, "kid": public_jwk(self.key.public_key())["kid"]}
+        headers = {"typ": TICKET_TYP, "kid": key_id(self.key.public_key())}
         return jwt.encode(claims, self.key, algorithm="EdDSA", headers=headers)
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:

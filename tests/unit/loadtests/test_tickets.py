@@ -5,7 +5,13 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from loadtests.tickets import TICKET_AUDIENCE, TICKET_ISSUER, RoomAddressing, TicketMinter
+from loadtests.tickets import (
+    TICKET_AUDIENCE,
+    TICKET_ISSUER,
+    RoomAddressing,
+    TicketMinter,
+    key_id,
+)
 
 
 @pytest.fixture
@@ -56,3 +62,9 @@ def test_minter_survives_pickling_for_worker_processes(minter: TicketMinter) -> 
         token, minter.key.public_key(), algorithms=["EdDSA"], audience=TICKET_AUDIENCE
     )
     assert claims["tenant"] == str(minter.tenant)
+
+
+def test_key_id_is_the_same_thumbprint_identity_publishes(minter: TicketMinter) -> None:
+    from platform_api.identity.security import public_jwk
+
+    assert key_id(minter.key.public_key()) == public_jwk(minter.key.public_key())["kid"]
