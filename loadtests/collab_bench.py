@@ -23,6 +23,8 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
+import psutil
+
 from loadtests.bench import (
     ColdJoinConfig,
     FanoutConfig,
@@ -68,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--rate", type=float, default=10.0, help="edits/s per client")
     s.add_argument("--duration", type=float, default=20.0, help="fan-out seconds")
     s.add_argument("--processes", type=int, default=1, help="load generator processes")
+    s.add_argument("--deflate", action="store_true", help="offer permessage-deflate (browsers do)")
     s.add_argument("--idle", type=int, default=1000, help="idle connections")
     s.add_argument("--idle-per-room", type=int, default=10)
     s.add_argument("--trace-ops", type=int, default=260_000)
@@ -102,10 +105,12 @@ class Bench:
         run = uuid.uuid4().hex[:6]  # fresh room names, so a long-running server can be reused
         self.fanout = FanoutConfig(
             rooms=args.rooms, clients=args.clients, rate=args.rate, duration=args.duration,
-            processes=args.processes, prefix=f"fan-{run}",
+            processes=args.processes, prefix=f"fan-{run}", deflate=args.deflate,
         )  # fmt: skip
-        self.idle = IdleConfig(args.idle, args.idle_per_room, prefix=f"idle-{run}")
-        self.cold = ColdJoinConfig(joins=args.joins, room=f"cold-{run}")
+        self.idle = IdleConfig(
+            args.idle, args.idle_per_room, prefix=f"idle-{run}", deflate=args.deflate
+        )
+        self.cold = ColdJoinConfig(joins=args.joins, room=f"cold-{run}", deflate=args.deflate)
         rates = tuple(float(r) for r in args.sweep_rates.split(","))
         self.sweep = SweepConfig(
             replace(self.fanout, prefix=f"sw-{run}"), rates, args.sweep_step, args.p99_limit
@@ -114,7 +119,10 @@ class Bench:
     async def scenario(
         self, name: str, url: str, probe: ProcessProbe | None, report: ServerReport
     ) -> None:
-        _log(f"{report.name}: {name}")
+        busy = psutil.cpu_percent(interval=0.5)  # nothing of ours runs yet: other work
+        _log(f"{report.name}: {name} (machine {busy:.0f}% busy before)")
+        if busy > 20:
+            report.notes.append(f"{name}: the machine was {busy:.0f}% busy with other work")
         if name == "fanout":
             report.fanout = await run_fanout(url, self.addressing, self.fanout, probe)
             report.notes += report.fanout.errors

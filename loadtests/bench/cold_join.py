@@ -26,6 +26,7 @@ class ColdJoinConfig:
     load_timeout: float = 120.0
     load_rate: float | None = None  # updates per second while loading (None: as fast as sent)
     room: str = "cold-join"
+    deflate: bool = False  # offer permessage-deflate, as browsers do
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,8 @@ class ColdJoinResult:
         return percentile(self.join_ms, 100)
 
 
-async def _sees_document(target: str, built: BuiltDocument) -> bool:
-    probe = await YClient.connect(target)
+async def _sees_document(target: str, built: BuiltDocument, deflate: bool) -> bool:
+    probe = await YClient.connect(target, compression=deflate)
     try:
         await probe.wait_synced(30)
         return str(probe.text) == built.text
@@ -65,7 +66,7 @@ async def run_cold_join(
         return room_url(url, addressing.room(config.room), addressing.query(config.room))
 
     began = time.perf_counter()
-    loader = await YClient.connect(target(), apply_remote=False)
+    loader = await YClient.connect(target(), apply_remote=False, compression=config.deflate)
     try:
         await loader.wait_synced(30)
         for update in built.updates:
@@ -73,7 +74,7 @@ async def run_cold_join(
             if config.load_rate:
                 await asyncio.sleep(1 / config.load_rate)
         deadline = time.monotonic() + config.load_timeout
-        while not await _sees_document(target(), built):
+        while not await _sees_document(target(), built, config.deflate):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the room did not hold the trace after {config.load_timeout} s")
             await asyncio.sleep(0.2)
@@ -84,7 +85,7 @@ async def run_cold_join(
         for _ in range(config.joins):
             address = target()  # minted before the clock starts
             start = time.perf_counter()
-            client = await YClient.connect(address)
+            client = await YClient.connect(address, compression=config.deflate)
             try:
                 await client.wait_synced(30)
                 join_ms.append((time.perf_counter() - start) * 1000)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 
 from crdt import decode_state_vector
-from loadtests.bench.stats import CpuSampler, percentile
+from loadtests.bench.stats import CpuSampler, no_gc_pauses, percentile
 from loadtests.servers import ProcessProbe
 from loadtests.tickets import RoomAddressing
 from loadtests.ywire import YClient, room_url
@@ -42,6 +42,7 @@ class FanoutConfig:
     processes: int = 1
     prefix: str = "fanout"
     seed: int = 1
+    deflate: bool = False  # offer permessage-deflate, as browsers do
 
 
 @dataclass
@@ -143,6 +144,23 @@ def _converged(peers: list[_Peer]) -> bool:
     return len(views) == 1
 
 
+async def _edit_and_drain(
+    rooms: list[list[_Peer]], config: FanoutConfig, start: float, result: WorkerResult
+) -> None:
+    async with asyncio.TaskGroup() as group:
+        for peer in (peer for room in rooms for peer in room):
+            group.create_task(_edit(peer, random.Random(config.seed + peer.ident), config, start))
+    for room in rooms:
+        sent = sum(peer.sent for peer in room)
+        result.sent += sent
+        result.expected += sent * (config.clients - 1)
+    deadline = time.monotonic() + config.drain_timeout
+    # The counters are bumped by a plain callback per update: polling them is cheaper.
+    while result.delivered < result.expected and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    result.drained_at = time.time()
+
+
 async def run_worker(
     url: str,
     addressing: RoomAddressing,
@@ -163,7 +181,7 @@ async def run_worker(
         async with gate:
             target = room_url(url, addressing.room(name), addressing.query(name))
             peer.client = await YClient.connect(
-                target, apply_remote=False, on_update=peer.on_update
+                target, apply_remote=False, on_update=peer.on_update, compression=config.deflate
             )
             await peer.client.wait_synced(30)
 
@@ -180,20 +198,8 @@ async def run_worker(
         for peer in peers:
             peer.measure_from_us = int(result.started_at * 1e6)
         cpu_before = time.process_time()
-        async with asyncio.TaskGroup() as group:
-            for peer in peers:
-                group.create_task(
-                    _edit(peer, random.Random(config.seed + peer.ident), config, start)
-                )
-        for room in rooms:
-            sent = sum(peer.sent for peer in room)
-            result.sent += sent
-            result.expected += sent * (config.clients - 1)
-        deadline = time.monotonic() + config.drain_timeout
-        # The counters are bumped by a plain callback per update: polling them is cheaper.
-        while result.delivered < result.expected and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-        result.drained_at = time.time()
+        with no_gc_pauses():
+            await _edit_and_drain(rooms, config, start, result)
         result.load_cpu_s = time.process_time() - cpu_before
         result.converged = sum(_converged(room) for room in rooms)
     except* Exception as group_error:

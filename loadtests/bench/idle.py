@@ -24,6 +24,7 @@ class IdleConfig:
     per_room: int = 10
     concurrency: int = 10
     prefix: str = "idle"
+    deflate: bool = False  # offer permessage-deflate, as browsers do
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ async def run_idle(
         async with gate:
             began = time.perf_counter()
             try:
-                client = await YClient.connect(target)
+                client = await YClient.connect(target, compression=config.deflate)
                 clients.append(client)
                 await client.wait_synced(30)
             except (OSError, TimeoutError, ConnectionError, WebSocketException) as exc:
