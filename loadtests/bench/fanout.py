@@ -212,7 +212,11 @@ async def run_worker(
 
 
 def _worker_process(
-    url: str, addressing: RoomAddressing, config: FanoutConfig, room_ids: list[int], start: float
+    url: str,
+    addressing: RoomAddressing,
+    config: FanoutConfig,
+    room_ids: list[int],
+    start: float | None,
 ) -> WorkerResult:
     return asyncio.run(run_worker(url, addressing, config, room_ids, start))
 

@@ -106,7 +106,8 @@ class PycrdtClient:
 
         hosting = asyncio.create_task(host(), name=f"pycrdt client {target}")
         try:
-            await asyncio.wait({ready, hosting}, return_when=asyncio.FIRST_COMPLETED)
+            pending: set[asyncio.Future[Any]] = {ready, hosting}
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             if not ready.done():
                 hosting.result()  # raises why the connection failed
                 raise ConnectionError(f"pycrdt client for {target} stopped before it started")

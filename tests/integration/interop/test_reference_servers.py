@@ -94,12 +94,12 @@ async def test_awareness_reaches_every_client(trio: Trio) -> None:
     carol_state = {"user": {"name": "Carol", "color": "#6eeb83"}}
     await trio.alice.set_awareness(alice_state)
     await trio.carol.set_awareness(carol_state)
-    assert trio.alice.client_id is not None
+    alice_id = trio.alice.client_id
+    assert alice_id is not None
 
     def has_both(states: dict[int, object]) -> bool:
         return (
-            states.get(trio.alice.client_id) == alice_state
-            and states.get(trio.carol.client_id) == carol_state
+            states.get(alice_id) == alice_state and states.get(trio.carol.client_id) == carol_state
         )
 
     await eventually(trio.bob.awareness, has_both, what="bob sees alice and carol")
