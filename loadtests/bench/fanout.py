@@ -58,6 +58,7 @@ class WorkerResult:
     late_start_s: float = 0.0
     drained_at: float = 0.0
     load_cpu_s: float = 0.0
+    load_window_s: float = 0.0
     errors: list[str] = field(default_factory=list)
 
 
@@ -201,6 +202,7 @@ async def run_worker(
         with no_gc_pauses():
             await _edit_and_drain(rooms, config, start, result)
         result.load_cpu_s = time.process_time() - cpu_before
+        result.load_window_s = result.drained_at - start
         result.converged = sum(_converged(room) for room in rooms)
     except* Exception as group_error:
         result.errors.extend(repr(exc) for exc in group_error.exceptions)
@@ -260,7 +262,9 @@ async def run_fanout(
         rooms=sum(p.rooms for p in parts),
         converged=sum(p.converged for p in parts),
         server_cpu_s=sampler.between(began, end),
-        load_cpu_pct=100 * sum(p.load_cpu_s for p in parts) / window,
+        load_cpu_pct=100
+        * sum(p.load_cpu_s for p in parts)
+        / max(max(p.load_window_s for p in parts), 1e-9),
         errors=[e for p in parts for e in p.errors]
         + [f"worker started {p.late_start_s:.1f} s late" for p in parts if p.late_start_s > 0.5],
     )
