@@ -1,6 +1,8 @@
-"""Run one collab node: ``python -m collab_server`` (settings from COLLAB_* variables)."""
+"""Run one collab node: ``python -m collab_server [--port N]`` (settings from COLLAB_* variables)."""
 
 from __future__ import annotations
+
+import argparse
 
 import uvloop
 from aiohttp import web
@@ -10,7 +12,17 @@ from .settings import CollabSettings
 
 
 def main() -> None:
-    settings = CollabSettings()
+    parser = argparse.ArgumentParser(prog="collab_server", description=__doc__)
+    parser.add_argument("--host", help="overrides COLLAB_HOST")
+    parser.add_argument("--port", type=int, help="overrides COLLAB_PORT")
+    parser.add_argument("--node-name", help="overrides COLLAB_NODE_NAME")
+    args = parser.parse_args()
+    overrides = {
+        key: value
+        for key, value in (("host", args.host), ("port", args.port), ("node_name", args.node_name))
+        if value is not None
+    }
+    settings = CollabSettings(**overrides)
     uvloop.install()
     web.run_app(
         create_app(settings),
