@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -40,3 +41,21 @@ EMBEDDED_REDIS_PORT = 6390
 
 # The collab nodes (collab_server); nginx spreads rooms over them by name.
 COLLAB_PORTS = (8201, 8202, 8203)
+
+
+def port_offset() -> int:
+    """``MRBILL_PORT_OFFSET``: added to every port of the stack, so that several stacks (other
+    developers', the browser tests') run side by side on one machine."""
+    value = os.environ.get("MRBILL_PORT_OFFSET", "0")
+    if not value.isdigit() or int(value) > 50000:
+        raise ValueError(f"MRBILL_PORT_OFFSET must be a number from 0 to 50000, not {value!r}")
+    return int(value)
+
+
+def services(offset: int = 0) -> tuple[Service, ...]:
+    """The services with their ports moved by ``offset``."""
+    return tuple(replace(s, port=s.port + offset) for s in SERVICES)
+
+
+def collab_ports(offset: int = 0) -> tuple[int, ...]:
+    return tuple(p + offset for p in COLLAB_PORTS)
