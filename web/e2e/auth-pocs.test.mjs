@@ -75,7 +75,7 @@ test('create a POC, find it by a misspelled name, filter by a tag', async (t) =>
   await shot(page, 'poc-detail');
 
   await page.goto('/pocs');
-  const box = page.getByRole('combobox');
+  const box = page.getByRole('combobox', { name: 'Search POCs' });
   // Misspelled: "marsupail" for "marsupial" (the index is eventually consistent: keep looking).
   await until(async () => {
     await box.fill('');
