@@ -77,6 +77,11 @@ http {{
     server {{
         listen 127.0.0.1:{entry_port};
 {locations}
+        # An API path of no service here is a 404, never the web app's index.html.
+        location /api/ {{
+            default_type application/problem+json;
+            return 404 '{{"type":"about:blank","title":"Not Found","status":404}}';
+        }}
         # The web app: hashed assets are immutable; index.html is always revalidated. The CSP
         # keeps injected scripts out (the access token lives in the page's memory).
         location /assets/ {{

@@ -78,7 +78,8 @@ export async function apiLogin(email, password) {
 
 export async function apiAvailable(service) {
   const response = await fetch(`${BASE}/api/${service}/healthz`).catch(() => null);
-  return response?.status === 200;
+  // A service missing from the stack falls through to the web app's index.html (or a 404).
+  return response?.status === 200 && (response.headers.get('content-type') ?? '').includes('json');
 }
 
 /** Poll `check` until it returns truthy or `ms` pass; returns how long it took. */

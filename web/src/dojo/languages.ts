@@ -39,5 +39,5 @@ export function userColor(userId: string): { color: string; light: string } {
   let hash = 2166136261;
   for (const char of userId) hash = Math.imul(hash ^ char.charCodeAt(0), 16777619) >>> 0;
   const hue = PALETTE[hash % PALETTE.length];
-  return { color: `hsl(${hue} 70% 35%)`, light: `hsl(${hue} 70% 35% / 0.2)` };
+  return { color: `hsl(${hue} 65% 28%)`, light: `hsl(${hue} 65% 28% / 0.2)` };
 }
