@@ -17,7 +17,7 @@ export function Chat({ dojoId, me }: { dojoId: string; me: string }) {
         const { items } = await listChat(dojoId, last.current);
         if (alive && items.length) {
           last.current = items[items.length - 1].seq;
-          setMessages((old) => [...old, ...items.filter((m) => !old.some((o) => o.seq === m.seq))]);
+          setMessages((old) => merge(old, items));
         }
       } catch {
         /* the next poll tries again */
@@ -41,7 +41,7 @@ export function Chat({ dojoId, me }: { dojoId: string; me: string }) {
     if (!body) return;
     setDraft('');
     const message = await sendChat(dojoId, body);
-    setMessages((old) => (old.some((o) => o.seq === message.seq) ? old : [...old, message]));
+    setMessages((old) => merge(old, [message]));
   };
 
   return (
@@ -65,4 +65,10 @@ export function Chat({ dojoId, me }: { dojoId: string; me: string }) {
       </form>
     </section>
   );
+}
+
+/** New messages join the list once each, in the dojo's order (its sequence numbers). */
+function merge(old: ChatMessage[], items: ChatMessage[]): ChatMessage[] {
+  const fresh = items.filter((m) => !old.some((o) => o.seq === m.seq));
+  return fresh.length ? [...old, ...fresh].sort((a, b) => a.seq - b.seq) : old;
 }
