@@ -77,6 +77,8 @@ def stack_env(
         "COLLAB_REDIS_URL": redis_url,
         "COLLAB_SNAPSHOT_DIR": str(STATE / "objects"),
         "COLLAB_TICKET_PUBLIC_KEY_FILE": str(_signing_key("dojos")),
+        # What room tickets tell clients to connect to: the entry port's /collab.
+        "DOJOS_COLLAB_PUBLIC_URL": "ws" + entry.removeprefix("http") + "/collab",
     }
     return env
 
@@ -150,18 +152,6 @@ def up(
     created = asyncio.run(seed_all(env))
     _say(f"demo data: {', '.join(created) if created else 'already present'}")
 
-    if not any(s.name == "dojos" for s in stack):
-        # No dojo service yet: the development stand-in takes its place (see its docstring).
-        standin = Service("dojos", 8190 + offset, "infra.local.dojo_standin:create_app", "DOJOS_")
-        identity = next(s for s in stack if s.name == "identity")
-        env |= {
-            "DOJOS_ENVIRONMENT": "development",
-            "DOJOS_JWKS_URL": f"http://127.0.0.1:{identity.port}/.well-known/jwks.json",
-            "DOJOS_IDENTITY_URL": f"http://127.0.0.1:{identity.port}",
-            "DOJOS_TICKET_KEY_FILE": str(_signing_key("dojos")),
-            "DOJOS_COLLAB_URL": f"http://127.0.0.1:{collab_ports(offset)[0]}",
-        }
-        stack = (*stack, standin)
     procfile = _procfile(port, embedded_redis, stack=stack, offset=offset, run_dir=run_dir)
     (run_dir / "Procfile").write_text(procfile)
     (run_dir / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))

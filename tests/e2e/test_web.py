@@ -4,6 +4,7 @@ beside anyone's ``./mrbill up``. Screenshots land in ``test-artifacts/web/``."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -72,11 +73,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.5)
         yield base
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        # The stack may already be gone (it failed to start): nothing left to stop then.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
 

@@ -1,4 +1,5 @@
-// Two users of one tenant in one dojo room, and a third from another tenant who cannot enter.
+// Two users of one tenant in one dojo room (the second joins with the facilitator's invite link),
+// a colleague without an invite, and someone from another tenant who cannot enter.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { apiLogin, axe, BASE, launch, newPage, shot, signUp, unique, until } from './helpers.mjs';
@@ -8,6 +9,7 @@ const id = unique();
 const password = 'correct-horse-battery-staple';
 const owner = { organization: `Dojo Org ${id}`, name: 'Dora Driver', email: `dora-${id}@example.com`, password };
 const member = { name: 'Nico Navigator', email: `nico-${id}@example.com` };
+const colleague = { name: 'Cora Colleague', email: `cora-${id}@example.com` };
 let dojoPath;
 let driver; // page of the owner (facilitator, first driver), Portuguese
 let navigator; // page of the invited member, English
@@ -22,40 +24,58 @@ after(async () => {
 const editorText = (page) => page.locator('[data-testid=editor] .cm-content').innerText();
 const readOnly = (page) => page.getByTestId('role-banner').getAttribute('data-readonly');
 
-test('the owner signs up, invites a member who accepts, and creates a dojo', async () => {
-  driver = await newPage(browser, 'pt-BR');
-  await signUp(driver, owner);
-  assert.equal(await driver.locator('html').getAttribute('lang'), 'pt-BR');
-
+/** A new member of the owner's organization (identity invitation), logged in on a new page. */
+async function addMember(person, locale) {
   const token = await apiLogin(owner.email, owner.password);
   const invitation = await fetch(`${BASE}/api/identity/invitations`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ email: member.email, role: 'member' }),
+    body: JSON.stringify({ email: person.email, role: 'member' }),
   }).then((r) => r.json());
-  navigator = await newPage(browser, 'en-US');
-  await navigator.goto(`/invite#${invitation.token}`);
-  await navigator.fill('input[name=full_name]', member.name);
-  await navigator.fill('input[name=password]', password);
-  await navigator.click('form button[type=submit]');
-  await navigator.getByTestId('who').waitFor();
+  const page = await newPage(browser, locale);
+  await page.goto(`/invite#${invitation.token}`);
+  await page.fill('input[name=full_name]', person.name);
+  await page.fill('input[name=password]', password);
+  await page.click('form button[type=submit]');
+  await page.getByTestId('who').waitFor();
+  return page;
+}
+
+test('the owner signs up, invites a member who accepts, and creates a dojo', async () => {
+  driver = await newPage(browser, 'pt-BR');
+  await signUp(driver, owner);
+  assert.equal(await driver.locator('html').getAttribute('lang'), 'pt-BR');
+  navigator = await addMember(member, 'en-US');
 
   await driver.goto('/dojos');
-  await driver.fill('input[name=title]', `Kata FizzBuzz ${id}`);
+  await driver.fill('input[name=name]', `Kata FizzBuzz ${id}`);
   await driver.selectOption('select[name=language]', 'python');
   await driver.fill('input[name=rotation]', '10');
   await shot(driver, 'dojo-lobby');
   assert.deepEqual(await axe(driver), [], 'axe: lobby');
   await driver.click('form button[type=submit]');
-  await driver.waitForURL(/\/dojos\/[0-9a-f]+$/);
+  await driver.waitForURL(/\/dojos\/[0-9a-f-]{36}$/);
   dojoPath = new URL(driver.url()).pathname;
   await driver.getByTestId('role-banner').waitFor();
   await driver.getByRole('button', { name: /Iniciar o dojo|Start the dojo/ }).click();
   await until(async () => (await driver.getByTestId('timer').innerText()) !== '--:--', 5000, 'the rotation timer runs');
 });
 
+test('the facilitator makes an invite link; the member opens it and enters the room', async () => {
+  await driver.getByRole('button', { name: /Link de convite \(copiloto\)|Invite link \(navigator\)/ }).click();
+  const link = new URL(await driver.getByTestId('invite-link').innerText());
+  assert.equal(link.pathname, '/dojos/join');
+  assert.ok(link.hash.length > 10, 'the link carries the invite code');
+  await navigator.goto(link.pathname + link.hash);
+  await navigator.waitForURL((url) => url.pathname === dojoPath, { timeout: 5000 });
+  // A made-up code is refused with a clear message.
+  const other = await navigator.context().newPage();
+  await other.goto('/dojos/join#not-a-real-code');
+  assert.match(await other.getByTestId('join-error').innerText(), /not valid/);
+  await other.close();
+});
+
 test('what the driver types appears for the navigator within a second; roles and cursors show', async () => {
-  await navigator.goto(dojoPath);
   await navigator.getByTestId('role-banner').waitFor();
   await until(async () => (await navigator.getByTestId('connection-status').getAttribute('data-status')) === 'connected', 10000, 'navigator connected');
   await until(async () => (await driver.getByTestId('connection-status').getAttribute('data-status')) === 'connected', 10000, 'driver connected');
@@ -94,9 +114,20 @@ test('after the facilitator rotates, the roles swap', async () => {
   await navigator.keyboard.press('Control+End');
   await navigator.keyboard.type('\n    return n');
   await until(async () => (await editorText(driver)).includes('return n'), 3000, "the new driver's text reaches the old one");
-  // The rotation took a snapshot: the timeline shows it.
-  await driver.getByTestId('snapshot-diff').waitFor({ timeout: 5000 });
+  // The rotation took a snapshot of the first driver's code: the timeline shows it, diffed.
+  await until(async () => (await driver.getByTestId('snapshot-diff').innerText().catch(() => '')).includes('def fizzbuzz'), 5000, 'the rotation snapshot in the diff');
+  assert.match(await navigator.getByTestId('participants').innerText(), /Nico Navigator \(you\) — driver/);
   await shot(driver, 'dojo-room-after-rotation');
+});
+
+test('the facilitator pauses and resumes the rotation timer', async () => {
+  await driver.getByRole('button', { name: /^(Pausar|Pause)$/ }).click();
+  await until(async () => (await navigator.getByTestId('timer').getAttribute('data-state')) === 'paused', 5000, 'paused for everyone');
+  const frozen = await navigator.getByTestId('timer').innerText();
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.equal(await navigator.getByTestId('timer').innerText(), frozen, 'a paused timer does not count down');
+  await driver.getByRole('button', { name: /^(Retomar|Resume)$/ }).click();
+  await until(async () => (await navigator.getByTestId('timer').getAttribute('data-state')) === 'running', 5000, 'running again');
 });
 
 test('chat messages appear on both sides', async () => {
@@ -111,6 +142,16 @@ test('chat messages appear on both sides', async () => {
     }, 5000, 'both messages on both sides');
   }
   await shot(navigator, 'dojo-room-chat');
+});
+
+test('a colleague without an invite is told to ask for one', async () => {
+  const page = await addMember(colleague, 'en-US');
+  await page.goto(dojoPath);
+  const message = page.getByTestId('dojo-not-member');
+  await message.waitFor({ timeout: 5000 });
+  assert.match(await message.innerText(), /Ask its facilitator for an invite link/);
+  assert.equal(await page.locator('[data-testid=editor]').count(), 0);
+  await page.close();
 });
 
 test('someone from another tenant cannot open the dojo', async () => {

@@ -3,6 +3,7 @@ import { BrowserRouter, Navigate, NavLink, Route, Routes, useLocation } from 're
 import { AuthProvider, useAuth } from './auth/AuthContext';
 import { DojoLobbyPage } from './dojo/DojoLobbyPage';
 import { DojoRoomPage } from './dojo/DojoRoomPage';
+import { JoinDojoPage } from './dojo/Invites';
 import { I18nProvider, LOCALES, useI18n, type Locale } from './i18n';
 import { AcceptInvitationPage, LoginPage, SignupPage } from './pages/Auth';
 import { PocDetailPage } from './pocs/PocDetailPage';
@@ -15,7 +16,7 @@ function RequireAuth({ children }: { children: ReactNode }) {
   const { t } = useI18n();
   const location = useLocation();
   if (status === 'loading') return <p>{t('common.loading')}</p>;
-  if (status === 'anonymous') return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  if (status === 'anonymous') return <Navigate to="/login" replace state={{ from: location.pathname + location.search + location.hash }} />;
   return children;
 }
 
@@ -80,6 +81,7 @@ export function AppRoutes() {
       <Route path="/pocs/:id" element={<RequireAuth><PocDetailPage /></RequireAuth>} />
       <Route path="/pocs/:id/edit" element={<RequireAuth><PocFormPage /></RequireAuth>} />
       <Route path="/dojos" element={<RequireAuth><DojoLobbyPage /></RequireAuth>} />
+      <Route path="/dojos/join" element={<RequireAuth><JoinDojoPage /></RequireAuth>} />
       <Route path="/dojos/:id" element={<RequireAuth><DojoRoomPage /></RequireAuth>} />
       <Route path="*" element={<Navigate to="/pocs" replace />} />
     </Routes>

@@ -1,35 +1,42 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { useI18n } from '../i18n';
-import { listChat, sendChat, type ChatMessage } from './api';
+import { listMessages, sendMessage, type ChatMessage } from './api';
 
-/** The dojo's chat: polled once a second (the dojo service keeps it), newest at the bottom. */
-export function Chat({ dojoId, me }: { dojoId: string; me: string }) {
+type Props = {
+  dojoId: string;
+  me: string;
+  /** Bumped when the room's "chat" array changes: read the messages again at once. */
+  liveKey: number;
+  /** Whether the dojo still takes messages (scheduled or running). */
+  open: boolean;
+};
+
+/**
+ * The dojo's chat. The dojo service keeps it (the REST list is the record) and mirrors every
+ * new message into the room, which tells us to re-read it; a slow poll covers a missed signal.
+ * Messages show the service's `html` (escaped first, then code/bold/italics), never raw text
+ * as markup.
+ */
+export function Chat({ dojoId, me, liveKey, open }: Props) {
   const { t, locale } = useI18n();
   const [messages, setMessages] = useState<ChatMessage[]>([]);
   const [draft, setDraft] = useState('');
-  const last = useRef(0);
+  const [error, setError] = useState<string | null>(null);
   const list = useRef<HTMLOListElement>(null);
 
-  useEffect(() => {
-    let alive = true;
-    const poll = async () => {
-      try {
-        const { items } = await listChat(dojoId, last.current);
-        if (alive && items.length) {
-          last.current = items[items.length - 1].seq;
-          setMessages((old) => merge(old, items));
-        }
-      } catch {
-        /* the next poll tries again */
-      }
-    };
-    void poll();
-    const timer = setInterval(() => void poll(), 1000);
-    return () => {
-      alive = false;
-      clearInterval(timer);
-    };
+  const load = useCallback(async () => {
+    const { items } = await listMessages(dojoId);
+    setMessages([...items].reverse());
   }, [dojoId]);
+
+  useEffect(() => {
+    void load().catch(() => undefined);
+  }, [load, liveKey]);
+
+  useEffect(() => {
+    const timer = setInterval(() => void load().catch(() => undefined), 5000);
+    return () => clearInterval(timer);
+  }, [load]);
 
   useEffect(() => {
     list.current?.lastElementChild?.scrollIntoView?.({ block: 'nearest' });
@@ -37,11 +44,17 @@ export function Chat({ dojoId, me }: { dojoId: string; me: string }) {
 
   const onSubmit = async (event: FormEvent) => {
     event.preventDefault();
-    const body = draft.trim();
-    if (!body) return;
+    const text = draft.trim();
+    if (!text) return;
     setDraft('');
-    const message = await sendChat(dojoId, body);
-    setMessages((old) => merge(old, [message]));
+    setError(null);
+    try {
+      const message = await sendMessage(dojoId, text);
+      setMessages((old) => merge(old, [message]));
+    } catch (e) {
+      setDraft(text);
+      setError(e instanceof Error ? e.message : String(e));
+    }
   };
 
   return (
@@ -49,26 +62,33 @@ export function Chat({ dojoId, me }: { dojoId: string; me: string }) {
       <h2 id="chat-title">{t('room.chat')}</h2>
       <ol ref={list} className="messages" aria-live="polite" data-testid="chat-messages">
         {messages.map((m) => (
-          <li key={m.seq} className={m.user_id === me ? 'mine' : ''}>
-            <strong>{m.name}</strong>{' '}
-            <time dateTime={m.created_at}>{new Date(m.created_at).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' })}</time>
-            <p>{m.body}</p>
+          <li key={m.message_id} className={m.user_id === me ? 'mine' : ''}>
+            <strong>{m.display_name}</strong>{' '}
+            <time dateTime={m.timestamp}>{new Date(m.timestamp).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' })}</time>
+            <p dangerouslySetInnerHTML={{ __html: m.html }} />
           </li>
         ))}
       </ol>
-      <form onSubmit={(e) => void onSubmit(e)} className="chat-form">
-        <label htmlFor="chat-input" className="sr-only">
-          {t('room.chatMessage')}
-        </label>
-        <input id="chat-input" value={draft} maxLength={2000} onChange={(e) => setDraft(e.target.value)} placeholder={t('room.chatMessage')} />
-        <button type="submit">{t('room.send')}</button>
-      </form>
+      {error && (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      )}
+      {open && (
+        <form onSubmit={(e) => void onSubmit(e)} className="chat-form">
+          <label htmlFor="chat-input" className="sr-only">
+            {t('room.chatMessage')}
+          </label>
+          <input id="chat-input" value={draft} maxLength={2000} onChange={(e) => setDraft(e.target.value)} placeholder={t('room.chatMessage')} />
+          <button type="submit">{t('room.send')}</button>
+        </form>
+      )}
     </section>
   );
 }
 
-/** New messages join the list once each, in the dojo's order (its sequence numbers). */
+/** Our own new message joins the list at once, once (the next read has it too). */
 function merge(old: ChatMessage[], items: ChatMessage[]): ChatMessage[] {
-  const fresh = items.filter((m) => !old.some((o) => o.seq === m.seq));
-  return fresh.length ? [...old, ...fresh].sort((a, b) => a.seq - b.seq) : old;
+  const fresh = items.filter((m) => !old.some((o) => o.message_id === m.message_id));
+  return fresh.length ? [...old, ...fresh] : old;
 }

@@ -19,6 +19,10 @@ type Props = {
   onStatus: (status: ConnectionStatus) => void;
   /** A fresh ticket when the server says ours expired (4401). */
   renewTicket: () => Promise<string>;
+  /** The dojo service changed the room's "dojo" map (driver, timer, status). */
+  onMeta?: () => void;
+  /** The room's "chat" array changed (a message was posted or deleted). */
+  onChat?: () => void;
 };
 
 /** Where the collab engine is: same origin, `/collab/<room>` (nginx spreads rooms over nodes). */
@@ -31,19 +35,23 @@ export function collabBaseUrl(location: Location = window.location): string {
  * everyone's cursor and selection (awareness) in their colour and name. Read-only is shown and
  * enforced locally; the collab server enforces it too (the ticket's role).
  */
-export function CollabEditor({ room, ticket, readOnly, language, user, label, onStatus, renewTicket }: Props) {
+export function CollabEditor({ room, ticket, readOnly, language, user, label, onStatus, renewTicket, onMeta, onChat }: Props) {
   const parent = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const provider = useRef<WebsocketProvider | null>(null);
   const readOnlyCompartment = useRef(new Compartment());
-  const callbacks = useRef({ onStatus, renewTicket });
-  callbacks.current = { onStatus, renewTicket };
+  const callbacks = useRef({ onStatus, renewTicket, onMeta, onChat });
+  callbacks.current = { onStatus, renewTicket, onMeta, onChat };
 
   useEffect(() => {
     const doc = new Y.Doc();
     const ws = new WebsocketProvider(collabBaseUrl(), room, doc, { params: { ticket }, disableBc: true });
     provider.current = ws;
     const ytext = doc.getText('code');
+    // Only signals: what they carry is re-read from the dojo API, the record (a client with
+    // write access could write into these shared types too).
+    doc.getMap('dojo').observe(() => callbacks.current.onMeta?.());
+    doc.getArray('chat').observe(() => callbacks.current.onChat?.());
     const { color, light } = userColor(user.id);
     ws.awareness.setLocalStateField('user', { name: user.name, color, colorLight: light, id: user.id });
     ws.on('status', ({ status }) => callbacks.current.onStatus(status));

@@ -1,18 +1,27 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import { ApiError } from '../api/http';
-import { FormError, SelectField, TextField } from '../components/Field';
+import { useAuth } from '../auth/AuthContext';
+import { FormError, SelectField, TextArea, TextField } from '../components/Field';
 import { useI18n, type MessageKey } from '../i18n';
-import { createDojo, listDojos, type Dojo } from './api';
-import { LANGUAGE_NAMES } from './languages';
+import { createDojo, listDojos, type Dojo, type DojoFormat } from './api';
+import { InviteButton } from './Invites';
+import { LANGUAGE_NAMES, languageName } from './languages';
+
+const FORMATS: DojoFormat[] = ['randori', 'prepared', 'free'];
+
+/** Whether the signed-in user manages `dojo` (its facilitator, or a tenant owner/admin). */
+export function canManage(dojo: Pick<Dojo, 'creator_id'>, me: { user: { user_id: string; role: string } } | null): boolean {
+  return !!me && (dojo.creator_id === me.user.user_id || me.user.role === 'owner' || me.user.role === 'admin');
+}
 
 export function DojoLobbyPage() {
   const { t, locale } = useI18n();
+  const { me } = useAuth();
   const navigate = useNavigate();
   const [dojos, setDojos] = useState<Dojo[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [copied, setCopied] = useState<string | null>(null);
 
   useEffect(() => {
     listDojos().then(
@@ -24,41 +33,30 @@ export function DojoLobbyPage() {
   const onSubmit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const data = new FormData(event.currentTarget);
-    const when = String(data.get('scheduled_at') ?? '');
+    const when = String(data.get('scheduled_start_time') ?? '');
     setErrors({});
     try {
       const dojo = await createDojo({
-        title: String(data.get('title') ?? '').trim(),
+        name: String(data.get('name') ?? '').trim(),
+        description: String(data.get('description') ?? '').trim(),
         language: String(data.get('language')),
-        scheduled_at: when ? new Date(when).toISOString() : null,
+        format: String(data.get('format')) as DojoFormat,
+        scheduled_start_time: when ? new Date(when).toISOString() : null,
         rotation_seconds: Math.round(Number(data.get('rotation') || 5) * 60),
       });
       navigate(`/dojos/${dojo.dojo_id}`);
     } catch (e) {
-      if (e instanceof ApiError) setErrors({ ...e.fieldErrors(), _form: e.message });
-      else setErrors({ _form: t('common.error') });
+      if (e instanceof ApiError) {
+        const fields = e.fieldErrors();
+        setErrors({ ...fields, rotation: fields.rotation_seconds, _form: e.message });
+      } else setErrors({ _form: t('common.error') });
     }
-  };
-
-  const copyInvite = async (dojo: Dojo) => {
-    const url = `${window.location.origin}/dojos/${dojo.dojo_id}`;
-    try {
-      await navigator.clipboard.writeText(url);
-    } catch {
-      /* clipboard refused (e.g. not https): the link is shown instead */
-    }
-    setCopied(url);
   };
 
   return (
     <div className="lobby">
       <h1>{t('dojos.title')}</h1>
       <FormError message={error} />
-      {copied && (
-        <p className="flash" role="status">
-          {t('dojos.copied')} <code>{copied}</code>
-        </p>
-      )}
       <div className="lobby-grid">
         <section aria-labelledby="dojo-list-title">
           <h2 id="dojo-list-title" className="sr-only">
@@ -66,34 +64,36 @@ export function DojoLobbyPage() {
           </h2>
           {dojos?.length === 0 && <p>{t('dojos.none')}</p>}
           <ul className="cards">
-            {dojos?.map((dojo) => (
-              <li key={dojo.dojo_id} className="card">
-                <h3>
-                  <Link to={`/dojos/${dojo.dojo_id}`}>{dojo.title}</Link>
-                </h3>
-                <p className="meta">
-                  <span className="badge">{LANGUAGE_NAMES[dojo.language] ?? dojo.language}</span>
-                  <span className={`status status-${dojo.status}`}>{t(`dojos.status.${dojo.status}` as MessageKey)}</span>
-                  {dojo.scheduled_at && <time dateTime={dojo.scheduled_at}>{new Date(dojo.scheduled_at).toLocaleString(locale)}</time>}
-                  <span>{t('dojos.participants', { count: dojo.participants.length })}</span>
-                </p>
-                <div className="actions">
-                  <Link className="button primary" to={`/dojos/${dojo.dojo_id}`}>
-                    {t('dojos.join')}
-                  </Link>
-                  <button type="button" onClick={() => void copyInvite(dojo)}>
-                    {t('dojos.invite')}
-                  </button>
-                </div>
-              </li>
-            ))}
+            {dojos?.map((dojo) => {
+              const when = dojo.started_at ?? dojo.scheduled_start_time;
+              return (
+                <li key={dojo.dojo_id} className="card" data-testid="dojo-card">
+                  <h3>
+                    <Link to={`/dojos/${dojo.dojo_id}`}>{dojo.name}</Link>
+                  </h3>
+                  <p className="meta">
+                    <span className="badge">{languageName(dojo.language)}</span>
+                    <span className={`status status-${dojo.status}`}>{t(`dojos.status.${dojo.status}` as MessageKey)}</span>
+                    <span>{t(`dojos.format.${dojo.format}` as MessageKey)}</span>
+                    {when && <time dateTime={when}>{new Date(when).toLocaleString(locale)}</time>}
+                    <span>{t('dojos.participants', { count: dojo.participant_count })}</span>
+                  </p>
+                  <div className="actions">
+                    <Link className="button primary" to={`/dojos/${dojo.dojo_id}`}>
+                      {t('dojos.open')}
+                    </Link>
+                    {canManage(dojo, me) && (dojo.status === 'scheduled' || dojo.status === 'active') && <InviteButton dojoId={dojo.dojo_id} />}
+                  </div>
+                </li>
+              );
+            })}
           </ul>
         </section>
         <section className="panel" aria-labelledby="new-dojo-title">
           <h2 id="new-dojo-title">{t('dojos.new')}</h2>
           <form onSubmit={(e) => void onSubmit(e)} noValidate>
             <FormError message={errors._form} />
-            <TextField label={t('dojos.name')} name="title" required maxLength={100} error={errors.title} />
+            <TextField label={t('dojos.name')} name="name" required maxLength={100} error={errors.name} />
             <SelectField
               label={t('dojos.language')}
               name="language"
@@ -101,8 +101,21 @@ export function DojoLobbyPage() {
               options={Object.entries(LANGUAGE_NAMES).map(([value, label]) => ({ value, label }))}
               error={errors.language}
             />
-            <TextField label={t('dojos.scheduledAt')} name="scheduled_at" type="datetime-local" error={errors.scheduled_at} />
-            <TextField label={t('dojos.rotation')} name="rotation" type="number" min={1} max={60} defaultValue={5} error={errors.rotation_seconds} />
+            <SelectField
+              label={t('dojos.formatLabel')}
+              name="format"
+              defaultValue="randori"
+              options={FORMATS.map((value) => ({ value, label: t(`dojos.format.${value}` as MessageKey) }))}
+              error={errors.format}
+            />
+            <TextArea label={t('dojos.description')} name="description" rows={3} maxLength={20000} error={errors.description} />
+            <TextField
+              label={t('dojos.scheduledAt')}
+              name="scheduled_start_time"
+              type="datetime-local"
+              error={errors.scheduled_start_time}
+            />
+            <TextField label={t('dojos.rotation')} name="rotation" type="number" min={1} max={60} defaultValue={5} error={errors.rotation} />
             <button type="submit" className="primary">
               {t('dojos.create')}
             </button>

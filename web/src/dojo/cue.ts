@@ -20,9 +20,26 @@ export function playChime(): void {
   }
 }
 
-/** mm:ss of the time left until `endsAt`, never negative. */
-export function timeLeft(endsAt: string | null, now: number): string {
-  if (!endsAt) return '--:--';
-  const seconds = Math.max(0, Math.round((Date.parse(endsAt) - now) / 1000));
+/** mm:ss of `ms` milliseconds, never negative; `--:--` when there is no running turn. */
+export function timeLeft(ms: number | null): string {
+  if (ms === null) return '--:--';
+  const seconds = Math.max(0, Math.round(ms / 1000));
   return `${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')}`;
+}
+
+type TimerReading = {
+  state: 'stopped' | 'running' | 'paused';
+  remaining_ms: number | null;
+  /** Our clock (ms) when the server's answer arrived. */
+  received: number;
+};
+
+/**
+ * What is left of the turn at `now`: the server's `remaining_ms` (as of its answer) minus the
+ * time that passed on our clock since, so a client whose clock is off still counts right.
+ */
+export function remainingMs(timer: TimerReading, now: number): number | null {
+  if (timer.remaining_ms === null || timer.state === 'stopped') return null;
+  if (timer.state === 'paused') return timer.remaining_ms;
+  return Math.max(0, timer.remaining_ms - (now - timer.received));
 }

@@ -27,6 +27,11 @@ export const LANGUAGE_NAMES: Record<string, string> = {
   cpp: 'C++',
 };
 
+/** The display name of a dojo language (the service keeps it as typed). */
+export function languageName(name: string): string {
+  return LANGUAGE_NAMES[name.toLowerCase()] ?? name;
+}
+
 export function languageExtension(name: string): Extension {
   const factory = LANGUAGES[name.toLowerCase()];
   return factory ? factory() : [];
