@@ -48,6 +48,7 @@ test('the owner signs up, invites a member who accepts, and creates a dojo', asy
   navigator = await addMember(member, 'en-US');
 
   await driver.goto('/dojos');
+  await driver.getByTestId('no-dojos').waitFor();
   await driver.fill('input[name=name]', `Kata FizzBuzz ${id}`);
   await driver.selectOption('select[name=language]', 'python');
   await driver.fill('input[name=rotation]', '10');
@@ -146,7 +147,14 @@ test('chat messages appear on both sides', async () => {
 
 test('a colleague without an invite is told to ask for one', async () => {
   const page = await addMember(colleague, 'en-US');
-  await page.goto(dojoPath);
+  // The lobby lists the dojo for everyone in the organization...
+  await page.goto('/dojos');
+  await page.getByRole('link', { name: `Kata FizzBuzz ${id}` }).waitFor();
+  assert.match(await page.getByTestId('dojo-card').first().innerText(), /Live[\s\S]*2 participants/);
+  assert.equal(await page.getByRole('button', { name: 'Invite link' }).count(), 0, 'only facilitators make invite links');
+  await shot(page, 'dojo-lobby-list');
+  // ...but its room takes an invite.
+  await page.getByRole('link', { name: `Kata FizzBuzz ${id}` }).click();
   const message = page.getByTestId('dojo-not-member');
   await message.waitFor({ timeout: 5000 });
   assert.match(await message.innerText(), /Ask its facilitator for an invite link/);

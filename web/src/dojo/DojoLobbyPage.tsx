@@ -62,7 +62,8 @@ export function DojoLobbyPage() {
           <h2 id="dojo-list-title" className="sr-only">
             {t('dojos.title')}
           </h2>
-          {dojos?.length === 0 && <p>{t('dojos.none')}</p>}
+          {dojos === null && !error && <p>{t('common.loading')}</p>}
+          {dojos?.length === 0 && <p data-testid="no-dojos">{t('dojos.none')}</p>}
           <ul className="cards">
             {dojos?.map((dojo) => {
               const when = dojo.started_at ?? dojo.scheduled_start_time;

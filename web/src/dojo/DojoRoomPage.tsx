@@ -109,7 +109,8 @@ export function DojoRoomPage() {
   // The rotation cue: sound and a visible banner when the driver changes.
   useEffect(() => {
     if (!dojo) return;
-    if (lastDriver.current !== undefined && lastDriver.current !== dojo.driver_id && dojo.driver_id) {
+    // Only a hand-over: not the first driver at the start, nor the end.
+    if (lastDriver.current && dojo.driver_id && lastDriver.current !== dojo.driver_id) {
       const name = people.find((p) => p.user_id === dojo.driver_id)?.display_name ?? '?';
       setCue(t('room.rotated', { name }));
       if (sound) playChime();
