@@ -14,9 +14,18 @@ import typer
 from platform_api.kernel import migrations
 from platform_api.kernel.provision import provision_database
 
-from . import deps, nginx
+from . import deps, nginx, webapp
 from .seed import seed_all
-from .services import COLLAB_PORTS, EMBEDDED_REDIS_PORT, ENTRY_PORT, SERVICES
+from .services import (
+    COLLAB_PORTS,
+    EMBEDDED_REDIS_PORT,
+    ENTRY_PORT,
+    SERVICES,
+    Service,
+    collab_ports,
+    port_offset,
+    services,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".local"
@@ -40,23 +49,36 @@ async def _prepare_databases(admin_dsn: str, *, prefix: str = "") -> dict[str, t
     return dsns
 
 
-def stack_env(dsns: dict[str, tuple[str, str]], *, redis_url: str, entry: str) -> dict[str, str]:
+def stack_env(
+    dsns: dict[str, tuple[str, str]],
+    *,
+    redis_url: str,
+    entry: str,
+    stack: tuple[Service, ...] = SERVICES,
+    nodes: tuple[int, ...] = COLLAB_PORTS,
+) -> dict[str, str]:
     """The environment of every process of the local stack (see ``Service``)."""
-    identity = next(s for s in SERVICES if s.name == "identity")
-    env = {f"MRBILL_{s.name.upper()}_URL": f"http://127.0.0.1:{s.port}" for s in SERVICES}
-    for service in SERVICES:
+    identity = next(s for s in stack if s.name == "identity")
+    # Internal URLs for extra_env templates: {pocs_url}, {search_url}, …, {collab_url}.
+    urls = {f"{s.name}_url": f"http://127.0.0.1:{s.port}" for s in stack}
+    urls["collab_url"] = f"http://127.0.0.1:{nodes[0]}"  # any node serves any room
+    env = {f"MRBILL_{s.name.upper()}_URL": f"http://127.0.0.1:{s.port}" for s in stack}
+    for service in stack:
         p = service.env_prefix
         env[f"{p}DATABASE_URL"], env[f"{p}MIGRATIONS_DATABASE_URL"] = dsns[service.name]
         env[f"{p}REDIS_URL"] = redis_url
         env[f"{p}ENVIRONMENT"] = "development"
         env[f"{p}JWKS_URL"] = f"http://127.0.0.1:{identity.port}/.well-known/jwks.json"
         for key, value in service.extra_env.items():
-            env[key] = value.format(state=STATE, entry=entry)
+            env[key] = value.format(state=STATE, entry=entry, **urls)
     env |= {
+        "MRBILL_COLLAB_URL": urls["collab_url"],
         "COLLAB_DATABASE_URL": dsns["collab"][0],
         "COLLAB_REDIS_URL": redis_url,
         "COLLAB_SNAPSHOT_DIR": str(STATE / "objects"),
         "COLLAB_TICKET_PUBLIC_KEY_FILE": str(_signing_key("dojos")),
+        # What room tickets tell clients to connect to: the entry port's /collab.
+        "DOJOS_COLLAB_PUBLIC_URL": "ws" + entry.removeprefix("http") + "/collab",
     }
     return env
 
@@ -87,29 +109,52 @@ def _signing_key(issuer: str) -> Path:
 
 @app.command()
 def up(
-    port: int = typer.Option(ENTRY_PORT, help="The single entry port"),
+    port: int = typer.Option(None, help="The single entry port (8080 + MRBILL_PORT_OFFSET)"),
+    db_prefix: str = typer.Option("", help="Prefix of the databases (e.g. e2e_ for tests)"),
+    run_dir: Path = typer.Option(
+        None, help="Where the Procfile, .env and nginx files go (default .local/stack-<port>)"
+    ),
+    build: bool = typer.Option(True, help="Build web/dist when missing or stale"),
     embedded: bool = typer.Option(
         False, help="Use the embedded PostgreSQL and Redis even when local servers run"
     ),
 ) -> None:
-    """Start every service, the entry proxy and demo data; print the URLs."""
+    """Start every service, the entry proxy and demo data; print the URLs.
+
+    ``MRBILL_PORT_OFFSET`` moves every port (entry, services, collab nodes, embedded Redis),
+    so that several stacks run side by side on one machine.
+    """
+    offset = port_offset()
+    stack = services(offset)
+    port = port or ENTRY_PORT + offset
+    run_dir = run_dir or (STATE if offset == 0 else STATE / f"stack-{port}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if build:
+        webapp.ensure_built(say=_say)
     STATE.mkdir(exist_ok=True)
     pg = deps.resolve_postgres(STATE, allow_start=False, embedded=embedded)
     _say(f"PostgreSQL: {pg.how}")
+    redis_port = EMBEDDED_REDIS_PORT + offset
     rd, embedded_redis = deps.resolve_redis(
-        STATE, embedded_port=EMBEDDED_REDIS_PORT, allow_start=False, embedded=embedded
+        STATE, embedded_port=redis_port, allow_start=False, embedded=embedded
     )
     _say(f"Redis: {rd.how}")
-    dsns = asyncio.run(_prepare_databases(pg.url))
+    dsns = asyncio.run(_prepare_databases(pg.url, prefix=db_prefix))
     _signing_key("identity")
     _download_key()
-    env = stack_env(dsns, redis_url=rd.url, entry=f"http://localhost:{port}")
+    env = stack_env(
+        dsns,
+        redis_url=rd.url,
+        entry=f"http://localhost:{port}",
+        stack=stack,
+        nodes=collab_ports(offset),
+    )
     created = asyncio.run(seed_all(env))
     _say(f"demo data: {', '.join(created) if created else 'already present'}")
 
-    procfile = _procfile(port, embedded_redis)
-    (STATE / "Procfile").write_text(procfile)
-    (STATE / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    procfile = _procfile(port, embedded_redis, stack=stack, offset=offset, run_dir=run_dir)
+    (run_dir / "Procfile").write_text(procfile)
+    (run_dir / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
     _print_urls(port)
     os.execvp(
         sys.executable,
@@ -119,16 +164,23 @@ def up(
             "honcho",
             "start",
             "-f",
-            str(STATE / "Procfile"),
+            str(run_dir / "Procfile"),
             "-e",
-            str(STATE / ".env"),
+            str(run_dir / ".env"),
             "-d",
             str(ROOT),
         ],
     )
 
 
-def _procfile(port: int, embedded_redis: bool) -> str:
+def _procfile(
+    port: int,
+    embedded_redis: bool,
+    *,
+    stack: tuple[Service, ...] = SERVICES,
+    offset: int = 0,
+    run_dir: Path = STATE,
+) -> str:
     nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx_bin).exists():
         raise typer.Exit(
@@ -137,15 +189,19 @@ def _procfile(port: int, embedded_redis: bool) -> str:
             )
         )
     web_root = ROOT / "web" / "dist"
+    nodes = collab_ports(offset)
     conf = nginx.write(
-        STATE / "nginx", entry_port=port, web_root=web_root, collab_ports=list(COLLAB_PORTS)
+        run_dir / "nginx",
+        entry_port=port,
+        web_root=web_root,
+        collab_ports=list(nodes),
+        stack=stack,
     )
-    lines = [f"proxy: {nginx_bin} -e stderr -p {STATE / 'nginx'} -c {conf} -g 'daemon off;'"]
+    lines = [f"proxy: {nginx_bin} -e stderr -p {run_dir / 'nginx'} -c {conf} -g 'daemon off;'"]
     if embedded_redis:
-        lines.append(
-            "redis: " + " ".join(f"'{a}'" for a in deps.embedded_redis_command(EMBEDDED_REDIS_PORT))
-        )
-    for service in SERVICES:
+        command = deps.embedded_redis_command(EMBEDDED_REDIS_PORT + offset)
+        lines.append("redis: " + " ".join(f"'{a}'" for a in command))
+    for service in stack:
         lines.append(
             f"{service.name}: {sys.executable} -m uvicorn {service.app} --factory"
             f" --host 127.0.0.1 --port {service.port} --proxy-headers"
@@ -153,7 +209,7 @@ def _procfile(port: int, embedded_redis: bool) -> str:
         )
         # Workers scale horizontally: each line is one more process sharing the queue.
         lines += [f"{name}: {sys.executable} -m {module}" for name, module in service.workers]
-    for index, collab_port in enumerate(COLLAB_PORTS, start=1):
+    for index, collab_port in enumerate(nodes, start=1):
         lines.append(
             f"collab{index}: env COLLAB_PORT={collab_port} COLLAB_NODE_NAME=collab-{index}"
             f" {sys.executable} -m collab_server"
@@ -166,7 +222,7 @@ def ticket(
     tenant: str = typer.Option(..., help="Tenant id (see /api/identity/me)"),
     room: str = typer.Option("playground", help="Room name within the tenant"),
     role: str = typer.Option("write", help="write | read"),
-    port: int = typer.Option(ENTRY_PORT),
+    port: int = typer.Option(None, help="The entry port (8080 + MRBILL_PORT_OFFSET)"),
 ) -> None:
     """Development: mint a room ticket with the local dojo key and print the WebSocket URL."""
     import time
@@ -194,7 +250,9 @@ def ticket(
         algorithm="EdDSA",
         headers={"kid": public_jwk_from_pem(pem)["kid"], "typ": "room+jwt"},
     )
-    typer.echo(f"ws://localhost:{port}/collab/{room_key}?ticket={token}")
+    typer.echo(
+        f"ws://localhost:{port or ENTRY_PORT + port_offset()}/collab/{room_key}?ticket={token}"
+    )
 
 
 def _fail(message: str) -> int:

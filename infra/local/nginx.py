@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .services import SERVICES
+from .services import SERVICES, Service
 
 _PROXY_HEADERS = """
             proxy_http_version 1.1;
@@ -15,18 +15,32 @@ _PROXY_HEADERS = """
             proxy_set_header X-Request-ID $request_id;"""
 
 
-def render(prefix: Path, *, entry_port: int, web_root: Path, collab_ports: list[int]) -> str:
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; media-src 'self' data:; connect-src 'self' ws: wss:; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+
+
+def render(
+    prefix: Path,
+    *,
+    entry_port: int,
+    web_root: Path,
+    collab_ports: list[int],
+    stack: tuple[Service, ...] = SERVICES,
+) -> str:
     """nginx.conf for ``/api/<service>/`` → each service, ``/collab/`` → collab nodes, ``/`` → web."""
     user = "user root root;" if os.geteuid() == 0 else ""
     upstreams = "\n".join(
-        f"    upstream {s.name} {{ server 127.0.0.1:{s.port}; keepalive 16; }}" for s in SERVICES
+        f"    upstream {s.name} {{ server 127.0.0.1:{s.port}; keepalive 16; }}" for s in stack
     )
     locations = "\n".join(
         f"""        location /api/{s.name}/ {{
             proxy_pass http://{s.name}/;{_PROXY_HEADERS}
             proxy_set_header Connection "";
         }}"""
-        for s in SERVICES
+        for s in stack
     )
     collab = ""
     if collab_ports:
@@ -63,9 +77,24 @@ http {{
     server {{
         listen 127.0.0.1:{entry_port};
 {locations}
+        # An API path of no service here is a 404, never the web app's index.html.
+        location /api/ {{
+            default_type application/problem+json;
+            return 404 '{{"type":"about:blank","title":"Not Found","status":404}}';
+        }}
+        # The web app: hashed assets are immutable; index.html is always revalidated. The CSP
+        # keeps injected scripts out (the access token lives in the page's memory).
+        location /assets/ {{
+            root {web_root};
+            add_header Cache-Control "public, max-age=31536000, immutable";
+        }}
         location / {{
             root {web_root};
             try_files $uri /index.html =404;
+            add_header Cache-Control "no-cache";
+            add_header Content-Security-Policy "{_CSP}";
+            add_header X-Content-Type-Options nosniff;
+            add_header Referrer-Policy same-origin;
         }}
     }}
 }}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -11,7 +12,8 @@ class Service:
 
     Every service gets ``<PREFIX>DATABASE_URL`` (its app role), ``<PREFIX>MIGRATIONS_DATABASE_URL``,
     ``<PREFIX>REDIS_URL``, ``<PREFIX>ENVIRONMENT`` and ``<PREFIX>JWKS_URL``; ``extra_env`` adds
-    more, formatted with ``state`` (the .local folder) and ``entry`` (the public base URL).
+    more, formatted with ``state`` (the .local folder), ``entry`` (the public base URL) and
+    ``<name>_url`` / ``collab_url`` (internal URLs; MRBILL_COLLAB_URL is set for every process).
     Every process also sees ``MRBILL_<NAME>_URL``, the internal base URL of each service.
     ``workers`` are the service's background processes (Procfile name -> Python module run
     with ``python -m``), with the same environment.
@@ -53,7 +55,7 @@ SERVICES: tuple[Service, ...] = (
         {
             # The embedded index (tantivy); its event consumer runs in the search process.
             "SEARCH_DATA_DIR": "{state}/search-index",
-            "SEARCH_POCS_URL": "http://127.0.0.1:8102",
+            "SEARCH_POCS_URL": "{pocs_url}",
         },
     ),
     Service(
@@ -79,8 +81,6 @@ SERVICES: tuple[Service, ...] = (
             "DOJOS_TICKET_PRIVATE_KEY_FILE": "{state}/keys/dojos-ed25519.pem",
             "DOJOS_PUBLIC_BASE_URL": "{entry}",
             "DOJOS_SNAPSHOT_DIR": "{state}/objects",
-            # The collab nodes' internal API is not behind nginx; any node serves any room.
-            "MRBILL_COLLAB_URL": "http://127.0.0.1:8201",
         },
     ),
 )
@@ -90,3 +90,21 @@ EMBEDDED_REDIS_PORT = 6390
 
 # The collab nodes (collab_server); nginx spreads rooms over them by name.
 COLLAB_PORTS = (8201, 8202, 8203)
+
+
+def port_offset() -> int:
+    """``MRBILL_PORT_OFFSET``: added to every port of the stack, so that several stacks (other
+    developers', the browser tests') run side by side on one machine."""
+    value = os.environ.get("MRBILL_PORT_OFFSET", "0")
+    if not value.isdigit() or int(value) > 50000:
+        raise ValueError(f"MRBILL_PORT_OFFSET must be a number from 0 to 50000, not {value!r}")
+    return int(value)
+
+
+def services(offset: int = 0) -> tuple[Service, ...]:
+    """The services with their ports moved by ``offset``."""
+    return tuple(replace(s, port=s.port + offset) for s in SERVICES)
+
+
+def collab_ports(offset: int = 0) -> tuple[int, ...]:
+    return tuple(p + offset for p in COLLAB_PORTS)

@@ -72,10 +72,12 @@ def _token_out(idn: Identity, session: Session, request: Request, response: Resp
         samesite="strict",
         path=_cookie_path(request),
     )
+    # A browser asks for the cookie alone: then no script ever sees the refresh token.
+    cookie_only = request.headers.get("x-token-delivery", "").lower() == "cookie"
     return TokenOut(
         access_token=session.access_token,
         expires_in=session.expires_in,
-        refresh_token=session.refresh_token,
+        refresh_token=None if cookie_only else session.refresh_token,
         refresh_expires_in=session.refresh_expires_in,
     )
 

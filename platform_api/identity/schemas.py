@@ -73,7 +73,11 @@ class TokenOut(BaseModel):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105
     expires_in: int
-    refresh_token: str
+    refresh_token: str | None = Field(
+        default=None,
+        description="For native apps; left out when the request says `X-Token-Delivery: cookie`"
+        " (browsers: the httpOnly cookie is the only copy)",
+    )
     refresh_expires_in: int
 
 

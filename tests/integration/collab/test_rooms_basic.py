@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from pycrdt import write_var_uint
 
-from crdt import decode_state_vector
+from crdt import AwarenessEntry, decode_state_vector, encode_awareness
 from rooms import MemoryBus, MemoryUpdateLog
 from tests.harness.ywire import eventually
 
@@ -72,6 +74,24 @@ async def test_awareness_reaches_other_peers_and_is_removed_on_leave(
     assert b.awareness[a.doc.client_id]["user"]["name"] == "Ana"
     await a.close()
     await eventually(lambda: a.doc.client_id not in b.awareness, what="awareness removal")
+
+
+async def test_echoed_foreign_awareness_is_dropped_not_fatal(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    # The browser's y-websocket provider re-broadcasts every awareness change it sees, so a
+    # message may hold only other peers' entries; found by the web app's two-browser test.
+    base = await start_node()
+    a = await connect(base, room_key)
+    b = await connect(base, room_key)
+    await a.set_awareness({"user": {"name": "Ana"}})
+    await eventually(lambda: a.doc.client_id in b.awareness, what="awareness relay")
+    state = {"user": {"name": "Ana"}}
+    echo = AwarenessEntry(a.doc.client_id, 1, json.dumps(state), state)
+    await b.send_raw(encode_awareness([echo]))
+    await b.set_awareness({"user": {"name": "Bia"}})
+    await eventually(lambda: b.doc.client_id in a.awareness, what="b still connected")
+    assert b.close_code is None
 
 
 def _varstring(text: str) -> bytes:

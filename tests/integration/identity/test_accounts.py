@@ -84,6 +84,27 @@ async def test_refresh_with_cookie(identity: httpx.AsyncClient, sign_up: SignUp)
     assert response.status_code == 200
 
 
+async def test_browsers_get_the_refresh_token_in_the_cookie_only(
+    identity: httpx.AsyncClient, sign_up: SignUp
+) -> None:
+    account = await sign_up()
+    cookie_only = {"X-Token-Delivery": "cookie"}
+    login = await identity.post(
+        "/login", json={"email": account.email, "password": PASSWORD}, headers=cookie_only
+    )
+    assert login.status_code == 200
+    assert login.json()["refresh_token"] is None
+    cookie = login.cookies.get("mrbill_refresh")
+    assert cookie
+    refreshed = await identity.post(
+        "/token/refresh", json={}, headers={**cookie_only, "Cookie": f"mrbill_refresh={cookie}"}
+    )
+    assert refreshed.status_code == 200
+    assert refreshed.json()["refresh_token"] is None
+    assert refreshed.json()["access_token"]
+    assert refreshed.cookies.get("mrbill_refresh") not in (None, cookie)
+
+
 async def test_refresh_token_with_forged_tenant_is_refused(
     identity: httpx.AsyncClient, sign_up: SignUp
 ) -> None:

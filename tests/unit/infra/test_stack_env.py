@@ -6,6 +6,7 @@ import pytest
 
 from infra.local.cli import stack_env
 from infra.local.services import SERVICES, Service
+from platform_api.dojos.settings import DojosSettings
 from platform_api.pocs.settings import PocsSettings
 from platform_api.search.settings import SearchSettings
 
@@ -35,6 +36,22 @@ def test_stack_env_wires_pocs_worker_and_search(monkeypatch: pytest.MonkeyPatch)
     assert next(s for s in SERVICES if s.name == "pocs").workers == (
         ("pocs-worker", "platform_api.pocs.worker"),
     )
+
+
+def test_stack_env_wires_the_dojo_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real dojo service (no stand-in): collab, identity, its ticket key, public URLs."""
+    dsns = {s.name: ("postgresql://app@db/x", "postgresql://owner@db/x") for s in SERVICES}
+    dsns["collab"] = ("postgresql://app@db/collab", "postgresql://owner@db/collab")
+    env = stack_env(dsns, redis_url="redis://cache:6379/0", entry="http://localhost:18080")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    dojos = DojosSettings()
+    assert dojos.collab_url == env["MRBILL_COLLAB_URL"]
+    assert dojos.identity_url == env["MRBILL_IDENTITY_URL"]
+    assert dojos.collab_public_url == "ws://localhost:18080/collab"
+    assert dojos.public_base_url == "http://localhost:18080"
+    assert dojos.ticket_private_key_file.endswith("keys/dojos-ed25519.pem")
+    assert env["COLLAB_TICKET_PUBLIC_KEY_FILE"].endswith("keys/dojos-ed25519.pem")
 
 
 def test_production_needs_the_shared_secret_and_an_index() -> None:

@@ -1,0 +1,174 @@
+// Two users of one tenant in one dojo room (the second joins with the facilitator's invite link),
+// a colleague without an invite, and someone from another tenant who cannot enter.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { apiLogin, axe, BASE, launch, newPage, shot, signUp, unique, until } from './helpers.mjs';
+
+let browser;
+const id = unique();
+const password = 'correct-horse-battery-staple';
+const owner = { organization: `Dojo Org ${id}`, name: 'Dora Driver', email: `dora-${id}@example.com`, password };
+const member = { name: 'Nico Navigator', email: `nico-${id}@example.com` };
+const colleague = { name: 'Cora Colleague', email: `cora-${id}@example.com` };
+let dojoPath;
+let driver; // page of the owner (facilitator, first driver), Portuguese
+let navigator; // page of the invited member, English
+
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+const editorText = (page) => page.locator('[data-testid=editor] .cm-content').innerText();
+const readOnly = (page) => page.getByTestId('role-banner').getAttribute('data-readonly');
+
+/** A new member of the owner's organization (identity invitation), logged in on a new page. */
+async function addMember(person, locale) {
+  const token = await apiLogin(owner.email, owner.password);
+  const invitation = await fetch(`${BASE}/api/identity/invitations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ email: person.email, role: 'member' }),
+  }).then((r) => r.json());
+  const page = await newPage(browser, locale);
+  await page.goto(`/invite#${invitation.token}`);
+  await page.fill('input[name=full_name]', person.name);
+  await page.fill('input[name=password]', password);
+  await page.click('form button[type=submit]');
+  await page.getByTestId('who').waitFor();
+  return page;
+}
+
+test('the owner signs up, invites a member who accepts, and creates a dojo', async () => {
+  driver = await newPage(browser, 'pt-BR');
+  await signUp(driver, owner);
+  assert.equal(await driver.locator('html').getAttribute('lang'), 'pt-BR');
+  navigator = await addMember(member, 'en-US');
+
+  await driver.goto('/dojos');
+  await driver.getByTestId('no-dojos').waitFor();
+  await driver.fill('input[name=name]', `Kata FizzBuzz ${id}`);
+  await driver.selectOption('select[name=language]', 'python');
+  await driver.fill('input[name=rotation]', '10');
+  await shot(driver, 'dojo-lobby');
+  assert.deepEqual(await axe(driver), [], 'axe: lobby');
+  await driver.click('form button[type=submit]');
+  await driver.waitForURL(/\/dojos\/[0-9a-f-]{36}$/);
+  dojoPath = new URL(driver.url()).pathname;
+  await driver.getByTestId('role-banner').waitFor();
+  await driver.getByRole('button', { name: /Iniciar o dojo|Start the dojo/ }).click();
+  await until(async () => (await driver.getByTestId('timer').innerText()) !== '--:--', 5000, 'the rotation timer runs');
+});
+
+test('the facilitator makes an invite link; the member opens it and enters the room', async () => {
+  await driver.getByRole('button', { name: /Link de convite \(copiloto\)|Invite link \(navigator\)/ }).click();
+  const link = new URL(await driver.getByTestId('invite-link').innerText());
+  assert.equal(link.pathname, '/dojos/join');
+  assert.ok(link.hash.length > 10, 'the link carries the invite code');
+  await navigator.goto(link.pathname + link.hash);
+  await navigator.waitForURL((url) => url.pathname === dojoPath, { timeout: 5000 });
+  // A made-up code is refused with a clear message.
+  const other = await navigator.context().newPage();
+  await other.goto('/dojos/join#not-a-real-code');
+  assert.match(await other.getByTestId('join-error').innerText(), /not valid/);
+  await other.close();
+});
+
+test('what the driver types appears for the navigator within a second; roles and cursors show', async () => {
+  await navigator.getByTestId('role-banner').waitFor();
+  await until(async () => (await navigator.getByTestId('connection-status').getAttribute('data-status')) === 'connected', 10000, 'navigator connected');
+  await until(async () => (await driver.getByTestId('connection-status').getAttribute('data-status')) === 'connected', 10000, 'driver connected');
+  assert.equal(await readOnly(driver), 'false');
+  assert.equal(await readOnly(navigator), 'true');
+  // Both see each other in the participant list, with roles.
+  await until(async () => (await driver.getByTestId('participants').innerText()).includes(member.name), 5000, 'member listed');
+
+  await driver.click('[data-testid=editor] .cm-content');
+  const line = `def fizzbuzz(n):  # ${id}`;
+  await driver.keyboard.type(line);
+  const took = await until(async () => (await editorText(navigator)).includes(line), 3000, 'text reaches the navigator');
+  assert.ok(took < 1000, `the navigator saw the text after ${took} ms`);
+
+  // The navigator cannot type...
+  await navigator.click('[data-testid=editor] .cm-content');
+  await navigator.keyboard.press('End');
+  await navigator.keyboard.type('XYZ');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(!(await editorText(navigator)).includes('XYZ'), 'navigator typed into a read-only editor');
+  assert.ok(!(await editorText(driver)).includes('XYZ'));
+  // ...but their cursor (awareness) shows on the driver's screen, with their name.
+  await until(async () => (await driver.locator('.cm-ySelectionInfo', { hasText: member.name }).count()) > 0, 3000, "navigator's cursor on the driver's screen");
+  await until(async () => (await navigator.locator('.cm-ySelectionInfo', { hasText: owner.name }).count()) > 0, 3000, "driver's cursor on the navigator's screen");
+  await shot(driver, 'dojo-room-driver');
+  await shot(navigator, 'dojo-room-navigator');
+  assert.deepEqual(await axe(navigator), [], 'axe: room');
+});
+
+test('after the facilitator rotates, the roles swap', async () => {
+  await driver.getByRole('button', { name: /Trocar agora|Rotate now/ }).click();
+  await until(async () => (await readOnly(navigator)) === 'false', 5000, 'the navigator drives');
+  await until(async () => (await readOnly(driver)) === 'true', 5000, 'the driver navigates');
+  await driver.getByTestId('rotation-cue').waitFor({ timeout: 5000 });
+  await navigator.click('[data-testid=editor] .cm-content');
+  await navigator.keyboard.press('Control+End');
+  await navigator.keyboard.type('\n    return n');
+  await until(async () => (await editorText(driver)).includes('return n'), 3000, "the new driver's text reaches the old one");
+  // The rotation took a snapshot of the first driver's code: the timeline shows it, diffed.
+  await until(async () => (await driver.getByTestId('snapshot-diff').innerText().catch(() => '')).includes('def fizzbuzz'), 5000, 'the rotation snapshot in the diff');
+  assert.match(await navigator.getByTestId('participants').innerText(), /Nico Navigator \(you\) — driver/);
+  await shot(driver, 'dojo-room-after-rotation');
+});
+
+test('the facilitator pauses and resumes the rotation timer', async () => {
+  await driver.getByRole('button', { name: /^(Pausar|Pause)$/ }).click();
+  await until(async () => (await navigator.getByTestId('timer').getAttribute('data-state')) === 'paused', 5000, 'paused for everyone');
+  const frozen = await navigator.getByTestId('timer').innerText();
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.equal(await navigator.getByTestId('timer').innerText(), frozen, 'a paused timer does not count down');
+  await driver.getByRole('button', { name: /^(Retomar|Resume)$/ }).click();
+  await until(async () => (await navigator.getByTestId('timer').getAttribute('data-state')) === 'running', 5000, 'running again');
+});
+
+test('chat messages appear on both sides', async () => {
+  await driver.fill('#chat-input', `olá ${id}`);
+  await driver.keyboard.press('Enter');
+  await navigator.fill('#chat-input', `hello ${id}`);
+  await navigator.keyboard.press('Enter');
+  for (const page of [driver, navigator]) {
+    await until(async () => {
+      const text = await page.getByTestId('chat-messages').innerText();
+      return text.includes(`olá ${id}`) && text.includes(`hello ${id}`);
+    }, 5000, 'both messages on both sides');
+  }
+  await shot(navigator, 'dojo-room-chat');
+});
+
+test('a colleague without an invite is told to ask for one', async () => {
+  const page = await addMember(colleague, 'en-US');
+  // The lobby lists the dojo for everyone in the organization...
+  await page.goto('/dojos');
+  await page.getByRole('link', { name: `Kata FizzBuzz ${id}` }).waitFor();
+  assert.match(await page.getByTestId('dojo-card').first().innerText(), /Live[\s\S]*2 participants/);
+  assert.equal(await page.getByRole('button', { name: 'Invite link' }).count(), 0, 'only facilitators make invite links');
+  await shot(page, 'dojo-lobby-list');
+  // ...but its room takes an invite.
+  await page.getByRole('link', { name: `Kata FizzBuzz ${id}` }).click();
+  const message = page.getByTestId('dojo-not-member');
+  await message.waitFor({ timeout: 5000 });
+  assert.match(await message.innerText(), /Ask its facilitator for an invite link/);
+  assert.equal(await page.locator('[data-testid=editor]').count(), 0);
+  await page.close();
+});
+
+test('someone from another tenant cannot open the dojo', async () => {
+  const stranger = await newPage(browser, 'en-US');
+  await signUp(stranger, { organization: `Other Org ${id}`, name: 'Eve Outsider', email: `eve-${id}@example.com`, password });
+  await stranger.goto(dojoPath);
+  const message = stranger.getByTestId('dojo-forbidden');
+  await message.waitFor({ timeout: 5000 });
+  assert.match(await message.innerText(), /cannot open this dojo/);
+  assert.equal(await stranger.locator('[data-testid=editor]').count(), 0);
+  await shot(stranger, 'dojo-forbidden');
+});

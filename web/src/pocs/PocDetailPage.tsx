@@ -1,0 +1,79 @@
+import { useEffect, useState } from 'react';
+import { Link, useLocation, useNavigate, useParams } from 'react-router-dom';
+import { useAuth } from '../auth/AuthContext';
+import { FormError } from '../components/Field';
+import { useI18n, type MessageKey } from '../i18n';
+import { deletePoc, getPoc, type Poc } from './api';
+
+export function PocDetailPage() {
+  const { t } = useI18n();
+  const { me } = useAuth();
+  const { id = '' } = useParams();
+  const location = useLocation();
+  const navigate = useNavigate();
+  const flash = (location.state as { flash?: MessageKey } | null)?.flash;
+  const [poc, setPoc] = useState<Poc | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    getPoc(id).then(
+      (out) => setPoc(out.poc),
+      (e: Error) => setError(e.message),
+    );
+  }, [id]);
+
+  if (error) return <FormError message={error} />;
+  if (!poc) return <p>{t('common.loading')}</p>;
+  const mine = me?.user.user_id === poc.owner_id;
+  return (
+    <article className="poc-detail" aria-labelledby="poc-title">
+      {flash && (
+        <p className="flash" role="status">
+          {t(flash)}
+        </p>
+      )}
+      <div className="page-head">
+        <h1 id="poc-title">{poc.name}</h1>
+        <div className="actions">
+          {mine && (
+            <Link className="button" to={`/pocs/${poc.poc_id}/edit`}>
+              {t('common.edit')}
+            </Link>
+          )}
+          {mine && (
+            <button
+              type="button"
+              className="danger"
+              onClick={() => void deletePoc(poc.poc_id).then(() => navigate('/pocs', { state: { flash: 'poc.deleted' } }))}
+            >
+              {t('common.delete')}
+            </button>
+          )}
+        </div>
+      </div>
+      <dl className="facts">
+        <dt>{t('poc.language')}</dt>
+        <dd>{poc.language ?? '—'}</dd>
+        <dt>{t('poc.status')}</dt>
+        <dd>{t(`status.${poc.status}` as MessageKey)}</dd>
+        <dt>{t('poc.visibility')}</dt>
+        <dd>{t(`visibility.${poc.visibility}` as MessageKey)}</dd>
+        <dt>{t('facet.tags')}</dt>
+        <dd>{poc.tags.length ? poc.tags.map((tag) => <span key={tag} className="tag">#{tag}</span>) : '—'}</dd>
+        <dt>Frameworks</dt>
+        <dd>{poc.frameworks.join(', ') || '—'}</dd>
+        <dt>{t('poc.repository')}</dt>
+        <dd>{poc.repository_url ? <a href={poc.repository_url} rel="noopener noreferrer">{poc.repository_url}</a> : '—'}</dd>
+        <dt>{t('poc.startedOn')}</dt>
+        <dd>{poc.started_on ?? '—'}</dd>
+        <dt>{t('poc.finishedOn')}</dt>
+        <dd>{poc.finished_on ?? '—'}</dd>
+      </dl>
+      {/* Markdown is shown as text: never rendered as HTML from user input. */}
+      {poc.description && <pre className="description">{poc.description}</pre>}
+      <p>
+        <Link to="/pocs">{t('common.back')}</Link>
+      </p>
+    </article>
+  );
+}

@@ -1,0 +1,150 @@
+import { useEffect, useState } from 'react';
+import { Link, useSearchParams } from 'react-router-dom';
+import { FormError } from '../components/Field';
+import { Highlight } from '../components/Highlight';
+import { useI18n, type MessageKey } from '../i18n';
+import { exportPocs, searchPocs, type Facet, type Filters, type SearchResult } from './api';
+import { SearchBox } from './SearchBox';
+
+const FACETS = ['language', 'tags', 'status'] as const;
+
+export function PocListPage() {
+  const { t } = useI18n();
+  const [params, setParams] = useSearchParams();
+  const q = params.get('q') ?? '';
+  const filters: Filters = { language: params.getAll('language'), tags: params.getAll('tags'), status: params.getAll('status') };
+  const key = params.toString();
+  const [text, setText] = useState(q);
+  const [result, setResult] = useState<SearchResult | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    const controller = new AbortController();
+    searchPocs(q, filters, null, controller.signal)
+      .then((out) => {
+        setResult(out);
+        setError(null);
+      })
+      .catch((e: Error) => e.name !== 'AbortError' && setError(e.message));
+    return () => controller.abort();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key]);
+
+  // Results follow the typing too (debounced); Enter or a suggestion applies at once.
+  useEffect(() => {
+    if (text === q) return;
+    const timer = setTimeout(() => submit(text), 350);
+    return () => clearTimeout(timer);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [text]);
+
+  const submit = (value: string) => {
+    const next = new URLSearchParams(params);
+    if (value.trim()) next.set('q', value.trim());
+    else next.delete('q');
+    setParams(next, { replace: true });
+  };
+
+  const toggle = (facet: (typeof FACETS)[number], value: string) => {
+    const next = new URLSearchParams(params);
+    const values = next.getAll(facet);
+    next.delete(facet);
+    for (const v of values.includes(value) ? values.filter((v) => v !== value) : [...values, value]) next.append(facet, v);
+    setParams(next, { replace: true });
+  };
+
+  const more = async () => {
+    if (!result?.next_cursor) return;
+    const page = await searchPocs(q, filters, result.next_cursor);
+    setResult({ ...page, items: [...result.items, ...page.items] });
+  };
+
+  const facetLabel = (facet: (typeof FACETS)[number], value: string) =>
+    facet === 'status' ? t(`status.${value}` as MessageKey) : value;
+
+  return (
+    <div className="poc-list">
+      <div className="page-head">
+        <h1>{t('pocs.title')}</h1>
+        <div className="actions">
+          <Link className="button primary" to="/pocs/new">
+            {t('pocs.new')}
+          </Link>
+          <Link className="button" to="/pocs/import">
+            {t('pocs.import')}
+          </Link>
+          <button type="button" onClick={() => void exportPocs('csv')}>
+            {t('pocs.exportCsv')}
+          </button>
+          <button type="button" onClick={() => void exportPocs('json')}>
+            {t('pocs.exportJson')}
+          </button>
+        </div>
+      </div>
+      <div className="search-layout">
+        <aside aria-label={t('pocs.filters')} className="facets">
+          {FACETS.map((facet) => (
+            <fieldset key={facet} data-facet={facet}>
+              <legend>{t(`facet.${facet}` as MessageKey)}</legend>
+              {mergeSelected(result?.facets[facet] ?? [], filters[facet]).map((f) => (
+                <label key={f.value} className="check">
+                  <input type="checkbox" checked={filters[facet].includes(f.value)} onChange={() => toggle(facet, f.value)} />
+                  {facetLabel(facet, f.value)} <span className="count">({f.count})</span>
+                </label>
+              ))}
+            </fieldset>
+          ))}
+          {FACETS.some((f) => filters[f].length) && (
+            <button type="button" className="link" onClick={() => setParams(q ? { q } : {}, { replace: true })}>
+              {t('pocs.clearFilters')}
+            </button>
+          )}
+        </aside>
+        <section className="results" aria-labelledby="results-title">
+          <SearchBox value={text} onChange={setText} onSubmit={submit} />
+          <FormError message={error} />
+          <h2 id="results-title" className="results-count" aria-live="polite">
+            {result ? t('pocs.results', { count: result.total }) : t('common.loading')}
+          </h2>
+          {result && result.items.length === 0 && <p>{t('pocs.none')}</p>}
+          <ul className="cards">
+            {result?.items.map((hit) => (
+              <li key={hit.poc_id} className="card">
+                <h3>
+                  <Link to={`/pocs/${hit.poc_id}`}>{hit.highlights?.name ? <Highlight html={hit.highlights.name} /> : hit.name}</Link>
+                </h3>
+                <p className="meta">
+                  {hit.language && <span className="badge">{hit.language}</span>}
+                  <span className={`status status-${hit.status}`}>{t(`status.${hit.status}` as MessageKey)}</span>
+                  {hit.tags.map((tag) => (
+                    <span key={tag} className="tag">
+                      #{tag}
+                    </span>
+                  ))}
+                </p>
+                {hit.highlights?.description ? (
+                  <p className="excerpt">
+                    <Highlight html={hit.highlights.description} />
+                  </p>
+                ) : (
+                  hit.description && <p className="excerpt">{hit.description}</p>
+                )}
+              </li>
+            ))}
+          </ul>
+          {result?.next_cursor && (
+            <button type="button" onClick={() => void more()}>
+              {t('pocs.loadMore')}
+            </button>
+          )}
+        </section>
+      </div>
+    </div>
+  );
+}
+
+/** Selected values stay visible (with count 0) even when the current results lack them. */
+function mergeSelected(facets: Facet[], selected: string[]): Facet[] {
+  const missing = selected.filter((value) => !facets.some((f) => f.value === value)).map((value) => ({ value, count: 0 }));
+  return [...facets, ...missing];
+}

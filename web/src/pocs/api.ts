@@ -1,0 +1,103 @@
+// The POC service (/api/pocs) and the search service (/api/search); see contracts/openapi-*.yaml.
+import { api, request } from '../api/http';
+
+export const STATUSES = ['idea', 'in_progress', 'done', 'abandoned'] as const;
+export type Status = (typeof STATUSES)[number];
+export type Visibility = 'private' | 'tenant';
+
+export type PocIn = {
+  name: string;
+  description?: string | null;
+  language?: string | null;
+  frameworks?: string[];
+  tags?: string[];
+  repository_url?: string | null;
+  status?: Status;
+  visibility?: Visibility;
+  started_on?: string | null;
+  finished_on?: string | null;
+};
+
+export type Poc = Required<PocIn> & {
+  poc_id: string;
+  owner_id: string;
+  created_at: string;
+  updated_at: string;
+  version: number;
+};
+
+export type Facet = { value: string; count: number };
+export type SearchHit = Omit<Poc, 'started_on' | 'finished_on' | 'version'> & {
+  highlights?: { name?: string | null; description?: string | null };
+};
+export type SearchResult = {
+  items: SearchHit[];
+  total: number;
+  facets: { language: Facet[]; tags: Facet[]; status: Facet[] };
+  next_cursor: string | null;
+};
+export type Filters = { language: string[]; tags: string[]; status: string[] };
+export type ImportReport = {
+  total: number;
+  accepted: number[];
+  rejected: { row: number; errors: { loc?: (string | number)[]; msg?: string }[] }[];
+  imported: { row: number; poc_id: string }[];
+  dry_run: boolean;
+};
+
+export function searchPocs(q: string, filters: Filters, cursor?: string | null, signal?: AbortSignal) {
+  const params = new URLSearchParams();
+  if (q) params.set('q', q);
+  params.set('sort', q ? 'relevance' : 'newest');
+  for (const v of filters.language) params.append('language', v);
+  for (const v of filters.tags) params.append('tags', v);
+  for (const v of filters.status) params.append('status', v);
+  if (cursor) params.set('cursor', cursor);
+  return api<SearchResult>(`/api/search/search?${params}`, { signal });
+}
+
+export function suggest(q: string, signal?: AbortSignal) {
+  return api<{ names: string[]; tags: string[] }>(`/api/search/suggest?q=${encodeURIComponent(q)}&limit=8`, { signal });
+}
+
+export async function getPoc(id: string): Promise<{ poc: Poc; etag: string }> {
+  const response = await request(`/api/pocs/pocs/${encodeURIComponent(id)}`);
+  return { poc: (await response.json()) as Poc, etag: response.headers.get('etag') ?? '' };
+}
+
+export const createPoc = (input: PocIn) => api<Poc>('/api/pocs/pocs', { method: 'POST', body: input });
+
+export const updatePoc = (id: string, etag: string, patch: Partial<PocIn>) =>
+  api<Poc>(`/api/pocs/pocs/${encodeURIComponent(id)}`, { method: 'PATCH', body: patch, headers: { 'if-match': etag } });
+
+export const deletePoc = (id: string) => api<void>(`/api/pocs/pocs/${encodeURIComponent(id)}`, { method: 'DELETE' });
+
+export function importPocs(file: File, text: string, dryRun: boolean) {
+  const json = file.name.toLowerCase().endsWith('.json') || file.type === 'application/json';
+  return api<ImportReport>(`/api/pocs/pocs/import?dry_run=${dryRun}`, {
+    method: 'POST',
+    raw: text,
+    contentType: json ? 'application/json' : 'text/csv',
+  });
+}
+
+/** Download an export through the authenticated client, then hand it to the browser. */
+export async function exportPocs(format: 'csv' | 'json'): Promise<void> {
+  const response = await request(`/api/pocs/pocs/export?format=${format}&scope=mine`);
+  const blob = await response.blob();
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = `pocs.${format}`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** "a, b ,, c" → ["a", "b", "c"] */
+export const splitList = (value: string) =>
+  value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
