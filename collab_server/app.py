@@ -16,11 +16,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from platform_api.kernel.db import create_pool
 from platform_api.kernel.logging import configure_logging
 from rooms import (
+    AccessLedger,
     FanoutBus,
     LocalSnapshotStore,
     MemoryBus,
     MemoryUpdateLog,
     PostgresUpdateLog,
+    RedisAccessLedger,
     RedisBus,
     RoomLimits,
     RoomManager,
@@ -75,6 +77,7 @@ def create_app(
     *,
     update_log: UpdateLog | None = None,
     bus: FanoutBus | None = None,
+    access_ledger: AccessLedger | None = None,
 ) -> web.Application:
     """Build a node. Tests may pass an update log and a bus (e.g. a shared MemoryBus node)."""
     settings = settings or CollabSettings()
@@ -108,6 +111,11 @@ def create_app(
                 node_bus = await stack.enter_async_context(
                     RedisBus(settings.redis_url, on_gap=on_gap)
                 )
+            access = access_ledger
+            if access is None and settings.redis_url:
+                redis_access = RedisAccessLedger(settings.redis_url)
+                stack.push_async_callback(redis_access.aclose)
+                access = redis_access
             manager = RoomManager(
                 log,
                 node_bus or MemoryBus().node(),
@@ -119,6 +127,7 @@ def create_app(
                 metrics=app[METRICS],
                 idle_seconds=settings.idle_room_seconds,
                 compact_after=settings.compact_after_updates,
+                access=access,
             )
             manager_ref.append(manager)
             app[ROOMS], app[UPDATE_LOG] = manager, log

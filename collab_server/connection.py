@@ -45,6 +45,16 @@ class TokenBucket:
         return True
 
 
+async def effective_role(manager: RoomManager, room_id: RoomId, ticket: Ticket) -> str:
+    """The ticket's role, unless an access change made after it was issued says otherwise."""
+    change = await manager.access.latest(room_id, ticket.user_id)
+    if change is None or change[1] <= ticket.issued_at:
+        return ticket.role
+    if change[0] == "revoked":
+        raise Reject(TICKET_WRONG_ROOM, "access revoked")
+    return change[0]
+
+
 async def _read_ticket(ws: web.WebSocketResponse, request: web.Request, wait_seconds: float) -> str:
     """The ticket from ``?ticket=`` or, failing that, the first (text) message."""
     if ticket := request.query.get("ticket"):
@@ -98,10 +108,11 @@ async def _serve(
     if ticket.role == "service":
         raise Reject(TICKET_WRONG_ROOM, "service tickets are for the internal API")
     manager: RoomManager = request.app[ROOMS]
+    role = await effective_role(manager, room_id, ticket)
     peer = WsPeer(
         ws,
         user_id=ticket.user_id,
-        can_write=ticket.role == "write",
+        can_write=role == "write",
         max_queue_bytes=settings.send_queue_bytes,
         metrics=metrics,
     )
@@ -172,8 +183,13 @@ async def _message_loop(
             if fresh.user_id != ticket.user_id:
                 peer.kick(TICKET_WRONG_ROOM, "ticket is for another user")
                 return
+            try:
+                role = await effective_role(manager, room.id, fresh)
+            except Reject as reject:
+                peer.kick(reject.code, reject.reason)
+                return
             expires_at = fresh.expires_at
-            peer.can_write = fresh.role == "write"
+            peer.can_write = role == "write"
         elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
             return
         elif message.type == WSMsgType.ERROR:

@@ -29,6 +29,7 @@ class Ticket:
     room: str
     role: Role
     expires_at: float
+    issued_at: float = 0.0
     name: str | None = None
 
 
@@ -86,5 +87,6 @@ class TicketVerifier:
             room=room_key,
             role=role,
             expires_at=float(claims["exp"]),
+            issued_at=float(claims["iat"]),
             name=claims.get("name"),
         )

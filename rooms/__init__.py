@@ -3,25 +3,28 @@
 from .frames import Kind, decode_frame, encode_frame, new_node_id
 from .ids import RoomId
 from .manager import RoomManager
-from .memory import MemoryBus, MemorySnapshotStore, MemoryUpdateLog
+from .memory import MemoryAccessLedger, MemoryBus, MemorySnapshotStore, MemoryUpdateLog
 from .metrics import RoomMetrics
 from .peer import Peer
-from .ports import FanoutBus, SnapshotInfo, SnapshotStore, StoredState, UpdateLog
+from .ports import AccessLedger, FanoutBus, SnapshotInfo, SnapshotStore, StoredState, UpdateLog
 from .postgres import PostgresUpdateLog
-from .redis_bus import RedisBus, channel
+from .redis_bus import RedisAccessLedger, RedisBus, channel
 from .room import DocumentTooLarge, Room, RoomLimits
 from .snapshots import LocalSnapshotStore, S3SnapshotStore
 
 __all__ = [
+    "AccessLedger",
     "DocumentTooLarge",
     "FanoutBus",
     "Kind",
     "LocalSnapshotStore",
+    "MemoryAccessLedger",
     "MemoryBus",
     "MemorySnapshotStore",
     "MemoryUpdateLog",
     "Peer",
     "PostgresUpdateLog",
+    "RedisAccessLedger",
     "RedisBus",
     "Room",
     "RoomId",

@@ -12,9 +12,10 @@ import structlog
 from crdt import merge_updates
 
 from .ids import RoomId
+from .memory import MemoryAccessLedger
 from .metrics import RoomMetrics
 from .peer import Peer
-from .ports import FanoutBus, UpdateLog
+from .ports import AccessLedger, FanoutBus, UpdateLog
 from .room import Room, RoomLimits
 
 _log = structlog.get_logger("rooms")
@@ -31,8 +32,10 @@ class RoomManager:
         metrics: RoomMetrics,
         idle_seconds: float = 30.0,
         compact_after: int = 500,
+        access: AccessLedger | None = None,
     ) -> None:
         self.rooms: dict[RoomId, Room] = {}
+        self.access: AccessLedger = access or MemoryAccessLedger()
         self._log = log
         self._bus = bus
         self._node = node_id

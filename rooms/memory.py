@@ -88,3 +88,14 @@ class MemoryBusNode:
 
     async def unsubscribe(self, room: RoomId) -> None:
         self._hub._subscribers[room].pop(id(self), None)
+
+
+class MemoryAccessLedger:
+    def __init__(self) -> None:
+        self._changes: dict[tuple[RoomId, str], tuple[str, float]] = {}
+
+    async def record(self, room: RoomId, user: str, state: str, at: float) -> None:
+        self._changes[(room, user)] = (state, at)
+
+    async def latest(self, room: RoomId, user: str) -> tuple[str, float] | None:
+        return self._changes.get((room, user))

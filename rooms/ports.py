@@ -67,3 +67,15 @@ class FanoutBus(Protocol):
     async def subscribe(self, room: RoomId, handler: BusHandler) -> None: ...
 
     async def unsubscribe(self, room: RoomId) -> None: ...
+
+
+class AccessLedger(Protocol):
+    """The last access change per user and room (a role, or "revoked"), with its time.
+
+    A ticket issued before that change no longer grants what it says: without this, a
+    removed participant could reconnect with an old ticket until it expires.
+    """
+
+    async def record(self, room: RoomId, user: str, state: str, at: float) -> None: ...
+
+    async def latest(self, room: RoomId, user: str) -> tuple[str, float] | None: ...

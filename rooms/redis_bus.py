@@ -9,6 +9,7 @@ after a reconnect the node re-applies the recent update log of every loaded room
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as redis
@@ -91,3 +92,30 @@ class RedisBus:
                 await self._on_gap()
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             _log.warning("redis_bus_resubscribe_failed", error=repr(exc))
+
+
+class RedisAccessLedger:
+    """Access changes in a hash per room (``collab:{<room>}:access``), kept a day: longer
+    than any room ticket lives."""
+
+    TTL_SECONDS = 86_400
+
+    def __init__(self, url: str) -> None:
+        self._client = redis.Redis.from_url(url)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def record(self, room: RoomId, user: str, state: str, at: float) -> None:
+        key = f"collab:{room.hash_tag}:access"
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hset(key, user, json.dumps([state, at]))
+            pipe.expire(key, self.TTL_SECONDS)
+            await pipe.execute()
+
+    async def latest(self, room: RoomId, user: str) -> tuple[str, float] | None:
+        raw = await self._client.hget(f"collab:{room.hash_tag}:access", user)
+        if raw is None:
+            return None
+        state, at = json.loads(raw)
+        return str(state), float(at)

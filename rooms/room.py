@@ -40,7 +40,7 @@ from .frames import Frame, Kind, decode_frame, encode_frame
 from .ids import RoomId
 from .metrics import RoomMetrics
 from .peer import Peer
-from .ports import FanoutBus, UpdateLog
+from .ports import AccessLedger, FanoutBus, UpdateLog
 
 _log = structlog.get_logger("rooms")
 ORIGIN_REMOTE = "remote"
@@ -262,8 +262,11 @@ class Room:
                 if peer.user_id == user:
                     peer.kick(4403, "access revoked")
 
-    async def control(self, command: dict[str, str]) -> None:
-        """Apply a control command here and on every other node holding the room."""
+    async def control(self, command: dict[str, str], access: AccessLedger) -> None:
+        """Apply a control command here and on every other node holding the room, and
+        remember it, so that tickets issued before it cannot undo it on a reconnect."""
+        state = "revoked" if command.get("type") == "revoke" else command.get("role", "read")
+        await access.record(self.id, command.get("user", ""), state, time.time())
         self._apply_control(command)
         await self._publish(Kind.CONTROL, json.dumps(command).encode())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 
@@ -195,3 +196,37 @@ async def test_internal_api_reads_and_writes_the_document(
             headers=service,
         )
         assert bad.status == 422
+
+
+async def test_old_tickets_cannot_undo_an_access_change(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str, redis_url: str
+) -> None:
+    """A removed participant's old ticket no longer opens the room, on any node, and a former
+    driver's old write ticket only reads."""
+    nodes = [await start_node(redis_url=redis_url, node_name=f"a{i}") for i in range(2)]
+    removed, former_driver = str(uuid.uuid4()), str(uuid.uuid4())
+    old_removed = mint(room_key, user=removed)
+    old_driver = mint(room_key, user=former_driver, role="write")
+    service = {"Authorization": f"Bearer {mint(room_key, role='service')}"}
+    http = nodes[0].replace("ws://", "http://").removesuffix("/collab")
+    await asyncio.sleep(1.1)  # tickets carry whole seconds: the change must come later
+    async with aiohttp.ClientSession() as session:
+        for command in (
+            {"type": "revoke", "user": removed},
+            {"type": "role", "user": former_driver, "role": "read"},
+        ):
+            response = await session.post(
+                f"{http}/internal/rooms/{room_key}/control", json=command, headers=service
+            )
+            assert response.status == 200
+    client = await connect(nodes[1], room_key, ticket=old_removed)
+    assert await client.wait_closed() == 4403
+    driver = await connect(nodes[1], room_key, ticket=old_driver)
+    await driver.insert("should not land")
+    witness = await connect(nodes[0], room_key)
+    await witness.synced.wait()
+    await asyncio.sleep(0.3)
+    assert str(witness) == ""
+    fresh = await connect(nodes[1], room_key, user=removed)  # re-invited: a new ticket works
+    await fresh.synced.wait()
+    assert fresh.close_code is None
