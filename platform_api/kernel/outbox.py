@@ -11,6 +11,9 @@ role keeps no way to see other tenants' events. (A dedicated ``<service>_relay``
 SELECT/UPDATE on ``outbox`` only is the hardening step when the owner's credentials must stay
 out of long-running processes: point the policy at it instead of ``CURRENT_USER``.)
 
+The table and both policies are created by ``platform_api.kernel.migrations.create_outbox``,
+called from the service's migration.
+
 Order. Rows are published in id order per batch, but several relays (SKIP LOCKED) or retries
 can reorder them across batches; consumers order by the aggregate's version.
 """
@@ -29,29 +32,6 @@ from .events import Event, Publisher
 
 _log = structlog.get_logger("outbox")
 CHANNEL = "outbox"
-
-
-def outbox_ddl() -> str:
-    """The ``outbox`` table, its RLS policies and index; run by each service's migration."""
-    return """
-        CREATE TABLE outbox (
-            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            event_id uuid NOT NULL UNIQUE,
-            tenant_id uuid NOT NULL,
-            type varchar(100) NOT NULL,
-            body jsonb NOT NULL,
-            created_at timestamptz NOT NULL DEFAULT now(),
-            sent_at timestamptz
-        );
-        CREATE INDEX idx_outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
-        CREATE INDEX idx_outbox_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL;
-        ALTER TABLE outbox ENABLE ROW LEVEL SECURITY;
-        ALTER TABLE outbox FORCE ROW LEVEL SECURITY;
-        CREATE POLICY tenant_isolation ON outbox
-            USING (tenant_id = app_current_tenant())
-            WITH CHECK (tenant_id = app_current_tenant());
-        CREATE POLICY outbox_relay ON outbox TO CURRENT_USER USING (true) WITH CHECK (true);
-    """
 
 
 async def enqueue(conn: asyncpg.Connection, events: list[Event]) -> None:
