@@ -50,7 +50,8 @@ class OutboxRelay:
     """Publishes unsent outbox rows: lock a batch (SKIP LOCKED), publish, mark sent, commit.
 
     A crash after publishing and before the commit publishes the batch again: at-least-once.
-    Several relays may run at once; each takes different rows.
+    Several relays may run at once; each takes different rows. Sent rows older than
+    ``keep_sent`` are deleted once an hour; ``keep_sent=None`` keeps them all.
     """
 
     def __init__(
@@ -60,7 +61,7 @@ class OutboxRelay:
         *,
         batch_size: int = 100,
         poll_seconds: float = 1.0,
-        keep_sent: timedelta = timedelta(days=7),
+        keep_sent: timedelta | None = timedelta(days=7),
     ) -> None:
         self.pool = pool
         self.publisher = publisher
@@ -95,7 +96,9 @@ class OutboxRelay:
         return total
 
     async def prune(self) -> int:
-        """Delete rows sent longer than ``keep_sent`` ago."""
+        """Delete rows sent longer than ``keep_sent`` ago (none when it is ``None``)."""
+        if self.keep_sent is None:
+            return 0
         async with self.pool.acquire() as conn:
             status = await conn.execute(
                 "DELETE FROM outbox WHERE sent_at < now() - $1::interval", self.keep_sent
@@ -117,7 +120,7 @@ class OutboxRelay:
                 try:
                     await self.drain()
                     backoff = self.poll_seconds
-                    if time.monotonic() - self._last_prune > 3600:
+                    if self.keep_sent is not None and time.monotonic() - self._last_prune > 3600:
                         self._last_prune = time.monotonic()
                         await self.prune()
                 except Exception:  # bus or database away: nothing was marked sent; retry
