@@ -185,7 +185,7 @@ class Room:
         }
         peer.client_ids |= allowed
         restricted = restrict_awareness_update(message, allowed)
-        if not restricted.entries:
+        if restricted is None or not restricted.entries:
             return
         self._record_awareness(restricted.entries, owner=peer)
         out = encode_awareness(restricted)

@@ -13,6 +13,7 @@ from pathlib import Path
 import asyncpg
 from alembic import command, context, op
 from alembic.config import Config
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only
@@ -46,6 +47,8 @@ def run_sql(script: str) -> None:
     path on the same connection and transaction.
     """
     driver_connection = op.get_bind().connection.driver_connection
+    if driver_connection is None:  # only a closed or invalidated connection has none
+        raise RuntimeError("the migration's database connection is closed")
     await_only(driver_connection.execute(script))
 
 
@@ -126,7 +129,7 @@ def run_env() -> None:
             await connection.run_sync(_migrate)
         await engine.dispose()
 
-    def _migrate(connection: object) -> None:
+    def _migrate(connection: Connection) -> None:
         context.configure(connection=connection, transaction_per_migration=True)
         with context.begin_transaction():
             context.run_migrations()
