@@ -11,6 +11,7 @@ from pathlib import Path
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from platform_api.kernel.db import create_pool
@@ -53,7 +54,7 @@ _log = structlog.get_logger("collab")
 
 
 @web.middleware
-async def problem_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """HTTP errors of the node's plain endpoints leave as problem+json."""
     try:
         return await handler(request)
@@ -182,7 +183,8 @@ async def _update_log(
 async def _drain(app: web.Application) -> None:
     """SIGTERM: refuse new connections, ask every peer to reconnect elsewhere (1012)."""
     app[DRAINING][0] = True
-    for peer in list(app[PEERS]):
+    peers = app[PEERS]
+    for peer in list(peers):
         peer.kick(SERVICE_RESTART, "server restarting: reconnect")
     if app[PEERS]:
         app[PEERS_GONE].clear()

@@ -94,10 +94,11 @@ def format_date(value: date | str | None, language: str) -> str:
     if value is None or value == "":
         return words(language)["none"]
     if isinstance(value, str):
+        text = value[:10]
         try:
-            value = date.fromisoformat(value[:10])
+            value = date.fromisoformat(text)
         except ValueError:
-            return value[:10]
+            return text
     if language == "pt-BR":
         return value.strftime("%d/%m/%Y")
     return f"{month_names('en')[value.month - 1]} {value.day}, {value.year}"

@@ -153,7 +153,8 @@ class PostgresUpdateLog:
             merged = await asyncio.to_thread(
                 merge, ([snapshot] if snapshot else []) + [r["update"] for r in rows]
             )
-            inline, blob_key = merged, None
+            inline: bytes | None = merged
+            blob_key: str | None = None
             if len(merged) > INLINE_SNAPSHOT_BYTES:
                 blob_key = f"dojos/{room.tenant}/{room.name}/snapshots/{seq}.ydoc"
                 await self._snapshots.put(blob_key, merged)

@@ -185,7 +185,7 @@ class Room:
         }
         peer.client_ids |= allowed
         restricted = restrict_awareness_update(message, allowed)
-        if restricted is None:  # only echoes of other peers' states: nothing to relay
+        if restricted is None or not restricted.entries:  # only echoes of others' states
             return
         self._record_awareness(restricted.entries, owner=peer)
         out = encode_awareness(restricted)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
-Row = asyncpg.Record
+Row: TypeAlias = asyncpg.Record
 CHANNEL = "content_progress"
 
 REQUEST_COLUMNS = """request_id, tenant_id, user_id, type, status, title, from_date, to_date,
@@ -66,7 +66,7 @@ async def insert_pocs(
     seconds_per_poc: float | None,
 ) -> None:
     seen: set[str] = set()
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for poc in pocs:
         if poc["poc_id"] in seen:
             continue

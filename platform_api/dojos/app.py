@@ -13,12 +13,12 @@ import httpx
 from fastapi import FastAPI
 
 from platform_api.kernel import KeySet, TokenVerifier, create_pool, create_service_app
+from platform_api.kernel.events import Publisher
 from rooms.ports import SnapshotStore
 from rooms.snapshots import LocalSnapshotStore, S3SnapshotStore
 
 from . import worker
 from .collab import Collab, HttpCollab, MemoryCollab
-from .outbox import Publisher
 from .routes import router
 from .routes_room import router as room_router
 from .service import Dojos

@@ -18,12 +18,12 @@ import structlog
 
 from platform_api.kernel import Problem, forbidden, not_found, tenant_transaction
 from platform_api.kernel.auth import Principal
+from platform_api.kernel.outbox import enqueue
 from rooms.ports import SnapshotStore
 
 from . import store
 from .collab import Collab
 from .events import EventType, dojo_event
-from .outbox import enqueue
 from .settings import DojosSettings
 from .tickets import TicketSigner
 

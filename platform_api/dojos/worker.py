@@ -21,9 +21,11 @@ import asyncpg
 import structlog
 
 from platform_api.kernel import create_pool, tenant_transaction
+from platform_api.kernel.events import InMemoryBus, Publisher
+from platform_api.kernel.events_redis import RedisStreamsPublisher
+from platform_api.kernel.outbox import OutboxRelay
 
 from . import store
-from .outbox import MemoryPublisher, Publisher, RedisStreamsPublisher, Relay
 from .room import push_room, room_state
 from .service import Dojos, now
 from .settings import DojosSettings
@@ -34,9 +36,12 @@ _log = structlog.get_logger("dojos.worker")
 
 
 def publisher_for(settings: DojosSettings) -> Publisher:
+    """Redis Streams when configured, else in memory (tests, single-process development)."""
     if settings.event_bus == "redis" and settings.redis_url:
-        return RedisStreamsPublisher(settings.redis_url, prefix=settings.event_stream_prefix)
-    return MemoryPublisher()
+        return RedisStreamsPublisher.from_url(
+            settings.redis_url, prefix=settings.event_stream_prefix
+        )
+    return InMemoryBus()
 
 
 async def tick(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> None:
@@ -89,7 +94,8 @@ async def run(ctx: Dojos, owner_pool: asyncpg.Pool, publisher: Publisher) -> Non
     """Scheduler and relay until cancelled."""
     async with asyncio.TaskGroup() as group:
         group.create_task(schedule_forever(ctx, owner_pool))
-        group.create_task(Relay(owner_pool, publisher).run())
+        # Sent rows are kept (no pruning), as this service always has.
+        group.create_task(OutboxRelay(owner_pool, publisher, keep_sent=None).run())
 
 
 async def main() -> None:

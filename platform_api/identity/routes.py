@@ -118,6 +118,8 @@ async def sign_up(body: SignUpIn, request: Request, response: Response, idn: Idn
     )
     async with tenant_transaction(idn.pool, tenant["tenant_id"]) as conn:
         user = await store.get_user(conn, tenant["tenant_id"], session.user_id)
+    if user is None:  # created in the sign-up transaction, which has committed
+        raise RuntimeError("the new owner is missing")
     return SignUpOut(
         tenant=TenantOut(**dict(tenant)),
         user=UserOut(**dict(user)),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
-Row = asyncpg.Record
+Row: TypeAlias = asyncpg.Record
 
 USER_COLUMNS = (
     "user_id, tenant_id, email, full_name, role, status, created_at, updated_at, last_login_at"

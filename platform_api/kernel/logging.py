@@ -6,11 +6,12 @@ import logging
 import sys
 
 import structlog
+from structlog.types import Processor
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Send stdlib and structlog records to stdout as one JSON object per line."""
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -13,6 +13,7 @@ from pathlib import Path
 import asyncpg
 from alembic import command, context, op
 from alembic.config import Config
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only
@@ -46,7 +47,72 @@ def run_sql(script: str) -> None:
     path on the same connection and transaction.
     """
     driver_connection = op.get_bind().connection.driver_connection
+    if driver_connection is None:  # only a closed or invalidated connection has none
+        raise RuntimeError("the migration's database connection is closed")
     await_only(driver_connection.execute(script))
+
+
+# Every service database has this function; tenant policies compare ``tenant_id`` with it.
+# It reads the transaction-local ``app.tenant_id`` (``tenant_transaction`` sets it) and is
+# NULL outside a tenant transaction, so no policy matches there.
+TENANT_FUNCTION_SQL = """
+CREATE FUNCTION app_current_tenant() RETURNS uuid
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT NULLIF(current_setting('app.tenant_id', true), '')::uuid $$;
+"""
+DROP_TENANT_FUNCTION_SQL = "DROP FUNCTION app_current_tenant();"
+
+
+def tenant_rls_sql(table: str) -> str:
+    """SQL that enables and forces row-level security on ``table`` with the tenant policy."""
+    return f"""
+        ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
+        CREATE POLICY tenant_isolation ON {table}
+            USING (tenant_id = app_current_tenant())
+            WITH CHECK (tenant_id = app_current_tenant());
+    """
+
+
+def create_tenant_function() -> None:
+    """Create ``app_current_tenant()``; the first migration of every service runs it."""
+    run_sql(TENANT_FUNCTION_SQL)
+
+
+def enable_tenant_rls(*tables: str) -> None:
+    """Forced row-level security on each of ``tables``: rows of the transaction's tenant only."""
+    for table in tables:
+        run_sql(tenant_rls_sql(table))
+
+
+def drop_tenant_function() -> None:
+    """Drop ``app_current_tenant()``; the first migration's downgrade runs it last."""
+    run_sql(DROP_TENANT_FUNCTION_SQL)
+
+
+def create_outbox() -> None:
+    """The transactional outbox (``platform_api.kernel.outbox``): table, indexes, forced RLS.
+
+    Besides the tenant policy, ``outbox_relay`` lets the role running the migration (the
+    owner, which the relay connects as) read and mark every tenant's rows.
+    """
+    run_sql(
+        """
+        CREATE TABLE outbox (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            event_id uuid NOT NULL UNIQUE,
+            tenant_id uuid NOT NULL,
+            type varchar(100) NOT NULL,
+            body jsonb NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            sent_at timestamptz
+        );
+        CREATE INDEX idx_outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
+        CREATE INDEX idx_outbox_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL;
+        """
+    )
+    enable_tenant_rls("outbox")
+    run_sql("CREATE POLICY outbox_relay ON outbox TO CURRENT_USER USING (true) WITH CHECK (true);")
 
 
 def run_env() -> None:
@@ -63,7 +129,7 @@ def run_env() -> None:
             await connection.run_sync(_migrate)
         await engine.dispose()
 
-    def _migrate(connection: object) -> None:
+    def _migrate(connection: Connection) -> None:
         context.configure(connection=connection, transaction_per_migration=True)
         with context.begin_transaction():
             context.run_migrations()

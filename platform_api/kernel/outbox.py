@@ -11,6 +11,9 @@ role keeps no way to see other tenants' events. (A dedicated ``<service>_relay``
 SELECT/UPDATE on ``outbox`` only is the hardening step when the owner's credentials must stay
 out of long-running processes: point the policy at it instead of ``CURRENT_USER``.)
 
+The table and both policies are created by ``platform_api.kernel.migrations.create_outbox``,
+called from the service's migration.
+
 Order. Rows are published in id order per batch, but several relays (SKIP LOCKED) or retries
 can reorder them across batches; consumers order by the aggregate's version.
 """
@@ -31,29 +34,6 @@ _log = structlog.get_logger("outbox")
 CHANNEL = "outbox"
 
 
-def outbox_ddl() -> str:
-    """The ``outbox`` table, its RLS policies and index; run by each service's migration."""
-    return """
-        CREATE TABLE outbox (
-            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            event_id uuid NOT NULL UNIQUE,
-            tenant_id uuid NOT NULL,
-            type varchar(100) NOT NULL,
-            body jsonb NOT NULL,
-            created_at timestamptz NOT NULL DEFAULT now(),
-            sent_at timestamptz
-        );
-        CREATE INDEX idx_outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
-        CREATE INDEX idx_outbox_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL;
-        ALTER TABLE outbox ENABLE ROW LEVEL SECURITY;
-        ALTER TABLE outbox FORCE ROW LEVEL SECURITY;
-        CREATE POLICY tenant_isolation ON outbox
-            USING (tenant_id = app_current_tenant())
-            WITH CHECK (tenant_id = app_current_tenant());
-        CREATE POLICY outbox_relay ON outbox TO CURRENT_USER USING (true) WITH CHECK (true);
-    """
-
-
 async def enqueue(conn: asyncpg.Connection, events: list[Event]) -> None:
     """Write ``events`` on ``conn``'s (tenant) transaction; they leave only if it commits."""
     if not events:
@@ -70,7 +50,8 @@ class OutboxRelay:
     """Publishes unsent outbox rows: lock a batch (SKIP LOCKED), publish, mark sent, commit.
 
     A crash after publishing and before the commit publishes the batch again: at-least-once.
-    Several relays may run at once; each takes different rows.
+    Several relays may run at once; each takes different rows. Sent rows older than
+    ``keep_sent`` are deleted once an hour; ``keep_sent=None`` keeps them all.
     """
 
     def __init__(
@@ -80,7 +61,7 @@ class OutboxRelay:
         *,
         batch_size: int = 100,
         poll_seconds: float = 1.0,
-        keep_sent: timedelta = timedelta(days=7),
+        keep_sent: timedelta | None = timedelta(days=7),
     ) -> None:
         self.pool = pool
         self.publisher = publisher
@@ -115,7 +96,9 @@ class OutboxRelay:
         return total
 
     async def prune(self) -> int:
-        """Delete rows sent longer than ``keep_sent`` ago."""
+        """Delete rows sent longer than ``keep_sent`` ago (none when it is ``None``)."""
+        if self.keep_sent is None:
+            return 0
         async with self.pool.acquire() as conn:
             status = await conn.execute(
                 "DELETE FROM outbox WHERE sent_at < now() - $1::interval", self.keep_sent
@@ -137,7 +120,7 @@ class OutboxRelay:
                 try:
                     await self.drain()
                     backoff = self.poll_seconds
-                    if time.monotonic() - self._last_prune > 3600:
+                    if self.keep_sent is not None and time.monotonic() - self._last_prune > 3600:
                         self._last_prune = time.monotonic()
                         await self.prune()
                 except Exception:  # bus or database away: nothing was marked sent; retry

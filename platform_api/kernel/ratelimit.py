@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import redis.asyncio
 from limits import RateLimitItem, parse
+from limits.aio.storage import Storage as AsyncStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
@@ -24,8 +26,13 @@ class RateLimiter:
     def __init__(self, redis_url: str, *, prefix: str) -> None:
         # Our own connection pool, so that shutdown can close it (limits has no close()).
         self._pool = redis.asyncio.ConnectionPool.from_url(redis_url) if redis_url else None
-        options = {"connection_pool": self._pool, "implementation": "redispy"} if self._pool else {}
-        self._storage = storage_from_string(storage_uri(redis_url), key_prefix=prefix, **options)
+        options: dict[str, Any] = (
+            {"connection_pool": self._pool, "implementation": "redispy"} if self._pool else {}
+        )
+        storage = storage_from_string(storage_uri(redis_url), key_prefix=prefix, **options)
+        if not isinstance(storage, AsyncStorage):  # storage_uri() always names an async+ one
+            raise TypeError(f"not an asyncio storage: {storage!r}")
+        self._storage = storage
         self._limiter = MovingWindowRateLimiter(self._storage)
 
     async def aclose(self) -> None:

@@ -13,9 +13,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 
 from collab_server import CollabSettings, create_app
-from platform_api.kernel import migrations
 from platform_api.kernel.keys import generate_private_key_pem, public_jwk_from_pem
-from platform_api.kernel.provision import ServiceDatabase, drop_database, provision_database
+from tests.harness.databases import database_fixture
 
 
 @pytest.fixture(scope="session")
@@ -60,12 +59,7 @@ def mint(ticket_key: tuple[str, str]) -> Mint:
     return make
 
 
-@pytest.fixture(scope="session")
-async def collab_db(admin_dsn: str, run_id: str) -> AsyncIterator[ServiceDatabase]:
-    db = await provision_database(admin_dsn, "collab", f"test_collab_{run_id}", recreate=True)
-    await migrations.upgrade("collab", db.owner_dsn)
-    yield db
-    await drop_database(admin_dsn, db.name)
+collab_db = database_fixture("collab")
 
 
 StartNode = Callable[..., Awaitable[str]]

@@ -18,21 +18,16 @@ from pydantic import SecretStr
 
 from platform_api.identity.app import create_app
 from platform_api.identity.settings import IdentitySettings
-from platform_api.kernel import KeySet, migrations
+from platform_api.kernel import KeySet
 from platform_api.kernel.keys import generate_private_key_pem
-from platform_api.kernel.provision import ServiceDatabase, drop_database, provision_database
+from platform_api.kernel.provision import ServiceDatabase
 from tests.harness.asgi import serve
+from tests.harness.databases import database_fixture
 
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture(scope="session")
-async def identity_db(admin_dsn: str, run_id: str) -> AsyncIterator[ServiceDatabase]:
-    # One database per test run, so that concurrent runs never share or drop each other's.
-    db = await provision_database(admin_dsn, "identity", f"test_identity_{run_id}", recreate=True)
-    await migrations.upgrade("identity", db.owner_dsn)
-    yield db
-    await drop_database(admin_dsn, db.name)
+identity_db = database_fixture("identity")
 
 
 @pytest.fixture(scope="session")

@@ -11,22 +11,18 @@ import asyncpg
 import httpx
 import pytest
 
-from platform_api.kernel import KeySet, create_pool, migrations
-from platform_api.kernel.provision import ServiceDatabase, drop_database, provision_database
+from platform_api.kernel import KeySet, create_pool
+from platform_api.kernel.provision import ServiceDatabase
 from platform_api.pocs.app import create_app
 from platform_api.pocs.settings import PocsSettings
 from tests.harness.asgi import serve
+from tests.harness.databases import database_fixture
 from tests.harness.identity import Account
 
 MakePoc = Callable[..., Awaitable[dict[str, Any]]]
 
 
-@pytest.fixture(scope="session")
-async def pocs_db(admin_dsn: str, run_id: str) -> AsyncIterator[ServiceDatabase]:
-    db = await provision_database(admin_dsn, "pocs", f"test_pocs_{run_id}", recreate=True)
-    await migrations.upgrade("pocs", db.owner_dsn)
-    yield db
-    await drop_database(admin_dsn, db.name)
+pocs_db = database_fixture("pocs")
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -37,6 +37,14 @@ for _, member in ipairs(due) do
 end
 return #due
 """
+
+
+# Replies as this client gets them (RESP2, decode_responses=True); redis-py annotates its
+# commands with a union of every protocol's and decoding's shapes.
+Entry = tuple[str, dict[str, str]]  # (entry id, fields)
+# [next start id, [(entry id, fields or None if deleted meanwhile), ...], [deleted ids]]
+AutoclaimReply = tuple[str, list[tuple[str, dict[str, str] | None]], list[str]]
+XReadReply = list[tuple[str, list[Entry]]]
 
 
 class RedisStreamsQueue:
@@ -74,15 +82,21 @@ class RedisStreamsQueue:
         await self._ensure_group()
         await self._promote(keys=[self.delayed, self.stream], args=[time.time()])
         # First, jobs whose consumer went quiet for longer than the visibility timeout.
-        _, claimed, *_ = await self._redis.xautoclaim(
-            self.stream, GROUP, self.consumer, self.visibility_ms, "0-0", count=1
+        _, claimed, *_ = cast(
+            AutoclaimReply,
+            await self._redis.xautoclaim(
+                self.stream, GROUP, self.consumer, self.visibility_ms, "0-0", count=1
+            ),
         )
         for entry_id, fields in claimed:
             if fields:  # None when the entry was deleted meanwhile
                 return await self._delivery(entry_id, fields)
         block = max(1, int(wait_seconds * 1000))
-        response = await self._redis.xreadgroup(
-            GROUP, self.consumer, {self.stream: ">"}, count=1, block=block
+        response = cast(
+            XReadReply | None,
+            await self._redis.xreadgroup(
+                GROUP, self.consumer, {self.stream: ">"}, count=1, block=block
+            ),
         )
         for _, entries in response or []:
             for entry_id, fields in entries:
@@ -138,7 +152,7 @@ class RedisStreamsQueue:
         )
 
     async def dead_letters(self, *, limit: int = 100) -> list[dict[str, Any]]:
-        entries = await self._redis.xrange(self.dead, count=limit)
+        entries = cast(list[Entry], await self._redis.xrange(self.dead, count=limit))
         return [
             {**json.loads(f["body"]), "reason": f["reason"], "attempts": int(f["attempts"])}
             for _, f in entries

@@ -4,7 +4,12 @@ Revision ID: 0001
 Revises:
 """
 
-from platform_api.kernel.migrations import run_sql
+from platform_api.kernel.migrations import (
+    create_tenant_function,
+    drop_tenant_function,
+    enable_tenant_rls,
+    run_sql,
+)
 
 revision = "0001"
 down_revision = None
@@ -13,12 +18,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    create_tenant_function()
     run_sql(
         """
-        CREATE FUNCTION app_current_tenant() RETURNS uuid
-        LANGUAGE sql STABLE PARALLEL SAFE
-        AS $$ SELECT NULLIF(current_setting('app.tenant_id', true), '')::uuid $$;
-
         CREATE TABLE room_updates (
             seq bigserial PRIMARY KEY,
             tenant_id uuid NOT NULL,
@@ -41,17 +43,9 @@ def upgrade() -> None:
         );
         """
     )
-    for table in ("room_updates", "room_snapshots"):
-        run_sql(
-            f"""
-            ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
-            ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
-            CREATE POLICY tenant_isolation ON {table}
-                USING (tenant_id = app_current_tenant())
-                WITH CHECK (tenant_id = app_current_tenant());
-            """
-        )
+    enable_tenant_rls("room_updates", "room_snapshots")
 
 
 def downgrade() -> None:
-    run_sql("DROP TABLE room_snapshots, room_updates; DROP FUNCTION app_current_tenant();")
+    run_sql("DROP TABLE room_snapshots, room_updates;")
+    drop_tenant_function()

@@ -18,22 +18,18 @@ from media_jobs.worker import run
 from platform_api.content.app import create_app
 from platform_api.content.pocs import MemoryPocSource
 from platform_api.content.settings import ContentSettings
-from platform_api.kernel import KeySet, TokenVerifier, create_pool, migrations
+from platform_api.kernel import KeySet, TokenVerifier, create_pool
 from platform_api.kernel.blobs import LocalBlobStore
-from platform_api.kernel.provision import ServiceDatabase, drop_database, provision_database
+from platform_api.kernel.provision import ServiceDatabase
 from platform_api.kernel.queues.redis_streams import RedisStreamsQueue
 from tests.harness.asgi import serve
+from tests.harness.databases import database_fixture
 from tests.harness.identity import Account, SignUp
 
 Poll = Callable[..., Awaitable[dict[str, Any]]]
 
 
-@pytest.fixture(scope="session")
-async def content_db(admin_dsn: str, run_id: str) -> AsyncIterator[ServiceDatabase]:
-    db = await provision_database(admin_dsn, "content", f"test_content_{run_id}", recreate=True)
-    await migrations.upgrade("content", db.owner_dsn)
-    yield db
-    await drop_database(admin_dsn, db.name)
+content_db = database_fixture("content")
 
 
 @pytest.fixture(scope="session")

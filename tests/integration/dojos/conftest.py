@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from platform_api.dojos import DojosSettings, create_app
 from platform_api.identity.app import create_app as create_identity_app
 from platform_api.identity.settings import IdentitySettings
-from platform_api.kernel import migrations
-from platform_api.kernel.provision import ServiceDatabase, drop_database, provision_database
+from platform_api.kernel.provision import ServiceDatabase
 from tests.harness.asgi import serve
+from tests.harness.databases import database_fixture
 from tests.harness.live_server import live_server
 from tests.harness.ywire import YClient
 from tests.integration.conftest import Account, StartNode
@@ -25,12 +25,7 @@ from tests.integration.conftest import Account, StartNode
 STARTING_CODE = "def fizzbuzz(n):\n    pass\n"
 
 
-@pytest.fixture(scope="session")
-async def dojos_db(admin_dsn: str, run_id: str) -> AsyncIterator[ServiceDatabase]:
-    db = await provision_database(admin_dsn, "dojos", f"test_dojos_{run_id}", recreate=True)
-    await migrations.upgrade("dojos", db.owner_dsn)
-    yield db
-    await drop_database(admin_dsn, db.name)
+dojos_db = database_fixture("dojos")
 
 
 @pytest.fixture(scope="session")

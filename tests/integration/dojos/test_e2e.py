@@ -153,14 +153,13 @@ async def test_a_randori_from_start_to_export(
     # start, rotation, manual, restore (the code before it was already snapshotted), end
     assert sum(n.startswith("snapshots/") for n in names) == 5
 
-    published = [e["type"] for e in stack.app.state.publisher.published if e["aggregate_id"] == did]
-    await eventually(
-        lambda: (
-            len([e for e in stack.app.state.publisher.published if e["aggregate_id"] == did]) >= 5
-        ),
-        what="events",
-    )
-    published = [e["type"] for e in stack.app.state.publisher.published if e["aggregate_id"] == did]
+    def relayed() -> list[dict[str, Any]]:
+        """This dojo's events on the (in-memory) bus, as the JSON envelope."""
+        bus = stack.app.state.publisher.published
+        return [e.to_dict() for e in bus if str(e.aggregate_id) == did]
+
+    await eventually(lambda: len(relayed()) >= 5, what="events")
+    published = [e["type"] for e in relayed()]
     assert published[:5] == [
         "dojo.created",
         "dojo.participant.joined",

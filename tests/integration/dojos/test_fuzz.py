@@ -8,12 +8,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
 
 from platform_api.dojos import DojosSettings, create_app
 from platform_api.dojos.collab import MemoryCollab
 from platform_api.kernel.provision import ServiceDatabase
+from tests.harness.fuzz import FuzzTarget, fuzz_test
 from tests.harness.live_server import live_server
 from tests.integration.conftest import PASSWORD
 
@@ -28,7 +27,7 @@ def fuzz_target(
     identity_url: str,
     ticket_key: tuple[str, str],
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[str, dict[str, str]]]:
+) -> Iterator[FuzzTarget]:
     """A live dojo server (rooms in memory) and a tenant owner's bearer header."""
     dojo_settings = DojosSettings(
         environment="test",
@@ -58,16 +57,4 @@ def fuzz_target(
         yield base_url, auth
 
 
-@schema.parametrize()
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-def test_no_server_errors(case: schemathesis.Case, fuzz_target: tuple[str, dict[str, str]]) -> None:
-    base_url, auth = fuzz_target
-    response = case.call(base_url=base_url, headers=auth)
-    case.validate_response(response, checks=[not_a_server_error])
-    if response.status_code >= 400:
-        content_type = response.headers.get("content-type", [""])[0]
-        assert content_type.startswith("application/problem+json"), response.text
+test_no_server_errors = fuzz_test(schema)

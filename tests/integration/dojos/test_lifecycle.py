@@ -50,7 +50,7 @@ async def test_lifecycle_rules_and_events(
     relay_events = stack.app.state.publisher.published
 
     def mine() -> list[dict[str, Any]]:
-        return [e for e in relay_events if e["aggregate_id"] == did]
+        return [e.to_dict() for e in relay_events if str(e.aggregate_id) == did]
 
     await eventually(lambda: len(mine()) == 5, what="five events relayed")
     kinds = [e["type"] for e in mine()]

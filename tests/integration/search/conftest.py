@@ -14,23 +14,19 @@ import asyncpg
 import httpx
 import pytest
 
-from platform_api.kernel import KeySet, migrations
+from platform_api.kernel import KeySet
 from platform_api.kernel.events import InMemoryBus
 from platform_api.kernel.outbox import OutboxRelay
-from platform_api.kernel.provision import ServiceDatabase, drop_database, provision_database
+from platform_api.kernel.provision import ServiceDatabase
 from platform_api.search.app import create_app
 from platform_api.search.settings import SearchSettings
 from tests.harness.asgi import serve
+from tests.harness.databases import database_fixture
 
 Sync = Callable[[], Awaitable[None]]
 
 
-@pytest.fixture(scope="session")
-async def search_db(admin_dsn: str, run_id: str) -> AsyncIterator[ServiceDatabase]:
-    db = await provision_database(admin_dsn, "search", f"test_search_{run_id}", recreate=True)
-    await migrations.upgrade("search", db.owner_dsn)
-    yield db
-    await drop_database(admin_dsn, db.name)
+search_db = database_fixture("search")
 
 
 @pytest.fixture(scope="session")

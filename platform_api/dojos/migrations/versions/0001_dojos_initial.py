@@ -4,7 +4,13 @@ Revision ID: 0001
 Revises:
 """
 
-from platform_api.kernel.migrations import run_sql
+from platform_api.kernel.migrations import (
+    create_outbox,
+    create_tenant_function,
+    drop_tenant_function,
+    enable_tenant_rls,
+    run_sql,
+)
 
 revision = "0001"
 down_revision = None
@@ -17,17 +23,13 @@ TENANT_TABLES = (
     "dojo_participants",
     "dojo_code_snapshots",
     "dojo_chat_messages",
-    "outbox",
 )
 
 
 def upgrade() -> None:
+    create_tenant_function()
     run_sql(
         """
-        CREATE FUNCTION app_current_tenant() RETURNS uuid
-        LANGUAGE sql STABLE PARALLEL SAFE
-        AS $$ SELECT NULLIF(current_setting('app.tenant_id', true), '')::uuid $$;
-
         CREATE TABLE dojos (
             dojo_id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
             tenant_id uuid NOT NULL,
@@ -128,40 +130,14 @@ def upgrade() -> None:
             FOREIGN KEY (tenant_id, dojo_id) REFERENCES dojos (tenant_id, dojo_id) ON DELETE CASCADE
         );
         CREATE INDEX idx_dojo_chat_dojo ON dojo_chat_messages (dojo_id, timestamp DESC, message_id DESC);
-
-        -- The transactional outbox, the same table as platform_api.kernel.outbox's.
-        CREATE TABLE outbox (
-            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            event_id uuid NOT NULL UNIQUE,
-            tenant_id uuid NOT NULL,
-            type varchar(100) NOT NULL,
-            body jsonb NOT NULL,
-            created_at timestamptz NOT NULL DEFAULT now(),
-            sent_at timestamptz
-        );
-        CREATE INDEX idx_outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
-        CREATE INDEX idx_outbox_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL;
         """
     )
-    for table in TENANT_TABLES:
-        run_sql(
-            f"""
-            ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
-            ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
-            CREATE POLICY tenant_isolation ON {table}
-                USING (tenant_id = app_current_tenant())
-                WITH CHECK (tenant_id = app_current_tenant());
-            """
-        )
-    # The worker connects as the owner (the role running this migration): it reads and marks
-    # every tenant's outbox rows, and finds due dojos (ids only; the work itself runs in a
-    # tenant transaction as the application role). The request-facing role gets neither.
-    run_sql(
-        """
-        CREATE POLICY outbox_relay ON outbox TO CURRENT_USER USING (true) WITH CHECK (true);
-        CREATE POLICY scheduler ON dojos FOR SELECT TO CURRENT_USER USING (true);
-        """
-    )
+    enable_tenant_rls(*TENANT_TABLES)
+    create_outbox()  # the transactional outbox, with its tenant and ``outbox_relay`` policies
+    # The worker connects as the owner (the role running this migration): besides relaying
+    # the outbox, it finds due dojos (ids only; the work itself runs in a tenant transaction
+    # as the application role). The request-facing role gets neither.
+    run_sql("CREATE POLICY scheduler ON dojos FOR SELECT TO CURRENT_USER USING (true);")
 
 
 def downgrade() -> None:
@@ -169,6 +145,6 @@ def downgrade() -> None:
         """
         DROP TABLE outbox, dojo_chat_messages, dojo_code_snapshots, dojo_participants,
             dojo_invites, dojos;
-        DROP FUNCTION app_current_tenant();
         """
     )
+    drop_tenant_function()

@@ -4,7 +4,12 @@ Revision ID: 0001
 Revises:
 """
 
-from platform_api.kernel.migrations import run_sql
+from platform_api.kernel.migrations import (
+    create_tenant_function,
+    drop_tenant_function,
+    enable_tenant_rls,
+    run_sql,
+)
 
 revision = "0001"
 down_revision = None
@@ -15,12 +20,9 @@ TENANT_TABLES = ("tenants", "users", "refresh_tokens", "invitations")
 
 
 def upgrade() -> None:
+    create_tenant_function()
     run_sql(
         """
-        CREATE FUNCTION app_current_tenant() RETURNS uuid
-        LANGUAGE sql STABLE PARALLEL SAFE
-        AS $$ SELECT NULLIF(current_setting('app.tenant_id', true), '')::uuid $$;
-
         CREATE TABLE tenants (
             tenant_id uuid PRIMARY KEY,
             name varchar(100) NOT NULL,
@@ -95,22 +97,9 @@ def upgrade() -> None:
         );
         """
     )
-    for table in TENANT_TABLES:
-        run_sql(
-            f"""
-            ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
-            ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
-            CREATE POLICY tenant_isolation ON {table}
-                USING (tenant_id = app_current_tenant())
-                WITH CHECK (tenant_id = app_current_tenant());
-            """
-        )
+    enable_tenant_rls(*TENANT_TABLES)
 
 
 def downgrade() -> None:
-    run_sql(
-        """
-        DROP TABLE login_directory, invitations, refresh_tokens, users, tenants;
-        DROP FUNCTION app_current_tenant();
-        """
-    )
+    run_sql("DROP TABLE login_directory, invitations, refresh_tokens, users, tenants;")
+    drop_tenant_function()

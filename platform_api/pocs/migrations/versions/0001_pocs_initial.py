@@ -9,8 +9,13 @@ directly), tags and frameworks keep their order (``position``), a POC has a ``st
 order), started/finished dates, and ``repository_url`` may be empty (an idea has no repo yet).
 """
 
-from platform_api.kernel.migrations import run_sql
-from platform_api.kernel.outbox import outbox_ddl
+from platform_api.kernel.migrations import (
+    create_outbox,
+    create_tenant_function,
+    drop_tenant_function,
+    enable_tenant_rls,
+    run_sql,
+)
 
 revision = "0001"
 down_revision = None
@@ -22,12 +27,9 @@ TRASH_RETENTION = "30 days"
 
 
 def upgrade() -> None:
+    create_tenant_function()
     run_sql(
         """
-        CREATE FUNCTION app_current_tenant() RETURNS uuid
-        LANGUAGE sql STABLE PARALLEL SAFE
-        AS $$ SELECT NULLIF(current_setting('app.tenant_id', true), '')::uuid $$;
-
         CREATE TABLE pocs (
             poc_id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
             tenant_id uuid NOT NULL,
@@ -83,16 +85,7 @@ def upgrade() -> None:
         CREATE INDEX idx_poc_frameworks_framework ON poc_frameworks (tenant_id, framework);
         """
     )
-    for table in TENANT_TABLES:
-        run_sql(
-            f"""
-            ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
-            ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
-            CREATE POLICY tenant_isolation ON {table}
-                USING (tenant_id = app_current_tenant())
-                WITH CHECK (tenant_id = app_current_tenant());
-            """
-        )
+    enable_tenant_rls(*TENANT_TABLES)
     # The purge job runs as the owner, across tenants, and may only see what it must purge:
     # POCs in the trash for longer than the retention period.
     run_sql(
@@ -101,13 +94,9 @@ def upgrade() -> None:
             USING (deleted_at IS NOT NULL AND deleted_at < now() - interval '{TRASH_RETENTION}');
         """
     )
-    run_sql(outbox_ddl())
+    create_outbox()
 
 
 def downgrade() -> None:
-    run_sql(
-        """
-        DROP TABLE outbox, poc_frameworks, poc_tags, pocs;
-        DROP FUNCTION app_current_tenant();
-        """
-    )
+    run_sql("DROP TABLE outbox, poc_frameworks, poc_tags, pocs;")
+    drop_tenant_function()

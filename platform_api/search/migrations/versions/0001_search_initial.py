@@ -9,7 +9,12 @@ it was indexed (lag). ``known_tenants`` holds tenant ids only, so that an operat
 rebuild knows whom to rebuild; it is the one table without tenant RLS, by design.
 """
 
-from platform_api.kernel.migrations import run_sql
+from platform_api.kernel.migrations import (
+    create_tenant_function,
+    drop_tenant_function,
+    enable_tenant_rls,
+    run_sql,
+)
 
 revision = "0001"
 down_revision = None
@@ -18,12 +23,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    create_tenant_function()
     run_sql(
         """
-        CREATE FUNCTION app_current_tenant() RETURNS uuid
-        LANGUAGE sql STABLE PARALLEL SAFE
-        AS $$ SELECT NULLIF(current_setting('app.tenant_id', true), '')::uuid $$;
-
         CREATE TABLE index_versions (
             tenant_id uuid NOT NULL,
             kind varchar(20) NOT NULL,
@@ -35,24 +37,15 @@ def upgrade() -> None:
             indexed_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (tenant_id, kind, doc_id)
         );
-        ALTER TABLE index_versions ENABLE ROW LEVEL SECURITY;
-        ALTER TABLE index_versions FORCE ROW LEVEL SECURITY;
-        CREATE POLICY tenant_isolation ON index_versions
-            USING (tenant_id = app_current_tenant())
-            WITH CHECK (tenant_id = app_current_tenant());
-
         CREATE TABLE known_tenants (
             tenant_id uuid PRIMARY KEY,
             first_seen_at timestamptz NOT NULL DEFAULT now()
         );
         """
     )
+    enable_tenant_rls("index_versions")
 
 
 def downgrade() -> None:
-    run_sql(
-        """
-        DROP TABLE known_tenants, index_versions;
-        DROP FUNCTION app_current_tenant();
-        """
-    )
+    run_sql("DROP TABLE known_tenants, index_versions;")
+    drop_tenant_function()

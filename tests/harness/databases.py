@@ -1,0 +1,41 @@
+"""A migrated test database per service and per test run.
+
+One database per run (``test_<service>_<run_id>``), so that concurrent runs never share or
+drop each other's. :func:`service_database` is the context manager; :func:`database_fixture`
+makes the session fixture ``<service>_db`` from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from platform_api.kernel import migrations
+from platform_api.kernel.provision import ServiceDatabase, drop_database, provision_database
+
+
+@asynccontextmanager
+async def service_database(
+    admin_dsn: str, service: str, run_id: str
+) -> AsyncIterator[ServiceDatabase]:
+    """``service``'s database and roles, created afresh and migrated; dropped at the end."""
+    db = await provision_database(admin_dsn, service, f"test_{service}_{run_id}", recreate=True)
+    await migrations.upgrade(service, db.owner_dsn)
+    try:
+        yield db
+    finally:
+        await drop_database(admin_dsn, db.name)
+
+
+def database_fixture(service: str) -> Callable[..., Any]:
+    """The session fixture ``<service>_db``: ``identity_db = database_fixture("identity")``."""
+
+    @pytest.fixture(scope="session", name=f"{service}_db")
+    async def fixture(admin_dsn: str, run_id: str) -> AsyncIterator[ServiceDatabase]:
+        async with service_database(admin_dsn, service, run_id) as db:
+            yield db
+
+    return fixture
