@@ -50,7 +50,8 @@ def press(app: MrBillApp, widget_id: str) -> None:
 
 
 def shown(widget: toga.Widget) -> bool:
-    return widget.style.display != "none"
+    """Hidden widgets are taken out of the layout (see ``screens/ui.py``)."""
+    return widget.parent is not None
 
 
 def row_names(app: MrBillApp) -> list[str]:
@@ -141,7 +142,7 @@ async def test_create_validate_and_edit(
     press(app, "new")
     await app.settle()
     assert app.body.children == [app.form_screen.box]
-    assert not shown(w(app, "delete"))
+    assert not shown(app.form_screen.delete_button)
 
     press(app, "save")  # empty name: the API says why, under the field
     await app.settle()
@@ -164,7 +165,7 @@ async def test_create_validate_and_edit(
     press(app, f"edit-{poc.poc_id}")
     await app.settle()
     assert w(app, "form-name").value == "Feature flags service"
-    assert shown(w(app, "delete"))
+    assert shown(app.form_screen.delete_button)
     assert w(app, "form-tags").value == "flags, backend"
     w(app, "form-name").value = "Feature flags at the edge"
     press(app, "save")
@@ -243,7 +244,7 @@ async def test_resume_and_watch_a_dojo(
     press(app, f"watch-{dojo}")
     await app.settle()
     assert not shown(app.dojo_screen.message)
-    assert shown(w(app, "live-code"))
+    assert shown(app.dojo_screen.code_view)
     assert app.dojo_screen.watching.text == "Watching “Kata: FizzBuzz” (read-only)"
 
     from tests.harness.ywire import YClient
@@ -253,10 +254,12 @@ async def test_resume_and_watch_a_dojo(
     await writer.connect()
     try:
         await writer.insert("for i in range(1, 101):\n")
-        await eventually(lambda: "range(1, 101)" in w(app, "live-code").value, what="live code")
+        await eventually(
+            lambda: "range(1, 101)" in app.dojo_screen.code_view.value, what="live code"
+        )
     finally:
         await writer.close()
     press(app, "stop")
     await app.settle()
-    assert not shown(w(app, "live-code"))
+    assert not shown(app.dojo_screen.code_view)
     assert app.dojo_screen.observer is None

@@ -32,6 +32,7 @@ from .api import (
 )
 from .config import AppConfig
 from .i18n import Translator, detect_language
+from .screens.ui import hideable, set_shown
 from .tokens import TokenStore, default_store
 
 _log = logging.getLogger(__name__)
@@ -80,8 +81,8 @@ class MrBillApp(toga.App):
         from .screens.poc_form import PocFormScreen
         from .screens.pocs import PocListScreen
 
-        self.banner = toga.Label("", style=Pack(margin=8, color="white", display="none"))
-        self.nav = toga.Box(style=Pack(direction="row", margin=4, gap=4, display="none"))
+        self.banner = toga.Label("", style=Pack(margin=8, color="white"))
+        self.nav = toga.Box(style=Pack(direction="row", margin=4, gap=4))
         for key, action in (
             ("nav.pocs", self.show_pocs),
             ("nav.content", self.show_content),
@@ -99,7 +100,8 @@ class MrBillApp(toga.App):
         self.dojo_screen = DojoScreen(self)
         self.main_window = toga.MainWindow(title=self.formal_name, size=(420, 780))
         self.main_window.content = toga.Box(
-            children=[self.nav, self.banner, self.body], style=Pack(direction="column")
+            children=[hideable(self.nav), hideable(self.banner), self.body],
+            style=Pack(direction="column"),
         )
         self.show(self.login_screen.box)
         if self._resume and self.client.has_session:
@@ -116,7 +118,7 @@ class MrBillApp(toga.App):
     def show(self, box: toga.Box) -> None:
         self.body.clear()
         self.body.add(box)
-        self.nav.style.display = "none" if box is self.login_screen.box else "pack"
+        set_shown(self.nav, box is not self.login_screen.box)
 
     async def signed_in(self, me: Me | None = None) -> None:
         self.me = me or await self.identity.me()
@@ -193,7 +195,7 @@ class MrBillApp(toga.App):
     def set_banner(self, text: str | None, color: str = BANNER_ERROR) -> None:
         self.banner.text = text or ""
         self.banner.style.background_color = color
-        self.banner.style.display = "pack" if text else "none"
+        set_shown(self.banner, bool(text))
 
     def _connectivity(self, online: bool) -> None:
         if online:

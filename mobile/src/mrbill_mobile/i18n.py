@@ -49,8 +49,7 @@ EN: dict[str, str] = {
     "form.save": "Save",
     "form.delete": "Delete",
     "form.cancel": "Cancel",
-    "form.saved": "Saved.",
-    "form.deleted": "Moved to the trash.",
+    "form.fix_fields": "Please correct the fields marked in red.",
     "status.idea": "Idea",
     "status.in_progress": "In progress",
     "status.done": "Done",
@@ -81,7 +80,7 @@ EN: dict[str, str] = {
     "dojos.watching": "Watching “{name}” (read-only)",
     "dojos.stop": "Stop watching",
     "dojos.unavailable": "Live code is not available on this device.",
-    "dojos.participants": "{count} people",
+    "dojos.participants": "participants: {count}",
 }
 
 PT_BR: dict[str, str] = {
@@ -125,8 +124,7 @@ PT_BR: dict[str, str] = {
     "form.save": "Salvar",
     "form.delete": "Excluir",
     "form.cancel": "Cancelar",
-    "form.saved": "Salvo.",
-    "form.deleted": "Movida para a lixeira.",
+    "form.fix_fields": "Corrija os campos marcados em vermelho.",
     "status.idea": "Ideia",
     "status.in_progress": "Em andamento",
     "status.done": "Concluída",
@@ -157,7 +155,7 @@ PT_BR: dict[str, str] = {
     "dojos.watching": "Assistindo “{name}” (somente leitura)",
     "dojos.stop": "Parar de assistir",
     "dojos.unavailable": "O código ao vivo não está disponível neste aparelho.",
-    "dojos.participants": "{count} pessoas",
+    "dojos.participants": "participantes: {count}",
 }
 
 CATALOGS = {"en": EN, "pt-BR": PT_BR}

@@ -53,7 +53,8 @@ class ApiError(Exception):
         for error in self.errors:
             loc = [str(part) for part in error.get("loc", []) if part not in ("body", "query")]
             if loc:
-                fields.setdefault(loc[0], str(error.get("msg", "")))
+                message = str(error.get("msg", "")).removeprefix("Value error, ")
+                fields.setdefault(loc[0], message)
         return fields
 
     @property

@@ -67,7 +67,7 @@ class PocForm:
             if exc.status >= 500 or exc.status == 401:
                 raise
             self.errors = {k: v for k, v in exc.field_errors.items() if k in FIELDS}
-            self.message = exc.message
+            self.message = None if self.errors else exc.message
             return None
         self.editing = saved
         return saved

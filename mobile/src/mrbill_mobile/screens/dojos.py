@@ -9,7 +9,19 @@ from toga.style import Pack
 
 from ..api import Dojo
 from ..logic.dojos import NeedsInvite, load_dojos, observer_ticket
-from .ui import MUTED, caption, column, error_label, field, row, say, title
+from .ui import (
+    MUTED,
+    caption,
+    column,
+    error_label,
+    field,
+    hideable,
+    holder,
+    row,
+    say,
+    set_shown,
+    title,
+)
 
 if TYPE_CHECKING:
     from ..app import MrBillApp
@@ -26,11 +38,10 @@ class DojoScreen:
         self.code = toga.TextInput(id="invite-code", placeholder="…#abc123")
         self.message = error_label()
         self.watching = caption()
-        self.stop_button = toga.Button(t("dojos.stop"), id="stop", on_press=self._stop,
-                                       style=Pack(display="none"))  # fmt: skip
+        self.stop_button = toga.Button(t("dojos.stop"), id="stop", on_press=self._stop)
         self.code_view = toga.MultilineTextInput(
             id="live-code", readonly=True,
-            style=Pack(flex=1, font_family="monospace", height=220, display="none"),
+            style=Pack(flex=1, font_family="monospace", height=220),
         )  # fmt: skip
         self.box = column(
             title(t("dojos.title")),
@@ -39,10 +50,10 @@ class DojoScreen:
             toga.Label(t("dojos.upcoming"), style=Pack(font_weight="bold", margin=(8, 0, 0, 0))),
             self.upcoming,
             field(t("dojos.code"), self.code),
-            self.message,
+            holder(self.message),
             self.watching,
-            self.code_view,
-            self.stop_button,
+            hideable(self.code_view),
+            hideable(self.stop_button),
             margin=8, flex=1,
         )  # fmt: skip
 
@@ -93,8 +104,8 @@ class DojoScreen:
         )  # fmt: skip
         await self.observer.start()
         self.watching.text = t("dojos.watching", name=dojo.name)
-        self.code_view.style.display = "pack"
-        self.stop_button.style.display = "pack"
+        set_shown(self.code_view, True)
+        set_shown(self.stop_button, True)
 
     def _show_code(self, code: str) -> None:
         self.code_view.value = code
@@ -107,5 +118,5 @@ class DojoScreen:
             await self.observer.close()
             self.observer = None
         self.watching.text = ""
-        self.code_view.style.display = "none"
-        self.stop_button.style.display = "none"
+        set_shown(self.code_view, False)
+        set_shown(self.stop_button, False)

@@ -8,7 +8,7 @@ import toga
 from toga.style import Pack
 
 from ..api import ApiError
-from .ui import column, error_label, field, say, title
+from .ui import column, error_label, field, hideable, holder, say, set_shown, title
 
 if TYPE_CHECKING:
     from ..app import MrBillApp
@@ -25,7 +25,6 @@ class LoginScreen:
         self.signup_fields = column(
             field(t("signup.organization"), self.organization),
             field(t("signup.full_name"), self.full_name),
-            display="none",
         )
         self.email = toga.TextInput(id="email", placeholder="you@company.com")
         self.password = toga.PasswordInput(id="password", on_confirm=self.submit)
@@ -36,10 +35,10 @@ class LoginScreen:
         self.switch_button = toga.Button(t("login.to_signup"), id="switch", on_press=self.toggle)
         self.box = column(
             self.heading,
-            self.signup_fields,
+            hideable(self.signup_fields),
             field(t("login.email"), self.email),
             field(t("login.password"), self.password),
-            self.message,
+            holder(self.message),
             self.submit_button,
             self.switch_button,
             margin=16,
@@ -51,7 +50,7 @@ class LoginScreen:
     def toggle(self, widget: toga.Widget | None = None) -> None:
         t = self.app.t
         self.signing_up = not self.signing_up
-        self.signup_fields.style.display = "pack" if self.signing_up else "none"
+        set_shown(self.signup_fields, self.signing_up)
         self.heading.text = t("signup.title" if self.signing_up else "login.title")
         self.submit_button.text = t("signup.submit" if self.signing_up else "login.submit")
         self.switch_button.text = t("signup.to_login" if self.signing_up else "login.to_signup")

@@ -9,7 +9,7 @@ from toga.style import Pack
 
 from ..api import STATUSES, VISIBILITIES
 from ..logic.poc_form import PocForm
-from .ui import ACCENT, column, error_label, field, row, say, title
+from .ui import column, error_label, field, hideable, holder, row, say, set_shown, title
 
 if TYPE_CHECKING:
     from ..app import MrBillApp
@@ -34,7 +34,6 @@ class PocFormScreen:
         )
         self.errors = {name: error_label() for name in (*TEXT_FIELDS, "description")}
         self.message = error_label()
-        self.notice = toga.Label("", style=Pack(color=ACCENT, display="none"))
         self.save_button = toga.Button(t("form.save"), id="save", on_press=self.save,
                                        style=Pack(flex=1))  # fmt: skip
         self.delete_button = toga.Button(t("form.delete"), id="delete", on_press=self.delete,
@@ -55,9 +54,8 @@ class PocFormScreen:
                 ),
                 horizontal=False, style=Pack(flex=1),
             ),
-            self.message,
-            self.notice,
-            row(self.save_button, self.delete_button, cancel, gap=4, margin=(8, 0)),
+            holder(self.message),
+            row(self.save_button, hideable(self.delete_button), cancel, gap=4, margin=(8, 0)),
             margin=8, flex=1,
         )  # fmt: skip
 
@@ -65,7 +63,7 @@ class PocFormScreen:
         """Show an empty form, or load the POC (fresh, with its version for the ETag)."""
         self._show(PocForm())
         self.heading.text = self.app.t("form.edit" if poc_id else "form.new")
-        self.delete_button.style.display = "pack" if poc_id else "none"
+        set_shown(self.delete_button, bool(poc_id))
         if poc_id:
             self._show(PocForm.for_poc(await self.app.pocs.get(poc_id)))
 
@@ -78,7 +76,6 @@ class PocFormScreen:
         self.status.value = t(f"status.{form.status}")
         self.visibility.value = t(f"visibility.{form.visibility}")
         self._messages()
-        say(self.notice, None)
 
     def _read(self) -> None:
         t = self.app.t
@@ -93,7 +90,8 @@ class PocFormScreen:
     def _messages(self) -> None:
         for name, label in self.errors.items():
             say(label, self.form.errors.get(name))
-        say(self.message, self.form.message)
+        fix = self.app.t("form.fix_fields") if self.form.errors else None
+        say(self.message, self.form.message or fix)
 
     def save(self, widget: toga.Widget | None = None) -> None:
         self.app.spawn(self._save())

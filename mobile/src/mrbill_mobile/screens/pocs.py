@@ -9,7 +9,7 @@ from toga.style import Pack
 
 from ..api import Poc
 from ..logic.poc_list import ListState, PocList
-from .ui import MUTED, caption, column, row
+from .ui import MUTED, caption, column, hideable, row, set_shown
 
 if TYPE_CHECKING:
     from ..app import MrBillApp
@@ -37,7 +37,7 @@ class PocListScreen:
         self.rows = column()
         self.more = toga.Button(t("pocs.more"), id="more", on_press=self._more)
         self.scroll = toga.ScrollContainer(
-            content=column(self.rows, self.more), horizontal=False,
+            content=column(self.rows, hideable(self.more)), horizontal=False,
             on_scroll=self._scrolled, style=Pack(flex=1),
         )  # fmt: skip
         self.box = column(
@@ -100,7 +100,7 @@ class PocListScreen:
         self.rows.clear()
         for poc in state.items:
             self.rows.add(self._row(poc))
-        self.more.style.display = "pack" if state.has_more else "none"
+        set_shown(self.more, state.has_more)
         self.more.enabled = not state.loading
 
     def _fill(self, selection: toga.Selection, everything: str, chosen: str | None,
