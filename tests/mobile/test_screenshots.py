@@ -74,5 +74,6 @@ async def test_screenshots_of_each_main_screen(
     ]  # fmt: skip
     for name in saved:
         with Image.open(artifacts / name) as image:
-            assert image.width >= 400 and image.height >= 700
+            assert image.width >= 400
+            assert image.height >= 700
             assert len(image.getcolors(1 << 16) or range(1 << 16)) > 20  # not a blank window
