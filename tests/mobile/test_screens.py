@@ -263,3 +263,25 @@ async def test_resume_and_watch_a_dojo(
     await app.settle()
     assert not shown(app.dojo_screen.code_view)
     assert app.dojo_screen.observer is None
+
+
+async def test_infinite_scroll_loads_the_next_page(
+    make_app: AppFactory, signed_in: ApiClient, person: Person
+) -> None:
+    for n in range(5):
+        await PocsApi(signed_in).create({"name": f"Spike {n}"})
+    await eventually(_indexed(signed_in, 5), timeout=20, what="the index")
+    app = make_app()
+    app.list_screen.model.page_size = 2
+    await log_in(app, person)
+    assert len(row_names(app)) == 2
+    assert shown(app.list_screen.more)
+    scroll = app.list_screen.scroll
+    scroll.vertical_position = scroll.max_vertical_position  # the user reaches the bottom
+    await app.settle()
+    assert len(row_names(app)) == 4
+    press(app, "more")  # the button does the same where scroll events are scarce
+    await app.settle()
+    assert sorted(row_names(app)) == [f"Spike {n}" for n in range(5)]
+    assert not shown(app.list_screen.more)
+    assert app.list_screen.count.text == "5 of 5 POCs"

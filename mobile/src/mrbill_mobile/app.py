@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import webbrowser
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,15 +98,16 @@ class MrBillApp(toga.App):
         self.form_screen = PocFormScreen(self)
         self.content_screen = ContentScreen(self)
         self.dojo_screen = DojoScreen(self)
-        self.main_window = toga.MainWindow(title=self.formal_name, size=(420, 780))
-        self.main_window.content = toga.Box(
+        self.window = toga.MainWindow(title=self.formal_name, size=(420, 780))
+        self.main_window = self.window
+        self.window.content = toga.Box(
             children=[hideable(self.nav), hideable(self.banner), self.body],
             style=Pack(direction="column"),
         )
         self.show(self.login_screen.box)
         if self._resume and self.client.has_session:
             self.spawn(self._resume_session())
-        self.main_window.show()
+        self.window.show()
 
     async def _resume_session(self) -> None:
         me = await self.identity.resume()
@@ -122,7 +123,7 @@ class MrBillApp(toga.App):
 
     async def signed_in(self, me: Me | None = None) -> None:
         self.me = me or await self.identity.me()
-        self.main_window.title = f"Mr Bill · {self.me.tenant_name}"
+        self.window.title = f"Mr Bill · {self.me.tenant_name}"
         self.show_pocs()
         await self.list_screen.model.refresh()
 
@@ -157,16 +158,16 @@ class MrBillApp(toga.App):
 
     # -- tasks and errors -------------------------------------------------------------------
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    def spawn(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
         """Run an action in the background; its errors land in `report`."""
-        task = asyncio.ensure_future(self._guard(coro))
+        task = asyncio.ensure_future(self._guard(work))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
 
-    async def _guard(self, coro: Coroutine[Any, Any, Any]) -> Any:
+    async def _guard(self, work: Awaitable[Any]) -> Any:
         try:
-            return await coro
+            return await work
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import toga
 from toga.style import Pack
@@ -56,7 +56,7 @@ class LoginScreen:
         self.switch_button.text = t("signup.to_login" if self.signing_up else "login.to_signup")
         self.say(None)
 
-    def submit(self, widget: toga.Widget | None = None) -> None:
+    def submit(self, widget: toga.Widget | None = None, **kwargs: Any) -> None:
         self.app.spawn(self._submit())
 
     async def _submit(self) -> None:

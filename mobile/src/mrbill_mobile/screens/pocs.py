@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import toga
 from toga.style import Pack
@@ -26,6 +26,7 @@ class PocListScreen:
             id="query", placeholder=t("pocs.search"), on_change=self._typed, style=Pack(flex=1)
         )
         self._filling = False  # true while the filters are refilled from facets
+        self._filled: dict[str, list[str]] = {}  # what each filter holds now
         self.language = toga.Selection(
             id="language", items=[t("pocs.all_languages")], on_change=self._filtered,
             style=Pack(flex=1),
@@ -78,7 +79,7 @@ class PocListScreen:
     def _more(self, widget: toga.Widget | None = None) -> None:
         self.app.spawn(self.model.load_more())
 
-    def _scrolled(self, widget: toga.ScrollContainer) -> None:
+    def _scrolled(self, widget: toga.ScrollContainer, **kwargs: Any) -> None:
         bottom = widget.max_vertical_position
         if bottom and widget.vertical_position >= bottom * NEAR_BOTTOM:
             self._more()
@@ -107,10 +108,11 @@ class PocListScreen:
               values: list[str]) -> None:  # fmt: skip
         items = [everything, *values]
         current = next((v for v in values if _facet_value(v, everything) == chosen), everything)
-        if [r.value for r in selection.items] == items and selection.value == current:
+        if self._filled.get(str(selection.id)) == items and selection.value == current:
             return
         self._filling = True
         try:
+            self._filled[str(selection.id)] = items
             selection.items = items
             selection.value = current
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 import toga
 from toga.style import Pack
@@ -12,11 +13,11 @@ ERROR = "#b91c1c"
 ACCENT = "#0f766e"
 
 
-def column(*children: toga.Widget, **style: object) -> toga.Box:
+def column(*children: toga.Widget, **style: Any) -> toga.Box:
     return toga.Box(children=list(children), style=Pack(direction="column", **style))
 
 
-def row(*children: toga.Widget, **style: object) -> toga.Box:
+def row(*children: toga.Widget, **style: Any) -> toga.Box:
     return toga.Box(children=list(children), style=Pack(direction="row", **style))
 
 
