@@ -6,7 +6,15 @@ import asyncio
 
 import httpx
 import pytest
-from mrbill_mobile.api import ApiClient, ApiError, ContentApi, HttpDojoSource, PocsApi, SearchApi
+from mrbill_mobile.api import (
+    ApiClient,
+    ApiError,
+    ContentApi,
+    HttpDojoSource,
+    PocsApi,
+    SearchApi,
+    Ticket,
+)
 from mrbill_mobile.logic.content import ContentJob
 from mrbill_mobile.logic.dojos import NeedsInvite, load_dojos, observer_ticket
 from mrbill_mobile.logic.poc_form import PocForm, parse_tags
@@ -178,3 +186,18 @@ async def test_observe_a_dojo_read_only(signed_in: ApiClient, stack: Stack) -> N
         await observer.close()
         await writer.close()
     assert str(writer) == "def score(rolls):\n    return sum(rolls)\n"
+
+
+async def test_observer_reports_when_the_room_closes(stack: Stack) -> None:
+    """An expired ticket on a live connection: the room closes it with 4401, and says so."""
+    dojo = stack.dojos.create("00000000-0000-4000-8000-000000000001", "Kata: expiring")
+    room = stack.dojos.room(dojo)
+    ticket = Ticket(stack.dojos.mint(dojo, "read", ttl=2), f"{stack.collab_url}/{room}", "read")
+    closed: list[int | None] = []
+    observer = await DojoObserver(ticket, lambda code: None, on_closed=closed.append).start()
+    try:
+        await eventually(lambda: bool(closed), timeout=15, what="the room to close")
+    finally:
+        await observer.close()
+    assert closed == [4401]
+    assert not observer.connected

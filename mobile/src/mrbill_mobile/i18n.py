@@ -79,6 +79,7 @@ EN: dict[str, str] = {
     "dojos.needs_invite": "Paste an observer invite code to join this dojo.",
     "dojos.watching": "Watching “{name}” (read-only)",
     "dojos.stop": "Stop watching",
+    "dojos.closed": "The room closed the connection (code {code}).",
     "dojos.unavailable": "Live code is not available on this device.",
     "dojos.participants": "participants: {count}",
 }
@@ -154,6 +155,7 @@ PT_BR: dict[str, str] = {
     "dojos.needs_invite": "Cole um código de convite de observador para entrar neste dojo.",
     "dojos.watching": "Assistindo “{name}” (somente leitura)",
     "dojos.stop": "Parar de assistir",
+    "dojos.closed": "A sala encerrou a conexão (código {code}).",
     "dojos.unavailable": "O código ao vivo não está disponível neste aparelho.",
     "dojos.participants": "participantes: {count}",
 }

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .api import Ticket
 
+_log = logging.getLogger(__name__)
 TicketSource = Callable[[], Awaitable[Ticket]]
 SYNC = 0  # y-websocket message type; 1 is awareness, which an observer only listens to
 
@@ -26,6 +28,7 @@ class DojoObserver:
         on_code: Callable[[str], None],
         *,
         renew: TicketSource | None = None,
+        on_closed: Callable[[int | None], None] | None = None,
         text: str = "code",
     ) -> None:
         from pycrdt import Doc, Text  # a native wheel: imported only when a dojo is watched
@@ -33,6 +36,7 @@ class DojoObserver:
         self.ticket = ticket
         self.on_code = on_code
         self.renew = renew
+        self.on_closed = on_closed
         self.doc: Any = Doc()
         self.text: Any = self.doc.get(text, type=Text)
         self.code = ""
@@ -71,22 +75,31 @@ class DojoObserver:
                     self.code = code
                     self.on_code(code)
         except ConnectionClosed:
-            pass
+            pass  # the close code below says why
         finally:
             self.close_code = self._ws.close_code
+            if self.on_closed is not None:
+                self.on_closed(self.close_code)
 
     async def _keep_ticket_fresh(self) -> None:
         assert self.renew is not None
+        wait = max(5.0, self.ticket.expires_in * 0.8)
         while True:
-            await asyncio.sleep(max(5.0, self.ticket.expires_in * 0.8))
-            self.ticket = await self.renew()
-            await self._ws.send(self.ticket.ticket)
+            await asyncio.sleep(wait)
+            try:
+                self.ticket = await self.renew()
+                await self._ws.send(self.ticket.ticket)
+                wait = max(5.0, self.ticket.expires_in * 0.8)
+            except Exception as exc:  # offline for a moment, say: try again soon
+                _log.warning("could not renew the room ticket: %r", exc)
+                wait = 5.0
 
     @property
     def connected(self) -> bool:
         return self._ws is not None and self.close_code is None
 
     async def close(self) -> None:
+        self.on_closed = None  # closing on purpose: nothing to report
         for task in self._tasks:
             task.cancel()
         if self._ws is not None:

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from ..api import ContentApi, ContentRequest, Download
+from ..api import ContentApi, ContentRequest, Download, Offline
 
 POLL_SECONDS = 1.0
 
@@ -43,7 +43,10 @@ class ContentJob:
             if time.monotonic() > deadline:
                 raise TimeoutError("the request is still running")
             await asyncio.sleep(self.poll_seconds)
-            latest = await self.api.get(self.request.request_id)
+            try:
+                latest = await self.api.get(self.request.request_id)
+            except Offline:
+                continue  # the banner says offline; the next tick tries again
             if latest != self.request:
                 self.request = latest
                 self.on_change(latest)

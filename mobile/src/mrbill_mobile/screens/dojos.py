@@ -101,11 +101,16 @@ class DojoScreen:
         self.observer = DojoObserver(
             ticket, self._show_code,
             renew=lambda: self.app.dojo_source.ticket(dojo.dojo_id),
+            on_closed=self._closed,
         )  # fmt: skip
         await self.observer.start()
         self.watching.text = t("dojos.watching", name=dojo.name)
         set_shown(self.code_view, True)
         set_shown(self.stop_button, True)
+
+    def _closed(self, code: int | None) -> None:
+        """The room closed the connection (ended, removed, ticket refused): say so."""
+        say(self.message, self.app.t("dojos.closed", code=code or "-"))
 
     def _show_code(self, code: str) -> None:
         self.code_view.value = code
