@@ -41,7 +41,7 @@ class DojoScreen:
         self.stop_button = toga.Button(t("dojos.stop"), id="stop", on_press=self._stop)
         self.code_view = toga.MultilineTextInput(
             id="live-code", readonly=True,
-            style=Pack(flex=1, font_family="monospace", height=220),
+            style=Pack(flex=1, font_family="monospace"),
         )  # fmt: skip
         self.box = column(
             title(t("dojos.title")),
