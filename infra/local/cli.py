@@ -255,6 +255,25 @@ def ticket(
     )
 
 
+@app.command()
+def mobile(
+    api: str = typer.Option(f"http://localhost:{ENTRY_PORT}", help="Base URL of the API"),
+    lang: str = typer.Option("", help="pt-BR or en (default: the system's language)"),
+) -> None:
+    """Run the mobile app on this desktop (Toga's Qt backend) against the local stack."""
+    env = {
+        **os.environ,
+        "TOGA_BACKEND": "toga_qt",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "mobile" / "src"),
+                                                    os.environ.get("PYTHONPATH")])),
+    }  # fmt: skip
+    command = [sys.executable, "-m", "mrbill_mobile", "--api", api]
+    if lang:
+        command += ["--lang", lang]
+    _say(f"Mr Bill mobile against {api}")
+    raise typer.Exit(subprocess.run(command, cwd=ROOT, env=env, check=False).returncode)
+
+
 def _fail(message: str) -> int:
     typer.secho(f"mrbill: {message}", fg=typer.colors.RED, err=True)
     return 1

@@ -1,0 +1,41 @@
+"""The API client: HTTP, tokens and errors, one class per service. No UI in here."""
+
+from .client import ApiClient
+from .dojos import DojoSource, HttpDojoSource
+from .errors import ApiError, AuthRequired, Offline
+from .models import (
+    STATUSES,
+    VISIBILITIES,
+    ContentRequest,
+    Dojo,
+    Download,
+    Facet,
+    Me,
+    Poc,
+    SearchPage,
+    Ticket,
+)
+from .services import ContentApi, IdentityApi, PocsApi, SearchApi
+
+__all__ = [
+    "STATUSES",
+    "VISIBILITIES",
+    "ApiClient",
+    "ApiError",
+    "AuthRequired",
+    "ContentApi",
+    "ContentRequest",
+    "Dojo",
+    "DojoSource",
+    "Download",
+    "Facet",
+    "HttpDojoSource",
+    "IdentityApi",
+    "Me",
+    "Offline",
+    "Poc",
+    "PocsApi",
+    "SearchApi",
+    "SearchPage",
+    "Ticket",
+]

@@ -1,0 +1,77 @@
+"""What can go wrong when talking to the API, as three exception types the screens understand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class ApiError(Exception):
+    """The API answered with an error: an RFC 9457 problem (``application/problem+json``)."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str = "",
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.errors = errors or []
+        self.retry_after = retry_after
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> ApiError:
+        """Read a problem body; anything else (a proxy's HTML page) keeps only the status."""
+        body: dict[str, Any] = {}
+        try:
+            parsed = response.json()
+            if isinstance(parsed, dict):
+                body = parsed
+        except ValueError:
+            pass
+        retry = response.headers.get("retry-after")
+        error = cls(
+            response.status_code,
+            str(body.get("title") or response.reason_phrase or "Error"),
+            str(body.get("detail") or ""),
+            errors=[e for e in body.get("errors") or [] if isinstance(e, dict)],
+            retry_after=float(retry) if retry and retry.isdigit() else None,
+        )
+        return AuthRequired(error) if response.status_code == 401 else error
+
+    @property
+    def field_errors(self) -> dict[str, str]:
+        """Validation messages per request field (``{"name": "..."}``), from ``errors[].loc``."""
+        fields: dict[str, str] = {}
+        for error in self.errors:
+            loc = [str(part) for part in error.get("loc", []) if part not in ("body", "query")]
+            if loc:
+                message = str(error.get("msg", "")).removeprefix("Value error, ")
+                fields.setdefault(loc[0], message)
+        return fields
+
+    @property
+    def message(self) -> str:
+        """One line for a person: the detail, else the title."""
+        return self.detail or self.title
+
+
+class AuthRequired(ApiError):
+    """No valid session (401 even after a silent refresh): the user must log in again."""
+
+    def __init__(self, cause: ApiError | None = None) -> None:
+        if cause is None:
+            super().__init__(401, "Unauthorized", "Please log in again")
+        else:
+            super().__init__(cause.status, cause.title, cause.detail, errors=cause.errors)
+
+
+class Offline(Exception):
+    """The API could not be reached (no network, DNS, refused, timed out)."""

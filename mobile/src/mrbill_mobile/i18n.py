@@ -1,0 +1,185 @@
+"""English and Brazilian Portuguese, chosen from the system locale unless overridden.
+
+Plain dicts: a handful of short strings needs no gettext toolchain on a phone.
+"""
+
+from __future__ import annotations
+
+import locale
+import os
+
+EN: dict[str, str] = {
+    "app.title": "Mr Bill",
+    "login.title": "Log in to Mr Bill",
+    "login.email": "E-mail",
+    "login.password": "Password",
+    "login.submit": "Log in",
+    "login.to_signup": "Create an account",
+    "signup.title": "Create your organization",
+    "signup.organization": "Organization",
+    "signup.full_name": "Your name",
+    "signup.submit": "Sign up",
+    "signup.to_login": "I already have an account",
+    "nav.pocs": "POCs",
+    "nav.content": "Reports",
+    "nav.dojos": "Dojos",
+    "nav.logout": "Log out",
+    "offline": "You are offline. Showing what was loaded last.",
+    "error.generic": "Something went wrong: {message}",
+    "error.session": "Your session ended. Please log in again.",
+    "pocs.search": "Search POCs (typos are fine)",
+    "pocs.all_languages": "All languages",
+    "pocs.all_tags": "All tags",
+    "pocs.new": "New POC",
+    "pocs.refresh": "Refresh",
+    "pocs.more": "Load more",
+    "pocs.count": "{shown} of {total} POCs",
+    "pocs.empty": "No POCs yet. Tap “New POC” to add one.",
+    "pocs.loading": "Loading…",
+    "pocs.edit": "Edit",
+    "form.new": "New POC",
+    "form.edit": "Edit POC",
+    "form.name": "Name",
+    "form.description": "Description",
+    "form.language": "Language",
+    "form.tags": "Tags (comma or space separated)",
+    "form.repository_url": "Repository URL",
+    "form.status": "Status",
+    "form.visibility": "Visibility",
+    "form.save": "Save",
+    "form.delete": "Delete",
+    "form.cancel": "Cancel",
+    "form.fix_fields": "Please correct the fields marked in red.",
+    "status.idea": "Idea",
+    "status.in_progress": "In progress",
+    "status.done": "Done",
+    "status.abandoned": "Abandoned",
+    "visibility.private": "Only me",
+    "visibility.tenant": "My organization",
+    "content.title": "Reports and videos",
+    "content.year": "Year",
+    "content.report": "Request PDF report",
+    "content.video": "Request yearly video",
+    "content.open": "Open result",
+    "content.state": "{kind} {year}: {status} ({progress}%)",
+    "content.kind.report": "Report",
+    "content.kind.video": "Video",
+    "content.status.queued": "queued",
+    "content.status.running": "rendering",
+    "content.status.succeeded": "ready",
+    "content.status.failed": "failed",
+    "content.status.cancelled": "cancelled",
+    "content.none": "Nothing requested yet.",
+    "dojos.title": "Dojos",
+    "dojos.live": "Live now",
+    "dojos.upcoming": "Upcoming",
+    "dojos.none": "None.",
+    "dojos.watch": "Watch",
+    "dojos.code": "Invite code (to join as an observer)",
+    "dojos.needs_invite": "Paste an observer invite code to join this dojo.",
+    "dojos.watching": "Watching “{name}” (read-only)",
+    "dojos.stop": "Stop watching",
+    "dojos.closed": "The room closed the connection (code {code}).",
+    "dojos.unavailable": "Live code is not available on this device.",
+    "dojos.participants": "participants: {count}",
+}
+
+PT_BR: dict[str, str] = {
+    "app.title": "Mr Bill",
+    "login.title": "Entrar no Mr Bill",
+    "login.email": "E-mail",
+    "login.password": "Senha",
+    "login.submit": "Entrar",
+    "login.to_signup": "Criar uma conta",
+    "signup.title": "Crie sua organização",
+    "signup.organization": "Organização",
+    "signup.full_name": "Seu nome",
+    "signup.submit": "Cadastrar",
+    "signup.to_login": "Já tenho uma conta",
+    "nav.pocs": "POCs",
+    "nav.content": "Relatórios",
+    "nav.dojos": "Dojos",
+    "nav.logout": "Sair",
+    "offline": "Você está sem conexão. Mostrando os últimos dados carregados.",
+    "error.generic": "Algo deu errado: {message}",
+    "error.session": "Sua sessão terminou. Entre novamente.",
+    "pocs.search": "Buscar POCs (erros de digitação tudo bem)",
+    "pocs.all_languages": "Todas as linguagens",
+    "pocs.all_tags": "Todas as tags",
+    "pocs.new": "Nova POC",
+    "pocs.refresh": "Atualizar",
+    "pocs.more": "Carregar mais",
+    "pocs.count": "{shown} de {total} POCs",
+    "pocs.empty": "Nenhuma POC ainda. Toque em “Nova POC” para criar.",
+    "pocs.loading": "Carregando…",
+    "pocs.edit": "Editar",
+    "form.new": "Nova POC",
+    "form.edit": "Editar POC",
+    "form.name": "Nome",
+    "form.description": "Descrição",
+    "form.language": "Linguagem",
+    "form.tags": "Tags (separadas por vírgula ou espaço)",
+    "form.repository_url": "URL do repositório",
+    "form.status": "Situação",
+    "form.visibility": "Visibilidade",
+    "form.save": "Salvar",
+    "form.delete": "Excluir",
+    "form.cancel": "Cancelar",
+    "form.fix_fields": "Corrija os campos marcados em vermelho.",
+    "status.idea": "Ideia",
+    "status.in_progress": "Em andamento",
+    "status.done": "Concluída",
+    "status.abandoned": "Abandonada",
+    "visibility.private": "Só eu",
+    "visibility.tenant": "Minha organização",
+    "content.title": "Relatórios e vídeos",
+    "content.year": "Ano",
+    "content.report": "Pedir relatório em PDF",
+    "content.video": "Pedir vídeo do ano",
+    "content.open": "Abrir resultado",
+    "content.state": "{kind} {year}: {status} ({progress}%)",
+    "content.kind.report": "Relatório",
+    "content.kind.video": "Vídeo",
+    "content.status.queued": "na fila",
+    "content.status.running": "gerando",
+    "content.status.succeeded": "pronto",
+    "content.status.failed": "falhou",
+    "content.status.cancelled": "cancelado",
+    "content.none": "Nada pedido ainda.",
+    "dojos.title": "Dojos",
+    "dojos.live": "Ao vivo",
+    "dojos.upcoming": "Próximos",
+    "dojos.none": "Nenhum.",
+    "dojos.watch": "Assistir",
+    "dojos.code": "Código de convite (para entrar como observador)",
+    "dojos.needs_invite": "Cole um código de convite de observador para entrar neste dojo.",
+    "dojos.watching": "Assistindo “{name}” (somente leitura)",
+    "dojos.stop": "Parar de assistir",
+    "dojos.closed": "A sala encerrou a conexão (código {code}).",
+    "dojos.unavailable": "O código ao vivo não está disponível neste aparelho.",
+    "dojos.participants": "participantes: {count}",
+}
+
+CATALOGS = {"en": EN, "pt-BR": PT_BR}
+
+
+def detect_language(override: str | None = None) -> str:
+    """``override``, else ``MRBILL_LANG``, else the system locale: ``pt*`` is pt-BR, else en."""
+    choice = override or os.environ.get("MRBILL_LANG")
+    if not choice:
+        try:
+            choice = locale.getlocale()[0] or ""
+        except ValueError:
+            choice = ""
+        choice = choice or os.environ.get("LC_ALL") or os.environ.get("LANG") or ""
+    return "pt-BR" if choice.lower().replace("_", "-").startswith("pt") else "en"
+
+
+class Translator:
+    def __init__(self, language: str = "en") -> None:
+        self.language = language if language in CATALOGS else "en"
+        self.catalog = CATALOGS[self.language]
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = self.catalog.get(key) or EN.get(key) or key
+        return text.format(**values) if values else text

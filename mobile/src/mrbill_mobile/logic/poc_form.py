@@ -1,0 +1,73 @@
+"""Create or edit a POC: form fields to an API body, tags, and the API's validation messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..api import ApiError, Poc, PocsApi
+
+FIELDS = ("name", "description", "language", "tags", "repository_url", "status", "visibility")
+
+
+def parse_tags(text: str) -> list[str]:
+    """ "Python, fastapi  #async" -> ["python", "fastapi", "async"]: commas or spaces, no dupes."""
+    seen: list[str] = []
+    for raw in text.replace(",", " ").split():
+        tag = raw.strip().lstrip("#").lower()
+        if tag and tag not in seen:
+            seen.append(tag)
+    return seen
+
+
+@dataclass
+class PocForm:
+    """The form's values (strings, as typed) and, after a failed save, messages per field."""
+
+    name: str = ""
+    description: str = ""
+    language: str = ""
+    tags: str = ""
+    repository_url: str = ""
+    status: str = "idea"
+    visibility: str = "private"
+    errors: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+    editing: Poc | None = None
+
+    @classmethod
+    def for_poc(cls, poc: Poc) -> PocForm:
+        return cls(
+            poc.name, poc.description, poc.language, ", ".join(poc.tags), poc.repository_url,
+            poc.status, poc.visibility, editing=poc,
+        )  # fmt: skip
+
+    def body(self) -> dict[str, Any]:
+        """The API body. Empty optional fields are sent as null, so that clearing one works."""
+        return {
+            "name": self.name.strip(),
+            "description": self.description.strip() or None,
+            "language": self.language.strip() or None,
+            "tags": parse_tags(self.tags),
+            "repository_url": self.repository_url.strip() or None,
+            "status": self.status,
+            "visibility": self.visibility,
+        }
+
+    async def save(self, api: PocsApi) -> Poc | None:
+        """Create or update; on a 4xx keep the messages in ``errors`` / ``message``."""
+        self.errors, self.message = {}, None
+        body = self.body()
+        try:
+            if self.editing is None:
+                saved = await api.create(body)
+            else:
+                saved = await api.update(self.editing, body)
+        except ApiError as exc:
+            if exc.status >= 500 or exc.status == 401:
+                raise
+            self.errors = {k: v for k, v in exc.field_errors.items() if k in FIELDS}
+            self.message = None if self.errors else exc.message
+            return None
+        self.editing = saved
+        return saved

@@ -1,0 +1,1 @@
+"""Toga screens: thin views over `mrbill_mobile.logic`; no HTTP in here."""

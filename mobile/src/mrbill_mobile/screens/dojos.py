@@ -1,0 +1,127 @@
+"""Live and upcoming dojos; watch one as an observer (read-only live code)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import toga
+from toga.style import Pack
+
+from ..api import Dojo
+from ..logic.dojos import NeedsInvite, load_dojos, observer_ticket
+from .ui import (
+    MUTED,
+    caption,
+    column,
+    error_label,
+    field,
+    hideable,
+    holder,
+    row,
+    say,
+    set_shown,
+    title,
+)
+
+if TYPE_CHECKING:
+    from ..app import MrBillApp
+    from ..observer import DojoObserver
+
+
+class DojoScreen:
+    def __init__(self, app: MrBillApp) -> None:
+        self.app = app
+        t = app.t
+        self.observer: DojoObserver | None = None
+        self.live = column()
+        self.upcoming = column()
+        self.code = toga.TextInput(id="invite-code", placeholder="…#abc123")
+        self.message = error_label()
+        self.watching = caption()
+        self.stop_button = toga.Button(t("dojos.stop"), id="stop", on_press=self._stop)
+        self.code_view = toga.MultilineTextInput(
+            id="live-code", readonly=True,
+            style=Pack(flex=1, font_family="monospace"),
+        )  # fmt: skip
+        self.box = column(
+            title(t("dojos.title")),
+            toga.Label(t("dojos.live"), style=Pack(font_weight="bold")),
+            self.live,
+            toga.Label(t("dojos.upcoming"), style=Pack(font_weight="bold", margin=(8, 0, 0, 0))),
+            self.upcoming,
+            field(t("dojos.code"), self.code),
+            holder(self.message),
+            self.watching,
+            hideable(self.code_view),
+            hideable(self.stop_button),
+            margin=8, flex=1,
+        )  # fmt: skip
+
+    async def reload(self) -> None:
+        lists = await load_dojos(self.app.dojo_source)
+        self._fill(self.live, lists.live, watchable=True)
+        self._fill(self.upcoming, lists.upcoming, watchable=False)
+
+    def _fill(self, box: toga.Box, dojos: list[Dojo], *, watchable: bool) -> None:
+        t = self.app.t
+        box.clear()
+        if not dojos:
+            box.add(caption(t("dojos.none")))
+        for dojo in dojos:
+            when = (dojo.scheduled_start_time or "")[:16].replace("T", " ")
+            details = " · ".join(
+                p for p in (dojo.language, when, t("dojos.participants", count=dojo.participant_count)) if p
+            )  # fmt: skip
+            text = column(toga.Label(dojo.name), toga.Label(details, style=Pack(color=MUTED)),
+                          flex=1)  # fmt: skip
+            parts: list[toga.Widget] = [text]
+            if watchable:
+                parts.append(toga.Button(t("dojos.watch"), id=f"watch-{dojo.dojo_id}",
+                                         on_press=lambda w, d=dojo: self.watch(d)))  # fmt: skip
+            box.add(row(*parts, margin=(4, 0)))
+
+    def watch(self, dojo: Dojo) -> None:
+        self.app.spawn(self._watch(dojo))
+
+    async def _watch(self, dojo: Dojo) -> None:
+        t = self.app.t
+        await self.stop()
+        try:
+            from ..observer import DojoObserver
+        except ImportError:  # no pycrdt wheel for this platform
+            say(self.message, t("dojos.unavailable"))
+            return
+        try:
+            ticket = await observer_ticket(self.app.dojo_source, dojo.dojo_id, self.code.value)
+        except NeedsInvite:
+            say(self.message, t("dojos.needs_invite"))
+            return
+        say(self.message, None)
+        self.code.value = ""
+        self.observer = DojoObserver(
+            ticket, self._show_code,
+            renew=lambda: self.app.dojo_source.ticket(dojo.dojo_id),
+            on_closed=self._closed,
+        )  # fmt: skip
+        await self.observer.start()
+        self.watching.text = t("dojos.watching", name=dojo.name)
+        set_shown(self.code_view, True)
+        set_shown(self.stop_button, True)
+
+    def _closed(self, code: int | None) -> None:
+        """The room closed the connection (ended, removed, ticket refused): say so."""
+        say(self.message, self.app.t("dojos.closed", code=code or "-"))
+
+    def _show_code(self, code: str) -> None:
+        self.code_view.value = code
+
+    def _stop(self, widget: toga.Widget | None = None) -> None:
+        self.app.spawn(self.stop())
+
+    async def stop(self) -> None:
+        if self.observer is not None:
+            await self.observer.close()
+            self.observer = None
+        self.watching.text = ""
+        set_shown(self.code_view, False)
+        set_shown(self.stop_button, False)

@@ -1,0 +1,203 @@
+"""The screens' logic against the real services, without any UI."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from mrbill_mobile.api import (
+    ApiClient,
+    ApiError,
+    ContentApi,
+    HttpDojoSource,
+    PocsApi,
+    SearchApi,
+    Ticket,
+)
+from mrbill_mobile.logic.content import ContentJob
+from mrbill_mobile.logic.dojos import NeedsInvite, load_dojos, observer_ticket
+from mrbill_mobile.logic.poc_form import PocForm, parse_tags
+from mrbill_mobile.logic.poc_list import PocList
+from mrbill_mobile.observer import DojoObserver
+
+from tests.harness.ywire import YClient, eventually
+from tests.mobile.stack import Stack
+
+SEED = [
+    ("Python event sourcing", "python", ["events", "kafka"]),
+    ("Kafka consumer lag monitor", "go", ["kafka", "observability"]),
+    ("Rust web server", "rust", ["http"]),
+    ("Python OCR pipeline", "python", ["ml"]),
+    ("TypeScript design system", "typescript", ["ui"]),
+]
+
+
+async def seed(client: ApiClient) -> None:
+    pocs = PocsApi(client)
+    for name, language, tags in SEED:
+        await pocs.create({"name": name, "language": language, "tags": tags})
+    search = SearchApi(client)
+
+    async def indexed() -> bool:
+        return (await search.search()).total == len(SEED)
+
+    await eventually(indexed, timeout=20, what="the search index to catch up")
+
+
+def test_parse_tags() -> None:
+    assert parse_tags("Python, fastapi  #async python,,") == ["python", "fastapi", "async"]
+
+
+async def test_list_search_filters_and_pages(signed_in: ApiClient) -> None:
+    await seed(signed_in)
+    model = PocList(SearchApi(signed_in), page_size=2, debounce=0.01)
+    await model.refresh()
+    state = model.state
+    assert state.total == 5
+    assert len(state.items) == 2
+    assert state.has_more
+    # The POC service canonicalises language names; the facets carry them as shown.
+    assert {f.value: f.count for f in state.languages}["Python"] == 2
+    assert {f.value for f in state.tags} >= {"kafka", "ml", "ui"}
+    while state.has_more:
+        await model.load_more()
+    assert sorted(p.name for p in state.items) == sorted(name for name, _, _ in SEED)
+
+    await model.type_query("pyhton")  # a typo
+    assert {p.name for p in state.items} == {"Python event sourcing", "Python OCR pipeline"}
+
+    await model.type_query("")
+    await model.set_filters(language=None, tag="kafka")
+    assert {p.name for p in state.items} == {"Python event sourcing", "Kafka consumer lag monitor"}
+    await model.set_filters(language="Go", tag="kafka")
+    assert [p.name for p in state.items] == ["Kafka consumer lag monitor"]
+
+
+async def test_typing_fast_searches_once(signed_in: ApiClient) -> None:
+    calls: list[str] = []
+    search = SearchApi(signed_in)
+    real = search.search
+
+    async def counted(q: str = "", **kw: object) -> object:
+        calls.append(q)
+        return await real(q, **kw)  # type: ignore[arg-type]
+
+    search.search = counted  # type: ignore[method-assign]
+    model = PocList(search, debounce=0.05)
+    tasks = [model.type_query(text) for text in ("r", "ru", "rus", "rust")]
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert calls == ["rust"]
+
+
+async def test_offline_keeps_the_last_list(signed_in: ApiClient, stack: Stack) -> None:
+    await PocsApi(signed_in).create({"name": "Offline first"})
+    model = PocList(SearchApi(signed_in))
+    await eventually(lambda: _refreshed(model, 1), timeout=20, what="the first POC")
+    signed_in.base_url = "http://127.0.0.1:9"
+    await model.refresh()
+    assert model.state.offline
+    assert [p.name for p in model.state.items] == ["Offline first"]
+    signed_in.base_url = stack.base_url
+    await model.refresh()
+    assert not model.state.offline
+
+
+async def _refreshed(model: PocList, count: int) -> bool:
+    await model.refresh()
+    return len(model.state.items) == count
+
+
+async def test_form_create_validate_edit_and_conflict(signed_in: ApiClient) -> None:
+    pocs = PocsApi(signed_in)
+    form = PocForm(name="  ", tags="a", repository_url="nope")
+    assert await form.save(pocs) is None
+    assert set(form.errors) == {"name", "repository_url"}
+    assert form.message is None  # the fields say it all
+
+    form.name, form.repository_url, form.tags = "Edge cache", "https://example.com/x", "CDN, edge"
+    created = await form.save(pocs)
+    assert created is not None
+    assert created.tags == ("cdn", "edge")
+
+    stale = PocForm.for_poc(created)
+    form.language = "go"
+    updated = await form.save(pocs)
+    assert updated is not None
+    assert updated.language == "Go"
+    assert updated.version > created.version
+
+    stale.name = "Someone else's edit"
+    assert await stale.save(pocs) is None
+    assert stale.message
+    assert "changed" in stale.message.lower()
+
+    await pocs.delete(updated)
+    with pytest.raises(ApiError) as gone:
+        await pocs.get(updated.poc_id)
+    assert gone.value.status == 404
+
+
+async def test_report_progress_and_download(signed_in: ApiClient) -> None:
+    await PocsApi(signed_in).create({"name": "Reported POC", "language": "python"})
+    seen: list[str] = []
+    job = ContentJob(ContentApi(signed_in), lambda r: seen.append(r.status), poll_seconds=0.2)
+    year = __import__("datetime").date.today().year
+    await job.start("report", year, "pt-BR")
+    done = await job.follow(within=60)
+    assert done.status == "succeeded"
+    assert done.progress == 100
+    assert seen[-1] == "succeeded"
+    download = await job.result()
+    async with httpx.AsyncClient() as http:
+        pdf = await http.get(download.url)
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
+
+
+async def test_observe_a_dojo_read_only(signed_in: ApiClient, stack: Stack) -> None:
+    me = await __import__("mrbill_mobile.api", fromlist=["IdentityApi"]).IdentityApi(signed_in).me()
+    live = stack.dojos.create(me.tenant_id, "Kata: bowling", "active")
+    stack.dojos.create(me.tenant_id, "Kata: roman numerals", "scheduled",
+                       scheduled_start_time="2031-01-01T10:00:00Z")  # fmt: skip
+    source = HttpDojoSource(signed_in)
+    lists = await load_dojos(source)
+    assert [d.name for d in lists.live] == ["Kata: bowling"]
+    assert [d.name for d in lists.upcoming] == ["Kata: roman numerals"]
+
+    with pytest.raises(NeedsInvite):
+        await observer_ticket(source, live)
+    ticket = await observer_ticket(source, live, "https://x/dojos/join#" + stack.dojos.invite(live))
+    assert ticket.role == "read"
+
+    writer = YClient(f"{stack.collab_url}/{stack.dojos.room(live)}?ticket="
+                     f"{stack.dojos.mint(live, 'write')}")  # fmt: skip
+    await writer.connect()
+    await writer.insert("def score(rolls):\n")
+    codes: list[str] = []
+    observer = await DojoObserver(ticket, codes.append).start()
+    try:
+        await eventually(lambda: observer.code == "def score(rolls):\n", what="the first sync")
+        await writer.insert("    return sum(rolls)\n")
+        await eventually(lambda: observer.code.endswith("sum(rolls)\n"), what="a live edit")
+        assert codes[-1] == observer.code
+        assert observer.connected
+    finally:
+        await observer.close()
+        await writer.close()
+    assert str(writer) == "def score(rolls):\n    return sum(rolls)\n"
+
+
+async def test_observer_reports_when_the_room_closes(stack: Stack) -> None:
+    """An expired ticket on a live connection: the room closes it with 4401, and says so."""
+    dojo = stack.dojos.create("00000000-0000-4000-8000-000000000001", "Kata: expiring")
+    room = stack.dojos.room(dojo)
+    ticket = Ticket(stack.dojos.mint(dojo, "read", ttl=2), f"{stack.collab_url}/{room}", "read")
+    closed: list[int | None] = []
+    observer = await DojoObserver(ticket, lambda code: None, on_closed=closed.append).start()
+    try:
+        await eventually(lambda: bool(closed), timeout=15, what="the room to close")
+    finally:
+        await observer.close()
+    assert closed == [4401]
+    assert not observer.connected

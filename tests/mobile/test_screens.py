@@ -1,0 +1,287 @@
+"""The screens on Toga's dummy backend (no display), against the real services: log in,
+search, create, edit, request a video. Assertions are on widget state."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+import toga
+from mrbill_mobile.api import ApiClient, PocsApi, SearchApi
+from mrbill_mobile.app import MrBillApp
+from mrbill_mobile.config import AppConfig
+from mrbill_mobile.tokens import MemoryTokenStore
+
+from tests.harness.ywire import eventually
+from tests.mobile.conftest import Person
+from tests.mobile.stack import Stack
+
+AppFactory = Callable[..., MrBillApp]
+
+
+@pytest.fixture
+async def make_app(stack: Stack, tmp_path: Path) -> AsyncIterator[AppFactory]:
+    apps: list[MrBillApp] = []
+
+    def make(language: str = "en", **kwargs: object) -> MrBillApp:
+        kwargs.setdefault("tokens", MemoryTokenStore())
+        kwargs.setdefault("opener", opened.append)
+        config = AppConfig(stack.base_url, language, tmp_path)
+        app = MrBillApp(config, **kwargs)  # type: ignore[arg-type]
+        apps.append(app)
+        return app
+
+    opened: list[str] = []
+    make.opened = opened  # type: ignore[attr-defined]
+    yield make
+    for app in apps:
+        await app.settle()
+        await app.client.aclose()
+
+
+def w(app: MrBillApp, widget_id: str) -> toga.Widget:
+    return app.widgets[widget_id]
+
+
+def press(app: MrBillApp, widget_id: str) -> None:
+    w(app, widget_id)._impl.simulate_press()
+
+
+def shown(widget: toga.Widget) -> bool:
+    """Hidden widgets are taken out of the layout (see ``screens/ui.py``)."""
+    return widget.parent is not None
+
+
+def row_names(app: MrBillApp) -> list[str]:
+    """The POC names in the list, as drawn."""
+    return [r.children[0].children[0].text for r in app.list_screen.rows.children]
+
+
+async def log_in(app: MrBillApp, person: Person) -> None:
+    w(app, "email").value = person.email
+    w(app, "password").value = person.password
+    press(app, "submit")
+    await app.settle()
+
+
+async def test_log_in_search_and_log_out(
+    make_app: AppFactory, signed_in: ApiClient, person: Person
+) -> None:
+    for name, language in (("Python chatbot", "python"), ("Go scheduler", "go")):
+        await PocsApi(signed_in).create({"name": name, "language": language, "tags": ["demo"]})
+    await eventually(_indexed(signed_in, 2), timeout=20, what="the index")
+    app = make_app()
+    assert app.body.children == [app.login_screen.box]
+    assert not shown(app.nav)
+
+    w(app, "email").value = person.email
+    w(app, "password").value = "wrong password!"
+    press(app, "submit")
+    await app.settle()
+    assert "Invalid email or password" in app.login_screen.message.text
+    assert w(app, "password").value == ""  # not kept after use
+
+    await log_in(app, person)
+    assert app.body.children == [app.list_screen.box]
+    assert shown(app.nav)
+    assert sorted(row_names(app)) == ["Go scheduler", "Python chatbot"]
+    assert app.list_screen.count.text == "2 of 2 POCs"
+    assert [r.value for r in w(app, "language").items] == ["All languages", "Go (1)", "Python (1)"]
+
+    w(app, "query").value = "chatbto"  # a typo, typed: the search runs after a pause
+    await app.settle()
+    assert row_names(app) == ["Python chatbot"]
+    w(app, "query").value = ""
+    await app.settle()
+    w(app, "language").value = "Go (1)"
+    await app.settle()
+    assert row_names(app) == ["Go scheduler"]
+
+    press(app, "nav.logout")
+    await app.settle()
+    assert app.body.children == [app.login_screen.box]
+    assert app.client.tokens.load() is None
+    assert app.client.access_token is None
+
+
+def _indexed(client: ApiClient, count: int) -> Callable[[], object]:
+    async def check() -> bool:
+        return (await SearchApi(client).search()).total == count
+
+    return check
+
+
+async def test_sign_up_in_portuguese(make_app: AppFactory, person: Person) -> None:
+    app = make_app("pt-BR")
+    assert w(app, "submit").text == "Entrar"
+    press(app, "switch")
+    assert w(app, "submit").text == "Cadastrar"
+    assert shown(app.login_screen.signup_fields)
+    w(app, "organization").value = person.organization
+    w(app, "full_name").value = "Ana Souza"
+    w(app, "email").value = person.email
+    w(app, "password").value = "short"
+    press(app, "submit")
+    await app.settle()
+    assert "password" in app.login_screen.message.text  # the API's validation message
+    w(app, "password").value = person.password
+    press(app, "submit")
+    await app.settle()
+    assert app.body.children == [app.list_screen.box]
+    assert app.list_screen.count.text.startswith("Nenhuma POC")
+    assert app.main_window.title == f"Mr Bill · {person.organization}"
+
+
+async def test_create_validate_and_edit(
+    make_app: AppFactory, signed_in: ApiClient, person: Person
+) -> None:
+    app = make_app()
+    await log_in(app, person)
+    press(app, "new")
+    await app.settle()
+    assert app.body.children == [app.form_screen.box]
+    assert not shown(app.form_screen.delete_button)
+
+    press(app, "save")  # empty name: the API says why, under the field
+    await app.settle()
+    name_error = app.form_screen.errors["name"]
+    assert shown(name_error)
+    assert "at least 1 character" in name_error.text
+
+    w(app, "form-name").value = "Feature flags service"
+    w(app, "form-language").value = "Kotlin"
+    w(app, "form-tags").value = "flags, Backend #flags"
+    w(app, "form-status").value = "In progress"
+    press(app, "save")
+    await app.settle()
+    assert app.body.children == [app.list_screen.box]
+    assert row_names(app) == ["Feature flags service"]  # at once, before the index catches up
+    poc = app.list_screen.model.state.items[0]
+    assert poc.tags == ("flags", "backend")
+    assert poc.status == "in_progress"
+
+    press(app, f"edit-{poc.poc_id}")
+    await app.settle()
+    assert w(app, "form-name").value == "Feature flags service"
+    assert shown(app.form_screen.delete_button)
+    assert w(app, "form-tags").value == "flags, backend"
+    w(app, "form-name").value = "Feature flags at the edge"
+    press(app, "save")
+    await app.settle()
+    assert row_names(app)[0] == "Feature flags at the edge"
+    assert (await PocsApi(signed_in).get(poc.poc_id)).version == poc.version + 1
+
+    press(app, f"edit-{poc.poc_id}")
+    await app.settle()
+    press(app, "delete")
+    await app.settle()
+    assert "Feature flags at the edge" not in row_names(app)
+
+
+async def test_request_a_video_and_open_it(
+    make_app: AppFactory, signed_in: ApiClient, person: Person
+) -> None:
+    await PocsApi(signed_in).create({"name": "Video star", "language": "python"})
+    app = make_app()
+    await log_in(app, person)
+    press(app, "nav.content")
+    assert app.body.children == [app.content_screen.box]
+    assert w(app, "year").value == datetime.date.today().year
+    assert not w(app, "open").enabled
+    press(app, "video")
+    await app.settle(within=90)
+    assert w(app, "progress").value == 100
+    assert app.content_screen.state.text.startswith("Video ")
+    assert "ready" in app.content_screen.state.text
+    assert w(app, "open").enabled
+    press(app, "open")
+    await app.settle()
+    assert make_app.opened
+    assert ".mp4" in make_app.opened[-1]
+
+
+async def test_offline_banner_keeps_the_list(
+    make_app: AppFactory, signed_in: ApiClient, person: Person, stack: Stack
+) -> None:
+    await PocsApi(signed_in).create({"name": "Still here"})
+    await eventually(_indexed(signed_in, 1), timeout=20, what="the index")
+    app = make_app()
+    await log_in(app, person)
+    assert row_names(app) == ["Still here"]
+    assert not shown(app.banner)
+    app.client.base_url = "http://127.0.0.1:9"
+    press(app, "refresh")
+    await app.settle()
+    assert shown(app.banner)
+    assert "offline" in app.banner.text
+    assert row_names(app) == ["Still here"]
+    app.client.base_url = stack.base_url
+    press(app, "refresh")
+    await app.settle()
+    assert not shown(app.banner)
+
+
+async def test_resume_and_watch_a_dojo(
+    make_app: AppFactory, signed_in: ApiClient, stack: Stack
+) -> None:
+    """A launch with a stored refresh token goes straight in; then the dojo screen."""
+    tokens = MemoryTokenStore()
+    tokens.save(signed_in.tokens.load() or "")
+    me = await __import__("mrbill_mobile.api", fromlist=["x"]).IdentityApi(signed_in).me()
+    dojo = stack.dojos.create(me.tenant_id, "Kata: FizzBuzz")
+    app = make_app(tokens=tokens)
+    await app.settle()
+    assert app.body.children == [app.list_screen.box]
+
+    press(app, "nav.dojos")
+    await app.settle()
+    press(app, f"watch-{dojo}")
+    await app.settle()
+    assert "invite code" in app.dojo_screen.message.text
+    w(app, "invite-code").value = stack.dojos.invite(dojo)
+    press(app, f"watch-{dojo}")
+    await app.settle()
+    assert not shown(app.dojo_screen.message)
+    assert shown(app.dojo_screen.code_view)
+    assert app.dojo_screen.watching.text == "Watching “Kata: FizzBuzz” (read-only)"
+
+    from tests.harness.ywire import YClient
+
+    writer = YClient(f"{stack.collab_url}/{stack.dojos.room(dojo)}?ticket="
+                     f"{stack.dojos.mint(dojo, 'write')}")  # fmt: skip
+    await writer.connect()
+    try:
+        await writer.insert("for i in range(1, 101):\n")
+        await eventually(
+            lambda: "range(1, 101)" in app.dojo_screen.code_view.value, what="live code"
+        )
+    finally:
+        await writer.close()
+    press(app, "stop")
+    await app.settle()
+    assert not shown(app.dojo_screen.code_view)
+    assert app.dojo_screen.observer is None
+
+
+async def test_infinite_scroll_loads_the_next_page(
+    make_app: AppFactory, signed_in: ApiClient, person: Person
+) -> None:
+    for n in range(5):
+        await PocsApi(signed_in).create({"name": f"Spike {n}"})
+    await eventually(_indexed(signed_in, 5), timeout=20, what="the index")
+    app = make_app()
+    app.list_screen.model.page_size = 2
+    await log_in(app, person)
+    assert len(row_names(app)) == 2
+    assert shown(app.list_screen.more)
+    scroll = app.list_screen.scroll
+    scroll.vertical_position = scroll.max_vertical_position  # the user reaches the bottom
+    await app.settle()
+    assert len(row_names(app)) == 4
+    press(app, "more")  # the button does the same where scroll events are scarce
+    await app.settle()
+    assert sorted(row_names(app)) == [f"Spike {n}" for n in range(5)]
+    assert not shown(app.list_screen.more)
+    assert app.list_screen.count.text == "5 of 5 POCs"
