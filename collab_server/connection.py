@@ -48,7 +48,8 @@ class TokenBucket:
 async def effective_role(manager: RoomManager, room_id: RoomId, ticket: Ticket) -> str:
     """The ticket's role, unless an access change made after it was issued says otherwise."""
     change = await manager.access.latest(room_id, ticket.user_id)
-    if change is None or change[1] <= ticket.issued_at:
+    # ``iat`` has whole seconds: a ticket from the change's own second counts as older.
+    if change is None or change[1] < ticket.issued_at:
         return ticket.role
     if change[0] == "revoked":
         raise Reject(TICKET_WRONG_ROOM, "access revoked")
