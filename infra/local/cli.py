@@ -56,8 +56,13 @@ def stack_env(
     entry: str,
     stack: tuple[Service, ...] = SERVICES,
     nodes: tuple[int, ...] = COLLAB_PORTS,
+    data: Path = STATE,
 ) -> dict[str, str]:
-    """The environment of every process of the local stack (see ``Service``)."""
+    """The environment of every process of the local stack (see ``Service``).
+
+    ``data`` holds what one stack must not share with another running beside it (e.g. the
+    embedded search index, which allows a single writer).
+    """
     identity = next(s for s in stack if s.name == "identity")
     # Internal URLs for extra_env templates: {pocs_url}, {search_url}, …, {collab_url}.
     urls = {f"{s.name}_url": f"http://127.0.0.1:{s.port}" for s in stack}
@@ -70,7 +75,7 @@ def stack_env(
         env[f"{p}ENVIRONMENT"] = "development"
         env[f"{p}JWKS_URL"] = f"http://127.0.0.1:{identity.port}/.well-known/jwks.json"
         for key, value in service.extra_env.items():
-            env[key] = value.format(state=STATE, entry=entry, **urls)
+            env[key] = value.format(state=STATE, data=data, entry=entry, **urls)
     env |= {
         "MRBILL_COLLAB_URL": urls["collab_url"],
         "COLLAB_DATABASE_URL": dsns["collab"][0],
@@ -148,6 +153,7 @@ def up(
         entry=f"http://localhost:{port}",
         stack=stack,
         nodes=collab_ports(offset),
+        data=run_dir,
     )
     created = asyncio.run(seed_all(env))
     _say(f"demo data: {', '.join(created) if created else 'already present'}")

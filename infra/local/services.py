@@ -12,7 +12,8 @@ class Service:
 
     Every service gets ``<PREFIX>DATABASE_URL`` (its app role), ``<PREFIX>MIGRATIONS_DATABASE_URL``,
     ``<PREFIX>REDIS_URL``, ``<PREFIX>ENVIRONMENT`` and ``<PREFIX>JWKS_URL``; ``extra_env`` adds
-    more, formatted with ``state`` (the .local folder), ``entry`` (the public base URL) and
+    more, formatted with ``state`` (the .local folder), ``data`` (this stack's own folder:
+    .local, or .local/stack-<port> beside another stack), ``entry`` (the public base URL) and
     ``<name>_url`` / ``collab_url`` (internal URLs; MRBILL_COLLAB_URL is set for every process).
     Every process also sees ``MRBILL_<NAME>_URL``, the internal base URL of each service.
     ``workers`` are the service's background processes (Procfile name -> Python module run
@@ -54,7 +55,7 @@ SERVICES: tuple[Service, ...] = (
         "SEARCH_",
         {
             # The embedded index (tantivy); its event consumer runs in the search process.
-            "SEARCH_DATA_DIR": "{state}/search-index",
+            "SEARCH_DATA_DIR": "{data}/search-index",
             "SEARCH_POCS_URL": "{pocs_url}",
         },
     ),
