@@ -132,7 +132,8 @@ class Bench:
     async def scenario(
         self, name: str, url: str, probe: ProcessProbe | None, report: ServerReport
     ) -> None:
-        busy = _wait_quiet(self.args.quiet_wait)  # nothing of ours runs yet: other work
+        # Nothing of ours runs yet, so this is other work; in a thread, so Ctrl-C still works.
+        busy = await asyncio.to_thread(_wait_quiet, self.args.quiet_wait)
         _log(f"{report.name}: {name} (machine {busy:.0f}% busy before)")
         if busy > 20:
             report.notes.append(f"{name}: the machine was {busy:.0f}% busy with other work")

@@ -77,6 +77,7 @@ class FanoutResult:
     converged: int
     server_cpu_s: float | None
     load_cpu_pct: float
+    others_cpu_pct: float  # other processes on the machine, in % of one CPU
     errors: list[str]
 
     @property
@@ -265,6 +266,7 @@ async def run_fanout(
         load_cpu_pct=100
         * sum(p.load_cpu_s for p in parts)
         / max(max(p.load_window_s for p in parts), 1e-9),
+        others_cpu_pct=100 * sampler.others_between(began, end) / window,
         errors=[e for p in parts for e in p.errors]
         + [f"worker started {p.late_start_s:.1f} s late" for p in parts if p.late_start_s > 0.5],
     )

@@ -43,7 +43,10 @@ def _fanout_rows(r: FanoutResult) -> list[tuple[str, str]]:
             "fan-out: lost / echoed to sender / rooms converged",
             f"{r.loss} / {r.echoes} / {r.converged} of {r.rooms}",
         ),
-        ("fan-out: load generator CPU", f"{_num(r.load_cpu_pct)}%"),
+        (
+            "fan-out: CPU of the load generator / of other processes (% of a core)",
+            f"{_num(r.load_cpu_pct)}% / {_num(r.others_cpu_pct)}%",
+        ),
     ]
 
 
@@ -113,15 +116,18 @@ def markdown_table(reports: list[ServerReport]) -> str:
 
 def sweep_details(reports: list[ServerReport]) -> str:
     """Each sweep step, per server (markdown)."""
-    lines = ["| server | edits/s | delivered/s | p50 ms | p99 ms | lost | load CPU | sustained |"]
-    lines.append("|---|---|---|---|---|---|---|---|")
+    lines = [
+        "| server | edits/s | delivered/s | p50 ms | p99 ms | lost | load CPU | other CPU | sustained |"
+    ]
+    lines.append("|---|---|---|---|---|---|---|---|---|")
     for report in reports:
         for step in report.sweep.steps if report.sweep else []:
             r = step.result
             lines.append(
                 f"| {report.name} | {_num(step.edits_per_s)} | {_num(r.delivered_per_s)} | "
                 f"{_num(r.p50_ms, 1)} | {_num(r.p99_ms, 1)} | {r.loss} | "
-                f"{_num(r.load_cpu_pct)}% | {'yes' if step.sustained else 'no'} |"
+                f"{_num(r.load_cpu_pct)}% | {_num(r.others_cpu_pct)}% | "
+                f"{'yes' if step.sustained else 'no'} |"
             )
     return "\n".join(lines)
 

@@ -24,10 +24,12 @@ class ServerUnderTest:
     url: str
     params_for: Callable[[str], dict[str, str]] = field(default=lambda room: {})
     pid: int | None = None
+    # Our server wants "<tenant>:<name>": pass e.g. `TicketMinter.room`.
+    full_room: Callable[[str], str] = field(default=lambda name: name)
 
     def room(self, prefix: str = "room") -> str:
-        """A fresh room name, so that tests never share a document."""
-        return f"{prefix}-{uuid.uuid4().hex[:8]}"
+        """A fresh room, so that tests never share a document."""
+        return self.full_room(f"{prefix}-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture(scope="session", params=["node", "pycrdt"])
