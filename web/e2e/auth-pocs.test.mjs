@@ -86,7 +86,7 @@ test('create a POC, find it by a misspelled name, filter by a tag', async (t) =>
   await shot(page, 'poc-search-typo');
 
   await box.fill('');
-  await page.waitForTimeout(600);
+  await page.waitForURL((url) => !url.searchParams.has('q'));
   await page.locator(`fieldset[data-facet=tags] label`, { hasText: tag }).locator('input').check();
   await until(async () => {
     const cards = page.locator('.cards .card');

@@ -92,7 +92,9 @@ export function App() {
   return (
     <I18nProvider>
       <AuthProvider>
-        <BrowserRouter>
+        {/* Filters, search text and tabs live in the URL and drive controlled inputs: a navigation
+            rendered as a transition would let a ticked box flip back until the transition lands. */}
+        <BrowserRouter useTransitions={false}>
           <Header />
           <main id="main" tabIndex={-1}>
             <AppRoutes />

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
 import { FormError } from '../components/Field';
 import { Highlight } from '../components/Highlight';
@@ -14,6 +14,10 @@ export function PocListPage() {
   const q = params.get('q') ?? '';
   const filters: Filters = { language: params.getAll('language'), tags: params.getAll('tags'), status: params.getAll('status') };
   const key = params.toString();
+  // The debounced search runs after later renders: it must build on the newest URL, not the one it
+  // saw when the typing started, or a facet ticked in between would be dropped.
+  const latest = useRef(params);
+  latest.current = params;
   const [text, setText] = useState(q);
   const [result, setResult] = useState<SearchResult | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -39,14 +43,14 @@ export function PocListPage() {
   }, [text]);
 
   const submit = (value: string) => {
-    const next = new URLSearchParams(params);
+    const next = new URLSearchParams(latest.current);
     if (value.trim()) next.set('q', value.trim());
     else next.delete('q');
     setParams(next, { replace: true });
   };
 
   const toggle = (facet: (typeof FACETS)[number], value: string) => {
-    const next = new URLSearchParams(params);
+    const next = new URLSearchParams(latest.current);
     const values = next.getAll(facet);
     next.delete(facet);
     for (const v of values.includes(value) ? values.filter((v) => v !== value) : [...values, value]) next.append(facet, v);
