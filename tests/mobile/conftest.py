@@ -1,4 +1,5 @@
-"""Mobile app fixtures: the real services behind one base URL, and API clients for it.
+"""Mobile app fixtures: the real services behind one base URL, API clients for it, and a
+colleague who runs dojos through the real dojo API.
 
 Screens run on Toga's dummy backend (no display); the screenshot test starts its own
 process with the Qt backend.
@@ -19,16 +20,25 @@ import pytest
 from mrbill_mobile.api import ApiClient, IdentityApi
 from mrbill_mobile.tokens import MemoryTokenStore
 
+from tests.harness.collab import Mint, mint, ticket_key
+from tests.mobile.facilitator import Facilitator
 from tests.mobile.stack import Stack, running_stack
+
+__all__ = ["Mint", "mint", "ticket_key"]  # the dojo service's ticket key, shared with `mint`
 
 PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")
 def stack(
-    admin_dsn: str, redis_url: str, run_id: str, tmp_path_factory: pytest.TempPathFactory
+    admin_dsn: str,
+    redis_url: str,
+    run_id: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    ticket_key: tuple[str, str],
 ) -> Iterator[Stack]:
-    with running_stack(admin_dsn, redis_url, run_id, tmp_path_factory.mktemp("mobile")) as s:
+    data = tmp_path_factory.mktemp("mobile")
+    with running_stack(admin_dsn, redis_url, run_id, data, ticket_key) as s:
         yield s
 
 
@@ -69,6 +79,27 @@ async def signed_in(new_client: Callable[..., ApiClient], person: Person) -> Api
     client = new_client()
     await IdentityApi(client).sign_up(person.organization, "Mobile Tester", person.email, PASSWORD)
     return client
+
+
+@pytest.fixture
+async def facilitator(
+    signed_in: ApiClient, new_client: Callable[..., ApiClient]
+) -> AsyncIterator[Facilitator]:
+    """A colleague in the signed-up owner's organization (invited and accepted through the
+    identity API) who creates and runs dojos with the real dojo API."""
+    email = f"f-{uuid.uuid4().hex[:10]}@example.com"
+    invitation = await signed_in.json(
+        "POST", "identity", "/invitations", json={"email": email, "role": "member"}
+    )
+    client = new_client()
+    accepted = await client.json(
+        "POST", "identity", "/invitations/accept", auth=False,
+        json={"token": invitation["token"], "full_name": "Fatima Facilitator", "password": PASSWORD},
+    )  # fmt: skip
+    client.adopt(accepted["tokens"])
+    colleague = Facilitator(client)
+    yield colleague
+    await colleague.aclose()
 
 
 @pytest.fixture(scope="session")

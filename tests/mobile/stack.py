@@ -1,11 +1,13 @@
 """The real services behind one base URL, for the mobile app's tests (test-only).
 
-A Starlette app mounts identity, pocs, search and content under ``/api/<service>/`` as the
-local entry port (nginx) and the production load balancer do, and serves them over real HTTP
-on a free port in a thread with its own event loop. Its lifespan provisions one database per
-service, runs the POC outbox relay (feeding search, as the ``pocs-worker`` does), a media
-worker (reports and videos) and a collab node; ``/api/dojos`` is a stand-in that speaks the
-dojo service's routes until that service is merged (see `FakeDojos`).
+A Starlette app mounts identity, pocs, search, content and dojos under ``/api/<service>/`` as
+the local entry port (nginx) and the production load balancer do, and serves them over real
+HTTP on a free port in a thread with its own event loop. Its lifespan provisions one database
+per service, runs the POC outbox relay (feeding search, as the ``pocs-worker`` does), a media
+worker (reports and videos) and a collab node. The dojo service signs room tickets with
+``ticket_key`` (the collab node trusts its public half), drives the node's internal API, looks
+up display names and the JWKS at the identity service over HTTP, and runs its scheduler and
+outbox relay in its own lifespan, as its process does.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from media_jobs.jobs import Deps
 from media_jobs.worker import run as run_worker
 from platform_api.content.app import create_app as create_content
 from platform_api.content.settings import ContentSettings
+from platform_api.dojos.app import create_app as create_dojos
+from platform_api.dojos.settings import DojosSettings
 from platform_api.identity.app import create_app as create_identity
 from platform_api.identity.settings import IdentitySettings
 from platform_api.kernel import KeySet, TokenVerifier, create_pool, migrations
@@ -45,16 +49,15 @@ from platform_api.pocs.app import create_app as create_pocs
 from platform_api.pocs.settings import PocsSettings
 from platform_api.search.app import create_app as create_search
 from platform_api.search.settings import SearchSettings
-from tests.mobile.fake_dojos import FakeDojos, create_dojos_app
 
-SERVICES = ("identity", "pocs", "search", "content")
+SERVICES = ("identity", "pocs", "search", "content", "dojos")
 
 
 @dataclass
 class Stack:
     base_url: str
-    dojos: FakeDojos
-    collab_url: str = ""
+    ticket_key: tuple[str, str]  # (private, public) PEM of the dojo service's ticket key
+    collab_url: str = ""  # the collab node's ws://…/collab
     databases: list[str] = field(default_factory=list)
 
 
@@ -162,11 +165,11 @@ async def _services(
 
         exits.push_async_callback(stop_worker)
 
-        # A collab node (in-memory log) and the dojo stand-in that mints its tickets.
+        # A collab node (in-memory log) that trusts the dojo service's ticket key.
         collab = create_collab(
             CollabSettings(
                 environment="test",
-                ticket_public_key=stack.dojos.public_pem,
+                ticket_public_key=stack.ticket_key[1],
                 snapshot_dir=str(data / "snapshots"),
             )
         )
@@ -176,8 +179,28 @@ async def _services(
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        stack.collab_url = stack.dojos.collab_url = f"ws://127.0.0.1:{port}/collab"
-        app.router.routes.append(Mount("/api/dojos", app=create_dojos_app(stack.dojos, keys)))
+        stack.collab_url = f"ws://127.0.0.1:{port}/collab"
+
+        # The dojo service; its worker (scheduler, outbox relay) runs in its lifespan.
+        dojos = create_dojos(
+            DojosSettings(
+                environment="test",
+                database_url=dbs["dojos"].app_dsn,
+                migrations_database_url=dbs["dojos"].owner_dsn,
+                jwks_url=f"{base}/api/identity/.well-known/jwks.json",
+                identity_url=f"{base}/api/identity",
+                ticket_private_key=stack.ticket_key[0],
+                collab_url=f"http://127.0.0.1:{port}",
+                collab_public_url=stack.collab_url,
+                public_base_url=base,
+                snapshot_dir=str(data / "objects"),
+                event_bus="memory",
+                db_pool_max=4,
+            ),
+            publisher=bus,  # dojo.* events reach the search consumer, as through Redis
+        )
+        await exits.enter_async_context(dojos.router.lifespan_context(dojos))
+        app.router.routes.append(Mount("/api/dojos", app=dojos))
         yield
 
 
@@ -193,12 +216,14 @@ async def _background(exits: AsyncExitStack, coro: object) -> None:
 
 
 @contextlib.contextmanager
-def running_stack(admin_dsn: str, redis_url: str, run_id: str, data: Path) -> Iterator[Stack]:
+def running_stack(
+    admin_dsn: str, redis_url: str, run_id: str, data: Path, ticket_key: tuple[str, str]
+) -> Iterator[Stack]:
     """Start the stack on a free port; yield once every service is ready; stop it after."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    stack = Stack(f"http://127.0.0.1:{sock.getsockname()[1]}", FakeDojos())
+    stack = Stack(f"http://127.0.0.1:{sock.getsockname()[1]}", ticket_key)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

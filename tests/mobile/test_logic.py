@@ -11,6 +11,7 @@ from mrbill_mobile.api import (
     ApiError,
     ContentApi,
     HttpDojoSource,
+    IdentityApi,
     PocsApi,
     SearchApi,
     Ticket,
@@ -21,7 +22,9 @@ from mrbill_mobile.logic.poc_form import PocForm, parse_tags
 from mrbill_mobile.logic.poc_list import PocList
 from mrbill_mobile.observer import DojoObserver
 
-from tests.harness.ywire import YClient, eventually
+from tests.harness.collab import Mint
+from tests.harness.ywire import eventually
+from tests.mobile.facilitator import Facilitator
 from tests.mobile.stack import Stack
 
 SEED = [
@@ -155,24 +158,33 @@ async def test_report_progress_and_download(signed_in: ApiClient) -> None:
     assert pdf.content.startswith(b"%PDF")
 
 
-async def test_observe_a_dojo_read_only(signed_in: ApiClient, stack: Stack) -> None:
-    me = await __import__("mrbill_mobile.api", fromlist=["IdentityApi"]).IdentityApi(signed_in).me()
-    live = stack.dojos.create(me.tenant_id, "Kata: bowling", "active")
-    stack.dojos.create(me.tenant_id, "Kata: roman numerals", "scheduled",
-                       scheduled_start_time="2031-01-01T10:00:00Z")  # fmt: skip
+async def test_observe_a_dojo_read_only(signed_in: ApiClient, facilitator: Facilitator) -> None:
+    """A colleague runs a dojo; the app lists it, joins with the observer link it was sent,
+    and shows the code as the colleague types it."""
+    live = await facilitator.create("Kata: bowling", start=True)
+    await facilitator.create("Kata: roman numerals", scheduled_start_time="2031-01-01T10:00:00Z")
     source = HttpDojoSource(signed_in)
     lists = await load_dojos(source)
     assert [d.name for d in lists.live] == ["Kata: bowling"]
     assert [d.name for d in lists.upcoming] == ["Kata: roman numerals"]
+    assert lists.upcoming[0].scheduled_start_time == "2031-01-01T10:00:00Z"
+    assert lists.live[0].participant_count == 1
 
     with pytest.raises(NeedsInvite):
-        await observer_ticket(source, live)
-    ticket = await observer_ticket(source, live, "https://x/dojos/join#" + stack.dojos.invite(live))
+        await observer_ticket(source, live["dojo_id"])
+    link = (await facilitator.invite(live["dojo_id"]))["url"]
+    assert "/dojos/join#" in link
+    ticket = await observer_ticket(source, live["dojo_id"], link)
     assert ticket.role == "read"
+    assert ticket.url.endswith("/" + live["room"])
+    assert (await load_dojos(source)).live[0].participant_count == 2
+    people = await facilitator.call("GET", f"/dojos/{live['dojo_id']}/participants")
+    assert sorted((p["display_name"], p["role"], p["can_write"]) for p in people["items"]) == [
+        ("Fatima Facilitator", "driver", True),
+        ("Mobile Tester", "observer", False),
+    ]
 
-    writer = YClient(f"{stack.collab_url}/{stack.dojos.room(live)}?ticket="
-                     f"{stack.dojos.mint(live, 'write')}")  # fmt: skip
-    await writer.connect()
+    writer = await facilitator.writer(live["dojo_id"])
     await writer.insert("def score(rolls):\n")
     codes: list[str] = []
     observer = await DojoObserver(ticket, codes.append).start()
@@ -184,15 +196,22 @@ async def test_observe_a_dojo_read_only(signed_in: ApiClient, stack: Stack) -> N
         assert observer.connected
     finally:
         await observer.close()
-        await writer.close()
     assert str(writer) == "def score(rolls):\n    return sum(rolls)\n"
 
 
-async def test_observer_reports_when_the_room_closes(stack: Stack) -> None:
-    """An expired ticket on a live connection: the room closes it with 4401, and says so."""
-    dojo = stack.dojos.create("00000000-0000-4000-8000-000000000001", "Kata: expiring")
-    room = stack.dojos.room(dojo)
-    ticket = Ticket(stack.dojos.mint(dojo, "read", ttl=2), f"{stack.collab_url}/{room}", "read")
+async def test_observer_reports_when_its_ticket_expires(
+    signed_in: ApiClient, facilitator: Facilitator, mint: Mint, stack: Stack
+) -> None:
+    """An expired ticket on a live connection: the room closes it with 4401, and says so.
+
+    The service's tickets live ``DOJOS_TICKET_TTL_SECONDS`` (5 s at the least) and the app
+    renews them; to see expiry within the test, this read ticket for a live dojo's room is
+    signed with the service's own ticket key, for 2 seconds, and never renewed.
+    """
+    me = await IdentityApi(signed_in).me()
+    dojo = await facilitator.create("Kata: expiring", start=True)
+    token = mint(dojo["room"], role="read", user=me.user_id, ttl=2)
+    ticket = Ticket(token, f"{stack.collab_url}/{dojo['room']}", "read", expires_in=2)
     closed: list[int | None] = []
     observer = await DojoObserver(ticket, lambda code: None, on_closed=closed.append).start()
     try:
@@ -201,3 +220,31 @@ async def test_observer_reports_when_the_room_closes(stack: Stack) -> None:
         await observer.close()
     assert closed == [4401]
     assert not observer.connected
+
+
+async def test_observer_reports_when_removed_from_the_dojo(
+    signed_in: ApiClient, facilitator: Facilitator
+) -> None:
+    """The facilitator removes the observer: the room drops the connection at once (4403),
+    the observer says so, and the service gives no new ticket."""
+    me = await IdentityApi(signed_in).me()
+    dojo = await facilitator.create("Kata: removal", start=True)
+    source = HttpDojoSource(signed_in)
+    code = (await facilitator.invite(dojo["dojo_id"]))["code"]
+    ticket = await observer_ticket(source, dojo["dojo_id"], code)
+    closed: list[int | None] = []
+    observer = DojoObserver(
+        ticket, lambda code: None, on_closed=closed.append,
+        renew=lambda: source.ticket(dojo["dojo_id"]),
+    )  # fmt: skip
+    await observer.start()
+    try:
+        await asyncio.wait_for(observer.synced.wait(), timeout=10)
+        await facilitator.remove(dojo["dojo_id"], me.user_id)
+        await eventually(lambda: bool(closed), timeout=10, what="the room to close")
+    finally:
+        await observer.close()
+    assert closed == [4403]
+    with pytest.raises(ApiError) as refused:
+        await source.ticket(dojo["dojo_id"])
+    assert refused.value.status == 403

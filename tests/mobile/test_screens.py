@@ -16,6 +16,7 @@ from mrbill_mobile.tokens import MemoryTokenStore
 
 from tests.harness.ywire import eventually
 from tests.mobile.conftest import Person
+from tests.mobile.facilitator import Facilitator
 from tests.mobile.stack import Stack
 
 AppFactory = Callable[..., MrBillApp]
@@ -224,41 +225,33 @@ async def test_offline_banner_keeps_the_list(
 
 
 async def test_resume_and_watch_a_dojo(
-    make_app: AppFactory, signed_in: ApiClient, stack: Stack
+    make_app: AppFactory, signed_in: ApiClient, facilitator: Facilitator
 ) -> None:
-    """A launch with a stored refresh token goes straight in; then the dojo screen."""
+    """A launch with a stored refresh token goes straight in; then the dojo screen: a
+    colleague's live dojo, watched with the observer invite code they sent."""
     tokens = MemoryTokenStore()
     tokens.save(signed_in.tokens.load() or "")
-    me = await __import__("mrbill_mobile.api", fromlist=["x"]).IdentityApi(signed_in).me()
-    dojo = stack.dojos.create(me.tenant_id, "Kata: FizzBuzz")
+    dojo = await facilitator.create("Kata: FizzBuzz", start=True)
+    dojo_id = dojo["dojo_id"]
     app = make_app(tokens=tokens)
     await app.settle()
     assert app.body.children == [app.list_screen.box]
 
     press(app, "nav.dojos")
     await app.settle()
-    press(app, f"watch-{dojo}")
+    press(app, f"watch-{dojo_id}")
     await app.settle()
     assert "invite code" in app.dojo_screen.message.text
-    w(app, "invite-code").value = stack.dojos.invite(dojo)
-    press(app, f"watch-{dojo}")
+    w(app, "invite-code").value = (await facilitator.invite(dojo_id))["code"]
+    press(app, f"watch-{dojo_id}")
     await app.settle()
     assert not shown(app.dojo_screen.message)
     assert shown(app.dojo_screen.code_view)
     assert app.dojo_screen.watching.text == "Watching “Kata: FizzBuzz” (read-only)"
 
-    from tests.harness.ywire import YClient
-
-    writer = YClient(f"{stack.collab_url}/{stack.dojos.room(dojo)}?ticket="
-                     f"{stack.dojos.mint(dojo, 'write')}")  # fmt: skip
-    await writer.connect()
-    try:
-        await writer.insert("for i in range(1, 101):\n")
-        await eventually(
-            lambda: "range(1, 101)" in app.dojo_screen.code_view.value, what="live code"
-        )
-    finally:
-        await writer.close()
+    writer = await facilitator.writer(dojo_id)
+    await writer.insert("for i in range(1, 101):\n")
+    await eventually(lambda: "range(1, 101)" in app.dojo_screen.code_view.value, what="live code")
     press(app, "stop")
     await app.settle()
     assert not shown(app.dojo_screen.code_view)

@@ -7,11 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mrbill_mobile.api import ApiClient, IdentityApi, PocsApi, SearchApi
+from mrbill_mobile.api import ApiClient, PocsApi, SearchApi
 from PIL import Image
 
-from tests.harness.ywire import YClient, eventually
+from tests.harness.ywire import eventually
 from tests.mobile.conftest import Person
+from tests.mobile.facilitator import Facilitator
 from tests.mobile.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +42,11 @@ def render(artifacts: Path, stack: Stack, person: Person, lang: str, code: str =
 
 
 async def test_screenshots_of_each_main_screen(
-    signed_in: ApiClient, person: Person, stack: Stack, artifacts: Path
+    signed_in: ApiClient,
+    person: Person,
+    stack: Stack,
+    artifacts: Path,
+    facilitator: Facilitator,
 ) -> None:
     pocs = PocsApi(signed_in)
     for name, language, tags, status in POCS:
@@ -51,22 +56,16 @@ async def test_screenshots_of_each_main_screen(
         return (await SearchApi(signed_in).search()).total == len(POCS)
 
     await eventually(indexed, timeout=20, what="the index")
-    me = await IdentityApi(signed_in).me()
-    dojo = stack.dojos.create(me.tenant_id, "Kata: bowling game", participant_count=4)
-    stack.dojos.create(me.tenant_id, "Kata: roman numerals", "scheduled",
-                       scheduled_start_time="2031-03-02T19:00:00Z")  # fmt: skip
-    writer = YClient(f"{stack.collab_url}/{stack.dojos.room(dojo)}?ticket="
-                     f"{stack.dojos.mint(dojo, 'write')}")  # fmt: skip
-    await writer.connect()
+    dojo = await facilitator.create("Kata: bowling game", start=True)
+    await facilitator.create("Kata: roman numerals", scheduled_start_time="2031-03-02T19:00:00Z")
+    writer = await facilitator.writer(dojo["dojo_id"])
     await writer.insert(
         "def score(rolls):\n    total = 0\n    for frame in range(10):\n"
         "        total += rolls[frame]\n    return total\n"
     )
-    try:
-        saved = render(artifacts, stack, person, "en", stack.dojos.invite(dojo))
-        saved += render(artifacts, stack, person, "pt-BR")
-    finally:
-        await writer.close()
+    code = (await facilitator.invite(dojo["dojo_id"]))["code"]
+    saved = render(artifacts, stack, person, "en", code)
+    saved += render(artifacts, stack, person, "pt-BR")
     assert saved == [
         "en-01-login.png", "en-02-pocs.png", "en-03-search-typo.png",
         "en-04-form-validation.png", "en-05-edit.png", "en-06-report-ready.png",
