@@ -2,14 +2,18 @@
 
 ``append`` returns only after the update is committed. Appends that arrive while a commit
 is in flight are written together by the next one, so throughput grows with load while an
-idle room pays one round trip. Rows carry their tenant and the tables force row-level
-security: each batch sets ``app.tenant_id`` per tenant group inside its transaction.
+idle room pays one round trip: one autocommitted statement per tenant in the batch, on a
+connection the writer keeps. Rows carry their tenant and the tables force row-level
+security: that statement (``append_room_updates``, migration 0002) sets ``app.tenant_id``
+for its own transaction before it inserts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -23,6 +27,7 @@ from .ports import SnapshotInfo, SnapshotStore, StoredState
 
 _log = structlog.get_logger("rooms.postgres")
 INLINE_SNAPSHOT_BYTES = 64 * 1024
+_Pending = tuple[RoomId, bytes, float, "asyncio.Future[int]"]  # room, update, since, waiter
 
 
 class PostgresUpdateLog:
@@ -37,10 +42,13 @@ class PostgresUpdateLog:
         self._pool = pool
         self._snapshots = snapshots
         self._max_batch = max_batch
-        self._pending: list[tuple[RoomId, bytes, float, asyncio.Future[int]]] = []
+        self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
         self._on_commit = on_commit
         self._writer: asyncio.Task[None] | None = None
+        self._committing = False
+        # The writer's own connection, held between commits: no pool round trip, no reset.
+        self._conn: asyncpg.pool.PoolConnectionProxy | None = None
 
     async def __aenter__(self) -> PostgresUpdateLog:
         self._writer = asyncio.create_task(self._write_loop(), name="update-log-writer")
@@ -48,12 +56,13 @@ class PostgresUpdateLog:
 
     async def __aexit__(self, *exc: object) -> None:
         """Flush what is pending, then stop the writer."""
-        while self._pending:
+        while (self._pending or self._committing) and self._writer and not self._writer.done():
             self._wakeup.set()
             await asyncio.sleep(0.001)
         if self._writer:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
+        await self._drop_connection()
 
     async def append(self, room: RoomId, update: bytes) -> int:
         if self._writer is None or self._writer.done():
@@ -70,44 +79,57 @@ class PostgresUpdateLog:
             while self._pending:
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
-                try:
-                    seqs = await self._commit(batch)
-                except Exception as exc:  # every waiter learns of the failure
-                    _log.error("update_log_commit_failed", error=repr(exc), batch=len(batch))
-                    for *_, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                now = time.perf_counter()
-                for (_, _, started, future), seq in zip(batch, seqs, strict=True):
-                    if self._on_commit:
-                        self._on_commit(now - started, len(batch))
-                    if not future.done():
-                        future.set_result(seq)
+                self._committing = True
+                by_tenant: dict[uuid.UUID, list[_Pending]] = defaultdict(list)
+                for entry in batch:
+                    by_tenant[entry[0].tenant].append(entry)
+                for tenant, group in by_tenant.items():
+                    await self._commit_group(tenant, group, len(batch))
+                self._committing = False
 
-    async def _commit(
-        self, batch: list[tuple[RoomId, bytes, float, asyncio.Future[int]]]
-    ) -> list[int]:
-        by_tenant: dict[str, list[int]] = defaultdict(list)
-        for index, (room, *_rest) in enumerate(batch):
-            by_tenant[str(room.tenant)].append(index)
-        seqs = [0] * len(batch)
-        async with self._pool.acquire() as conn, conn.transaction():
-            for tenant, indexes in by_tenant.items():
-                await conn.execute("SELECT set_config('app.tenant_id', $1, true)", tenant)
-                rows = await conn.fetch(
-                    """INSERT INTO room_updates (tenant_id, room, update)
-                       SELECT $1::uuid, r, u FROM unnest($2::text[], $3::bytea[]) AS t(r, u)
-                       RETURNING seq""",
-                    tenant,
-                    [batch[i][0].name for i in indexes],
-                    [batch[i][1] for i in indexes],
-                )
-                # INSERT ... SELECT unnest keeps input order for RETURNING in practice; sort
-                # both so the mapping does not depend on it (seqs ascend with insertion).
-                for i, row in zip(indexes, sorted(r["seq"] for r in rows), strict=True):
-                    seqs[i] = row
-        return seqs
+    async def _commit_group(self, tenant: uuid.UUID, group: list[_Pending], batch: int) -> None:
+        """Append one tenant's share of a batch in one statement; tell its waiters."""
+        try:
+            seqs = await self._append(tenant, group)
+        except Exception as exc:  # every waiter learns of the failure
+            _log.error("update_log_commit_failed", error=repr(exc), batch=len(group))
+            for *_, future in group:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        now = time.perf_counter()
+        for (_, _, started, future), seq in zip(group, seqs, strict=True):
+            if self._on_commit:
+                self._on_commit(now - started, batch)
+            if not future.done():
+                future.set_result(seq)
+
+    async def _append(self, tenant: uuid.UUID, group: list[_Pending]) -> list[int]:
+        if not _usable(self._conn):
+            await self._drop_connection()
+            self._conn = await self._pool.acquire()
+        assert self._conn is not None
+        try:
+            # Autocommit: the function sets the tenant for its own transaction and inserts.
+            rows = await self._conn.fetch(
+                "SELECT seq FROM append_room_updates($1, $2::text[], $3::bytea[]) AS seq",
+                tenant,
+                [room.name for room, *_ in group],
+                [update for _, update, *_ in group],
+            )
+        except BaseException:
+            # Back to the pool, which discards it if broken; the next batch takes another.
+            await self._drop_connection()
+            raise
+        # INSERT ... SELECT unnest keeps input order for RETURNING in practice; sort so the
+        # mapping does not depend on it (seqs ascend with insertion).
+        return sorted(row["seq"] for row in rows)
+
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn, timeout=5)
 
     async def ping(self) -> None:
         async with self._pool.acquire() as conn:
@@ -221,3 +243,14 @@ class PostgresUpdateLog:
                 seq,
             )
         return await self._snapshot_bytes(snap) if snap else None
+
+
+def _usable(conn: asyncpg.pool.PoolConnectionProxy | None) -> bool:
+    """Whether the held connection can take the next statement. The pool detaches a proxy
+    whose connection was lost (its methods then raise InterfaceError)."""
+    if conn is None:
+        return False
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False

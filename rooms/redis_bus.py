@@ -4,12 +4,17 @@ Channel names carry the room's hash tag (``collab:{<tenant>:<room>}``) so the sa
 works with sharded pub/sub (SPUBLISH/SSUBSCRIBE) on Redis Cluster. Pub/sub is at-most-once:
 after a reconnect the node re-applies the recent update log of every loaded room
 (``on_gap``), and every update was committed to the log before it was published.
+
+Publishing never waits on Redis: messages queue (bounded in bytes) and one task sends
+everything queued so far as a single pipeline — one connection and one round trip per
+batch, however many rooms are busy — and resends a batch that failed once Redis is back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as redis
@@ -26,27 +31,85 @@ def channel(room: RoomId) -> str:
 
 
 class RedisBus:
-    def __init__(self, url: str, *, on_gap: Callable[[], Awaitable[None]] | None = None) -> None:
+    MAX_BATCH = 512  # messages per pipeline
+    RETRY_SECONDS = 0.5
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_gap: Callable[[], Awaitable[None]] | None = None,
+        max_pending_bytes: int = 64 * 1_048_576,
+    ) -> None:
         self._client = redis.Redis.from_url(url)
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         self._handlers: dict[str, BusHandler] = {}
         self._on_gap = on_gap
         self._reader: asyncio.Task[None] | None = None
+        self._publisher: asyncio.Task[None] | None = None
+        self._pending: deque[tuple[str, bytes]] = deque()
+        self._pending_bytes = 0
+        self._max_pending_bytes = max_pending_bytes
+        self._wake = asyncio.Event()
+        self.dropped = 0  # messages refused because the queue was full (Redis away too long)
 
     async def __aenter__(self) -> RedisBus:
         await self._client.ping()
         self._reader = asyncio.create_task(self._read_forever(), name="redis-bus-reader")
+        self._publisher = asyncio.create_task(self._publish_forever(), name="redis-bus-publisher")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._reader:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
+        await self.flush(within=2.0)
+        for task in (self._reader, self._publisher):
+            if task:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self._pubsub.aclose()
         await self._client.aclose()
 
     async def publish(self, room: RoomId, message: bytes) -> None:
-        await self._client.publish(channel(room), message)
+        """Queue ``message`` for the room's channel; it goes out with the next pipeline."""
+        if self._pending_bytes + len(message) > self._max_pending_bytes:
+            if self.dropped == 0 or self.dropped % 1000 == 0:
+                _log.error("redis_bus_queue_full", pending_bytes=self._pending_bytes)
+            self.dropped += 1
+            return
+        self._pending.append((channel(room), message))
+        self._pending_bytes += len(message)
+        self._wake.set()
+
+    async def flush(self, within: float) -> bool:
+        """Wait until every queued message was sent (True) or ``within`` seconds passed (False)."""
+        deadline = asyncio.get_running_loop().time() + within
+        while self._pending and asyncio.get_running_loop().time() < deadline:
+            if self._publisher is None or self._publisher.done():
+                return False
+            await asyncio.sleep(0.005)
+        return not self._pending
+
+    async def _publish_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = [self._pending[i] for i in range(min(len(self._pending), self.MAX_BATCH))]
+                try:
+                    async with self._client.pipeline(transaction=False) as pipe:
+                        for name, message in batch:
+                            pipe.publish(name, message)
+                        await pipe.execute()
+                except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                    # Keep the batch (the queue is bounded) and try again: every message was
+                    # committed to the log, so resending one that did go out is harmless.
+                    _log.warning("redis_bus_publish_failed", error=repr(exc), batch=len(batch))
+                    await asyncio.sleep(self.RETRY_SECONDS)
+                    continue
+                except Exception as exc:  # a reply error would repeat forever: drop the batch
+                    _log.error("redis_bus_publish_rejected", error=repr(exc), batch=len(batch))
+                for _ in batch:
+                    _, message = self._pending.popleft()
+                    self._pending_bytes -= len(message)
 
     async def subscribe(self, room: RoomId, handler: BusHandler) -> None:
         name = channel(room)

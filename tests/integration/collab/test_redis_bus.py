@@ -1,0 +1,140 @@
+"""The Redis fan-out bus against the real Redis: batching, ordering and a lost connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+import pytest
+
+from rooms import RedisBus, RoomId
+
+
+class CuttableProxy:
+    """A TCP forwarder to Redis whose link can be cut and restored, as a network fault would."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._server: asyncio.Server | None = None
+        self._links: set[asyncio.StreamWriter] = set()
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        """Close every link and stop accepting new ones."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._links):
+            writer.transport.abort()
+        self._links.clear()
+
+    async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(*self._target)
+        self._links |= {client_w, server_w}
+
+        async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            writer.transport.abort()
+
+        await asyncio.gather(pump(client_r, server_w), pump(server_r, client_w))
+
+
+def _rooms(count: int) -> list[RoomId]:
+    tenant = uuid.uuid4()
+    return [RoomId.parse(f"{tenant}:bus-{i}") for i in range(count)]
+
+
+@contextlib.asynccontextmanager
+async def _listener(url: str, rooms: list[RoomId]) -> AsyncIterator[dict[RoomId, list[bytes]]]:
+    got: dict[RoomId, list[bytes]] = defaultdict(list)
+    async with RedisBus(url) as bus:
+        for room in rooms:
+
+            async def handler(data: bytes, room: RoomId = room) -> None:
+                got[room].append(data)
+
+            await bus.subscribe(room, handler)
+        yield got
+
+
+async def _until(check: object, timeout: float) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():  # type: ignore[operator]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.02)
+
+
+async def test_many_concurrent_publishes_arrive_in_order_per_room(redis_url: str) -> None:
+    """Hundreds of rooms publishing at once share one pipeline, not one connection each."""
+    rooms = _rooms(40)
+    per_room = 50
+    async with _listener(redis_url, rooms) as got, RedisBus(redis_url) as bus:
+        await asyncio.gather(
+            *(
+                bus.publish(room, f"{room.name}:{i}".encode())
+                for i in range(per_room)
+                for room in rooms
+            )
+        )
+        assert await bus.flush(within=10)
+        await _until(lambda: sum(len(v) for v in got.values()) == len(rooms) * per_room, 10)
+    for room in rooms:
+        assert got[room] == [f"{room.name}:{i}".encode() for i in range(per_room)]
+
+
+async def test_messages_published_while_redis_is_unreachable_go_out_when_it_is_back(
+    redis_url: str,
+) -> None:
+    if not redis_url.startswith("redis://"):
+        pytest.skip("needs a TCP Redis URL")
+    host_port = redis_url.removeprefix("redis://").split("/", 1)[0]
+    host, _, port = host_port.rpartition(":")
+    proxy = CuttableProxy(host or "127.0.0.1", int(port or 6379))
+    await proxy.start()
+    rooms = _rooms(3)
+    async with _listener(redis_url, rooms) as got:
+        bus = RedisBus(f"redis://127.0.0.1:{proxy.port}/0")
+        bus.RETRY_SECONDS = 0.05
+        async with bus:
+            await bus.publish(rooms[0], b"before")
+            await _until(lambda: got[rooms[0]] == [b"before"], 5)
+
+            await proxy.cut()
+            for i, room in enumerate(rooms):
+                await bus.publish(room, f"during-{i}".encode())  # returns at once
+            assert not await bus.flush(within=0.3)  # held while Redis is out of reach
+
+            await proxy.start()  # same port: the bus reconnects and resends what it held
+            assert await bus.flush(within=10)
+            await _until(lambda: all(got[r][-1:] == [f"during-{i}".encode()] for i, r in
+                                     enumerate(rooms)), 5)  # fmt: skip
+        await proxy.cut()
+
+
+async def test_a_full_queue_refuses_new_messages_instead_of_growing(redis_url: str) -> None:
+    host_port = redis_url.removeprefix("redis://").split("/", 1)[0]
+    host, _, port = host_port.rpartition(":")
+    proxy = CuttableProxy(host or "127.0.0.1", int(port or 6379))
+    await proxy.start()
+    bus = RedisBus(f"redis://127.0.0.1:{proxy.port}/0", max_pending_bytes=1000)
+    async with bus:
+        await proxy.cut()
+        room = _rooms(1)[0]
+        for _ in range(30):
+            await bus.publish(room, b"x" * 100)
+        assert bus.dropped == 20
+        await proxy.start()
+        assert await bus.flush(within=10)
+    await proxy.cut()
