@@ -112,6 +112,7 @@ async def _serve(
     role = await effective_role(manager, room_id, ticket)
     peer = WsPeer(
         ws,
+        request.transport,
         user_id=ticket.user_id,
         can_write=role == "write",
         max_queue_bytes=settings.send_queue_bytes,

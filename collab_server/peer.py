@@ -1,13 +1,17 @@
-"""A WebSocket peer: a bounded send queue drained by its own writer task.
+"""A WebSocket peer whose sends never wait: each message is framed and handed to the
+socket's transport at once, so a broadcast costs one write per peer and no task switch.
 
-Broadcasting never waits on a slow client: ``send`` only queues. A peer whose queue grows
-past its byte budget is evicted (close 1013) instead of holding memory for everyone.
+The transport's buffer is the send queue. A peer whose unsent bytes grow past its budget is
+evicted (close 1013) instead of holding memory for everyone. Frames are whole and written in
+one call, as aiohttp writes its own (pings, pongs, the close frame), so they never interleave;
+the connection never negotiates compression, so every frame is a plain binary one.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+import struct
+from typing import cast
 
 from aiohttp import web
 
@@ -15,11 +19,27 @@ from rooms import RoomMetrics
 
 from .codes import TRY_AGAIN_LATER
 
+_SHORT = struct.Struct(">BB")
+_MEDIUM = struct.Struct(">BBH")
+_LONG = struct.Struct(">BBQ")
+_BINARY_FINAL = 0x82  # FIN + opcode 2; server frames are never masked (RFC 6455 §5.1)
+
+
+def binary_frame(payload: bytes) -> bytes:
+    """One unmasked, final, binary WebSocket frame carrying ``payload``."""
+    size = len(payload)
+    if size < 126:
+        return _SHORT.pack(_BINARY_FINAL, size) + payload
+    if size < 65536:
+        return _MEDIUM.pack(_BINARY_FINAL, 126, size) + payload
+    return _LONG.pack(_BINARY_FINAL, 127, size) + payload
+
 
 class WsPeer:
     def __init__(
         self,
         ws: web.WebSocketResponse,
+        transport: asyncio.BaseTransport | None,
         *,
         user_id: str,
         can_write: bool,
@@ -30,8 +50,8 @@ class WsPeer:
         self.can_write = can_write
         self.client_ids: set[int] = set()
         self._ws = ws
-        self._queue: deque[bytes] = deque()
-        self._queued = 0
+        # Duck-typed: uvloop's transports do not derive from asyncio.WriteTransport.
+        self._transport = cast(asyncio.WriteTransport, transport) if transport else None
         self._max = max_queue_bytes
         self._wake = asyncio.Event()
         self._metrics = metrics
@@ -40,32 +60,24 @@ class WsPeer:
     def send(self, message: bytes) -> None:
         if self.close_request is not None:
             return
-        if self._queued + len(message) > self._max:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.get_write_buffer_size() + len(message) > self._max:
             self._metrics.evictions.labels("slow_consumer").inc()
             self.kick(TRY_AGAIN_LATER, "slow consumer: reconnect to resync")
             return
-        self._queue.append(message)
-        self._queued += len(message)
-        self._wake.set()
+        transport.write(binary_frame(message))
+        self._metrics.bytes_out.inc(len(message))
 
     def kick(self, code: int, reason: str) -> None:
         if self.close_request is None:
             self.close_request = (code, reason)
-            self._queue.clear()
-            self._queued = 0
         self._wake.set()
 
     async def write_forever(self) -> None:
-        """Drain the queue to the socket; close it when a close was requested."""
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue and self.close_request is None:
-                message = self._queue.popleft()
-                self._queued -= len(message)
-                await self._ws.send_bytes(message)
-                self._metrics.bytes_out.inc(len(message))
-            if self.close_request is not None:
-                code, reason = self.close_request
-                await self._ws.close(code=code, message=reason.encode())
-                return
+        """Wait for a close request, then close with its code (frames already written first)."""
+        await self._wake.wait()
+        if self.close_request is not None:
+            code, reason = self.close_request
+            await self._ws.close(code=code, message=reason.encode())
