@@ -194,9 +194,16 @@ async def delete_request(request_id: uuid.UUID, who: Caller, ctx: Ctx) -> Respon
     responses=problem_responses(401, 404, 409),
 )
 async def download(request_id: uuid.UUID, who: Caller, ctx: Ctx) -> DownloadOut:
-    """A short-lived link to the finished file (409 until it has succeeded)."""
-    url, expires_at, filename, content_type = await service.download_link(ctx, who, request_id)
-    return DownloadOut(url=url, expires_at=expires_at, filename=filename, content_type=content_type)
+    """A short-lived link to the finished file (409 until it has succeeded); for a video, also
+    one to its thumbnail."""
+    link = await service.download_link(ctx, who, request_id)
+    return DownloadOut(
+        url=link.url,
+        expires_at=link.expires_at,
+        filename=link.filename,
+        content_type=link.content_type,
+        thumbnail_url=link.thumbnail_url,
+    )
 
 
 @router.get(
@@ -239,7 +246,7 @@ SignedParam = Annotated[str | None, Query(max_length=300, description="From the 
     responses={
         200: {
             "description": "The file",
-            "content": {media_type: {} for media_type in service.CONTENT_TYPES.values()},
+            "content": {media_type: {} for media_type in service.MEDIA_TYPES.values()},
         },
         **problem_responses(403, 404),
     },
@@ -259,5 +266,4 @@ async def signed_file(
         path = ctx.blobs.open_signed(key, params)
     except BlobError as exc:
         raise Problem(403, f"This download link is not valid: {exc}") from None
-    media_type = service.CONTENT_TYPES["video" if key.endswith(".mp4") else "report"]
-    return FileResponse(path, media_type=media_type, filename=filename or path.name)
+    return FileResponse(path, media_type=service.media_type(key), filename=filename or path.name)
