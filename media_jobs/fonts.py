@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 import reportlab
+from bidi import get_base_level
 
 _SEARCH = (
     os.environ.get("MEDIA_FONT_DIR", ""),
@@ -71,12 +72,9 @@ def clean(text: str | None, *, limit: int | None = None, single_line: bool = Fal
 
 
 def is_rtl(text: str) -> bool:
-    """True when most letters of ``text`` are right-to-left (Hebrew, Arabic, …)."""
-    rtl = ltr = 0
-    for char in text:
-        direction = unicodedata.bidirectional(char)
-        if direction in ("R", "AL"):
-            rtl += 1
-        elif direction == "L":
-            ltr += 1
-    return rtl > ltr
+    """Whether ``text`` reads right to left (Hebrew, Arabic, …): its first strong letter does.
+
+    That is the Unicode Bidirectional Algorithm's rule for a paragraph's direction (P2-P3),
+    the one Raqm (video frames) and python-bidi (the report) order the text by.
+    """
+    return bool(text) and get_base_level(text) == 1

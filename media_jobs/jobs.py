@@ -22,7 +22,7 @@ import structlog
 
 from platform_api.content import store
 from platform_api.content.schemas import TERMINAL
-from platform_api.content.service import CONTENT_TYPES, object_key
+from platform_api.content.service import CONTENT_TYPES, THUMBNAIL_TYPE, object_key, thumbnail_key
 from platform_api.content.settings import ContentSettings
 from platform_api.kernel import tenant_transaction
 from platform_api.kernel.blobs import BlobStore
@@ -47,7 +47,17 @@ class Deps:
     queue: JobQueue
 
 
+@dataclass(frozen=True)
+class Produced:
+    """What a job stored: the file, its size, and a video's thumbnail."""
+
+    key: str
+    size: int
+    thumbnail_key: str | None = None
+
+
 def _render(row: Any, pocs: list[dict[str, Any]], folder: Path, progress: Any) -> Path:
+    """Render the request's file into ``folder`` (a video also writes ``thumbnail.jpg``)."""
     period = (row["from_date"], row["to_date"])
     if row["type"] == "video":
         return render_video(
@@ -57,6 +67,7 @@ def _render(row: Any, pocs: list[dict[str, Any]], folder: Path, progress: Any) -
             period=period,
             language=row["output_language"],
             progress=progress,
+            thumbnail=folder / "thumbnail.jpg",
         )
     return render_report(
         pocs,
@@ -113,7 +124,7 @@ async def handle(deps: Deps, delivery: Delivery) -> str:
         return "gone"
     log.info("job_started", type=row["type"], pocs=len(pocs))
     try:
-        key, size = await _produce(deps, delivery, row, pocs, lease)
+        produced = await _produce(deps, delivery, row, pocs, lease)
     except JobCancelled:
         await deps.queue.ack(delivery)
         log.info("job_cancelled")
@@ -127,22 +138,31 @@ async def handle(deps: Deps, delivery: Delivery) -> str:
             request_id,
             lease,
             status="succeeded",
-            result_key=key,
-            result_bytes=size,
+            result_key=produced.key,
+            result_bytes=produced.size,
+            thumbnail_key=produced.thumbnail_key,
         )
         still_there = await store.get_request(conn, tenant_id, request_id)
     if not done and (still_there is None or still_there["status"] == "cancelled"):
-        await deps.blobs.delete(key)  # deleted or cancelled meanwhile: leave no orphan file
+        # Deleted or cancelled meanwhile: leave no orphan file.
+        await deps.blobs.delete(produced.key)
+        if produced.thumbnail_key:
+            await deps.blobs.delete(produced.thumbnail_key)
     await deps.queue.ack(delivery)
-    log.info("job_done", outcome="succeeded" if done else "superseded", bytes=size)
+    log.info("job_done", outcome="succeeded" if done else "superseded", bytes=produced.size)
     return "succeeded" if done else "superseded"
 
 
 async def _produce(
     deps: Deps, delivery: Delivery, row: Any, pocs: list[dict[str, Any]], lease: uuid.UUID
-) -> tuple[str, int]:
-    """Render in a thread while this task heartbeats and records progress."""
+) -> Produced:
+    """Render in a thread while this task heartbeats and records progress; upload the file.
+
+    A video's thumbnail is uploaded before the video, so a video left by a run that died
+    has its thumbnail too.
+    """
     key = object_key(row)
+    thumb = thumbnail_key(row) if row["type"] == "video" else None
     tenant_id, request_id = row["tenant_id"], row["request_id"]
     cancelled = threading.Event()
     latest = [0]
@@ -169,13 +189,19 @@ async def _produce(
     try:
         if await deps.blobs.exists(key):  # a previous run uploaded it, then died: reuse it
             data = await deps.blobs.get_bytes(key)
-            return key, len(data or b"")
+            if thumb and not await deps.blobs.exists(thumb):
+                thumb = None
+            return Produced(key, len(data or b""), thumb)
         with tempfile.TemporaryDirectory(dir=deps.settings.scratch_dir or None) as tmp:
             path = await asyncio.to_thread(_render, row, pocs, Path(tmp), progress)
             if cancelled.is_set():
                 raise JobCancelled
+            if thumb:
+                await deps.blobs.put_file(
+                    thumb, Path(tmp) / "thumbnail.jpg", content_type=THUMBNAIL_TYPE
+                )
             await deps.blobs.put_file(key, path, content_type=CONTENT_TYPES[row["type"]])
-            return key, path.stat().st_size
+            return Produced(key, path.stat().st_size, thumb)
     finally:
         heart.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -1,7 +1,8 @@
 """The PDF report (reportlab): cover, summary charts, and a table of every POC.
 
 Text is cleaned (:func:`media_jobs.fonts.clean`) and capped before layout, long words are
-split, and right-to-left paragraphs are right-aligned, so no POC can break the page layout.
+split, so no POC can break the page layout. Hebrew and Arabic text is drawn in visual order
+(:mod:`media_jobs.rtl`), and right-to-left paragraphs are right-aligned.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarC
 from reportlab.graphics.charts.piecharts import Pie
 from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -33,8 +34,9 @@ from reportlab.platypus import (
 )
 
 from .figures import Figures, summarize
-from .fonts import clean, font_files, is_rtl
+from .fonts import clean, font_files
 from .i18n import format_date, format_period, month_names, words
+from .rtl import BidiParagraph, has_rtl, visual
 
 Progress = Callable[[int], None]
 INK = colors.HexColor("#1f2340")
@@ -80,7 +82,6 @@ def _styles() -> dict[str, ParagraphStyle]:
         "subtitle": ParagraphStyle("sub", base, fontSize=14, leading=20, textColor=MUTED),
         "h1": ParagraphStyle("h1", base, fontName=bold, fontSize=18, leading=24, spaceAfter=8),
         "cell": ParagraphStyle("cell", base, fontSize=8, leading=10.5),
-        "cell_rtl": ParagraphStyle("cell_rtl", base, fontSize=8, leading=10.5, alignment=TA_RIGHT),
         "small": ParagraphStyle("small", base, fontSize=7, leading=9, textColor=MUTED),
         "head": ParagraphStyle("head", base, fontName=bold, fontSize=8, textColor=colors.white),
         "stat": ParagraphStyle(
@@ -97,9 +98,11 @@ def _styles() -> dict[str, ParagraphStyle]:
     }
 
 
-def _p(text: str, style: ParagraphStyle, rtl_style: ParagraphStyle | None = None) -> Paragraph:
-    chosen = rtl_style if rtl_style is not None and is_rtl(text) else style
-    return Paragraph(escape(text).replace("\n", "<br/>"), chosen)
+def _p(text: str, style: ParagraphStyle) -> Paragraph | BidiParagraph:
+    """Plain ``text`` (never markup) as a paragraph; right-to-left text in visual order."""
+    if has_rtl(text):
+        return BidiParagraph(text, style)
+    return Paragraph(escape(text).replace("\n", "<br/>"), style)
 
 
 def _stat_cards(figures: Figures, w: dict[str, str], st: dict[str, ParagraphStyle]) -> Table:
@@ -132,7 +135,7 @@ def _bars(title: str, items: list[tuple[str, int]], *, horizontal: bool, width: 
     drawing = Drawing(width, height)
     drawing.add(String(0, height - 14, title, fontName=bold, fontSize=11, fillColor=INK))
     chart = HorizontalBarChart() if horizontal else VerticalBarChart()
-    labels = [clean(k, limit=16, single_line=True) or "?" for k, _ in items] or ["—"]
+    labels = [visual(clean(k, limit=16, single_line=True)) or "?" for k, _ in items] or ["—"]
     values = [v for _, v in items] or [0]
     if horizontal:  # largest on top
         labels, values = labels[::-1], values[::-1]
@@ -177,7 +180,7 @@ def _pie(title: str, items: list[tuple[str, int]], width: float) -> Drawing:
         drawing.add(
             String(170, y, "■", fontName=regular, fontSize=10, fillColor=PALETTE[i % len(PALETTE)])
         )
-        text = f"{clean(label, limit=22, single_line=True)}  {value}"
+        text = visual(f"{clean(label, limit=22, single_line=True)}  {value}")
         drawing.add(String(184, y, text, fontName=regular, fontSize=8, fillColor=INK))
     return drawing
 
@@ -210,9 +213,9 @@ def _poc_table(
     for poc in pocs:
         name = clean(poc.get("name"), limit=100, single_line=True) or "—"
         excerpt = clean(poc.get("description"), limit=280, single_line=True)
-        cell = [_p(name, ParagraphStyle("n", st["cell"], fontName=_fonts()[1]), st["cell_rtl"])]
+        cell = [_p(name, ParagraphStyle("n", st["cell"], fontName=_fonts()[1]))]
         if excerpt:
-            cell.append(_p(excerpt, st["small"], st["cell_rtl"]))
+            cell.append(_p(excerpt, st["small"]))
         tags = ", ".join(clean(t, limit=30, single_line=True) for t in (poc.get("tags") or [])[:12])
         frameworks = ", ".join(
             clean(f, limit=30, single_line=True) for f in (poc.get("frameworks") or [])[:6]
@@ -315,7 +318,7 @@ def render_report(
         canvas.rect(0, HEIGHT - 6 * mm, WIDTH, 6 * mm, stroke=0, fill=1)
         canvas.setFont(_fonts()[0], 7.5)
         canvas.setFillColor(MUTED)
-        canvas.drawString(MARGIN, 10 * mm, f"Mr Bill · {safe_title}"[:110])
+        canvas.drawString(MARGIN, 10 * mm, visual(f"Mr Bill · {safe_title}"[:110]))
         canvas.drawRightString(WIDTH - MARGIN, 10 * mm, f"{w['page']} {doc.page}")
         canvas.restoreState()
 

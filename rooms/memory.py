@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from .ids import RoomId
 from .ports import BusHandler, SnapshotInfo, StoredState
+from .snapshots import checked_key
 
 
 class MemoryUpdateLog:
@@ -58,10 +59,10 @@ class MemorySnapshotStore:
         self._blobs: dict[str, bytes] = {}
 
     async def put(self, key: str, data: bytes) -> None:
-        self._blobs[key] = data
+        self._blobs[checked_key(key)] = data
 
     async def get(self, key: str) -> bytes | None:
-        return self._blobs.get(key)
+        return self._blobs.get(checked_key(key))
 
 
 class MemoryBus:

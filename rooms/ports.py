@@ -49,7 +49,11 @@ class UpdateLog(Protocol):
 
 
 class SnapshotStore(Protocol):
-    """Blob storage for large snapshots (local folder, S3)."""
+    """Blob storage for large snapshots (local folder, S3).
+
+    Keys are safe relative paths (``dojos/{tenant}/{room}/snapshots/{seq}.ydoc``); any other key
+    raises ``ValueError``. ``put`` replaces atomically; ``get`` of a missing key is ``None``.
+    """
 
     async def put(self, key: str, data: bytes) -> None: ...
 

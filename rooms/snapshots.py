@@ -1,20 +1,39 @@
-"""Snapshot blob stores: a local folder (default) and S3 with SSE-KMS (production)."""
+"""Snapshot blob stores: a local folder (default) and S3 with SSE-KMS (production).
+
+Keys follow the design brief's layout, ``dojos/{tenant}/{room or dojo}/snapshots/...``, and
+must be safe relative paths (:func:`platform_api.kernel.blobs.check_key`); any other key is a
+``ValueError`` in every adapter, so a key that works locally works on S3 and the other way round.
+Writes are atomic: a reader gets the previous object or the new one, never part of one.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from platform_api.kernel.blobs import BlobError, check_key
+
+
+def checked_key(key: str) -> str:
+    """Return ``key`` if it is a safe snapshot key; raise ``ValueError`` otherwise."""
+    try:
+        return check_key(key)
+    except BlobError as exc:
+        raise ValueError(str(exc)) from None
+
 
 class LocalSnapshotStore:
+    """A folder on disk (development and single-machine runs)."""
+
     def __init__(self, root: Path) -> None:
         self._root = root
 
     def _path(self, key: str) -> Path:
-        path = (self._root / key).resolve()
-        if not path.is_relative_to(self._root.resolve()):
+        path = (self._root / checked_key(key)).resolve()
+        if not path.is_relative_to(self._root.resolve()):  # e.g. through a symlink
             raise ValueError("snapshot key escapes the store")
         return path
 
@@ -23,40 +42,73 @@ class LocalSnapshotStore:
 
         def write() -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(path.suffix + ".tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)  # readers never see half a snapshot
+            # A unique temporary name: two writers of one key never share a half-written file.
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, path)  # readers never see half a snapshot
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
 
         await asyncio.to_thread(write)
 
     async def get(self, key: str) -> bytes | None:
         path = self._path(key)
-        return await asyncio.to_thread(lambda: path.read_bytes() if path.exists() else None)
+        return await asyncio.to_thread(lambda: path.read_bytes() if path.is_file() else None)
 
 
 class S3SnapshotStore:
+    """Amazon S3 through aioboto3 (non-blocking); every object is encrypted with SSE-KMS.
+
+    Without ``kms_key_id`` the bucket's default KMS key is used (``aws:kms`` with no key id).
+    ``region`` defaults to the SDK's own resolution (``AWS_REGION`` / ``AWS_DEFAULT_REGION``).
+    """
+
     def __init__(
-        self, bucket: str, *, kms_key_id: str | None = None, endpoint_url: str | None = None
+        self,
+        bucket: str,
+        *,
+        kms_key_id: str | None = None,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        session: Any = None,
     ) -> None:
-        self._bucket = bucket
-        self._kms = kms_key_id
-        self._endpoint = endpoint_url
         import aioboto3  # only production nodes pay for importing the AWS SDK
 
-        self._session = aioboto3.Session()
+        self._bucket = bucket
+        self._kms = kms_key_id
+        self._client_args = {"endpoint_url": endpoint_url, "region_name": region}
+        self._session = session or aioboto3.Session()
+
+    def _client(self) -> Any:
+        return self._session.client("s3", **self._client_args)
+
+    def _encryption(self) -> dict[str, str]:
+        if not self._kms:
+            return {"ServerSideEncryption": "aws:kms"}
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self._kms}
 
     async def put(self, key: str, data: bytes) -> None:
-        extra: dict[str, Any] = {}
-        if self._kms:
-            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self._kms}
-        async with self._session.client("s3", endpoint_url=self._endpoint) as s3:
-            await s3.put_object(Bucket=self._bucket, Key=key, Body=data, **extra)
+        key = checked_key(key)
+        async with self._client() as s3:
+            await s3.put_object(
+                Bucket=self._bucket,
+                Key=key,
+                Body=data,
+                ContentType="application/octet-stream",
+                **self._encryption(),
+            )
 
     async def get(self, key: str) -> bytes | None:
-        async with self._session.client("s3", endpoint_url=self._endpoint) as s3:
+        key = checked_key(key)
+        async with self._client() as s3:
             try:
                 response = await s3.get_object(Bucket=self._bucket, Key=key)
             except s3.exceptions.NoSuchKey:
                 return None
             async with response["Body"] as body:
-                return await body.read()
+                return bytes(await body.read())

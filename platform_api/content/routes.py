@@ -16,6 +16,7 @@ from platform_api.kernel import (
     decode_cursor,
     encode_cursor,
     not_found,
+    problem_responses,
     tenant_transaction,
 )
 from platform_api.kernel.auth import bearer_token
@@ -92,7 +93,10 @@ def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     status_code=201,
     response_model=ContentRequestOut,
     tags=["content"],
-    responses={200: {"description": "Replay of an earlier request with the same key"}},
+    responses={
+        200: {"description": "Replay of an earlier request with the same key"},
+        **problem_responses(401, 502, 503),
+    },
 )
 async def create_request(
     body: ContentRequestIn,
@@ -115,7 +119,12 @@ async def create_request(
     return to_out(row)
 
 
-@router.get("/content-requests", response_model=ContentRequestPage, tags=["content"])
+@router.get(
+    "/content-requests",
+    response_model=ContentRequestPage,
+    tags=["content"],
+    responses=problem_responses(401),
+)
 async def list_requests(
     who: Caller,
     ctx: Ctx,
@@ -144,39 +153,67 @@ async def list_requests(
     return ContentRequestPage(items=[to_out(r) for r in rows[:limit]], next_cursor=next_cursor)
 
 
-@router.get("/content-requests/{request_id}", response_model=ContentRequestOut, tags=["content"])
+@router.get(
+    "/content-requests/{request_id}",
+    response_model=ContentRequestOut,
+    tags=["content"],
+    responses=problem_responses(401, 404),
+)
 async def get_request(request_id: uuid.UUID, who: Caller, ctx: Ctx) -> ContentRequestOut:
     """One request, with its status and progress (poll it, or follow ``/events``)."""
     return to_out(await service.get_request(ctx, who, request_id))
 
 
 @router.post(
-    "/content-requests/{request_id}/cancel", response_model=ContentRequestOut, tags=["content"]
+    "/content-requests/{request_id}/cancel",
+    response_model=ContentRequestOut,
+    tags=["content"],
+    responses=problem_responses(401, 404, 409),
 )
 async def cancel_request(request_id: uuid.UUID, who: Caller, ctx: Ctx) -> ContentRequestOut:
     """Stop a queued or running request (a worker rendering it stops at its next step)."""
     return to_out(await service.cancel_request(ctx, who, request_id))
 
 
-@router.delete("/content-requests/{request_id}", status_code=204, tags=["content"])
+@router.delete(
+    "/content-requests/{request_id}",
+    status_code=204,
+    tags=["content"],
+    responses=problem_responses(401, 404),
+)
 async def delete_request(request_id: uuid.UUID, who: Caller, ctx: Ctx) -> Response:
     """Delete a request and its file."""
     await service.delete_request(ctx, who, request_id)
     return Response(status_code=204)
 
 
-@router.get("/content-requests/{request_id}/download", response_model=DownloadOut, tags=["content"])
+@router.get(
+    "/content-requests/{request_id}/download",
+    response_model=DownloadOut,
+    tags=["content"],
+    responses=problem_responses(401, 404, 409),
+)
 async def download(request_id: uuid.UUID, who: Caller, ctx: Ctx) -> DownloadOut:
-    """A short-lived link to the finished file (409 until it has succeeded)."""
-    url, expires_at, filename, content_type = await service.download_link(ctx, who, request_id)
-    return DownloadOut(url=url, expires_at=expires_at, filename=filename, content_type=content_type)
+    """A short-lived link to the finished file (409 until it has succeeded); for a video, also
+    one to its thumbnail."""
+    link = await service.download_link(ctx, who, request_id)
+    return DownloadOut(
+        url=link.url,
+        expires_at=link.expires_at,
+        filename=link.filename,
+        content_type=link.content_type,
+        thumbnail_url=link.thumbnail_url,
+    )
 
 
 @router.get(
     "/content-requests/{request_id}/events",
     tags=["content"],
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "progress events"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "progress events"},
+        **problem_responses(401, 404),
+    },
 )
 async def events(request_id: uuid.UUID, who: Caller, ctx: Ctx, request: Request) -> Response:
     """Server-Sent Events: a ``progress`` event on every change, until the request ends."""
@@ -199,15 +236,34 @@ async def events(request_id: uuid.UUID, who: Caller, ctx: Ctx, request: Request)
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
-@router.get("/files/{key:path}", tags=["downloads"], response_class=FileResponse)
-async def signed_file(key: str, request: Request, ctx: Ctx) -> Response:
+SignedParam = Annotated[str | None, Query(max_length=300, description="From the signed link")]
+
+
+@router.get(
+    "/files/{key:path}",
+    tags=["downloads"],
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The file",
+            "content": {media_type: {} for media_type in service.MEDIA_TYPES.values()},
+        },
+        **problem_responses(403, 404),
+    },
+)
+async def signed_file(
+    key: str,
+    ctx: Ctx,
+    expires: SignedParam = None,
+    filename: SignedParam = None,
+    sig: SignedParam = None,
+) -> Response:
     """Local stack only: serves a file behind a signed, short-lived URL (S3's role in AWS)."""
     if not isinstance(ctx.blobs, LocalBlobStore):
         raise not_found("File")
+    params = {"expires": expires or "", "filename": filename or "", "sig": sig or ""}
     try:
-        path = ctx.blobs.open_signed(key, request.query_params)
+        path = ctx.blobs.open_signed(key, params)
     except BlobError as exc:
         raise Problem(403, f"This download link is not valid: {exc}") from None
-    media_type = service.CONTENT_TYPES["video" if key.endswith(".mp4") else "report"]
-    filename = request.query_params.get("filename") or path.name
-    return FileResponse(path, media_type=media_type, filename=filename)
+    return FileResponse(path, media_type=service.media_type(key), filename=filename or path.name)

@@ -82,3 +82,8 @@ class DownloadOut(BaseModel):
     expires_at: datetime
     filename: str
     content_type: str
+    thumbnail_url: str | None = Field(
+        default=None,
+        description="Videos: short-lived link to a JPEG thumbnail (the title card), to show"
+        " before playing",
+    )

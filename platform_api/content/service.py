@@ -7,6 +7,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import PurePosixPath
 from typing import Any
 
 import asyncpg
@@ -25,6 +26,12 @@ from .settings import ContentSettings
 _log = structlog.get_logger("content")
 SECONDS_PER_SLIDE = 3.0
 CONTENT_TYPES = {"report": "application/pdf", "video": "video/mp4"}
+THUMBNAIL_TYPE = "image/jpeg"
+MEDIA_TYPES = {
+    ".pdf": CONTENT_TYPES["report"],
+    ".mp4": CONTENT_TYPES["video"],
+    ".jpg": THUMBNAIL_TYPE,
+}
 _TITLES = {
     ("report", "en"): "POC report",
     ("report", "pt-BR"): "Relatório de POCs",
@@ -50,6 +57,16 @@ def object_key(row: Any) -> str:
     if row["type"] == "video":
         return f"videos/{tenant}/{user}/{row['from_date'].year}/{request}.mp4"
     return f"tenants/{tenant}/users/{user}/reports/{request}.pdf"
+
+
+def thumbnail_key(row: Any) -> str:
+    """Where a video's thumbnail lives (the design brief: ``videos/…/thumbnails/{id}.jpg``)."""
+    return f"videos/{row['tenant_id']}/{row['user_id']}/thumbnails/{row['request_id']}.jpg"
+
+
+def media_type(key: str) -> str:
+    """The media type of a stored file, from its key's extension."""
+    return MEDIA_TYPES.get(PurePosixPath(key).suffix, "application/octet-stream")
 
 
 def download_filename(row: Any) -> str:
@@ -180,12 +197,21 @@ async def delete_request(ctx: Content, who: Principal, request_id: uuid.UUID) ->
             raise not_found("Content request")
         await store.delete(conn, who.tenant_id, request_id)
     await ctx.blobs.delete(object_key(row))
+    if row["type"] == "video":
+        await ctx.blobs.delete(thumbnail_key(row))
 
 
-async def download_link(
-    ctx: Content, who: Principal, request_id: uuid.UUID
-) -> tuple[str, datetime, str, str]:
-    """A short-lived URL of the finished file: ``(url, expires_at, filename, content_type)``."""
+@dataclass(frozen=True)
+class DownloadLink:
+    url: str
+    expires_at: datetime
+    filename: str
+    content_type: str
+    thumbnail_url: str | None  # videos: their title card as a JPEG
+
+
+async def download_link(ctx: Content, who: Principal, request_id: uuid.UUID) -> DownloadLink:
+    """Short-lived URLs of the finished file (and of a video's thumbnail)."""
     row = await get_request(ctx, who, request_id)
     if row["status"] != "succeeded" or not row["result_key"]:
         detail = (
@@ -197,5 +223,10 @@ async def download_link(
     ttl = ctx.settings.download_ttl_seconds
     filename = download_filename(row)
     url = await ctx.blobs.download_url(row["result_key"], expires_in=ttl, filename=filename)
+    thumbnail_url = None
+    if row["thumbnail_key"]:
+        thumbnail_url = await ctx.blobs.download_url(
+            row["thumbnail_key"], expires_in=ttl, filename=filename.removesuffix(".mp4") + ".jpg"
+        )
     expires_at = datetime.now(UTC) + timedelta(seconds=ttl)
-    return url, expires_at, filename, CONTENT_TYPES[row["type"]]
+    return DownloadLink(url, expires_at, filename, CONTENT_TYPES[row["type"]], thumbnail_url)

@@ -18,7 +18,8 @@ Row: TypeAlias = asyncpg.Record
 CHANNEL = "content_progress"
 
 REQUEST_COLUMNS = """request_id, tenant_id, user_id, type, status, title, from_date, to_date,
-    output_language, parameters, progress, error_message, result_key, result_bytes, attempts,
+    output_language, parameters, progress, error_message, result_key, result_bytes,
+    thumbnail_key, attempts,
     idempotency_key, request_hash, created_at, updated_at, started_at, completed_at,
     (SELECT count(*) FROM content_request_pocs p WHERE p.request_id = r.request_id) AS poc_count"""
 
@@ -236,6 +237,7 @@ async def finish(
     status: str,
     result_key: str | None = None,
     result_bytes: int | None = None,
+    thumbnail_key: str | None = None,
     error: str | None = None,
 ) -> bool:
     """Move a running job to ``status`` once; False if this worker no longer holds it."""
@@ -243,7 +245,8 @@ async def finish(
         """UPDATE content_requests
            SET status = $4::text,
                progress = CASE WHEN $4::text = 'succeeded' THEN 100 ELSE progress END,
-               result_key = $5, result_bytes = $6, error_message = $7, lease_token = NULL,
+               result_key = $5, result_bytes = $6, error_message = $7, thumbnail_key = $8,
+               lease_token = NULL,
                completed_at = now(), updated_at = now()
            WHERE tenant_id = $1 AND request_id = $2 AND lease_token = $3 AND status = 'running'
            RETURNING true""",
@@ -254,6 +257,7 @@ async def finish(
         result_key,
         result_bytes,
         error,
+        thumbnail_key,
     )
     if ok:
         await _notify(conn, request_id)

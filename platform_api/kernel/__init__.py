@@ -26,6 +26,7 @@ _EXPORTS = {
     "decode_cursor": ".pagination",
     "encode_cursor": ".pagination",
     "create_service_app": ".service_app",
+    "problem_responses": ".service_app",
     "ServiceSettings": ".settings",
     "outgoing_headers": ".telemetry",
 }
@@ -45,6 +46,7 @@ __all__ = [
     "not_found",
     "outgoing_headers",
     "problem_response",
+    "problem_responses",
     "require_roles",
     "tenant_transaction",
     "transaction",
@@ -56,7 +58,7 @@ if TYPE_CHECKING:
     from .db import create_pool, tenant_transaction, transaction
     from .errors import Problem, forbidden, not_found, problem_response, unauthorized
     from .pagination import decode_cursor, encode_cursor
-    from .service_app import create_service_app
+    from .service_app import create_service_app, problem_responses
     from .settings import ServiceSettings
     from .telemetry import outgoing_headers
 

@@ -19,19 +19,34 @@ from .telemetry import HttpMetrics, RequestContextMiddleware, configure_tracing
 ReadinessCheck = Callable[[FastAPI], Awaitable[None]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
-_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {
-        "description": description,
-        "content": {
-            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-        },
-    }
-    for status, description in (
-        (400, "Malformed request"),
-        (413, "Request body too large"),
-        (422, "Validation error"),
-    )
+_PROBLEM_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "Missing or invalid access token",
+    403: "Not allowed",
+    404: "Not found (also another tenant's or user's id)",
+    409: "Conflicts with the resource's current state",
+    413: "Request body too large",
+    422: "Validation error",
+    429: "Too many requests",
+    502: "An upstream service answered unexpectedly",
+    503: "An upstream service is unavailable",
 }
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for problem+json errors an operation may answer."""
+    return {
+        status: {
+            "description": _PROBLEM_DESCRIPTIONS[status],
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        }
+        for status in statuses
+    }
+
+
+_ERROR_RESPONSES = problem_responses(400, 413, 422)
 
 
 def create_service_app(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
+import av
 import httpx
+from PIL import Image, ImageChops, ImageStat
 
 from media_jobs.jobs import Deps
 from platform_api.content.pocs import MemoryPocSource
@@ -63,6 +66,59 @@ async def test_report_from_request_to_download(
     forged = await _file(content, link.json()["url"].replace("sig=", "sig=0"))
     assert forged.status_code == 403
     assert forged.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_video_comes_with_a_thumbnail_beside_it(
+    content: httpx.AsyncClient,
+    new_user: NewUser,
+    pocs: MemoryPocSource,
+    worker: Deps,
+    wait_for_status: Poll,
+) -> None:
+    user = await new_user()
+    pocs.add(user.tenant_id, user.user_id, *sample_pocs(2, year=2025))
+    body = {"type": "video", "year": 2025, "title": "Thumbnail year"}
+    created = (await content.post("/content-requests", json=body, headers=user.auth)).json()
+    rid = created["request_id"]
+    done = await wait_for_status(rid, user.auth, ("succeeded", "failed"))
+    assert done["status"] == "succeeded", done
+    link = (await content.get(f"/content-requests/{rid}/download", headers=user.auth)).json()
+    assert link["filename"] == "mrbill-video-2025.mp4"
+    assert link["thumbnail_url"] is not None
+    # Stored where the design brief puts video thumbnails, next to the user's videos.
+    thumb_key = f"videos/{user.tenant_id}/{user.user_id}/thumbnails/{rid}.jpg"
+    assert urlsplit(link["thumbnail_url"]).path == f"/files/{thumb_key}"
+    assert await worker.blobs.exists(thumb_key)
+    thumb = await _file(content, link["thumbnail_url"])
+    assert thumb.status_code == 200
+    assert thumb.headers["content-type"] == "image/jpeg"
+    assert 'filename="mrbill-video-2025.jpg"' in thumb.headers["content-disposition"]
+    poster = Image.open(io.BytesIO(thumb.content))
+    assert (poster.format, poster.size) == ("JPEG", (1280, 720))
+    # It is the video's first picture (the title card), up to JPEG and H.264 losses.
+    video = await _file(content, link["url"])
+    assert video.headers["content-type"] == "video/mp4"
+    with av.open(io.BytesIO(video.content)) as container:
+        first = next(container.decode(video=0)).to_image()
+    difference = ImageStat.Stat(ImageChops.difference(poster.convert("RGB"), first)).mean
+    assert max(difference) < 4, difference
+    # Deleting the request removes the thumbnail with the video.
+    assert (await content.delete(f"/content-requests/{rid}", headers=user.auth)).status_code == 204
+    assert not await worker.blobs.exists(thumb_key)
+    assert not await worker.blobs.exists(f"videos/{user.tenant_id}/{user.user_id}/2025/{rid}.mp4")
+
+
+async def test_a_report_has_no_thumbnail(
+    content: httpx.AsyncClient, new_user: NewUser, worker: Deps, wait_for_status: Poll
+) -> None:
+    user = await new_user()
+    body = {"type": "report", "year": 2031}
+    created = (await content.post("/content-requests", json=body, headers=user.auth)).json()
+    await wait_for_status(created["request_id"], user.auth, ("succeeded",))
+    link = await content.get(
+        f"/content-requests/{created['request_id']}/download", headers=user.auth
+    )
+    assert link.json()["thumbnail_url"] is None
 
 
 async def test_idempotency_key_makes_retries_safe(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import unicodedata
 from datetime import date
 
 from media_jobs.report import render_report
@@ -63,3 +64,47 @@ def test_progress_is_reported_in_order() -> None:
     render_report(sample_pocs(3), folder / "r.pdf", title="t", period=YEAR, progress=seen.append)
     assert seen == sorted(seen)
     assert seen[-1] == 100
+
+
+# Hebrew words in reading order: "one two three ... ten".
+HEBREW_WORDS = ["אחת", "שתיים", "שלוש", "ארבע", "חמש", "שש", "שבע", "שמונה", "תשע", "עשר"]
+
+
+def _reading_text(pdf_text: str) -> str:
+    """pdftotext's output with its embedding marks dropped and Arabic joined forms unfolded."""
+    marks = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u200e\u200f"))
+    return unicodedata.normalize("NFKC", pdf_text.translate(marks))
+
+
+def test_right_to_left_text_reads_in_order() -> None:
+    """Hebrew and Arabic names, tags, titles and wrapped descriptions come out in reading
+    order: pdftotext puts the glyphs back into logical order only when they were drawn in
+    visual order."""
+    folder = artifact_dir("report-rtl")
+    pocs = sample_pocs(4)
+    pocs[0].update(name="שלום עולם מרשים", tags=["עברית"], language="עברית")
+    pocs[3].update(name="שָׁלוֹם עוֹלָם", tags=[])  # vowel points are kept, on their letters
+    pocs[1].update(name="مرحبا بالعالم", description="مشروع لاختبار النص", tags=["عربى"])
+    # Long enough to wrap over several lines of its table cell.
+    pocs[2].update(name="תיאור ארוך", description=" ".join(HEBREW_WORDS * 3))
+    pdf = render_report(pocs, folder / "report.pdf", title="דוח השנה שלי", period=YEAR)
+    text = _reading_text(pdf_text(pdf))
+    for expected in (
+        "שלום עולם מרשים",
+        "مرحبا بالعالم",
+        "مشروع لاختبار النص",
+        "דוח השנה שלי",  # the cover, and the footer of every page
+        "עברית",
+        "שָׁלוֹם עוֹלָם",
+    ):
+        assert unicodedata.normalize("NFKC", expected) in text, expected
+    for reversed_ in ("םולש", "ملاعلاب", "חוד", "תירבע"):
+        assert reversed_ not in text, reversed_
+    assert text.count("דוח השנה שלי") == 1 + pdf_pages(pdf)
+    # Wrapping happens before reordering: every line of the description holds the next
+    # words, so reading the lines top to bottom gives the words in their order.
+    lines = [line for line in text.splitlines() if any(word in line for word in HEBREW_WORDS)]
+    assert len(lines) >= 2, lines
+    positions = [text.index(word) for word in HEBREW_WORDS]
+    assert positions == sorted(positions)
+    pdf_to_pngs(pdf, folder)

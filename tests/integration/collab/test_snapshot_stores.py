@@ -1,0 +1,228 @@
+"""One contract, every snapshot store adapter: memory, local folder, S3 (moto's server, SSE-KMS).
+
+The collab engine writes compacted room state to ``dojos/{tenant}/{room}/snapshots/{seq}.ydoc``
+and the dojo service writes ``dojos/{tenant}/{dojo}/snapshots/{timestamp}.json``; both go
+through these adapters, chosen by settings (``S3_BUCKET`` set: S3, else a folder).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aioboto3
+import pytest
+from pycrdt import Doc, Text
+
+from crdt import merge_updates
+from platform_api.kernel.db import create_pool
+from platform_api.kernel.provision import ServiceDatabase
+from rooms import (
+    LocalSnapshotStore,
+    MemorySnapshotStore,
+    PostgresUpdateLog,
+    RoomId,
+    S3SnapshotStore,
+    SnapshotStore,
+)
+from rooms.postgres import INLINE_SNAPSHOT_BYTES
+
+REGION = "sa-east-1"
+
+
+async def _bucket_with_key(endpoint: str) -> tuple[str, str]:
+    """A fresh bucket and a KMS key on moto's server."""
+    session = aioboto3.Session()
+    bucket = f"snapshots-{uuid.uuid4().hex[:8]}"
+    async with session.client("s3", endpoint_url=endpoint, region_name=REGION) as s3:
+        await s3.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+    async with session.client("kms", endpoint_url=endpoint, region_name=REGION) as kms:
+        key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
+    return bucket, key_id
+
+
+async def _s3_objects(endpoint: str, bucket: str) -> dict[str, dict[str, Any]]:
+    """Every object in ``bucket`` with its HEAD response."""
+    session = aioboto3.Session()
+    async with session.client("s3", endpoint_url=endpoint, region_name=REGION) as s3:
+        listing = await s3.list_objects_v2(Bucket=bucket)
+        keys = [item["Key"] for item in listing.get("Contents", [])]
+        return {key: await s3.head_object(Bucket=bucket, Key=key) for key in keys}
+
+
+@pytest.fixture(params=["memory", "local", "s3"])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[str, SnapshotStore]]:
+    if request.param == "memory":
+        yield "memory", MemorySnapshotStore()
+    elif request.param == "local":
+        yield "local", LocalSnapshotStore(tmp_path / "snapshots")
+    else:
+        endpoint = request.getfixturevalue("aws_endpoint")
+        bucket, key_id = await _bucket_with_key(endpoint)
+        yield (
+            "s3",
+            S3SnapshotStore(bucket, kms_key_id=key_id, endpoint_url=endpoint, region=REGION),
+        )
+
+
+def _key(tenant: uuid.UUID, room: str, seq: int) -> str:
+    return f"dojos/{tenant}/{room}/snapshots/{seq}.ydoc"
+
+
+async def test_put_then_get_returns_the_same_bytes(store: tuple[str, SnapshotStore]) -> None:
+    _, snapshots = store
+    key = _key(uuid.uuid4(), "dojo-kata", 41)
+    data = os.urandom(300 * 1024)  # binary, larger than one network read
+    await snapshots.put(key, data)
+    assert await snapshots.get(key) == data
+
+
+async def test_missing_key_is_none(store: tuple[str, SnapshotStore]) -> None:
+    _, snapshots = store
+    tenant = uuid.uuid4()
+    assert await snapshots.get(_key(tenant, "dojo-kata", 1)) is None
+    await snapshots.put(_key(tenant, "dojo-kata", 1), b"one")
+    assert await snapshots.get(_key(tenant, "dojo-kata", 2)) is None
+    # A "folder" that exists because of another key is not an object either.
+    assert await snapshots.get(f"dojos/{tenant}/dojo-kata/snapshots") is None
+
+
+async def test_put_replaces_an_existing_snapshot(store: tuple[str, SnapshotStore]) -> None:
+    _, snapshots = store
+    key = _key(uuid.uuid4(), "dojo-kata", 7)
+    await snapshots.put(key, b"first version, longer than the second")
+    await snapshots.put(key, b"second")
+    assert await snapshots.get(key) == b"second"
+    await snapshots.put(key, b"")
+    assert await snapshots.get(key) == b""
+
+
+async def test_concurrent_writers_of_one_key_leave_one_whole_snapshot(
+    store: tuple[str, SnapshotStore], tmp_path: Path
+) -> None:
+    kind, snapshots = store
+    key = _key(uuid.uuid4(), "dojo-kata", 3)
+    versions = [bytes([n]) * (64 * 1024) for n in range(8)]
+    await asyncio.gather(*(snapshots.put(key, v) for v in versions))
+    assert await snapshots.get(key) in versions
+    if kind == "local":  # no temporary file is left beside the snapshot
+        files = await asyncio.to_thread(
+            lambda: [p.name for p in (tmp_path / "snapshots").rglob("*") if p.is_file()]
+        )
+        assert files == ["3.ydoc"]
+
+
+async def test_same_room_name_in_two_tenants_are_two_snapshots(
+    store: tuple[str, SnapshotStore],
+) -> None:
+    _, snapshots = store
+    acme, globex = uuid.uuid4(), uuid.uuid4()
+    await snapshots.put(_key(acme, "dojo-kata", 1), b"acme")
+    await snapshots.put(_key(globex, "dojo-kata", 1), b"globex")
+    assert await snapshots.get(_key(acme, "dojo-kata", 1)) == b"acme"
+    assert await snapshots.get(_key(globex, "dojo-kata", 1)) == b"globex"
+
+
+async def test_dojo_service_keys_are_accepted(store: tuple[str, SnapshotStore]) -> None:
+    _, snapshots = store
+    key = f"dojos/{uuid.uuid4()}/{uuid.uuid4()}/snapshots/20260102T030405.123456Z.json"
+    await snapshots.put(key, b'{"code": ""}')
+    assert await snapshots.get(key) == b'{"code": ""}'
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["../etc/passwd", "/abs", "a//b", "a/../b", "dojos/t/../../x", "", "a/b\n", "a/.hidden"],
+)
+async def test_unsafe_keys_are_refused_for_put_and_get(
+    store: tuple[str, SnapshotStore], key: str
+) -> None:
+    _, snapshots = store
+    with pytest.raises(ValueError, match="invalid object key"):
+        await snapshots.put(key, b"x")
+    with pytest.raises(ValueError, match="invalid object key"):
+        await snapshots.get(key)
+
+
+async def test_local_store_refuses_a_symlink_out_of_its_folder(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "snapshots"
+    (root / "dojos").mkdir(parents=True)
+    (root / "dojos" / "t").symlink_to(outside)
+    snapshots = LocalSnapshotStore(root)
+    with pytest.raises(ValueError, match="escapes"):
+        await snapshots.put("dojos/t/room/snapshots/1.ydoc", b"x")
+    assert not any(outside.iterdir())
+
+
+async def test_local_store_writes_the_brief_layout(tmp_path: Path) -> None:
+    tenant = uuid.uuid4()
+    snapshots = LocalSnapshotStore(tmp_path)
+    await snapshots.put(_key(tenant, "dojo-kata", 5), b"state")
+    assert (
+        tmp_path / "dojos" / str(tenant) / "dojo-kata" / "snapshots" / "5.ydoc"
+    ).read_bytes() == (b"state")
+
+
+async def test_s3_objects_use_the_layout_and_kms(aws_endpoint: str) -> None:
+    bucket, key_id = await _bucket_with_key(aws_endpoint)
+    snapshots = S3SnapshotStore(bucket, kms_key_id=key_id, endpoint_url=aws_endpoint, region=REGION)
+    tenant = uuid.uuid4()
+    await snapshots.put(_key(tenant, "dojo-kata", 9), b"state")
+    objects = await _s3_objects(aws_endpoint, bucket)
+    assert list(objects) == [f"dojos/{tenant}/dojo-kata/snapshots/9.ydoc"]
+    head = objects[f"dojos/{tenant}/dojo-kata/snapshots/9.ydoc"]
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert key_id in head["SSEKMSKeyId"]
+
+
+async def test_s3_without_a_key_id_still_asks_for_kms(aws_endpoint: str) -> None:
+    bucket, _ = await _bucket_with_key(aws_endpoint)
+    snapshots = S3SnapshotStore(bucket, endpoint_url=aws_endpoint, region=REGION)
+    await snapshots.put("dojos/t/r/snapshots/1.ydoc", b"state")
+    head = (await _s3_objects(aws_endpoint, bucket))["dojos/t/r/snapshots/1.ydoc"]
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert await snapshots.get("dojos/t/r/snapshots/1.ydoc") == b"state"
+
+
+async def test_compaction_of_a_large_room_goes_to_s3_and_loads_back(
+    aws_endpoint: str, collab_db: ServiceDatabase
+) -> None:
+    """The update log keeps big snapshots in S3 under the room's tenant and name."""
+    bucket, key_id = await _bucket_with_key(aws_endpoint)
+    snapshots = S3SnapshotStore(bucket, kms_key_id=key_id, endpoint_url=aws_endpoint, region=REGION)
+    room = RoomId(uuid.uuid4(), f"dojo-{uuid.uuid4().hex[:8]}")
+    doc = Doc()
+    text = doc.get("code", type=Text)
+    updates: list[bytes] = []
+    doc.observe(lambda event: updates.append(event.update))
+    for _ in range(6):  # incompressible text, more than fits inline in PostgreSQL
+        text += os.urandom(INLINE_SNAPSHOT_BYTES // 8).hex()
+    pool = await create_pool(collab_db.app_dsn, min_size=1, max_size=2)
+    try:
+        async with PostgresUpdateLog(pool, snapshots) as log:
+            for update in updates:
+                await log.append(room, update)
+            seq = await log.compact(room, merge_updates)
+            assert seq is not None
+            objects = await _s3_objects(aws_endpoint, bucket)
+            assert list(objects) == [f"dojos/{room.tenant}/{room.name}/snapshots/{seq}.ydoc"]
+            stored = await log.load(room)
+        assert stored.snapshot_seq == seq
+        assert stored.updates == []
+        assert stored.snapshot is not None
+        assert len(stored.snapshot) > INLINE_SNAPSHOT_BYTES
+        restored = Doc()
+        restored.apply_update(stored.snapshot)
+        assert str(restored.get("code", type=Text)) == str(text)
+    finally:
+        await pool.close()
