@@ -10,14 +10,18 @@ from pathlib import Path
 import httpx
 import pytest
 
+from platform_api.dojos import DojosSettings
 from platform_api.kernel import KeySet
 from platform_api.pocs.app import create_app as create_pocs_app
 from platform_api.pocs.settings import PocsSettings
 from platform_api.search import reindex
 from platform_api.search.index import PocDocument, SearchQuery
+from platform_api.search.index_dojos import DojoQuery
+from platform_api.search.index_dojos_tantivy import TantivyDojoIndex
 from platform_api.search.index_tantivy import TantivyIndex
 from platform_api.search.service import Search, reindex_tenant
 from platform_api.search.settings import SearchSettings
+from tests.harness.dojos import MakeDojo, dojos_app
 from tests.harness.identity import Account, SignUp
 from tests.harness.live_server import live_server
 from tests.harness.pocs import MakePoc
@@ -120,9 +124,11 @@ async def test_reindex_needs_an_admin_and_a_reachable_poc_service(
 async def test_reindex_command(
     search_settings: SearchSettings,
     pocs_settings: PocsSettings,
+    dojos_settings: DojosSettings,
     identity_keys: KeySet,
     sign_up: SignUp,
     make_poc: MakePoc,
+    make_dojo: MakeDojo,
     sync: Sync,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -130,14 +136,25 @@ async def test_reindex_command(
     owner = await sign_up()
     await make_poc(owner, name="From the command")
     await sync()
-    with live_server(create_pocs_app(pocs_settings, keys=identity_keys)) as pocs_url:
+    await make_dojo(owner, name="Dojo from the command")
+    with (
+        live_server(create_pocs_app(pocs_settings, keys=identity_keys)) as pocs_url,
+        live_server(dojos_app(dojos_settings)) as dojos_url,
+    ):
         settings = search_settings.model_copy(
-            update={"data_dir": str(tmp_path), "pocs_url": pocs_url}
+            update={"data_dir": str(tmp_path), "pocs_url": pocs_url, "dojos_url": dojos_url}
         )
         assert await reindex.main(["--tenant", owner.tenant_id], settings=settings) == 1
-        assert f"{owner.tenant_id}: indexed 1, removed 0" in capsys.readouterr().out
+        printed = capsys.readouterr().out
+        assert f"{owner.tenant_id}: indexed 1, removed 0" in printed
+        assert "dojos: indexed 1, removed 0" in printed
         assert await reindex.main([], settings=settings) >= 1  # every tenant seen
+    tenant, user = uuid.UUID(owner.tenant_id), uuid.UUID(owner.user_id)
     rebuilt = TantivyIndex(tmp_path)
-    page = await rebuilt.search(SearchQuery(uuid.UUID(owner.tenant_id), uuid.UUID(owner.user_id)))
+    page = await rebuilt.search(SearchQuery(tenant, user))
     assert [h.document.name for h in page.hits] == ["From the command"]
     await rebuilt.aclose()
+    rebuilt_dojos = TantivyDojoIndex(tmp_path)
+    dojo_page = await rebuilt_dojos.search(DojoQuery(tenant, user, text="comand"))
+    assert [h.document.name for h in dojo_page.hits] == ["Dojo from the command"]
+    await rebuilt_dojos.aclose()
