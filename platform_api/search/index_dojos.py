@@ -158,7 +158,8 @@ class DojoIndex(Protocol):
         prefix: str,
         limit: int,
     ) -> Suggestions:
-        """Names and tags of dojos the viewer may see that start like ``prefix`` (typos too)."""
+        """Names and tags of dojos the viewer may see that start like ``prefix`` (typos too),
+        archived ones left out as in a search without ``statuses``."""
 
     async def versions(self, tenant_id: uuid.UUID) -> dict[uuid.UUID, int]:
         """Every indexed dojo of the tenant with its version (for rebuilds)."""

@@ -268,6 +268,7 @@ class OpenSearchDojoIndex:
             "query": {
                 "bool": {
                     "filter": self._filters(tenant_id, viewer_id, sees_private),
+                    "must_not": [{"term": {"status": "archived"}}],
                     "should": [name_match, {"prefix": {"tags": stem}}],
                     "minimum_should_match": 1,
                 }

@@ -254,6 +254,7 @@ class TantivyDojoIndex:
             return Suggestions([], [])
         searcher = self._index.searcher()
         visible = self._visible(tenant_id, viewer_id, sees_private)
+        visible.append((Occur.MustNot, term(self.schema, "status", "archived")))
         by_name = Query.boolean_query(visible + text_clauses(self.schema, words, {"name": 1.0}))
         names: list[str] = []
         for _, address in searcher.search(by_name, limit=limit * 3).hits:

@@ -45,6 +45,7 @@ DOJO_UPSERTS = (
     "dojo.participant.joined",
     "dojo.participant.left",
 )
+MAX_VERSION = 2**31 - 1  # index_versions.version is an integer column
 Change: TypeAlias = PocDocument | Removal | DojoDocument | DojoRemoval
 Item: TypeAlias = tuple[Event, Change]
 
@@ -89,6 +90,8 @@ class Search:
 def _parse(event: Event) -> tuple[str, Change] | None:
     """The index change an event asks for and its kind; None for events this index does not
     use; ValueError for a payload it cannot use."""
+    if event.version > MAX_VERSION:
+        raise ValueError("the version is out of range")
     if event.type in REMOVALS:
         return KIND, Removal(event.tenant_id, event.aggregate_id, event.version)
     change: PocDocument | DojoDocument

@@ -3,6 +3,7 @@ and anything newer that events brought in is kept."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -158,3 +159,69 @@ async def test_reindex_command(
     dojo_page = await rebuilt_dojos.search(DojoQuery(tenant, user, text="comand"))
     assert [h.document.name for h in dojo_page.hits] == ["Dojo from the command"]
     await rebuilt_dojos.aclose()
+
+
+async def _dojo_names(engine: Search, who: Account) -> list[str]:
+    page = await engine.dojo_index.search(
+        DojoQuery(uuid.UUID(who.tenant_id), uuid.UUID(who.user_id), sort="name", statuses=())
+    )
+    return [h.document.name for h in page.hits]
+
+
+async def test_dojos_come_back_from_the_dojo_service(
+    search: httpx.AsyncClient,
+    dojos: httpx.AsyncClient,
+    sign_up: SignUp,
+    make_dojo: MakeDojo,
+    sync: Sync,
+) -> None:
+    engine: Search = search.app.state.search  # type: ignore[attr-defined]
+    owner = await sign_up()
+    tenant = uuid.UUID(owner.tenant_id)
+    made = [await make_dojo(owner, name=name) for name in ("Kata one", "Kata two")]
+    await make_dojo(owner, name="Private kata", is_private=True)
+    await sync()
+    original = engine.dojo_index
+    engine.dojo_index = TantivyDojoIndex()  # the index is lost; the versions database is not
+    try:
+        assert await _dojo_names(engine, owner) == []
+        response = await search.post("/reindex", headers=owner.auth)
+        assert response.status_code == 200, response.text
+        assert response.json()["dojos"] == {"indexed": 3, "removed": 0, "kept_newer": 0}
+        assert await _dojo_names(engine, owner) == ["Kata one", "Kata two", "Private kata"]
+        member_view = await engine.dojo_index.search(DojoQuery(tenant, uuid.uuid4()))
+        assert {h.document.name for h in member_view.hits} == {"Kata one", "Kata two"}
+        # A dojo the feed does not have goes away; a rename that came by event stays.
+        ghost = dataclasses.replace(
+            (await engine.dojo_index.search(DojoQuery(tenant, uuid.uuid4()))).hits[0].document,
+            dojo_id=uuid.uuid4(),
+            name="Ghost kata",
+        )
+        await engine.dojo_index.apply([ghost], [])
+        renamed = await dojos.patch(
+            f"/dojos/{made[0]['dojo_id']}", json={"name": "Kata uno"}, headers=owner.auth
+        )
+        assert renamed.status_code == 200
+        await sync()
+        report = await reindex_tenant(engine, tenant)
+        assert (report.dojos.removed, report.dojos.kept_newer) == (1, 0)
+        assert await _dojo_names(engine, owner) == ["Kata two", "Kata uno", "Private kata"]
+    finally:
+        await engine.dojo_index.aclose()
+        engine.dojo_index = original
+
+
+async def test_reindex_needs_a_reachable_dojo_service(
+    search: httpx.AsyncClient, sign_up: SignUp
+) -> None:
+    owner = await sign_up()
+    engine: Search = search.app.state.search  # type: ignore[attr-defined]
+    original = engine.dojos_client
+    engine.dojos_client = httpx.AsyncClient(base_url="http://127.0.0.1:9")  # nothing listens
+    try:
+        response = await search.post("/reindex", headers=owner.auth)
+        assert response.status_code == 503
+        assert "dojo service" in response.json()["detail"]
+    finally:
+        await engine.dojos_client.aclose()
+        engine.dojos_client = original
