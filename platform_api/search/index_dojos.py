@@ -67,6 +67,9 @@ class DojoDocument:
             private = data.get("is_private", False)
             if not isinstance(private, bool):
                 raise ValueError("bad is_private")
+            for name in ("name", "language", "status"):
+                if not isinstance(data[name], str):
+                    raise ValueError(f"bad {name}")
             return cls(
                 tenant_id=uuid.UUID(str(data["tenant_id"])),
                 dojo_id=uuid.UUID(str(data["dojo_id"])),
@@ -86,7 +89,7 @@ class DojoDocument:
                 ended_at=_when(data.get("ended_at")),
                 version=version,
             )
-        except (KeyError, TypeError, AttributeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ValueError(f"not a dojo snapshot: {exc}") from exc
 
     @property

@@ -153,12 +153,16 @@ class TantivyDojoIndex:
 
     def _apply(self, upserts: Sequence[DojoDocument], removals: Sequence[DojoRemoval]) -> None:
         with self._lock:
-            for removal in removals:
-                self._writer.delete_documents_by_term("dojo_id", str(removal.dojo_id))
-            for doc in upserts:
-                self._writer.delete_documents_by_term("dojo_id", str(doc.dojo_id))
-                self._writer.add_document(_document(doc))
-            self._writer.commit()
+            try:
+                for removal in removals:
+                    self._writer.delete_documents_by_term("dojo_id", str(removal.dojo_id))
+                for doc in upserts:
+                    self._writer.delete_documents_by_term("dojo_id", str(doc.dojo_id))
+                    self._writer.add_document(_document(doc))
+                self._writer.commit()
+            except BaseException:
+                self._writer.rollback()  # nothing half-done rides along with the next commit
+                raise
             self._index.reload()
 
     def _visible(

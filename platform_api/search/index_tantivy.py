@@ -200,12 +200,16 @@ class TantivyIndex:
 
     def _apply(self, upserts: Sequence[PocDocument], removals: Sequence[Removal]) -> None:
         with self._lock:
-            for removal in removals:
-                self._writer.delete_documents_by_term("poc_id", str(removal.poc_id))
-            for doc in upserts:
-                self._writer.delete_documents_by_term("poc_id", str(doc.poc_id))
-                self._writer.add_document(_document(doc))
-            self._writer.commit()
+            try:
+                for removal in removals:
+                    self._writer.delete_documents_by_term("poc_id", str(removal.poc_id))
+                for doc in upserts:
+                    self._writer.delete_documents_by_term("poc_id", str(doc.poc_id))
+                    self._writer.add_document(_document(doc))
+                self._writer.commit()
+            except BaseException:
+                self._writer.rollback()  # nothing half-done rides along with the next commit
+                raise
             self._index.reload()
 
     # --- queries --------------------------------------------------------------------------
