@@ -173,6 +173,7 @@ async def seed_dojos(env: dict[str, str]) -> list[str]:
             "planned_minutes": 60,
             "rotation_seconds": 300,
             "max_participants": 12,
+            "tags": ["kata", "tdd"],
         }
         dojo = await dojos.create(ctx, who_bill, fields, "Bill Gomes")
         _, code = await dojo_participants.create_invite(

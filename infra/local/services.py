@@ -57,6 +57,7 @@ SERVICES: tuple[Service, ...] = (
             # The embedded index (tantivy); its event consumer runs in the search process.
             "SEARCH_DATA_DIR": "{data}/search-index",
             "SEARCH_POCS_URL": "{pocs_url}",
+            "SEARCH_DOJOS_URL": "{dojos_url}",
         },
     ),
     Service(

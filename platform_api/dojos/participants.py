@@ -114,16 +114,20 @@ async def join(ctx: Dojos, who: Principal, code: str, name: str) -> tuple[Row, R
 async def _depart(
     ctx: Dojos, conn: asyncpg.Connection, dojo: Row, user: uuid.UUID, status: str, by: uuid.UUID
 ) -> Row:
-    """Mark ``user`` gone; the keyboard passes on if they were driving."""
+    """Mark ``user`` gone (``status``: left or removed); the keyboard passes on if they were
+    driving. The event tells the search index, which shows private dojos to participants."""
     await store.update_participant(
         conn, dojo["tenant_id"], dojo["dojo_id"], user, status=status, leave_time=now()
     )
     order = [u for u in dojo["rotation_order"] if u != user]
     if dojo["driver_id"] == user:
-        return await rotate(ctx, conn, dojo, order=order, user_id=by)
-    return await store.update_dojo(
-        conn, dojo["tenant_id"], dojo["dojo_id"], rotation_order=order, room_sync_due=True
-    )
+        dojo = await rotate(ctx, conn, dojo, order=order, user_id=by)
+    else:
+        dojo = await store.update_dojo(
+            conn, dojo["tenant_id"], dojo["dojo_id"], rotation_order=order, room_sync_due=True
+        )
+    await emit(conn, "dojo.participant.left", dojo, user_id=str(user), reason=status)
+    return dojo
 
 
 async def _after_departure(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from platform_api.kernel import (
@@ -16,15 +17,19 @@ from platform_api.kernel import (
     decode_cursor,
     encode_cursor,
     tenant_transaction,
+    unauthorized,
 )
 from platform_api.kernel.auth import bearer_token
 
 from . import participants, service, store
+from .events import dojo_payload
 from .schemas import (
     DojoIn,
     DojoOut,
     DojoPage,
     DojoPatch,
+    DojoSnapshotOut,
+    DojoSnapshotPage,
     InviteCreatedOut,
     InviteIn,
     InviteList,
@@ -118,7 +123,7 @@ async def list_dojos(
     ] = None,
     until: Annotated[datetime | None, Query(description="Dojo date <")] = None,
 ) -> DojoPage:
-    """Dojos of your organization, newest first."""
+    """Dojos of your organization, newest first (private ones if you take part or manage)."""
     for bound in (since, until):
         if bound is not None and bound.tzinfo is None:
             raise Problem(422, "Dates need a time zone (e.g. 2026-05-01T00:00:00Z)")
@@ -126,6 +131,7 @@ async def list_dojos(
         rows = await store.list_dojos(
             conn, who.tenant_id, limit=limit + 1, after=after(cursor, "created_at", "dojo_id"),
             status=status, language=language, since=since, until=until,
+            viewer_id=who.user_id, sees_private=who.has_any_role(*service.ADMIN_ROLES),
         )  # fmt: skip
     items = [dojo_out(r, r["participant_count"]) for r in rows[:limit]]
     return DojoPage(items=items, next_cursor=next_cursor(rows, limit, "created_at", "dojo_id"))
@@ -239,3 +245,34 @@ async def ticket(dojo_id: uuid.UUID, who: Caller, ctx: Ctx) -> TicketOut:
     """A short-lived room ticket; send a fresh one as a text frame before it expires."""
     data = await participants.ticket(ctx, who, dojo_id)
     return TicketOut(**{**data, "expires_at": datetime.fromtimestamp(data["expires_at"], UTC)})
+
+
+@router.get(
+    "/internal/tenants/{tenant_id}/dojos", response_model=DojoSnapshotPage, tags=["internal"]
+)
+async def tenant_feed(
+    tenant_id: uuid.UUID,
+    ctx: Ctx,
+    x_service_token: Annotated[str | None, Header(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    cursor: CursorQ = None,
+) -> JSONResponse:
+    """Service-to-service: every dojo of a tenant (archived too) as its events carry it, with
+    its version (search index rebuilds). The shared service token, never a user's token."""
+    expected = ctx.settings.effective_service_token().encode()
+    if not x_service_token or not hmac.compare_digest(x_service_token.encode(), expected):
+        raise unauthorized("A service token is required")
+    values = decode_cursor(cursor, ("id",))
+    try:
+        start = uuid.UUID(str(values["id"])) if values else None
+    except ValueError:
+        raise Problem(400, "The cursor is malformed") from None
+    async with tenant_transaction(ctx.pool, tenant_id) as conn:
+        rows = await store.feed(conn, tenant_id, limit=limit + 1, after=start)
+    items = [DojoSnapshotOut(**dojo_payload(r, r["participant_ids"])) for r in rows[:limit]]
+    more = len(rows) > limit
+    page = DojoSnapshotPage(
+        items=items,
+        next_cursor=encode_cursor({"id": str(rows[limit - 1]["dojo_id"])}) if more else None,
+    )
+    return JSONResponse(page.model_dump(mode="json"))

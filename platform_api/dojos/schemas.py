@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from platform_api.kernel.text import clean_line, clean_text
+from platform_api.kernel.text import Tags, clean_line, clean_text
 
 Format = Literal["randori", "prepared", "free"]
 Status = Literal["scheduled", "active", "ended", "archived"]
@@ -17,6 +17,7 @@ Title = clean_line(100)
 Language = clean_line(50)
 Markdown = clean_text(20_000)
 Code = clean_text(100_000)
+PRIVATE = "Private: only its facilitator, participants and tenant admins see it"
 
 
 class Strict(BaseModel):
@@ -33,6 +34,8 @@ class DojoIn(Strict):
     rotation_seconds: int = Field(default=300, ge=5, le=3600, description="Randori turn length")
     max_participants: int = Field(default=20, ge=2, le=200)
     scheduled_start_time: AwareDatetime | None = None
+    is_private: bool = Field(default=False, description=PRIVATE)
+    tags: Tags = []
 
 
 class DojoPatch(Strict):
@@ -45,6 +48,8 @@ class DojoPatch(Strict):
     rotation_seconds: int | None = Field(default=None, ge=5, le=3600)
     max_participants: int | None = Field(default=None, ge=2, le=200)
     scheduled_start_time: AwareDatetime | None = None
+    is_private: bool | None = Field(default=None, description=PRIVATE)
+    tags: Tags | None = None
 
 
 class DojoOut(BaseModel):
@@ -61,6 +66,8 @@ class DojoOut(BaseModel):
     max_participants: int
     scheduled_start_time: datetime | None
     status: Status
+    is_private: bool
+    tags: list[str]
     driver_id: uuid.UUID | None
     participant_count: int
     version: int
@@ -73,6 +80,33 @@ class DojoOut(BaseModel):
 
 class DojoPage(BaseModel):
     items: list[DojoOut]
+    next_cursor: str | None
+
+
+class DojoSnapshotOut(BaseModel):
+    """A dojo as its events carry it (``contracts/asyncapi-dojos.yaml``)."""
+
+    dojo_id: uuid.UUID
+    tenant_id: uuid.UUID
+    creator_id: uuid.UUID
+    name: str
+    description: str
+    language: str
+    format: Format
+    status: Status
+    is_private: bool
+    tags: list[str]
+    participant_count: int
+    participant_ids: list[uuid.UUID]
+    version: int
+    scheduled_start_time: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+
+
+class DojoSnapshotPage(BaseModel):
+    items: list[DojoSnapshotOut]
     next_cursor: str | None
 
 

@@ -1,8 +1,10 @@
 """Dojo use cases: the context object, access rules, and the lifecycle (create ... archive).
 
 Who may do what: the facilitator (the creator) and tenant admins manage a dojo; active
-participants see its content and chat; anyone in the tenant sees it in lists. Another
-tenant's dojo does not exist (404), whatever the id.
+participants see its content and chat; anyone in the tenant sees it in lists, unless it is
+private: then only its facilitator, active participants and tenant admins know it exists
+(others get 404; an invite code still lets them join). Another tenant's dojo does not
+exist (404), whatever the id.
 """
 
 from __future__ import annotations
@@ -55,9 +57,15 @@ def can_manage(who: Principal, dojo: Row) -> bool:
 async def load(
     conn: asyncpg.Connection, who: Principal, dojo_id: uuid.UUID, *, lock: bool = False
 ) -> Row:
+    """The dojo, if the caller may know it exists: any dojo of their tenant, except private
+    ones, which only their facilitator, active participants and tenant admins see (404)."""
     dojo = await store.get_dojo(conn, who.tenant_id, dojo_id, lock=lock)
     if dojo is None:
         raise not_found("Dojo")
+    if dojo["is_private"] and not can_manage(who, dojo):
+        me = await store.get_participant(conn, who.tenant_id, dojo_id, who.user_id)
+        if me is None or me["status"] != "active":
+            raise not_found("Dojo")
     return dojo
 
 
@@ -96,8 +104,9 @@ def can_write(dojo: Row, participant: Row) -> bool:
 
 
 async def emit(conn: asyncpg.Connection, kind: EventType, dojo: Row, **extra: Any) -> None:
-    count = await store.count_active(conn, dojo["tenant_id"], dojo["dojo_id"])
-    await enqueue(conn, [dojo_event(kind, dojo, count, **extra)])
+    """Write the event of this change to the outbox, in the change's transaction."""
+    people = await store.active_ids(conn, dojo["tenant_id"], dojo["dojo_id"])
+    await enqueue(conn, [dojo_event(kind, dojo, people, **extra)])
 
 
 async def display_name(ctx: Dojos, who: Principal, token: str) -> str:

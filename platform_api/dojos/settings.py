@@ -9,6 +9,8 @@ from pydantic_settings import SettingsConfigDict
 
 from platform_api.kernel.settings import ServiceSettings
 
+DEVELOPMENT_SERVICE_TOKEN = "development-only-service-token"  # noqa: S105
+
 
 class DojosSettings(ServiceSettings):
     model_config = SettingsConfigDict(
@@ -46,6 +48,8 @@ class DojosSettings(ServiceSettings):
     scheduler_interval_seconds: float = Field(default=0.25, gt=0, le=10)
     event_bus: Literal["redis", "memory"] = "redis"
     event_stream_prefix: str = "mrbill:events"
+    # Shared secret of the internal feed that the search service rebuilds its index from.
+    service_token: SecretStr = SecretStr("")
 
     @model_validator(mode="after")
     def _secrets_required_in_production(self) -> DojosSettings:
@@ -54,4 +58,9 @@ class DojosSettings(ServiceSettings):
                 raise ValueError("DOJOS_TICKET_PRIVATE_KEY is required in production")
             if not self.collab_url:
                 raise ValueError("MRBILL_COLLAB_URL is required in production")
+            if not self.service_token.get_secret_value():
+                raise ValueError("DOJOS_SERVICE_TOKEN is required in production")
         return self
+
+    def effective_service_token(self) -> str:
+        return self.service_token.get_secret_value() or DEVELOPMENT_SERVICE_TOKEN

@@ -16,7 +16,7 @@ DOJO_FIELDS = {
     "name", "description", "language", "format", "initial_code", "planned_minutes",
     "rotation_seconds", "max_participants", "scheduled_start_time", "status", "started_at",
     "ended_at", "archived_at", "driver_id", "rotation_order", "timer_state", "turn_due_at",
-    "turn_remaining_ms", "turn", "next_snapshot_at", "room_sync_due",
+    "turn_remaining_ms", "turn", "next_snapshot_at", "room_sync_due", "is_private", "tags",
 }  # fmt: skip
 PARTICIPANT_FIELDS = {"role", "status", "leave_time", "last_active_time", "display_name"}
 
@@ -90,9 +90,12 @@ async def list_dojos(
     language: str | None,
     since: datetime | None,
     until: datetime | None,
+    viewer_id: uuid.UUID,
+    sees_private: bool,
 ) -> list[Row]:
     """Newest first. ``since``/``until`` bound the dojo's date: started, else scheduled,
-    else created."""
+    else created. Private dojos only for their creator, active participants, or
+    ``sees_private`` (tenant admins)."""
     return await conn.fetch(
         """SELECT d.*, (SELECT count(*) FROM dojo_participants p
                         WHERE p.dojo_id = d.dojo_id AND p.status = 'active') AS participant_count
@@ -106,6 +109,9 @@ async def list_dojos(
              AND ($5::timestamptz IS NULL
                   OR coalesce(d.started_at, d.scheduled_start_time, d.created_at) < $5)
              AND ($6::timestamptz IS NULL OR (d.created_at, d.dojo_id) < ($6, $7))
+             AND (NOT d.is_private OR $9 OR d.creator_id = $10 OR EXISTS (
+                  SELECT 1 FROM dojo_participants p
+                  WHERE p.dojo_id = d.dojo_id AND p.user_id = $10 AND p.status = 'active'))
            ORDER BY d.created_at DESC, d.dojo_id DESC LIMIT $8""",
         tenant_id,
         status,
@@ -114,6 +120,26 @@ async def list_dojos(
         until,
         after[0] if after else None,
         after[1] if after else None,
+        limit,
+        sees_private,
+        viewer_id,
+    )
+
+
+async def feed(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, *, limit: int, after: uuid.UUID | None
+) -> list[Row]:
+    """Every dojo of the tenant, archived ones too, in id order, with its active
+    participants (``participant_ids``): the search index's rebuild feed."""
+    return await conn.fetch(
+        """SELECT d.*, ARRAY(SELECT p.user_id FROM dojo_participants p
+                             WHERE p.dojo_id = d.dojo_id AND p.status = 'active'
+                             ORDER BY p.join_time, p.user_id) AS participant_ids
+           FROM dojos d
+           WHERE d.tenant_id = $1 AND ($2::uuid IS NULL OR d.dojo_id > $2)
+           ORDER BY d.dojo_id LIMIT $3""",
+        tenant_id,
+        after,
         limit,
     )
 
@@ -190,6 +216,20 @@ async def list_participants(
         dojo_id,
         active_only,
     )
+
+
+async def active_ids(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, dojo_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """Who takes part now, in joining order."""
+    rows = await conn.fetch(
+        """SELECT user_id FROM dojo_participants
+           WHERE tenant_id = $1 AND dojo_id = $2 AND status = 'active'
+           ORDER BY join_time, user_id""",
+        tenant_id,
+        dojo_id,
+    )
+    return [r["user_id"] for r in rows]
 
 
 async def count_active(conn: asyncpg.Connection, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> int:

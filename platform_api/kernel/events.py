@@ -128,10 +128,15 @@ def new_event(
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """An event as received; ``receipt`` is the adapter's handle for :meth:`Consumer.ack`."""
+    """An event as received; ``receipt`` is the adapter's handle for :meth:`Consumer.ack`.
+
+    ``attempts`` counts deliveries of this message to the consumer group, this one included
+    (1 the first time), so a consumer can give up on a poison event after a few tries.
+    """
 
     event: Event
     receipt: Any
+    attempts: int = 1
 
 
 class Publisher(Protocol):
@@ -163,6 +168,7 @@ class InMemoryBus:
         self._topics = set(topics) if topics else None
         self._queue: list[Event] = []
         self._in_flight: dict[uuid.UUID, tuple[float, Event]] = {}
+        self._attempts: dict[uuid.UUID, int] = {}
         self._redeliver_after = redeliver_after
         self._arrived = asyncio.Event()
         self.published: list[Event] = []
@@ -184,9 +190,12 @@ class InMemoryBus:
                     self._queue.append(event)
             if self._queue:
                 batch, self._queue = self._queue[:max_messages], self._queue[max_messages:]
+                deliveries = []
                 for event in batch:
                     self._in_flight[event.id] = (now, event)
-                return [Delivery(event, event.id) for event in batch]
+                    self._attempts[event.id] = self._attempts.get(event.id, 0) + 1
+                    deliveries.append(Delivery(event, event.id, self._attempts[event.id]))
+                return deliveries
             remaining = deadline - now
             if remaining <= 0:
                 return []
@@ -196,7 +205,8 @@ class InMemoryBus:
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         for delivery in deliveries:
-            self._in_flight.pop(delivery.receipt, None)
+            if self._in_flight.pop(delivery.receipt, None) is not None:
+                self._attempts.pop(delivery.receipt, None)
 
     async def lag(self) -> int:
         return len(self._queue) + len(self._in_flight)

@@ -103,11 +103,15 @@ class SqsConsumer:
             QueueUrl=self._queue_url,
             MaxNumberOfMessages=max(1, min(max_messages, 10)),
             WaitTimeSeconds=max(0, min(int(wait_seconds), 20)),
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
         )
         deliveries, poison = [], []
         for message in response.get("Messages", []):
             try:
-                deliveries.append(Delivery(_unwrap(message["Body"]), message["ReceiptHandle"]))
+                attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+                deliveries.append(
+                    Delivery(_unwrap(message["Body"]), message["ReceiptHandle"], attempts)
+                )
             except (MalformedEvent, ValueError, KeyError) as exc:
                 _log.error("malformed_event_dropped", id=message.get("MessageId"), error=str(exc))
                 poison.append(message["ReceiptHandle"])

@@ -2,7 +2,8 @@
 
 A new group starts at the beginning of the retained stream, so a fresh index can catch up.
 Messages stay pending until acknowledged; those pending longer than ``claim_idle_seconds``
-(their consumer died) are claimed by the next ``receive`` (XAUTOCLAIM): at-least-once.
+(their consumer died, or it did not acknowledge them) are claimed by the next ``receive``
+(XAUTOCLAIM): at-least-once. A delivery's ``attempts`` is the stream's delivery counter.
 Keys are ``<prefix>:<topic>``, one key per command, so they work on Redis Cluster too.
 """
 
@@ -104,7 +105,8 @@ class RedisStreamsConsumer:
             claimed = await self._client.xautoclaim(
                 stream, self._group, self._name, self._claim_idle_ms, "0-0", count=max_messages
             )
-            deliveries += await self._parse(stream, list(claimed[1]))
+            messages = list(claimed[1])
+            deliveries += await self._parse(stream, messages, await self._counts(stream, messages))
         if deliveries:
             return deliveries
         response: Any = await self._client.xreadgroup(
@@ -119,14 +121,32 @@ class RedisStreamsConsumer:
             deliveries += await self._parse(name, messages)
         return deliveries
 
-    async def _parse(self, stream: str, messages: list) -> list[Delivery]:
+    async def _counts(self, stream: str, messages: list) -> dict[Any, int]:
+        """How often each claimed message has been delivered (XPENDING's counter)."""
+        if not messages:
+            return {}
+        async with self._client.pipeline(transaction=False) as pipe:
+            for message_id, _ in messages:
+                pipe.xpending_range(stream, self._group, min=message_id, max=message_id, count=1)
+            answers = await pipe.execute()
+        return {
+            entry["message_id"]: int(entry["times_delivered"])
+            for answer in answers
+            for entry in answer
+        }
+
+    async def _parse(
+        self, stream: str, messages: list, counts: dict[Any, int] | None = None
+    ) -> list[Delivery]:
         parsed = []
         for message_id, fields in messages:
             if not fields:  # trimmed away while pending
                 await self._client.xack(stream, self._group, message_id)
                 continue
             try:
-                parsed.append(Delivery(Event.from_json(fields[b"event"]), (stream, message_id)))
+                event = Event.from_json(fields[b"event"])
+                attempts = (counts or {}).get(message_id, 1)
+                parsed.append(Delivery(event, (stream, message_id), attempts))
             except (MalformedEvent, KeyError) as exc:
                 # A poison message would otherwise come back forever; log it and drop it.
                 _log.error(

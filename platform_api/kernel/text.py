@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
+
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 50
+_TAG = re.compile(r"^[\w+#.-]+$")
 
 
 def _no_control_characters(value: str) -> str:
@@ -36,3 +41,29 @@ def clean_text(max_length: int) -> object:
     return Annotated[
         str, StringConstraints(max_length=max_length), AfterValidator(_no_control_characters)
     ]
+
+
+def normalize_tags(values: list[str]) -> list[str]:
+    """Tags as POCs and dojos keep them: trimmed, lower-case, inner spaces as ``-``, without
+    empties and duplicates (in order)."""
+    tags: list[str] = []
+    for raw in values:
+        tag = "-".join(raw.strip().lower().split())
+        if not tag:
+            continue
+        if len(tag) > MAX_TAG_LENGTH:
+            raise ValueError(f"a tag has at most {MAX_TAG_LENGTH} characters")
+        if not _TAG.match(tag) or not any(ch.isalnum() for ch in tag):
+            raise ValueError("tags hold letters, digits and + # . _ - only")
+        if tag not in tags:
+            tags.append(tag)
+    if len(tags) > MAX_TAGS:
+        raise ValueError(f"at most {MAX_TAGS} tags")
+    return tags
+
+
+Tags = Annotated[
+    list[Annotated[str, Field(max_length=200)]],
+    Field(max_length=100, description=f"Normalised: lower-case, unique, at most {MAX_TAGS}"),
+    AfterValidator(normalize_tags),
+]

@@ -19,15 +19,14 @@ from pydantic import (
     model_validator,
 )
 
-MAX_TAGS = 20
-MAX_TAG_LENGTH = 50
+from platform_api.kernel.text import MAX_TAG_LENGTH, Tags
+
 MAX_FRAMEWORKS = 20
 MAX_DESCRIPTION = 20_000
 Status = Literal["idea", "in_progress", "done", "abandoned"]
 Visibility = Literal["private", "tenant"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_TAG = re.compile(r"^[\w+#.-]+$")
 # One spelling per well-known language, so that facets do not split "python" and "Python".
 _LANGUAGES = {
     name.lower(): name
@@ -59,24 +58,6 @@ def _multi_line(value: str) -> str:
     if _CONTROL.search(value):
         raise ValueError("control characters are not allowed")
     return value.strip()
-
-
-def normalize_tags(values: list[str]) -> list[str]:
-    """Trim, lower-case, join inner spaces with ``-``, drop empties and duplicates (in order)."""
-    tags: list[str] = []
-    for raw in values:
-        tag = "-".join(raw.strip().lower().split())
-        if not tag:
-            continue
-        if len(tag) > MAX_TAG_LENGTH:
-            raise ValueError(f"a tag has at most {MAX_TAG_LENGTH} characters")
-        if not _TAG.match(tag) or not any(ch.isalnum() for ch in tag):
-            raise ValueError("tags hold letters, digits and + # . _ - only")
-        if tag not in tags:
-            tags.append(tag)
-    if len(tags) > MAX_TAGS:
-        raise ValueError(f"at most {MAX_TAGS} tags")
-    return tags
 
 
 def normalize_frameworks(values: list[str]) -> list[str]:
@@ -136,11 +117,6 @@ Description = Annotated[
     Field(description="Markdown"),
 ]
 Language = Annotated[str, Field(max_length=100), AfterValidator(canonical_language)]
-Tags = Annotated[
-    list[Annotated[str, Field(max_length=200)]],
-    Field(max_length=100, description=f"Normalised: lower-case, unique, at most {MAX_TAGS}"),
-    AfterValidator(normalize_tags),
-]
 Frameworks = Annotated[
     list[Annotated[str, Field(max_length=200)]],
     Field(max_length=100),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,14 +17,18 @@ from platform_api.kernel.events import InMemoryBus
 
 from .consumer import IndexConsumer, open_consumer
 from .index import SearchIndex
+from .index_dojos import DojoIndex
 from .routes import router
+from .routes_dojos import router as dojos_router
 from .service import Search, SearchMetrics
 from .settings import SearchSettings
 
 DESCRIPTION = """
 Find POCs by name, description, language, frameworks and tags — typos forgiven ("pyhton"
-finds Python), with facets, highlights and as-you-type suggestions. The index is fed by the
-POC service's events; it only ever shows your organization's POCs that you may see.
+finds Python), with facets, highlights and as-you-type suggestions — and coding dojos by
+name, description, language and tags, with status and language facets. The index is fed by
+the POC and dojo services' events; it only ever shows your organization's POCs and dojos
+that you may see.
 """
 
 
@@ -44,6 +49,23 @@ async def open_index(settings: SearchSettings) -> SearchIndex:
     return TantivyIndex(settings.data_dir or None)
 
 
+async def open_dojo_index(settings: SearchSettings) -> DojoIndex:
+    """The dojo index adapter the settings name (beside the POC index)."""
+    if settings.index_backend == "opensearch":
+        from .index_dojos_opensearch import OpenSearchDojoIndex
+
+        index = OpenSearchDojoIndex(
+            settings.opensearch_url,
+            index=settings.opensearch_dojo_index,
+            replicas=settings.opensearch_replicas,
+        )
+        await index.ensure_index()
+        return index
+    from .index_dojos_tantivy import TantivyDojoIndex
+
+    return TantivyDojoIndex(settings.data_dir or None)
+
+
 @asynccontextmanager
 async def build_search(
     settings: SearchSettings,
@@ -52,28 +74,42 @@ async def build_search(
     pool: asyncpg.Pool | None = None,
     index: SearchIndex | None = None,
     pocs_client: httpx.AsyncClient | None = None,
+    dojo_index: DojoIndex | None = None,
+    dojos_client: httpx.AsyncClient | None = None,
 ) -> AsyncIterator[Search]:
     """Open (or take) every adapter the use cases need; close what it opened."""
-    db = pool or await create_pool(
-        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
-    )
-    idx = index or await open_index(settings)
-    http = pocs_client or httpx.AsyncClient(base_url=settings.pocs_url, timeout=10)
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        db = pool
+        if db is None:
+            db = await create_pool(
+                settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+            )
+            stack.push_async_callback(db.close)
+        idx = index
+        if idx is None:
+            idx = await open_index(settings)
+            stack.push_async_callback(idx.aclose)
+        dojo_idx = dojo_index
+        if dojo_idx is None:
+            dojo_idx = await open_dojo_index(settings)
+            stack.push_async_callback(dojo_idx.aclose)
+        http = pocs_client
+        if http is None:
+            http = httpx.AsyncClient(base_url=settings.pocs_url, timeout=10)
+            stack.push_async_callback(http.aclose)
+        dojos_http = dojos_client
+        if dojos_http is None:
+            dojos_http = httpx.AsyncClient(base_url=settings.dojos_url, timeout=10)
+            stack.push_async_callback(dojos_http.aclose)
         yield Search(
             settings=settings,
             pool=db,
             index=idx,
             metrics=SearchMetrics(registry or CollectorRegistry()),
             pocs_client=http,
+            dojo_index=dojo_idx,
+            dojos_client=dojos_http,
         )
-    finally:
-        if pocs_client is None:
-            await http.aclose()
-        if index is None:
-            await idx.aclose()
-        if pool is None:
-            await db.close()
 
 
 def create_app(
@@ -84,8 +120,11 @@ def create_app(
     index: SearchIndex | None = None,
     bus: InMemoryBus | None = None,
     pocs_client: httpx.AsyncClient | None = None,
+    dojo_index: DojoIndex | None = None,
+    dojos_client: httpx.AsyncClient | None = None,
 ) -> FastAPI:
-    """Build the search app. Tests pass ``settings``, the identity ``keys``, an index, a bus."""
+    """Build the search app. Tests pass ``settings``, the identity ``keys``, indexes, a bus,
+    and clients of the POC and dojo services."""
     settings = settings or SearchSettings()
 
     @asynccontextmanager
@@ -96,12 +135,19 @@ def create_app(
             pool=pool,
             index=index,
             pocs_client=pocs_client,
+            dojo_index=dojo_index,
+            dojos_client=dojos_client,
         ) as search:
             app.state.search = search
             app.state.consumer_task = None
             consumer = await open_consumer(settings, bus) if settings.consume else None
             if consumer is not None:
-                worker = IndexConsumer(search, consumer, batch=settings.consumer_batch)
+                worker = IndexConsumer(
+                    search,
+                    consumer,
+                    batch=settings.consumer_batch,
+                    max_attempts=settings.consumer_max_attempts,
+                )
                 app.state.consumer_task = asyncio.create_task(worker.run())
             try:
                 yield
@@ -115,6 +161,7 @@ def create_app(
         async with search.pool.acquire() as conn:
             await conn.fetchval("SELECT 1")
         await search.index.ping()
+        await search.dojo_index.ping()
         task = app.state.consumer_task
         if task is not None and task.done():
             raise RuntimeError("the event consumer stopped")
@@ -132,4 +179,5 @@ def create_app(
         audience=settings.jwt_audience,
     )
     app.include_router(router)
+    app.include_router(dojos_router)
     return app

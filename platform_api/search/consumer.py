@@ -1,8 +1,15 @@
 """The index's event consumer: receive a batch, apply it, acknowledge it; forever.
 
-It runs inside the search API process by default (tantivy has one writer per index). With
-OpenSearch it may run as its own processes, any number of them: ``python -m
-platform_api.search.consumer`` (versions make concurrent consumers safe).
+It consumes the ``poc`` and ``dojo`` topics. It runs inside the search API process by
+default (tantivy has one writer per index). With OpenSearch it may run as its own
+processes, any number of them: ``python -m platform_api.search.consumer`` (versions make
+concurrent consumers safe).
+
+Poison events: when a batch fails, its events are applied one by one, and those that work
+are acknowledged. One that fails alone stays unacknowledged (the bus brings it back) until
+its delivery count reaches ``SEARCH_CONSUMER_MAX_ATTEMPTS``; then, if the index and the
+database answer (so the failure is the event's, not an outage), it is parked as a dead
+letter (``dead_letters``) and acknowledged.
 """
 
 from __future__ import annotations
@@ -16,8 +23,9 @@ import time
 
 import structlog
 
-from platform_api.kernel.events import Consumer, InMemoryBus, create_consumer
+from platform_api.kernel.events import Consumer, Delivery, InMemoryBus, create_consumer
 
+from .dead_letters import park
 from .service import Search, apply_events
 from .settings import SearchSettings
 
@@ -39,12 +47,19 @@ async def open_consumer(settings: SearchSettings, memory: InMemoryBus | None = N
 
 class IndexConsumer:
     def __init__(
-        self, search: Search, consumer: Consumer, *, batch: int = 100, wait_seconds: float = 1.0
+        self,
+        search: Search,
+        consumer: Consumer,
+        *,
+        batch: int = 100,
+        wait_seconds: float = 1.0,
+        max_attempts: int = 5,
     ) -> None:
         self.search = search
         self.consumer = consumer
         self.batch = batch
         self.wait_seconds = wait_seconds
+        self.max_attempts = max_attempts
         self._backlog_at = 0.0
         self._stopping = asyncio.Event()
 
@@ -58,12 +73,52 @@ class IndexConsumer:
             max_messages=self.batch, wait_seconds=self.wait_seconds
         )
         if deliveries:
-            await apply_events(self.search, [d.event for d in deliveries])
-            await self.consumer.ack(deliveries)
+            try:
+                await apply_events(self.search, [d.event for d in deliveries])
+            except Exception:
+                _log.warning("batch_failed_trying_one_by_one", size=len(deliveries))
+                await self._one_by_one(deliveries)
+            else:
+                await self.consumer.ack(deliveries)
         if time.monotonic() - self._backlog_at > BACKLOG_EVERY_SECONDS:
             self._backlog_at = time.monotonic()
             self.search.metrics.backlog.set(await self.consumer.lag())
         return len(deliveries)
+
+    async def _one_by_one(self, deliveries: list[Delivery]) -> None:
+        """Apply and acknowledge each event alone; park those failing too often."""
+        failed: list[tuple[Delivery, Exception]] = []
+        for delivery in deliveries:
+            try:
+                await apply_events(self.search, [delivery.event])
+            except Exception as exc:  # judged below: the event's fault, or an outage
+                failed.append((delivery, exc))
+            else:
+                await self.consumer.ack([delivery])
+        if not failed:
+            return
+        if len(failed) == len(deliveries):
+            await self._healthy()  # raises during an outage: nothing is parked
+        for delivery, error in failed:
+            if delivery.attempts < self.max_attempts:
+                _log.warning(
+                    "event_failed",
+                    event_id=str(delivery.event.id),
+                    attempts=delivery.attempts,
+                    error=repr(error),
+                )
+                continue
+            reason = f"failed {delivery.attempts} times: {error!r}"
+            await park(self.search, delivery.event, reason, attempts=delivery.attempts)
+            self.search.metrics.events.labels("dead_lettered").inc()
+            await self.consumer.ack([delivery])
+
+    async def _healthy(self) -> None:
+        """Raise unless the index and the database answer."""
+        await self.search.index.ping()
+        await self.search.dojo_index.ping()
+        async with self.search.pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
 
     async def run(self) -> None:
         """Consume until :meth:`stop`; failures are logged and retried with backoff."""
@@ -100,7 +155,12 @@ async def main() -> None:
         loop.add_signal_handler(sig, stop.set)
     async with build_search(settings) as search:
         consumer = await open_consumer(settings)
-        worker = IndexConsumer(search, consumer, batch=settings.consumer_batch)
+        worker = IndexConsumer(
+            search,
+            consumer,
+            batch=settings.consumer_batch,
+            max_attempts=settings.consumer_max_attempts,
+        )
         task = asyncio.create_task(worker.run())
         await stop.wait()
         await worker.stop_and_wait(task)

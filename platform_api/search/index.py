@@ -77,6 +77,10 @@ class PocDocument:
     def key(self) -> tuple[uuid.UUID, uuid.UUID]:
         return self.tenant_id, self.poc_id
 
+    @property
+    def doc_id(self) -> uuid.UUID:
+        return self.poc_id
+
 
 @dataclass(frozen=True, slots=True)
 class Removal:

@@ -144,6 +144,28 @@ def _document(source: dict[str, Any]) -> PocDocument:
     )
 
 
+def check_bulk(response: dict[str, Any]) -> None:
+    """Raise if a bulk write failed for another reason than a newer version being there
+    (409) or deleting what is not there (404)."""
+    for item in response.get("items", []):
+        result = next(iter(item.values()))
+        if result.get("status", 200) >= 300 and result.get("status") not in (404, 409):
+            raise RuntimeError(f"OpenSearch refused a write: {result.get('error')}")
+
+
+def highlight_body() -> dict[str, Any]:
+    """``<mark>`` highlights of the name (whole) and the description (one fragment)."""
+    return {
+        "encoder": "html",
+        "pre_tags": ["<mark>"],
+        "post_tags": ["</mark>"],
+        "fields": {
+            "name": {"number_of_fragments": 0},
+            "description": {"fragment_size": 160, "number_of_fragments": 1},
+        },
+    }
+
+
 class OpenSearchIndex:
     """The :class:`~platform_api.search.index.SearchIndex` on OpenSearch."""
 
@@ -179,12 +201,7 @@ class OpenSearchIndex:
             actions.append(_source(doc))
         if not actions:
             return
-        response = await self._client.bulk(body=actions, refresh="wait_for")
-        for item in response.get("items", []):
-            result = next(iter(item.values()))
-            # 409: a newer version is already there; 404: deleting what is not there.
-            if result.get("status", 200) >= 300 and result.get("status") not in (404, 409):
-                raise RuntimeError(f"OpenSearch refused a write: {result.get('error')}")
+        check_bulk(await self._client.bulk(body=actions, refresh="wait_for"))
 
     def _filters(self, tenant_id: uuid.UUID, viewer_id: uuid.UUID) -> list[dict[str, Any]]:
         return [
@@ -238,15 +255,7 @@ class OpenSearchIndex:
             "track_total_hits": True,
             "track_scores": True,
             "aggs": {n: {"terms": {"field": n, "size": s}} for n, s in FACETS.items()},
-            "highlight": {
-                "encoder": "html",
-                "pre_tags": ["<mark>"],
-                "post_tags": ["</mark>"],
-                "fields": {
-                    "name": {"number_of_fragments": 0},
-                    "description": {"fragment_size": 160, "number_of_fragments": 1},
-                },
-            },
+            "highlight": highlight_body(),
         }
         if q.after is not None:
             if len(q.after) != len(sort) or any(isinstance(v, (dict, list)) for v in q.after):

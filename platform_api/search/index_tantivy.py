@@ -125,6 +125,58 @@ def _from_stored(data: dict[str, list[Any]]) -> PocDocument:
     )
 
 
+def term(schema: tantivy.Schema, field: str, value: str) -> Query:
+    return Query.term_query(schema, field, value)
+
+
+def any_of(schema: tantivy.Schema, field: str, values: Sequence[str]) -> Query:
+    return Query.boolean_query([(Occur.Should, term(schema, field, v)) for v in values])
+
+
+def text_clauses(
+    schema: tantivy.Schema, words: list[str], fields: dict[str, float]
+) -> list[tuple[Occur, Query]]:
+    """Every term must match some field: exactly (boosted), with typos, or as a prefix."""
+    clauses = []
+    for i, word in enumerate(words):
+        options: list[tuple[Occur, Query]] = []
+        for name, boost in fields.items():
+            exact = Query.boost_query(term(schema, name, word), boost * 2)
+            options.append((Occur.Should, exact))
+            if fuzziness(word):
+                fuzzy = Query.fuzzy_term_query(schema, name, word, fuzziness(word), True)
+                options.append((Occur.Should, Query.boost_query(fuzzy, boost)))
+            if i == len(words) - 1 and len(word) >= 2:
+                prefix = Query.fuzzy_term_query(schema, name, word, 0, True, True)
+                options.append((Occur.Should, Query.boost_query(prefix, boost)))
+        clauses.append((Occur.Must, Query.boolean_query(options)))
+    return clauses
+
+
+def tag_suggestions(
+    searcher: tantivy.Searcher, visible: Query, prefix: str, limit: int
+) -> list[str]:
+    """Tags of the visible documents (facet counts) that start like ``prefix`` (typos too)."""
+    buckets = searcher.aggregate(visible, {"tags": {"terms": {"field": "tags", "size": 1000}}})
+    stem = "-".join(prefix.lower().split())
+    return [
+        b["key"]
+        for b in buckets["tags"]["buckets"]
+        if b["key"].startswith(stem) or matches(b["key"][: len(stem)], stem, prefix=False)
+    ][:limit]
+
+
+def page_offset(after: list[Any] | None) -> int:
+    """The offset a page position of these indexes stands for; BadCursor if it is not one."""
+    if after is None:
+        return 0
+    if len(after) != 1 or not isinstance(after[0], int) or isinstance(after[0], bool):
+        raise BadCursor("not a position of this index")
+    if not 0 <= after[0] <= MAX_OFFSET:
+        raise BadCursor("position out of range")
+    return after[0]
+
+
 class TantivyIndex:
     """The :class:`~platform_api.search.index.SearchIndex` on tantivy (blocking calls run in
     worker threads; writes are serialised by a lock)."""
@@ -148,21 +200,25 @@ class TantivyIndex:
 
     def _apply(self, upserts: Sequence[PocDocument], removals: Sequence[Removal]) -> None:
         with self._lock:
-            for removal in removals:
-                self._writer.delete_documents_by_term("poc_id", str(removal.poc_id))
-            for doc in upserts:
-                self._writer.delete_documents_by_term("poc_id", str(doc.poc_id))
-                self._writer.add_document(_document(doc))
-            self._writer.commit()
+            try:
+                for removal in removals:
+                    self._writer.delete_documents_by_term("poc_id", str(removal.poc_id))
+                for doc in upserts:
+                    self._writer.delete_documents_by_term("poc_id", str(doc.poc_id))
+                    self._writer.add_document(_document(doc))
+                self._writer.commit()
+            except BaseException:
+                self._writer.rollback()  # nothing half-done rides along with the next commit
+                raise
             self._index.reload()
 
     # --- queries --------------------------------------------------------------------------
 
     def _term(self, field: str, value: str) -> Query:
-        return Query.term_query(self.schema, field, value)
+        return term(self.schema, field, value)
 
     def _any_of(self, field: str, values: Sequence[str]) -> Query:
-        return Query.boolean_query([(Occur.Should, self._term(field, v)) for v in values])
+        return any_of(self.schema, field, values)
 
     def _visible(self, tenant_id: uuid.UUID, viewer_id: uuid.UUID) -> list[tuple[Occur, Query]]:
         """Tenant from the token, and visibility: shared with the tenant, or the viewer's own."""
@@ -178,21 +234,7 @@ class TantivyIndex:
         ]
 
     def _text(self, words: list[str], fields: dict[str, float]) -> list[tuple[Occur, Query]]:
-        """Every term must match some field: exactly (boosted), with typos, or as a prefix."""
-        clauses = []
-        for i, word in enumerate(words):
-            options: list[tuple[Occur, Query]] = []
-            for name, boost in fields.items():
-                exact = Query.boost_query(self._term(name, word), boost * 2)
-                options.append((Occur.Should, exact))
-                if fuzziness(word):
-                    fuzzy = Query.fuzzy_term_query(self.schema, name, word, fuzziness(word), True)
-                    options.append((Occur.Should, Query.boost_query(fuzzy, boost)))
-                if i == len(words) - 1 and len(word) >= 2:
-                    prefix = Query.fuzzy_term_query(self.schema, name, word, 0, True, True)
-                    options.append((Occur.Should, Query.boost_query(prefix, boost)))
-            clauses.append((Occur.Must, Query.boolean_query(options)))
-        return clauses
+        return text_clauses(self.schema, words, fields)
 
     def _query(self, q: SearchQuery, words: list[str]) -> Query:
         clauses = self._visible(q.tenant_id, q.viewer_id) + self._text(words, TEXT_FIELDS)
@@ -214,13 +256,7 @@ class TantivyIndex:
         return await asyncio.to_thread(self._search, query)
 
     def _search(self, q: SearchQuery) -> SearchPage:
-        offset = 0
-        if q.after is not None:
-            if len(q.after) != 1 or not isinstance(q.after[0], int) or isinstance(q.after[0], bool):
-                raise BadCursor("not a position of this index")
-            offset = q.after[0]
-            if not 0 <= offset <= MAX_OFFSET:
-                raise BadCursor("position out of range")
+        offset = page_offset(q.after)
         words = terms(q.text)
         query = self._query(q, words)
         searcher = self._index.searcher()
@@ -277,18 +313,8 @@ class TantivyIndex:
             name = searcher.doc(address).to_dict()["name"][0]
             if name not in names:
                 names.append(name)
-        # Tags: the tenant's visible tags (facet counts), those that start like the prefix.
-        everything = Query.boolean_query(visible)
-        buckets = searcher.aggregate(
-            everything, {"tags": {"terms": {"field": "tags", "size": 1000}}}
-        )
-        stem = "-".join(prefix.lower().split())
-        tags = [
-            b["key"]
-            for b in buckets["tags"]["buckets"]
-            if b["key"].startswith(stem) or matches(b["key"][: len(stem)], stem, prefix=False)
-        ]
-        return Suggestions(names[:limit], tags[:limit])
+        tags = tag_suggestions(searcher, Query.boolean_query(visible), prefix, limit)
+        return Suggestions(names[:limit], tags)
 
     async def versions(self, tenant_id: uuid.UUID) -> dict[uuid.UUID, int]:
         return await asyncio.to_thread(self._versions, tenant_id)

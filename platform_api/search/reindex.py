@@ -1,4 +1,4 @@
-"""Rebuild the search index from the POC service's feed, for some tenants or all of them.
+"""Rebuild the search index from the POC and dojo services' feeds, for some tenants or all.
 
     python -m platform_api.search.reindex                 # every tenant the index has seen
     python -m platform_api.search.reindex --tenant <id>   # one (repeatable)
@@ -32,9 +32,11 @@ async def main(argv: list[str] | None = None, settings: SearchSettings | None = 
         tenants = args.tenant or await known_tenants(search)
         for tenant_id in tenants:
             report = await reindex_tenant(search, tenant_id)
+            dojos = report.dojos
             print(
                 f"{tenant_id}: indexed {report.indexed}, removed {report.removed},"
-                f" kept {report.kept_newer} newer"
+                f" kept {report.kept_newer} newer; dojos: indexed {dojos.indexed},"
+                f" removed {dojos.removed}, kept {dojos.kept_newer} newer"
             )
     return len(tenants)
 

@@ -30,6 +30,7 @@ from .schemas import (
     FacetOut,
     FacetsOut,
     HighlightsOut,
+    RebuildOut,
     ReindexOut,
     SearchHitOut,
     SearchOut,
@@ -161,6 +162,11 @@ async def suggest(
 
 @router.post("/reindex", response_model=ReindexOut, tags=["index"])
 async def reindex(who: Admin, svc: Svc) -> ReindexOut:
-    """Owners/admins: rebuild your organization's index from the POC service."""
+    """Owners/admins: rebuild your organization's index from the POC and dojo services."""
     report = await service.reindex_tenant(svc, who.tenant_id)
-    return ReindexOut(**report.__dict__)
+    return ReindexOut(
+        indexed=report.indexed,
+        removed=report.removed,
+        kept_newer=report.kept_newer,
+        dojos=RebuildOut(**report.dojos.__dict__),
+    )

@@ -1,5 +1,10 @@
-"""Search use cases: apply POC events to the index (idempotent, out-of-order safe), rebuild a
-tenant's index from the POC service's feed, and query it."""
+"""Search use cases: apply POC and dojo events to the index (idempotent, out-of-order safe),
+rebuild a tenant's documents from the POC and dojo services' feeds, and query.
+
+Both kinds follow one rule: the newest version of a document wins. The ``search`` database
+keeps the version the index holds per (tenant, kind, document); duplicates and older events
+are skipped, and a late update never undoes a removal.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,10 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, TypeAlias
 
 import asyncpg
 import httpx
@@ -22,12 +28,26 @@ from platform_api.kernel.events import Event
 
 from . import store
 from .index import BadCursor, PocDocument, Removal, SearchIndex, SearchPage, SearchQuery
+from .index_dojos import DojoDocument, DojoIndex, DojoPage, DojoQuery, DojoRemoval
 from .settings import SearchSettings
 
 _log = structlog.get_logger("search")
 KIND = "poc"
+DOJO = "dojo"
 UPSERTS = ("poc.created", "poc.updated", "poc.restored")
 REMOVALS = ("poc.deleted", "poc.purged")
+DOJO_UPSERTS = (
+    "dojo.created",
+    "dojo.updated",
+    "dojo.started",
+    "dojo.ended",
+    "dojo.archived",
+    "dojo.participant.joined",
+    "dojo.participant.left",
+)
+MAX_VERSION = 2**31 - 1  # index_versions.version is an integer column
+Change: TypeAlias = PocDocument | Removal | DojoDocument | DojoRemoval
+Item: TypeAlias = tuple[Event, Change]
 
 
 class SearchMetrics:
@@ -62,158 +82,226 @@ class Search:
     index: SearchIndex
     metrics: SearchMetrics
     pocs_client: httpx.AsyncClient
+    dojo_index: DojoIndex
+    dojos_client: httpx.AsyncClient
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-def _parse(event: Event) -> PocDocument | Removal | None:
-    """The index change an event asks for; None for events this index does not use."""
+def _parse(event: Event) -> tuple[str, Change] | None:
+    """The index change an event asks for and its kind; None for events this index does not
+    use; ValueError for a payload it cannot use."""
+    if event.version > MAX_VERSION:
+        raise ValueError("the version is out of range")
     if event.type in REMOVALS:
-        return Removal(event.tenant_id, event.aggregate_id, event.version)
-    if event.type not in UPSERTS:
+        return KIND, Removal(event.tenant_id, event.aggregate_id, event.version)
+    change: PocDocument | DojoDocument
+    if event.type in UPSERTS:
+        change = PocDocument.from_payload(event.payload)
+    elif event.type in DOJO_UPSERTS:
+        change = DojoDocument.from_payload(event.payload)
+    else:
         return None
-    doc = PocDocument.from_payload(event.payload)
-    if doc.key != (event.tenant_id, event.aggregate_id) or doc.version != event.version:
+    if change.key != (event.tenant_id, event.aggregate_id) or change.version != event.version:
         raise ValueError("the payload does not match the envelope")
-    return doc
+    return (KIND if isinstance(change, PocDocument) else DOJO), change
+
+
+async def _write(search: Search, kind: str, changes: Sequence[Change]) -> None:
+    if kind == KIND:
+        await search.index.apply(
+            [c for c in changes if isinstance(c, PocDocument)],
+            [c for c in changes if isinstance(c, Removal)],
+        )
+    else:
+        await search.dojo_index.apply(
+            [c for c in changes if isinstance(c, DojoDocument)],
+            [c for c in changes if isinstance(c, DojoRemoval)],
+        )
 
 
 async def apply_events(search: Search, events: Sequence[Event]) -> Counter[str]:
-    """Bring the index up to date with ``events``: newest version per POC wins, always.
+    """Bring the index up to date with ``events``: newest version per document wins, always.
 
     Duplicates and events older than what the index holds are skipped (their versions are
     in the ``search`` database). The index is written first and the versions after, so a
-    crash in between only makes the redelivered events apply again (idempotent).
+    crash in between only makes the redelivered events apply again (idempotent). Events
+    whose payload is unusable are counted ``malformed`` and parked as dead letters.
     """
+    from .dead_letters import park
+
     outcomes: Counter[str] = Counter()
-    latest: dict[tuple[uuid.UUID, uuid.UUID], tuple[Event, PocDocument | Removal]] = {}
+    latest: dict[tuple[str, uuid.UUID, uuid.UUID], Item] = {}
     for event in events:
         try:
-            change = _parse(event)
+            parsed = _parse(event)
         except ValueError as exc:
-            _log.error("malformed_event_skipped", event_id=str(event.id), error=str(exc))
+            _log.error("malformed_event", event_id=str(event.id), error=str(exc))
+            await park(search, event, f"malformed: {exc}", attempts=1)
             outcomes["malformed"] += 1
             continue
-        if change is None:
+        if parsed is None:
             outcomes["ignored"] += 1
             continue
-        key = (event.tenant_id, event.aggregate_id)
-        if key in latest and latest[key][0].version >= event.version:
-            outcomes["stale"] += 1
-            continue
+        kind, change = parsed
+        key = (kind, event.tenant_id, event.aggregate_id)
         if key in latest:
             outcomes["stale"] += 1
+            if latest[key][0].version >= event.version:
+                continue
         latest[key] = (event, change)
-    by_tenant: dict[uuid.UUID, list[tuple[Event, PocDocument | Removal]]] = {}
-    for (tenant_id, _), item in latest.items():
-        by_tenant.setdefault(tenant_id, []).append(item)
+    groups: dict[tuple[uuid.UUID, str], list[Item]] = {}
+    for (kind, tenant_id, _), item in latest.items():
+        groups.setdefault((tenant_id, kind), []).append(item)
     async with search.write_lock:
-        fresh: dict[uuid.UUID, list[tuple[Event, PocDocument | Removal]]] = {}
-        for tenant_id, items in by_tenant.items():
+        fresh: dict[tuple[uuid.UUID, str], list[Item]] = {}
+        for (tenant_id, kind), items in groups.items():
             async with tenant_transaction(search.pool, tenant_id) as conn:
-                stored = await store.versions(conn, KIND, [e.aggregate_id for e, _ in items])
+                stored = await store.versions(conn, kind, [e.aggregate_id for e, _ in items])
             for event, change in items:
                 known = stored.get(event.aggregate_id)
                 if known is not None and known["version"] >= event.version:
                     outcomes["stale"] += 1
                 else:
-                    fresh.setdefault(tenant_id, []).append((event, change))
-        changes = [c for items in fresh.values() for _, c in items]
-        await search.index.apply(
-            [c for c in changes if isinstance(c, PocDocument)],
-            [c for c in changes if isinstance(c, Removal)],
-        )
-        for tenant_id, items in fresh.items():
+                    fresh.setdefault((tenant_id, kind), []).append((event, change))
+        for kind in (KIND, DOJO):
+            changes = [c for (_, k), items in fresh.items() if k == kind for _, c in items]
+            await _write(search, kind, changes)
+        for (tenant_id, kind), items in fresh.items():
             entries = [
                 store.Indexed(
-                    e.aggregate_id, e.version, isinstance(c, Removal), e.id, e.occurred_at
+                    e.aggregate_id,
+                    e.version,
+                    isinstance(c, Removal | DojoRemoval),
+                    e.id,
+                    e.occurred_at,
                 )
                 for e, c in items
             ]
             async with tenant_transaction(search.pool, tenant_id) as conn:
-                await store.record(conn, tenant_id, KIND, entries)
+                await store.record(conn, tenant_id, kind, entries)
     applied = [e for items in fresh.values() for e, _ in items]
+    _observe(search, applied, outcomes)
+    return outcomes
+
+
+def _observe(search: Search, applied: list[Event], outcomes: Counter[str]) -> None:
     if applied:
         outcomes["applied"] += len(applied)
-    now = datetime.now(UTC)
-    for event in applied:
-        search.metrics.lag_histogram.observe((now - event.occurred_at).total_seconds())
-    if applied:
+        now = datetime.now(UTC)
+        for event in applied:
+            search.metrics.lag_histogram.observe((now - event.occurred_at).total_seconds())
         search.metrics.lag.set(max((now - e.occurred_at).total_seconds() for e in applied))
     for outcome, count in outcomes.items():
         search.metrics.events.labels(outcome).inc(count)
-    return outcomes
+
+
+async def _feed(
+    client: httpx.AsyncClient, path: str, token: str, service: str
+) -> list[dict[str, Any]]:
+    """Every item of a service's internal feed (``X-Service-Token``), page by page."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, str | int] = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+        try:
+            response = await client.get(path, params=params, headers={"X-Service-Token": token})
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise Problem(
+                503, f"The {service} service could not be read: {type(exc).__name__}"
+            ) from exc
+        page = response.json()
+        items += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return items
 
 
 async def fetch_snapshots(search: Search, tenant_id: uuid.UUID) -> list[PocDocument]:
     """Every live POC of a tenant, from the POC service's internal feed."""
-    docs: list[PocDocument] = []
-    cursor: str | None = None
-    headers = {"X-Service-Token": search.settings.effective_service_token()}
-    while True:
-        params: dict[str, str | int] = {"limit": 500, **({"cursor": cursor} if cursor else {})}
-        try:
-            response = await search.pocs_client.get(
-                f"/internal/tenants/{tenant_id}/pocs", params=params, headers=headers
-            )
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise Problem(503, f"The POC service could not be read: {type(exc).__name__}") from exc
-        page = response.json()
-        docs += [PocDocument.from_payload(item) for item in page["items"]]
-        cursor = page.get("next_cursor")
-        if not cursor:
-            return docs
+    token = search.settings.effective_service_token()
+    path = f"/internal/tenants/{tenant_id}/pocs"
+    return [
+        PocDocument.from_payload(i) for i in await _feed(search.pocs_client, path, token, "POC")
+    ]
+
+
+async def fetch_dojos(search: Search, tenant_id: uuid.UUID) -> list[DojoDocument]:
+    """Every dojo of a tenant, from the dojo service's internal feed."""
+    token = search.settings.effective_dojos_token()
+    path = f"/internal/tenants/{tenant_id}/dojos"
+    items = await _feed(search.dojos_client, path, token, "dojo")
+    return [DojoDocument.from_payload(i) for i in items]
 
 
 @dataclass(frozen=True)
-class ReindexReport:
+class RebuildCounts:
     indexed: int
     removed: int
     kept_newer: int
 
 
-async def reindex_tenant(search: Search, tenant_id: uuid.UUID) -> ReindexReport:
-    """Rebuild a tenant's documents from the POC feed, keeping anything newer that events
-    brought in meanwhile, and removing documents the feed no longer has."""
+@dataclass(frozen=True)
+class ReindexReport(RebuildCounts):
+    """POC counts (as before dojos were indexed) and the dojos'."""
+
+    dojos: RebuildCounts = RebuildCounts(0, 0, 0)
+
+
+async def _rebuild(
+    search: Search,
+    tenant_id: uuid.UUID,
+    kind: str,
+    snapshots: Sequence[PocDocument | DojoDocument],
+    indexed_versions: Callable[[uuid.UUID], Awaitable[dict[uuid.UUID, int]]],
+) -> RebuildCounts:
+    """Write ``snapshots`` (a feed read at ``started``) unless events brought something newer
+    meanwhile, and remove what the feed no longer has (unless an event just indexed it)."""
     started = datetime.now(UTC)
-    snapshots = await fetch_snapshots(search, tenant_id)
     async with search.write_lock:
         async with tenant_transaction(search.pool, tenant_id) as conn:
-            stored = await store.versions(conn, KIND)
-        indexed = await search.index.versions(tenant_id)
+            stored = await store.versions(conn, kind)
+        indexed = await indexed_versions(tenant_id)
         upserts = [
             s
             for s in snapshots
-            if not (s.poc_id in stored and stored[s.poc_id]["version"] > s.version)
+            if not (s.doc_id in stored and stored[s.doc_id]["version"] > s.version)
         ]
-        present = {s.poc_id for s in snapshots}
+        present = {s.doc_id for s in snapshots}
         candidates = set(indexed) | {d for d, r in stored.items() if not r["deleted"]}
-        removals = [
-            Removal(
-                tenant_id,
+        gone = [
+            (
                 doc_id,
                 max(indexed.get(doc_id, 0), stored[doc_id]["version"] if doc_id in stored else 0),
             )
             for doc_id in candidates - present
             if not (doc_id in stored and stored[doc_id]["indexed_at"] > started)
         ]
-        await search.index.apply(upserts, removals)
+        removals: list[Change] = [
+            Removal(tenant_id, d, v) if kind == KIND else DojoRemoval(tenant_id, d, v)
+            for d, v in gone
+        ]
+        await _write(search, kind, [*upserts, *removals])
         async with tenant_transaction(search.pool, tenant_id) as conn:
             await store.record(
                 conn,
                 tenant_id,
-                KIND,
-                [store.Indexed(s.poc_id, s.version, False) for s in upserts],
+                kind,
+                [store.Indexed(s.doc_id, s.version, False) for s in upserts]
+                + [store.Indexed(d, v, True) for d, v in gone],
                 force=True,
             )
-            await store.record(
-                conn,
-                tenant_id,
-                KIND,
-                [store.Indexed(r.poc_id, r.version, True) for r in removals],
-                force=True,
-            )
-    return ReindexReport(len(upserts), len(removals), len(snapshots) - len(upserts))
+    return RebuildCounts(len(upserts), len(gone), len(snapshots) - len(upserts))
+
+
+async def reindex_tenant(search: Search, tenant_id: uuid.UUID) -> ReindexReport:
+    """Rebuild a tenant's POCs and dojos from the services' feeds, keeping anything newer
+    that events brought in meanwhile, and removing documents the feeds no longer have."""
+    pocs = await fetch_snapshots(search, tenant_id)
+    poc_counts = await _rebuild(search, tenant_id, KIND, pocs, search.index.versions)
+    dojos = await fetch_dojos(search, tenant_id)
+    dojo_counts = await _rebuild(search, tenant_id, DOJO, dojos, search.dojo_index.versions)
+    return ReindexReport(**poc_counts.__dict__, dojos=dojo_counts)
 
 
 async def known_tenants(search: Search) -> list[uuid.UUID]:
@@ -222,7 +310,7 @@ async def known_tenants(search: Search) -> list[uuid.UUID]:
 
 
 async def run_search(search: Search, query: SearchQuery) -> SearchPage:
-    """Query the index; a cursor it did not make is a 400, an unreachable index a 503."""
+    """Query the POC index; a cursor it did not make is a 400, an unreachable index a 503."""
     started = time.perf_counter()
     try:
         page = await search.index.search(query)
@@ -232,3 +320,13 @@ async def run_search(search: Search, query: SearchQuery) -> SearchPage:
         raise Problem(503, "The search index is not reachable") from exc
     _log.debug("searched", ms=round((time.perf_counter() - started) * 1000, 2), total=page.total)
     return page
+
+
+async def run_dojo_search(search: Search, query: DojoQuery) -> DojoPage:
+    """Query the dojo index, with the same error mapping as :func:`run_search`."""
+    try:
+        return await search.dojo_index.search(query)
+    except BadCursor:
+        raise Problem(400, "The cursor is malformed") from None
+    except (OSError, ConnectionError) as exc:
+        raise Problem(503, "The search index is not reachable") from exc

@@ -1,4 +1,4 @@
-"""Search bookkeeping (PostgreSQL): indexed versions per document, tenants seen."""
+"""Search bookkeeping (PostgreSQL): indexed versions per document, tenants seen, dead letters."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -70,3 +71,39 @@ async def record(
 
 async def known_tenants(conn: asyncpg.Connection) -> list[uuid.UUID]:
     return [r["tenant_id"] for r in await conn.fetch("SELECT tenant_id FROM known_tenants")]
+
+
+async def park(
+    conn: asyncpg.Connection, event: dict[str, Any], *, reason: str, attempts: int
+) -> None:
+    """Keep an event (its JSON envelope) the consumer gave up on; once per event id."""
+    await conn.execute(
+        """INSERT INTO dead_letters
+               (tenant_id, event_id, type, aggregate_id, version, attempts, reason, event)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (tenant_id, event_id) DO UPDATE SET
+               attempts = EXCLUDED.attempts, reason = EXCLUDED.reason, parked_at = now()""",
+        uuid.UUID(event["tenant_id"]),
+        uuid.UUID(event["id"]),
+        event["type"],
+        uuid.UUID(event["aggregate_id"]),
+        event["version"],
+        attempts,
+        reason[:2000],
+        event,
+    )
+    await conn.execute(
+        "INSERT INTO known_tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING",
+        uuid.UUID(event["tenant_id"]),
+    )
+
+
+async def parked(conn: asyncpg.Connection, limit: int = 1000) -> list[asyncpg.Record]:
+    """The transaction's tenant's dead letters, oldest first."""
+    return await conn.fetch(
+        "SELECT * FROM dead_letters ORDER BY parked_at, event_id LIMIT $1", limit
+    )
+
+
+async def unpark(conn: asyncpg.Connection, event_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM dead_letters WHERE event_id = $1", event_id)

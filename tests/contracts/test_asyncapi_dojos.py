@@ -24,7 +24,7 @@ def _dojo() -> dict[str, typing.Any]:
         "status": "active", "version": 3, "scheduled_start_time": None, "created_at": now,
         "started_at": now, "ended_at": None, "driver_id": None, "rotation_order": [],
         "turn": 0, "timer_state": "stopped", "rotation_seconds": 300, "turn_due_at": None,
-        "turn_remaining_ms": None,
+        "turn_remaining_ms": None, "is_private": False, "tags": ["tdd"],
     }  # fmt: skip
 
 
@@ -32,7 +32,9 @@ def test_event_types_and_payload_are_documented() -> None:
     documented = set(SCHEMAS["DojoEvent"]["properties"]["type"]["enum"])
     assert documented == set(typing.get_args(EventType))
     payload = SCHEMAS["DojoEvent"]["properties"]["payload"]
-    assert set(dojo_payload(_dojo(), 1)) | {"user_id"} == set(payload["properties"])
+    extra = {"user_id", "reason"}  # the participant events'
+    assert set(dojo_payload(_dojo(), [uuid.uuid4()])) | extra == set(payload["properties"])
+    assert set(payload["required"]) <= set(payload["properties"])
 
 
 def test_room_meta_keys_are_documented() -> None:

@@ -1,8 +1,17 @@
 """Fixtures of every integration test, defined once in ``tests/harness`` and shared here:
-the identity service (real access tokens), the POC service, and collab nodes with tickets.
+the identity service (real access tokens), the POC and dojo services, and collab nodes with
+tickets.
 """
 
 from tests.harness.collab import Mint, StartNode, collab_db, mint, start_node, ticket_key
+from tests.harness.dojos import (
+    dojos,
+    dojos_db,
+    dojos_owner_pool,
+    dojos_settings,
+    identity_url,
+    make_dojo,
+)
 from tests.harness.identity import (
     PASSWORD,
     Account,
@@ -23,11 +32,17 @@ __all__ = [
     "SignUp",
     "StartNode",
     "collab_db",
+    "dojos",
+    "dojos_db",
+    "dojos_owner_pool",
+    "dojos_settings",
     "identity",
     "identity_db",
     "identity_keys",
     "identity_settings",
+    "identity_url",
     "invite_member",
+    "make_dojo",
     "make_poc",
     "mint",
     "owner_pool",

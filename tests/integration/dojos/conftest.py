@@ -1,9 +1,10 @@
-"""Dojo service fixtures: its database, a live identity service, a collab node, the app."""
+"""Dojo service fixtures: the app with a collab node (its database and the live identity
+service come from ``tests/harness/dojos.py``)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,26 +14,12 @@ import pytest
 from fastapi import FastAPI
 
 from platform_api.dojos import DojosSettings, create_app
-from platform_api.identity.app import create_app as create_identity_app
-from platform_api.identity.settings import IdentitySettings
 from platform_api.kernel.provision import ServiceDatabase
 from tests.harness.asgi import serve
-from tests.harness.databases import database_fixture
-from tests.harness.live_server import live_server
 from tests.harness.ywire import YClient
 from tests.integration.conftest import Account, StartNode
 
 STARTING_CODE = "def fizzbuzz(n):\n    pass\n"
-
-
-dojos_db = database_fixture("dojos")
-
-
-@pytest.fixture(scope="session")
-def identity_url(identity_settings: IdentitySettings) -> Iterator[str]:
-    """The identity service over HTTP: the dojo service fetches its JWKS and ``/me``."""
-    with live_server(create_identity_app(identity_settings)) as url:
-        yield url
 
 
 MakeSettings = Callable[..., DojosSettings]

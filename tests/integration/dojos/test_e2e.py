@@ -158,15 +158,20 @@ async def test_a_randori_from_start_to_export(
         bus = stack.app.state.publisher.published
         return [e.to_dict() for e in bus if str(e.aggregate_id) == did]
 
-    await eventually(lambda: len(relayed()) >= 5, what="events")
+    await eventually(lambda: len(relayed()) >= 6, what="events")
     published = [e["type"] for e in relayed()]
-    assert published[:5] == [
+    assert published[:6] == [
         "dojo.created",
         "dojo.participant.joined",
         "dojo.participant.joined",
         "dojo.started",
+        "dojo.participant.left",  # the removal
         "dojo.ended",
     ]
+    left = relayed()[4]["payload"]
+    assert left["reason"] == "removed"
+    assert left["user_id"] not in left["participant_ids"]
+    assert left["participant_count"] == len(left["participant_ids"]) == 2
 
 
 async def test_revoking_an_invite_disconnects_who_joined_with_it(

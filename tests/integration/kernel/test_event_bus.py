@@ -130,6 +130,18 @@ async def test_unacknowledged_events_come_back(bus: Bus) -> None:
     assert await bus.consumer.receive(wait_seconds=0.2) == []
 
 
+async def test_attempts_count_every_delivery(bus: Bus) -> None:
+    event = _event()
+    await bus.publisher.publish([event])
+    for expected in (1, 2, 3):
+        deliveries = await _receive_until(bus.consumer, 1)
+        assert [(d.event.id, d.attempts) for d in deliveries] == [(event.id, expected)]
+        await asyncio.sleep(REDELIVER_AFTER + 0.2)  # not acknowledged: it comes back
+    last = await _receive_until(bus.consumer, 1)
+    assert last[0].attempts == 4
+    await bus.consumer.ack(last)
+
+
 async def test_malformed_messages_are_dropped_not_redelivered(bus: Bus) -> None:
     await bus.inject_garbage()
     good = _event()

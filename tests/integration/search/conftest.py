@@ -1,6 +1,7 @@
-"""Search fixtures: the POC service feeds the search service through outbox → relay → bus.
+"""Search fixtures: the POC and dojo services feed the search service through outbox →
+relay → bus.
 
-``sync()`` relays the POC outbox into the in-memory bus and waits until the search
+``sync()`` relays both outboxes into the in-memory bus and waits until the search
 service's consumer has acknowledged everything: after it, searches see every change.
 """
 
@@ -37,6 +38,7 @@ def search_settings(search_db: ServiceDatabase) -> SearchSettings:
         migrations_database_url=search_db.owner_dsn,
         event_bus="memory",
         pocs_url="http://testserver",
+        dojos_url="http://testserver",
         db_pool_max=4,
     )
 
@@ -52,20 +54,30 @@ async def search(
     identity_keys: KeySet,
     bus: InMemoryBus,
     pocs: httpx.AsyncClient,
+    dojos: httpx.AsyncClient,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The search app (tantivy in RAM), consuming ``bus``, rebuilding from the POC app."""
-    app = create_app(search_settings, keys=identity_keys, bus=bus, pocs_client=pocs)
+    """The search app (tantivy in RAM), consuming ``bus``, rebuilding from the POC and
+    dojo apps."""
+    app = create_app(
+        search_settings, keys=identity_keys, bus=bus, pocs_client=pocs, dojos_client=dojos
+    )
     async with serve(app) as client:
         client.app = app  # type: ignore[attr-defined]
         yield client
 
 
 @pytest.fixture(scope="session")
-def sync(owner_pool: asyncpg.Pool, bus: InMemoryBus, search: httpx.AsyncClient) -> Sync:
-    relay = OutboxRelay(owner_pool, bus)
+def sync(
+    owner_pool: asyncpg.Pool,
+    dojos_owner_pool: asyncpg.Pool,
+    bus: InMemoryBus,
+    search: httpx.AsyncClient,
+) -> Sync:
+    relays = [OutboxRelay(owner_pool, bus), OutboxRelay(dojos_owner_pool, bus, keep_sent=None)]
 
     async def run() -> None:
-        await relay.drain()
+        for relay in relays:
+            await relay.drain()
         deadline = time.monotonic() + 10
         while await bus.lag():
             assert time.monotonic() < deadline, "the search consumer did not catch up"

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from platform_api.kernel import tenant_transaction
 from platform_api.kernel.events import Event, InMemoryBus, new_event
 from platform_api.search.service import Search, apply_events
 
@@ -75,12 +76,23 @@ async def test_bad_and_foreign_events_are_skipped(engine: Search) -> None:
     mismatched = _poc_event("poc.created", tenant, poc, 1, tenant_id=str(other_tenant))
     broken = _poc_event("poc.created", tenant, poc, 1, created_at="yesterday")
     unknown = _poc_event("poc.renamed", tenant, poc, 1)
-    dojo = new_event("dojo.created", tenant_id=tenant, aggregate_id=poc, version=1, payload={})
+    empty_dojo = new_event(
+        "dojo.created", tenant_id=tenant, aggregate_id=poc, version=1, payload={}
+    )
+    other = new_event("chat.sent", tenant_id=tenant, aggregate_id=poc, version=1, payload={})
+    huge = _poc_event("poc.updated", tenant, poc, 2**31)
     good = _poc_event("poc.created", tenant, poc, 2)
-    outcomes = await apply_events(engine, [mismatched, broken, unknown, dojo, good])
-    assert outcomes == {"malformed": 2, "ignored": 2, "applied": 1}
+    events = [mismatched, broken, unknown, empty_dojo, other, huge, good]
+    outcomes = await apply_events(engine, events)
+    assert outcomes == {"malformed": 4, "ignored": 2, "applied": 1}
     assert await _names(engine, tenant) == ["Version 2"]
     assert await _names(engine, other_tenant) == []
+    # The unusable ones are parked as dead letters of the envelope's tenant, once each.
+    await apply_events(engine, [broken])
+    async with tenant_transaction(engine.pool, tenant) as conn:
+        parked = await conn.fetch("SELECT event_id, reason, attempts FROM dead_letters")
+    assert {r["event_id"] for r in parked} == {mismatched.id, broken.id, empty_dojo.id, huge.id}
+    assert all(r["reason"].startswith("malformed") and r["attempts"] == 1 for r in parked)
 
 
 async def test_lag_metric_and_redelivery_after_a_failure(

@@ -8,11 +8,13 @@ import httpx
 import pytest
 import schemathesis
 
+from platform_api.dojos import DojosSettings
 from platform_api.kernel import KeySet
 from platform_api.pocs.app import create_app as create_pocs_app
 from platform_api.pocs.settings import PocsSettings
 from platform_api.search.app import create_app
 from platform_api.search.settings import SearchSettings
+from tests.harness.dojos import dojos_app
 from tests.harness.fuzz import FuzzTarget, fuzz_test
 from tests.harness.identity import Account, new_tenant
 from tests.harness.live_server import live_server
@@ -29,13 +31,19 @@ async def fuzz_account(identity: httpx.AsyncClient) -> Account:
 def fuzz_target(
     search_settings: SearchSettings,
     pocs_settings: PocsSettings,
+    dojos_settings: DojosSettings,
     identity_keys: KeySet,
     fuzz_account: Account,
 ) -> Iterator[FuzzTarget]:
-    """A live search server (its own RAM index, no consumer) rebuilding from a live POC
-    server, and an owner's bearer header."""
-    with live_server(create_pocs_app(pocs_settings, keys=identity_keys)) as pocs_url:
-        settings = search_settings.model_copy(update={"consume": False, "pocs_url": pocs_url})
+    """A live search server (its own RAM indexes, no consumer) rebuilding from live POC and
+    dojo servers, and an owner's bearer header."""
+    with (
+        live_server(create_pocs_app(pocs_settings, keys=identity_keys)) as pocs_url,
+        live_server(dojos_app(dojos_settings)) as dojos_url,
+    ):
+        settings = search_settings.model_copy(
+            update={"consume": False, "pocs_url": pocs_url, "dojos_url": dojos_url}
+        )
         with live_server(create_app(settings, keys=identity_keys)) as base_url:
             yield base_url, fuzz_account.auth
 

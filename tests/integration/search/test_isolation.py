@@ -1,4 +1,5 @@
-"""Tenant B never finds, counts or is suggested tenant A's POCs, whatever it sends."""
+"""Tenant B never finds, counts or is suggested tenant A's POCs, whatever it sends (dojos:
+``test_dojos.py``), and rebuilds only its own documents."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from tests.harness.dojos import MakeDojo
 from tests.harness.identity import SignUp
 from tests.harness.pocs import MakePoc
 
@@ -61,15 +63,24 @@ async def test_search_suggest_and_facets_hold_only_the_callers_tenant(
 
 
 async def test_reindex_rebuilds_only_the_callers_tenant(
-    search: httpx.AsyncClient, sign_up: SignUp, make_poc: MakePoc, sync: Sync
+    search: httpx.AsyncClient,
+    sign_up: SignUp,
+    make_poc: MakePoc,
+    make_dojo: MakeDojo,
+    sync: Sync,
 ) -> None:
     a, b = await sign_up(), await sign_up()
     await make_poc(a, name="Alpha one", visibility="tenant")
     await make_poc(b, name="Beta one", visibility="tenant")
+    await make_dojo(a, name="Alpha dojo")
+    await make_dojo(b, name="Beta dojo")
     await sync()
     response = await search.post("/reindex", headers=b.auth)
     assert response.status_code == 200, response.text
-    assert response.json()["removed"] == 0
-    for who, expected in ((a, ["Alpha one"]), (b, ["Beta one"])):
-        body = (await search.get("/search", headers=who.auth)).json()
-        assert [i["name"] for i in body["items"]] == expected
+    body = response.json()
+    assert (body["removed"], body["dojos"]["indexed"], body["dojos"]["removed"]) == (0, 1, 0)
+    for who, prefix in ((a, "Alpha"), (b, "Beta")):
+        found = (await search.get("/search", headers=who.auth)).json()
+        assert [i["name"] for i in found["items"]] == [f"{prefix} one"]
+        dojos = (await search.get("/search/dojos", headers=who.auth)).json()
+        assert [i["name"] for i in dojos["items"]] == [f"{prefix} dojo"]

@@ -1,4 +1,5 @@
-"""The local stack's demo data: seeded POCs flow outbox → relay → bus → search index."""
+"""The local stack's demo data: seeded POCs flow outbox → relay → bus → search index; and
+the Redis path of POC and dojo events."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import redis.asyncio as aioredis
 
 from infra.local.demo_pocs import DEMO_POCS
 from infra.local.seed import seed_all, seed_identity, seed_pocs
+from platform_api.dojos import DojosSettings
 from platform_api.kernel import KeySet
 from platform_api.kernel.keys import generate_private_key_pem
 from platform_api.kernel.provision import ServiceDatabase
@@ -21,6 +23,7 @@ from platform_api.pocs.settings import PocsSettings
 from platform_api.search.app import create_app as create_search_app
 from platform_api.search.settings import SearchSettings
 from tests.harness.asgi import serve
+from tests.harness.dojos import dojos_app
 from tests.harness.identity import Account, SignUp
 from tests.harness.pocs import MakePoc
 
@@ -101,6 +104,49 @@ async def test_redis_path_of_the_local_stack(
         worker_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker_task
+        redis = aioredis.Redis.from_url(redis_url)
+        await redis.delete(f"{prefix}:poc", f"{prefix}:dojo")
+        await redis.aclose()
+
+
+async def test_redis_path_of_dojo_events(
+    search_settings: SearchSettings,
+    dojos_settings: DojosSettings,
+    identity_keys: KeySet,
+    sign_up: SignUp,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    """dojo API → outbox → dojo worker → Redis Streams → search consumer → tantivy on disk."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    bus = {"event_bus": "redis", "redis_url": redis_url, "event_stream_prefix": prefix}
+    dojo_settings = dojos_settings.model_copy(update={**bus, "run_worker": True})
+    settings = search_settings.model_copy(update={**bus, "data_dir": str(tmp_path)})
+    try:
+        async with (
+            serve(dojos_app(dojo_settings)) as dojos,
+            serve(create_search_app(settings, keys=identity_keys, dojos_client=dojos)) as client,
+        ):
+            owner = await sign_up()
+            made = await dojos.post(
+                "/dojos",
+                json={"name": "Streamed kata", "language": "Elixir", "tags": ["redis"]},
+                headers=owner.auth,
+            )
+            assert made.status_code == 201, made.text
+            deadline = asyncio.get_running_loop().time() + 15
+            while True:
+                found = await client.get(
+                    "/search/dojos", params={"q": "streamd"}, headers=owner.auth
+                )
+                if found.json()["total"]:
+                    break
+                assert asyncio.get_running_loop().time() < deadline, "nothing reached search"
+                await asyncio.sleep(0.05)
+            item = found.json()["items"][0]
+            assert (item["dojo_id"], item["language"]) == (made.json()["dojo_id"], "Elixir")
+            assert (await client.get("/readyz")).status_code == 200
+    finally:
         redis = aioredis.Redis.from_url(redis_url)
         await redis.delete(f"{prefix}:poc", f"{prefix}:dojo")
         await redis.aclose()

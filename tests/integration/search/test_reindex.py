@@ -3,6 +3,7 @@ and anything newer that events brought in is kept."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -10,14 +11,18 @@ from pathlib import Path
 import httpx
 import pytest
 
+from platform_api.dojos import DojosSettings
 from platform_api.kernel import KeySet
 from platform_api.pocs.app import create_app as create_pocs_app
 from platform_api.pocs.settings import PocsSettings
 from platform_api.search import reindex
 from platform_api.search.index import PocDocument, SearchQuery
+from platform_api.search.index_dojos import DojoQuery
+from platform_api.search.index_dojos_tantivy import TantivyDojoIndex
 from platform_api.search.index_tantivy import TantivyIndex
 from platform_api.search.service import Search, reindex_tenant
 from platform_api.search.settings import SearchSettings
+from tests.harness.dojos import MakeDojo, dojos_app
 from tests.harness.identity import Account, SignUp
 from tests.harness.live_server import live_server
 from tests.harness.pocs import MakePoc
@@ -120,9 +125,11 @@ async def test_reindex_needs_an_admin_and_a_reachable_poc_service(
 async def test_reindex_command(
     search_settings: SearchSettings,
     pocs_settings: PocsSettings,
+    dojos_settings: DojosSettings,
     identity_keys: KeySet,
     sign_up: SignUp,
     make_poc: MakePoc,
+    make_dojo: MakeDojo,
     sync: Sync,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -130,14 +137,91 @@ async def test_reindex_command(
     owner = await sign_up()
     await make_poc(owner, name="From the command")
     await sync()
-    with live_server(create_pocs_app(pocs_settings, keys=identity_keys)) as pocs_url:
+    await make_dojo(owner, name="Dojo from the command")
+    with (
+        live_server(create_pocs_app(pocs_settings, keys=identity_keys)) as pocs_url,
+        live_server(dojos_app(dojos_settings)) as dojos_url,
+    ):
         settings = search_settings.model_copy(
-            update={"data_dir": str(tmp_path), "pocs_url": pocs_url}
+            update={"data_dir": str(tmp_path), "pocs_url": pocs_url, "dojos_url": dojos_url}
         )
         assert await reindex.main(["--tenant", owner.tenant_id], settings=settings) == 1
-        assert f"{owner.tenant_id}: indexed 1, removed 0" in capsys.readouterr().out
+        printed = capsys.readouterr().out
+        assert f"{owner.tenant_id}: indexed 1, removed 0" in printed
+        assert "dojos: indexed 1, removed 0" in printed
         assert await reindex.main([], settings=settings) >= 1  # every tenant seen
+    tenant, user = uuid.UUID(owner.tenant_id), uuid.UUID(owner.user_id)
     rebuilt = TantivyIndex(tmp_path)
-    page = await rebuilt.search(SearchQuery(uuid.UUID(owner.tenant_id), uuid.UUID(owner.user_id)))
+    page = await rebuilt.search(SearchQuery(tenant, user))
     assert [h.document.name for h in page.hits] == ["From the command"]
     await rebuilt.aclose()
+    rebuilt_dojos = TantivyDojoIndex(tmp_path)
+    dojo_page = await rebuilt_dojos.search(DojoQuery(tenant, user, text="comand"))
+    assert [h.document.name for h in dojo_page.hits] == ["Dojo from the command"]
+    await rebuilt_dojos.aclose()
+
+
+async def _dojo_names(engine: Search, who: Account) -> list[str]:
+    page = await engine.dojo_index.search(
+        DojoQuery(uuid.UUID(who.tenant_id), uuid.UUID(who.user_id), sort="name", statuses=())
+    )
+    return [h.document.name for h in page.hits]
+
+
+async def test_dojos_come_back_from_the_dojo_service(
+    search: httpx.AsyncClient,
+    dojos: httpx.AsyncClient,
+    sign_up: SignUp,
+    make_dojo: MakeDojo,
+    sync: Sync,
+) -> None:
+    engine: Search = search.app.state.search  # type: ignore[attr-defined]
+    owner = await sign_up()
+    tenant = uuid.UUID(owner.tenant_id)
+    made = [await make_dojo(owner, name=name) for name in ("Kata one", "Kata two")]
+    await make_dojo(owner, name="Private kata", is_private=True)
+    await sync()
+    original = engine.dojo_index
+    engine.dojo_index = TantivyDojoIndex()  # the index is lost; the versions database is not
+    try:
+        assert await _dojo_names(engine, owner) == []
+        response = await search.post("/reindex", headers=owner.auth)
+        assert response.status_code == 200, response.text
+        assert response.json()["dojos"] == {"indexed": 3, "removed": 0, "kept_newer": 0}
+        assert await _dojo_names(engine, owner) == ["Kata one", "Kata two", "Private kata"]
+        member_view = await engine.dojo_index.search(DojoQuery(tenant, uuid.uuid4()))
+        assert {h.document.name for h in member_view.hits} == {"Kata one", "Kata two"}
+        # A dojo the feed does not have goes away; a rename that came by event stays.
+        ghost = dataclasses.replace(
+            (await engine.dojo_index.search(DojoQuery(tenant, uuid.uuid4()))).hits[0].document,
+            dojo_id=uuid.uuid4(),
+            name="Ghost kata",
+        )
+        await engine.dojo_index.apply([ghost], [])
+        renamed = await dojos.patch(
+            f"/dojos/{made[0]['dojo_id']}", json={"name": "Kata uno"}, headers=owner.auth
+        )
+        assert renamed.status_code == 200
+        await sync()
+        report = await reindex_tenant(engine, tenant)
+        assert (report.dojos.removed, report.dojos.kept_newer) == (1, 0)
+        assert await _dojo_names(engine, owner) == ["Kata two", "Kata uno", "Private kata"]
+    finally:
+        await engine.dojo_index.aclose()
+        engine.dojo_index = original
+
+
+async def test_reindex_needs_a_reachable_dojo_service(
+    search: httpx.AsyncClient, sign_up: SignUp
+) -> None:
+    owner = await sign_up()
+    engine: Search = search.app.state.search  # type: ignore[attr-defined]
+    original = engine.dojos_client
+    engine.dojos_client = httpx.AsyncClient(base_url="http://127.0.0.1:9")  # nothing listens
+    try:
+        response = await search.post("/reindex", headers=owner.auth)
+        assert response.status_code == 503
+        assert "dojo service" in response.json()["detail"]
+    finally:
+        await engine.dojos_client.aclose()
+        engine.dojos_client = original

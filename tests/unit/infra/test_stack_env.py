@@ -32,6 +32,8 @@ def test_stack_env_wires_pocs_worker_and_search(monkeypatch: pytest.MonkeyPatch)
     assert search.data_dir.endswith(".local/search-index")
     assert search.pocs_url == env["MRBILL_POCS_URL"]
     assert search.effective_service_token() == pocs.effective_service_token()
+    assert search.dojos_url == env["MRBILL_DOJOS_URL"]
+    assert search.effective_dojos_token() == DojosSettings().effective_service_token()
     assert {s.name for s in SERVICES} >= {"identity", "pocs", "search"}
     assert next(s for s in SERVICES if s.name == "pocs").workers == (
         ("pocs-worker", "platform_api.pocs.worker"),
@@ -59,5 +61,16 @@ def test_production_needs_the_shared_secret_and_an_index() -> None:
         PocsSettings(environment="production", database_url="postgresql://x")
     with pytest.raises(ValueError, match="SEARCH_POCS_SERVICE_TOKEN"):
         SearchSettings(environment="production", database_url="postgresql://x")
+    with pytest.raises(ValueError, match="SEARCH_DOJOS_SERVICE_TOKEN"):
+        SearchSettings(
+            environment="production", database_url="postgresql://x", pocs_service_token="s"
+        )
+    with pytest.raises(ValueError, match="DOJOS_SERVICE_TOKEN"):
+        DojosSettings(
+            environment="production",
+            database_url="postgresql://x",
+            ticket_private_key="k",
+            collab_url="http://collab",
+        )
     with pytest.raises(ValueError, match="OPENSEARCH_URL"):
         SearchSettings(index_backend="opensearch")
