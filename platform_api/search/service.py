@@ -254,10 +254,11 @@ async def _rebuild(
     kind: str,
     snapshots: Sequence[PocDocument | DojoDocument],
     indexed_versions: Callable[[uuid.UUID], Awaitable[dict[uuid.UUID, int]]],
+    started: datetime,
 ) -> RebuildCounts:
-    """Write ``snapshots`` (a feed read at ``started``) unless events brought something newer
-    meanwhile, and remove what the feed no longer has (unless an event just indexed it)."""
-    started = datetime.now(UTC)
+    """Write ``snapshots`` (a feed whose reading began at ``started``) unless events brought
+    something newer meanwhile, and remove what the feed no longer has (unless an event
+    indexed it since ``started``: the feed may have been read before it existed)."""
     async with search.write_lock:
         async with tenant_transaction(search.pool, tenant_id) as conn:
             stored = await store.versions(conn, kind)
@@ -297,10 +298,14 @@ async def _rebuild(
 async def reindex_tenant(search: Search, tenant_id: uuid.UUID) -> ReindexReport:
     """Rebuild a tenant's POCs and dojos from the services' feeds, keeping anything newer
     that events brought in meanwhile, and removing documents the feeds no longer have."""
+    started = datetime.now(UTC)  # before the feed is read, not after
     pocs = await fetch_snapshots(search, tenant_id)
-    poc_counts = await _rebuild(search, tenant_id, KIND, pocs, search.index.versions)
+    poc_counts = await _rebuild(search, tenant_id, KIND, pocs, search.index.versions, started)
+    started = datetime.now(UTC)
     dojos = await fetch_dojos(search, tenant_id)
-    dojo_counts = await _rebuild(search, tenant_id, DOJO, dojos, search.dojo_index.versions)
+    dojo_counts = await _rebuild(
+        search, tenant_id, DOJO, dojos, search.dojo_index.versions, started
+    )
     return ReindexReport(**poc_counts.__dict__, dojos=dojo_counts)
 
 

@@ -225,3 +225,45 @@ async def test_reindex_needs_a_reachable_dojo_service(
     finally:
         await engine.dojos_client.aclose()
         engine.dojos_client = original
+
+
+async def test_documents_indexed_by_events_while_the_feeds_are_read_are_kept(
+    search: httpx.AsyncClient,
+    pocs: httpx.AsyncClient,
+    dojos: httpx.AsyncClient,
+    sign_up: SignUp,
+    make_poc: MakePoc,
+    make_dojo: MakeDojo,
+    sync: Sync,
+) -> None:
+    """A POC and a dojo created just after their feed was read (so the feed lacks them) and
+    indexed by their events before the rebuild writes: the rebuild must not remove them."""
+    engine: Search = search.app.state.search  # type: ignore[attr-defined]
+    owner = await sign_up()
+    await make_poc(owner, name="Listed POC")
+    await make_dojo(owner, name="Listed kata")
+    await sync()
+    made: list[str] = []
+
+    async def after_feed(response: httpx.Response) -> None:
+        path = response.request.url.path
+        if path.startswith("/internal/") and path.endswith("/pocs") and "poc" not in made:
+            made.append("poc")
+            await make_poc(owner, name="Late POC")
+            await sync()
+        if path.startswith("/internal/") and path.endswith("/dojos") and "dojo" not in made:
+            made.append("dojo")
+            await make_dojo(owner, name="Late kata")
+            await sync()
+
+    for client in (pocs, dojos):
+        client.event_hooks["response"].append(after_feed)
+    try:
+        report = await reindex_tenant(engine, uuid.UUID(owner.tenant_id))
+    finally:
+        for client in (pocs, dojos):
+            client.event_hooks["response"].remove(after_feed)
+    assert made == ["poc", "dojo"]
+    assert (report.removed, report.dojos.removed) == (0, 0)
+    assert await _names(engine, owner) == ["Late POC", "Listed POC"]
+    assert await _dojo_names(engine, owner) == ["Late kata", "Listed kata"]
