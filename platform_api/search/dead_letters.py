@@ -47,7 +47,8 @@ async def park(search: Search, event: Event, reason: str, *, attempts: int) -> N
 
 async def replay(search: Search, tenant_id: uuid.UUID) -> tuple[int, int]:
     """Apply a tenant's dead letters again; (replayed, still unusable). Rows that apply are
-    removed; one that fails again stays, and so does one whose payload is still unusable."""
+    removed; one whose payload is still unusable stays, and so does one that fails again
+    (without stopping the replay of the others)."""
     async with tenant_transaction(search.pool, tenant_id) as conn:
         rows = await store.parked(conn)
     done = kept = 0
@@ -55,8 +56,13 @@ async def replay(search: Search, tenant_id: uuid.UUID) -> tuple[int, int]:
         try:
             event = Event.from_dict(row["event"])
             _parse(event)
-            await apply_events(search, [event])
         except (MalformedEvent, ValueError):
+            kept += 1
+            continue
+        try:
+            await apply_events(search, [event])
+        except Exception as exc:  # still poison (or the index is away): it stays parked
+            _log.warning("replay_failed", event_id=str(row["event_id"]), error=repr(exc))
             kept += 1
             continue
         async with tenant_transaction(search.pool, tenant_id) as conn:

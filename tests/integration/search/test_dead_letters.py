@@ -198,3 +198,15 @@ async def test_the_dead_letters_command(
     page = await rebuilt.search(DojoQuery(tenant, uuid.uuid4()))
     assert [h.document.name for h in page.hits] == ["Stuck kata"]
     await rebuilt.aclose()
+
+
+async def test_a_replay_goes_on_past_an_event_that_fails_again(rig: Rig) -> None:
+    tenant = uuid.uuid4()
+    still_poison, fixed = _created(tenant, "Still poison kata"), _created(tenant, "Fixed kata")
+    for event in (still_poison, fixed):
+        await dead_letters.park(rig.engine, event, "failed 3 times: RuntimeError()", attempts=3)
+    rig.index.poison.add(still_poison.aggregate_id)
+    # One that the index still refuses stays parked; it does not stop the others.
+    assert await dead_letters.replay(rig.engine, tenant) == (1, 1)
+    assert await _names(rig.engine, tenant) == ["Fixed kata"]
+    assert [r["event_id"] for r in await _parked(rig.engine, tenant)] == [still_poison.id]
