@@ -19,9 +19,9 @@ from typing import Any
 
 from opensearchpy import AsyncOpenSearch, NotFoundError
 
-from .index import BadCursor, Suggestions, terms
+from .index import Suggestions, terms
 from .index_dojos import DOJO_FACETS, DojoDocument, DojoHit, DojoPage, DojoQuery, DojoRemoval
-from .index_opensearch import check_bulk, highlight_body
+from .index_opensearch import check_bulk, highlight_body, search_after
 
 TEXT_FIELDS = ["name^3", "tags.text^2", "language.text^2", "description"]
 _TEXT_SUB = {"text": {"type": "text", "analyzer": "standard"}}
@@ -216,9 +216,7 @@ class OpenSearchDojoIndex:
             "highlight": highlight_body(),
         }
         if q.after is not None:
-            if len(q.after) != len(sort) or any(isinstance(v, (dict, list)) for v in q.after):
-                raise BadCursor("not a position of this index")
-            body["search_after"] = q.after
+            body["search_after"] = search_after(q.after, sort)
         return body
 
     async def search(self, query: DojoQuery) -> DojoPage:

@@ -153,6 +153,27 @@ def check_bulk(response: dict[str, Any]) -> None:
             raise RuntimeError(f"OpenSearch refused a write: {result.get('error')}")
 
 
+_DATE_SORTS = frozenset({"created_at", "updated_at", "start_at"})
+
+
+def search_after(after: Sequence[Any], sort: list[Any]) -> list[Any]:
+    """A cursor's sort values, each checked against its sort key's type. Cursors are plain
+    base64: a forged value OpenSearch cannot parse must be our 400, not its error (a 500)."""
+    if len(after) != len(sort):
+        raise BadCursor("not a position of this index")
+    for value, key in zip(after, sort, strict=True):
+        field = key if isinstance(key, str) else next(iter(key))
+        if field == "_score":
+            fits = isinstance(value, int | float) and not isinstance(value, bool)
+        elif field in _DATE_SORTS:
+            fits = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            fits = isinstance(value, str)
+        if not fits:
+            raise BadCursor("not a position of this index")
+    return list(after)
+
+
 def highlight_body() -> dict[str, Any]:
     """``<mark>`` highlights of the name (whole) and the description (one fragment)."""
     return {
@@ -258,9 +279,7 @@ class OpenSearchIndex:
             "highlight": highlight_body(),
         }
         if q.after is not None:
-            if len(q.after) != len(sort) or any(isinstance(v, (dict, list)) for v in q.after):
-                raise BadCursor("not a position of this index")
-            body["search_after"] = q.after
+            body["search_after"] = search_after(q.after, sort)
         return body
 
     async def search(self, query: SearchQuery) -> SearchPage:

@@ -81,7 +81,10 @@ async def test_queries_filter_tenant_and_privacy(index: OpenSearchDojoIndex) -> 
     assert admin["query"]["bool"]["must_not"] == []
     assert admin["sort"][0] == {"created_at": "desc"}
     assert index._body(DojoQuery(T, U, sort="start"), "")["sort"][0] == {"start_at": "asc"}
-    for after in ([{"x": 1}], [1], [1, 2, 3], [[1], 2]):
+    # Wrong length, nested values, and values of the wrong type for the sort (newest first:
+    # an epoch-millis integer, then the id), which OpenSearch itself would refuse.
+    for after in ([{"x": 1}], [1], [1, 2, 3], [[1], 2], ["abc", "x"], [1.5, "x"], [True, "x"],
+                  [1, 2]):  # fmt: skip
         with pytest.raises(BadCursor):
             index._body(DojoQuery(T, U, after=after), "")
     assert index._body(DojoQuery(T, U, after=[1, "id"]), "")["search_after"] == [1, "id"]

@@ -82,3 +82,8 @@ async def test_sorts_tag_modes_and_cursors(index: OpenSearchIndex) -> None:
         index._body(SearchQuery(T, U, after=[{"script": "x"}, 1]), "x")
     with pytest.raises(BadCursor):
         index._body(SearchQuery(T, U, after=[1]), "x")
+    # Values of the wrong type for their sort key: relevance wants a number, then the id.
+    for forged in (["abc", "id"], [0.5, 7], [None, "id"]):
+        with pytest.raises(BadCursor):
+            index._body(SearchQuery(T, U, after=forged), "x")
+    assert index._body(SearchQuery(T, U, after=[0.5, "id"]), "x")["search_after"] == [0.5, "id"]
