@@ -124,6 +124,8 @@ def create_app(
                 limits=RoomLimits(
                     max_update_bytes=settings.max_message_bytes,
                     max_document_bytes=settings.max_document_bytes,
+                    keepalive=settings.presence_keepalive_seconds,
+                    presence_ttl=settings.presence_ttl_seconds,
                 ),
                 metrics=app[METRICS],
                 idle_seconds=settings.idle_room_seconds,

@@ -35,9 +35,15 @@ class CollabSettings(BaseSettings):
     idle_room_seconds: float = Field(default=30.0, ge=0)
     compact_after_updates: int = Field(default=500, ge=1)
     drain_seconds: float = Field(default=5.0, ge=0)
+    # Nodes holding the same room greet each other on the bus; a room only one node holds
+    # publishes nothing (rooms.room). A node silent for the TTL is taken for gone.
+    presence_keepalive_seconds: float = Field(default=10.0, ge=1)
+    presence_ttl_seconds: float = Field(default=35.0, ge=3)
 
     @model_validator(mode="after")
     def _production(self) -> CollabSettings:
+        if self.presence_ttl_seconds < 3 * self.presence_keepalive_seconds:
+            raise ValueError("COLLAB_PRESENCE_TTL_SECONDS must be at least 3 keepalives")
         if self.environment == "production":
             if not (self.database_url and self.redis_url):
                 raise ValueError("production needs COLLAB_DATABASE_URL and COLLAB_REDIS_URL")

@@ -15,6 +15,12 @@ class Kind(bytes, Enum):
     UPDATE = b"U"  # payload: a y-websocket update message, ready to forward to peers
     AWARENESS = b"A"  # payload: a y-websocket awareness message
     CONTROL = b"C"  # payload: JSON, e.g. {"type": "role", "user": "...", "role": "read"}
+    HELLO = b"H"  # payload: PRESENT, FRESH or GONE (see Room: which nodes hold a room)
+
+
+# HELLO payloads. PRESENT: "I hold this room". FRESH: "I hold it and did not know you: I may
+# have kept updates to myself, catch up from the log". GONE: "I no longer hold it".
+PRESENT, FRESH, GONE = b"present", b"fresh", b"gone"
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,8 @@ class RoomManager:
                     await self.compact(room)
                 if idle or (force_unload and not room.peers):
                     await self._unload(room_id, room)
+                else:
+                    await room.keep_alive()
             except Exception as exc:
                 _log.error("room_maintenance_failed", room=room_id.key, error=repr(exc))
 
@@ -128,8 +130,11 @@ class RoomManager:
         return [peer for room in self.rooms.values() for peer in room.peers]
 
     async def catch_up_all(self, seconds: float) -> None:
+        """After a gap on the bus: re-read the recent log, and say hello again (the others
+        may have forgotten this node meanwhile)."""
         for room in list(self.rooms.values()):
             try:
                 await room.catch_up(seconds)
+                await room.hello()
             except Exception as exc:
                 _log.error("room_catch_up_failed", room=room.id.key, error=repr(exc))

@@ -4,6 +4,14 @@ The write path is validate → append to the durable log → apply → fan out, 
 this node or another, ever sees an update that a crash could lose. Messages that arrive
 from the bus were persisted by the node that accepted them: they are applied and forwarded
 to local peers, never stored or re-published (transaction origins tell them apart).
+
+A room publishes to the bus only while another node holds it too. Nodes say so with HELLO
+frames: on loading (before reading the log), every ``keepalive`` seconds, and in reply to a
+node they did not know; a node not heard from for ``presence_ttl`` seconds is forgotten.
+Whoever learns of a node it may have kept updates from answers FRESH, and a FRESH hello
+makes the receiver re-read the recent log (updates are idempotent), so the window between
+"loaded" and "known" loses nothing. Most rooms live on one node (the entry proxy hashes
+rooms to nodes): they cost Redis nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ from crdt import (
 from crdt.awareness import AwarenessEntry
 from crdt.messages import Message
 
-from .frames import Frame, Kind, decode_frame, encode_frame
+from .frames import FRESH, GONE, PRESENT, Frame, Kind, decode_frame, encode_frame
 from .ids import RoomId
 from .metrics import RoomMetrics
 from .peer import Peer
@@ -51,6 +59,9 @@ ORIGIN_SERVER = "server"
 class RoomLimits:
     max_update_bytes: int = 1_048_576
     max_document_bytes: int = 16 * 1_048_576
+    keepalive: float = 10.0  # seconds between HELLOs while the room is loaded
+    presence_ttl: float = 35.0  # forget a node not heard from for this long
+    catch_up_seconds: float = 60.0  # how much recent log a FRESH hello re-reads
 
 
 class DocumentTooLarge(Exception):
@@ -83,10 +94,13 @@ class Room:
         self._metrics = metrics
         # client id -> (clock, state JSON, owning local peer or None when remote)
         self._awareness: dict[int, tuple[int, str, Peer | None]] = {}
+        self._nodes: dict[bytes, float] = {}  # other nodes holding the room -> last heard
+        self._hello_at = 0.0
 
     async def load(self) -> None:
-        """Subscribe to the bus first, then load: nothing can fall between the two."""
+        """Subscribe, say hello, then load: nothing can fall between the three."""
         await self._bus.subscribe(self.id, self.on_bus_message)
+        await self.hello(PRESENT)
         stored = await self._log.load(self.id)
         for update in ([stored.snapshot] if stored.snapshot else []) + stored.updates:
             apply_update_to_doc(self.doc, update, max_bytes=None, origin=ORIGIN_REMOTE)
@@ -94,7 +108,41 @@ class Room:
         self.updates_since_compaction = len(stored.updates)
 
     async def close(self) -> None:
+        if self._nodes:
+            await self.hello(GONE)
         await self._bus.unsubscribe(self.id)
+
+    # -- presence --------------------------------------------------------------------------
+
+    @property
+    def shared(self) -> bool:
+        """Whether another live node holds this room (so its messages must go on the bus)."""
+        if self._nodes:
+            horizon = time.monotonic() - self._limits.presence_ttl
+            for node in [n for n, heard in self._nodes.items() if heard < horizon]:
+                del self._nodes[node]
+        return bool(self._nodes)
+
+    async def hello(self, what: bytes = PRESENT) -> None:
+        self._hello_at = time.monotonic()
+        await self._bus.publish(self.id, encode_frame(Kind.HELLO, self._node, what))
+
+    async def keep_alive(self) -> None:
+        """Say hello again when ``keepalive`` seconds passed since the last time."""
+        if time.monotonic() - self._hello_at >= self._limits.keepalive:
+            await self.hello(PRESENT)
+
+    async def _heard_from(self, frame: Frame) -> None:
+        """Note that ``frame.origin`` holds this room; answer FRESH if we did not know it."""
+        known = self.shared and frame.origin in self._nodes  # (``shared`` forgets the stale)
+        if frame.kind is Kind.HELLO and frame.payload == GONE:
+            self._nodes.pop(frame.origin, None)
+            return
+        self._nodes[frame.origin] = time.monotonic()
+        if not known:
+            await self.hello(FRESH)  # we may have kept updates from it: it should catch up
+        if frame.kind is Kind.HELLO and frame.payload == FRESH:
+            await self.catch_up(self._limits.catch_up_seconds)
 
     # -- peers ---------------------------------------------------------------------------
 
@@ -216,7 +264,8 @@ class Room:
         self._metrics.messages_out.inc(len(self.peers) - (exclude in self.peers))
 
     async def _publish(self, kind: Kind, payload: bytes) -> None:
-        await self._bus.publish(self.id, encode_frame(kind, self._node, payload))
+        if kind is Kind.CONTROL or self.shared:
+            await self._bus.publish(self.id, encode_frame(kind, self._node, payload))
 
     async def on_bus_message(self, data: bytes) -> None:
         """A message another node accepted (and persisted, for updates)."""
@@ -226,6 +275,9 @@ class Room:
             _log.warning("bad_bus_frame", room=self.id.key)
             return
         if frame.origin == self._node:
+            return
+        await self._heard_from(frame)
+        if frame.kind is Kind.HELLO:
             return
         self._metrics.fanout_latency.observe(max(0.0, time.time() - frame.sent_at))
         if frame.kind is Kind.UPDATE:
@@ -271,7 +323,14 @@ class Room:
         await self._publish(Kind.CONTROL, json.dumps(command).encode())
 
     async def catch_up(self, seconds: float) -> None:
-        """After a gap on the bus, re-apply the recent log (idempotent) and forward it."""
-        for update in await self._log.since(self.id, seconds):
+        """Re-apply the recent log (idempotent) and send local peers what they lacked, in
+        one message: after a gap on the bus, or when another node may have kept updates."""
+        updates = await self._log.since(self.id, seconds)
+        if not updates:
+            return
+        before = state_vector(self.doc)
+        for update in updates:
             apply_update_to_doc(self.doc, update, max_bytes=None, origin=ORIGIN_REMOTE)
-            self._broadcast(encode_update(update), exclude=None)
+        # The diff carries every struct we lacked and the whole delete set, so deletions
+        # that came without new structs reach the peers too.
+        self._broadcast(encode_update(self.doc.get_update(before)), exclude=None)

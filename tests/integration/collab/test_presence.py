@@ -1,0 +1,124 @@
+"""Which nodes hold a room: a room on one node publishes nothing but its hellos, and the
+moments when one node does not know another yet (or forgot it) lose no update."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+
+from rooms import MemoryBus, MemoryUpdateLog, RoomId
+from rooms.frames import Kind, decode_frame
+from rooms.memory import MemoryBusNode
+from rooms.ports import BusHandler
+from tests.harness.ywire import eventually
+
+from .conftest import Connect, StartNode
+
+
+class WatchedBus:
+    """A node's view of a shared in-memory bus that counts what it publishes and can hold
+    back (``hold``) or lose (``lose``) frames, as a slow or broken link would."""
+
+    def __init__(self, hub: MemoryBus) -> None:
+        self._inner: MemoryBusNode = hub.node()
+        self.sent: Counter[Kind] = Counter()
+        self.hold: Callable[[Kind, bytes], bool] = lambda kind, payload: False
+        self.lose = False
+        self.held: list[tuple[RoomId, bytes]] = []
+
+    async def publish(self, room: RoomId, message: bytes) -> None:
+        frame = decode_frame(message)
+        if self.lose:
+            return
+        if self.hold(frame.kind, frame.payload):
+            self.held.append((room, message))
+            return
+        self.sent[frame.kind] += 1
+        await self._inner.publish(room, message)
+
+    async def release(self) -> None:
+        held, self.held = self.held, []
+        for room, message in held:
+            await self._inner.publish(room, message)
+
+    async def subscribe(self, room: RoomId, handler: BusHandler) -> None:
+        await self._inner.subscribe(room, handler)
+
+    async def unsubscribe(self, room: RoomId) -> None:
+        await self._inner.unsubscribe(room)
+
+
+async def test_a_room_on_one_node_puts_only_hellos_on_the_bus(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    bus = WatchedBus(MemoryBus())
+    base = await start_node(bus=bus, update_log=MemoryUpdateLog())
+    a, b = await connect(base, room_key), await connect(base, room_key)
+    for i in range(20):
+        await a.insert(f"<{i}>")
+    await eventually(lambda: str(b) == str(a) and "<19>" in str(b), what="local fan-out")
+    assert bus.sent[Kind.HELLO] >= 1
+    assert bus.sent[Kind.UPDATE] == 0
+    assert bus.sent[Kind.AWARENESS] == 0
+
+
+async def test_once_two_nodes_hold_a_room_its_updates_cross_the_bus(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    hub, log = MemoryBus(), MemoryUpdateLog()
+    first, second = WatchedBus(hub), WatchedBus(hub)
+    a = await connect(await start_node(bus=first, update_log=log), room_key)
+    b = await connect(await start_node(bus=second, update_log=log), room_key)
+    await a.insert("from a ")
+    await b.insert("from b")
+    await eventually(lambda: len(str(a)) == len(str(b)) == 13, what="two-node convergence")
+    assert first.sent[Kind.UPDATE] >= 1
+    assert second.sent[Kind.UPDATE] >= 1
+
+
+async def test_edits_made_before_the_first_node_hears_of_the_second_reach_it(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """The second node's hello is delayed: it has loaded the log, the first node keeps
+    editing without publishing (it knows no one). Its FRESH answer to the late hello makes
+    the second node re-read the log, so its clients get those edits too."""
+    hub, log = MemoryBus(), MemoryUpdateLog()
+    first, second = WatchedBus(hub), WatchedBus(hub)
+    second.hold = lambda kind, payload: kind is Kind.HELLO
+    a = await connect(await start_node(bus=first, update_log=log), room_key)
+    await a.insert("before ")
+    b = await connect(await start_node(bus=second, update_log=log), room_key)
+    await eventually(lambda: str(b) == "before ", what="the second node loads the log")
+    for i in range(5):
+        await a.insert(f"<{i}>")  # the first node publishes none of these
+    await asyncio.sleep(0.2)
+    assert str(b) == "before "
+    assert first.sent[Kind.UPDATE] == 0
+
+    second.hold = lambda kind, payload: False
+    await second.release()  # the hello arrives at last
+    await eventually(lambda: str(b) == str(a), what="the late node catches up")
+    await a.insert("after")
+    await eventually(lambda: str(b).endswith("after"), what="then updates flow on the bus")
+
+
+async def test_a_node_forgotten_after_silence_catches_up_when_heard_again(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    hub, log = MemoryBus(), MemoryUpdateLog()
+    first, second = WatchedBus(hub), WatchedBus(hub)
+    fast = {"presence_keepalive_seconds": 1, "presence_ttl_seconds": 3}
+    a = await connect(await start_node(bus=first, update_log=log, **fast), room_key)
+    b = await connect(await start_node(bus=second, update_log=log, **fast), room_key)
+    await a.insert("shared ")
+    await eventually(lambda: str(b) == "shared ", what="both nodes hold the room")
+
+    second.lose = True  # the second node's frames stop reaching anyone...
+    await asyncio.sleep(4)  # ...long enough for the first node to forget it
+    await a.insert("unseen ")  # not published: the first node thinks it is alone
+    await asyncio.sleep(0.2)
+    assert str(b) == "shared "
+
+    second.lose = False  # its next keepalive arrives; the first node answers FRESH
+    await eventually(lambda: str(b) == str(a), timeout=5, what="the forgotten node catches up")
