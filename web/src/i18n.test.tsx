@@ -14,6 +14,13 @@ describe('i18n', () => {
   });
   it('fills parameters', () => {
     expect(translate('en', 'pocs.results', { count: 3 })).toBe('3 POCs');
+  });
+  it('uses the singular where the language does', () => {
+    expect(translate('en', 'pocs.results', { count: 1 })).toBe('1 POC');
+    expect(translate('en', 'pocs.results', { count: 0 })).toBe('0 POCs');
+    expect(translate('pt-BR', 'dojos.participants', { count: 1 })).toBe('1 participante');
+    expect(translate('pt-BR', 'dojos.participants', { count: 2 })).toBe('2 participantes');
+    expect(translate('en', 'import.rejected', { count: 1 })).toBe('Nothing was imported: 1 row has errors.');
     expect(translate('pt-BR', 'room.nextDriver', { name: 'Ana' })).toBe('Próximo piloto: Ana');
   });
   it('has every key in both languages', () => {

@@ -43,6 +43,7 @@ const en = {
   'pocs.searchPlaceholder': 'Name, tag, language… typos are fine',
   'pocs.suggestions': 'Suggestions',
   'pocs.results': '{count} POCs',
+  'pocs.results.one': '{count} POC',
   'pocs.none': 'No POC matches.',
   'pocs.filters': 'Filters',
   'pocs.clearFilters': 'Clear filters',
@@ -81,9 +82,13 @@ const en = {
   'import.dryRun': 'Only validate (dry run)',
   'import.start': 'Import',
   'import.running': 'Importing {count} rows…',
+  'import.running.one': 'Importing {count} row…',
   'import.done': '{count} POCs imported.',
+  'import.done.one': '{count} POC imported.',
   'import.validated': '{count} rows are valid; nothing was imported (dry run).',
+  'import.validated.one': '{count} row is valid; nothing was imported (dry run).',
   'import.rejected': 'Nothing was imported: {count} rows have errors.',
+  'import.rejected.one': 'Nothing was imported: {count} row has errors.',
   'import.row': 'Row {row}',
   'import.help': 'Columns are the field names; tags and frameworks are separated by ";". Up to 1000 rows.',
   'dojos.title': 'Dojos',
@@ -100,6 +105,7 @@ const en = {
   'dojos.copied': 'Invite link (copied; shown only once):',
   'dojos.unavailable': 'The dojo service is not available.',
   'dojos.participants': '{count} participants',
+  'dojos.participants.one': '{count} participant',
   'dojos.status.scheduled': 'Scheduled',
   'dojos.status.active': 'Live',
   'dojos.status.ended': 'Ended',
@@ -215,6 +221,7 @@ const ptBR: Dictionary = {
   'pocs.searchPlaceholder': 'Nome, tag, linguagem… erros de digitação tudo bem',
   'pocs.suggestions': 'Sugestões',
   'pocs.results': '{count} POCs',
+  'pocs.results.one': '{count} POC',
   'pocs.none': 'Nenhuma POC encontrada.',
   'pocs.filters': 'Filtros',
   'pocs.clearFilters': 'Limpar filtros',
@@ -253,9 +260,13 @@ const ptBR: Dictionary = {
   'import.dryRun': 'Só validar (simulação)',
   'import.start': 'Importar',
   'import.running': 'Importando {count} linhas…',
+  'import.running.one': 'Importando {count} linha…',
   'import.done': '{count} POCs importadas.',
+  'import.done.one': '{count} POC importada.',
   'import.validated': '{count} linhas válidas; nada foi importado (simulação).',
+  'import.validated.one': '{count} linha válida; nada foi importado (simulação).',
   'import.rejected': 'Nada foi importado: {count} linhas têm erros.',
+  'import.rejected.one': 'Nada foi importado: {count} linha tem erros.',
   'import.row': 'Linha {row}',
   'import.help': 'As colunas são os nomes dos campos; tags e frameworks separados por ";". Até 1000 linhas.',
   'dojos.title': 'Dojos',
@@ -272,6 +283,7 @@ const ptBR: Dictionary = {
   'dojos.copied': 'Link de convite (copiado; mostrado só uma vez):',
   'dojos.unavailable': 'O serviço de dojos não está disponível.',
   'dojos.participants': '{count} participantes',
+  'dojos.participants.one': '{count} participante',
   'dojos.status.scheduled': 'Agendado',
   'dojos.status.active': 'Ao vivo',
   'dojos.status.ended': 'Encerrado',
@@ -360,8 +372,14 @@ export function detectLocale(languages: readonly string[] = navigator.languages 
   return 'pt-BR';
 }
 
+/** A message; with a numeric ``count``, the key's ``.one`` form when the language's plural
+ * rules call for it (English: 1; Portuguese: 0 and 1). */
 export function translate(locale: Locale, key: MessageKey, params: Record<string, string | number> = {}): string {
-  const template = LOCALES[locale][key] ?? en[key];
+  const one = `${key}.one` as MessageKey;
+  const singular =
+    typeof params.count === 'number' && one in en && new Intl.PluralRules(locale).select(params.count) === 'one';
+  const chosen = singular ? one : key;
+  const template = LOCALES[locale][chosen] ?? en[chosen];
   return template.replace(/\{(\w+)\}/g, (_, name: string) => String(params[name] ?? `{${name}}`));
 }
 
