@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import asyncpg
@@ -29,6 +28,8 @@ _log = structlog.get_logger("collab")
 
 
 class TokenBucket:
+    __slots__ = ("_at", "_burst", "_rate", "_tokens")
+
     def __init__(self, rate: float, burst: float) -> None:
         self._rate = rate
         self._burst = burst
@@ -119,7 +120,6 @@ async def _serve(
         metrics=metrics,
     )
     request.app[PEERS].add(peer)
-    writer = asyncio.create_task(peer.write_forever(), name="peer-writer")
     try:
         async with manager.joined(room_id, peer) as room:
             await _message_loop(ws, peer, manager, room, ticket, verifier, settings, metrics)
@@ -127,12 +127,8 @@ async def _serve(
         request.app[PEERS].discard(peer)
         if not request.app[PEERS]:
             request.app[PEERS_GONE].set()
-        if peer.close_request is not None:
-            # The writer sends the close frame with the code we chose; give it a moment.
-            await asyncio.wait({writer}, timeout=2.0)
-        if not writer.done():
-            writer.cancel()
-        await asyncio.gather(writer, return_exceptions=True)
+        # A close we requested sends the frame with our code; give it a moment.
+        await peer.wait_closed(within=2.0)
 
 
 async def _message_loop(

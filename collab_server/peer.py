@@ -36,6 +36,18 @@ def binary_frame(payload: bytes) -> bytes:
 
 
 class WsPeer:
+    __slots__ = (
+        "_closing",
+        "_max",
+        "_metrics",
+        "_transport",
+        "_ws",
+        "can_write",
+        "client_ids",
+        "close_request",
+        "user_id",
+    )  # fmt: skip
+
     def __init__(
         self,
         ws: web.WebSocketResponse,
@@ -53,9 +65,9 @@ class WsPeer:
         # Duck-typed: uvloop's transports do not derive from asyncio.WriteTransport.
         self._transport = cast(asyncio.WriteTransport, transport) if transport else None
         self._max = max_queue_bytes
-        self._wake = asyncio.Event()
         self._metrics = metrics
         self.close_request: tuple[int, str] | None = None
+        self._closing: asyncio.Future[bool] | None = None  # no task per peer until it is kicked
 
     def send(self, message: bytes) -> None:
         if self.close_request is not None:
@@ -71,13 +83,18 @@ class WsPeer:
         self._metrics.bytes_out.inc(len(message))
 
     def kick(self, code: int, reason: str) -> None:
+        """Close with ``code`` after the frames already written; the first request wins."""
         if self.close_request is None:
             self.close_request = (code, reason)
-        self._wake.set()
+            self._closing = asyncio.ensure_future(
+                self._ws.close(code=code, message=reason.encode())
+            )
 
-    async def write_forever(self) -> None:
-        """Wait for a close request, then close with its code (frames already written first)."""
-        await self._wake.wait()
-        if self.close_request is not None:
-            code, reason = self.close_request
-            await self._ws.close(code=code, message=reason.encode())
+    async def wait_closed(self, within: float) -> None:
+        """Give a requested close ``within`` seconds to send its frame, then give up on it."""
+        if self._closing is None:
+            return
+        done, _ = await asyncio.wait({self._closing}, timeout=within)
+        if not done:
+            self._closing.cancel()
+        await asyncio.gather(self._closing, return_exceptions=True)

@@ -28,6 +28,14 @@ from .ports import SnapshotInfo, SnapshotStore, StoredState
 _log = structlog.get_logger("rooms.postgres")
 INLINE_SNAPSHOT_BYTES = 64 * 1024
 _Pending = tuple[RoomId, bytes, float, "asyncio.Future[int]"]  # room, update, since, waiter
+# Failures of the connection itself, not of the statement: a fresh connection may succeed.
+_CONNECTION_LOST = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    ConnectionError,
+    OSError,
+)
 
 
 class PostgresUpdateLog:
@@ -105,25 +113,36 @@ class PostgresUpdateLog:
                 future.set_result(seq)
 
     async def _append(self, tenant: uuid.UUID, group: list[_Pending]) -> list[int]:
-        if not _usable(self._conn):
-            await self._drop_connection()
-            self._conn = await self._pool.acquire()
-        assert self._conn is not None
-        try:
-            # Autocommit: the function sets the tenant for its own transaction and inserts.
-            rows = await self._conn.fetch(
-                "SELECT seq FROM append_room_updates($1, $2::text[], $3::bytea[]) AS seq",
-                tenant,
-                [room.name for room, *_ in group],
-                [update for _, update, *_ in group],
-            )
-        except BaseException:
-            # Back to the pool, which discards it if broken; the next batch takes another.
-            await self._drop_connection()
-            raise
-        # INSERT ... SELECT unnest keeps input order for RETURNING in practice; sort so the
-        # mapping does not depend on it (seqs ascend with insertion).
-        return sorted(row["seq"] for row in rows)
+        """One autocommitted statement; on a lost connection, again on a fresh one.
+
+        After a database restart or failover every idle pooled connection is dead, so the
+        retry goes on past them (bounded). Retrying may store an update twice if the lost
+        reply was a commit: harmless, since applying a Yjs update again changes nothing.
+        """
+        for attempt in range(self._pool.get_max_size() + 1):
+            if not _usable(self._conn):
+                await self._drop_connection()
+                self._conn = await self._pool.acquire()
+            assert self._conn is not None
+            try:
+                # Autocommit: the function sets the tenant for its own transaction and inserts.
+                rows = await self._conn.fetch(
+                    "SELECT seq FROM append_room_updates($1, $2::text[], $3::bytea[]) AS seq",
+                    tenant,
+                    [room.name for room, *_ in group],
+                    [update for _, update, *_ in group],
+                )
+            except _CONNECTION_LOST as exc:
+                await self._drop_connection()
+                _log.warning("update_log_connection_lost", error=repr(exc), attempt=attempt + 1)
+                continue
+            except BaseException:
+                await self._drop_connection()  # back to the pool, which resets or discards it
+                raise
+            # INSERT ... SELECT unnest keeps input order for RETURNING in practice; sort so
+            # the mapping does not depend on it (seqs ascend with insertion).
+            return sorted(row["seq"] for row in rows)
+        raise ConnectionError("the update log's database connections keep failing")
 
     async def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
