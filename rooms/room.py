@@ -51,6 +51,7 @@ from .peer import Peer
 from .ports import AccessLedger, FanoutBus, UpdateLog
 
 _log = structlog.get_logger("rooms")
+EMPTY_STATE_VECTOR = b"\x00"  # a client that has nothing yet
 ORIGIN_REMOTE = "remote"
 ORIGIN_SERVER = "server"
 
@@ -94,6 +95,7 @@ class Room:
         self._metrics = metrics
         # client id -> (clock, state JSON, owning local peer or None when remote)
         self._awareness: dict[int, tuple[int, str, Peer | None]] = {}
+        self._whole: bytes | None = None  # SyncStep2 of the whole document, while unchanged
         self._nodes: dict[bytes, float] = {}  # other nodes holding the room -> last heard
         self._hello_at = 0.0
 
@@ -103,7 +105,7 @@ class Room:
         await self.hello(PRESENT)
         stored = await self._log.load(self.id)
         for update in ([stored.snapshot] if stored.snapshot else []) + stored.updates:
-            apply_update_to_doc(self.doc, update, max_bytes=None, origin=ORIGIN_REMOTE)
+            self._apply(update, ORIGIN_REMOTE)
         self.size = len(stored.snapshot or b"") + sum(len(u) for u in stored.updates)
         self.updates_since_compaction = len(stored.updates)
 
@@ -192,12 +194,7 @@ class Room:
         if self.size + len(update) > self._limits.max_document_bytes:
             raise DocumentTooLarge(f"document would exceed {self._limits.max_document_bytes} bytes")
         try:
-            apply_update_to_doc(
-                self.doc,
-                update,
-                max_bytes=None,
-                origin=ORIGIN_SERVER if origin is None else id(origin),
-            )
+            self._apply(update, ORIGIN_SERVER if origin is None else id(origin))
         except ProtocolError:
             # Yrs may have applied part of it: this copy of the document is suspect.
             self.broken = True
@@ -217,10 +214,21 @@ class Room:
         self._broadcast(message, exclude=origin)
         await self._publish(Kind.UPDATE, message)
 
+    def _apply(self, update: bytes, origin: object) -> None:
+        self._whole = None  # the document changes: the cached whole state is stale
+        apply_update_to_doc(self.doc, update, max_bytes=None, origin=origin)
+
     async def _answer_sync(self, peer: Peer, their_state: bytes) -> None:
         if self._inflight:
             await asyncio.wait(set(self._inflight))
-        peer.send(sync_step2_for_doc(self.doc, their_state))
+        if their_state != EMPTY_STATE_VECTOR:
+            peer.send(sync_step2_for_doc(self.doc, their_state))
+            return
+        # A newcomer with nothing gets the whole document: encoded once per version of it,
+        # however many join (a class starting together, reconnects after a deploy).
+        if self._whole is None:
+            self._whole = sync_step2_for_doc(self.doc, their_state)
+        peer.send(self._whole)
 
     # -- awareness -----------------------------------------------------------------------
 
@@ -290,7 +298,7 @@ class Room:
     def _apply_remote_update(self, frame: Frame) -> None:
         message = parse_message(frame.payload, max_update_bytes=self._limits.max_document_bytes)
         assert isinstance(message, SyncUpdate)
-        apply_update_to_doc(self.doc, message.update, max_bytes=None, origin=ORIGIN_REMOTE)
+        self._apply(message.update, ORIGIN_REMOTE)
         self.size += len(message.update)
         self._broadcast(frame.payload, exclude=None)
 
@@ -330,7 +338,7 @@ class Room:
             return
         before = state_vector(self.doc)
         for update in updates:
-            apply_update_to_doc(self.doc, update, max_bytes=None, origin=ORIGIN_REMOTE)
+            self._apply(update, ORIGIN_REMOTE)
         # The diff carries every struct we lacked and the whole delete set, so deletions
         # that came without new structs reach the peers too.
         self._broadcast(encode_update(self.doc.get_update(before)), exclude=None)

@@ -133,3 +133,20 @@ async def test_update_that_fails_inside_yrs_never_reaches_the_log(
     assert await honest.wait_closed() == 1011  # the room reloads from its log
     fresh = await connect(base, room_key)
     await eventually(lambda: str(fresh) == "safe", what="reloaded room without the poison")
+
+
+async def test_newcomers_get_the_document_as_it_is_when_they_join(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """Newcomers share one encoding of the whole document until it changes."""
+    base = await start_node()
+    a = await connect(base, room_key)
+    await a.insert("first")
+    b = await connect(base, room_key)
+    await eventually(lambda: str(b) == "first", what="the first newcomer")
+    c = await connect(base, room_key)
+    await eventually(lambda: str(c) == "first", what="a second newcomer, same version")
+    await a.insert(" second")
+    await eventually(lambda: str(b) == "first second", what="the edit reaches b")
+    late = await connect(base, room_key)
+    await eventually(lambda: str(late) == "first second", what="a newcomer after the edit")
