@@ -102,8 +102,13 @@ class PocUser(HttpUser):
 
     @task(2)
     def read_poc(self) -> None:
-        if self.known:
-            self.client.get(f"/api/pocs/pocs/{self.rng.choice(self.known)}", name="read poc")
+        if not self.known:
+            return
+        poc_id = self.rng.choice(self.known)
+        with self.client.get(f"/api/pocs/pocs/{poc_id}", name="read poc", catch_response=True) as r:
+            if r.status_code == 404:  # deleted since the search found it: a normal race
+                self.known.remove(poc_id)
+                r.success()
 
     @task(2)
     def create_poc(self) -> None:
