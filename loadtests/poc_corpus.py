@@ -2,10 +2,10 @@
 
 What it models, so that index statistics look like a real tenant's rather than a toy's:
 
-- names and descriptions built from ~150 technologies, ~60 verbs and ~80 business or technical
-  domains, about one POC in five written in Brazilian Portuguese;
-- languages skewed the way a product team's are (Python and TypeScript make half), ~4% none;
-- 1-6 tags (2-3 most often) out of ~400, drawn Zipf-like (rank ``r`` weighs ``1/r``), plus the
+- names and descriptions built from ~170 technologies and frameworks, ~50 verbs and ~80 business
+  or technical domains, about one POC in five written in Brazilian Portuguese;
+- languages skewed the way a product team's are (Python and TypeScript make almost half), ~4% none;
+- 1-6 tags (2-3 most often) out of ~370, drawn Zipf-like (rank ``r`` weighs ``1/r``), plus the
   main technology's own tag most of the time;
 - frameworks that belong to the language, statuses, visibility, start/finish days and creation
   times that grow denser towards the present.
