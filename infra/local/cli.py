@@ -7,7 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
+import zlib
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
@@ -88,6 +90,21 @@ def stack_env(
     return env
 
 
+def stack_redis_url(url: str, db_prefix: str) -> str:
+    """A stack with its own database prefix gets its own Redis database on a shared server.
+
+    Event streams and job queues have fixed names: two stacks on one Redis database would
+    consume each other's events. The index (1-15) comes from the prefix; a URL that already
+    names a database other than 0 is kept as it is.
+    """
+    if not db_prefix:
+        return url
+    parts = urlsplit(url)
+    if parts.path.strip("/") not in ("", "0"):
+        return url
+    return urlunsplit(parts._replace(path=f"/{1 + zlib.crc32(db_prefix.encode()) % 15}"))
+
+
 def _download_key() -> Path:
     """The content service's key for signing local download links (made once)."""
     import secrets
@@ -147,9 +164,10 @@ def up(
     dsns = asyncio.run(_prepare_databases(pg.url, prefix=db_prefix))
     _signing_key("identity")
     _download_key()
+    redis_url = rd.url if embedded_redis else stack_redis_url(rd.url, db_prefix)
     env = stack_env(
         dsns,
-        redis_url=rd.url,
+        redis_url=redis_url,
         entry=f"http://localhost:{port}",
         stack=stack,
         nodes=collab_ports(offset),

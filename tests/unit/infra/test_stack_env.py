@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.local.cli import stack_env
+from infra.local.cli import stack_env, stack_redis_url
 from infra.local.services import SERVICES, Service
 from platform_api.dojos.settings import DojosSettings
 from platform_api.pocs.settings import PocsSettings
@@ -74,3 +74,18 @@ def test_production_needs_the_shared_secret_and_an_index() -> None:
         )
     with pytest.raises(ValueError, match="OPENSEARCH_URL"):
         SearchSettings(index_backend="opensearch")
+
+
+def test_stacks_side_by_side_get_their_own_redis_database() -> None:
+    """Streams and queues have fixed names: a second stack must not read the first's events."""
+    assert stack_redis_url("redis://127.0.0.1:6379/0", "") == "redis://127.0.0.1:6379/0"
+    e2e = stack_redis_url("redis://127.0.0.1:6379/0", "e2e_")
+    other = stack_redis_url("redis://127.0.0.1:6379", "bench_")
+    for url in (e2e, other):
+        index = int(url.rsplit("/", 1)[1])
+        assert 1 <= index <= 15
+    assert e2e != other
+    assert stack_redis_url("redis://:secret@cache:6379/0", "e2e_").startswith(
+        "redis://:secret@cache:6379/"
+    )
+    assert stack_redis_url("redis://127.0.0.1:6379/7", "e2e_") == "redis://127.0.0.1:6379/7"
