@@ -112,6 +112,38 @@ class SearchQuery:
     after: list[Any] | None = None  # the adapter's own page position, from ``next_after``
 
 
+class Indexed(Protocol):
+    """A document or a removal, of either kind: what writing it to an index needs."""
+
+    @property
+    def tenant_id(self) -> uuid.UUID: ...
+
+    @property
+    def doc_id(self) -> uuid.UUID: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+class Paged(Protocol):
+    """A search of either kind: what reading one page of it needs."""
+
+    @property
+    def tenant_id(self) -> uuid.UUID: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def sort(self) -> str: ...
+
+    @property
+    def limit(self) -> int: ...
+
+    @property
+    def after(self) -> list[Any] | None: ...
+
+
 D = TypeVar("D")
 
 

@@ -12,41 +12,15 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Sequence
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from opensearchpy import AsyncOpenSearch, NotFoundError
 
-from .index import BadCursor, Hit, SearchPage, Suggestions, terms
+from .index import BadCursor, Hit, Indexed, Paged, SearchPage, Suggestions, terms
 
 _DATE_SORTS = frozenset({"created_at", "updated_at", "start_at"})
 TEXT_SUB = {"text": {"type": "text", "analyzer": "standard"}}
 LOWER = {"lower": {"type": "custom", "filter": ["lowercase"]}}
-
-
-class Indexed(Protocol):
-    """A document or a removal: what a bulk write needs of it."""
-
-    @property
-    def tenant_id(self) -> uuid.UUID: ...
-
-    @property
-    def doc_id(self) -> uuid.UUID: ...
-
-    @property
-    def version(self) -> int: ...
-
-
-class Paged(Protocol):
-    """What paging needs of a query."""
-
-    @property
-    def sort(self) -> str: ...
-
-    @property
-    def limit(self) -> int: ...
-
-    @property
-    def after(self) -> list[Any] | None: ...
 
 
 D = TypeVar("D", bound=Indexed)
