@@ -6,19 +6,16 @@ the dojo service) come from the verified token, never from the query string.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from platform_api.kernel import Principal, Problem, decode_cursor, encode_cursor
+from platform_api.kernel import Principal
 
 from . import service
 from .index_dojos import DojoHit, DojoPage, DojoQuery, DojoSort, DojoStatus
-from .routes import Caller, Svc, Text, Values
-from .schemas import DojoFacetsOut, DojoHitOut, DojoSearchOut, FacetOut, HighlightsOut, SuggestOut
+from .routes import Caller, Svc, Text, Values, digest, facets_out, next_cursor, resume
+from .schemas import DojoFacetsOut, DojoHitOut, DojoSearchOut, HighlightsOut, SuggestOut
 
 router = APIRouter()
 ADMIN_ROLES = ("owner", "admin")
@@ -29,10 +26,8 @@ def _sees_private(who: Principal) -> bool:
 
 
 def _fingerprint(query: DojoQuery) -> str:
-    """Ties a cursor to the query that made it."""
     key: list[Any] = [query.text, query.languages, query.statuses, query.tags]
-    key += [query.sort, query.limit]
-    return hashlib.sha256(json.dumps(["dojo", *key]).encode()).hexdigest()[:16]
+    return digest(["dojo", *key, query.sort, query.limit])
 
 
 def _hit(hit: DojoHit) -> DojoHitOut:
@@ -58,15 +53,11 @@ def _hit(hit: DojoHit) -> DojoHitOut:
 
 
 def _out(page: DojoPage, query: DojoQuery) -> DojoSearchOut:
-    facets = {k: [FacetOut(value=v, count=c) for v, c in page.facets[k]] for k in page.facets}
-    cursor = None
-    if page.next_after is not None:
-        cursor = encode_cursor({"q": _fingerprint(query), "after": page.next_after})
     return DojoSearchOut(
         items=[_hit(h) for h in page.hits],
         total=page.total,
-        facets=DojoFacetsOut(**facets),
-        next_cursor=cursor,
+        facets=DojoFacetsOut(**facets_out(page)),
+        next_cursor=next_cursor(page, _fingerprint(query)),
     )
 
 
@@ -102,11 +93,7 @@ async def search_dojos(
         sort=sort,
         limit=limit,
     )
-    values = decode_cursor(cursor, ("q", "after"))
-    if values is not None:
-        if values["q"] != _fingerprint(query) or not isinstance(values["after"], list):
-            raise Problem(400, "The cursor belongs to another query")
-        query = dataclasses.replace(query, after=values["after"])
+    query = resume(query, cursor, _fingerprint(query))
     return _out(await service.run_dojo_search(svc, query), query)
 
 
