@@ -55,6 +55,13 @@ def _text(value: str) -> str:
 Text = Annotated[str, AfterValidator(_text)]
 Values = Annotated[list[Annotated[Text, Query(max_length=50)]], Query(max_length=10)]
 Status = Literal["idea", "in_progress", "done", "abandoned"]
+Prefix = Annotated[Text, Query(min_length=1, max_length=100)]
+SuggestLimit = Annotated[int, Query(ge=1, le=20)]
+
+
+def tag_keys(tags: list[str]) -> tuple[str, ...]:
+    """Tags as the index keys them: lower case, words joined by ``-``."""
+    return tuple("-".join(t.lower().split()) for t in tags)
 
 
 def _search(request: Request) -> Search:
@@ -155,7 +162,7 @@ async def search(
         viewer_id=who.user_id,
         text=q,
         languages=tuple(language),
-        tags=tuple("-".join(t.lower().split()) for t in tags),
+        tags=tag_keys(tags),
         tag_mode=tag_mode,
         statuses=tuple(status),
         owner_id=_owner(owner, who),
@@ -170,8 +177,8 @@ async def search(
 async def suggest(
     who: Caller,
     svc: Svc,
-    q: Annotated[Text, Query(min_length=1, max_length=100)],
-    limit: Annotated[int, Query(ge=1, le=20)] = 8,
+    q: Prefix,
+    limit: SuggestLimit = 8,
 ) -> SuggestOut:
     """As-you-type suggestions: POC names and tags that start like ``q``."""
     found = await svc.index.suggest(who.tenant_id, who.user_id, q, limit)

@@ -14,7 +14,19 @@ from platform_api.kernel import Principal
 
 from . import service
 from .index_dojos import DojoHit, DojoPage, DojoQuery, DojoSort, DojoStatus
-from .routes import Caller, Svc, Text, Values, digest, facets_out, next_cursor, resume
+from .routes import (
+    Caller,
+    Prefix,
+    SuggestLimit,
+    Svc,
+    Text,
+    Values,
+    digest,
+    facets_out,
+    next_cursor,
+    resume,
+    tag_keys,
+)
 from .schemas import DojoFacetsOut, DojoHitOut, DojoSearchOut, HighlightsOut, SuggestOut
 
 router = APIRouter()
@@ -89,7 +101,7 @@ async def search_dojos(
         text=q,
         languages=tuple(language),
         statuses=tuple(status),
-        tags=tuple("-".join(t.lower().split()) for t in tags),
+        tags=tag_keys(tags),
         sort=sort,
         limit=limit,
     )
@@ -101,8 +113,8 @@ async def search_dojos(
 async def suggest_dojos(
     who: Caller,
     svc: Svc,
-    q: Annotated[Text, Query(min_length=1, max_length=100)],
-    limit: Annotated[int, Query(ge=1, le=20)] = 8,
+    q: Prefix,
+    limit: SuggestLimit = 8,
 ) -> SuggestOut:
     """As-you-type suggestions: names and tags of dojos you may see that start like ``q``."""
     found = await svc.dojo_index.suggest(who.tenant_id, who.user_id, _sees_private(who), q, limit)
