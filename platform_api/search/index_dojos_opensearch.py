@@ -127,11 +127,8 @@ class OpenSearchDojoIndex(OpenSearchAdapter[DojoDocument, DojoRemoval]):
     def index_body(self) -> dict[str, Any]:
         return dojo_index_body(replicas=self.replicas)
 
-    def to_source(self, doc: DojoDocument) -> dict[str, Any]:
-        return _source(doc)
-
-    def from_source(self, source: dict[str, Any]) -> DojoDocument:
-        return _document(source)
+    to_source = staticmethod(_source)
+    from_source = staticmethod(_document)
 
     def _filters(
         self, tenant_id: uuid.UUID, viewer_id: uuid.UUID, sees_private: bool

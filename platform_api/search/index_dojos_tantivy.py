@@ -134,14 +134,9 @@ class TantivyDojoIndex(TantivyAdapter[DojoDocument, DojoRemoval, DojoQuery]):
     facets = DOJO_FACETS
     sorts = {**TantivyAdapter.sorts, "start": ("start_us", tantivy.Order.Asc)}
 
-    def build_schema(self) -> tantivy.Schema:
-        return _schema()
-
-    def to_document(self, doc: DojoDocument) -> tantivy.Document:
-        return _document(doc)
-
-    def from_stored(self, data: dict[str, list[Any]]) -> DojoDocument:
-        return _from_stored(data)
+    build_schema = staticmethod(_schema)
+    to_document = staticmethod(_document)
+    from_stored = staticmethod(_from_stored)
 
     def _visible(self, tenant_id: uuid.UUID, viewer_id: uuid.UUID, sees_private: bool) -> Clauses:
         """The tenant from the token; private dojos only for their people (or admins)."""

@@ -141,11 +141,8 @@ class OpenSearchIndex(OpenSearchAdapter[PocDocument, Removal]):
     def index_body(self) -> dict[str, Any]:
         return index_body(replicas=self.replicas)
 
-    def to_source(self, doc: PocDocument) -> dict[str, Any]:
-        return _source(doc)
-
-    def from_source(self, source: dict[str, Any]) -> PocDocument:
-        return _document(source)
+    to_source = staticmethod(_source)
+    from_source = staticmethod(_document)
 
     def _filters(self, tenant_id: uuid.UUID, viewer_id: uuid.UUID) -> list[dict[str, Any]]:
         return [

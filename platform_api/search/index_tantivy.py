@@ -116,14 +116,9 @@ class TantivyIndex(TantivyAdapter[PocDocument, Removal, SearchQuery]):
     id_field = "poc_id"
     facets = FACETS
 
-    def build_schema(self) -> tantivy.Schema:
-        return _schema()
-
-    def to_document(self, doc: PocDocument) -> tantivy.Document:
-        return _document(doc)
-
-    def from_stored(self, data: dict[str, list[Any]]) -> PocDocument:
-        return _from_stored(data)
+    build_schema = staticmethod(_schema)
+    to_document = staticmethod(_document)
+    from_stored = staticmethod(_from_stored)
 
     def _visible(self, tenant_id: uuid.UUID, viewer_id: uuid.UUID) -> Clauses:
         """Tenant from the token, and visibility: shared with the tenant, or the viewer's own."""

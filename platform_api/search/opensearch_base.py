@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from opensearchpy import AsyncOpenSearch, NotFoundError
@@ -91,6 +91,9 @@ class OpenSearchAdapter(Generic[D, R]):
         "name": {"name.sort": "asc"},
         "newest": {"created_at": "desc"},
     }
+    # The kind's documents to and from their ``_source`` (staticmethods).
+    to_source: Callable[[D], dict[str, Any]]
+    from_source: Callable[[dict[str, Any]], D]
 
     def __init__(self, url: str, *, index: str | None = None, replicas: int = 1) -> None:
         self._client = AsyncOpenSearch(hosts=[url], timeout=10, max_retries=2)
@@ -99,12 +102,6 @@ class OpenSearchAdapter(Generic[D, R]):
 
     def index_body(self) -> dict[str, Any]:
         """Settings and mappings of this kind's index."""
-        raise NotImplementedError
-
-    def to_source(self, doc: D) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def from_source(self, source: dict[str, Any]) -> D:
         raise NotImplementedError
 
     async def ensure_index(self) -> None:

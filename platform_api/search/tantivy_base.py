@@ -123,6 +123,10 @@ class TantivyAdapter(Generic[D, R, Q]):
         "name": ("name_sort", tantivy.Order.Asc),
         "newest": ("created_us", tantivy.Order.Desc),
     }
+    # The kind's schema and its documents to and from what tantivy stores (staticmethods).
+    build_schema: Callable[[], tantivy.Schema]
+    to_document: Callable[[D], tantivy.Document]
+    from_stored: Callable[[dict[str, list[Any]]], D]
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.schema = self.build_schema()
@@ -134,15 +138,6 @@ class TantivyAdapter(Generic[D, R, Q]):
             self._index = tantivy.Index(self.schema, path=str(directory), reuse=True)
         self._writer = self._index.writer(heap_size=self.heap_size, num_threads=1)
         self._lock = threading.Lock()
-
-    def build_schema(self) -> tantivy.Schema:
-        raise NotImplementedError
-
-    def to_document(self, doc: D) -> tantivy.Document:
-        raise NotImplementedError
-
-    def from_stored(self, data: dict[str, list[Any]]) -> D:
-        raise NotImplementedError
 
     def build_query(self, q: Q, words: list[str]) -> Query:
         """The documents of ``q`` the viewer may see, matching ``words`` and its filters."""
