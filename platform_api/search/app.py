@@ -37,7 +37,7 @@ name, description, language and tags, with status and language facets. The index
 the POC and dojo services' events; it only ever shows your organization's POCs and dojos
 that you may see.
 """
-Remote = TypeVar("Remote", bound=OpenSearchAdapter[Any, Any])
+Remote = TypeVar("Remote", bound=OpenSearchAdapter[Any, Any, Any])
 Embedded = TypeVar("Embedded", bound=TantivyAdapter[Any, Any, Any])
 
 

@@ -15,8 +15,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from .index import Suggestions, terms
-from .index_dojos import DOJO_FACETS, DojoDocument, DojoPage, DojoQuery, DojoRemoval
+from .index import Suggestions
+from .index_dojos import DOJO_FACETS, DojoDocument, DojoQuery, DojoRemoval
 from .opensearch_base import LOWER, TEXT_SUB, OpenSearchAdapter
 
 TEXT_FIELDS = ["name^3", "tags.text^2", "language.text^2", "description"]
@@ -116,7 +116,7 @@ def _document(source: dict[str, Any]) -> DojoDocument:
     )
 
 
-class OpenSearchDojoIndex(OpenSearchAdapter[DojoDocument, DojoRemoval]):
+class OpenSearchDojoIndex(OpenSearchAdapter[DojoDocument, DojoRemoval, DojoQuery]):
     """The :class:`~platform_api.search.index_dojos.DojoIndex` on OpenSearch."""
 
     id_field = "dojo_id"
@@ -150,7 +150,7 @@ class OpenSearchDojoIndex(OpenSearchAdapter[DojoDocument, DojoRemoval]):
             )
         return filters
 
-    def _body(self, q: DojoQuery, text: str) -> dict[str, Any]:
+    def build_body(self, q: DojoQuery, text: str) -> dict[str, Any]:
         filters = self._filters(q.tenant_id, q.viewer_id, q.sees_private)
         if q.languages:
             filters.append({"terms": {"language.key": [x.lower() for x in q.languages]}})
@@ -159,10 +159,6 @@ class OpenSearchDojoIndex(OpenSearchAdapter[DojoDocument, DojoRemoval]):
         filters += [{"term": {"tags": tag}} for tag in q.tags]
         must_not = [] if q.statuses else [NOT_ARCHIVED]
         return self.search_body(q, text, {"filter": filters, "must_not": must_not}, TEXT_FIELDS)
-
-    async def search(self, query: DojoQuery) -> DojoPage:
-        text = " ".join(terms(query.text))
-        return await self.run_search(query, query.tenant_id, text, self._body(query, text))
 
     async def suggest(
         self,

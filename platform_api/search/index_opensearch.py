@@ -18,7 +18,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from .index import PocDocument, Removal, SearchPage, SearchQuery, Suggestions, terms
+from .index import PocDocument, Removal, SearchQuery, Suggestions
 from .opensearch_base import LOWER, TEXT_SUB, OpenSearchAdapter
 
 FACETS = {"language": 20, "tags": 30, "status": 10}
@@ -131,7 +131,7 @@ def _document(source: dict[str, Any]) -> PocDocument:
     )
 
 
-class OpenSearchIndex(OpenSearchAdapter[PocDocument, Removal]):
+class OpenSearchIndex(OpenSearchAdapter[PocDocument, Removal, SearchQuery]):
     """The :class:`~platform_api.search.index.SearchIndex` on OpenSearch."""
 
     id_field = "poc_id"
@@ -158,7 +158,7 @@ class OpenSearchIndex(OpenSearchAdapter[PocDocument, Removal]):
             },
         ]
 
-    def _body(self, q: SearchQuery, text: str) -> dict[str, Any]:
+    def build_body(self, q: SearchQuery, text: str) -> dict[str, Any]:
         filters = self._filters(q.tenant_id, q.viewer_id)
         if q.languages:
             filters.append({"terms": {"language.key": [lang.lower() for lang in q.languages]}})
@@ -171,10 +171,6 @@ class OpenSearchIndex(OpenSearchAdapter[PocDocument, Removal]):
         else:
             filters += [{"term": {"tags": tag}} for tag in q.tags]
         return self.search_body(q, text, {"filter": filters}, TEXT_FIELDS)
-
-    async def search(self, query: SearchQuery) -> SearchPage[PocDocument]:
-        text = " ".join(terms(query.text))
-        return await self.run_search(query, query.tenant_id, text, self._body(query, text))
 
     async def suggest(
         self, tenant_id: uuid.UUID, viewer_id: uuid.UUID, prefix: str, limit: int

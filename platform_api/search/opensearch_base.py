@@ -25,6 +25,7 @@ LOWER = {"lower": {"type": "custom", "filter": ["lowercase"]}}
 
 D = TypeVar("D", bound=Indexed)
 R = TypeVar("R", bound=Indexed)
+Q = TypeVar("Q", bound=Paged)
 
 
 def check_bulk(response: dict[str, Any]) -> None:
@@ -80,7 +81,7 @@ def text_match(text: str, fields: list[str]) -> dict[str, Any]:
     }
 
 
-class OpenSearchAdapter(Generic[D, R]):
+class OpenSearchAdapter(Generic[D, R, Q]):
     """The index port on OpenSearch for one document kind (see the subclasses)."""
 
     id_field: ClassVar[str]
@@ -129,7 +130,7 @@ class OpenSearchAdapter(Generic[D, R]):
         }
 
     def search_body(
-        self, q: Paged, text: str, query: dict[str, Any], fields: list[str]
+        self, q: Q, text: str, query: dict[str, Any], fields: list[str]
     ) -> dict[str, Any]:
         """A page of ``query`` (a bool query of filters) matching ``text`` in ``fields``,
         with totals, facets, highlights and the cursor checked against the sort."""
@@ -149,26 +150,31 @@ class OpenSearchAdapter(Generic[D, R]):
             body["search_after"] = search_after(q.after, sort)
         return body
 
-    async def run_search(
-        self, q: Paged, tenant_id: uuid.UUID, text: str, body: dict[str, Any]
-    ) -> SearchPage[D]:
-        """Run a body of :meth:`search_body` and read its page."""
-        response = await self._client.search(index=self.index, body=body, routing=str(tenant_id))
+    def build_body(self, q: Q, text: str) -> dict[str, Any]:
+        """The search body of ``q`` (``text``: its terms), from :meth:`search_body`."""
+        raise NotImplementedError
+
+    async def search(self, query: Q) -> SearchPage[D]:
+        text = " ".join(terms(query.text))
+        body = self.build_body(query, text)
+        response = await self._client.search(
+            index=self.index, body=body, routing=str(query.tenant_id)
+        )
         raw = response["hits"]["hits"]
         hits = [
             Hit(
                 self.from_source(h["_source"]),
-                h.get("_score") if q.sort == "relevance" and text else None,
+                h.get("_score") if query.sort == "relevance" and text else None,
                 {k: v[0] for k, v in h.get("highlight", {}).items() if v},
             )
-            for h in raw[: q.limit]
+            for h in raw[: query.limit]
         ]
         aggregations = response["aggregations"]
         facets = {
             name: [(b["key"], int(b["doc_count"])) for b in aggregations[name]["buckets"]]
             for name in self.facets
         }
-        next_after = raw[q.limit - 1]["sort"] if len(raw) > q.limit else None
+        next_after = raw[query.limit - 1]["sort"] if len(raw) > query.limit else None
         return SearchPage(hits, int(response["hits"]["total"]["value"]), facets, next_after)
 
     async def suggestions(

@@ -20,7 +20,7 @@ from platform_api.search.tantivy_base import TantivyAdapter
 OPENSEARCH_URL = os.environ.get("SEARCH_TEST_OPENSEARCH_URL", "")
 ADAPTERS = ["tantivy-ram", "tantivy-disk", "opensearch"]
 Embedded = TypeVar("Embedded", bound=TantivyAdapter[Any, Any, Any])
-Remote = TypeVar("Remote", bound=OpenSearchAdapter[Any, Any])
+Remote = TypeVar("Remote", bound=OpenSearchAdapter[Any, Any, Any])
 
 
 @asynccontextmanager
