@@ -55,6 +55,9 @@ def _text(value: str) -> str:
 Text = Annotated[str, AfterValidator(_text)]
 Values = Annotated[list[Annotated[Text, Query(max_length=50)]], Query(max_length=10)]
 Status = Literal["idea", "in_progress", "done", "abandoned"]
+Words = Annotated[Text, Query(max_length=200, description="Words; typos are forgiven")]
+PageLimit = Annotated[int, Query(ge=1, le=50)]
+Cursor = Annotated[str | None, Query(max_length=500)]
 Prefix = Annotated[Text, Query(min_length=1, max_length=100)]
 SuggestLimit = Annotated[int, Query(ge=1, le=20)]
 
@@ -146,15 +149,15 @@ def _out(page: SearchPage[PocDocument], query: SearchQuery) -> SearchOut:
 async def search(
     who: Caller,
     svc: Svc,
-    q: Annotated[Text, Query(max_length=200, description="Words; typos are forgiven")] = "",
+    q: Words = "",
     language: Values = [],  # noqa: B006
     tags: Values = [],  # noqa: B006
     tag_mode: Annotated[TagMode, Query(description="all: every tag; any: one of them")] = "all",
     status: Annotated[list[Status], Query(max_length=4)] = [],  # noqa: B006
     owner: Annotated[str | None, Query(max_length=36, description="'me' or a user id")] = None,
     sort: Sort = "relevance",
-    limit: Annotated[int, Query(ge=1, le=50)] = 20,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: PageLimit = 20,
+    cursor: Cursor = None,
 ) -> SearchOut:
     """Your team's POCs and your own by name, description, language, frameworks and tags."""
     query = SearchQuery(

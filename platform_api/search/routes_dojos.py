@@ -16,11 +16,13 @@ from . import service
 from .index_dojos import DojoHit, DojoPage, DojoQuery, DojoSort, DojoStatus
 from .routes import (
     Caller,
+    Cursor,
+    PageLimit,
     Prefix,
     SuggestLimit,
     Svc,
-    Text,
     Values,
+    Words,
     digest,
     facets_out,
     next_cursor,
@@ -77,7 +79,7 @@ def _out(page: DojoPage, query: DojoQuery) -> DojoSearchOut:
 async def search_dojos(
     who: Caller,
     svc: Svc,
-    q: Annotated[Text, Query(max_length=200, description="Words; typos are forgiven")] = "",
+    q: Words = "",
     status: Annotated[
         list[DojoStatus], Query(max_length=4, description="Any of them; default: all but archived")
     ] = [],  # noqa: B006
@@ -89,8 +91,8 @@ async def search_dojos(
             description="start: by start (started, else scheduled, else created), earliest first"
         ),
     ] = "relevance",
-    limit: Annotated[int, Query(ge=1, le=50)] = 20,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: PageLimit = 20,
+    cursor: Cursor = None,
 ) -> DojoSearchOut:
     """Your organization's coding dojos by name, description, language and tags; private
     ones only if you take part in them, facilitate them or are a tenant admin."""
