@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -18,10 +19,16 @@ from platform_api.kernel.events import InMemoryBus
 from .consumer import IndexConsumer, open_consumer
 from .index import SearchIndex
 from .index_dojos import DojoIndex
+from .index_dojos_opensearch import OpenSearchDojoIndex
+from .index_dojos_tantivy import TantivyDojoIndex
+from .index_opensearch import OpenSearchIndex
+from .index_tantivy import TantivyIndex
+from .opensearch_base import OpenSearchAdapter
 from .routes import router
 from .routes_dojos import router as dojos_router
 from .service import Search, SearchMetrics
 from .settings import SearchSettings
+from .tantivy_base import TantivyAdapter
 
 DESCRIPTION = """
 Find POCs by name, description, language, frameworks and tags — typos forgiven ("pyhton"
@@ -30,40 +37,32 @@ name, description, language and tags, with status and language facets. The index
 the POC and dojo services' events; it only ever shows your organization's POCs and dojos
 that you may see.
 """
+Remote = TypeVar("Remote", bound=OpenSearchAdapter[Any, Any, Any])
+Embedded = TypeVar("Embedded", bound=TantivyAdapter[Any, Any, Any])
 
 
-async def open_index(settings: SearchSettings) -> SearchIndex:
-    """The index adapter the settings name."""
+async def _open(
+    settings: SearchSettings, opensearch: type[Remote], name: str, tantivy: type[Embedded]
+) -> Remote | Embedded:
+    """The adapter the settings name, of one document kind (its OpenSearch index ``name``)."""
     if settings.index_backend == "opensearch":
-        from .index_opensearch import OpenSearchIndex
-
-        index = OpenSearchIndex(
-            settings.opensearch_url,
-            index=settings.opensearch_index,
-            replicas=settings.opensearch_replicas,
+        index = opensearch(
+            settings.opensearch_url, index=name, replicas=settings.opensearch_replicas
         )
         await index.ensure_index()
         return index
-    from .index_tantivy import TantivyIndex
+    return tantivy(settings.data_dir or None)
 
-    return TantivyIndex(settings.data_dir or None)
+
+async def open_index(settings: SearchSettings) -> SearchIndex:
+    """The POC index adapter the settings name."""
+    return await _open(settings, OpenSearchIndex, settings.opensearch_index, TantivyIndex)
 
 
 async def open_dojo_index(settings: SearchSettings) -> DojoIndex:
     """The dojo index adapter the settings name (beside the POC index)."""
-    if settings.index_backend == "opensearch":
-        from .index_dojos_opensearch import OpenSearchDojoIndex
-
-        index = OpenSearchDojoIndex(
-            settings.opensearch_url,
-            index=settings.opensearch_dojo_index,
-            replicas=settings.opensearch_replicas,
-        )
-        await index.ensure_index()
-        return index
-    from .index_dojos_tantivy import TantivyDojoIndex
-
-    return TantivyDojoIndex(settings.data_dir or None)
+    index_name = settings.opensearch_dojo_index
+    return await _open(settings, OpenSearchDojoIndex, index_name, TantivyDojoIndex)
 
 
 @asynccontextmanager

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 Sort = Literal["relevance", "newest", "name"]
 TagMode = Literal["all", "any"]
@@ -90,6 +90,10 @@ class Removal:
     poc_id: uuid.UUID
     version: int
 
+    @property
+    def doc_id(self) -> uuid.UUID:
+        return self.poc_id
+
 
 @dataclass(frozen=True)
 class SearchQuery:
@@ -108,16 +112,55 @@ class SearchQuery:
     after: list[Any] | None = None  # the adapter's own page position, from ``next_after``
 
 
+class Indexed(Protocol):
+    """A document or a removal, of either kind: what writing it to an index needs."""
+
+    @property
+    def tenant_id(self) -> uuid.UUID: ...
+
+    @property
+    def doc_id(self) -> uuid.UUID: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+class Paged(Protocol):
+    """A search of either kind: what reading one page of it needs."""
+
+    @property
+    def tenant_id(self) -> uuid.UUID: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def sort(self) -> str: ...
+
+    @property
+    def limit(self) -> int: ...
+
+    @property
+    def after(self) -> list[Any] | None: ...
+
+
+D = TypeVar("D")
+
+
 @dataclass
-class Hit:
-    document: PocDocument
+class Hit(Generic[D]):
+    """One found document (a POC's or a dojo's) with its score and ``<mark>`` highlights."""
+
+    document: D
     score: float | None
     highlights: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
-class SearchPage:
-    hits: list[Hit]
+class SearchPage(Generic[D]):
+    """A page of hits, the total and facets over every match, and the next page's position."""
+
+    hits: list[Hit[D]]
     total: int
     facets: dict[str, list[tuple[str, int]]]
     next_after: list[Any] | None
@@ -133,7 +176,7 @@ class SearchIndex(Protocol):
     async def apply(self, upserts: Sequence[PocDocument], removals: Sequence[Removal]) -> None:
         """Write and remove documents durably (visible to the next search)."""
 
-    async def search(self, query: SearchQuery) -> SearchPage: ...
+    async def search(self, query: SearchQuery) -> SearchPage[PocDocument]: ...
 
     async def suggest(
         self, tenant_id: uuid.UUID, viewer_id: uuid.UUID, prefix: str, limit: int

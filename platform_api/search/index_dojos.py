@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from .index import Suggestions
+from .index import Hit, SearchPage, Suggestions
 
 DojoSort = Literal["relevance", "newest", "name", "start"]
 DojoStatus = Literal["scheduled", "active", "ended", "archived"]
@@ -109,6 +109,10 @@ class DojoRemoval:
     dojo_id: uuid.UUID
     version: int
 
+    @property
+    def doc_id(self) -> uuid.UUID:
+        return self.dojo_id
+
 
 @dataclass(frozen=True)
 class DojoQuery:
@@ -128,19 +132,8 @@ class DojoQuery:
     after: list[Any] | None = None  # the adapter's own page position, from ``next_after``
 
 
-@dataclass
-class DojoHit:
-    document: DojoDocument
-    score: float | None
-    highlights: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class DojoPage:
-    hits: list[DojoHit]
-    total: int
-    facets: dict[str, list[tuple[str, int]]]
-    next_after: list[Any] | None
+DojoHit = Hit[DojoDocument]
+DojoPage = SearchPage[DojoDocument]
 
 
 class DojoIndex(Protocol):

@@ -8,34 +8,21 @@ that tags and languages are typo-tolerant too.
 
 High availability: ``number_of_replicas`` >= 1 with the domain's zone awareness on (set in
 Terraform: ``zone_awareness_enabled``, 3 AZs) puts a primary and its replica in different
-AZs. Documents are routed by tenant (one shard per tenant query) and written with external
-versioning, so a late, older event can never overwrite a newer one even with many consumers.
+AZs. Writes, paging, facets and suggestions are shared with the dojo index
+(``opensearch_base``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from opensearchpy import AsyncOpenSearch, NotFoundError
-
-from .index import (
-    BadCursor,
-    Hit,
-    PocDocument,
-    Removal,
-    SearchPage,
-    SearchQuery,
-    Suggestions,
-    terms,
-)
+from .index import PocDocument, Removal, SearchQuery, Suggestions
+from .opensearch_base import LOWER, TEXT_SUB, OpenSearchAdapter
 
 FACETS = {"language": 20, "tags": 30, "status": 10}
 TEXT_FIELDS = ["name^3", "tags.text^2", "language.text^2", "frameworks.text^1.5", "description"]
-_TEXT_SUB = {"text": {"type": "text", "analyzer": "standard"}}
 
 
 def index_body(shards: int = 3, replicas: int = 1) -> dict[str, Any]:
@@ -68,7 +55,7 @@ def index_body(shards: int = 3, replicas: int = 1) -> dict[str, Any]:
                         ],
                     }
                 },
-                "normalizer": {"lower": {"type": "custom", "filter": ["lowercase"]}},
+                "normalizer": LOWER,
             },
         },
         "mappings": {
@@ -88,10 +75,10 @@ def index_body(shards: int = 3, replicas: int = 1) -> dict[str, Any]:
                 "description": {"type": "text", "analyzer": "standard"},
                 "language": {
                     "type": "keyword",
-                    "fields": {**_TEXT_SUB, "key": {"type": "keyword", "normalizer": "lower"}},
+                    "fields": {**TEXT_SUB, "key": {"type": "keyword", "normalizer": "lower"}},
                 },
-                "tags": {"type": "keyword", "fields": _TEXT_SUB},
-                "frameworks": {"type": "keyword", "fields": _TEXT_SUB},
+                "tags": {"type": "keyword", "fields": TEXT_SUB},
+                "frameworks": {"type": "keyword", "fields": TEXT_SUB},
                 "is_public": {"type": "boolean"},
                 "visibility": {"type": "keyword"},
                 "status": {"type": "keyword"},
@@ -144,85 +131,18 @@ def _document(source: dict[str, Any]) -> PocDocument:
     )
 
 
-def check_bulk(response: dict[str, Any]) -> None:
-    """Raise if a bulk write failed for another reason than a newer version being there
-    (409) or deleting what is not there (404)."""
-    for item in response.get("items", []):
-        result = next(iter(item.values()))
-        if result.get("status", 200) >= 300 and result.get("status") not in (404, 409):
-            raise RuntimeError(f"OpenSearch refused a write: {result.get('error')}")
-
-
-_DATE_SORTS = frozenset({"created_at", "updated_at", "start_at"})
-
-
-def search_after(after: Sequence[Any], sort: list[Any]) -> list[Any]:
-    """A cursor's sort values, each checked against its sort key's type. Cursors are plain
-    base64: a forged value OpenSearch cannot parse must be our 400, not its error (a 500)."""
-    if len(after) != len(sort):
-        raise BadCursor("not a position of this index")
-    for value, key in zip(after, sort, strict=True):
-        field = key if isinstance(key, str) else next(iter(key))
-        if field == "_score":
-            fits = isinstance(value, int | float) and not isinstance(value, bool)
-        elif field in _DATE_SORTS:
-            fits = isinstance(value, int) and not isinstance(value, bool)
-        else:
-            fits = isinstance(value, str)
-        if not fits:
-            raise BadCursor("not a position of this index")
-    return list(after)
-
-
-def highlight_body() -> dict[str, Any]:
-    """``<mark>`` highlights of the name (whole) and the description (one fragment)."""
-    return {
-        "encoder": "html",
-        "pre_tags": ["<mark>"],
-        "post_tags": ["</mark>"],
-        "fields": {
-            "name": {"number_of_fragments": 0},
-            "description": {"fragment_size": 160, "number_of_fragments": 1},
-        },
-    }
-
-
-class OpenSearchIndex:
+class OpenSearchIndex(OpenSearchAdapter[PocDocument, Removal, SearchQuery]):
     """The :class:`~platform_api.search.index.SearchIndex` on OpenSearch."""
 
-    def __init__(self, url: str, *, index: str = "mrbill-pocs-v1", replicas: int = 1) -> None:
-        self._client = AsyncOpenSearch(hosts=[url], timeout=10, max_retries=2)
-        self.index = index
-        self.replicas = replicas
+    id_field = "poc_id"
+    facets = FACETS
+    default_index = "mrbill-pocs-v1"
 
-    async def ensure_index(self) -> None:
-        """Create the index with its mapping unless it exists."""
-        if not await self._client.indices.exists(index=self.index):
-            await self._client.indices.create(
-                index=self.index, body=index_body(replicas=self.replicas)
-            )
+    def index_body(self) -> dict[str, Any]:
+        return index_body(replicas=self.replicas)
 
-    async def apply(self, upserts: Sequence[PocDocument], removals: Sequence[Removal]) -> None:
-        actions: list[dict[str, Any]] = []
-        for removal in removals:
-            meta = {"_index": self.index, "_id": str(removal.poc_id)}
-            actions.append(
-                {
-                    "delete": {
-                        **meta,
-                        "routing": str(removal.tenant_id),
-                        "version": removal.version,
-                        "version_type": "external_gte",
-                    }
-                }
-            )
-        for doc in upserts:
-            meta = {"_index": self.index, "_id": str(doc.poc_id), "routing": str(doc.tenant_id)}
-            actions.append({"index": {**meta, "version": doc.version, "version_type": "external"}})
-            actions.append(_source(doc))
-        if not actions:
-            return
-        check_bulk(await self._client.bulk(body=actions, refresh="wait_for"))
+    to_source = staticmethod(_source)
+    from_source = staticmethod(_document)
 
     def _filters(self, tenant_id: uuid.UUID, viewer_id: uuid.UUID) -> list[dict[str, Any]]:
         return [
@@ -238,7 +158,7 @@ class OpenSearchIndex:
             },
         ]
 
-    def _body(self, q: SearchQuery, text: str) -> dict[str, Any]:
+    def build_body(self, q: SearchQuery, text: str) -> dict[str, Any]:
         filters = self._filters(q.tenant_id, q.viewer_id)
         if q.languages:
             filters.append({"terms": {"language.key": [lang.lower() for lang in q.languages]}})
@@ -250,130 +170,10 @@ class OpenSearchIndex:
             filters.append({"terms": {"tags": list(q.tags)}})
         else:
             filters += [{"term": {"tags": tag}} for tag in q.tags]
-        must = []
-        if text:
-            must.append(
-                {
-                    "multi_match": {
-                        "query": text,
-                        "type": "bool_prefix",
-                        "fields": TEXT_FIELDS,
-                        "fuzziness": "AUTO",
-                        "operator": "and",
-                    }
-                }
-            )
-        if q.sort == "name":
-            sort: list[Any] = [{"name.sort": "asc"}, {"poc_id": "asc"}]
-        elif q.sort == "newest" or not text:
-            sort = [{"created_at": "desc"}, {"poc_id": "asc"}]
-        else:
-            sort = ["_score", {"poc_id": "asc"}]
-        body: dict[str, Any] = {
-            "query": {"bool": {"filter": filters, "must": must or [{"match_all": {}}]}},
-            "sort": sort,
-            "size": q.limit + 1,
-            "track_total_hits": True,
-            "track_scores": True,
-            "aggs": {n: {"terms": {"field": n, "size": s}} for n, s in FACETS.items()},
-            "highlight": highlight_body(),
-        }
-        if q.after is not None:
-            body["search_after"] = search_after(q.after, sort)
-        return body
-
-    async def search(self, query: SearchQuery) -> SearchPage:
-        text = " ".join(terms(query.text))
-        response = await self._client.search(
-            index=self.index, body=self._body(query, text), routing=str(query.tenant_id)
-        )
-        raw = response["hits"]["hits"]
-        hits = [
-            Hit(
-                _document(h["_source"]),
-                h.get("_score") if query.sort == "relevance" and text else None,
-                {k: v[0] for k, v in h.get("highlight", {}).items() if v},
-            )
-            for h in raw[: query.limit]
-        ]
-        facets = {
-            name: [
-                (b["key"], int(b["doc_count"])) for b in response["aggregations"][name]["buckets"]
-            ]
-            for name in FACETS
-        }
-        next_after = raw[query.limit - 1]["sort"] if len(raw) > query.limit else None
-        return SearchPage(hits, int(response["hits"]["total"]["value"]), facets, next_after)
+        return self.search_body(q, text, {"filter": filters}, TEXT_FIELDS)
 
     async def suggest(
         self, tenant_id: uuid.UUID, viewer_id: uuid.UUID, prefix: str, limit: int
     ) -> Suggestions:
-        text = " ".join(terms(prefix))
-        if not text:
-            return Suggestions([], [])
-        stem = "-".join(prefix.lower().split())
-        body = {
-            "query": {
-                "bool": {
-                    "filter": self._filters(tenant_id, viewer_id),
-                    "should": [
-                        {
-                            "multi_match": {
-                                "query": text,
-                                "type": "bool_prefix",
-                                "fields": ["name"],
-                                "fuzziness": "AUTO",
-                                "operator": "and",
-                            }
-                        },
-                        {"prefix": {"tags": stem}},
-                    ],
-                    "minimum_should_match": 1,
-                }
-            },
-            "size": limit * 3,
-            "_source": ["name", "tags"],
-            "aggs": {"tags": {"terms": {"field": "tags", "size": 200}}},
-        }
-        response = await self._client.search(index=self.index, body=body, routing=str(tenant_id))
-        names: list[str] = []
-        for hit in response["hits"]["hits"]:
-            name = hit["_source"]["name"]
-            if name not in names:
-                names.append(name)
-        buckets = response["aggregations"]["tags"]["buckets"]
-        tags = [b["key"] for b in buckets if b["key"].startswith(stem)]
-        return Suggestions(names[:limit], tags[:limit])
-
-    async def versions(self, tenant_id: uuid.UUID) -> dict[uuid.UUID, int]:
-        found: dict[uuid.UUID, int] = {}
-        after: list[Any] | None = None
-        while True:
-            body: dict[str, Any] = {
-                "query": {"term": {"tenant_id": str(tenant_id)}},
-                "_source": ["version"],
-                "sort": [{"poc_id": "asc"}],
-                "size": 1000,
-            }
-            if after:
-                body["search_after"] = after
-            hits = (await self._client.search(index=self.index, body=body, routing=str(tenant_id)))[
-                "hits"
-            ]["hits"]
-            for hit in hits:
-                found[uuid.UUID(hit["_id"])] = int(hit["_source"]["version"])
-            if len(hits) < 1000:
-                return found
-            after = hits[-1]["sort"]
-
-    async def ping(self) -> None:
-        if not await self._client.ping():
-            raise ConnectionError("OpenSearch is not reachable")
-
-    async def drop(self) -> None:
-        """Delete the index (tests)."""
-        with contextlib.suppress(NotFoundError):
-            await self._client.indices.delete(index=self.index)
-
-    async def aclose(self) -> None:
-        await self._client.close()
+        visible = {"filter": self._filters(tenant_id, viewer_id)}
+        return await self.suggestions(tenant_id, visible, prefix, limit)

@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator
@@ -25,7 +25,8 @@ from platform_api.kernel import (
 )
 
 from . import service
-from .index import SearchPage, SearchQuery, Sort, TagMode
+from .index import Hit, PocDocument, SearchPage, SearchQuery, Sort, TagMode
+from .index_dojos import DojoQuery
 from .schemas import (
     FacetOut,
     FacetsOut,
@@ -42,6 +43,7 @@ router = APIRouter()
 Caller = Annotated[Principal, Depends(current_principal)]
 Admin = Annotated[Principal, Depends(require_roles("owner", "admin"))]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+Q = TypeVar("Q", SearchQuery, DojoQuery)
 
 
 def _text(value: str) -> str:
@@ -53,6 +55,16 @@ def _text(value: str) -> str:
 Text = Annotated[str, AfterValidator(_text)]
 Values = Annotated[list[Annotated[Text, Query(max_length=50)]], Query(max_length=10)]
 Status = Literal["idea", "in_progress", "done", "abandoned"]
+Words = Annotated[Text, Query(max_length=200, description="Words; typos are forgiven")]
+PageLimit = Annotated[int, Query(ge=1, le=50)]
+Cursor = Annotated[str | None, Query(max_length=500)]
+Prefix = Annotated[Text, Query(min_length=1, max_length=100)]
+SuggestLimit = Annotated[int, Query(ge=1, le=20)]
+
+
+def tag_keys(tags: list[str]) -> tuple[str, ...]:
+    """Tags as the index keys them: lower case, words joined by ``-``."""
+    return tuple("-".join(t.lower().split()) for t in tags)
 
 
 def _search(request: Request) -> Search:
@@ -73,14 +85,38 @@ def _owner(owner: str | None, who: Principal) -> uuid.UUID | None:
         raise Problem(422, "owner is 'me' or a user id") from None
 
 
-def _fingerprint(query: SearchQuery) -> str:
-    """Ties a cursor to the query that made it."""
-    key: list[Any] = [query.text, query.languages, query.tags, query.tag_mode, query.statuses]
-    key += [str(query.owner_id), query.sort, query.limit]
+def digest(key: list[Any]) -> str:
+    """Ties a cursor to the query that made it (``key``: all it was asked but the cursor)."""
     return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
 
-def _hit(hit: Any) -> SearchHitOut:
+def _fingerprint(query: SearchQuery) -> str:
+    key: list[Any] = [query.text, query.languages, query.tags, query.tag_mode, query.statuses]
+    return digest([*key, str(query.owner_id), query.sort, query.limit])
+
+
+def resume(query: Q, cursor: str | None, fingerprint: str) -> Q:
+    """``query`` from the position in ``cursor``; 400 if the cursor is another query's."""
+    values = decode_cursor(cursor, ("q", "after"))
+    if values is None:
+        return query
+    if values["q"] != fingerprint or not isinstance(values["after"], list):
+        raise Problem(400, "The cursor belongs to another query")
+    return dataclasses.replace(query, after=values["after"])
+
+
+def facets_out(page: SearchPage[Any]) -> dict[str, list[FacetOut]]:
+    return {k: [FacetOut(value=v, count=c) for v, c in page.facets[k]] for k in page.facets}
+
+
+def next_cursor(page: SearchPage[Any], fingerprint: str) -> str | None:
+    """The cursor of the page after ``page``, if there is one."""
+    if page.next_after is None:
+        return None
+    return encode_cursor({"q": fingerprint, "after": page.next_after})
+
+
+def _hit(hit: Hit[PocDocument]) -> SearchHitOut:
     doc = hit.document
     return SearchHitOut(
         poc_id=doc.poc_id,
@@ -100,16 +136,12 @@ def _hit(hit: Any) -> SearchHitOut:
     )
 
 
-def _out(page: SearchPage, query: SearchQuery) -> SearchOut:
-    facets = {k: [FacetOut(value=v, count=c) for v, c in page.facets[k]] for k in page.facets}
-    cursor = None
-    if page.next_after is not None:
-        cursor = encode_cursor({"q": _fingerprint(query), "after": page.next_after})
+def _out(page: SearchPage[PocDocument], query: SearchQuery) -> SearchOut:
     return SearchOut(
         items=[_hit(h) for h in page.hits],
         total=page.total,
-        facets=FacetsOut(**facets),
-        next_cursor=cursor,
+        facets=FacetsOut(**facets_out(page)),
+        next_cursor=next_cursor(page, _fingerprint(query)),
     )
 
 
@@ -117,15 +149,15 @@ def _out(page: SearchPage, query: SearchQuery) -> SearchOut:
 async def search(
     who: Caller,
     svc: Svc,
-    q: Annotated[Text, Query(max_length=200, description="Words; typos are forgiven")] = "",
+    q: Words = "",
     language: Values = [],  # noqa: B006
     tags: Values = [],  # noqa: B006
     tag_mode: Annotated[TagMode, Query(description="all: every tag; any: one of them")] = "all",
     status: Annotated[list[Status], Query(max_length=4)] = [],  # noqa: B006
     owner: Annotated[str | None, Query(max_length=36, description="'me' or a user id")] = None,
     sort: Sort = "relevance",
-    limit: Annotated[int, Query(ge=1, le=50)] = 20,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: PageLimit = 20,
+    cursor: Cursor = None,
 ) -> SearchOut:
     """Your team's POCs and your own by name, description, language, frameworks and tags."""
     query = SearchQuery(
@@ -133,18 +165,14 @@ async def search(
         viewer_id=who.user_id,
         text=q,
         languages=tuple(language),
-        tags=tuple("-".join(t.lower().split()) for t in tags),
+        tags=tag_keys(tags),
         tag_mode=tag_mode,
         statuses=tuple(status),
         owner_id=_owner(owner, who),
         sort=sort,
         limit=limit,
     )
-    values = decode_cursor(cursor, ("q", "after"))
-    if values is not None:
-        if values["q"] != _fingerprint(query) or not isinstance(values["after"], list):
-            raise Problem(400, "The cursor belongs to another query")
-        query = dataclasses.replace(query, after=values["after"])
+    query = resume(query, cursor, _fingerprint(query))
     return _out(await service.run_search(svc, query), query)
 
 
@@ -152,8 +180,8 @@ async def search(
 async def suggest(
     who: Caller,
     svc: Svc,
-    q: Annotated[Text, Query(min_length=1, max_length=100)],
-    limit: Annotated[int, Query(ge=1, le=20)] = 8,
+    q: Prefix,
+    limit: SuggestLimit = 8,
 ) -> SuggestOut:
     """As-you-type suggestions: POC names and tags that start like ``q``."""
     found = await svc.index.suggest(who.tenant_id, who.user_id, q, limit)

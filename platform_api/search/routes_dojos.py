@@ -6,19 +6,30 @@ the dojo service) come from the verified token, never from the query string.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from platform_api.kernel import Principal, Problem, decode_cursor, encode_cursor
+from platform_api.kernel import Principal
 
 from . import service
 from .index_dojos import DojoHit, DojoPage, DojoQuery, DojoSort, DojoStatus
-from .routes import Caller, Svc, Text, Values
-from .schemas import DojoFacetsOut, DojoHitOut, DojoSearchOut, FacetOut, HighlightsOut, SuggestOut
+from .routes import (
+    Caller,
+    Cursor,
+    PageLimit,
+    Prefix,
+    SuggestLimit,
+    Svc,
+    Values,
+    Words,
+    digest,
+    facets_out,
+    next_cursor,
+    resume,
+    tag_keys,
+)
+from .schemas import DojoFacetsOut, DojoHitOut, DojoSearchOut, HighlightsOut, SuggestOut
 
 router = APIRouter()
 ADMIN_ROLES = ("owner", "admin")
@@ -29,10 +40,8 @@ def _sees_private(who: Principal) -> bool:
 
 
 def _fingerprint(query: DojoQuery) -> str:
-    """Ties a cursor to the query that made it."""
     key: list[Any] = [query.text, query.languages, query.statuses, query.tags]
-    key += [query.sort, query.limit]
-    return hashlib.sha256(json.dumps(["dojo", *key]).encode()).hexdigest()[:16]
+    return digest(["dojo", *key, query.sort, query.limit])
 
 
 def _hit(hit: DojoHit) -> DojoHitOut:
@@ -58,15 +67,11 @@ def _hit(hit: DojoHit) -> DojoHitOut:
 
 
 def _out(page: DojoPage, query: DojoQuery) -> DojoSearchOut:
-    facets = {k: [FacetOut(value=v, count=c) for v, c in page.facets[k]] for k in page.facets}
-    cursor = None
-    if page.next_after is not None:
-        cursor = encode_cursor({"q": _fingerprint(query), "after": page.next_after})
     return DojoSearchOut(
         items=[_hit(h) for h in page.hits],
         total=page.total,
-        facets=DojoFacetsOut(**facets),
-        next_cursor=cursor,
+        facets=DojoFacetsOut(**facets_out(page)),
+        next_cursor=next_cursor(page, _fingerprint(query)),
     )
 
 
@@ -74,7 +79,7 @@ def _out(page: DojoPage, query: DojoQuery) -> DojoSearchOut:
 async def search_dojos(
     who: Caller,
     svc: Svc,
-    q: Annotated[Text, Query(max_length=200, description="Words; typos are forgiven")] = "",
+    q: Words = "",
     status: Annotated[
         list[DojoStatus], Query(max_length=4, description="Any of them; default: all but archived")
     ] = [],  # noqa: B006
@@ -86,8 +91,8 @@ async def search_dojos(
             description="start: by start (started, else scheduled, else created), earliest first"
         ),
     ] = "relevance",
-    limit: Annotated[int, Query(ge=1, le=50)] = 20,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: PageLimit = 20,
+    cursor: Cursor = None,
 ) -> DojoSearchOut:
     """Your organization's coding dojos by name, description, language and tags; private
     ones only if you take part in them, facilitate them or are a tenant admin."""
@@ -98,15 +103,11 @@ async def search_dojos(
         text=q,
         languages=tuple(language),
         statuses=tuple(status),
-        tags=tuple("-".join(t.lower().split()) for t in tags),
+        tags=tag_keys(tags),
         sort=sort,
         limit=limit,
     )
-    values = decode_cursor(cursor, ("q", "after"))
-    if values is not None:
-        if values["q"] != _fingerprint(query) or not isinstance(values["after"], list):
-            raise Problem(400, "The cursor belongs to another query")
-        query = dataclasses.replace(query, after=values["after"])
+    query = resume(query, cursor, _fingerprint(query))
     return _out(await service.run_dojo_search(svc, query), query)
 
 
@@ -114,8 +115,8 @@ async def search_dojos(
 async def suggest_dojos(
     who: Caller,
     svc: Svc,
-    q: Annotated[Text, Query(min_length=1, max_length=100)],
-    limit: Annotated[int, Query(ge=1, le=20)] = 8,
+    q: Prefix,
+    limit: SuggestLimit = 8,
 ) -> SuggestOut:
     """As-you-type suggestions: names and tags of dojos you may see that start like ``q``."""
     found = await svc.dojo_index.suggest(who.tenant_id, who.user_id, _sees_private(who), q, limit)

@@ -2,7 +2,8 @@
 
 One database per run (``test_<service>_<run_id>``), so that concurrent runs never share or
 drop each other's. :func:`service_database` is the context manager; :func:`database_fixture`
-makes the session fixture ``<service>_db`` from it.
+makes the session fixture ``<service>_db`` from it; :func:`owner_connections` connects as its
+owner.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import pytest
 
-from platform_api.kernel import migrations
+from platform_api.kernel import create_pool, migrations
 from platform_api.kernel.provision import ServiceDatabase, drop_database, provision_database
 
 
@@ -39,3 +41,13 @@ def database_fixture(service: str) -> Callable[..., Any]:
             yield db
 
     return fixture
+
+
+@asynccontextmanager
+async def owner_connections(db: ServiceDatabase) -> AsyncIterator[asyncpg.Pool]:
+    """Connections as ``db``'s owner: what outbox relays and purge jobs use."""
+    pool = await create_pool(db.owner_dsn, max_size=2)
+    try:
+        yield pool
+    finally:
+        await pool.close()

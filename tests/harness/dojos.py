@@ -5,8 +5,7 @@ collab node, the owner's pool (the outbox relay) and a dojo factory.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import httpx
@@ -17,14 +16,13 @@ from platform_api.dojos import DojosSettings, create_app
 from platform_api.dojos.collab import MemoryCollab
 from platform_api.identity.app import create_app as create_identity_app
 from platform_api.identity.settings import IdentitySettings
-from platform_api.kernel import create_pool
 from platform_api.kernel.provision import ServiceDatabase
 from tests.harness.asgi import serve
-from tests.harness.databases import database_fixture
-from tests.harness.identity import Account
+from tests.harness.databases import database_fixture, owner_connections
+from tests.harness.identity import Make, created_through
 from tests.harness.live_server import live_server
 
-MakeDojo = Callable[..., Awaitable[dict[str, Any]]]
+MakeDojo = Make
 
 
 dojos_db = database_fixture("dojos")
@@ -74,19 +72,11 @@ async def dojos(dojos_settings: DojosSettings) -> AsyncIterator[httpx.AsyncClien
 @pytest.fixture(scope="session")
 async def dojos_owner_pool(dojos_db: ServiceDatabase) -> AsyncIterator[asyncpg.Pool]:
     """Connections as the dojo database's owner: what its outbox relay uses."""
-    pool = await create_pool(dojos_db.owner_dsn, max_size=2)
-    yield pool
-    await pool.close()
+    async with owner_connections(dojos_db) as pool:
+        yield pool
 
 
 @pytest.fixture
 def make_dojo(dojos: httpx.AsyncClient) -> MakeDojo:
     """Factory: a dojo created through the API by ``account`` (its facilitator)."""
-
-    async def make(account: Account, **fields: Any) -> dict[str, Any]:
-        body = {"name": "A coding dojo", "language": "Python", **fields}
-        response = await dojos.post("/dojos", json=body, headers=account.auth)
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    return make
+    return created_through(dojos, "/dojos", name="A coding dojo", language="Python")

@@ -68,6 +68,19 @@ class Account:
 
 
 SignUp = Callable[..., Awaitable[Account]]
+Make = Callable[..., Awaitable[dict[str, Any]]]
+
+
+def created_through(client: httpx.AsyncClient, path: str, **defaults: Any) -> Make:
+    """Factory: a resource created by ``account`` with ``POST path`` (``defaults`` and the
+    given fields as its body); the test fails unless it is created."""
+
+    async def make(account: Account, **fields: Any) -> dict[str, Any]:
+        response = await client.post(path, json={**defaults, **fields}, headers=account.auth)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    return make
 
 
 async def new_tenant(

@@ -4,22 +4,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 import pytest
 
-from platform_api.kernel import KeySet, create_pool
+from platform_api.kernel import KeySet
 from platform_api.kernel.provision import ServiceDatabase
 from platform_api.pocs.app import create_app
 from platform_api.pocs.settings import PocsSettings
 from tests.harness.asgi import serve
-from tests.harness.databases import database_fixture
-from tests.harness.identity import Account
+from tests.harness.databases import database_fixture, owner_connections
+from tests.harness.identity import Make, created_through
 
-MakePoc = Callable[..., Awaitable[dict[str, Any]]]
+MakePoc = Make
 
 
 pocs_db = database_fixture("pocs")
@@ -48,19 +47,11 @@ async def pocs(
 @pytest.fixture(scope="session")
 async def owner_pool(pocs_db: ServiceDatabase) -> AsyncIterator[asyncpg.Pool]:
     """Connections as the database owner: what the outbox relay and the purge job use."""
-    pool = await create_pool(pocs_db.owner_dsn, max_size=2)
-    yield pool
-    await pool.close()
+    async with owner_connections(pocs_db) as pool:
+        yield pool
 
 
 @pytest.fixture
 def make_poc(pocs: httpx.AsyncClient) -> MakePoc:
     """Factory: a POC created through the API by ``account``."""
-
-    async def make(account: Account, **fields: Any) -> dict[str, Any]:
-        body = {"name": "A proof of concept", **fields}
-        response = await pocs.post("/pocs", json=body, headers=account.auth)
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    return make
+    return created_through(pocs, "/pocs", name="A proof of concept")

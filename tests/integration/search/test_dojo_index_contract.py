@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,31 +13,19 @@ import pytest
 
 from platform_api.search.index import BadCursor
 from platform_api.search.index_dojos import DojoDocument, DojoIndex, DojoQuery, DojoRemoval
+from platform_api.search.index_dojos_opensearch import OpenSearchDojoIndex
 from platform_api.search.index_dojos_tantivy import TantivyDojoIndex
+from tests.harness.search_index import ADAPTERS, open_adapter, reopened
 
-OPENSEARCH_URL = os.environ.get("SEARCH_TEST_OPENSEARCH_URL", "")
 T = uuid.uuid4()
 CREATOR, GUEST, OTHER = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 START = datetime(2025, 3, 1, 18, 30, tzinfo=UTC)
 
 
-@pytest.fixture(params=["tantivy-ram", "tantivy-disk", "opensearch"])
+@pytest.fixture(params=ADAPTERS)
 async def index(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[DojoIndex]:
-    if request.param == "tantivy-ram":
-        idx: DojoIndex = TantivyDojoIndex()
-    elif request.param == "tantivy-disk":
-        idx = TantivyDojoIndex(tmp_path)
-    else:
-        if not OPENSEARCH_URL:
-            pytest.skip("set SEARCH_TEST_OPENSEARCH_URL to run the OpenSearch adapter")
-        from platform_api.search.index_dojos_opensearch import OpenSearchDojoIndex
-
-        idx = OpenSearchDojoIndex(OPENSEARCH_URL, index=f"test-{uuid.uuid4().hex[:8]}", replicas=0)
-        await idx.ensure_index()
-    yield idx
-    if request.param == "opensearch":
-        await idx.drop()  # type: ignore[attr-defined]
-    await idx.aclose()
+    async with open_adapter(request.param, tmp_path, TantivyDojoIndex, OpenSearchDojoIndex) as idx:
+        yield idx
 
 
 def dojo(name: str, *, n: int, tenant: uuid.UUID = T, **kw: object) -> DojoDocument:
@@ -151,10 +138,7 @@ async def test_contract(index: DojoIndex) -> None:
 
 
 async def test_disk_index_survives_a_restart(tmp_path: Path) -> None:
-    first = TantivyDojoIndex(tmp_path)
-    await first.apply(CORPUS[:2], [])
-    await first.aclose()
-    again = TantivyDojoIndex(tmp_path)
+    again = await reopened(TantivyDojoIndex, tmp_path, CORPUS[:2])
     page = await again.search(DojoQuery(T, OTHER, text="fizbuz"))
     assert [h.document for h in page.hits] == [CORPUS[0]]
     await again.aclose()

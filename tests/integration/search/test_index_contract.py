@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -19,30 +18,18 @@ from platform_api.search.index import (
     SearchIndex,
     SearchQuery,
 )
+from platform_api.search.index_opensearch import OpenSearchIndex
 from platform_api.search.index_tantivy import TantivyIndex
+from tests.harness.search_index import ADAPTERS, open_adapter, reopened
 
-OPENSEARCH_URL = os.environ.get("SEARCH_TEST_OPENSEARCH_URL", "")
 T = uuid.uuid4()
 OWNER, OTHER = uuid.uuid4(), uuid.uuid4()
 
 
-@pytest.fixture(params=["tantivy-ram", "tantivy-disk", "opensearch"])
+@pytest.fixture(params=ADAPTERS)
 async def index(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SearchIndex]:
-    if request.param == "tantivy-ram":
-        idx: SearchIndex = TantivyIndex()
-    elif request.param == "tantivy-disk":
-        idx = TantivyIndex(tmp_path)
-    else:
-        if not OPENSEARCH_URL:
-            pytest.skip("set SEARCH_TEST_OPENSEARCH_URL to run the OpenSearch adapter")
-        from platform_api.search.index_opensearch import OpenSearchIndex
-
-        idx = OpenSearchIndex(OPENSEARCH_URL, index=f"test-{uuid.uuid4().hex[:8]}", replicas=0)
-        await idx.ensure_index()
-    yield idx
-    if request.param == "opensearch":
-        await idx.drop()  # type: ignore[attr-defined]
-    await idx.aclose()
+    async with open_adapter(request.param, tmp_path, TantivyIndex, OpenSearchIndex) as idx:
+        yield idx
 
 
 def doc(
@@ -136,10 +123,7 @@ async def test_contract(index: SearchIndex) -> None:
 
 
 async def test_disk_index_survives_a_restart(tmp_path: Path) -> None:
-    first = TantivyIndex(tmp_path)
-    await first.apply(CORPUS[:2], [])
-    await first.aclose()
-    again = TantivyIndex(tmp_path)
+    again = await reopened(TantivyIndex, tmp_path, CORPUS[:2])
     page = await again.search(SearchQuery(T, OWNER, text="pyhton"))
     assert [h.document for h in page.hits] == [CORPUS[0]]
     await again.aclose()

@@ -59,7 +59,7 @@ def test_documents_round_trip() -> None:
 
 
 async def test_queries_filter_tenant_and_privacy(index: OpenSearchDojoIndex) -> None:
-    body = index._body(DojoQuery(T, U, text="kata", languages=("Go",), tags=("x",)), "kata")
+    body = index.build_body(DojoQuery(T, U, text="kata", languages=("Go",), tags=("x",)), "kata")
     query = body["query"]["bool"]
     assert query["filter"][0] == {"term": {"tenant_id": str(T)}}
     who = query["filter"][1]["bool"]
@@ -73,18 +73,18 @@ async def test_queries_filter_tenant_and_privacy(index: OpenSearchDojoIndex) -> 
     assert set(body["aggs"]) == {"status", "language", "tags"}
     assert body["sort"] == ["_score", {"dojo_id": "asc"}]
     # Tenant admins see private dojos, never another tenant's; statuses replace the default.
-    admin = index._body(DojoQuery(T, U, sees_private=True, statuses=("archived",)), "")
+    admin = index.build_body(DojoQuery(T, U, sees_private=True, statuses=("archived",)), "")
     assert admin["query"]["bool"]["filter"] == [
         {"term": {"tenant_id": str(T)}},
         {"terms": {"status": ["archived"]}},
     ]
     assert admin["query"]["bool"]["must_not"] == []
     assert admin["sort"][0] == {"created_at": "desc"}
-    assert index._body(DojoQuery(T, U, sort="start"), "")["sort"][0] == {"start_at": "asc"}
+    assert index.build_body(DojoQuery(T, U, sort="start"), "")["sort"][0] == {"start_at": "asc"}
     # Wrong length, nested values, and values of the wrong type for the sort (newest first:
     # an epoch-millis integer, then the id), which OpenSearch itself would refuse.
     for after in ([{"x": 1}], [1], [1, 2, 3], [[1], 2], ["abc", "x"], [1.5, "x"], [True, "x"],
                   [1, 2]):  # fmt: skip
         with pytest.raises(BadCursor):
-            index._body(DojoQuery(T, U, after=after), "")
-    assert index._body(DojoQuery(T, U, after=[1, "id"]), "")["search_after"] == [1, "id"]
+            index.build_body(DojoQuery(T, U, after=after), "")
+    assert index.build_body(DojoQuery(T, U, after=[1, "id"]), "")["search_after"] == [1, "id"]

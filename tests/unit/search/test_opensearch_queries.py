@@ -48,7 +48,7 @@ def test_documents_round_trip() -> None:
 
 
 async def test_query_always_filters_tenant_and_visibility(index: OpenSearchIndex) -> None:
-    body = index._body(
+    body = index.build_body(
         SearchQuery(
             T, U, text="pyhton web", languages=("Python",), tags=("a", "b"), statuses=("done",)
         ),
@@ -72,18 +72,21 @@ async def test_query_always_filters_tenant_and_visibility(index: OpenSearchIndex
 
 
 async def test_sorts_tag_modes_and_cursors(index: OpenSearchIndex) -> None:
-    any_tags = index._body(SearchQuery(T, U, tags=("a", "b"), tag_mode="any"), "")
+    any_tags = index.build_body(SearchQuery(T, U, tags=("a", "b"), tag_mode="any"), "")
     assert {"terms": {"tags": ["a", "b"]}} in any_tags["query"]["bool"]["filter"]
     assert any_tags["sort"][0] == {"created_at": "desc"}  # no text: newest first
-    by_name = index._body(SearchQuery(T, U, sort="name", after=["abc", "id"]), "x")
+    by_name = index.build_body(SearchQuery(T, U, sort="name", after=["abc", "id"]), "x")
     assert by_name["sort"][0] == {"name.sort": "asc"}
     assert by_name["search_after"] == ["abc", "id"]
     with pytest.raises(BadCursor):
-        index._body(SearchQuery(T, U, after=[{"script": "x"}, 1]), "x")
+        index.build_body(SearchQuery(T, U, after=[{"script": "x"}, 1]), "x")
     with pytest.raises(BadCursor):
-        index._body(SearchQuery(T, U, after=[1]), "x")
+        index.build_body(SearchQuery(T, U, after=[1]), "x")
     # Values of the wrong type for their sort key: relevance wants a number, then the id.
     for forged in (["abc", "id"], [0.5, 7], [None, "id"]):
         with pytest.raises(BadCursor):
-            index._body(SearchQuery(T, U, after=forged), "x")
-    assert index._body(SearchQuery(T, U, after=[0.5, "id"]), "x")["search_after"] == [0.5, "id"]
+            index.build_body(SearchQuery(T, U, after=forged), "x")
+    assert index.build_body(SearchQuery(T, U, after=[0.5, "id"]), "x")["search_after"] == [
+        0.5,
+        "id",
+    ]
