@@ -142,14 +142,9 @@ async def _message_loop(
     metrics: RoomMetrics,
 ) -> None:
     bucket = TokenBucket(settings.rate_per_second, settings.rate_burst)
-    expires_at = ticket.expires_at
+    peer.expire_at(ticket.expires_at)
     while not ws.closed and peer.close_request is None:
-        timeout = max(0.0, expires_at - time.time())
-        try:
-            message = await ws.receive(timeout=timeout)
-        except TimeoutError:
-            peer.kick(TICKET_INVALID, "ticket expired: reconnect with a new ticket")
-            return
+        message = await ws.receive()
         if message.type == WSMsgType.BINARY:
             metrics.messages_in.inc()
             metrics.bytes_in.inc(len(message.data))
@@ -186,7 +181,7 @@ async def _message_loop(
             except Reject as reject:
                 peer.kick(reject.code, reject.reason)
                 return
-            expires_at = fresh.expires_at
+            peer.expire_at(fresh.expires_at)
             peer.can_write = role == "write"
         elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
             return

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import time
 from typing import cast
 
 from aiohttp import web
 
 from rooms import RoomMetrics
 
-from .codes import TRY_AGAIN_LATER
+from .codes import TICKET_INVALID, TRY_AGAIN_LATER
 
 _SHORT = struct.Struct(">BB")
 _MEDIUM = struct.Struct(">BBH")
@@ -38,6 +39,7 @@ def binary_frame(payload: bytes) -> bytes:
 class WsPeer:
     __slots__ = (
         "_closing",
+        "_expiry",
         "_max",
         "_metrics",
         "_transport",
@@ -68,6 +70,7 @@ class WsPeer:
         self._metrics = metrics
         self.close_request: tuple[int, str] | None = None
         self._closing: asyncio.Future[bool] | None = None  # no task per peer until it is kicked
+        self._expiry: asyncio.TimerHandle | None = None
 
     def send(self, message: bytes) -> None:
         if self.close_request is not None:
@@ -82,8 +85,20 @@ class WsPeer:
         transport.write(binary_frame(message))
         self._metrics.bytes_out.inc(len(message))
 
+    def expire_at(self, when: float) -> None:
+        """Close with 4401 at ``when`` (epoch seconds), replacing any earlier deadline: one
+        timer per connection instead of a timeout around every receive on the hot path."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+        delay = max(0.0, when - time.time())
+        self._expiry = asyncio.get_running_loop().call_later(
+            delay, self.kick, TICKET_INVALID, "ticket expired: reconnect with a new ticket"
+        )
+
     def kick(self, code: int, reason: str) -> None:
         """Close with ``code`` after the frames already written; the first request wins."""
+        if self._expiry is not None:
+            self._expiry.cancel()
         if self.close_request is None:
             self.close_request = (code, reason)
             self._closing = asyncio.ensure_future(
@@ -92,6 +107,8 @@ class WsPeer:
 
     async def wait_closed(self, within: float) -> None:
         """Give a requested close ``within`` seconds to send its frame, then give up on it."""
+        if self._expiry is not None:
+            self._expiry.cancel()
         if self._closing is None:
             return
         done, _ = await asyncio.wait({self._closing}, timeout=within)
