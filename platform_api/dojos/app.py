@@ -93,7 +93,7 @@ def create_app(
             app.state.dojos = ctx
             task: asyncio.Task[None] | None = None
             owner: asyncpg.Pool | None = None
-            events = publisher or worker.publisher_for(settings)
+            events = publisher or await worker.publisher_for(settings)
             app.state.publisher = events
             if settings.run_worker and settings.migrations_database_url:
                 owner = await create_pool(settings.migrations_database_url, min_size=1, max_size=3)

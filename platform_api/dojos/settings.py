@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from platform_api.kernel.settings import ServiceSettings
+from platform_api.kernel.events import EventBusSettings
 
 DEVELOPMENT_SERVICE_TOKEN = "development-only-service-token"  # noqa: S105
 
 
-class DojosSettings(ServiceSettings):
+class DojosSettings(EventBusSettings):
+    """Events go out on ``DOJOS_EVENT_BUS``: ``redis`` (Redis Streams, the default), ``aws``
+    (SNS topics ``DOJOS_EVENT_TOPIC_ARNS``, e.g. ``{"dojo": "arn:aws:sns:…"}``) or ``memory``."""
+
     model_config = SettingsConfigDict(
         env_prefix="DOJOS_", extra="ignore", frozen=True, populate_by_name=True
     )
@@ -46,8 +47,6 @@ class DojosSettings(ServiceSettings):
     # connects as the owner role (``migrations_database_url``) to find due work.
     run_worker: bool = True
     scheduler_interval_seconds: float = Field(default=0.25, gt=0, le=10)
-    event_bus: Literal["redis", "memory"] = "redis"
-    event_stream_prefix: str = "mrbill:events"
     # Shared secret of the internal feed that the search service rebuilds its index from.
     service_token: SecretStr = SecretStr("")
 

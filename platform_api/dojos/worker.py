@@ -21,8 +21,7 @@ import asyncpg
 import structlog
 
 from platform_api.kernel import create_pool, tenant_transaction
-from platform_api.kernel.events import InMemoryBus, Publisher
-from platform_api.kernel.events_redis import RedisStreamsPublisher
+from platform_api.kernel.events import InMemoryBus, Publisher, create_publisher
 from platform_api.kernel.outbox import OutboxRelay
 
 from . import store
@@ -35,13 +34,12 @@ from .timer import rotate
 _log = structlog.get_logger("dojos.worker")
 
 
-def publisher_for(settings: DojosSettings) -> Publisher:
-    """Redis Streams when configured, else in memory (tests, single-process development)."""
-    if settings.event_bus == "redis" and settings.redis_url:
-        return RedisStreamsPublisher.from_url(
-            settings.redis_url, prefix=settings.event_stream_prefix
-        )
-    return InMemoryBus()
+async def publisher_for(settings: DojosSettings) -> Publisher:
+    """The configured bus (Redis Streams, SNS, in memory); in memory when Redis is asked for
+    without a URL (tests, single-process development)."""
+    if settings.event_bus == "redis" and not settings.redis_url:
+        return InMemoryBus()
+    return await create_publisher(settings.bus_config())
 
 
 async def tick(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> None:
@@ -109,7 +107,7 @@ async def main() -> None:
         loop.add_signal_handler(sig, stop.set)
     async with build_context(settings) as ctx:
         owner = await create_pool(settings.migrations_database_url, min_size=1, max_size=3)
-        publisher = publisher_for(settings)
+        publisher = await publisher_for(settings)
         task = asyncio.create_task(run(ctx, owner, publisher))
         try:
             await stop.wait()
