@@ -1,8 +1,9 @@
 // Two users of one tenant in one dojo room (the second joins with the facilitator's invite link),
-// a colleague without an invite, and someone from another tenant who cannot enter.
+// a colleague without an invite, and someone from another tenant who cannot enter; the lobby's
+// search finds the dojo by a misspelled word.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { apiLogin, axe, BASE, launch, newPage, shot, signUp, unique, until } from './helpers.mjs';
+import { apiAvailable, apiLogin, axe, BASE, launch, newPage, shot, signUp, unique, until } from './helpers.mjs';
 
 let browser;
 const id = unique();
@@ -171,4 +172,41 @@ test('someone from another tenant cannot open the dojo', async () => {
   assert.match(await message.innerText(), /cannot open this dojo/);
   assert.equal(await stranger.locator('[data-testid=editor]').count(), 0);
   await shot(stranger, 'dojo-forbidden');
+});
+
+test('the lobby finds the dojo by a misspelled word of its name, and filters by status', async (t) => {
+  if (!(await apiAvailable('search'))) {
+    t.skip('the search service is not part of this stack');
+    return;
+  }
+  await navigator.goto('/dojos');
+  const box = navigator.getByRole('combobox', { name: 'Search dojos' });
+  // "fizzbuz" for "FizzBuzz"; the index is eventually consistent: keep looking.
+  await until(async () => {
+    await box.fill('');
+    await box.fill('fizzbuz');
+    await navigator.waitForTimeout(700);
+    return (await navigator.locator('.cards .card', { hasText: id }).count()) > 0;
+  }, 15000, 'the dojo is found by a misspelled word');
+  const card = navigator.getByTestId('dojo-card').filter({ hasText: id });
+  assert.match(await card.locator('h3 mark').first().innerText(), /FizzBuzz/i, 'the matching word is highlighted');
+  assert.match(await navigator.getByTestId('dojo-results').innerText(), /^1 dojo found$/);
+  assert.equal(new URL(navigator.url()).searchParams.get('q'), 'fizzbuz');
+
+  await navigator.locator('fieldset[data-facet=status] label', { hasText: 'Live' }).locator('input').check();
+  await navigator.waitForURL((url) => url.searchParams.get('status') === 'active' && url.searchParams.get('q') === 'fizzbuz');
+  await until(async () => (await navigator.locator('.cards .card', { hasText: id }).count()) === 1, 5000, 'the live dojo stays');
+  assert.deepEqual(await axe(navigator), [], 'axe: lobby search');
+  await shot(navigator, 'dojo-lobby-search');
+
+  // A reload keeps the search.
+  await navigator.reload();
+  await until(async () => (await navigator.locator('.cards .card', { hasText: id }).count()) === 1, 5000, 'the search survives a reload');
+  assert.equal(await navigator.getByRole('combobox', { name: 'Search dojos' }).inputValue(), 'fizzbuz');
+  // An empty box and no filters: the plain list again.
+  await navigator.getByRole('button', { name: 'Clear filters' }).click();
+  await navigator.getByRole('combobox', { name: 'Search dojos' }).fill('');
+  await navigator.waitForURL((url) => url.search === '');
+  await navigator.getByRole('link', { name: `Kata FizzBuzz ${id}` }).waitFor();
+  assert.equal(await navigator.getByTestId('dojo-results').innerText(), '');
 });

@@ -20,6 +20,8 @@ describe('i18n', () => {
     expect(translate('en', 'pocs.results', { count: 0 })).toBe('0 POCs');
     expect(translate('pt-BR', 'dojos.participants', { count: 1 })).toBe('1 participante');
     expect(translate('pt-BR', 'dojos.participants', { count: 2 })).toBe('2 participantes');
+    expect(translate('pt-BR', 'dojos.results', { count: 1 })).toBe('1 dojo encontrado');
+    expect(translate('en', 'dojos.results', { count: 0 })).toBe('0 dojos found');
     expect(translate('en', 'import.rejected', { count: 1 })).toBe('Nothing was imported: 1 row has errors.');
     expect(translate('pt-BR', 'room.nextDriver', { name: 'Ana' })).toBe('Próximo piloto: Ana');
   });

@@ -1,14 +1,31 @@
-import { useEffect, useState, type FormEvent } from 'react';
-import { Link, useNavigate } from 'react-router-dom';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { Link, useNavigate, useSearchParams } from 'react-router-dom';
 import { ApiError } from '../api/http';
 import { useAuth } from '../auth/AuthContext';
+import { FacetGroup, toggleParam, withQuery, type Facet } from '../components/Facets';
 import { FormError, SelectField, TextArea, TextField } from '../components/Field';
+import { Highlight } from '../components/Highlight';
 import { useI18n, type MessageKey } from '../i18n';
-import { createDojo, listDojos, type Dojo, type DojoFormat } from './api';
+import { SearchBox } from '../pocs/SearchBox';
+import { createDojo, listDojos, searchDojos, suggestDojos, type Dojo, type DojoFilters, type DojoFormat, type DojoSearchResult } from './api';
 import { InviteButton } from './Invites';
 import { LANGUAGE_NAMES, languageName } from './languages';
 
 const FORMATS: DojoFormat[] = ['randori', 'prepared', 'free'];
+const FACETS = ['status', 'language'] as const;
+
+/** What a lobby card shows: a dojo from the dojo service, or a search hit (with highlights). */
+type CardDojo = Pick<
+  Dojo,
+  'dojo_id' | 'creator_id' | 'name' | 'language' | 'format' | 'status' | 'participant_count' | 'scheduled_start_time' | 'started_at'
+> & { highlights?: { name?: string | null } };
+
+/** Counts per value of `key` over `dojos`, most frequent first (the facets of the unsearched list). */
+function countBy(dojos: CardDojo[], key: 'status' | 'language'): Facet[] {
+  const counts = new Map<string, number>();
+  for (const dojo of dojos) counts.set(dojo[key], (counts.get(dojo[key]) ?? 0) + 1);
+  return [...counts].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count || a.value.localeCompare(b.value));
+}
 
 /** Whether the signed-in user manages `dojo` (its facilitator, or a tenant owner/admin). */
 export function canManage(dojo: Pick<Dojo, 'creator_id'>, me: { user: { user_id: string; role: string } } | null): boolean {
@@ -22,6 +39,20 @@ export function DojoLobbyPage() {
   const [dojos, setDojos] = useState<Dojo[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
+  // Search: the words and the facet filters live in the URL; without them the lobby lists the
+  // dojo service's dojos as before.
+  const [params, setParams] = useSearchParams();
+  const q = params.get('q') ?? '';
+  const filters: DojoFilters = { status: params.getAll('status'), language: params.getAll('language') };
+  const searching = !!q || FACETS.some((f) => filters[f].length > 0);
+  const key = params.toString();
+  // The debounced search runs after later renders: it builds on the newest URL, so that a facet
+  // ticked while typing is kept.
+  const latest = useRef(params);
+  latest.current = params;
+  const [text, setText] = useState(q);
+  const [result, setResult] = useState<DojoSearchResult | null>(null);
+  const [searchError, setSearchError] = useState<string | null>(null);
 
   useEffect(() => {
     listDojos().then(
@@ -29,6 +60,50 @@ export function DojoLobbyPage() {
       () => setError(t('dojos.unavailable')),
     );
   }, [t]);
+
+  useEffect(() => {
+    if (!searching) {
+      setResult(null);
+      setSearchError(null);
+      return;
+    }
+    const controller = new AbortController();
+    searchDojos(q, filters, null, controller.signal)
+      .then((out) => {
+        setResult(out);
+        setSearchError(null);
+      })
+      .catch((e: Error) => e.name !== 'AbortError' && setSearchError(e.message));
+    return () => controller.abort();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key]);
+
+  // Results follow the typing (debounced); Enter or a suggestion applies at once.
+  useEffect(() => {
+    if (text.trim() === q) return;
+    const timer = setTimeout(() => submit(text), 350);
+    return () => clearTimeout(timer);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [text]);
+
+  const submit = (value: string) => setParams(withQuery(latest.current, value), { replace: true });
+  const toggle = (facet: (typeof FACETS)[number], value: string) =>
+    setParams(toggleParam(latest.current, facet, value), { replace: true });
+
+  const more = async () => {
+    if (!result?.next_cursor) return;
+    const page = await searchDojos(q, filters, result.next_cursor);
+    setResult({ ...page, items: [...result.items, ...page.items] });
+  };
+
+  const facetLabel = (facet: (typeof FACETS)[number], value: string) =>
+    facet === 'status' ? t(`dojos.status.${value}` as MessageKey) : languageName(value);
+  const shown: CardDojo[] | null = searching ? (result?.items ?? null) : dojos;
+  // The facets of the search, or counted over the listed dojos (a facet without values is left out).
+  const facetValues: Record<(typeof FACETS)[number], Facet[]> = {
+    status: searching ? (result?.facets.status ?? []) : countBy(dojos ?? [], 'status'),
+    language: searching ? (result?.facets.language ?? []) : countBy(dojos ?? [], 'language'),
+  };
 
   const onSubmit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -62,15 +137,49 @@ export function DojoLobbyPage() {
           <h2 id="dojo-list-title" className="sr-only">
             {t('dojos.title')}
           </h2>
-          {dojos === null && !error && <p>{t('common.loading')}</p>}
-          {dojos?.length === 0 && <p data-testid="no-dojos">{t('dojos.none')}</p>}
+          <SearchBox
+            value={text}
+            onChange={setText}
+            onSubmit={submit}
+            fetchSuggestions={suggestDojos}
+            label={t('dojos.search')}
+            placeholder={t('dojos.searchPlaceholder')}
+          />
+          <div role="group" aria-label={t('dojos.filters')} className="facets lobby-filters">
+            {FACETS.map(
+              (facet) =>
+                (facetValues[facet].length > 0 || filters[facet].length > 0) && (
+                  <FacetGroup
+                    key={facet}
+                    facet={facet}
+                    legend={t(`facet.${facet}` as MessageKey)}
+                    facets={facetValues[facet]}
+                    selected={filters[facet]}
+                    label={(value) => facetLabel(facet, value)}
+                    onToggle={(value) => toggle(facet, value)}
+                  />
+                ),
+            )}
+            {FACETS.some((f) => filters[f].length) && (
+              <button type="button" className="link" onClick={() => setParams(q ? { q } : {}, { replace: true })}>
+                {t('dojos.clearFilters')}
+              </button>
+            )}
+          </div>
+          <FormError message={searchError} />
+          <p className="results-count" aria-live="polite" data-testid="dojo-results">
+            {searching && (result ? t('dojos.results', { count: result.total }) : t('common.loading'))}
+          </p>
+          {!searching && dojos === null && !error && <p>{t('common.loading')}</p>}
+          {!searching && dojos?.length === 0 && <p data-testid="no-dojos">{t('dojos.none')}</p>}
+          {searching && result?.items.length === 0 && <p data-testid="no-dojo-match">{t('dojos.noMatch')}</p>}
           <ul className="cards">
-            {dojos?.map((dojo) => {
+            {shown?.map((dojo) => {
               const when = dojo.started_at ?? dojo.scheduled_start_time;
               return (
                 <li key={dojo.dojo_id} className="card" data-testid="dojo-card">
                   <h3>
-                    <Link to={`/dojos/${dojo.dojo_id}`}>{dojo.name}</Link>
+                    <Link to={`/dojos/${dojo.dojo_id}`}>{dojo.highlights?.name ? <Highlight html={dojo.highlights.name} /> : dojo.name}</Link>
                   </h3>
                   <p className="meta">
                     <span className="badge">{languageName(dojo.language)}</span>
@@ -89,6 +198,11 @@ export function DojoLobbyPage() {
               );
             })}
           </ul>
+          {searching && result?.next_cursor && (
+            <button type="button" onClick={() => void more()}>
+              {t('dojos.loadMore')}
+            </button>
+          )}
         </section>
         <section className="panel" aria-labelledby="new-dojo-title">
           <h2 id="new-dojo-title">{t('dojos.new')}</h2>

@@ -1,6 +1,7 @@
 // The dojo service (/api/dojos, platform_api/dojos; contracts/openapi-dojos.yaml). What it writes
 // into a room (the "dojo" map, the "chat" array) is in contracts/asyncapi-dojos.yaml.
 import { api, request } from '../api/http';
+import type { Facet } from '../components/Facets';
 
 export type DojoStatus = 'scheduled' | 'active' | 'ended' | 'archived';
 export type DojoFormat = 'randori' | 'prepared' | 'free';
@@ -80,11 +81,42 @@ export type Snapshot = {
 export type SnapshotCode = Snapshot & { code: string };
 type Page<T> = { items: T[]; next_cursor: string | null };
 
+/** A dojo as the search service indexes it (/api/search/search/dojos; contracts/openapi-search.yaml). */
+export type DojoHit = Pick<
+  Dojo,
+  'dojo_id' | 'creator_id' | 'name' | 'description' | 'language' | 'format' | 'status' | 'participant_count' | 'scheduled_start_time'
+> &
+  Pick<Dojo, 'created_at' | 'started_at' | 'ended_at'> & {
+    is_private: boolean;
+    tags: string[];
+    highlights?: { name?: string | null; description?: string | null };
+  };
+export type DojoFilters = { status: string[]; language: string[] };
+export type DojoSearchResult = {
+  items: DojoHit[];
+  total: number;
+  facets: { status: Facet[]; language: Facet[]; tags: Facet[] };
+  next_cursor: string | null;
+};
+
 const base = '/api/dojos/dojos';
 const at = (id: string, path = '') => `${base}/${encodeURIComponent(id)}${path}`;
 const post = <T>(path: string, body: unknown = undefined) => api<T>(path, { method: 'POST', body });
 
 export const listDojos = () => api<Page<Dojo>>(`${base}?limit=100`);
+
+export function searchDojos(q: string, filters: DojoFilters, cursor?: string | null, signal?: AbortSignal) {
+  const params = new URLSearchParams();
+  if (q) params.set('q', q);
+  params.set('sort', q ? 'relevance' : 'newest'); // newest first, like the dojo service's list
+  for (const v of filters.status) params.append('status', v);
+  for (const v of filters.language) params.append('language', v);
+  if (cursor) params.set('cursor', cursor);
+  params.set('limit', '50');
+  return api<DojoSearchResult>(`/api/search/search/dojos?${params}`, { signal });
+}
+export const suggestDojos = (q: string, signal?: AbortSignal) =>
+  api<{ names: string[]; tags: string[] }>(`/api/search/suggest/dojos?q=${encodeURIComponent(q)}&limit=8`, { signal });
 export const getDojo = (id: string) => api<Dojo>(at(id));
 export const createDojo = (input: DojoInput) => post<Dojo>(base, input);
 export const startDojo = (id: string) => post<Dojo>(at(id, '/start'));

@@ -1,9 +1,10 @@
 import { useEffect, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
+import { FacetGroup, toggleParam, withQuery } from '../components/Facets';
 import { FormError } from '../components/Field';
 import { Highlight } from '../components/Highlight';
 import { useI18n, type MessageKey } from '../i18n';
-import { exportPocs, searchPocs, type Facet, type Filters, type SearchResult } from './api';
+import { exportPocs, searchPocs, type Filters, type SearchResult } from './api';
 import { SearchBox } from './SearchBox';
 
 const FACETS = ['language', 'tags', 'status'] as const;
@@ -42,20 +43,9 @@ export function PocListPage() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [text]);
 
-  const submit = (value: string) => {
-    const next = new URLSearchParams(latest.current);
-    if (value.trim()) next.set('q', value.trim());
-    else next.delete('q');
-    setParams(next, { replace: true });
-  };
-
-  const toggle = (facet: (typeof FACETS)[number], value: string) => {
-    const next = new URLSearchParams(latest.current);
-    const values = next.getAll(facet);
-    next.delete(facet);
-    for (const v of values.includes(value) ? values.filter((v) => v !== value) : [...values, value]) next.append(facet, v);
-    setParams(next, { replace: true });
-  };
+  const submit = (value: string) => setParams(withQuery(latest.current, value), { replace: true });
+  const toggle = (facet: (typeof FACETS)[number], value: string) =>
+    setParams(toggleParam(latest.current, facet, value), { replace: true });
 
   const more = async () => {
     if (!result?.next_cursor) return;
@@ -88,15 +78,15 @@ export function PocListPage() {
       <div className="search-layout">
         <aside aria-label={t('pocs.filters')} className="facets">
           {FACETS.map((facet) => (
-            <fieldset key={facet} data-facet={facet}>
-              <legend>{t(`facet.${facet}` as MessageKey)}</legend>
-              {mergeSelected(result?.facets[facet] ?? [], filters[facet]).map((f) => (
-                <label key={f.value} className="check">
-                  <input type="checkbox" checked={filters[facet].includes(f.value)} onChange={() => toggle(facet, f.value)} />
-                  {facetLabel(facet, f.value)} <span className="count">({f.count})</span>
-                </label>
-              ))}
-            </fieldset>
+            <FacetGroup
+              key={facet}
+              facet={facet}
+              legend={t(`facet.${facet}` as MessageKey)}
+              facets={result?.facets[facet] ?? []}
+              selected={filters[facet]}
+              label={(value) => facetLabel(facet, value)}
+              onToggle={(value) => toggle(facet, value)}
+            />
           ))}
           {FACETS.some((f) => filters[f].length) && (
             <button type="button" className="link" onClick={() => setParams(q ? { q } : {}, { replace: true })}>
@@ -145,10 +135,4 @@ export function PocListPage() {
       </div>
     </div>
   );
-}
-
-/** Selected values stay visible (with count 0) even when the current results lack them. */
-function mergeSelected(facets: Facet[], selected: string[]): Facet[] {
-  const missing = selected.filter((value) => !facets.some((f) => f.value === value)).map((value) => ({ value, count: 0 }));
-  return [...facets, ...missing];
 }

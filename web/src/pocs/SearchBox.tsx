@@ -2,10 +2,18 @@ import { useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
 import { useI18n } from '../i18n';
 import { suggest } from './api';
 
-type Props = { value: string; onChange: (value: string) => void; onSubmit: (value: string) => void; fetchSuggestions?: typeof suggest };
+type Props = {
+  value: string;
+  onChange: (value: string) => void;
+  onSubmit: (value: string) => void;
+  fetchSuggestions?: typeof suggest;
+  /** The input's label and placeholder (default: those of the POC search). */
+  label?: string;
+  placeholder?: string;
+};
 
 /** A search input with as-you-type suggestions: the ARIA 1.2 combobox pattern (list autocomplete). */
-export function SearchBox({ value, onChange, onSubmit, fetchSuggestions = suggest }: Props) {
+export function SearchBox({ value, onChange, onSubmit, fetchSuggestions = suggest, label, placeholder }: Props) {
   const { t } = useI18n();
   const id = useId();
   const listId = `${id}-list`;
@@ -65,7 +73,7 @@ export function SearchBox({ value, onChange, onSubmit, fetchSuggestions = sugges
 
   return (
     <div className="searchbox">
-      <label htmlFor={id}>{t('pocs.search')}</label>
+      <label htmlFor={id}>{label ?? t('pocs.search')}</label>
       <input
         id={id}
         type="search"
@@ -75,7 +83,7 @@ export function SearchBox({ value, onChange, onSubmit, fetchSuggestions = sugges
         aria-autocomplete="list"
         aria-activedescendant={open && active >= 0 ? `${listId}-${active}` : undefined}
         autoComplete="off"
-        placeholder={t('pocs.searchPlaceholder')}
+        placeholder={placeholder ?? t('pocs.searchPlaceholder')}
         value={value}
         onChange={(event) => {
           typed.current = true;

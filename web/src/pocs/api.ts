@@ -1,5 +1,8 @@
 // The POC service (/api/pocs) and the search service (/api/search); see contracts/openapi-*.yaml.
 import { api, request } from '../api/http';
+import type { Facet } from '../components/Facets';
+
+export type { Facet };
 
 export const STATUSES = ['idea', 'in_progress', 'done', 'abandoned'] as const;
 export type Status = (typeof STATUSES)[number];
@@ -26,7 +29,6 @@ export type Poc = Required<PocIn> & {
   version: number;
 };
 
-export type Facet = { value: string; count: number };
 export type SearchHit = Omit<Poc, 'started_on' | 'finished_on' | 'version'> & {
   highlights?: { name?: string | null; description?: string | null };
 };
