@@ -159,23 +159,30 @@ async def log_in(
 
 
 async def refresh(idn: Identity, refresh_token: str) -> Session:
-    """Rotate a refresh token. Presenting an already-used one revokes its whole family."""
+    """Rotate a refresh token. Presenting an already-used one revokes its whole family,
+    unless it was used within the last ``refresh_reuse_grace_seconds``: two tabs refreshing
+    at the same moment, or a reload while a refresh was in flight (its new cookie never
+    stored), are the same person, not a thief; they get a new token of the same family."""
     parsed = parse_opaque_token(refresh_token)
     if parsed is None:
         raise unauthorized("Invalid refresh token")
     tenant_id, token_hash = parsed
     reuse = False
+    now = datetime.now(UTC)
+    grace = timedelta(seconds=idn.settings.refresh_reuse_grace_seconds)
     async with tenant_transaction(idn.pool, tenant_id) as conn:
         row = await store.lock_refresh_token(conn, tenant_id, token_hash)
         if row is None:
             raise unauthorized("Invalid refresh token")
-        if row["used_at"] is not None or row["revoked_at"] is not None:
+        used, revoked = row["used_at"], row["revoked_at"]
+        if revoked is not None or (used is not None and used <= now - grace):
             await store.revoke_family(conn, tenant_id, row["family_id"])
             reuse = True
-        elif row["expires_at"] <= datetime.now(UTC) or row["user_status"] != "active":
+        elif row["expires_at"] <= now or row["user_status"] != "active":
             raise unauthorized("Refresh token expired; please log in again")
         else:
-            await store.mark_refresh_used(conn, row["token_id"])
+            if used is None:
+                await store.mark_refresh_used(conn, row["token_id"])
             return await _start_session(
                 idn,
                 conn,

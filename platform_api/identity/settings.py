@@ -14,6 +14,9 @@ class IdentitySettings(ServiceSettings):
     service_name: str = "identity"
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    # A refresh token presented again this soon after its use is a race of the same client
+    # (two tabs, a reload mid-refresh), not a replay: no family revocation. 0 turns it off.
+    refresh_reuse_grace_seconds: int = Field(default=20, ge=0, le=120)
     invitation_ttl_days: int = Field(default=7, ge=1, le=60)
     # Ed25519 private key (PEM). Development and tests may leave it empty: a throwaway key is made.
     jwt_private_key: SecretStr = SecretStr("")
