@@ -48,7 +48,7 @@ class WsPeer:
         "client_ids",
         "close_request",
         "user_id",
-    )  # fmt: skip
+    )
 
     def __init__(
         self,
@@ -106,7 +106,8 @@ class WsPeer:
             )
 
     async def wait_closed(self, within: float) -> None:
-        """Give a requested close ``within`` seconds to send its frame, then give up on it."""
+        """Give a requested close ``within`` seconds to complete; then drop the connection
+        and whatever it still had buffered (a stalled client would hold it for minutes)."""
         if self._expiry is not None:
             self._expiry.cancel()
         if self._closing is None:
@@ -114,4 +115,6 @@ class WsPeer:
         done, _ = await asyncio.wait({self._closing}, timeout=within)
         if not done:
             self._closing.cancel()
+            if self._transport is not None:
+                self._transport.abort()
         await asyncio.gather(self._closing, return_exceptions=True)
