@@ -88,6 +88,9 @@ async def _services(
                 rate_limit_prefix=f"test-mobile-{run_id}",
                 login_rate_per_address="10000/minute",
                 signup_rate_per_address="10000/minute",
+                # The app's tests present used refresh tokens on purpose, seconds after their
+                # use: without the grace for racing tabs, that is the reuse they must react to.
+                refresh_reuse_grace_seconds=0,
                 db_pool_max=4,
             )
         )
