@@ -105,7 +105,7 @@ def create_app(
 
             async def on_gap() -> None:
                 if manager_ref:
-                    await manager_ref[0].catch_up_all(60.0)
+                    await manager_ref[0].catch_up_all()
 
             node_bus = bus
             if node_bus is None and settings.redis_url:

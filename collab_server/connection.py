@@ -15,6 +15,7 @@ from .codes import (
     DOCUMENT_TOO_LARGE,
     INTERNAL_ERROR,
     POLICY_RATE_LIMIT,
+    SERVICE_RESTART,
     TICKET_INVALID,
     TICKET_WRONG_ROOM,
 )
@@ -119,6 +120,8 @@ async def _serve(
         max_queue_bytes=settings.send_queue_bytes,
         metrics=metrics,
     )
+    if request.app[DRAINING][0]:  # draining began while the ticket or the room was loading
+        raise Reject(SERVICE_RESTART, "server restarting")
     request.app[PEERS].add(peer)
     try:
         async with manager.joined(room_id, peer) as room:

@@ -88,6 +88,12 @@ class RoomManager:
             await self.maintain_once()
 
     async def maintain_once(self, *, force_unload: bool = False) -> None:
+        # Hellos first: a slow compaction must not make the other nodes forget this one.
+        for room in list(self.rooms.values()):
+            try:
+                await room.keep_alive()
+            except Exception as exc:
+                _log.error("room_keepalive_failed", room=room.id.key, error=repr(exc))
         now = time.monotonic()
         for room_id, room in list(self.rooms.items()):
             try:
@@ -98,8 +104,6 @@ class RoomManager:
                     await self.compact(room)
                 if idle or (force_unload and not room.peers):
                     await self._unload(room_id, room)
-                else:
-                    await room.keep_alive()
             except Exception as exc:
                 _log.error("room_maintenance_failed", room=room_id.key, error=repr(exc))
 
@@ -129,12 +133,12 @@ class RoomManager:
     def all_peers(self) -> list[Peer]:
         return [peer for room in self.rooms.values() for peer in room.peers]
 
-    async def catch_up_all(self, seconds: float) -> None:
-        """After a gap on the bus: re-read the recent log, and say hello again (the others
-        may have forgotten this node meanwhile)."""
+    async def catch_up_all(self) -> None:
+        """After a gap on the bus: merge every room's stored state, and say hello again (the
+        others may have forgotten this node meanwhile)."""
         for room in list(self.rooms.values()):
             try:
-                await room.catch_up(seconds)
+                await room.catch_up()
                 await room.hello()
             except Exception as exc:
                 _log.error("room_catch_up_failed", room=room.id.key, error=repr(exc))

@@ -87,8 +87,10 @@ class MemoryBusNode:
     async def subscribe(self, room: RoomId, handler: BusHandler) -> None:
         self._hub._subscribers[room][id(self)] = handler
 
-    async def unsubscribe(self, room: RoomId) -> None:
-        self._hub._subscribers[room].pop(id(self), None)
+    async def unsubscribe(self, room: RoomId, handler: BusHandler | None = None) -> None:
+        subscribers = self._hub._subscribers[room]
+        if handler is None or subscribers.get(id(self)) == handler:
+            subscribers.pop(id(self), None)
 
 
 class MemoryAccessLedger:

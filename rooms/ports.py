@@ -70,7 +70,10 @@ class FanoutBus(Protocol):
 
     async def subscribe(self, room: RoomId, handler: BusHandler) -> None: ...
 
-    async def unsubscribe(self, room: RoomId) -> None: ...
+    async def unsubscribe(self, room: RoomId, handler: BusHandler | None = None) -> None:
+        """Stop delivering the room's messages; with ``handler``, only if it is still the
+        registered one (a reloaded room may have subscribed again meanwhile)."""
+        ...
 
 
 class AccessLedger(Protocol):

@@ -31,6 +31,7 @@ _Pending = tuple[RoomId, bytes, float, "asyncio.Future[int]"]  # room, update, s
 # Failures of the connection itself, not of the statement: a fresh connection may succeed.
 _CONNECTION_LOST = (
     asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin/crash shutdown, failover
     asyncpg.InterfaceError,
     asyncpg.InternalClientError,
     ConnectionError,
@@ -119,12 +120,12 @@ class PostgresUpdateLog:
         retry goes on past them (bounded). Retrying may store an update twice if the lost
         reply was a commit: harmless, since applying a Yjs update again changes nothing.
         """
-        for attempt in range(self._pool.get_max_size() + 1):
-            if not _usable(self._conn):
-                await self._drop_connection()
-                self._conn = await self._pool.acquire()
-            assert self._conn is not None
+        for attempt in range(self._pool.get_max_size() + 3):
             try:
+                if not _usable(self._conn):
+                    await self._drop_connection()
+                    self._conn = await self._pool.acquire(timeout=5)
+                assert self._conn is not None
                 # Autocommit: the function sets the tenant for its own transaction and inserts.
                 rows = await self._conn.fetch(
                     "SELECT seq FROM append_room_updates($1, $2::text[], $3::bytea[]) AS seq",
@@ -132,9 +133,11 @@ class PostgresUpdateLog:
                     [room.name for room, *_ in group],
                     [update for _, update, *_ in group],
                 )
-            except _CONNECTION_LOST as exc:
+            except (*_CONNECTION_LOST, TimeoutError) as exc:
                 await self._drop_connection()
                 _log.warning("update_log_connection_lost", error=repr(exc), attempt=attempt + 1)
+                if attempt:  # the first retry at once (a dead idle connection), then back off
+                    await asyncio.sleep(min(2.0, 0.05 * 2**attempt))
                 continue
             except BaseException:
                 await self._drop_connection()  # back to the pool, which resets or discards it

@@ -116,8 +116,10 @@ class RedisBus:
         self._handlers[name] = handler
         await self._pubsub.subscribe(name)
 
-    async def unsubscribe(self, room: RoomId) -> None:
+    async def unsubscribe(self, room: RoomId, handler: BusHandler | None = None) -> None:
         name = channel(room)
+        if handler is not None and self._handlers.get(name) != handler:
+            return  # the room was loaded again and subscribed with its new handler
         self._handlers.pop(name, None)
         await self._pubsub.unsubscribe(name)
 

@@ -62,7 +62,6 @@ class RoomLimits:
     max_document_bytes: int = 16 * 1_048_576
     keepalive: float = 10.0  # seconds between HELLOs while the room is loaded
     presence_ttl: float = 35.0  # forget a node not heard from for this long
-    catch_up_seconds: float = 60.0  # how much recent log a FRESH hello re-reads
 
 
 class DocumentTooLarge(Exception):
@@ -98,6 +97,7 @@ class Room:
         self._whole: bytes | None = None  # SyncStep2 of the whole document, while unchanged
         self._nodes: dict[bytes, float] = {}  # other nodes holding the room -> last heard
         self._hello_at = 0.0
+        self._closed = False
 
     async def load(self) -> None:
         """Subscribe, say hello, then load: nothing can fall between the three."""
@@ -110,9 +110,14 @@ class Room:
         self.updates_since_compaction = len(stored.updates)
 
     async def close(self) -> None:
+        """Leave the bus once (a broken room may be discarded by several of its peers)."""
+        if self._closed:
+            return
+        self._closed = True
         if self._nodes:
             await self.hello(GONE)
-        await self._bus.unsubscribe(self.id)
+            self._nodes.clear()
+        await self._bus.unsubscribe(self.id, self.on_bus_message)
 
     # -- presence --------------------------------------------------------------------------
 
@@ -144,7 +149,7 @@ class Room:
         if not known:
             await self.hello(FRESH)  # we may have kept updates from it: it should catch up
         if frame.kind is Kind.HELLO and frame.payload == FRESH:
-            await self.catch_up(self._limits.catch_up_seconds)
+            await self.catch_up()
 
     # -- peers ---------------------------------------------------------------------------
 
@@ -219,7 +224,7 @@ class Room:
         apply_update_to_doc(self.doc, update, max_bytes=None, origin=origin)
 
     async def _answer_sync(self, peer: Peer, their_state: bytes) -> None:
-        if self._inflight:
+        while self._inflight:  # commits that started while we waited count too
             await asyncio.wait(set(self._inflight))
         if their_state != EMPTY_STATE_VECTOR:
             peer.send(sync_step2_for_doc(self.doc, their_state))
@@ -330,15 +335,18 @@ class Room:
         self._apply_control(command)
         await self._publish(Kind.CONTROL, json.dumps(command).encode())
 
-    async def catch_up(self, seconds: float) -> None:
-        """Re-apply the recent log (idempotent) and send local peers what they lacked, in
-        one message: after a gap on the bus, or when another node may have kept updates."""
-        updates = await self._log.since(self.id, seconds)
-        if not updates:
-            return
+    async def catch_up(self) -> None:
+        """Merge the room's stored state (latest snapshot and log) into memory and send the
+        local peers what they lacked, in one message: after a gap on the bus, or when another
+        node may have kept updates from us. Reading all of it, not a recent window, covers
+        gaps of any length and updates that compaction has already moved into a snapshot."""
+        stored = await self._log.load(self.id)
         before = state_vector(self.doc)
-        for update in updates:
+        # A diff carries every struct we lacked and the whole delete set (deletions may come
+        # without new structs): compare it before and after to know whether anything changed.
+        unchanged = self.doc.get_update(before)
+        for update in ([stored.snapshot] if stored.snapshot else []) + stored.updates:
             self._apply(update, ORIGIN_REMOTE)
-        # The diff carries every struct we lacked and the whole delete set, so deletions
-        # that came without new structs reach the peers too.
-        self._broadcast(encode_update(self.doc.get_update(before)), exclude=None)
+        diff = self.doc.get_update(before)
+        if diff != unchanged:
+            self._broadcast(encode_update(diff), exclude=None)

@@ -7,6 +7,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 
+from crdt import merge_updates
 from rooms import MemoryBus, MemoryUpdateLog, RoomId
 from rooms.frames import Kind, decode_frame
 from rooms.memory import MemoryBusNode
@@ -45,8 +46,8 @@ class WatchedBus:
     async def subscribe(self, room: RoomId, handler: BusHandler) -> None:
         await self._inner.subscribe(room, handler)
 
-    async def unsubscribe(self, room: RoomId) -> None:
-        await self._inner.unsubscribe(room)
+    async def unsubscribe(self, room: RoomId, handler: BusHandler | None = None) -> None:
+        await self._inner.unsubscribe(room, handler)
 
 
 async def test_a_room_on_one_node_puts_only_hellos_on_the_bus(
@@ -101,6 +102,26 @@ async def test_edits_made_before_the_first_node_hears_of_the_second_reach_it(
     await eventually(lambda: str(b) == str(a), what="the late node catches up")
     await a.insert("after")
     await eventually(lambda: str(b).endswith("after"), what="then updates flow on the bus")
+
+
+async def test_edits_compacted_before_the_late_hello_still_reach_the_other_node(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """As above, but the first node compacts its log (the unpublished edits move into a
+    snapshot) before the hello arrives: catching up reads the snapshot too."""
+    hub, log = MemoryBus(), MemoryUpdateLog()
+    first, second = WatchedBus(hub), WatchedBus(hub)
+    second.hold = lambda kind, payload: kind is Kind.HELLO
+    a = await connect(await start_node(bus=first, update_log=log), room_key)
+    b = await connect(await start_node(bus=second, update_log=log), room_key)
+    await eventually(lambda: str(b) == "", what="the second node holds the room")
+    for i in range(5):
+        await a.insert(f"<{i}>")
+    assert await log.compact(RoomId.parse(room_key), merge_updates) is not None
+    assert await log.since(RoomId.parse(room_key), 3600) == []  # nothing left in the log
+    second.hold = lambda kind, payload: False
+    await second.release()
+    await eventually(lambda: str(b) == str(a) == "<0><1><2><3><4>", what="caught up")
 
 
 async def test_a_node_forgotten_after_silence_catches_up_when_heard_again(

@@ -138,3 +138,24 @@ async def test_a_full_queue_refuses_new_messages_instead_of_growing(redis_url: s
         await proxy.start()
         assert await bus.flush(within=10)
     await proxy.cut()
+
+
+async def test_a_stale_room_leaving_does_not_unsubscribe_its_reloaded_successor(
+    redis_url: str,
+) -> None:
+    """A discarded room closes after its successor has subscribed: the channel stays."""
+    room = _rooms(1)[0]
+    got: list[bytes] = []
+
+    async def old(data: bytes) -> None:
+        raise AssertionError("the old room must not receive")
+
+    async def new(data: bytes) -> None:
+        got.append(data)
+
+    async with RedisBus(redis_url) as listener, RedisBus(redis_url) as sender:
+        await listener.subscribe(room, old)
+        await listener.subscribe(room, new)  # the room, loaded again
+        await listener.unsubscribe(room, old)  # the old one closes late
+        await sender.publish(room, b"still here")
+        await _until(lambda: got == [b"still here"], 5)
