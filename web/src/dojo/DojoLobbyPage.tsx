@@ -1,13 +1,14 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { Link, useNavigate, useSearchParams } from 'react-router-dom';
+import { useEffect, useState, type FormEvent } from 'react';
+import { Link, useNavigate } from 'react-router-dom';
 import { ApiError } from '../api/http';
 import { useAuth } from '../auth/AuthContext';
-import { FacetGroup, toggleParam, withQuery, type Facet } from '../components/Facets';
+import { FacetGroup, type Facet } from '../components/Facets';
+import { useUrlSearch } from '../components/useUrlSearch';
 import { FormError, SelectField, TextArea, TextField } from '../components/Field';
 import { Highlight } from '../components/Highlight';
 import { useI18n, type MessageKey } from '../i18n';
 import { SearchBox } from '../pocs/SearchBox';
-import { createDojo, listDojos, searchDojos, suggestDojos, type Dojo, type DojoFilters, type DojoFormat, type DojoSearchResult } from './api';
+import { createDojo, listDojos, searchDojos, suggestDojos, type Dojo, type DojoFormat } from './api';
 import { InviteButton } from './Invites';
 import { LANGUAGE_NAMES, languageName } from './languages';
 
@@ -41,18 +42,18 @@ export function DojoLobbyPage() {
   const [errors, setErrors] = useState<Record<string, string>>({});
   // Search: the words and the facet filters live in the URL; without them the lobby lists the
   // dojo service's dojos as before.
-  const [params, setParams] = useSearchParams();
-  const q = params.get('q') ?? '';
-  const filters: DojoFilters = { status: params.getAll('status'), language: params.getAll('language') };
-  const searching = !!q || FACETS.some((f) => filters[f].length > 0);
-  const key = params.toString();
-  // The debounced search runs after later renders: it builds on the newest URL, so that a facet
-  // ticked while typing is kept.
-  const latest = useRef(params);
-  latest.current = params;
-  const [text, setText] = useState(q);
-  const [result, setResult] = useState<DojoSearchResult | null>(null);
-  const [searchError, setSearchError] = useState<string | null>(null);
+  const {
+    filters,
+    active: searching,
+    text,
+    setText,
+    result,
+    error: searchError,
+    submit,
+    toggle,
+    clearFilters,
+    more,
+  } = useUrlSearch(FACETS, searchDojos, (words, chosen) => !!words || FACETS.some((f) => chosen[f].length > 0));
 
   useEffect(() => {
     listDojos().then(
@@ -60,41 +61,6 @@ export function DojoLobbyPage() {
       () => setError(t('dojos.unavailable')),
     );
   }, [t]);
-
-  useEffect(() => {
-    if (!searching) {
-      setResult(null);
-      setSearchError(null);
-      return;
-    }
-    const controller = new AbortController();
-    searchDojos(q, filters, null, controller.signal)
-      .then((out) => {
-        setResult(out);
-        setSearchError(null);
-      })
-      .catch((e: Error) => e.name !== 'AbortError' && setSearchError(e.message));
-    return () => controller.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [key]);
-
-  // Results follow the typing (debounced); Enter or a suggestion applies at once.
-  useEffect(() => {
-    if (text.trim() === q) return;
-    const timer = setTimeout(() => submit(text), 350);
-    return () => clearTimeout(timer);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [text]);
-
-  const submit = (value: string) => setParams(withQuery(latest.current, value), { replace: true });
-  const toggle = (facet: (typeof FACETS)[number], value: string) =>
-    setParams(toggleParam(latest.current, facet, value), { replace: true });
-
-  const more = async () => {
-    if (!result?.next_cursor) return;
-    const page = await searchDojos(q, filters, result.next_cursor);
-    setResult({ ...page, items: [...result.items, ...page.items] });
-  };
 
   const facetLabel = (facet: (typeof FACETS)[number], value: string) =>
     facet === 'status' ? t(`dojos.status.${value}` as MessageKey) : languageName(value);
@@ -161,7 +127,7 @@ export function DojoLobbyPage() {
                 ),
             )}
             {FACETS.some((f) => filters[f].length) && (
-              <button type="button" className="link" onClick={() => setParams(q ? { q } : {}, { replace: true })}>
+              <button type="button" className="link" onClick={clearFilters}>
                 {t('dojos.clearFilters')}
               </button>
             )}

@@ -1,57 +1,20 @@
-import { useEffect, useRef, useState } from 'react';
-import { Link, useSearchParams } from 'react-router-dom';
-import { FacetGroup, toggleParam, withQuery } from '../components/Facets';
+import { Link } from 'react-router-dom';
+import { FacetGroup } from '../components/Facets';
 import { FormError } from '../components/Field';
 import { Highlight } from '../components/Highlight';
+import { useUrlSearch } from '../components/useUrlSearch';
 import { useI18n, type MessageKey } from '../i18n';
-import { exportPocs, searchPocs, type Filters, type SearchResult } from './api';
+import { exportPocs, searchPocs } from './api';
 import { SearchBox } from './SearchBox';
 
 const FACETS = ['language', 'tags', 'status'] as const;
 
 export function PocListPage() {
   const { t } = useI18n();
-  const [params, setParams] = useSearchParams();
-  const q = params.get('q') ?? '';
-  const filters: Filters = { language: params.getAll('language'), tags: params.getAll('tags'), status: params.getAll('status') };
-  const key = params.toString();
-  // The debounced search runs after later renders: it must build on the newest URL, not the one it
-  // saw when the typing started, or a facet ticked in between would be dropped.
-  const latest = useRef(params);
-  latest.current = params;
-  const [text, setText] = useState(q);
-  const [result, setResult] = useState<SearchResult | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  useEffect(() => {
-    const controller = new AbortController();
-    searchPocs(q, filters, null, controller.signal)
-      .then((out) => {
-        setResult(out);
-        setError(null);
-      })
-      .catch((e: Error) => e.name !== 'AbortError' && setError(e.message));
-    return () => controller.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [key]);
-
-  // Results follow the typing too (debounced); Enter or a suggestion applies at once.
-  useEffect(() => {
-    if (text === q) return;
-    const timer = setTimeout(() => submit(text), 350);
-    return () => clearTimeout(timer);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [text]);
-
-  const submit = (value: string) => setParams(withQuery(latest.current, value), { replace: true });
-  const toggle = (facet: (typeof FACETS)[number], value: string) =>
-    setParams(toggleParam(latest.current, facet, value), { replace: true });
-
-  const more = async () => {
-    if (!result?.next_cursor) return;
-    const page = await searchPocs(q, filters, result.next_cursor);
-    setResult({ ...page, items: [...result.items, ...page.items] });
-  };
+  const { filters, text, setText, result, error, submit, toggle, clearFilters, more } = useUrlSearch(
+    FACETS,
+    searchPocs,
+  );
 
   const facetLabel = (facet: (typeof FACETS)[number], value: string) =>
     facet === 'status' ? t(`status.${value}` as MessageKey) : value;
@@ -89,7 +52,7 @@ export function PocListPage() {
             />
           ))}
           {FACETS.some((f) => filters[f].length) && (
-            <button type="button" className="link" onClick={() => setParams(q ? { q } : {}, { replace: true })}>
+            <button type="button" className="link" onClick={clearFilters}>
               {t('pocs.clearFilters')}
             </button>
           )}
