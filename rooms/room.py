@@ -48,7 +48,7 @@ from .frames import FRESH, GONE, PRESENT, Frame, Kind, decode_frame, encode_fram
 from .ids import RoomId
 from .metrics import RoomMetrics
 from .peer import Peer
-from .ports import AccessLedger, FanoutBus, UpdateLog
+from .ports import AccessLedger, FanoutBus, StoredState, UpdateLog
 
 _log = structlog.get_logger("rooms")
 EMPTY_STATE_VECTOR = b"\x00"  # a client that has nothing yet
@@ -104,8 +104,7 @@ class Room:
         await self._bus.subscribe(self.id, self.on_bus_message)
         await self.hello(PRESENT)
         stored = await self._log.load(self.id)
-        for update in ([stored.snapshot] if stored.snapshot else []) + stored.updates:
-            self._apply(update, ORIGIN_REMOTE)
+        self._merge(stored)
         self.size = len(stored.snapshot or b"") + sum(len(u) for u in stored.updates)
         self.updates_since_compaction = len(stored.updates)
 
@@ -218,6 +217,11 @@ class Room:
         message = encode_update(update)
         self._broadcast(message, exclude=origin)
         await self._publish(Kind.UPDATE, message)
+
+    def _merge(self, stored: StoredState) -> None:
+        """Apply a stored state (latest snapshot, then the log after it) to the document."""
+        for update in ([stored.snapshot] if stored.snapshot else []) + stored.updates:
+            self._apply(update, ORIGIN_REMOTE)
 
     def _apply(self, update: bytes, origin: object) -> None:
         self._whole = None  # the document changes: the cached whole state is stale
@@ -345,8 +349,7 @@ class Room:
         # A diff carries every struct we lacked and the whole delete set (deletions may come
         # without new structs): compare it before and after to know whether anything changed.
         unchanged = self.doc.get_update(before)
-        for update in ([stored.snapshot] if stored.snapshot else []) + stored.updates:
-            self._apply(update, ORIGIN_REMOTE)
+        self._merge(stored)
         diff = self.doc.get_update(before)
         if diff != unchanged:
             self._broadcast(encode_update(diff), exclude=None)

@@ -22,6 +22,12 @@ class CuttableProxy:
         self._links: set[asyncio.StreamWriter] = set()
         self.port = 0
 
+    @classmethod
+    def to(cls, redis_url: str) -> CuttableProxy:
+        """A proxy to the Redis server of ``redis_url`` (a ``redis://host:port/db`` URL)."""
+        host, _, port = redis_url.removeprefix("redis://").split("/", 1)[0].rpartition(":")
+        return cls(host or "127.0.0.1", int(port or 6379))
+
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -99,9 +105,7 @@ async def test_messages_published_while_redis_is_unreachable_go_out_when_it_is_b
 ) -> None:
     if not redis_url.startswith("redis://"):
         pytest.skip("needs a TCP Redis URL")
-    host_port = redis_url.removeprefix("redis://").split("/", 1)[0]
-    host, _, port = host_port.rpartition(":")
-    proxy = CuttableProxy(host or "127.0.0.1", int(port or 6379))
+    proxy = CuttableProxy.to(redis_url)
     await proxy.start()
     rooms = _rooms(3)
     async with _listener(redis_url, rooms) as got:
@@ -124,9 +128,7 @@ async def test_messages_published_while_redis_is_unreachable_go_out_when_it_is_b
 
 
 async def test_a_full_queue_refuses_new_messages_instead_of_growing(redis_url: str) -> None:
-    host_port = redis_url.removeprefix("redis://").split("/", 1)[0]
-    host, _, port = host_port.rpartition(":")
-    proxy = CuttableProxy(host or "127.0.0.1", int(port or 6379))
+    proxy = CuttableProxy.to(redis_url)
     await proxy.start()
     bus = RedisBus(f"redis://127.0.0.1:{proxy.port}/0", max_pending_bytes=1000)
     async with bus:
