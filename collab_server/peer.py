@@ -26,6 +26,21 @@ _LONG = struct.Struct(">BBQ")
 _BINARY_FINAL = 0x82  # FIN + opcode 2; server frames are never masked (RFC 6455 §5.1)
 
 
+class _LastFrame:
+    """The frame of the last payload sent: a broadcast hands the same bytes object to every
+    peer of a room, so it is framed once, not once per peer."""
+
+    payload: bytes | None = None
+    frame = b""
+
+
+def framed(payload: bytes) -> bytes:
+    if payload is not _LastFrame.payload:
+        _LastFrame.frame = binary_frame(payload)
+        _LastFrame.payload = payload  # held here, so its id cannot be reused meanwhile
+    return _LastFrame.frame
+
+
 def binary_frame(payload: bytes) -> bytes:
     """One unmasked, final, binary WebSocket frame carrying ``payload``."""
     size = len(payload)
@@ -82,7 +97,7 @@ class WsPeer:
             self._metrics.evictions.labels("slow_consumer").inc()
             self.kick(TRY_AGAIN_LATER, "slow consumer: reconnect to resync")
             return
-        transport.write(binary_frame(message))
+        transport.write(framed(message))
         self._metrics.bytes_out.inc(len(message))
 
     def expire_at(self, when: float) -> None:

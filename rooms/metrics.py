@@ -16,14 +16,10 @@ class RoomMetrics:
         r = self.registry
         self.rooms = Gauge("collab_rooms", "Rooms loaded on this node", registry=r)
         self.connections = Gauge("collab_connections", "Open WebSocket connections", registry=r)
-        self.messages_in = Counter(
-            "collab_messages_in_total", "Messages received from peers", registry=r
-        )
-        self.messages_out = Counter(
-            "collab_messages_out_total", "Messages queued to peers", registry=r
-        )
-        self.bytes_in = Counter("collab_bytes_in_total", "Bytes received from peers", registry=r)
-        # Bumped once per delivered message: a plain integer, read at scrape time.
+        # Bumped once per message in or out: plain integers, read at scrape time.
+        self.messages_in = Tally("collab_messages_in", "Messages received from peers", registry=r)
+        self.messages_out = Tally("collab_messages_out", "Messages queued to peers", registry=r)
+        self.bytes_in = Tally("collab_bytes_in", "Bytes received from peers", registry=r)
         self.bytes_out = Tally("collab_bytes_out", "Bytes sent to peers", registry=r)
         self.fanout_latency = Histogram(
             "collab_fanout_latency_seconds",

@@ -86,7 +86,9 @@ class Room:
         self.updates_since_compaction = 0
         self.last_activity = time.monotonic()
         self.broken = False  # set when memory may differ from the log: the room must reload
-        self._inflight: set[asyncio.Future[int]] = set()
+        # Appends not yet committed, and a future resolved when none are (for sync answers).
+        self._inflight = 0
+        self._settled: asyncio.Future[None] | None = None
         self._log = log
         self._bus = bus
         self._node = node_id
@@ -203,15 +205,17 @@ class Room:
             # Yrs may have applied part of it: this copy of the document is suspect.
             self.broken = True
             raise
-        commit = asyncio.ensure_future(self._log.append(self.id, update))
-        self._inflight.add(commit)
+        self._inflight += 1
         try:
-            await commit
+            await self._log.append(self.id, update)
         except BaseException:
             self.broken = True  # in memory but not durable: reload before serving anyone
             raise
         finally:
-            self._inflight.discard(commit)
+            self._inflight -= 1
+            if not self._inflight and self._settled is not None:
+                self._settled.set_result(None)
+                self._settled = None
         self.size += len(update)
         self.updates_since_compaction += 1
         message = encode_update(update)
@@ -229,7 +233,9 @@ class Room:
 
     async def _answer_sync(self, peer: Peer, their_state: bytes) -> None:
         while self._inflight:  # commits that started while we waited count too
-            await asyncio.wait(set(self._inflight))
+            if self._settled is None:
+                self._settled = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._settled)
         if their_state != EMPTY_STATE_VECTOR:
             peer.send(sync_step2_for_doc(self.doc, their_state))
             return
