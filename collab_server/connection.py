@@ -58,6 +58,17 @@ async def effective_role(manager: RoomManager, room_id: RoomId, ticket: Ticket) 
     return change[0]
 
 
+async def settled_role(manager: RoomManager, room_id: RoomId, ticket: Ticket, peer: WsPeer) -> str:
+    """:func:`effective_role` for a peer in the room, read again while access changes reach
+    the peer during the read: its answer may predate a change already applied to the peer,
+    and would undo it."""
+    while True:
+        seen = peer.access_changes
+        role = await effective_role(manager, room_id, ticket)
+        if peer.access_changes == seen:
+            return role
+
+
 async def _read_ticket(ws: web.WebSocketResponse, request: web.Request, wait_seconds: float) -> str:
     """The ticket from ``?ticket=`` or, failing that, the first (text) message."""
     if ticket := request.query.get("ticket"):
@@ -111,12 +122,12 @@ async def _serve(
     if ticket.role == "service":
         raise Reject(TICKET_WRONG_ROOM, "service tickets are for the internal API")
     manager: RoomManager = request.app[ROOMS]
-    role = await effective_role(manager, room_id, ticket)
+    await effective_role(manager, room_id, ticket)  # refuse a revoked user before it is greeted
     peer = WsPeer(
         ws,
         request.transport,
         user_id=ticket.user_id,
-        can_write=role == "write",
+        can_write=False,  # until the role is read again from inside the room
         max_queue_bytes=settings.send_queue_bytes,
         metrics=metrics,
     )
@@ -125,6 +136,8 @@ async def _serve(
     request.app[PEERS].add(peer)
     try:
         async with manager.joined(room_id, peer) as room:
+            # A change made since the first read (while the room loaded, say) missed the peer.
+            peer.can_write = await settled_role(manager, room_id, ticket, peer) == "write"
             await _message_loop(ws, peer, manager, room, ticket, verifier, settings, metrics)
     finally:
         request.app[PEERS].discard(peer)
@@ -180,7 +193,7 @@ async def _message_loop(
                 peer.kick(TICKET_WRONG_ROOM, "ticket is for another user")
                 return
             try:
-                role = await effective_role(manager, room.id, fresh)
+                role = await settled_role(manager, room.id, fresh, peer)
             except Reject as reject:
                 peer.kick(reject.code, reject.reason)
                 return

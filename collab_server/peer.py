@@ -59,6 +59,7 @@ class WsPeer:
         "_metrics",
         "_transport",
         "_ws",
+        "access_changes",
         "can_write",
         "client_ids",
         "close_request",
@@ -77,6 +78,7 @@ class WsPeer:
     ) -> None:
         self.user_id = user_id
         self.can_write = can_write
+        self.access_changes = 0
         self.client_ids: set[int] = set()
         self._ws = ws
         # Duck-typed: uvloop's transports do not derive from asyncio.WriteTransport.

@@ -8,6 +8,7 @@ from typing import Protocol
 class Peer(Protocol):
     user_id: str
     can_write: bool
+    access_changes: int  # access changes applied to it so far: a role read meanwhile is stale
     client_ids: set[int]  # the awareness client ids this connection speaks for
 
     def send(self, message: bytes) -> None:

@@ -327,15 +327,12 @@ class Room:
 
     def _apply_control(self, command: dict[str, str]) -> None:
         """Access changes from the dojo service: they apply to live connections at once."""
-        user = command.get("user")
-        if command.get("type") == "role":
-            for peer in self.peers:
-                if peer.user_id == user:
-                    peer.can_write = command.get("role") == "write"
-        elif command.get("type") == "revoke":
-            for peer in list(self.peers):
-                if peer.user_id == user:
-                    peer.kick(4403, "access revoked")
+        for peer in [p for p in self.peers if p.user_id == command.get("user")]:
+            peer.access_changes += 1
+            if command.get("type") == "role":
+                peer.can_write = command.get("role") == "write"
+            elif command.get("type") == "revoke":
+                peer.kick(4403, "access revoked")
 
     async def control(self, command: dict[str, str], access: AccessLedger) -> None:
         """Apply a control command here and on every other node holding the room, and

@@ -73,13 +73,14 @@ async def start_node(ticket_key: tuple[str, str], tmp_path) -> AsyncIterator[Sta
     async def start(**kwargs: Any) -> str:
         update_log = kwargs.pop("update_log", None)
         bus = kwargs.pop("bus", None)
+        access_ledger = kwargs.pop("access_ledger", None)
         settings = CollabSettings(
             environment="test",
             ticket_public_key=ticket_key[1],
             snapshot_dir=str(tmp_path / "snapshots"),
             **kwargs,
         )
-        app = create_app(settings, update_log=update_log, bus=bus)
+        app = create_app(settings, update_log=update_log, bus=bus, access_ledger=access_ledger)
         runner = web.AppRunner(app, shutdown_timeout=2, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 import aiohttp
 import jwt
 import pytest
 
+from crdt import encode_sync_step1, state_vector
 from platform_api.kernel.keys import generate_private_key_pem
+from rooms import AccessLedger, MemoryAccessLedger, RedisAccessLedger, RoomId
 from tests.harness.ywire import YClient, eventually
 
 from .conftest import Connect, Mint, StartNode
@@ -18,6 +21,69 @@ from .conftest import Connect, Mint, StartNode
 
 async def closed_with(client: YClient) -> int | None:
     return await client.wait_closed(timeout=5)
+
+
+class SlowLedger:
+    """A real access ledger whose next ``latest()`` answer stays in flight until ``release``
+    is set, as on a slow round trip: the read itself is done at once."""
+
+    def __init__(self, ledger: AccessLedger) -> None:
+        self._ledger = ledger
+        self._hold = False
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def hold_next(self) -> None:
+        self._hold = True
+
+    async def record(self, room: RoomId, user: str, state: str, at: float) -> None:
+        await self._ledger.record(room, user, state, at)
+
+    async def latest(self, room: RoomId, user: str) -> tuple[str, float] | None:
+        answer = await self._ledger.latest(room, user)
+        if self._hold:
+            self._hold = False
+            self.holding.set()
+            await self.release.wait()
+        return answer
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def slow_ledger(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[SlowLedger]:
+    if request.param == "memory":
+        yield SlowLedger(MemoryAccessLedger())
+        return
+    redis = RedisAccessLedger(redis_url)
+    try:
+        yield SlowLedger(redis)
+    finally:
+        await redis.aclose()
+
+
+async def control(base: str, mint: Mint, room: str, command: dict[str, str]) -> None:
+    """Change access the way the dojo service does: through the internal API."""
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    service = {"Authorization": f"Bearer {mint(room, role='service')}"}
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(
+            f"{http}/internal/rooms/{room}/control", json=command, headers=service
+        )
+        assert response.status == 200
+
+
+async def handled(client: YClient) -> None:
+    """Wait until the server has handled what ``client`` sent so far: it answers a sync step 1
+    only after the messages before it (and their commits)."""
+    client.synced.clear()
+    await client.send_raw(encode_sync_step1(state_vector(client.doc)))
+    await asyncio.wait_for(client.synced.wait(), 5)
+
+
+async def document(connect: Connect, base: str, room: str) -> str:
+    """The room's document as a newcomer receives it."""
+    witness = await connect(base, room)
+    await asyncio.wait_for(witness.synced.wait(), 5)
+    return str(witness)
 
 
 @pytest.mark.parametrize(
@@ -112,6 +178,53 @@ async def test_refreshed_ticket_keeps_the_connection(
     await asyncio.sleep(1.5)
     assert not client.ws.closed
     await client.insert("still here")
+
+
+async def test_refresh_does_not_undo_a_downgrade_made_while_it_reads(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str, slow_ledger: SlowLedger
+) -> None:
+    base = await start_node(access_ledger=slow_ledger)
+    user = str(uuid.uuid4())
+    driver = await connect(base, room_key, user=user)
+    await asyncio.wait_for(driver.synced.wait(), 5)
+    await driver.insert("mine")
+    slow_ledger.hold_next()
+    await driver.send_raw(mint(room_key, user=user))  # a fresh write ticket
+    await asyncio.wait_for(slow_ledger.holding.wait(), 5)
+    await control(base, mint, room_key, {"type": "role", "user": user, "role": "read"})
+    slow_ledger.release.set()  # the refresh's answer, read before the downgrade, arrives
+    await driver.insert(" stale")
+    await handled(driver)
+    assert await document(connect, base, room_key) == "mine"
+
+
+async def test_a_downgrade_made_while_a_peer_joins_applies_to_it(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str, slow_ledger: SlowLedger
+) -> None:
+    base = await start_node(access_ledger=slow_ledger)
+    user = str(uuid.uuid4())
+    slow_ledger.hold_next()
+    driver = await connect(base, room_key, user=user)
+    await asyncio.wait_for(slow_ledger.holding.wait(), 5)
+    await control(base, mint, room_key, {"type": "role", "user": user, "role": "read"})
+    slow_ledger.release.set()
+    await asyncio.wait_for(driver.synced.wait(), 5)
+    await driver.insert("stale")
+    await handled(driver)
+    assert await document(connect, base, room_key) == ""
+
+
+async def test_a_revoke_made_while_a_peer_joins_closes_it(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str, slow_ledger: SlowLedger
+) -> None:
+    base = await start_node(access_ledger=slow_ledger)
+    user = str(uuid.uuid4())
+    slow_ledger.hold_next()
+    removed = await connect(base, room_key, user=user)
+    await asyncio.wait_for(slow_ledger.holding.wait(), 5)
+    await control(base, mint, room_key, {"type": "revoke", "user": user})
+    slow_ledger.release.set()
+    assert await closed_with(removed) == 4403
 
 
 @pytest.mark.parametrize(
