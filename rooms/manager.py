@@ -134,11 +134,12 @@ class RoomManager:
         return [peer for room in self.rooms.values() for peer in room.peers]
 
     async def catch_up_all(self) -> None:
-        """After a gap on the bus: merge every room's stored state, and say hello again (the
-        others may have forgotten this node meanwhile)."""
+        """After a gap on the bus: start catching up every room (this runs on the bus reader,
+        which must go back to reading), and say hello again (the others may have forgotten
+        this node meanwhile)."""
         for room in list(self.rooms.values()):
+            room.request_catch_up()
             try:
-                await room.catch_up()
                 await room.hello()
             except Exception as exc:
-                _log.error("room_catch_up_failed", room=room.id.key, error=repr(exc))
+                _log.error("room_hello_failed", room=room.id.key, error=repr(exc))

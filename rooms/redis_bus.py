@@ -2,8 +2,9 @@
 
 Channel names carry the room's hash tag (``collab:{<tenant>:<room>}``) so the same scheme
 works with sharded pub/sub (SPUBLISH/SSUBSCRIBE) on Redis Cluster. Pub/sub is at-most-once:
-after a reconnect the node re-applies the recent update log of every loaded room
-(``on_gap``), and every update was committed to the log before it was published.
+after a reconnect the bus calls ``on_gap`` and the rooms catch up from the log (every update
+was committed to it before it was published). ``on_gap`` runs on the reader: it must only
+start that work, never wait for it, or every room's fan-out waits with it.
 
 Publishing never waits on Redis: messages queue (bounded in bytes) and one task sends
 everything queued so far as a single pipeline — one connection and one round trip per

@@ -10,7 +10,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from platform_api.kernel.provision import ServiceDatabase
 from rooms import RedisBus, RoomId
+from tests.harness.ywire import eventually
+
+from .conftest import Connect, SlowLoads, StartNode
 
 
 class CuttableProxy:
@@ -54,6 +58,15 @@ class CuttableProxy:
             writer.transport.abort()
 
         await asyncio.gather(pump(client_r, server_w), pump(server_r, client_w))
+
+
+@pytest.fixture
+async def proxy(redis_url: str) -> AsyncIterator[CuttableProxy]:
+    """Requested before ``start_node``, so that nodes behind it can say goodbye to Redis."""
+    proxy = CuttableProxy.to(redis_url)
+    await proxy.start()
+    yield proxy
+    await proxy.cut()
 
 
 def _rooms(count: int) -> list[RoomId]:
@@ -161,3 +174,33 @@ async def test_a_stale_room_leaving_does_not_unsubscribe_its_reloaded_successor(
         await listener.unsubscribe(room, old)  # the old one closes late
         await sender.publish(room, b"still here")
         await _until(lambda: got == [b"still here"], 5)
+
+
+async def test_catching_up_after_a_reconnect_holds_up_no_update(
+    proxy: CuttableProxy,
+    slow_log: SlowLoads,
+    start_node: StartNode,
+    connect: Connect,
+    collab_db: ServiceDatabase,
+    redis_url: str,
+    room_key: str,
+) -> None:
+    """Back on Redis, a node catches its rooms up from the log beside the bus reader: while
+    the log is slow, updates from the other node still reach its peers."""
+    first = await start_node(database_url=collab_db.app_dsn, redis_url=redis_url)
+    second = await start_node(redis_url=f"redis://127.0.0.1:{proxy.port}/0", update_log=slow_log)
+    a, b = await connect(first, room_key), await connect(second, room_key)
+    await a.insert("a ")
+    await b.insert("b ")
+    await eventually(lambda: len(str(a)) == len(str(b)) == 4, what="both nodes hold the room")
+    # Loading, then catching up on the first node's FRESH answer to the second's hello.
+    await eventually(lambda: slow_log.started == slow_log.finished == 2, what="settled")
+
+    slow_log.gate.clear()
+    await proxy.cut()
+    await proxy.start()
+    await eventually(lambda: slow_log.started == 3, what="the reconnected node catches up")
+    await a.insert("during ")
+    await eventually(lambda: "during" in str(b), timeout=5, what="fan-out during the catch-up")
+    slow_log.gate.set()
+    await eventually(lambda: str(b) == str(a), what="the catch-up ends")
