@@ -11,6 +11,7 @@ import structlog
 
 from crdt import merge_updates
 
+from .frames import FRESH
 from .ids import RoomId
 from .memory import MemoryAccessLedger
 from .metrics import RoomMetrics
@@ -143,3 +144,11 @@ class RoomManager:
                 await room.hello()
             except Exception as exc:
                 _log.error("room_hello_failed", room=room.id.key, error=repr(exc))
+
+    async def ask_others_to_catch_up(self, rooms: set[RoomId]) -> None:
+        """The bus dropped messages of these rooms: the other nodes holding them missed them,
+        so say FRESH (they catch up from the log). A room unloaded meanwhile is skipped."""
+        for room_id in rooms:
+            room = self.rooms.get(room_id)
+            if room is not None:
+                await room.hello(FRESH)

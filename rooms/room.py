@@ -10,8 +10,9 @@ frames: on loading (before reading the log), every ``keepalive`` seconds, and in
 node they did not know; a node not heard from for ``presence_ttl`` seconds is forgotten.
 Whoever learns of a node it may have kept updates from answers FRESH, and a FRESH hello
 makes the receiver catch up from the log (updates are idempotent), so the window between
-"loaded" and "known" loses nothing. Most rooms live on one node (the entry proxy hashes
-rooms to nodes): they cost Redis nothing.
+"loaded" and "known" loses nothing; a node whose bus dropped a room's messages says FRESH
+too. Most rooms live on one node (the entry proxy hashes rooms to nodes): they cost Redis
+nothing.
 
 Catching up reads the whole stored state, so it runs beside the bus reader, never on it: a
 storm of FRESH hellos (every room after a Redis blip) must not hold up every room's fan-out.
