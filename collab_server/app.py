@@ -25,6 +25,7 @@ from rooms import (
     PostgresUpdateLog,
     RedisAccessLedger,
     RedisBus,
+    RoomId,
     RoomLimits,
     RoomManager,
     RoomMetrics,
@@ -107,10 +108,20 @@ def create_app(
                 if manager_ref:
                     await manager_ref[0].catch_up_all()
 
+            async def on_dropped(rooms: set[RoomId]) -> None:
+                if manager_ref:
+                    await manager_ref[0].ask_others_to_catch_up(rooms)
+
             node_bus = bus
             if node_bus is None and settings.redis_url:
                 node_bus = await stack.enter_async_context(
-                    RedisBus(settings.redis_url, on_gap=on_gap)
+                    RedisBus(
+                        settings.redis_url,
+                        on_gap=on_gap,
+                        on_dropped=on_dropped,
+                        max_pending_bytes=settings.bus_queue_bytes,
+                        metrics=app[METRICS],
+                    )
                 )
             access = access_ledger
             if access is None and settings.redis_url:

@@ -11,6 +11,7 @@ import structlog
 
 from crdt import merge_updates
 
+from .frames import FRESH
 from .ids import RoomId
 from .memory import MemoryAccessLedger
 from .metrics import RoomMetrics
@@ -134,11 +135,20 @@ class RoomManager:
         return [peer for room in self.rooms.values() for peer in room.peers]
 
     async def catch_up_all(self) -> None:
-        """After a gap on the bus: merge every room's stored state, and say hello again (the
-        others may have forgotten this node meanwhile)."""
+        """After a gap on the bus: start catching up every room (this runs on the bus reader,
+        which must go back to reading), and say hello again (the others may have forgotten
+        this node meanwhile)."""
         for room in list(self.rooms.values()):
+            room.request_catch_up()
             try:
-                await room.catch_up()
                 await room.hello()
             except Exception as exc:
-                _log.error("room_catch_up_failed", room=room.id.key, error=repr(exc))
+                _log.error("room_hello_failed", room=room.id.key, error=repr(exc))
+
+    async def ask_others_to_catch_up(self, rooms: set[RoomId]) -> None:
+        """The bus dropped messages of these rooms: the other nodes holding them missed them,
+        so say FRESH (they catch up from the log). A room unloaded meanwhile is skipped."""
+        for room_id in rooms:
+            room = self.rooms.get(room_id)
+            if room is not None:
+                await room.hello(FRESH)

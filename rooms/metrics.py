@@ -46,6 +46,11 @@ class RoomMetrics:
             "collab_evictions_total", "Connections closed by the server", ["reason"], registry=r
         )
         self.compactions = Counter("collab_compactions_total", "Room compactions", registry=r)
+        self.bus_dropped = Counter(
+            "collab_bus_dropped_total",
+            "Messages for other nodes dropped because the bus queue was full",
+            registry=r,
+        )
 
 
 class Tally:

@@ -1,9 +1,18 @@
 """Fan-out between nodes over Redis pub/sub, one channel per room.
 
 Channel names carry the room's hash tag (``collab:{<tenant>:<room>}``) so the same scheme
-works with sharded pub/sub (SPUBLISH/SSUBSCRIBE) on Redis Cluster. Pub/sub is at-most-once:
-after a reconnect the node re-applies the recent update log of every loaded room
-(``on_gap``), and every update was committed to the log before it was published.
+works with sharded pub/sub (SPUBLISH/SSUBSCRIBE) on Redis Cluster. Pub/sub is at-most-once,
+and every update was committed to the log before it was published, so a gap is mended by
+catching up from the log, whichever side it is on:
+
+- this node missed messages (its link dropped): after resubscribing the bus calls ``on_gap``,
+  and the rooms catch up;
+- the other nodes missed this node's messages (the queue below was full, so they were
+  dropped): the bus remembers those rooms and, once it has sent everything queued since,
+  calls ``on_dropped`` with them, and the rooms ask the other nodes to catch up.
+
+Both callbacks run on the bus's own tasks (``on_gap`` on the reader): they must only start
+work, never wait for it, or every room's fan-out waits with them.
 
 Publishing never waits on Redis: messages queue (bounded in bytes) and one task sends
 everything queued so far as a single pipeline — one connection and one round trip per
@@ -21,6 +30,7 @@ import redis.asyncio as redis
 import structlog
 
 from .ids import RoomId
+from .metrics import RoomMetrics
 from .ports import BusHandler
 
 _log = structlog.get_logger("rooms.bus")
@@ -39,12 +49,16 @@ class RedisBus:
         url: str,
         *,
         on_gap: Callable[[], Awaitable[None]] | None = None,
+        on_dropped: Callable[[set[RoomId]], Awaitable[None]] | None = None,
         max_pending_bytes: int = 64 * 1_048_576,
+        metrics: RoomMetrics | None = None,
     ) -> None:
         self._client = redis.Redis.from_url(url)
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         self._handlers: dict[str, BusHandler] = {}
         self._on_gap = on_gap
+        self._on_dropped = on_dropped
+        self._metrics = metrics
         self._reader: asyncio.Task[None] | None = None
         self._publisher: asyncio.Task[None] | None = None
         self._pending: deque[tuple[str, bytes]] = deque()
@@ -52,6 +66,7 @@ class RedisBus:
         self._max_pending_bytes = max_pending_bytes
         self._wake = asyncio.Event()
         self.dropped = 0  # messages refused because the queue was full (Redis away too long)
+        self._dropped_rooms: set[RoomId] = set()  # refused since the last ``on_dropped``
 
     async def __aenter__(self) -> RedisBus:
         await self._client.ping()
@@ -71,13 +86,20 @@ class RedisBus:
     async def publish(self, room: RoomId, message: bytes) -> None:
         """Queue ``message`` for the room's channel; it goes out with the next pipeline."""
         if self._pending_bytes + len(message) > self._max_pending_bytes:
-            if self.dropped == 0 or self.dropped % 1000 == 0:
-                _log.error("redis_bus_queue_full", pending_bytes=self._pending_bytes)
-            self.dropped += 1
+            self._drop(room)
             return
         self._pending.append((channel(room), message))
         self._pending_bytes += len(message)
         self._wake.set()
+
+    def _drop(self, room: RoomId) -> None:
+        if self.dropped == 0 or self.dropped % 1000 == 0:
+            _log.error("redis_bus_queue_full", pending_bytes=self._pending_bytes)
+        self.dropped += 1
+        if self._metrics is not None:
+            self._metrics.bus_dropped.inc()
+        self._dropped_rooms.add(room)
+        self._wake.set()  # the publisher reports it once the queue is empty (it may be already)
 
     async def flush(self, within: float) -> bool:
         """Wait until every queued message was sent (True) or ``within`` seconds passed (False)."""
@@ -93,23 +115,40 @@ class RedisBus:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
-                batch = [self._pending[i] for i in range(min(len(self._pending), self.MAX_BATCH))]
-                try:
-                    async with self._client.pipeline(transaction=False) as pipe:
-                        for name, message in batch:
-                            pipe.publish(name, message)
-                        await pipe.execute()
-                except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-                    # Keep the batch (the queue is bounded) and try again: every message was
-                    # committed to the log, so resending one that did go out is harmless.
-                    _log.warning("redis_bus_publish_failed", error=repr(exc), batch=len(batch))
-                    await asyncio.sleep(self.RETRY_SECONDS)
-                    continue
-                except Exception as exc:  # a reply error would repeat forever: drop the batch
-                    _log.error("redis_bus_publish_rejected", error=repr(exc), batch=len(batch))
-                for _ in batch:
-                    _, message = self._pending.popleft()
-                    self._pending_bytes -= len(message)
+                await self._send_batch()
+            if self._dropped_rooms:
+                await self._report_dropped()
+
+    async def _send_batch(self) -> None:
+        batch = [self._pending[i] for i in range(min(len(self._pending), self.MAX_BATCH))]
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for name, message in batch:
+                    pipe.publish(name, message)
+                await pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            # Keep the batch (the queue is bounded) and try again: every message was
+            # committed to the log, so resending one that did go out is harmless.
+            _log.warning("redis_bus_publish_failed", error=repr(exc), batch=len(batch))
+            await asyncio.sleep(self.RETRY_SECONDS)
+            return
+        except Exception as exc:  # a reply error would repeat forever: drop the batch
+            _log.error("redis_bus_publish_rejected", error=repr(exc), batch=len(batch))
+        for _ in batch:
+            _, message = self._pending.popleft()
+            self._pending_bytes -= len(message)
+
+    async def _report_dropped(self) -> None:
+        """Everything queued went out, so Redis is back: hand over the rooms whose messages
+        were dropped, for the other nodes to be asked to catch up. (Asked while the queue
+        was full, they would not hear it: the question would be dropped too.)"""
+        rooms, self._dropped_rooms = self._dropped_rooms, set()
+        if self._on_dropped is None:
+            return
+        try:
+            await self._on_dropped(rooms)
+        except Exception as exc:  # the publisher must outlive any room's failure
+            _log.error("redis_bus_on_dropped_failed", error=repr(exc), rooms=len(rooms))
 
     async def subscribe(self, room: RoomId, handler: BusHandler) -> None:
         name = channel(room)

@@ -9,9 +9,14 @@ A room publishes to the bus only while another node holds it too. Nodes say so w
 frames: on loading (before reading the log), every ``keepalive`` seconds, and in reply to a
 node they did not know; a node not heard from for ``presence_ttl`` seconds is forgotten.
 Whoever learns of a node it may have kept updates from answers FRESH, and a FRESH hello
-makes the receiver re-read the recent log (updates are idempotent), so the window between
-"loaded" and "known" loses nothing. Most rooms live on one node (the entry proxy hashes
-rooms to nodes): they cost Redis nothing.
+makes the receiver catch up from the log (updates are idempotent), so the window between
+"loaded" and "known" loses nothing; a node whose bus dropped a room's messages says FRESH
+too. Most rooms live on one node (the entry proxy hashes rooms to nodes): they cost Redis
+nothing.
+
+Catching up reads the whole stored state, so it runs beside the bus reader, never on it: a
+storm of FRESH hellos (every room after a Redis blip) must not hold up every room's fan-out.
+One catch-up runs per room at a time; requests that arrive meanwhile add one more.
 """
 
 from __future__ import annotations
@@ -100,6 +105,8 @@ class Room:
         self._nodes: dict[bytes, float] = {}  # other nodes holding the room -> last heard
         self._hello_at = 0.0
         self._closed = False
+        self._catching_up: asyncio.Task[None] | None = None
+        self._catch_up_again = False  # asked while catching up: once more when it ends
 
     async def load(self) -> None:
         """Subscribe, say hello, then load: nothing can fall between the three."""
@@ -115,6 +122,9 @@ class Room:
         if self._closed:
             return
         self._closed = True
+        if self._catching_up is not None:
+            self._catching_up.cancel()
+            await asyncio.gather(self._catching_up, return_exceptions=True)
         if self._nodes:
             await self.hello(GONE)
             self._nodes.clear()
@@ -150,7 +160,7 @@ class Room:
         if not known:
             await self.hello(FRESH)  # we may have kept updates from it: it should catch up
         if frame.kind is Kind.HELLO and frame.payload == FRESH:
-            await self.catch_up()
+            self.request_catch_up()
 
     # -- peers ---------------------------------------------------------------------------
 
@@ -341,6 +351,29 @@ class Room:
         await access.record(self.id, command.get("user", ""), state, time.time())
         self._apply_control(command)
         await self._publish(Kind.CONTROL, json.dumps(command).encode())
+
+    def request_catch_up(self) -> None:
+        """Catch up in the background. A request made while a catch-up runs is served by
+        one more after it (that one reads what was committed after the running one read),
+        however many requests came meanwhile."""
+        if self._closed:
+            return
+        if self._catching_up is not None and not self._catching_up.done():
+            self._catch_up_again = True
+            return
+        self._catching_up = asyncio.create_task(
+            self._catch_up_while_asked(), name=f"catch-up:{self.id.key}"
+        )
+
+    async def _catch_up_while_asked(self) -> None:
+        while True:
+            self._catch_up_again = False
+            try:
+                await self.catch_up()
+            except Exception as exc:
+                _log.error("room_catch_up_failed", room=self.id.key, error=repr(exc))
+            if not self._catch_up_again:
+                return
 
     async def catch_up(self) -> None:
         """Merge the room's stored state (latest snapshot and log) into memory and send the

@@ -1,17 +1,24 @@
-"""Collab fixtures: rooms and clients (keys, ``mint`` and ``start_node`` are in ../conftest.py)."""
+"""Collab fixtures: rooms, clients and a slow update log (keys, ``mint`` and ``start_node``
+are in ../conftest.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
+from platform_api.kernel import create_pool
+from platform_api.kernel.provision import ServiceDatabase
+from rooms import LocalSnapshotStore, PostgresUpdateLog, RoomId, SnapshotStore, StoredState
 from tests.harness.ywire import YClient
 from tests.integration.conftest import Mint, StartNode
 
-__all__ = ["Connect", "Mint", "StartNode"]
+__all__ = ["Connect", "Mint", "SlowLoads", "StartNode"]
 
 
 @pytest.fixture
@@ -38,3 +45,35 @@ async def connect(mint: Mint) -> AsyncIterator[Connect]:
     yield make
     for client in clients:
         await client.close()
+
+
+class SlowLoads(PostgresUpdateLog):
+    """The PostgreSQL update log, whose loads wait while ``gate`` is clear; it counts the
+    loads that start, finish, and are cancelled while they wait."""
+
+    def __init__(self, pool: asyncpg.Pool, snapshots: SnapshotStore) -> None:
+        super().__init__(pool, snapshots)
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.started = self.finished = self.cancelled = 0
+
+    async def load(self, room: RoomId) -> StoredState:
+        self.started += 1
+        try:
+            await self.gate.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        stored = await super().load(room)
+        self.finished += 1
+        return stored
+
+
+@pytest.fixture
+async def slow_log(collab_db: ServiceDatabase, tmp_path: Path) -> AsyncIterator[SlowLoads]:
+    """Requested before ``start_node``, so that it outlives the nodes using it."""
+    pool = await create_pool(collab_db.app_dsn, min_size=1, max_size=4)
+    log = SlowLoads(pool, LocalSnapshotStore(tmp_path / "snapshots"))
+    async with log:
+        yield log
+    await pool.close()

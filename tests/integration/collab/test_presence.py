@@ -1,5 +1,6 @@
-"""Which nodes hold a room: a room on one node publishes nothing but its hellos, and the
-moments when one node does not know another yet (or forgot it) lose no update."""
+"""Which nodes hold a room: a room on one node publishes nothing but its hellos, the
+moments when one node does not know another yet (or forgot it) lose no update, and the
+catch-ups a FRESH hello asks for never hold up the bus."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from collections import Counter
 from collections.abc import Callable
 
 from crdt import merge_updates
-from rooms import MemoryBus, MemoryUpdateLog, RoomId
-from rooms.frames import Kind, decode_frame
+from platform_api.kernel.provision import ServiceDatabase
+from rooms import MemoryBus, MemoryUpdateLog, RedisBus, RoomId
+from rooms.frames import FRESH, Kind, decode_frame, encode_frame, new_node_id
 from rooms.memory import MemoryBusNode
 from rooms.ports import BusHandler
 from tests.harness.ywire import eventually
 
-from .conftest import Connect, StartNode
+from .conftest import Connect, SlowLoads, StartNode
 
 
 class WatchedBus:
@@ -143,3 +145,61 @@ async def test_a_node_forgotten_after_silence_catches_up_when_heard_again(
 
     second.lose = False  # its next keepalive arrives; the first node answers FRESH
     await eventually(lambda: str(b) == str(a), timeout=5, what="the forgotten node catches up")
+
+
+async def _say_fresh(redis_url: str, room_key: str, times: int = 1) -> None:
+    """FRESH hellos from a node no one has heard of, straight onto the room's channel."""
+    stranger = new_node_id()
+    async with RedisBus(redis_url) as bus:
+        for _ in range(times):
+            await bus.publish(RoomId.parse(room_key), encode_frame(Kind.HELLO, stranger, FRESH))
+        assert await bus.flush(within=5)
+
+
+async def test_a_slow_catch_up_holds_up_no_update_and_requests_meanwhile_add_one_load(
+    slow_log: SlowLoads,
+    start_node: StartNode,
+    connect: Connect,
+    collab_db: ServiceDatabase,
+    redis_url: str,
+    room_key: str,
+) -> None:
+    """While a catch-up waits on the log, the bus reader goes on: updates from the other
+    node reach the peer at once, and the FRESH hellos heard meanwhile cost one more load
+    once it is over, not one each."""
+    first = await start_node(database_url=collab_db.app_dsn, redis_url=redis_url)
+    second = await start_node(redis_url=redis_url, update_log=slow_log)
+    a, b = await connect(first, room_key), await connect(second, room_key)
+    await a.insert("a ")
+    await b.insert("b ")
+    await eventually(lambda: len(str(a)) == len(str(b)) == 4, what="both nodes hold the room")
+    # Loading, then catching up on the first node's FRESH answer to the second's hello.
+    await eventually(lambda: slow_log.started == slow_log.finished == 2, what="settled")
+
+    slow_log.gate.clear()
+    await _say_fresh(redis_url, room_key)
+    await eventually(lambda: slow_log.started == 3, what="a catch-up waits on the log")
+    await a.insert("during ")
+    await eventually(lambda: "during" in str(b), timeout=5, what="fan-out during the catch-up")
+    await _say_fresh(redis_url, room_key, times=5)
+    await a.insert("after ")
+    await eventually(lambda: "after" in str(b), timeout=5, what="the reader got past them")
+    assert (slow_log.started, slow_log.finished) == (3, 2)
+
+    slow_log.gate.set()
+    await eventually(lambda: slow_log.finished == 4, what="the catch-ups end")
+    assert slow_log.started == 4
+    assert str(b) == str(a)
+
+
+async def test_unloading_a_room_cancels_its_catch_up(
+    slow_log: SlowLoads, start_node: StartNode, connect: Connect, redis_url: str, room_key: str
+) -> None:
+    node = await start_node(redis_url=redis_url, update_log=slow_log, idle_room_seconds=0)
+    peer = await connect(node, room_key)
+    await eventually(lambda: slow_log.finished == 1, what="the room is loaded")
+    slow_log.gate.clear()
+    await _say_fresh(redis_url, room_key)
+    await eventually(lambda: slow_log.started == 2, what="a catch-up waits on the log")
+    await peer.disconnect()
+    await eventually(lambda: slow_log.cancelled == 1, timeout=5, what="the idle room unloads")

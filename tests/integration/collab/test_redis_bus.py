@@ -1,4 +1,5 @@
-"""The Redis fan-out bus against the real Redis: batching, ordering and a lost connection."""
+"""The Redis fan-out bus against the real Redis: batching, ordering, a lost connection and
+the messages a full queue drops."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
-from rooms import RedisBus, RoomId
+from platform_api.kernel.provision import ServiceDatabase
+from rooms import MemoryUpdateLog, RedisBus, RoomId
+from tests.harness.ywire import eventually
+
+from .conftest import Connect, SlowLoads, StartNode
 
 
 class CuttableProxy:
@@ -54,6 +60,15 @@ class CuttableProxy:
             writer.transport.abort()
 
         await asyncio.gather(pump(client_r, server_w), pump(server_r, client_w))
+
+
+@pytest.fixture
+async def proxy(redis_url: str) -> AsyncIterator[CuttableProxy]:
+    """Requested before ``start_node``, so that nodes behind it can say goodbye to Redis."""
+    proxy = CuttableProxy.to(redis_url)
+    await proxy.start()
+    yield proxy
+    await proxy.cut()
 
 
 def _rooms(count: int) -> list[RoomId]:
@@ -127,18 +142,33 @@ async def test_messages_published_while_redis_is_unreachable_go_out_when_it_is_b
         await proxy.cut()
 
 
-async def test_a_full_queue_refuses_new_messages_instead_of_growing(redis_url: str) -> None:
+async def test_a_full_queue_refuses_new_messages_and_reports_their_rooms_once_drained(
+    redis_url: str,
+) -> None:
+    """Only the rooms that lost messages are reported, and only once the queue has gone out
+    (while it is full, the other nodes could not be told anyway)."""
     proxy = CuttableProxy.to(redis_url)
     await proxy.start()
-    bus = RedisBus(f"redis://127.0.0.1:{proxy.port}/0", max_pending_bytes=1000)
+    reported: list[set[RoomId]] = []
+
+    async def on_dropped(rooms: set[RoomId]) -> None:
+        reported.append(rooms)
+
+    bus = RedisBus(
+        f"redis://127.0.0.1:{proxy.port}/0", max_pending_bytes=1000, on_dropped=on_dropped
+    )
+    bus.RETRY_SECONDS = 0.05
+    kept, lost = _rooms(2)
     async with bus:
         await proxy.cut()
-        room = _rooms(1)[0]
-        for _ in range(30):
+        for room in [kept] * 10 + [lost] * 20:
             await bus.publish(room, b"x" * 100)
         assert bus.dropped == 20
+        assert not await bus.flush(within=0.3)
+        assert reported == []
         await proxy.start()
         assert await bus.flush(within=10)
+        await _until(lambda: reported == [{lost}], 5)
     await proxy.cut()
 
 
@@ -161,3 +191,67 @@ async def test_a_stale_room_leaving_does_not_unsubscribe_its_reloaded_successor(
         await listener.unsubscribe(room, old)  # the old one closes late
         await sender.publish(room, b"still here")
         await _until(lambda: got == [b"still here"], 5)
+
+
+async def test_catching_up_after_a_reconnect_holds_up_no_update(
+    proxy: CuttableProxy,
+    slow_log: SlowLoads,
+    start_node: StartNode,
+    connect: Connect,
+    collab_db: ServiceDatabase,
+    redis_url: str,
+    room_key: str,
+) -> None:
+    """Back on Redis, a node catches its rooms up from the log beside the bus reader: while
+    the log is slow, updates from the other node still reach its peers."""
+    first = await start_node(database_url=collab_db.app_dsn, redis_url=redis_url)
+    second = await start_node(redis_url=f"redis://127.0.0.1:{proxy.port}/0", update_log=slow_log)
+    a, b = await connect(first, room_key), await connect(second, room_key)
+    await a.insert("a ")
+    await b.insert("b ")
+    await eventually(lambda: len(str(a)) == len(str(b)) == 4, what="both nodes hold the room")
+    # Loading, then catching up on the first node's FRESH answer to the second's hello.
+    await eventually(lambda: slow_log.started == slow_log.finished == 2, what="settled")
+
+    slow_log.gate.clear()
+    await proxy.cut()
+    await proxy.start()
+    await eventually(lambda: slow_log.started == 3, what="the reconnected node catches up")
+    await a.insert("during ")
+    await eventually(lambda: "during" in str(b), timeout=5, what="fan-out during the catch-up")
+    slow_log.gate.set()
+    await eventually(lambda: str(b) == str(a), what="the catch-up ends")
+
+
+async def test_an_update_the_full_queue_dropped_reaches_the_other_node_once_redis_is_back(
+    proxy: CuttableProxy, start_node: StartNode, connect: Connect, room_key: str, redis_url: str
+) -> None:
+    """A node's link to Redis is cut until its queue overflows: once it has sent what it
+    held, it says FRESH in the room, and the other node's peer gets the dropped update
+    without reconnecting (the other node's own link never dropped: nothing else tells it)."""
+    log = MemoryUpdateLog()
+    cut_off = await start_node(
+        redis_url=f"redis://127.0.0.1:{proxy.port}/0", bus_queue_bytes=1024, update_log=log
+    )
+    other = await start_node(redis_url=redis_url, update_log=log)
+    a, b = await connect(cut_off, room_key), await connect(other, room_key)
+    await a.insert("a ")
+    await b.insert("b ")
+    await eventually(lambda: len(str(a)) == len(str(b)) == 4, what="both nodes hold the room")
+
+    await proxy.cut()
+    await a.insert("held ")  # fits in the queue: sent when Redis is back
+    await a.insert("dropped " * 200)  # does not fit
+    await eventually(lambda: _bus_dropped(cut_off), what="the update is dropped")
+    await proxy.start()
+    await eventually(lambda: str(b) == str(a), what="the other node catches up")
+    assert b.connected
+
+
+async def _bus_dropped(base: str) -> bool:
+    """Whether the node's metrics count a message its bus dropped."""
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    async with aiohttp.ClientSession() as session:
+        metrics = await (await session.get(f"{http}/metrics")).text()
+    line = next(x for x in metrics.splitlines() if x.startswith("collab_bus_dropped_total "))
+    return float(line.split()[1]) > 0
