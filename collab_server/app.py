@@ -189,7 +189,10 @@ async def _update_log(
         metrics.persist_latency.observe(latency)
         metrics.commit_batch.observe(batch)
 
-    log = PostgresUpdateLog(pool, snapshots, on_commit=on_commit)
+    # A stopping node gives its pending updates as long as it gives its peers to leave.
+    log = PostgresUpdateLog(
+        pool, snapshots, on_commit=on_commit, flush_seconds=settings.drain_seconds
+    )
     return await stack.enter_async_context(log)
 
 

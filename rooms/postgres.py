@@ -47,15 +47,20 @@ class PostgresUpdateLog:
         *,
         max_batch: int = 1024,
         on_commit: Callable[[float, int], None] | None = None,
+        flush_seconds: float = 5.0,
     ) -> None:
         self._pool = pool
         self._snapshots = snapshots
         self._max_batch = max_batch
+        self._flush_seconds = flush_seconds
         self._pending: list[_Pending] = []
+        # The batch being committed, one group per tenant, each dropped once committed.
+        self._committing: list[tuple[uuid.UUID, list[_Pending]]] = []
         self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()  # nothing pending, nothing being committed
+        self._idle.set()
         self._on_commit = on_commit
         self._writer: asyncio.Task[None] | None = None
-        self._committing = False
         # The writer's own connection, held between commits: no pool round trip, no reset.
         self._conn: asyncpg.pool.PoolConnectionProxy | None = None
 
@@ -64,20 +69,57 @@ class PostgresUpdateLog:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        """Flush what is pending, then stop the writer."""
-        while (self._pending or self._committing) and self._writer and not self._writer.done():
-            self._wakeup.set()
-            await asyncio.sleep(0.001)
-        if self._writer:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
+        """Commit what is pending, then stop the writer.
+
+        A stopping node must not wait on an unreachable database: past ``flush_seconds``
+        the updates not yet committed fail instead. None of them was fanned out yet, and
+        their senders send them again when they reconnect and sync.
+        """
+        if self._writer is not None:
+            flushed = await self._flushed(self._writer)
+            writer, self._writer = self._writer, None  # appends from now on are refused
+            writer.cancel()
+            if not flushed:
+                self._fail_unwritten()
+            await asyncio.gather(writer, return_exceptions=True)
         await self._drop_connection()
+
+    async def _flushed(self, writer: asyncio.Task[None]) -> bool:
+        """Whether everything appended got committed (or failed) within ``flush_seconds``."""
+        idle = asyncio.ensure_future(self._idle.wait())
+        try:
+            await asyncio.wait(
+                {idle, writer}, timeout=self._flush_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            idle.cancel()
+        return self._idle.is_set()
+
+    def _fail_unwritten(self) -> None:
+        """Fail the waiters of every update not committed yet and log how many updates that
+        is, counting those whose waiters were cancelled meanwhile."""
+        unwritten = [entry for _, group in self._committing for entry in group] + self._pending
+        self._committing, self._pending = [], []
+        error = ConnectionError(
+            f"the update log stopped before committing this update ({self._flush_seconds} s "
+            "to flush at shutdown)"
+        )
+        for *_, future in unwritten:
+            if not future.done():
+                future.set_exception(error)
+        if unwritten:
+            _log.error(
+                "update_log_flush_abandoned",
+                updates=len(unwritten),
+                flush_seconds=self._flush_seconds,
+            )
 
     async def append(self, room: RoomId, update: bytes) -> int:
         if self._writer is None or self._writer.done():
             raise RuntimeError("the update log is not running")
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pending.append((room, update, time.perf_counter(), future))
+        self._idle.clear()
         self._wakeup.set()
         return await future
 
@@ -88,13 +130,15 @@ class PostgresUpdateLog:
             while self._pending:
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
-                self._committing = True
                 by_tenant: dict[uuid.UUID, list[_Pending]] = defaultdict(list)
                 for entry in batch:
                     by_tenant[entry[0].tenant].append(entry)
-                for tenant, group in by_tenant.items():
+                self._committing = list(by_tenant.items())
+                while self._committing:
+                    tenant, group = self._committing[0]
                     await self._commit_group(tenant, group, len(batch))
-                self._committing = False
+                    del self._committing[0]
+            self._idle.set()
 
     async def _commit_group(self, tenant: uuid.UUID, group: list[_Pending], batch: int) -> None:
         """Append one tenant's share of a batch in one statement; tell its waiters."""

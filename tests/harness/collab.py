@@ -1,12 +1,15 @@
-"""Collab fixtures shared across suites: the ticket issuer's key, ``mint``, nodes on free ports."""
+"""Collab fixtures shared across suites: the ticket issuer's key, ``mint``, nodes on free ports,
+and a way to hold the update log's commits."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import jwt
 import pytest
 from aiohttp import web
@@ -14,7 +17,9 @@ from cryptography.hazmat.primitives import serialization
 
 from collab_server import CollabSettings, create_app
 from platform_api.kernel.keys import generate_private_key_pem, public_jwk_from_pem
+from platform_api.kernel.provision import ServiceDatabase
 from tests.harness.databases import database_fixture
+from tests.harness.polling import eventually
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +65,26 @@ def mint(ticket_key: tuple[str, str]) -> Mint:
 
 
 collab_db = database_fixture("collab")
+
+
+@asynccontextmanager
+async def appends_held(db: ServiceDatabase) -> AsyncIterator[Callable[[], Awaitable[object]]]:
+    """Hold every append to ``db``'s update log until the block ends (an exclusive lock on
+    ``room_updates``, which reads pass); yields ``stuck()``, which returns once one waits."""
+    conn = await asyncpg.connect(db.owner_dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("LOCK TABLE room_updates IN EXCLUSIVE MODE")
+
+            def waiting() -> Awaitable[bool]:
+                return conn.fetchval(
+                    """SELECT count(*) > 0 FROM pg_locks
+                       WHERE relation = 'room_updates'::regclass AND NOT granted"""
+                )
+
+            yield lambda: eventually(waiting, what="an append waiting on the lock")
+    finally:
+        await conn.close()
 
 
 StartNode = Callable[..., Awaitable[str]]

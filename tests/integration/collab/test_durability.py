@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 import uuid
+from pathlib import Path
 
 import aiohttp
 import asyncpg
+from aiohttp import web
 from pycrdt import Doc, Text
 
+from collab_server import CollabSettings, create_app
 from crdt import decode_state_vector
 from platform_api.kernel.provision import ServiceDatabase
-from tests.harness.ywire import eventually
+from tests.harness.collab import appends_held
+from tests.harness.ywire import YClient, eventually
 
 from .conftest import Connect, Mint, StartNode
 
@@ -120,6 +125,44 @@ async def test_drain_closes_peers_with_1012(
     try:
         await client.synced.wait()
         await runner.cleanup()  # what SIGTERM triggers in run_app
+        assert await client.wait_closed() == 1012
+    finally:
+        await client.close()
+
+
+async def test_drain_gives_pending_updates_drain_seconds_to_commit(
+    ticket_key: tuple[str, str],
+    mint: Mint,
+    collab_db: ServiceDatabase,
+    room_key: str,
+    tmp_path: Path,
+) -> None:
+    """A node whose commits are stuck stops anyway: its peers get 1012, and the updates it
+    never committed (nor fanned out) are dropped after drain_seconds, left to their senders."""
+    settings = CollabSettings(
+        environment="test",
+        ticket_public_key=ticket_key[1],
+        snapshot_dir=str(tmp_path),
+        database_url=collab_db.app_dsn,
+        drain_seconds=0.5,
+    )
+    runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    client = YClient(f"ws://127.0.0.1:{port}/collab/{room_key}?ticket={mint(room_key)}")
+    try:
+        # Held before anything is written: nothing commits, so shutdown has nothing to compact.
+        async with appends_held(collab_db) as stuck:
+            await client.connect()
+            await client.synced.wait()
+            await client.insert("never committed")
+            await stuck()
+            started = time.monotonic()
+            # Peers (0.5 s), then their handlers (0.5 s), then the pending updates (0.5 s).
+            await asyncio.wait_for(runner.cleanup(), 5)
+            assert time.monotonic() - started < 1.5 + 1.0
         assert await client.wait_closed() == 1012
     finally:
         await client.close()

@@ -1,19 +1,24 @@
 """The PostgreSQL update log on the real database: group commit across tenants, isolation,
-and a writer connection that dies between commits."""
+a writer connection that dies between commits, and what shutdown does with pending updates."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
+import structlog
+from structlog.testing import capture_logs
 
 from platform_api.kernel import create_pool
 from platform_api.kernel.db import tenant_transaction
 from platform_api.kernel.provision import ServiceDatabase
-from rooms import LocalSnapshotStore, PostgresUpdateLog, RoomId
+from rooms import LocalSnapshotStore, PostgresUpdateLog, RoomId, postgres
+from tests.harness.collab import appends_held
 
 
 @pytest.fixture
@@ -93,3 +98,71 @@ async def test_a_writer_connection_killed_between_commits_is_replaced(
         assert isinstance(await log.append(room, b"third"), int)
         stored = await log.load(room)
         assert stored.updates == [b"first", b"second", b"third"]
+
+
+async def test_shutdown_commits_what_is_pending_and_in_flight(
+    pool: asyncpg.Pool, collab_db: ServiceDatabase, tmp_path: Path
+) -> None:
+    room = RoomId(uuid.uuid4(), "log-flush")
+    batches: list[int] = []
+    log = PostgresUpdateLog(
+        pool, LocalSnapshotStore(tmp_path), on_commit=lambda _lag, size: batches.append(size)
+    )
+    async with log, appends_held(collab_db) as stuck:
+        appends = [asyncio.ensure_future(log.append(room, b"%d" % n)) for n in range(5)]
+        await stuck()
+        # Queued behind the held batch: shutdown begins just as the lock is released.
+        appends += [asyncio.ensure_future(log.append(room, b"%d" % n)) for n in range(5, 10)]
+    assert all(isinstance(seq, int) for seq in await asyncio.gather(*appends))
+    assert batches == [5] * 10
+    assert (await log.load(room)).updates == [b"%d" % n for n in range(10)]
+
+
+@pytest.fixture
+async def silent_database() -> AsyncIterator[tuple[str, asyncio.Event]]:
+    """A DSN whose server accepts connections and never answers (a database cut off by the
+    network), and an event set when something tries to connect to it."""
+    tried = asyncio.Event()
+    sockets: list[asyncio.StreamWriter] = []
+
+    def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sockets.append(writer)
+        tried.set()
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"postgresql://collab@127.0.0.1:{port}/collab", tried
+    server.close()
+    for writer in sockets:
+        writer.transport.abort()
+    await server.wait_closed()
+
+
+async def test_shutdown_with_the_database_unreachable_fails_pending_updates_in_time(
+    silent_database: tuple[str, asyncio.Event], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past its flush deadline a stopping log fails what it could not commit (the senders
+    resend it on reconnecting) instead of retrying for as long as the database is away."""
+    dsn, tried = silent_database
+    # A logger keeps the processors of its first use; a fresh one logs into the capture.
+    monkeypatch.setattr(postgres, "_log", structlog.get_logger("rooms.postgres"))
+    pool = await create_pool(dsn, min_size=0, max_size=2)
+    room = RoomId(uuid.uuid4(), "log-unreachable")
+    try:
+        with capture_logs() as logs:
+            async with asyncio.timeout(5):  # a regression fails here instead of hanging
+                async with PostgresUpdateLog(
+                    pool, LocalSnapshotStore(tmp_path), flush_seconds=0.3
+                ) as log:
+                    append = asyncio.ensure_future(log.append(room, b"never stored"))
+                    await tried.wait()
+                    stopping = time.monotonic()
+            assert time.monotonic() - stopping < 0.3 + 0.5
+        with pytest.raises(ConnectionError, match="stopped before committing"):
+            await append
+        errors = [e for e in logs if e["log_level"] == "error"]
+        assert [(e["event"], e["updates"]) for e in errors] == [("update_log_flush_abandoned", 1)]
+        with pytest.raises(RuntimeError, match="not running"):
+            await log.append(room, b"after shutdown")
+    finally:
+        await pool.close()
