@@ -168,6 +168,58 @@ async def test_drain_gives_pending_updates_drain_seconds_to_commit(
         await client.close()
 
 
+async def test_drain_gives_compaction_drain_seconds(
+    ticket_key: tuple[str, str],
+    mint: Mint,
+    collab_db: ServiceDatabase,
+    room_key: str,
+    tmp_path: Path,
+) -> None:
+    """Compacting at shutdown waits on the database no longer than drain_seconds: it only
+    saves the next load some work, and the log still holds every update for that load."""
+    settings = CollabSettings(
+        environment="test",
+        ticket_public_key=ticket_key[1],
+        snapshot_dir=str(tmp_path),
+        database_url=collab_db.app_dsn,
+        drain_seconds=0.5,
+    )
+
+    async def start() -> tuple[web.AppRunner, str]:
+        runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return runner, f"ws://127.0.0.1:{port}/collab/{room_key}?ticket={mint(room_key)}"
+
+    runner, url = await start()
+    writer, watcher = YClient(url), YClient(url)
+    try:
+        for client in (writer, watcher):
+            await client.connect()
+            await client.synced.wait()
+        await writer.insert("committed")
+        await eventually(lambda: str(watcher.text) == "committed", what="the fan-out")
+        async with appends_held(collab_db):  # compaction's DELETE now waits on the lock
+            started = time.monotonic()
+            await asyncio.wait_for(runner.cleanup(), 10)
+            # Peers (0.5 s), then their handlers (0.5 s), then compaction (0.5 s).
+            assert time.monotonic() - started < 1.5 + 1.0
+    finally:
+        await writer.close()
+        await watcher.close()
+    runner, url = await start()
+    reader = YClient(url)
+    try:
+        await reader.connect()
+        await reader.synced.wait()
+        assert str(reader.text) == "committed"
+    finally:
+        await reader.close()
+        await runner.cleanup()
+
+
 async def test_control_changes_roles_live_and_revokes(
     start_node: StartNode, connect: Connect, mint: Mint, room_key: str
 ) -> None:
