@@ -103,25 +103,39 @@ async def test_three_nodes_over_redis_and_postgres_converge(
     assert all(v == vectors[0] for v in vectors)
 
 
+async def _stoppable_node(settings: CollabSettings, *, shutdown_timeout: float) -> web.AppRunner:
+    """A node whose stop the test drives: ``runner.cleanup()`` is what SIGTERM triggers."""
+    runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner
+
+
+def _room_url(runner: web.AppRunner, mint: Mint, room_key: str) -> str:
+    port = runner.addresses[0][1]
+    return f"ws://127.0.0.1:{port}/collab/{room_key}?ticket={mint(room_key)}"
+
+
+def _short_drain_settings(
+    ticket_key: tuple[str, str], collab_db: ServiceDatabase, tmp_path: Path
+) -> CollabSettings:
+    return CollabSettings(
+        environment="test",
+        ticket_public_key=ticket_key[1],
+        snapshot_dir=str(tmp_path),
+        database_url=collab_db.app_dsn,
+        drain_seconds=0.5,
+    )
+
+
 async def test_drain_closes_peers_with_1012(
     ticket_key: tuple[str, str], mint: Mint, room_key: str
 ) -> None:
-    from aiohttp import web
-
-    from collab_server import CollabSettings, create_app
-    from tests.harness.ywire import YClient
-
-    app = create_app(
-        CollabSettings(environment="test", ticket_public_key=ticket_key[1], drain_seconds=2)
+    runner = await _stoppable_node(
+        CollabSettings(environment="test", ticket_public_key=ticket_key[1], drain_seconds=2),
+        shutdown_timeout=3,
     )
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=3)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    client = await YClient(
-        f"ws://127.0.0.1:{port}/collab/{room_key}?ticket={mint(room_key)}"
-    ).connect()
+    client = await YClient(_room_url(runner, mint, room_key)).connect()
     try:
         await client.synced.wait()
         await runner.cleanup()  # what SIGTERM triggers in run_app
@@ -139,19 +153,10 @@ async def test_drain_gives_pending_updates_drain_seconds_to_commit(
 ) -> None:
     """A node whose commits are stuck stops anyway: its peers get 1012, and the updates it
     never committed (nor fanned out) are dropped after drain_seconds, left to their senders."""
-    settings = CollabSettings(
-        environment="test",
-        ticket_public_key=ticket_key[1],
-        snapshot_dir=str(tmp_path),
-        database_url=collab_db.app_dsn,
-        drain_seconds=0.5,
+    runner = await _stoppable_node(
+        _short_drain_settings(ticket_key, collab_db, tmp_path), shutdown_timeout=0.5
     )
-    runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    client = YClient(f"ws://127.0.0.1:{port}/collab/{room_key}?ticket={mint(room_key)}")
+    client = YClient(_room_url(runner, mint, room_key))
     try:
         # Held before anything is written: nothing commits, so shutdown has nothing to compact.
         async with appends_held(collab_db) as stuck:
@@ -177,23 +182,9 @@ async def test_drain_gives_compaction_drain_seconds(
 ) -> None:
     """Compacting at shutdown waits on the database no longer than drain_seconds: it only
     saves the next load some work, and the log still holds every update for that load."""
-    settings = CollabSettings(
-        environment="test",
-        ticket_public_key=ticket_key[1],
-        snapshot_dir=str(tmp_path),
-        database_url=collab_db.app_dsn,
-        drain_seconds=0.5,
-    )
-
-    async def start() -> tuple[web.AppRunner, str]:
-        runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return runner, f"ws://127.0.0.1:{port}/collab/{room_key}?ticket={mint(room_key)}"
-
-    runner, url = await start()
+    settings = _short_drain_settings(ticket_key, collab_db, tmp_path)
+    runner = await _stoppable_node(settings, shutdown_timeout=0.5)
+    url = _room_url(runner, mint, room_key)
     writer, watcher = YClient(url), YClient(url)
     try:
         for client in (writer, watcher):
@@ -209,8 +200,8 @@ async def test_drain_gives_compaction_drain_seconds(
     finally:
         await writer.close()
         await watcher.close()
-    runner, url = await start()
-    reader = YClient(url)
+    runner = await _stoppable_node(settings, shutdown_timeout=0.5)
+    reader = YClient(_room_url(runner, mint, room_key))
     try:
         await reader.connect()
         await reader.synced.wait()
