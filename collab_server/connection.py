@@ -122,12 +122,11 @@ async def _serve(
     if ticket.role == "service":
         raise Reject(TICKET_WRONG_ROOM, "service tickets are for the internal API")
     manager: RoomManager = request.app[ROOMS]
-    await effective_role(manager, room_id, ticket)  # refuse a revoked user before it is greeted
     peer = WsPeer(
         ws,
         request.transport,
         user_id=ticket.user_id,
-        can_write=False,  # until the role is read again from inside the room
+        can_write=False,  # until its role is read from inside the room
         max_queue_bytes=settings.send_queue_bytes,
         metrics=metrics,
     )
@@ -136,8 +135,10 @@ async def _serve(
     request.app[PEERS].add(peer)
     try:
         async with manager.joined(room_id, peer) as room:
-            # A change made since the first read (while the room loaded, say) missed the peer.
+            # Read once access changes reach the peer, so none can fall between the read and
+            # the peer; a revoked user is refused before it hears anything of the room.
             peer.can_write = await settled_role(manager, room_id, ticket, peer) == "write"
+            room.greet(peer)
             await _message_loop(ws, peer, manager, room, ticket, verifier, settings, metrics)
     finally:
         request.app[PEERS].discard(peer)

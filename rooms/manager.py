@@ -74,9 +74,10 @@ class RoomManager:
 
     @asynccontextmanager
     async def joined(self, room_id: RoomId, peer: Peer) -> AsyncIterator[Room]:
-        """Join ``peer`` to the room for the duration of the block."""
+        """Admit ``peer`` to the room for the duration of the block (``Room.greet`` makes it
+        a member once its access is known)."""
         room = await self.open(room_id)
-        room.join(peer)
+        room.admit(peer)
         try:
             yield room
         finally:

@@ -86,7 +86,8 @@ class Room:
     ) -> None:
         self.id = room_id
         self.doc: Doc = Doc()
-        self.peers: set[Peer] = set()
+        self.peers: set[Peer] = set()  # greeted: every message of the room goes to them
+        self._admitted: set[Peer] = set()  # joining: their access is being read
         self.size = 0  # bytes of state, approximately: snapshot plus updates since
         self.updates_since_compaction = 0
         self.last_activity = time.monotonic()
@@ -164,15 +165,23 @@ class Room:
 
     # -- peers ---------------------------------------------------------------------------
 
-    def join(self, peer: Peer) -> None:
-        """Greet a new peer: our state vector (so it sends what we lack) and who is here."""
-        self.peers.add(peer)
+    def admit(self, peer: Peer) -> None:
+        """Let ``peer`` in without a word: access changes reach it from now on (so its role,
+        read next, cannot miss one), messages only once it is greeted."""
+        self._admitted.add(peer)
         self.last_activity = time.monotonic()
+
+    def greet(self, peer: Peer) -> None:
+        """Make an admitted peer a member: our state vector (so it sends what we lack), who
+        is here, and every message of the room from now on."""
+        self._admitted.discard(peer)
+        self.peers.add(peer)
         peer.send(encode_sync_step1(state_vector(self.doc)))
         if self._awareness:
             peer.send(self._awareness_snapshot())
 
     async def leave(self, peer: Peer) -> None:
+        self._admitted.discard(peer)
         self.peers.discard(peer)
         self.last_activity = time.monotonic()
         gone = {cid: entry[0] for cid, entry in self._awareness.items() if entry[2] is peer}
@@ -337,7 +346,7 @@ class Room:
 
     def _apply_control(self, command: dict[str, str]) -> None:
         """Access changes from the dojo service: they apply to live connections at once."""
-        for peer in [p for p in self.peers if p.user_id == command.get("user")]:
+        for peer in [p for p in self.peers | self._admitted if p.user_id == command.get("user")]:
             peer.access_changes += 1
             if command.get("type") == "role":
                 peer.can_write = command.get("role") == "write"

@@ -227,6 +227,27 @@ async def test_a_revoke_made_while_a_peer_joins_closes_it(
     assert await closed_with(removed) == 4403
 
 
+async def test_a_removed_participant_hears_nothing_of_the_room(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+) -> None:
+    """An old ticket of a removed participant is refused before the room greets it: no
+    state vector, no names or cursors of the people in it, only the close."""
+    base = await start_node()
+    user = str(uuid.uuid4())
+    old_ticket = mint(room_key, user=user)
+    present = await connect(base, room_key)
+    await present.set_awareness({"name": "Ana", "cursor": 3})
+    await handled(present)
+    await control(base, mint, room_key, {"type": "revoke", "user": user})
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"{base}/{room_key}?ticket={old_ticket}") as ws,
+    ):
+        message = await ws.receive(timeout=5)
+    assert message.type == aiohttp.WSMsgType.CLOSE
+    assert message.data == 4403
+
+
 @pytest.mark.parametrize(
     ("payload", "code"),
     [
