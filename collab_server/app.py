@@ -196,9 +196,10 @@ async def _update_log(
         else LocalSnapshotStore(Path(settings.snapshot_dir))
     )
 
-    def on_commit(latency: float, batch: int) -> None:
-        metrics.persist_latency.observe(latency)
-        metrics.commit_batch.observe(batch)
+    def on_commit(lags: list[float]) -> None:
+        metrics.commit_batch.observe(len(lags))
+        for lag in lags:
+            metrics.persist_latency.observe(lag)
 
     # A stopping node gives its pending updates as long as it gives its peers to leave.
     log = PostgresUpdateLog(

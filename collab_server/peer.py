@@ -24,6 +24,7 @@ _SHORT = struct.Struct(">BB")
 _MEDIUM = struct.Struct(">BBH")
 _LONG = struct.Struct(">BBQ")
 _BINARY_FINAL = 0x82  # FIN + opcode 2; server frames are never masked (RFC 6455 §5.1)
+_COPY_LIMIT = 64 * 1024  # smaller payloads are copied behind their header: one buffer to send
 
 
 class _LastFrame:
@@ -43,12 +44,16 @@ def framed(payload: bytes) -> bytes:
 
 def binary_frame(payload: bytes) -> bytes:
     """One unmasked, final, binary WebSocket frame carrying ``payload``."""
-    size = len(payload)
+    return frame_header(len(payload)) + payload
+
+
+def frame_header(size: int) -> bytes:
+    """The header of an unmasked, final, binary WebSocket frame of ``size`` bytes."""
     if size < 126:
-        return _SHORT.pack(_BINARY_FINAL, size) + payload
+        return _SHORT.pack(_BINARY_FINAL, size)
     if size < 65536:
-        return _MEDIUM.pack(_BINARY_FINAL, 126, size) + payload
-    return _LONG.pack(_BINARY_FINAL, 127, size) + payload
+        return _MEDIUM.pack(_BINARY_FINAL, 126, size)
+    return _LONG.pack(_BINARY_FINAL, 127, size)
 
 
 class WsPeer:
@@ -99,7 +104,10 @@ class WsPeer:
             self._metrics.evictions.labels("slow_consumer").inc()
             self.kick(TRY_AGAIN_LATER, "slow consumer: reconnect to resync")
             return
-        transport.write(framed(message))
+        if len(message) < _COPY_LIMIT:
+            transport.write(framed(message))
+        else:  # a whole document, say: the header and the payload go out without a copy
+            transport.writelines((frame_header(len(message)), message))
         self._metrics.bytes_out.inc(len(message))
 
     def expire_at(self, when: float) -> None:

@@ -46,7 +46,7 @@ class PostgresUpdateLog:
         snapshots: SnapshotStore,
         *,
         max_batch: int = 1024,
-        on_commit: Callable[[float, int], None] | None = None,
+        on_commit: Callable[[list[float]], None] | None = None,
         flush_seconds: float = 5.0,
     ) -> None:
         self._pool = pool
@@ -136,12 +136,13 @@ class PostgresUpdateLog:
                 self._committing = list(by_tenant.items())
                 while self._committing:
                     tenant, group = self._committing[0]
-                    await self._commit_group(tenant, group, len(batch))
+                    await self._commit_group(tenant, group)
                     del self._committing[0]
             self._idle.set()
 
-    async def _commit_group(self, tenant: uuid.UUID, group: list[_Pending], batch: int) -> None:
-        """Append one tenant's share of a batch in one statement; tell its waiters."""
+    async def _commit_group(self, tenant: uuid.UUID, group: list[_Pending]) -> None:
+        """Append one tenant's share of a batch in one statement (one commit); tell its
+        waiters, and ``on_commit`` how long each update waited for it."""
         try:
             seqs = await self._append(tenant, group)
         except Exception as exc:  # every waiter learns of the failure
@@ -150,10 +151,10 @@ class PostgresUpdateLog:
                 if not future.done():
                     future.set_exception(exc)
             return
-        now = time.perf_counter()
-        for (_, _, started, future), seq in zip(group, seqs, strict=True):
-            if self._on_commit:
-                self._on_commit(now - started, batch)
+        if self._on_commit:
+            now = time.perf_counter()
+            self._on_commit([now - started for _, _, started, _ in group])
+        for (*_, future), seq in zip(group, seqs, strict=True):
             if not future.done():
                 future.set_result(seq)
 

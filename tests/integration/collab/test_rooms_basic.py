@@ -49,6 +49,22 @@ async def test_late_joiner_gets_the_document(
     await eventually(lambda: str(late) == str(a), what="late joiner sync")
 
 
+async def test_large_messages_arrive_whole(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """Messages past 64 KiB leave as a header and the payload, not one copied buffer: an
+    update that size and a late joiner's whole document arrive intact, between small ones."""
+    base = await start_node()
+    a = await connect(base, room_key)
+    b = await connect(base, room_key)
+    await a.insert("small ")
+    await a.insert("x" * 200_000)
+    await a.insert(" small")
+    await eventually(lambda: len(str(b)) == 200_012, what="the large update")
+    late = await connect(base, room_key)
+    await eventually(lambda: str(late) == str(a) == str(b), what="the whole document")
+
+
 async def test_read_only_peer_receives_but_cannot_write(
     start_node: StartNode, connect: Connect, room_key: str
 ) -> None:
