@@ -198,16 +198,31 @@ async def test_refresh_does_not_undo_a_downgrade_made_while_it_reads(
     assert await document(connect, base, room_key) == "mine"
 
 
-async def test_a_downgrade_made_while_a_peer_joins_applies_to_it(
-    start_node: StartNode, connect: Connect, mint: Mint, room_key: str, slow_ledger: SlowLedger
-) -> None:
+async def _join_while_access_changes(
+    change: dict[str, str],
+    start_node: StartNode,
+    connect: Connect,
+    mint: Mint,
+    room_key: str,
+    slow_ledger: SlowLedger,
+) -> tuple[str, YClient]:
+    """Connect a user whose access ``change`` lands while the node reads its role."""
     base = await start_node(access_ledger=slow_ledger)
     user = str(uuid.uuid4())
     slow_ledger.hold_next()
-    driver = await connect(base, room_key, user=user)
+    client = await connect(base, room_key, user=user)
     await asyncio.wait_for(slow_ledger.holding.wait(), 5)
-    await control(base, mint, room_key, {"type": "role", "user": user, "role": "read"})
+    await control(base, mint, room_key, {**change, "user": user})
     slow_ledger.release.set()
+    return base, client
+
+
+async def test_a_downgrade_made_while_a_peer_joins_applies_to_it(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str, slow_ledger: SlowLedger
+) -> None:
+    base, driver = await _join_while_access_changes(
+        {"type": "role", "role": "read"}, start_node, connect, mint, room_key, slow_ledger
+    )
     await asyncio.wait_for(driver.synced.wait(), 5)
     await driver.insert("stale")
     await handled(driver)
@@ -217,13 +232,9 @@ async def test_a_downgrade_made_while_a_peer_joins_applies_to_it(
 async def test_a_revoke_made_while_a_peer_joins_closes_it(
     start_node: StartNode, connect: Connect, mint: Mint, room_key: str, slow_ledger: SlowLedger
 ) -> None:
-    base = await start_node(access_ledger=slow_ledger)
-    user = str(uuid.uuid4())
-    slow_ledger.hold_next()
-    removed = await connect(base, room_key, user=user)
-    await asyncio.wait_for(slow_ledger.holding.wait(), 5)
-    await control(base, mint, room_key, {"type": "revoke", "user": user})
-    slow_ledger.release.set()
+    _, removed = await _join_while_access_changes(
+        {"type": "revoke"}, start_node, connect, mint, room_key, slow_ledger
+    )
     assert await closed_with(removed) == 4403
 
 
