@@ -102,6 +102,10 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
     except Reject as reject:
         metrics.evictions.labels(str(reject.code)).inc()
         await ws.close(code=reject.code, message=reject.reason.encode())
+    except Exception as exc:  # Redis or the database failing while the peer joins
+        _log.error("join_failed", room=request.match_info["room"], error=repr(exc))
+        metrics.evictions.labels(str(INTERNAL_ERROR)).inc()
+        await ws.close(code=INTERNAL_ERROR, message=b"server unavailable: reconnect later")
     finally:
         metrics.connections.dec()
     return ws

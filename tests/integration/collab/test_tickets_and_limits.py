@@ -259,6 +259,25 @@ async def test_a_removed_participant_hears_nothing_of_the_room(
     assert message.data == 4403
 
 
+async def test_an_access_ledger_that_cannot_answer_closes_with_1011(
+    start_node: StartNode, mint: Mint, room_key: str
+) -> None:
+    """Redis away while a peer joins: a clear close it can retry on, not a dropped socket."""
+    unreachable = RedisAccessLedger("redis://127.0.0.1:1/0")
+    try:
+        base = await start_node(access_ledger=unreachable)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"{base}/{room_key}?ticket={mint(room_key)}") as ws,
+        ):
+            message = await ws.receive(timeout=10)
+        assert message.type == aiohttp.WSMsgType.CLOSE
+        assert message.data == 1011
+        assert "reconnect" in message.extra
+    finally:
+        await unreachable.aclose()
+
+
 @pytest.mark.parametrize(
     ("payload", "code"),
     [
