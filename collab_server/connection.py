@@ -9,7 +9,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from crdt import ProtocolError
-from rooms import DocumentTooLarge, Room, RoomId, RoomManager, RoomMetrics
+from rooms import DocumentTooLarge, Room, RoomId, RoomManager, RoomMetrics, change_since
 
 from .codes import (
     DOCUMENT_TOO_LARGE,
@@ -49,13 +49,12 @@ class TokenBucket:
 
 async def effective_role(manager: RoomManager, room_id: RoomId, ticket: Ticket) -> str:
     """The ticket's role, unless an access change made after it was issued says otherwise."""
-    change = await manager.access.latest(room_id, ticket.user_id)
-    # ``iat`` has whole seconds: a ticket from the change's own second counts as older.
-    if change is None or change[1] < ticket.issued_at:
+    state = change_since(await manager.access.latest(room_id, ticket.user_id), ticket.issued_at)
+    if state is None:
         return ticket.role
-    if change[0] == "revoked":
+    if state == "revoked":
         raise Reject(TICKET_WRONG_ROOM, "access revoked")
-    return change[0]
+    return state
 
 
 async def settled_role(manager: RoomManager, room_id: RoomId, ticket: Ticket, peer: WsPeer) -> str:
@@ -130,6 +129,7 @@ async def _serve(
         ws,
         request.transport,
         user_id=ticket.user_id,
+        issued_at=ticket.issued_at,
         can_write=False,  # until its role is read from inside the room
         max_queue_bytes=settings.send_queue_bytes,
         metrics=metrics,
@@ -203,6 +203,7 @@ async def _message_loop(
                 peer.kick(reject.code, reject.reason)
                 return
             peer.expire_at(fresh.expires_at)
+            peer.issued_at = fresh.issued_at
             peer.can_write = role == "write"
         elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
             return

@@ -124,7 +124,7 @@ async def post_control(request: web.Request) -> web.Response:
         return _problem(422, "type must be role or revoke")
     manager: RoomManager = request.app[ROOMS]
     room = await manager.open(room_id)
-    await room.control({k: str(v) for k, v in command.items()}, manager.access)
+    await room.control({k: str(v) for k, v in command.items()})
     return web.json_response({"applied": True})
 
 

@@ -68,6 +68,7 @@ class WsPeer:
         "can_write",
         "client_ids",
         "close_request",
+        "issued_at",
         "user_id",
     )
 
@@ -77,11 +78,13 @@ class WsPeer:
         transport: asyncio.BaseTransport | None,
         *,
         user_id: str,
+        issued_at: float,
         can_write: bool,
         max_queue_bytes: int,
         metrics: RoomMetrics,
     ) -> None:
         self.user_id = user_id
+        self.issued_at = issued_at
         self.can_write = can_write
         self.access_changes = 0
         self.client_ids: set[int] = set()

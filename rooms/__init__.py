@@ -6,7 +6,15 @@ from .manager import RoomManager
 from .memory import MemoryAccessLedger, MemoryBus, MemorySnapshotStore, MemoryUpdateLog
 from .metrics import RoomMetrics
 from .peer import Peer
-from .ports import AccessLedger, FanoutBus, SnapshotInfo, SnapshotStore, StoredState, UpdateLog
+from .ports import (
+    AccessLedger,
+    FanoutBus,
+    SnapshotInfo,
+    SnapshotStore,
+    StoredState,
+    UpdateLog,
+    change_since,
+)
 from .postgres import PostgresUpdateLog
 from .redis_bus import RedisAccessLedger, RedisBus, channel
 from .room import DocumentTooLarge, Room, RoomLimits
@@ -36,6 +44,7 @@ __all__ = [
     "SnapshotStore",
     "StoredState",
     "UpdateLog",
+    "change_since",
     "channel",
     "decode_frame",
     "encode_frame",

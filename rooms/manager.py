@@ -59,6 +59,7 @@ class RoomManager:
                     room_id,
                     log=self._log,
                     bus=self._bus,
+                    access=self.access,
                     node_id=self._node,
                     limits=self._limits,
                     metrics=self._metrics,

@@ -102,3 +102,6 @@ class MemoryAccessLedger:
 
     async def latest(self, room: RoomId, user: str) -> tuple[str, float] | None:
         return self._changes.get((room, user))
+
+    async def entries(self, room: RoomId) -> dict[str, tuple[str, float]]:
+        return {user: change for (r, user), change in self._changes.items() if r == room}

@@ -86,3 +86,16 @@ class AccessLedger(Protocol):
     async def record(self, room: RoomId, user: str, state: str, at: float) -> None: ...
 
     async def latest(self, room: RoomId, user: str) -> tuple[str, float] | None: ...
+
+    async def entries(self, room: RoomId) -> dict[str, tuple[str, float]]:
+        """Every user's latest change in the room, in one read."""
+        ...
+
+
+def change_since(change: tuple[str, float] | None, issued_at: float) -> str | None:
+    """What an access change makes of a ticket issued at ``issued_at``: the state it sets
+    ("read", "write" or "revoked"), or None when the ticket is newer and its role stands."""
+    # ``iat`` has whole seconds: a ticket from the change's own second counts as older.
+    if change is None or change[1] < issued_at:
+        return None
+    return change[0]

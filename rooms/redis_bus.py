@@ -221,5 +221,17 @@ class RedisAccessLedger:
         raw = await self._client.hget(f"collab:{room.hash_tag}:access", user)
         if raw is None:
             return None
-        state, at = json.loads(raw)
-        return str(state), float(at)
+        return _change(raw)
+
+    async def entries(self, room: RoomId) -> dict[str, tuple[str, float]]:
+        raw = await self._client.hgetall(f"collab:{room.hash_tag}:access")
+        return {_text(user): _change(value) for user, value in raw.items()}
+
+
+def _text(raw: bytes | str) -> str:
+    return raw if isinstance(raw, str) else raw.decode()
+
+
+def _change(raw: bytes | str) -> tuple[str, float]:
+    state, at = json.loads(raw)
+    return str(state), float(at)

@@ -11,8 +11,9 @@ node they did not know; a node not heard from for ``presence_ttl`` seconds is fo
 Whoever learns of a node it may have kept updates from answers FRESH, and a FRESH hello
 makes the receiver catch up from the log (updates are idempotent), so the window between
 "loaded" and "known" loses nothing; a node whose bus dropped a room's messages says FRESH
-too. Most rooms live on one node (the entry proxy hashes rooms to nodes): they cost Redis
-nothing.
+too. Access changes are mended the same way: a catch-up judges the local peers against the
+access ledger again, as a reconnect would. Most rooms live on one node (the entry proxy
+hashes rooms to nodes): they cost Redis nothing.
 
 Catching up reads the whole stored state, so it runs beside the bus reader, never on it: a
 storm of FRESH hellos (every room after a Redis blip) must not hold up every room's fan-out.
@@ -53,7 +54,7 @@ from .frames import FRESH, GONE, PRESENT, Frame, Kind, decode_frame, encode_fram
 from .ids import RoomId
 from .metrics import RoomMetrics
 from .peer import Peer
-from .ports import AccessLedger, FanoutBus, StoredState, UpdateLog
+from .ports import AccessLedger, FanoutBus, StoredState, UpdateLog, change_since
 
 _log = structlog.get_logger("rooms")
 EMPTY_STATE_VECTOR = b"\x00"  # a client that has nothing yet
@@ -80,6 +81,7 @@ class Room:
         *,
         log: UpdateLog,
         bus: FanoutBus,
+        access: AccessLedger,
         node_id: bytes,
         limits: RoomLimits,
         metrics: RoomMetrics,
@@ -97,6 +99,7 @@ class Room:
         self._settled: asyncio.Future[None] | None = None
         self._log = log
         self._bus = bus
+        self._access = access
         self._node = node_id
         self._limits = limits
         self._metrics = metrics
@@ -346,20 +349,31 @@ class Room:
 
     def _apply_control(self, command: dict[str, str]) -> None:
         """Access changes from the dojo service: they apply to live connections at once."""
+        state = _access_state(command)
         for peer in [p for p in self.peers | self._admitted if p.user_id == command.get("user")]:
-            peer.access_changes += 1
-            if command.get("type") == "role":
-                peer.can_write = command.get("role") == "write"
-            elif command.get("type") == "revoke":
-                peer.kick(4403, "access revoked")
+            _apply_access(peer, state)
 
-    async def control(self, command: dict[str, str], access: AccessLedger) -> None:
+    async def control(self, command: dict[str, str]) -> None:
         """Apply a control command here and on every other node holding the room, and
-        remember it, so that tickets issued before it cannot undo it on a reconnect."""
-        state = "revoked" if command.get("type") == "revoke" else command.get("role", "read")
-        await access.record(self.id, command.get("user", ""), state, time.time())
+        remember it, so that tickets issued before it cannot undo it on a reconnect (and
+        a catch-up repairs a node whose copy of the command the bus dropped)."""
+        state = _access_state(command)
+        await self._access.record(self.id, command.get("user", ""), state, time.time())
         self._apply_control(command)
         await self._publish(Kind.CONTROL, json.dumps(command).encode())
+
+    async def _reapply_access(self) -> None:
+        """Judge the local peers against the access ledger again, as their tickets would be
+        on a reconnect: the ledger is the only copy of a control command the bus dropped. A
+        peer that an access change reached during the read keeps what that change set."""
+        seen = {peer: peer.access_changes for peer in self.peers | self._admitted}
+        if not seen:
+            return
+        changes = await self._access.entries(self.id)
+        for peer, changes_before in seen.items():
+            state = change_since(changes.get(peer.user_id), peer.issued_at)
+            if state is not None and peer.access_changes == changes_before:
+                _apply_access(peer, state)
 
     def request_catch_up(self) -> None:
         """Catch up in the background. A request made while a catch-up runs is served by
@@ -386,9 +400,10 @@ class Room:
 
     async def catch_up(self) -> None:
         """Merge the room's stored state (latest snapshot and log) into memory and send the
-        local peers what they lacked, in one message: after a gap on the bus, or when another
-        node may have kept updates from us. Reading all of it, not a recent window, covers
-        gaps of any length and updates that compaction has already moved into a snapshot."""
+        local peers what they lacked, in one message, then judge their access again: after a
+        gap on the bus, or when another node may have kept messages from us. Reading all of
+        the state, not a recent window, covers gaps of any length and updates that
+        compaction has already moved into a snapshot."""
         stored = await self._log.load(self.id)
         before = state_vector(self.doc)
         # A diff carries every struct we lacked and the whole delete set (deletions may come
@@ -398,3 +413,17 @@ class Room:
         diff = self.doc.get_update(before)
         if diff != unchanged:
             self._broadcast(encode_update(diff), exclude=None)
+        await self._reapply_access()
+
+
+def _access_state(command: dict[str, str]) -> str:
+    """The access ledger's state for a control command: a role, or "revoked"."""
+    return "revoked" if command.get("type") == "revoke" else command.get("role", "read")
+
+
+def _apply_access(peer: Peer, state: str) -> None:
+    peer.access_changes += 1
+    if state == "revoked":
+        peer.kick(4403, "access revoked")
+    else:
+        peer.can_write = state == "write"

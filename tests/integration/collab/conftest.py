@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 
@@ -18,7 +19,7 @@ from rooms import LocalSnapshotStore, PostgresUpdateLog, RoomId, SnapshotStore, 
 from tests.harness.ywire import YClient
 from tests.integration.conftest import Mint, StartNode
 
-__all__ = ["Connect", "Mint", "SlowLoads", "StartNode"]
+__all__ = ["Connect", "Mint", "SlowLoads", "StartNode", "control"]
 
 
 @pytest.fixture
@@ -45,6 +46,17 @@ async def connect(mint: Mint) -> AsyncIterator[Connect]:
     yield make
     for client in clients:
         await client.close()
+
+
+async def control(base: str, mint: Mint, room: str, command: dict[str, str]) -> None:
+    """Change access the way the dojo service does: through the internal API."""
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    service = {"Authorization": f"Bearer {mint(room, role='service')}"}
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(
+            f"{http}/internal/rooms/{room}/control", json=command, headers=service
+        )
+        assert response.status == 200
 
 
 class SlowLoads(PostgresUpdateLog):

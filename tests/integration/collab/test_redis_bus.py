@@ -13,10 +13,10 @@ import aiohttp
 import pytest
 
 from platform_api.kernel.provision import ServiceDatabase
-from rooms import MemoryUpdateLog, RedisBus, RoomId
+from rooms import MemoryUpdateLog, RedisAccessLedger, RedisBus, RoomId
 from tests.harness.ywire import eventually
 
-from .conftest import Connect, SlowLoads, StartNode
+from .conftest import Connect, Mint, SlowLoads, StartNode, control
 
 
 class CuttableProxy:
@@ -69,6 +69,15 @@ async def proxy(redis_url: str) -> AsyncIterator[CuttableProxy]:
     await proxy.start()
     yield proxy
     await proxy.cut()
+
+
+@pytest.fixture
+async def ledger(redis_url: str) -> AsyncIterator[RedisAccessLedger]:
+    """The access ledger on Redis itself, not behind the proxy. Requested before
+    ``start_node``, so that it outlives the nodes using it."""
+    ledger = RedisAccessLedger(redis_url)
+    yield ledger
+    await ledger.aclose()
 
 
 def _rooms(count: int) -> list[RoomId]:
@@ -248,10 +257,50 @@ async def test_an_update_the_full_queue_dropped_reaches_the_other_node_once_redi
     assert b.connected
 
 
+async def test_a_revoke_the_full_queue_dropped_closes_the_peer_on_the_other_node(
+    proxy: CuttableProxy,
+    ledger: RedisAccessLedger,
+    start_node: StartNode,
+    connect: Connect,
+    mint: Mint,
+    room_key: str,
+    redis_url: str,
+) -> None:
+    """A revoke made through a node whose queue is full never reaches the other node over
+    the bus; the ledger has it, and the other node's catch-up closes the revoked peer as a
+    reconnect with its ticket would be refused."""
+    log = MemoryUpdateLog()
+    cut_off = await start_node(
+        redis_url=f"redis://127.0.0.1:{proxy.port}/0",
+        bus_queue_bytes=1024,
+        update_log=log,
+        access_ledger=ledger,  # the change is recorded: only its bus message is lost
+    )
+    other = await start_node(redis_url=redis_url, update_log=log)
+    user = str(uuid.uuid4())
+    a, b = await connect(cut_off, room_key), await connect(other, room_key, user=user)
+    await a.insert("a ")
+    await b.insert("b ")
+    await eventually(lambda: len(str(a)) == len(str(b)) == 4, what="both nodes hold the room")
+
+    await proxy.cut()
+    while not await _bus_dropped(cut_off):
+        await a.insert("x")  # fill the queue to the last small message
+    dropped = await _bus_dropped_count(cut_off)
+    await control(cut_off, mint, room_key, {"type": "revoke", "user": user})
+    assert await _bus_dropped_count(cut_off) > dropped  # the control message too
+    await proxy.start()
+    assert await b.wait_closed(timeout=5) == 4403
+
+
 async def _bus_dropped(base: str) -> bool:
     """Whether the node's metrics count a message its bus dropped."""
+    return await _bus_dropped_count(base) > 0
+
+
+async def _bus_dropped_count(base: str) -> float:
     http = base.replace("ws://", "http://").removesuffix("/collab")
     async with aiohttp.ClientSession() as session:
         metrics = await (await session.get(f"{http}/metrics")).text()
     line = next(x for x in metrics.splitlines() if x.startswith("collab_bus_dropped_total "))
-    return float(line.split()[1]) > 0
+    return float(line.split()[1])

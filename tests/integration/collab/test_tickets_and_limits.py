@@ -16,7 +16,7 @@ from platform_api.kernel.keys import generate_private_key_pem
 from rooms import AccessLedger, MemoryAccessLedger, RedisAccessLedger, RoomId
 from tests.harness.ywire import YClient, eventually
 
-from .conftest import Connect, Mint, StartNode
+from .conftest import Connect, Mint, StartNode, control
 
 
 async def closed_with(client: YClient) -> int | None:
@@ -47,6 +47,20 @@ class SlowLedger:
             await self.release.wait()
         return answer
 
+    async def entries(self, room: RoomId) -> dict[str, tuple[str, float]]:
+        return await self._ledger.entries(room)
+
+
+async def test_the_access_ledger_reads_a_rooms_changes_at_once(
+    slow_ledger: SlowLedger, room_key: str
+) -> None:
+    room, elsewhere = RoomId.parse(room_key), RoomId.parse(f"{uuid.uuid4()}:other")
+    await slow_ledger.record(room, "ann", "read", 1.0)
+    await slow_ledger.record(room, "ann", "revoked", 2.0)
+    await slow_ledger.record(room, "bob", "write", 3.0)
+    await slow_ledger.record(elsewhere, "cid", "read", 4.0)
+    assert await slow_ledger.entries(room) == {"ann": ("revoked", 2.0), "bob": ("write", 3.0)}
+
 
 @pytest.fixture(params=["memory", "redis"])
 async def slow_ledger(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[SlowLedger]:
@@ -58,17 +72,6 @@ async def slow_ledger(request: pytest.FixtureRequest, redis_url: str) -> AsyncIt
         yield SlowLedger(redis)
     finally:
         await redis.aclose()
-
-
-async def control(base: str, mint: Mint, room: str, command: dict[str, str]) -> None:
-    """Change access the way the dojo service does: through the internal API."""
-    http = base.replace("ws://", "http://").removesuffix("/collab")
-    service = {"Authorization": f"Bearer {mint(room, role='service')}"}
-    async with aiohttp.ClientSession() as session:
-        response = await session.post(
-            f"{http}/internal/rooms/{room}/control", json=command, headers=service
-        )
-        assert response.status == 200
 
 
 async def handled(client: YClient) -> None:
