@@ -49,6 +49,7 @@ from crdt import (
 )
 from crdt.awareness import AwarenessEntry
 from crdt.messages import Message
+from platform_api.kernel.queues import backoff_seconds
 
 from .frames import FRESH, GONE, PRESENT, Frame, Kind, decode_frame, encode_frame
 from .ids import RoomId
@@ -60,6 +61,7 @@ _log = structlog.get_logger("rooms")
 EMPTY_STATE_VECTOR = b"\x00"  # a client that has nothing yet
 ORIGIN_REMOTE = "remote"
 ORIGIN_SERVER = "server"
+CATCH_UP_ATTEMPTS = 6  # about 6 s of backoff before a failed catch-up waits for the next ask
 
 
 @dataclass(frozen=True)
@@ -389,12 +391,22 @@ class Room:
         )
 
     async def _catch_up_while_asked(self) -> None:
+        """Catch up until no one asked again meanwhile; a failed catch-up (the database or
+        Redis away for a moment) is tried again with backoff, a few times."""
+        failures = 0
         while True:
             self._catch_up_again = False
             try:
                 await self.catch_up()
+                failures = 0
             except Exception as exc:
-                _log.error("room_catch_up_failed", room=self.id.key, error=repr(exc))
+                failures += 1
+                _log.error(
+                    "room_catch_up_failed", room=self.id.key, error=repr(exc), attempt=failures
+                )
+                if failures < CATCH_UP_ATTEMPTS:
+                    await asyncio.sleep(backoff_seconds(failures, base=0.2, cap=5.0))
+                    self._catch_up_again = True
             if not self._catch_up_again:
                 return
 

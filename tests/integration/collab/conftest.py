@@ -60,17 +60,22 @@ async def control(base: str, mint: Mint, room: str, command: dict[str, str]) -> 
 
 
 class SlowLoads(PostgresUpdateLog):
-    """The PostgreSQL update log, whose loads wait while ``gate`` is clear; it counts the
-    loads that start, finish, and are cancelled while they wait."""
+    """The PostgreSQL update log, whose loads wait while ``gate`` is clear and fail while
+    ``failing`` is above zero (one fewer each time); it counts the loads that start, finish,
+    and are cancelled while they wait."""
 
     def __init__(self, pool: asyncpg.Pool, snapshots: SnapshotStore) -> None:
         super().__init__(pool, snapshots)
         self.gate = asyncio.Event()
         self.gate.set()
+        self.failing = 0
         self.started = self.finished = self.cancelled = 0
 
     async def load(self, room: RoomId) -> StoredState:
         self.started += 1
+        if self.failing > 0:
+            self.failing -= 1
+            raise ConnectionError("the database is away for a moment")
         try:
             await self.gate.wait()
         except asyncio.CancelledError:

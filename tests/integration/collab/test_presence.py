@@ -8,6 +8,8 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 
+from pycrdt import Doc, Text
+
 from crdt import merge_updates
 from platform_api.kernel.provision import ServiceDatabase
 from rooms import MemoryBus, MemoryUpdateLog, RedisBus, RoomId
@@ -203,3 +205,19 @@ async def test_unloading_a_room_cancels_its_catch_up(
     await eventually(lambda: slow_log.started == 2, what="a catch-up waits on the log")
     await peer.disconnect()
     await eventually(lambda: slow_log.cancelled == 1, timeout=5, what="the idle room unloads")
+
+
+async def test_a_failed_catch_up_is_tried_again(
+    slow_log: SlowLoads, start_node: StartNode, connect: Connect, redis_url: str, room_key: str
+) -> None:
+    """A catch-up whose log read fails (the database away for a moment) is tried again, so
+    the peers still get what another node committed but the bus never brought."""
+    b = await connect(await start_node(redis_url=redis_url, update_log=slow_log), room_key)
+    await b.insert("here ")
+    elsewhere = Doc()
+    elsewhere.get("code", type=Text).insert(0, "committed elsewhere ")
+    await slow_log.append(RoomId.parse(room_key), elsewhere.get_update())
+    slow_log.failing = 1
+    await _say_fresh(redis_url, room_key)
+    await eventually(lambda: "committed elsewhere" in str(b), what="the retried catch-up")
+    assert slow_log.failing == 0, "the first catch-up failed"
