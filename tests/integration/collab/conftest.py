@@ -16,7 +16,7 @@ import pytest
 from platform_api.kernel import create_pool
 from platform_api.kernel.provision import ServiceDatabase
 from rooms import LocalSnapshotStore, PostgresUpdateLog, RoomId, SnapshotStore, StoredState
-from tests.harness.ywire import YClient
+from tests.harness.ywire import YClient, eventually
 from tests.integration.conftest import Mint, StartNode
 
 __all__ = ["Connect", "Mint", "SlowLoads", "StartNode", "control"]
@@ -94,3 +94,29 @@ async def slow_log(collab_db: ServiceDatabase, tmp_path: Path) -> AsyncIterator[
     async with log:
         yield log
     await pool.close()
+
+
+async def hold_room_on_two_nodes(
+    start_node: StartNode,
+    connect: Connect,
+    room_key: str,
+    slow_log: SlowLoads,
+    *,
+    first: dict[str, Any],
+    second: dict[str, Any],
+) -> tuple[YClient, YClient]:
+    """A peer on each of two nodes (the second on ``slow_log``), once both hold the room and
+    the second has loaded it and caught up on the first's FRESH answer to its hello."""
+    a = await connect(await start_node(**first), room_key)
+    b = await connect(await start_node(update_log=slow_log, **second), room_key)
+    await a.insert("a ")
+    await b.insert("b ")
+    await eventually(lambda: len(str(a)) == len(str(b)) == 4, what="both nodes hold the room")
+    await eventually(lambda: slow_log.started == slow_log.finished == 2, what="settled")
+    return a, b
+
+
+async def first_message(url: str, timeout: float = 10) -> aiohttp.WSMessage:
+    """The first thing a bare WebSocket to ``url`` receives (a close, for a refused one)."""
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        return await ws.receive(timeout=timeout)

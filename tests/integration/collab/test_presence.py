@@ -18,7 +18,7 @@ from rooms.memory import MemoryBusNode
 from rooms.ports import BusHandler
 from tests.harness.ywire import eventually
 
-from .conftest import Connect, SlowLoads, StartNode
+from .conftest import Connect, SlowLoads, StartNode, hold_room_on_two_nodes
 
 
 class WatchedBus:
@@ -169,14 +169,14 @@ async def test_a_slow_catch_up_holds_up_no_update_and_requests_meanwhile_add_one
     """While a catch-up waits on the log, the bus reader goes on: updates from the other
     node reach the peer at once, and the FRESH hellos heard meanwhile cost one more load
     once it is over, not one each."""
-    first = await start_node(database_url=collab_db.app_dsn, redis_url=redis_url)
-    second = await start_node(redis_url=redis_url, update_log=slow_log)
-    a, b = await connect(first, room_key), await connect(second, room_key)
-    await a.insert("a ")
-    await b.insert("b ")
-    await eventually(lambda: len(str(a)) == len(str(b)) == 4, what="both nodes hold the room")
-    # Loading, then catching up on the first node's FRESH answer to the second's hello.
-    await eventually(lambda: slow_log.started == slow_log.finished == 2, what="settled")
+    a, b = await hold_room_on_two_nodes(
+        start_node,
+        connect,
+        room_key,
+        slow_log,
+        first={"database_url": collab_db.app_dsn, "redis_url": redis_url},
+        second={"redis_url": redis_url},
+    )
 
     slow_log.gate.clear()
     await _say_fresh(redis_url, room_key)

@@ -16,7 +16,7 @@ from platform_api.kernel.provision import ServiceDatabase
 from rooms import MemoryUpdateLog, RedisAccessLedger, RedisBus, RoomId
 from tests.harness.ywire import eventually
 
-from .conftest import Connect, Mint, SlowLoads, StartNode, control
+from .conftest import Connect, Mint, SlowLoads, StartNode, control, hold_room_on_two_nodes
 
 
 class CuttableProxy:
@@ -213,14 +213,14 @@ async def test_catching_up_after_a_reconnect_holds_up_no_update(
 ) -> None:
     """Back on Redis, a node catches its rooms up from the log beside the bus reader: while
     the log is slow, updates from the other node still reach its peers."""
-    first = await start_node(database_url=collab_db.app_dsn, redis_url=redis_url)
-    second = await start_node(redis_url=f"redis://127.0.0.1:{proxy.port}/0", update_log=slow_log)
-    a, b = await connect(first, room_key), await connect(second, room_key)
-    await a.insert("a ")
-    await b.insert("b ")
-    await eventually(lambda: len(str(a)) == len(str(b)) == 4, what="both nodes hold the room")
-    # Loading, then catching up on the first node's FRESH answer to the second's hello.
-    await eventually(lambda: slow_log.started == slow_log.finished == 2, what="settled")
+    a, b = await hold_room_on_two_nodes(
+        start_node,
+        connect,
+        room_key,
+        slow_log,
+        first={"database_url": collab_db.app_dsn, "redis_url": redis_url},
+        second={"redis_url": f"redis://127.0.0.1:{proxy.port}/0"},
+    )
 
     slow_log.gate.clear()
     await proxy.cut()

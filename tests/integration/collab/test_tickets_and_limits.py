@@ -16,7 +16,7 @@ from platform_api.kernel.keys import generate_private_key_pem
 from rooms import AccessLedger, MemoryAccessLedger, RedisAccessLedger, RoomId
 from tests.harness.ywire import YClient, eventually
 
-from .conftest import Connect, Mint, StartNode, control
+from .conftest import Connect, Mint, StartNode, control, first_message
 
 
 async def closed_with(client: YClient) -> int | None:
@@ -253,11 +253,7 @@ async def test_a_removed_participant_hears_nothing_of_the_room(
     await present.set_awareness({"name": "Ana", "cursor": 3})
     await handled(present)
     await control(base, mint, room_key, {"type": "revoke", "user": user})
-    async with (
-        aiohttp.ClientSession() as session,
-        session.ws_connect(f"{base}/{room_key}?ticket={old_ticket}") as ws,
-    ):
-        message = await ws.receive(timeout=5)
+    message = await first_message(f"{base}/{room_key}?ticket={old_ticket}")
     assert message.type == aiohttp.WSMsgType.CLOSE
     assert message.data == 4403
 
@@ -269,11 +265,7 @@ async def test_an_access_ledger_that_cannot_answer_closes_with_1011(
     unreachable = RedisAccessLedger("redis://127.0.0.1:1/0")
     try:
         base = await start_node(access_ledger=unreachable)
-        async with (
-            aiohttp.ClientSession() as session,
-            session.ws_connect(f"{base}/{room_key}?ticket={mint(room_key)}") as ws,
-        ):
-            message = await ws.receive(timeout=10)
+        message = await first_message(f"{base}/{room_key}?ticket={mint(room_key)}")
         assert message.type == aiohttp.WSMsgType.CLOSE
         assert message.data == 1011
         assert "reconnect" in message.extra
