@@ -32,10 +32,6 @@ class MemoryUpdateLog:
             last_seq=max([s for s, _, _ in rows], default=snapshot[0] if snapshot else 0),
         )
 
-    async def since(self, room: RoomId, seconds: float) -> list[bytes]:
-        cutoff = time.time() - seconds
-        return [u for _, at, u in self._log[room] if at >= cutoff]
-
     async def compact(self, room: RoomId, merge: Callable[[list[bytes]], bytes]) -> int | None:
         rows = list(self._log[room])
         if not rows:

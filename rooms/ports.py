@@ -35,10 +35,6 @@ class UpdateLog(Protocol):
 
     async def load(self, room: RoomId) -> StoredState: ...
 
-    async def since(self, room: RoomId, seconds: float) -> list[bytes]:
-        """Updates recorded in the last ``seconds`` (anti-entropy after a bus gap)."""
-        ...
-
     async def compact(self, room: RoomId, merge: Callable[[list[bytes]], bytes]) -> int | None:
         """Merge the snapshot and log into a new snapshot, trim the log; return its seq."""
         ...

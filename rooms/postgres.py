@@ -212,17 +212,6 @@ class PostgresUpdateLog:
             last_seq=rows[-1]["seq"] if rows else snapshot_seq,
         )
 
-    async def since(self, room: RoomId, seconds: float) -> list[bytes]:
-        async with tenant_transaction(self._pool, room.tenant) as conn:
-            rows = await conn.fetch(
-                """SELECT update FROM room_updates WHERE tenant_id = $1 AND room = $2
-                   AND created_at >= now() - make_interval(secs => $3) ORDER BY seq""",
-                room.tenant,
-                room.name,
-                seconds,
-            )
-        return [r["update"] for r in rows]
-
     async def compact(self, room: RoomId, merge: Callable[[list[bytes]], bytes]) -> int | None:
         """Merge snapshot + log into a new snapshot and delete exactly the merged rows.
 
