@@ -11,7 +11,7 @@ import structlog
 
 from crdt import merge_updates
 
-from .frames import FRESH
+from .frames import FRESH, GONE, Kind, encode_frame
 from .ids import RoomId
 from .memory import MemoryAccessLedger
 from .metrics import RoomMetrics
@@ -149,8 +149,14 @@ class RoomManager:
 
     async def ask_others_to_catch_up(self, rooms: set[RoomId]) -> None:
         """The bus dropped messages of these rooms: the other nodes holding them missed them,
-        so say FRESH (they catch up from the log). A room unloaded meanwhile is skipped."""
+        so say FRESH (they catch up from the log). For a room unloaded here meanwhile, say
+        GONE right after, so that they do not count this node as holding it (unless it is
+        being loaded again: it has said it holds the room)."""
         for room_id in rooms:
             room = self.rooms.get(room_id)
             if room is not None:
                 await room.hello(FRESH)
+                continue
+            await self._bus.publish(room_id, encode_frame(Kind.HELLO, self._node, FRESH))
+            if room_id not in self._locks:
+                await self._bus.publish(room_id, encode_frame(Kind.HELLO, self._node, GONE))

@@ -7,9 +7,10 @@ catching up from the log, whichever side it is on:
 
 - this node missed messages (its link dropped): after resubscribing the bus calls ``on_gap``,
   and the rooms catch up;
-- the other nodes missed this node's messages (the queue below was full, so they were
-  dropped): the bus remembers those rooms and, once it has sent everything queued since,
-  calls ``on_dropped`` with them, and the rooms ask the other nodes to catch up.
+- the other nodes missed this node's messages (the queue below was full, or Redis refused
+  them with an error reply, so they were dropped): the bus remembers those rooms and, once
+  it has sent everything queued since, calls ``on_dropped`` with them, and the rooms ask
+  the other nodes to catch up.
 
 Both callbacks run on the bus's own tasks (``on_gap`` on the reader): they must only start
 work, never wait for it, or every room's fan-out waits with them.
@@ -61,7 +62,7 @@ class RedisBus:
         self._metrics = metrics
         self._reader: asyncio.Task[None] | None = None
         self._publisher: asyncio.Task[None] | None = None
-        self._pending: deque[tuple[str, bytes]] = deque()
+        self._pending: deque[tuple[RoomId, bytes]] = deque()
         self._pending_bytes = 0
         self._max_pending_bytes = max_pending_bytes
         self._wake = asyncio.Event()
@@ -88,13 +89,16 @@ class RedisBus:
         if self._pending_bytes + len(message) > self._max_pending_bytes:
             self._drop(room)
             return
-        self._pending.append((channel(room), message))
+        self._pending.append((room, message))
         self._pending_bytes += len(message)
         self._wake.set()
 
     def _drop(self, room: RoomId) -> None:
         if self.dropped == 0 or self.dropped % 1000 == 0:
             _log.error("redis_bus_queue_full", pending_bytes=self._pending_bytes)
+        self._count_dropped(room)
+
+    def _count_dropped(self, room: RoomId) -> None:
         self.dropped += 1
         if self._metrics is not None:
             self._metrics.bus_dropped.inc()
@@ -123,20 +127,29 @@ class RedisBus:
         batch = [self._pending[i] for i in range(min(len(self._pending), self.MAX_BATCH))]
         try:
             async with self._client.pipeline(transaction=False) as pipe:
-                for name, message in batch:
-                    pipe.publish(name, message)
-                await pipe.execute()
+                for room, message in batch:
+                    pipe.publish(channel(room), message)
+                replies = await pipe.execute(raise_on_error=False)
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             # Keep the batch (the queue is bounded) and try again: every message was
             # committed to the log, so resending one that did go out is harmless.
             _log.warning("redis_bus_publish_failed", error=repr(exc), batch=len(batch))
             await asyncio.sleep(self.RETRY_SECONDS)
             return
-        except Exception as exc:  # a reply error would repeat forever: drop the batch
-            _log.error("redis_bus_publish_rejected", error=repr(exc), batch=len(batch))
         for _ in batch:
             _, message = self._pending.popleft()
             self._pending_bytes -= len(message)
+        # An error reply (a channel the ACL refuses, say) would come again on a resend: the
+        # message is dropped, and its room reported like one the full queue refused.
+        refused = [(room, reply) for (room, _), reply in zip(batch, replies, strict=True)
+                   if isinstance(reply, Exception)]  # fmt: skip
+        if refused:
+            _log.error(
+                "redis_bus_publish_rejected", error=repr(refused[0][1]), refused=len(refused)
+            )
+            for room, _ in refused:
+                self._count_dropped(room)
+            await asyncio.sleep(self.RETRY_SECONDS)  # not a busy loop if every publish is refused
 
     async def _report_dropped(self) -> None:
         """Everything queued went out, so Redis is back: hand over the rooms whose messages

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 import structlog
@@ -364,14 +365,13 @@ class Room:
         self._apply_control(command)
         await self._publish(Kind.CONTROL, json.dumps(command).encode())
 
-    async def _reapply_access(self) -> None:
-        """Judge the local peers against the access ledger again, as their tickets would be
-        on a reconnect: the ledger is the only copy of a control command the bus dropped. A
-        peer that an access change reached during the read keeps what that change set."""
+    async def _reapply_access(self, entries: Awaitable[dict[str, tuple[str, float]]]) -> None:
+        """Judge the local peers against the access ledger's ``entries`` (being read), as
+        their tickets would be on a reconnect: the ledger is the only copy of a control
+        command the bus dropped. A peer that an access change reached during the read keeps
+        what that change set."""
         seen = {peer: peer.access_changes for peer in self.peers | self._admitted}
-        if not seen:
-            return
-        changes = await self._access.entries(self.id)
+        changes = await entries
         for peer, changes_before in seen.items():
             state = change_since(changes.get(peer.user_id), peer.issued_at)
             if state is not None and peer.access_changes == changes_before:
@@ -411,12 +411,14 @@ class Room:
                 return
 
     async def catch_up(self) -> None:
-        """Merge the room's stored state (latest snapshot and log) into memory and send the
-        local peers what they lacked, in one message, then judge their access again: after a
-        gap on the bus, or when another node may have kept messages from us. Reading all of
-        the state, not a recent window, covers gaps of any length and updates that
-        compaction has already moved into a snapshot."""
-        stored = await self._log.load(self.id)
+        """Merge the room's stored state (latest snapshot and log) into memory, judge the
+        local peers' access again, and send those still here what they lacked, in one
+        message: after a gap on the bus, or when another node may have kept messages from
+        us. Reading all of the state, not a recent window, covers gaps of any length and
+        updates that compaction has already moved into a snapshot. The two reads overlap;
+        access is judged first, so a peer whose revoke the bus dropped hears nothing more."""
+        judged = self._reapply_access(self._access.entries(self.id))
+        stored, _ = await asyncio.gather(self._log.load(self.id), judged)
         before = state_vector(self.doc)
         # A diff carries every struct we lacked and the whole delete set (deletions may come
         # without new structs): compare it before and after to know whether anything changed.
@@ -425,7 +427,6 @@ class Room:
         diff = self.doc.get_update(before)
         if diff != unchanged:
             self._broadcast(encode_update(diff), exclude=None)
-        await self._reapply_access()
 
 
 def _access_state(command: dict[str, str]) -> str:

@@ -19,7 +19,7 @@ from rooms import LocalSnapshotStore, PostgresUpdateLog, RoomId, SnapshotStore, 
 from tests.harness.ywire import YClient, eventually
 from tests.integration.conftest import Mint, StartNode
 
-__all__ = ["Connect", "Mint", "SlowLoads", "StartNode", "control"]
+__all__ = ["Connect", "Mint", "SlowLoads", "StartNode", "control", "no_rooms_loaded", "node_metric"]
 
 
 @pytest.fixture
@@ -57,6 +57,19 @@ async def control(base: str, mint: Mint, room: str, command: dict[str, str]) -> 
             f"{http}/internal/rooms/{room}/control", json=command, headers=service
         )
         assert response.status == 200
+
+
+async def node_metric(base: str, name: str) -> float:
+    """The value of a node's unlabelled metric ``name``, from its ``/metrics``."""
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    async with aiohttp.ClientSession() as session:
+        metrics = await (await session.get(f"{http}/metrics")).text()
+    line = next(x for x in metrics.splitlines() if x.startswith(f"{name} "))
+    return float(line.split()[1])
+
+
+async def no_rooms_loaded(base: str) -> bool:
+    return await node_metric(base, "collab_rooms") == 0
 
 
 class SlowLoads(PostgresUpdateLog):

@@ -9,14 +9,24 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
+import redis.asyncio as redis
 
 from platform_api.kernel.provision import ServiceDatabase
 from rooms import MemoryUpdateLog, RedisAccessLedger, RedisBus, RoomId
+from rooms.redis_bus import channel
 from tests.harness.ywire import eventually
 
-from .conftest import Connect, Mint, SlowLoads, StartNode, control, hold_room_on_two_nodes
+from .conftest import (
+    Connect,
+    Mint,
+    SlowLoads,
+    StartNode,
+    control,
+    hold_room_on_two_nodes,
+    no_rooms_loaded,
+    node_metric,
+)
 
 
 class CuttableProxy:
@@ -181,6 +191,40 @@ async def test_a_full_queue_refuses_new_messages_and_reports_their_rooms_once_dr
     await proxy.cut()
 
 
+async def test_messages_redis_refuses_are_dropped_and_their_rooms_reported(
+    redis_url: str,
+) -> None:
+    """An error reply (here an ACL that lets the node publish to one room's channel only)
+    would come again on every resend: those messages are dropped and their rooms reported,
+    and the other messages of the same pipeline still go out."""
+    allowed, refused = _rooms(2)
+    user = f"bus-{uuid.uuid4().hex[:8]}"
+    admin = redis.Redis.from_url(redis_url)
+    await admin.acl_setuser(
+        user, enabled=True, nopass=True, commands=["+@all"], keys=["*"],
+        channels=[channel(allowed)],
+    )  # fmt: skip
+    reported: list[set[RoomId]] = []
+
+    async def on_dropped(rooms: set[RoomId]) -> None:
+        reported.append(rooms)
+
+    host_port, _, db = redis_url.removeprefix("redis://").partition("/")
+    bus = RedisBus(f"redis://{user}@{host_port}/{db or 0}", on_dropped=on_dropped)
+    bus.RETRY_SECONDS = 0.05
+    try:
+        async with _listener(redis_url, [allowed]) as got, bus:
+            for room in [allowed, refused, allowed]:
+                await bus.publish(room, room.key.encode())
+            await _until(lambda: len(got[allowed]) == 2 and reported, 5)
+            assert reported[0] == {refused}
+            assert bus.dropped == 1
+            assert await bus.flush(within=1)
+    finally:
+        await admin.acl_deluser(user)
+        await admin.aclose()
+
+
 async def test_a_stale_room_leaving_does_not_unsubscribe_its_reloaded_successor(
     redis_url: str,
 ) -> None:
@@ -257,6 +301,36 @@ async def test_an_update_the_full_queue_dropped_reaches_the_other_node_once_redi
     assert b.connected
 
 
+async def test_a_dropped_update_reaches_the_other_node_after_its_room_unloaded_here(
+    proxy: CuttableProxy, start_node: StartNode, connect: Connect, room_key: str, redis_url: str
+) -> None:
+    """The writer leaves and the cut-off node unloads the room before Redis is back: the
+    other node, still holding it, is asked to catch up all the same."""
+    log = MemoryUpdateLog()
+    cut_off = await start_node(
+        redis_url=f"redis://127.0.0.1:{proxy.port}/0",
+        bus_queue_bytes=1024,
+        update_log=log,
+        idle_room_seconds=0,
+    )
+    other = await start_node(redis_url=redis_url, update_log=log)
+    a, b = await connect(cut_off, room_key), await connect(other, room_key)
+    await a.insert("a ")
+    await b.insert("b ")
+    await eventually(lambda: len(str(a)) == len(str(b)) == 4, what="both nodes hold the room")
+
+    await proxy.cut()
+    await a.insert("held ")  # queued: the dropped room is reported once it has gone out
+    await a.insert("dropped " * 200)
+    await eventually(lambda: _bus_dropped(cut_off), what="the update is dropped")
+    expected = str(a)
+    await a.close()
+    await eventually(lambda: no_rooms_loaded(cut_off), what="the room unloads")
+    await proxy.start()
+    await eventually(lambda: str(b) == expected, what="the other node catches up")
+    assert b.connected
+
+
 async def test_a_revoke_the_full_queue_dropped_closes_the_peer_on_the_other_node(
     proxy: CuttableProxy,
     ledger: RedisAccessLedger,
@@ -268,7 +342,7 @@ async def test_a_revoke_the_full_queue_dropped_closes_the_peer_on_the_other_node
 ) -> None:
     """A revoke made through a node whose queue is full never reaches the other node over
     the bus; the ledger has it, and the other node's catch-up closes the revoked peer as a
-    reconnect with its ticket would be refused."""
+    reconnect with its ticket would be refused, before sending it the updates it missed."""
     log = MemoryUpdateLog()
     cut_off = await start_node(
         redis_url=f"redis://127.0.0.1:{proxy.port}/0",
@@ -291,6 +365,7 @@ async def test_a_revoke_the_full_queue_dropped_closes_the_peer_on_the_other_node
     assert await _bus_dropped_count(cut_off) > dropped  # the control message too
     await proxy.start()
     assert await b.wait_closed(timeout=5) == 4403
+    assert str(b) != str(a)  # the last "x" was dropped: only the catch-up would have sent it
 
 
 async def _bus_dropped(base: str) -> bool:
@@ -299,8 +374,4 @@ async def _bus_dropped(base: str) -> bool:
 
 
 async def _bus_dropped_count(base: str) -> float:
-    http = base.replace("ws://", "http://").removesuffix("/collab")
-    async with aiohttp.ClientSession() as session:
-        metrics = await (await session.get(f"{http}/metrics")).text()
-    line = next(x for x in metrics.splitlines() if x.startswith("collab_bus_dropped_total "))
-    return float(line.split()[1])
+    return await node_metric(base, "collab_bus_dropped_total")
