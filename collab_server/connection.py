@@ -136,6 +136,9 @@ async def _serve(
     )
     if request.app[DRAINING][0]:  # draining began while the ticket or the room was loading
         raise Reject(SERVICE_RESTART, "server restarting")
+    if room_id not in manager.rooms:
+        # Loading costs the database a read of the whole room: not for a revoked user.
+        await effective_role(manager, room_id, ticket)
     request.app[PEERS].add(peer)
     try:
         async with manager.joined(room_id, peer) as room:

@@ -16,7 +16,15 @@ from platform_api.kernel.keys import generate_private_key_pem
 from rooms import AccessLedger, MemoryAccessLedger, RedisAccessLedger, RoomId
 from tests.harness.ywire import YClient, eventually
 
-from .conftest import Connect, Mint, StartNode, control, first_message
+from .conftest import (
+    Connect,
+    Mint,
+    SlowLoads,
+    StartNode,
+    control,
+    first_message,
+    no_rooms_loaded,
+)
 
 
 async def closed_with(client: YClient) -> int | None:
@@ -256,6 +264,26 @@ async def test_a_removed_participant_hears_nothing_of_the_room(
     message = await first_message(f"{base}/{room_key}?ticket={old_ticket}")
     assert message.type == aiohttp.WSMsgType.CLOSE
     assert message.data == 4403
+
+
+async def test_a_removed_participant_cannot_make_the_node_load_the_room(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str, slow_log: SlowLoads
+) -> None:
+    """Once everyone has left and the room is unloaded, an old ticket of a removed user is
+    refused without reading the room from the database."""
+    base = await start_node(update_log=slow_log, idle_room_seconds=0)
+    user = str(uuid.uuid4())
+    old_ticket = mint(room_key, user=user)
+    present = await connect(base, room_key)
+    await control(base, mint, room_key, {"type": "revoke", "user": user})
+    await present.close()
+    await eventually(lambda: no_rooms_loaded(base), what="the room unloads")
+    loads = slow_log.started
+    message = await first_message(f"{base}/{room_key}?ticket={old_ticket}")
+    assert message.type == aiohttp.WSMsgType.CLOSE
+    assert message.data == 4403
+    assert slow_log.started == loads
+    assert await no_rooms_loaded(base)
 
 
 async def test_an_access_ledger_that_cannot_answer_closes_with_1011(
