@@ -15,6 +15,11 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 TENANT_SETTING = "app.tenant_id"
+ACQUIRE_TIMEOUT_SECONDS = 5.0  # a request waits this long for a pooled connection, no longer
+
+
+class DatabaseBusy(Exception):
+    """Every pooled connection stayed busy for ``ACQUIRE_TIMEOUT_SECONDS`` (answered 503)."""
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -30,11 +35,27 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
 
 
 @asynccontextmanager
+async def _connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection, or :class:`DatabaseBusy` after a bounded wait: under overload a
+    request fails fast and clearly instead of queueing until its client gives up."""
+    try:
+        conn = await pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS)
+    except TimeoutError as exc:
+        raise DatabaseBusy(
+            f"no database connection free within {ACQUIRE_TIMEOUT_SECONDS} s"
+        ) from exc
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
+
+
+@asynccontextmanager
 async def tenant_transaction(
     pool: asyncpg.Pool, tenant_id: uuid.UUID | str
 ) -> AsyncIterator[asyncpg.Connection]:
     """Yield a connection inside a transaction scoped to ``tenant_id`` for RLS."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with _connection(pool) as conn, conn.transaction():
         await conn.execute("SELECT set_config($1, $2, true)", TENANT_SETTING, str(tenant_id))
         yield conn
 
@@ -42,5 +63,5 @@ async def tenant_transaction(
 @asynccontextmanager
 async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """A transaction with no tenant: RLS-protected tables show no rows in it."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with _connection(pool) as conn, conn.transaction():
         yield conn

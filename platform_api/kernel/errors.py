@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .db import DatabaseBusy
+
 PROBLEM_JSON = "application/problem+json"
 _log = structlog.get_logger("errors")
 
@@ -141,6 +143,16 @@ def install_error_handlers(app: FastAPI) -> None:
         _log.warning("data_error", path=request.url.path, error=type(exc).__name__)
         return problem_response(
             422, "A value in the request cannot be stored", instance=request.url.path
+        )
+
+    @app.exception_handler(DatabaseBusy)
+    async def _busy(request: Request, exc: DatabaseBusy) -> JSONResponse:
+        _log.warning("database_busy", path=request.url.path)
+        return problem_response(
+            503,
+            "The service is busy; try again in a moment",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(Exception)
