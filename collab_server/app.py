@@ -36,12 +36,14 @@ from rooms import (
 
 from . import connection, internal
 from .codes import SERVICE_RESTART
+from .peer import Outbox
 from .settings import CollabSettings
 from .state import (
     BUS,
     DRAINING,
     METRICS,
     NODE_ID,
+    OUTBOX,
     PEERS,
     PEERS_GONE,
     ROOMS,
@@ -96,6 +98,7 @@ def create_app(
     )
     app[DRAINING] = [False]
     app[PEERS] = set()
+    app[OUTBOX] = Outbox()
     app[PEERS_GONE] = asyncio.Event()  # set whenever the last peer leaves
     app[NODE_ID] = new_node_id()
 

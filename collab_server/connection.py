@@ -22,7 +22,7 @@ from .codes import (
 from .errors import Reject
 from .peer import WsPeer
 from .settings import CollabSettings
-from .state import DRAINING, METRICS, PEERS, PEERS_GONE, ROOMS, SETTINGS, TICKETS
+from .state import DRAINING, METRICS, OUTBOX, PEERS, PEERS_GONE, ROOMS, SETTINGS, TICKETS
 from .tickets import Ticket, TicketVerifier
 
 _log = structlog.get_logger("collab")
@@ -133,6 +133,7 @@ async def _serve(
         can_write=False,  # until its role is read from inside the room
         max_queue_bytes=settings.send_queue_bytes,
         metrics=metrics,
+        outbox=request.app[OUTBOX],
     )
     if request.app[DRAINING][0]:  # draining began while the ticket or the room was loading
         raise Reject(SERVICE_RESTART, "server restarting")

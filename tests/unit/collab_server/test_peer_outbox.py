@@ -1,0 +1,103 @@
+"""A peer's frames go to its socket once per pass of the event loop: one system call for
+several messages, in order, with the send queue's budget still counting what waits."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from aiohttp import web
+
+from collab_server.peer import Outbox, WsPeer, binary_frame
+from rooms import RoomMetrics
+
+
+class SocketTransport:
+    """Stands in for the socket's transport, recording each call that would be a system call."""
+
+    def __init__(self, unsent: int = 0) -> None:
+        self.calls: list[list[bytes]] = []
+        self.unsent = unsent
+
+    def write(self, data: bytes) -> None:
+        self.calls.append([data])
+
+    def writelines(self, chunks: list[bytes]) -> None:
+        self.calls.append(list(chunks))
+
+    def get_write_buffer_size(self) -> int:
+        return self.unsent
+
+    def is_closing(self) -> bool:
+        return False
+
+
+class ClosingSocket:
+    def __init__(self) -> None:
+        self.closed_with: int | None = None
+
+    async def close(self, *, code: int, message: bytes) -> bool:
+        self.closed_with = code
+        return True
+
+
+def _peer(transport: SocketTransport, outbox: Outbox, *, budget: int = 1 << 20) -> WsPeer:
+    return WsPeer(
+        cast(web.WebSocketResponse, ClosingSocket()),
+        cast(Any, transport),
+        user_id="u",
+        issued_at=0.0,
+        can_write=True,
+        max_queue_bytes=budget,
+        metrics=RoomMetrics(),
+        outbox=outbox,
+    )
+
+
+async def _next_pass() -> None:
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+
+
+async def test_messages_of_one_pass_leave_in_one_call_in_order() -> None:
+    outbox = Outbox()
+    first, second = SocketTransport(), SocketTransport()
+    a, b = _peer(first, outbox), _peer(second, outbox)
+    for message in (b"one", b"two", b"three"):
+        a.send(message)
+    b.send(b"solo")
+    assert first.calls == []
+    assert second.calls == []
+    await _next_pass()
+    assert first.calls == [[binary_frame(b"one"), binary_frame(b"two"), binary_frame(b"three")]]
+    assert second.calls == [[binary_frame(b"solo")]]
+    a.send(b"four")  # the next pass starts a new queue
+    await _next_pass()
+    assert first.calls[1:] == [[binary_frame(b"four")]]
+
+
+async def test_a_queue_of_64_kib_goes_out_at_once() -> None:
+    transport = SocketTransport()
+    peer = _peer(transport, Outbox())
+    chunk = b"x" * 40_000
+    peer.send(chunk)
+    assert transport.calls == []
+    peer.send(chunk)  # 80 kB queued: written now, not at the end of the pass
+    assert transport.calls == [[binary_frame(chunk), binary_frame(chunk)]]
+    big = b"y" * 100_000
+    peer.send(big)  # header and payload, without a copy
+    assert transport.calls[1] == [binary_frame(big)[:10], big]
+    await _next_pass()
+    assert len(transport.calls) == 2
+
+
+async def test_what_waits_in_the_queue_counts_toward_the_budget() -> None:
+    transport = SocketTransport(unsent=5_000)
+    peer = _peer(transport, Outbox(), budget=8_000)
+    peer.send(b"a" * 2_000)
+    peer.send(b"b" * 2_000)  # 5,000 unsent + 4,000 queued: over the budget
+    assert peer.close_request is not None
+    assert peer.close_request[0] == 1013
+    peer.send(b"c")  # a kicked peer takes nothing more
+    await _next_pass()
+    assert transport.calls == [[binary_frame(b"a" * 2_000)]]
