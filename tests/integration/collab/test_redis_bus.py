@@ -8,6 +8,7 @@ import contextlib
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
@@ -15,7 +16,7 @@ import redis.asyncio as redis
 from platform_api.kernel.provision import ServiceDatabase
 from rooms import MemoryUpdateLog, RedisAccessLedger, RedisBus, RoomId
 from rooms.redis_bus import channel
-from tests.harness.ywire import eventually
+from tests.harness.ywire import YClient, eventually
 
 from .conftest import (
     Connect,
@@ -282,16 +283,9 @@ async def test_an_update_the_full_queue_dropped_reaches_the_other_node_once_redi
     """A node's link to Redis is cut until its queue overflows: once it has sent what it
     held, it says FRESH in the room, and the other node's peer gets the dropped update
     without reconnecting (the other node's own link never dropped: nothing else tells it)."""
-    log = MemoryUpdateLog()
-    cut_off = await start_node(
-        redis_url=f"redis://127.0.0.1:{proxy.port}/0", bus_queue_bytes=1024, update_log=log
+    cut_off, a, b = await _held_behind_proxy_and_directly(
+        proxy, start_node, connect, room_key, redis_url
     )
-    other = await start_node(redis_url=redis_url, update_log=log)
-    a, b = await connect(cut_off, room_key), await connect(other, room_key)
-    await a.insert("a ")
-    await b.insert("b ")
-    await eventually(lambda: len(str(a)) == len(str(b)) == 4, what="both nodes hold the room")
-
     await proxy.cut()
     await a.insert("held ")  # fits in the queue: sent when Redis is back
     await a.insert("dropped " * 200)  # does not fit
@@ -306,19 +300,9 @@ async def test_a_dropped_update_reaches_the_other_node_after_its_room_unloaded_h
 ) -> None:
     """The writer leaves and the cut-off node unloads the room before Redis is back: the
     other node, still holding it, is asked to catch up all the same."""
-    log = MemoryUpdateLog()
-    cut_off = await start_node(
-        redis_url=f"redis://127.0.0.1:{proxy.port}/0",
-        bus_queue_bytes=1024,
-        update_log=log,
-        idle_room_seconds=0,
+    cut_off, a, b = await _held_behind_proxy_and_directly(
+        proxy, start_node, connect, room_key, redis_url, idle_room_seconds=0
     )
-    other = await start_node(redis_url=redis_url, update_log=log)
-    a, b = await connect(cut_off, room_key), await connect(other, room_key)
-    await a.insert("a ")
-    await b.insert("b ")
-    await eventually(lambda: len(str(a)) == len(str(b)) == 4, what="both nodes hold the room")
-
     await proxy.cut()
     await a.insert("held ")  # queued: the dropped room is reported once it has gone out
     await a.insert("dropped " * 200)
@@ -343,20 +327,11 @@ async def test_a_revoke_the_full_queue_dropped_closes_the_peer_on_the_other_node
     """A revoke made through a node whose queue is full never reaches the other node over
     the bus; the ledger has it, and the other node's catch-up closes the revoked peer as a
     reconnect with its ticket would be refused, before sending it the updates it missed."""
-    log = MemoryUpdateLog()
-    cut_off = await start_node(
-        redis_url=f"redis://127.0.0.1:{proxy.port}/0",
-        bus_queue_bytes=1024,
-        update_log=log,
-        access_ledger=ledger,  # the change is recorded: only its bus message is lost
-    )
-    other = await start_node(redis_url=redis_url, update_log=log)
     user = str(uuid.uuid4())
-    a, b = await connect(cut_off, room_key), await connect(other, room_key, user=user)
-    await a.insert("a ")
-    await b.insert("b ")
-    await eventually(lambda: len(str(a)) == len(str(b)) == 4, what="both nodes hold the room")
-
+    cut_off, a, b = await _held_behind_proxy_and_directly(
+        proxy, start_node, connect, room_key, redis_url, user=user,
+        access_ledger=ledger,  # the change is recorded: only its bus message is lost
+    )  # fmt: skip
     await proxy.cut()
     while not await _bus_dropped(cut_off):
         await a.insert("x")  # fill the queue to the last small message
@@ -366,6 +341,35 @@ async def test_a_revoke_the_full_queue_dropped_closes_the_peer_on_the_other_node
     await proxy.start()
     assert await b.wait_closed(timeout=5) == 4403
     assert str(b) != str(a)  # the last "x" was dropped: only the catch-up would have sent it
+
+
+async def _held_behind_proxy_and_directly(
+    proxy: CuttableProxy,
+    start_node: StartNode,
+    connect: Connect,
+    room_key: str,
+    redis_url: str,
+    *,
+    user: str | None = None,
+    **cut_off_settings: Any,
+) -> tuple[str, YClient, YClient]:
+    """The room held by a node that reaches Redis through ``proxy`` with a 1 KiB publish
+    queue (its URL and peer ``a`` are returned) and by one that reaches it directly (peer
+    ``b``, of ``user`` when given); both on one in-memory log."""
+    log = MemoryUpdateLog()
+    cut_off = await start_node(
+        redis_url=f"redis://127.0.0.1:{proxy.port}/0",
+        bus_queue_bytes=1024,
+        update_log=log,
+        **cut_off_settings,
+    )
+    other = await start_node(redis_url=redis_url, update_log=log)
+    a = await connect(cut_off, room_key)
+    b = await connect(other, room_key, **({"user": user} if user else {}))
+    await a.insert("a ")
+    await b.insert("b ")
+    await eventually(lambda: len(str(a)) == len(str(b)) == 4, what="both nodes hold the room")
+    return cut_off, a, b
 
 
 async def _bus_dropped(base: str) -> bool:
