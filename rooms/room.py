@@ -416,9 +416,16 @@ class Room:
         message: after a gap on the bus, or when another node may have kept messages from
         us. Reading all of the state, not a recent window, covers gaps of any length and
         updates that compaction has already moved into a snapshot. The two reads overlap;
-        access is judged first, so a peer whose revoke the bus dropped hears nothing more."""
-        judged = self._reapply_access(self._access.entries(self.id))
-        stored, _ = await asyncio.gather(self._log.load(self.id), judged)
+        access is judged first, so a peer whose revoke the bus dropped hears nothing more.
+        If the ledger cannot be read, the document is repaired all the same and the error
+        raised after it, so the catch-up is tried again, access included."""
+        stored, judged = await asyncio.gather(
+            self._log.load(self.id),
+            self._reapply_access(self._access.entries(self.id)),
+            return_exceptions=True,
+        )
+        if isinstance(stored, BaseException):
+            raise stored
         before = state_vector(self.doc)
         # A diff carries every struct we lacked and the whole delete set (deletions may come
         # without new structs): compare it before and after to know whether anything changed.
@@ -427,6 +434,8 @@ class Room:
         diff = self.doc.get_update(before)
         if diff != unchanged:
             self._broadcast(encode_update(diff), exclude=None)
+        if isinstance(judged, BaseException):
+            raise judged
 
 
 def _access_state(command: dict[str, str]) -> str:

@@ -14,7 +14,7 @@ import pytest
 import redis.asyncio as redis
 
 from platform_api.kernel.provision import ServiceDatabase
-from rooms import MemoryUpdateLog, RedisAccessLedger, RedisBus, RoomId
+from rooms import MemoryAccessLedger, MemoryUpdateLog, RedisAccessLedger, RedisBus, RoomId
 from rooms.redis_bus import channel
 from tests.harness.ywire import YClient, eventually
 
@@ -295,6 +295,31 @@ async def test_an_update_the_full_queue_dropped_reaches_the_other_node_once_redi
     assert b.connected
 
 
+class LedgerAwayForListing(MemoryAccessLedger):
+    """An access ledger that answers for one user but cannot list a room's changes (Redis
+    failing on a bigger read, say)."""
+
+    async def entries(self, room: RoomId) -> dict[str, tuple[str, float]]:
+        raise ConnectionError("the access ledger is away for a moment")
+
+
+async def test_a_catch_up_repairs_the_document_even_when_access_cannot_be_read(
+    proxy: CuttableProxy, start_node: StartNode, connect: Connect, room_key: str, redis_url: str
+) -> None:
+    """Judging access again is part of a catch-up; failing at it must not leave the peers
+    without the updates they missed (the catch-up is tried again for the access part)."""
+    cut_off, a, b = await _held_behind_proxy_and_directly(
+        proxy, start_node, connect, room_key, redis_url,
+        other_settings={"access_ledger": LedgerAwayForListing()},
+    )  # fmt: skip
+    await proxy.cut()
+    await a.insert("held ")
+    await a.insert("dropped " * 200)
+    await eventually(lambda: _bus_dropped(cut_off), what="the update is dropped")
+    await proxy.start()
+    await eventually(lambda: str(b) == str(a), what="the other node catches up")
+
+
 async def test_a_dropped_update_reaches_the_other_node_after_its_room_unloaded_here(
     proxy: CuttableProxy, start_node: StartNode, connect: Connect, room_key: str, redis_url: str
 ) -> None:
@@ -351,6 +376,7 @@ async def _held_behind_proxy_and_directly(
     redis_url: str,
     *,
     user: str | None = None,
+    other_settings: dict[str, Any] | None = None,
     **cut_off_settings: Any,
 ) -> tuple[str, YClient, YClient]:
     """The room held by a node that reaches Redis through ``proxy`` with a 1 KiB publish
@@ -363,7 +389,7 @@ async def _held_behind_proxy_and_directly(
         update_log=log,
         **cut_off_settings,
     )
-    other = await start_node(redis_url=redis_url, update_log=log)
+    other = await start_node(redis_url=redis_url, update_log=log, **(other_settings or {}))
     a = await connect(cut_off, room_key)
     b = await connect(other, room_key, **({"user": user} if user else {}))
     await a.insert("a ")
