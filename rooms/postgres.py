@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 import asyncpg
 import structlog
 
 from platform_api.kernel.db import tenant_transaction
+from platform_api.kernel.processes import exit_with_parent
 
 from .ids import RoomId
 from .ports import SnapshotInfo, SnapshotStore, StoredState
@@ -63,9 +66,13 @@ class PostgresUpdateLog:
         self._writer: asyncio.Task[None] | None = None
         # The writer's own connection, held between commits: no pool round trip, no reset.
         self._conn: asyncpg.pool.PoolConnectionProxy | None = None
+        self._merger: ProcessPoolExecutor | None = None  # started by the first compaction
 
     async def __aenter__(self) -> PostgresUpdateLog:
         self._writer = asyncio.create_task(self._write_loop(), name="update-log-writer")
+        # Start the merge process now, beside the node's own start, not in the first
+        # compaction's way (its result is not waited for).
+        self._merge_process().submit(int)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -83,6 +90,8 @@ class PostgresUpdateLog:
                 self._fail_unwritten()
             await asyncio.gather(writer, return_exceptions=True)
         await self._drop_connection()
+        if self._merger is not None:
+            self._merger.shutdown(wait=False, cancel_futures=True)
 
     async def _flushed(self, writer: asyncio.Task[None]) -> bool:
         """Whether everything appended got committed (or failed) within ``flush_seconds``."""
@@ -228,8 +237,10 @@ class PostgresUpdateLog:
             if not rows:
                 return None
             seq = rows[-1]["seq"]
-            merged = await asyncio.to_thread(
-                merge, ([snapshot] if snapshot else []) + [r["update"] for r in rows]
+            merged = await asyncio.get_running_loop().run_in_executor(
+                self._merge_process(),
+                merge,
+                ([snapshot] if snapshot else []) + [r["update"] for r in rows],
             )
             inline: bytes | None = merged
             blob_key: str | None = None
@@ -253,6 +264,18 @@ class PostgresUpdateLog:
                 [r["seq"] for r in rows],
             )
         return seq
+
+    def _merge_process(self) -> ProcessPoolExecutor:
+        """The process that merges for compactions. Yrs keeps the GIL while it merges (some
+        milliseconds for a large document), so a merge on a thread of this process would
+        stall every room's fan-out just the same; a process of its own costs a copy of the
+        bytes each way. Spawned, not forked (this process runs threads): it imports only
+        what a merge needs, and exits with this process."""
+        if self._merger is None:
+            self._merger = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
+            )
+        return self._merger
 
     async def _read(
         self, conn: asyncpg.Connection, room: RoomId

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import psutil
 from aiohttp import web
 from pycrdt import Doc, Text
 
@@ -17,6 +18,7 @@ from collab_server import CollabSettings, create_app
 from crdt import decode_state_vector
 from platform_api.kernel.provision import ServiceDatabase
 from tests.harness.collab import appends_held
+from tests.harness.nodes import NodeProcess
 from tests.harness.ywire import YClient, eventually
 
 from .conftest import Connect, Mint, StartNode
@@ -319,3 +321,26 @@ async def test_old_tickets_cannot_undo_an_access_change(
     fresh = await connect(nodes[1], room_key, user=removed)
     await asyncio.wait_for(fresh.synced.wait(), 15)
     assert fresh.close_code is None
+
+
+async def test_a_killed_node_leaves_no_merge_process_behind(
+    collab_db: ServiceDatabase, ticket_key: tuple[str, str], tmp_path: Path
+) -> None:
+    """Compactions merge in a process of the node's own; a ``kill -9`` of the node must not
+    leave it (or its helpers) running."""
+    env = {
+        "COLLAB_DATABASE_URL": collab_db.app_dsn,
+        "COLLAB_TICKET_PUBLIC_KEY": ticket_key[1],
+        "COLLAB_SNAPSHOT_DIR": str(tmp_path / "snapshots"),
+    }
+    node = await asyncio.to_thread(NodeProcess("merge-owner", env, tmp_path).start)
+    assert node.proc is not None
+    try:
+        parent = psutil.Process(node.proc.pid)
+        await eventually(lambda: bool(parent.children()), what="the merge process starts")
+        helpers = parent.children(recursive=True)
+    finally:
+        node.kill()
+    gone, alive = await asyncio.to_thread(psutil.wait_procs, helpers, timeout=10)
+    assert alive == []
+    assert gone

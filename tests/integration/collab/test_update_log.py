@@ -4,16 +4,20 @@ a writer connection that dies between commits, and what shutdown does with pendi
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import asyncpg
 import pytest
 import structlog
+from pycrdt import Doc, Text
 from structlog.testing import capture_logs
 
+from crdt import merge_updates
 from platform_api.kernel import create_pool
 from platform_api.kernel.db import tenant_transaction
 from platform_api.kernel.provision import ServiceDatabase
@@ -166,3 +170,34 @@ async def test_shutdown_with_the_database_unreachable_fails_pending_updates_in_t
             await log.append(room, b"after shutdown")
     finally:
         await pool.close()
+
+
+def _merge_noting_the_process(note: Path, updates: list[bytes]) -> bytes:
+    note.write_text(str(os.getpid()))
+    return merge_updates(updates)
+
+
+async def test_compaction_merges_in_a_process_of_its_own(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Yrs keeps the GIL while it merges: on a thread of the node, a large room's merge
+    would stall every other room's fan-out for as long."""
+    room = RoomId(uuid.uuid4(), "compacted")
+    doc = Doc()
+    text = doc.get("code", type=Text)
+    updates: list[bytes] = []
+    doc.observe(lambda event: updates.append(event.update))
+    for word in ("merged ", "elsewhere"):
+        text += word
+    note = tmp_path / "merger.pid"
+    async with PostgresUpdateLog(pool, LocalSnapshotStore(tmp_path)) as log:
+        for update in updates:
+            await log.append(room, update)
+        assert await log.compact(room, partial(_merge_noting_the_process, note)) is not None
+        stored = await log.load(room)
+    assert int(note.read_text()) != os.getpid()
+    assert stored.updates == []
+    assert stored.snapshot is not None
+    restored = Doc()
+    restored.apply_update(stored.snapshot)
+    assert str(restored.get("code", type=Text)) == "merged elsewhere"
