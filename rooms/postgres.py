@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import time
 import uuid
 from collections import defaultdict
@@ -273,7 +274,10 @@ class PostgresUpdateLog:
         what a merge needs, and exits with this process."""
         if self._merger is None:
             self._merger = ProcessPoolExecutor(
-                1, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
+                1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
             )
         return self._merger
 

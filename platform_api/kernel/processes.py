@@ -7,14 +7,14 @@ import threading
 import time
 
 
-def exit_with_parent() -> None:
-    """Exit this process soon after its parent is gone.
+def exit_with_parent(parent: int) -> None:
+    """Exit this process soon after ``parent`` (its parent's pid, given by the parent: the
+    parent may be gone before this runs) is gone.
 
     For the initializer of a process pool's workers: a worker waits on a queue whose other
     end it holds itself, so after a ``kill -9`` of the parent nothing else would end it.
     Imports nothing heavy, so a spawned worker stays small.
     """
-    parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:  # an orphan is adopted by another process

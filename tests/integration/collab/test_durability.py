@@ -327,7 +327,7 @@ async def test_a_killed_node_leaves_no_merge_process_behind(
     collab_db: ServiceDatabase, ticket_key: tuple[str, str], tmp_path: Path
 ) -> None:
     """Compactions merge in a process of the node's own; a ``kill -9`` of the node must not
-    leave it (or its helpers) running."""
+    leave it (or its helpers) running, even while the worker is still starting."""
     env = {
         "COLLAB_DATABASE_URL": collab_db.app_dsn,
         "COLLAB_TICKET_PUBLIC_KEY": ticket_key[1],
@@ -337,7 +337,8 @@ async def test_a_killed_node_leaves_no_merge_process_behind(
     assert node.proc is not None
     try:
         parent = psutil.Process(node.proc.pid)
-        await eventually(lambda: bool(parent.children()), what="the merge process starts")
+        # The resource tracker, then the worker: killed as soon as both exist.
+        await eventually(lambda: len(parent.children()) >= 2, what="the merge process starts")
         helpers = parent.children(recursive=True)
     finally:
         node.kill()
