@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import parse_qsl
 
 import asyncpg
 import structlog
@@ -68,9 +69,19 @@ async def settled_role(manager: RoomManager, room_id: RoomId, ticket: Ticket, pe
             return role
 
 
+def _query_ticket(request: web.Request) -> str:
+    """``?ticket=``, parsed from the raw query string as ``request.query`` would parse it,
+    but not cached: the request lives as long as the socket, and so would its parsed query,
+    the ticket included."""
+    for name, value in parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True):
+        if name == "ticket":
+            return value
+    return ""
+
+
 async def _read_ticket(ws: web.WebSocketResponse, request: web.Request, wait_seconds: float) -> str:
     """The ticket from ``?ticket=`` or, failing that, the first (text) message."""
-    if ticket := request.query.get("ticket"):
+    if ticket := _query_ticket(request):
         return ticket
     try:
         message = await ws.receive(timeout=wait_seconds)
