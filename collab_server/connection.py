@@ -23,7 +23,7 @@ from .codes import (
 from .errors import Reject
 from .peer import WsPeer
 from .settings import CollabSettings
-from .state import DRAINING, METRICS, PEERS, PEERS_GONE, ROOMS, SETTINGS, TICKETS
+from .state import DEADLINES, DRAINING, METRICS, PEERS, PEERS_GONE, ROOMS, SETTINGS, TICKETS
 from .tickets import Ticket, TicketVerifier
 
 _log = structlog.get_logger("collab")
@@ -144,6 +144,7 @@ async def _serve(
         can_write=False,  # until its role is read from inside the room
         max_queue_bytes=settings.send_queue_bytes,
         metrics=metrics,
+        deadlines=request.app[DEADLINES],
     )
     if request.app[DRAINING][0]:  # draining began while the ticket or the room was loading
         raise Reject(SERVICE_RESTART, "server restarting")
