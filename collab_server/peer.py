@@ -67,7 +67,6 @@ class WsPeer:
         "_ws",
         "access_changes",
         "can_write",
-        "client_ids",
         "close_request",
         "issued_at",
         "user_id",
@@ -89,7 +88,6 @@ class WsPeer:
         self.issued_at = issued_at
         self.can_write = can_write
         self.access_changes = 0
-        self.client_ids: set[int] = set()
         self._ws = ws
         # Duck-typed: uvloop's transports do not derive from asyncio.WriteTransport.
         self._transport = cast(asyncio.WriteTransport, transport) if transport else None
