@@ -154,8 +154,12 @@ async def _serve(
             # Read once access changes reach the peer, so none can fall between the read and
             # the peer; a revoked user is refused before it hears anything of the room.
             peer.can_write = await settled_role(manager, room_id, ticket, peer) == "write"
+            peer.expire_at(ticket.expires_at)
             room.greet(peer)
-            await _message_loop(ws, peer, manager, room, ticket, verifier, settings, metrics)
+            # This frame lasts as long as the socket: let go of what only joining needed
+            # (the ticket and the parsed room id), so that idle connections do not keep them.
+            del room_id, ticket
+            await _message_loop(ws, peer, manager, room, verifier, settings, metrics)
     finally:
         request.app[PEERS].discard(peer)
         if not request.app[PEERS]:
@@ -169,13 +173,11 @@ async def _message_loop(
     peer: WsPeer,
     manager: RoomManager,
     room: Room,
-    ticket: Ticket,
     verifier: TicketVerifier,
     settings: CollabSettings,
     metrics: RoomMetrics,
 ) -> None:
     bucket = TokenBucket(settings.rate_per_second, settings.rate_burst)
-    peer.expire_at(ticket.expires_at)
     while not ws.closed and peer.close_request is None:
         message = await ws.receive()
         if message.type == WSMsgType.BINARY:
@@ -206,7 +208,7 @@ async def _message_loop(
             except Reject as reject:
                 peer.kick(reject.code, reject.reason)
                 return
-            if fresh.user_id != ticket.user_id:
+            if fresh.user_id != peer.user_id:
                 peer.kick(TICKET_WRONG_ROOM, "ticket is for another user")
                 return
             try:

@@ -38,6 +38,7 @@ class Joined:
         room = await self._manager.open(self._room_id)
         room.admit(self._peer)
         self._room = room
+        del self._room_id  # the room is all it needs from here on, for as long as the peer stays
         return room
 
     async def __aexit__(self, *exc_info: object) -> None:
