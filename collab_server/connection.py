@@ -159,7 +159,20 @@ async def _serve(
             # This frame lasts as long as the socket: let go of what only joining needed
             # (the ticket and the parsed room id), so that idle connections do not keep them.
             del room_id, ticket
-            await _message_loop(ws, peer, manager, room, verifier, settings, metrics)
+            # An idle connection waits here; each message is handled by a call that returns
+            # (not by a loop coroutine suspended beside this one), and a kick ends the loop.
+            bucket = TokenBucket(settings.rate_per_second, settings.rate_burst)
+            while not ws.closed and peer.close_request is None:
+                message = await ws.receive()
+                if message.type == WSMsgType.BINARY:
+                    await _on_update(peer, manager, room, bucket, metrics, message.data)
+                elif message.type == WSMsgType.TEXT:
+                    await _on_ticket(peer, manager, room, verifier, str(message.data))
+                elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                    return
+                elif message.type == WSMsgType.ERROR:
+                    _log.info("websocket_error", error=repr(ws.exception()))
+                    return
     finally:
         request.app[PEERS].discard(peer)
         if not request.app[PEERS]:
@@ -168,59 +181,51 @@ async def _serve(
         await peer.wait_closed(within=2.0)
 
 
-async def _message_loop(
-    ws: web.WebSocketResponse,
+async def _on_update(
     peer: WsPeer,
     manager: RoomManager,
     room: Room,
-    verifier: TicketVerifier,
-    settings: CollabSettings,
+    bucket: TokenBucket,
     metrics: RoomMetrics,
+    data: bytes,
 ) -> None:
-    bucket = TokenBucket(settings.rate_per_second, settings.rate_burst)
-    while not ws.closed and peer.close_request is None:
-        message = await ws.receive()
-        if message.type == WSMsgType.BINARY:
-            metrics.messages_in.inc()
-            metrics.bytes_in.inc(len(message.data))
-            if not bucket.take():
-                peer.kick(POLICY_RATE_LIMIT, "rate limit exceeded")
-                return
-            try:
-                await room.receive(peer, message.data)
-            except ProtocolError as exc:
-                peer.kick(int(exc.code), exc.reason)
-                return
-            except DocumentTooLarge as exc:
-                peer.kick(DOCUMENT_TOO_LARGE, str(exc))
-                return
-            except (OSError, RuntimeError, asyncpg.PostgresError) as exc:
-                _log.error("update_not_persisted", room=room.id.key, error=repr(exc))
-                peer.kick(INTERNAL_ERROR, "storage unavailable: reconnect to resync")
-                return
-            finally:
-                if room.broken:
-                    await manager.discard_broken(room)
-        elif message.type == WSMsgType.TEXT:
-            # A fresh ticket for the same room and user extends the connection.
-            try:
-                fresh = await verifier.verify(str(message.data).strip(), room.id.key)
-            except Reject as reject:
-                peer.kick(reject.code, reject.reason)
-                return
-            if fresh.user_id != peer.user_id:
-                peer.kick(TICKET_WRONG_ROOM, "ticket is for another user")
-                return
-            try:
-                role = await settled_role(manager, room.id, fresh, peer)
-            except Reject as reject:
-                peer.kick(reject.code, reject.reason)
-                return
-            peer.expire_at(fresh.expires_at)
-            peer.issued_at = fresh.issued_at
-            peer.can_write = role == "write"
-        elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
-            return
-        elif message.type == WSMsgType.ERROR:
-            _log.info("websocket_error", error=repr(ws.exception()))
-            return
+    """A binary message: sync, update or awareness. A rule broken kicks the peer."""
+    metrics.messages_in.inc()
+    metrics.bytes_in.inc(len(data))
+    if not bucket.take():
+        peer.kick(POLICY_RATE_LIMIT, "rate limit exceeded")
+        return
+    try:
+        await room.receive(peer, data)
+    except ProtocolError as exc:
+        peer.kick(int(exc.code), exc.reason)
+    except DocumentTooLarge as exc:
+        peer.kick(DOCUMENT_TOO_LARGE, str(exc))
+    except (OSError, RuntimeError, asyncpg.PostgresError) as exc:
+        _log.error("update_not_persisted", room=room.id.key, error=repr(exc))
+        peer.kick(INTERNAL_ERROR, "storage unavailable: reconnect to resync")
+    finally:
+        if room.broken:
+            await manager.discard_broken(room)
+
+
+async def _on_ticket(
+    peer: WsPeer, manager: RoomManager, room: Room, verifier: TicketVerifier, token: str
+) -> None:
+    """A text message: a fresh ticket for the same room and user extends the connection."""
+    try:
+        fresh = await verifier.verify(token.strip(), room.id.key)
+    except Reject as reject:
+        peer.kick(reject.code, reject.reason)
+        return
+    if fresh.user_id != peer.user_id:
+        peer.kick(TICKET_WRONG_ROOM, "ticket is for another user")
+        return
+    try:
+        role = await settled_role(manager, room.id, fresh, peer)
+    except Reject as reject:
+        peer.kick(reject.code, reject.reason)
+        return
+    peer.expire_at(fresh.expires_at)
+    peer.issued_at = fresh.issued_at
+    peer.can_write = role == "write"
