@@ -93,7 +93,11 @@ async def _read_ticket(ws: web.WebSocketResponse, request: web.Request, wait_sec
 
 
 async def handle(request: web.Request) -> web.WebSocketResponse:
-    """GET /collab/{room}: the y-websocket protocol for one room."""
+    """GET /collab/{room}: the y-websocket protocol for one room.
+
+    An open connection waits in this coroutine, whose frame lasts as long as the socket:
+    joining and each message are handled by calls that return, so no other coroutine of
+    ours stays suspended beside it."""
     app = request.app
     settings: CollabSettings = app[SETTINGS]
     metrics: RoomMetrics = app[METRICS]
@@ -108,7 +112,38 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
         return ws
     metrics.connections.inc()
     try:
-        await _serve(ws, request, settings, metrics)
+        room_id, ticket, peer = await _admit(ws, request, settings, metrics)
+        app[PEERS].add(peer)
+        try:
+            manager = app[ROOMS]
+            async with manager.joined(room_id, peer) as room:
+                # Read once access changes reach the peer, so none can fall between the read
+                # and the peer; a revoked user is refused before it hears anything of the room.
+                peer.can_write = await settled_role(manager, room_id, ticket, peer) == "write"
+                peer.expire_at(ticket.expires_at)
+                room.greet(peer)
+                # Let go of what only joining needed (the ticket, the parsed room id), so
+                # that idle connections do not keep them.
+                del room_id, ticket
+                verifier = app[TICKETS]
+                bucket = TokenBucket(settings.rate_per_second, settings.rate_burst)
+                while not ws.closed and peer.close_request is None:  # a kick ends the loop
+                    message = await ws.receive()
+                    if message.type == WSMsgType.BINARY:
+                        await _on_update(peer, manager, room, bucket, metrics, message.data)
+                    elif message.type == WSMsgType.TEXT:
+                        await _on_ticket(peer, manager, room, verifier, str(message.data))
+                    elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                        break
+                    elif message.type == WSMsgType.ERROR:
+                        _log.info("websocket_error", error=repr(ws.exception()))
+                        break
+        finally:
+            app[PEERS].discard(peer)
+            if not app[PEERS]:
+                app[PEERS_GONE].set()
+            # A close we requested sends the frame with our code; give it a moment.
+            await peer.wait_closed(within=2.0)
     except Reject as reject:
         metrics.evictions.labels(str(reject.code)).inc()
         await ws.close(code=reject.code, message=reject.reason.encode())
@@ -121,21 +156,20 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _serve(
+async def _admit(
     ws: web.WebSocketResponse, request: web.Request, settings: CollabSettings, metrics: RoomMetrics
-) -> None:
+) -> tuple[RoomId, Ticket, WsPeer]:
+    """The room, the verified ticket and the peer of a new connection (raises Reject)."""
     room_key = request.match_info["room"]
     try:
         room_id = RoomId.parse(room_key)
     except ValueError as exc:
         raise Reject(TICKET_WRONG_ROOM, "room must look like <tenant-uuid>:<name>") from exc
-    verifier: TicketVerifier = request.app[TICKETS]
-    ticket = await verifier.verify(
+    ticket = await request.app[TICKETS].verify(
         await _read_ticket(ws, request, settings.first_message_timeout), room_key
     )
     if ticket.role == "service":
         raise Reject(TICKET_WRONG_ROOM, "service tickets are for the internal API")
-    manager: RoomManager = request.app[ROOMS]
     peer = WsPeer(
         ws,
         request.transport,
@@ -148,37 +182,7 @@ async def _serve(
     )
     if request.app[DRAINING][0]:  # draining began while the ticket or the room was loading
         raise Reject(SERVICE_RESTART, "server restarting")
-    request.app[PEERS].add(peer)
-    try:
-        async with manager.joined(room_id, peer) as room:
-            # Read once access changes reach the peer, so none can fall between the read and
-            # the peer; a revoked user is refused before it hears anything of the room.
-            peer.can_write = await settled_role(manager, room_id, ticket, peer) == "write"
-            peer.expire_at(ticket.expires_at)
-            room.greet(peer)
-            # This frame lasts as long as the socket: let go of what only joining needed
-            # (the ticket and the parsed room id), so that idle connections do not keep them.
-            del room_id, ticket
-            # An idle connection waits here; each message is handled by a call that returns
-            # (not by a loop coroutine suspended beside this one), and a kick ends the loop.
-            bucket = TokenBucket(settings.rate_per_second, settings.rate_burst)
-            while not ws.closed and peer.close_request is None:
-                message = await ws.receive()
-                if message.type == WSMsgType.BINARY:
-                    await _on_update(peer, manager, room, bucket, metrics, message.data)
-                elif message.type == WSMsgType.TEXT:
-                    await _on_ticket(peer, manager, room, verifier, str(message.data))
-                elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
-                    return
-                elif message.type == WSMsgType.ERROR:
-                    _log.info("websocket_error", error=repr(ws.exception()))
-                    return
-    finally:
-        request.app[PEERS].discard(peer)
-        if not request.app[PEERS]:
-            request.app[PEERS_GONE].set()
-        # A close we requested sends the frame with our code; give it a moment.
-        await peer.wait_closed(within=2.0)
+    return room_id, ticket, peer
 
 
 async def _on_update(
