@@ -36,10 +36,12 @@ from rooms import (
 
 from . import connection, internal
 from .codes import SERVICE_RESTART
+from .deadlines import Deadlines
 from .peer import Outbox
 from .settings import CollabSettings
 from .state import (
     BUS,
+    DEADLINES,
     DRAINING,
     METRICS,
     NODE_ID,
@@ -99,6 +101,7 @@ def create_app(
     app[DRAINING] = [False]
     app[PEERS] = set()
     app[OUTBOX] = Outbox()
+    app[DEADLINES] = Deadlines()
     app[PEERS_GONE] = asyncio.Event()  # set whenever the last peer leaves
     app[NODE_ID] = new_node_id()
 
@@ -160,6 +163,7 @@ def create_app(
 
     app.cleanup_ctx.append(engine)
     app.on_shutdown.append(_drain)
+    app.on_cleanup.append(_forget_deadlines)
     app.router.add_get("/collab/{room}", connection.handle)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
@@ -221,6 +225,10 @@ async def _drain(app: web.Application) -> None:
         app[PEERS_GONE].clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(app[PEERS_GONE].wait(), app[SETTINGS].drain_seconds)
+
+
+async def _forget_deadlines(app: web.Application) -> None:
+    app[DEADLINES].close()
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import parse_qsl
 
 import asyncpg
 import structlog
@@ -22,7 +23,17 @@ from .codes import (
 from .errors import Reject
 from .peer import WsPeer
 from .settings import CollabSettings
-from .state import DRAINING, METRICS, OUTBOX, PEERS, PEERS_GONE, ROOMS, SETTINGS, TICKETS
+from .state import (
+    DEADLINES,
+    DRAINING,
+    METRICS,
+    OUTBOX,
+    PEERS,
+    PEERS_GONE,
+    ROOMS,
+    SETTINGS,
+    TICKETS,
+)
 from .tickets import Ticket, TicketVerifier
 
 _log = structlog.get_logger("collab")
@@ -68,9 +79,19 @@ async def settled_role(manager: RoomManager, room_id: RoomId, ticket: Ticket, pe
             return role
 
 
+def _query_ticket(request: web.Request) -> str:
+    """``?ticket=``, parsed from the raw query string as ``request.query`` would parse it,
+    but not cached: the request lives as long as the socket, and so would its parsed query,
+    the ticket included."""
+    for name, value in parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True):
+        if name == "ticket":
+            return value
+    return ""
+
+
 async def _read_ticket(ws: web.WebSocketResponse, request: web.Request, wait_seconds: float) -> str:
     """The ticket from ``?ticket=`` or, failing that, the first (text) message."""
-    if ticket := request.query.get("ticket"):
+    if ticket := _query_ticket(request):
         return ticket
     try:
         message = await ws.receive(timeout=wait_seconds)
@@ -82,7 +103,11 @@ async def _read_ticket(ws: web.WebSocketResponse, request: web.Request, wait_sec
 
 
 async def handle(request: web.Request) -> web.WebSocketResponse:
-    """GET /collab/{room}: the y-websocket protocol for one room."""
+    """GET /collab/{room}: the y-websocket protocol for one room.
+
+    An open connection waits in this coroutine, whose frame lasts as long as the socket:
+    joining and each message are handled by calls that return, so no other coroutine of
+    ours stays suspended beside it."""
     app = request.app
     settings: CollabSettings = app[SETTINGS]
     metrics: RoomMetrics = app[METRICS]
@@ -97,7 +122,38 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
         return ws
     metrics.connections.inc()
     try:
-        await _serve(ws, request, settings, metrics)
+        room_id, ticket, peer = await _admit(ws, request, settings, metrics)
+        app[PEERS].add(peer)
+        try:
+            manager = app[ROOMS]
+            async with manager.joined(room_id, peer) as room:
+                # Read once access changes reach the peer, so none can fall between the read
+                # and the peer; a revoked user is refused before it hears anything of the room.
+                peer.can_write = await settled_role(manager, room_id, ticket, peer) == "write"
+                peer.expire_at(ticket.expires_at)
+                room.greet(peer)
+                # Let go of what only joining needed (the ticket, the parsed room id), so
+                # that idle connections do not keep them.
+                del room_id, ticket
+                verifier = app[TICKETS]
+                bucket = TokenBucket(settings.rate_per_second, settings.rate_burst)
+                while not ws.closed and peer.close_request is None:  # a kick ends the loop
+                    message = await ws.receive()
+                    if message.type == WSMsgType.BINARY:
+                        await _on_update(peer, manager, room, bucket, metrics, message.data)
+                    elif message.type == WSMsgType.TEXT:
+                        await _on_ticket(peer, manager, room, verifier, str(message.data))
+                    elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                        break
+                    elif message.type == WSMsgType.ERROR:
+                        _log.info("websocket_error", error=repr(ws.exception()))
+                        break
+        finally:
+            app[PEERS].discard(peer)
+            if not app[PEERS]:
+                app[PEERS_GONE].set()
+            # A close we requested sends the frame with our code; give it a moment.
+            await peer.wait_closed(within=2.0)
     except Reject as reject:
         metrics.evictions.labels(str(reject.code)).inc()
         await ws.close(code=reject.code, message=reject.reason.encode())
@@ -110,21 +166,20 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _serve(
+async def _admit(
     ws: web.WebSocketResponse, request: web.Request, settings: CollabSettings, metrics: RoomMetrics
-) -> None:
+) -> tuple[RoomId, Ticket, WsPeer]:
+    """The room, the verified ticket and the peer of a new connection (raises Reject)."""
     room_key = request.match_info["room"]
     try:
         room_id = RoomId.parse(room_key)
     except ValueError as exc:
         raise Reject(TICKET_WRONG_ROOM, "room must look like <tenant-uuid>:<name>") from exc
-    verifier: TicketVerifier = request.app[TICKETS]
-    ticket = await verifier.verify(
+    ticket = await request.app[TICKETS].verify(
         await _read_ticket(ws, request, settings.first_message_timeout), room_key
     )
     if ticket.role == "service":
         raise Reject(TICKET_WRONG_ROOM, "service tickets are for the internal API")
-    manager: RoomManager = request.app[ROOMS]
     peer = WsPeer(
         ws,
         request.transport,
@@ -133,84 +188,63 @@ async def _serve(
         can_write=False,  # until its role is read from inside the room
         max_queue_bytes=settings.send_queue_bytes,
         metrics=metrics,
+        deadlines=request.app[DEADLINES],
         outbox=request.app[OUTBOX],
     )
     if request.app[DRAINING][0]:  # draining began while the ticket or the room was loading
         raise Reject(SERVICE_RESTART, "server restarting")
+    manager = request.app[ROOMS]
     if room_id not in manager.rooms:
         # Loading costs the database a read of the whole room: not for a revoked user.
         await effective_role(manager, room_id, ticket)
-    request.app[PEERS].add(peer)
-    try:
-        async with manager.joined(room_id, peer) as room:
-            # Read once access changes reach the peer, so none can fall between the read and
-            # the peer; a revoked user is refused before it hears anything of the room.
-            peer.can_write = await settled_role(manager, room_id, ticket, peer) == "write"
-            room.greet(peer)
-            await _message_loop(ws, peer, manager, room, ticket, verifier, settings, metrics)
-    finally:
-        request.app[PEERS].discard(peer)
-        if not request.app[PEERS]:
-            request.app[PEERS_GONE].set()
-        # A close we requested sends the frame with our code; give it a moment.
-        await peer.wait_closed(within=2.0)
+    return room_id, ticket, peer
 
 
-async def _message_loop(
-    ws: web.WebSocketResponse,
+async def _on_update(
     peer: WsPeer,
     manager: RoomManager,
     room: Room,
-    ticket: Ticket,
-    verifier: TicketVerifier,
-    settings: CollabSettings,
+    bucket: TokenBucket,
     metrics: RoomMetrics,
+    data: bytes,
 ) -> None:
-    bucket = TokenBucket(settings.rate_per_second, settings.rate_burst)
-    peer.expire_at(ticket.expires_at)
-    while not ws.closed and peer.close_request is None:
-        message = await ws.receive()
-        if message.type == WSMsgType.BINARY:
-            metrics.messages_in.inc()
-            metrics.bytes_in.inc(len(message.data))
-            if not bucket.take():
-                peer.kick(POLICY_RATE_LIMIT, "rate limit exceeded")
-                return
-            try:
-                await room.receive(peer, message.data)
-            except ProtocolError as exc:
-                peer.kick(int(exc.code), exc.reason)
-                return
-            except DocumentTooLarge as exc:
-                peer.kick(DOCUMENT_TOO_LARGE, str(exc))
-                return
-            except (OSError, RuntimeError, asyncpg.PostgresError) as exc:
-                _log.error("update_not_persisted", room=room.id.key, error=repr(exc))
-                peer.kick(INTERNAL_ERROR, "storage unavailable: reconnect to resync")
-                return
-            finally:
-                if room.broken:
-                    await manager.discard_broken(room)
-        elif message.type == WSMsgType.TEXT:
-            # A fresh ticket for the same room and user extends the connection.
-            try:
-                fresh = await verifier.verify(str(message.data).strip(), room.id.key)
-            except Reject as reject:
-                peer.kick(reject.code, reject.reason)
-                return
-            if fresh.user_id != ticket.user_id:
-                peer.kick(TICKET_WRONG_ROOM, "ticket is for another user")
-                return
-            try:
-                role = await settled_role(manager, room.id, fresh, peer)
-            except Reject as reject:
-                peer.kick(reject.code, reject.reason)
-                return
-            peer.expire_at(fresh.expires_at)
-            peer.issued_at = fresh.issued_at
-            peer.can_write = role == "write"
-        elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
-            return
-        elif message.type == WSMsgType.ERROR:
-            _log.info("websocket_error", error=repr(ws.exception()))
-            return
+    """A binary message: sync, update or awareness. A rule broken kicks the peer."""
+    metrics.messages_in.inc()
+    metrics.bytes_in.inc(len(data))
+    if not bucket.take():
+        peer.kick(POLICY_RATE_LIMIT, "rate limit exceeded")
+        return
+    try:
+        await room.receive(peer, data)
+    except ProtocolError as exc:
+        peer.kick(int(exc.code), exc.reason)
+    except DocumentTooLarge as exc:
+        peer.kick(DOCUMENT_TOO_LARGE, str(exc))
+    except (OSError, RuntimeError, asyncpg.PostgresError) as exc:
+        _log.error("update_not_persisted", room=room.id.key, error=repr(exc))
+        peer.kick(INTERNAL_ERROR, "storage unavailable: reconnect to resync")
+    finally:
+        if room.broken:
+            await manager.discard_broken(room)
+
+
+async def _on_ticket(
+    peer: WsPeer, manager: RoomManager, room: Room, verifier: TicketVerifier, token: str
+) -> None:
+    """A text message: a fresh ticket for the same room and user extends the connection."""
+    try:
+        fresh = await verifier.verify(token.strip(), room.id.key)
+    except Reject as reject:
+        peer.kick(reject.code, reject.reason)
+        return
+    if fresh.user_id != peer.user_id:
+        peer.kick(TICKET_WRONG_ROOM, "ticket is for another user")
+        return
+    try:
+        role = await settled_role(manager, room.id, fresh, peer)
+    except Reject as reject:
+        peer.kick(reject.code, reject.reason)
+        return
+    peer.expire_at(fresh.expires_at)
+    peer.issued_at = fresh.issued_at
+    peer.can_write = role == "write"

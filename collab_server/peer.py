@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import struct
-import time
 from typing import cast
 
 from aiohttp import web
@@ -23,6 +22,7 @@ from aiohttp import web
 from rooms import RoomMetrics
 
 from .codes import TICKET_INVALID, TRY_AGAIN_LATER
+from .deadlines import Deadline, Deadlines
 
 _SHORT = struct.Struct(">BB")
 _MEDIUM = struct.Struct(">BBH")
@@ -83,6 +83,7 @@ class Outbox:
 class WsPeer:
     __slots__ = (
         "_closing",
+        "_deadlines",
         "_expiry",
         "_max",
         "_metrics",
@@ -93,7 +94,6 @@ class WsPeer:
         "_ws",
         "access_changes",
         "can_write",
-        "client_ids",
         "close_request",
         "issued_at",
         "user_id",
@@ -110,12 +110,12 @@ class WsPeer:
         max_queue_bytes: int,
         metrics: RoomMetrics,
         outbox: Outbox,
+        deadlines: Deadlines,
     ) -> None:
         self.user_id = user_id
         self.issued_at = issued_at
         self.can_write = can_write
         self.access_changes = 0
-        self.client_ids: set[int] = set()
         self._ws = ws
         # Duck-typed: uvloop's transports do not derive from asyncio.WriteTransport.
         self._transport = cast(asyncio.WriteTransport, transport) if transport else None
@@ -126,7 +126,8 @@ class WsPeer:
         self._queued_bytes = 0
         self.close_request: tuple[int, str] | None = None
         self._closing: asyncio.Future[bool] | None = None  # no task per peer until it is kicked
-        self._expiry: asyncio.TimerHandle | None = None
+        self._deadlines = deadlines
+        self._expiry: Deadline | None = None
 
     def send(self, message: bytes) -> None:
         if self.close_request is not None:
@@ -167,18 +168,21 @@ class WsPeer:
 
     def expire_at(self, when: float) -> None:
         """Close with 4401 at ``when`` (epoch seconds), replacing any earlier deadline: one
-        timer per connection instead of a timeout around every receive on the hot path."""
+        deadline per connection instead of a timeout around every receive on the hot path."""
+        self._forget_expiry()
+        self._expiry = self._deadlines.add(when, self)
+
+    def expire(self) -> None:
+        self.kick(TICKET_INVALID, "ticket expired: reconnect with a new ticket")
+
+    def _forget_expiry(self) -> None:
         if self._expiry is not None:
-            self._expiry.cancel()
-        delay = max(0.0, when - time.time())
-        self._expiry = asyncio.get_running_loop().call_later(
-            delay, self.kick, TICKET_INVALID, "ticket expired: reconnect with a new ticket"
-        )
+            self._deadlines.cancel(self._expiry)
+            self._expiry = None
 
     def kick(self, code: int, reason: str) -> None:
         """Close with ``code`` after the frames already written; the first request wins."""
-        if self._expiry is not None:
-            self._expiry.cancel()
+        self._forget_expiry()
         if self.close_request is None:
             self.close_request = (code, reason)
             self._closing = asyncio.ensure_future(
@@ -188,8 +192,7 @@ class WsPeer:
     async def wait_closed(self, within: float) -> None:
         """Give a requested close ``within`` seconds to complete; then drop the connection
         and whatever it still had buffered (a stalled client would hold it for minutes)."""
-        if self._expiry is not None:
-            self._expiry.cancel()
+        self._forget_expiry()
         if self._closing is None:
             return
         done, _ = await asyncio.wait({self._closing}, timeout=within)

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from rooms import FanoutBus, RoomManager, RoomMetrics, UpdateLog
 
+from .deadlines import Deadlines
 from .peer import Outbox, WsPeer
 from .settings import CollabSettings
 from .tickets import TicketVerifier
@@ -20,6 +21,7 @@ UPDATE_LOG = web.AppKey("update_log", UpdateLog)
 BUS = web.AppKey("bus", FanoutBus)
 PEERS = web.AppKey("peers", set[WsPeer])
 OUTBOX = web.AppKey("outbox", Outbox)
+DEADLINES = web.AppKey("deadlines", Deadlines)  # the tickets of every peer, on one timer
 PEERS_GONE = web.AppKey("peers_gone", asyncio.Event)
 NODE_ID = web.AppKey("node_id", bytes)
 DRAINING = web.AppKey("draining", list[bool])  # one mutable cell: the app is frozen once started

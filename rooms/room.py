@@ -279,7 +279,6 @@ class Room:
             for e in message.entries
             if (owner := self._awareness.get(e.client_id)) is None or owner[2] in (peer, None)
         }
-        peer.client_ids |= allowed
         restricted = restrict_awareness_update(message, allowed)
         if restricted is None or not restricted.entries:  # only echoes of others' states
             return

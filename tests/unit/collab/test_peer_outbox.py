@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from aiohttp import web
 
+from collab_server.deadlines import Deadlines
 from collab_server.peer import Outbox, WsPeer, binary_frame
 from rooms import RoomMetrics
 
@@ -50,6 +51,7 @@ def _peer(transport: SocketTransport, outbox: Outbox, *, budget: int = 1 << 20) 
         can_write=True,
         max_queue_bytes=budget,
         metrics=RoomMetrics(),
+        deadlines=Deadlines(),
         outbox=outbox,
     )
 
