@@ -17,12 +17,15 @@ import asyncio
 import struct
 from typing import cast
 
+import structlog
 from aiohttp import web
 
 from rooms import RoomMetrics
 
 from .codes import TICKET_INVALID, TRY_AGAIN_LATER
 from .deadlines import Deadline, Deadlines
+
+_log = structlog.get_logger("collab")
 
 _SHORT = struct.Struct(">BB")
 _MEDIUM = struct.Struct(">BBH")
@@ -77,7 +80,10 @@ class Outbox:
     def flush(self) -> None:
         peers, self._peers = self._peers, []
         for peer in peers:
-            peer.flush()
+            try:
+                peer.flush()
+            except Exception as exc:  # one broken socket must not keep the rest waiting
+                _log.warning("peer_write_failed", error=repr(exc))
 
 
 class WsPeer:

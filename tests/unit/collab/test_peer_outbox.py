@@ -103,3 +103,22 @@ async def test_what_waits_in_the_queue_counts_toward_the_budget() -> None:
     peer.send(b"c")  # a kicked peer takes nothing more
     await _next_pass()
     assert transport.calls == [[binary_frame(b"a" * 2_000)]]
+
+
+class BrokenSocketTransport(SocketTransport):
+    def write(self, data: bytes) -> None:
+        raise RuntimeError("the socket broke under this write")
+
+
+async def test_one_broken_socket_keeps_no_other_peer_waiting() -> None:
+    outbox = Outbox()
+    healthy = SocketTransport()
+    broken, fine = _peer(BrokenSocketTransport(), outbox), _peer(healthy, outbox)
+    broken.send(b"lost")
+    fine.send(b"kept")
+    await _next_pass()
+    assert healthy.calls == [[binary_frame(b"kept")]]
+    broken.send(b"again")  # the broken peer's queue was not left half-sent either
+    fine.send(b"next")
+    await _next_pass()
+    assert healthy.calls[1:] == [[binary_frame(b"next")]]
