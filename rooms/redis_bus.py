@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -44,6 +46,7 @@ def channel(room: RoomId) -> str:
 class RedisBus:
     MAX_BATCH = 512  # messages per pipeline
     RETRY_SECONDS = 0.5
+    REFUSED_REPORT_SECONDS = 10.0
 
     def __init__(
         self,
@@ -66,8 +69,9 @@ class RedisBus:
         self._pending_bytes = 0
         self._max_pending_bytes = max_pending_bytes
         self._wake = asyncio.Event()
-        self.dropped = 0  # messages refused because the queue was full (Redis away too long)
-        self._dropped_rooms: set[RoomId] = set()  # refused since the last ``on_dropped``
+        self.dropped = 0  # messages dropped: the queue was full, or Redis refused them
+        self._dropped_rooms: set[RoomId] = set()  # dropped since the last ``on_dropped``
+        self._refused_reported: dict[RoomId, float] = {}  # room -> when its refusal was reported
 
     async def __aenter__(self) -> RedisBus:
         await self._client.ping()
@@ -96,6 +100,21 @@ class RedisBus:
     def _drop(self, room: RoomId) -> None:
         if self.dropped == 0 or self.dropped % 1000 == 0:
             _log.error("redis_bus_queue_full", pending_bytes=self._pending_bytes)
+        self._count_dropped(room)
+
+    def _count_refused(self, room: RoomId) -> None:
+        """A refusal is likely to come again, the other nodes' catch-up question included:
+        report a refused room at most every ``REFUSED_REPORT_SECONDS``, or the question and
+        its refusal would chase each other."""
+        now = time.monotonic()
+        if now - self._refused_reported.get(room, -math.inf) < self.REFUSED_REPORT_SECONDS:
+            self.dropped += 1
+            if self._metrics is not None:
+                self._metrics.bus_dropped.inc()
+            return
+        if len(self._refused_reported) > 10_000:  # rooms that stopped being refused
+            self._refused_reported.clear()
+        self._refused_reported[room] = now
         self._count_dropped(room)
 
     def _count_dropped(self, room: RoomId) -> None:
@@ -136,6 +155,10 @@ class RedisBus:
             _log.warning("redis_bus_publish_failed", error=repr(exc), batch=len(batch))
             await asyncio.sleep(self.RETRY_SECONDS)
             return
+        except Exception as exc:  # anything else would repeat: drop the batch, go on publishing
+            _log.error("redis_bus_publish_rejected", error=repr(exc), batch=len(batch))
+            replies = [exc] * len(batch)
+            await asyncio.sleep(self.RETRY_SECONDS)  # nothing went out: no busy loop
         for _ in batch:
             _, message = self._pending.popleft()
             self._pending_bytes -= len(message)
@@ -144,12 +167,9 @@ class RedisBus:
         refused = [(room, reply) for (room, _), reply in zip(batch, replies, strict=True)
                    if isinstance(reply, Exception)]  # fmt: skip
         if refused:
-            _log.error(
-                "redis_bus_publish_rejected", error=repr(refused[0][1]), refused=len(refused)
-            )
+            _log.error("redis_bus_publish_refused", error=repr(refused[0][1]), refused=len(refused))
             for room, _ in refused:
-                self._count_dropped(room)
-            await asyncio.sleep(self.RETRY_SECONDS)  # not a busy loop if every publish is refused
+                self._count_refused(room)
 
     async def _report_dropped(self) -> None:
         """Everything queued went out, so Redis is back: hand over the rooms whose messages
