@@ -19,6 +19,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import asyncpg
 import structlog
@@ -67,7 +68,7 @@ class PostgresUpdateLog:
         self._writer: asyncio.Task[None] | None = None
         # The writer's own connection, held between commits: no pool round trip, no reset.
         self._conn: asyncpg.pool.PoolConnectionProxy | None = None
-        self._merger: ProcessPoolExecutor | None = None  # started by the first compaction
+        self._merger: ProcessPoolExecutor | None = None  # the compactions' merge process
 
     async def __aenter__(self) -> PostgresUpdateLog:
         self._writer = asyncio.create_task(self._write_loop(), name="update-log-writer")
@@ -238,10 +239,8 @@ class PostgresUpdateLog:
             if not rows:
                 return None
             seq = rows[-1]["seq"]
-            merged = await asyncio.get_running_loop().run_in_executor(
-                self._merge_process(),
-                merge,
-                ([snapshot] if snapshot else []) + [r["update"] for r in rows],
+            merged = await self._merge(
+                merge, ([snapshot] if snapshot else []) + [r["update"] for r in rows]
             )
             inline: bytes | None = merged
             blob_key: str | None = None
@@ -265,6 +264,19 @@ class PostgresUpdateLog:
                 [r["seq"] for r in rows],
             )
         return seq
+
+    async def _merge(self, merge: Callable[[list[bytes]], bytes], updates: list[bytes]) -> bytes:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._merge_process(), merge, updates)
+        except BrokenProcessPool:
+            # The worker died (killed, out of memory): without a new one every compaction
+            # would fail until the node restarts.
+            _log.warning("merge_process_lost")
+            if self._merger is not None:
+                self._merger.shutdown(wait=False, cancel_futures=True)
+            self._merger = None
+            return await loop.run_in_executor(self._merge_process(), merge, updates)
 
     def _merge_process(self) -> ProcessPoolExecutor:
         """The process that merges for compactions. Yrs keeps the GIL while it merges (some

@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 import asyncpg
+import psutil
 import pytest
 import structlog
 from pycrdt import Doc, Text
@@ -201,3 +202,31 @@ async def test_compaction_merges_in_a_process_of_its_own(
     restored = Doc()
     restored.apply_update(stored.snapshot)
     assert str(restored.get("code", type=Text)) == "merged elsewhere"
+
+
+async def test_compaction_survives_the_loss_of_its_merge_process(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """The merge worker killed (out of memory, say): the next compaction starts another."""
+    before = {child.pid for child in psutil.Process().children()}
+    room = RoomId(uuid.uuid4(), "merged-again")
+    doc = Doc()
+    text = doc.get("code", type=Text)
+    updates: list[bytes] = []
+    doc.observe(lambda event: updates.append(event.update))
+    async with PostgresUpdateLog(pool, LocalSnapshotStore(tmp_path)) as log:
+        text += "first "
+        await log.append(room, updates[-1])
+        assert await log.compact(room, merge_updates) is not None
+        for worker in [c for c in psutil.Process().children() if c.pid not in before]:
+            if "spawn_main" in " ".join(worker.cmdline()):
+                worker.kill()
+                worker.wait(5)
+        text += "second"
+        await log.append(room, updates[-1])
+        assert await log.compact(room, merge_updates) is not None
+        stored = await log.load(room)
+    assert stored.snapshot is not None
+    restored = Doc()
+    restored.apply_update(stored.snapshot)
+    assert str(restored.get("code", type=Text)) == "first second"
