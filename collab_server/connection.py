@@ -130,6 +130,8 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
                 # Read once access changes reach the peer, so none can fall between the read
                 # and the peer; a revoked user is refused before it hears anything of the room.
                 peer.can_write = await settled_role(manager, room_id, ticket, peer) == "write"
+                if ticket.expires_at <= time.time():  # while the room loaded: not one byte
+                    raise Reject(TICKET_INVALID, "ticket expired: reconnect with a new ticket")
                 peer.expire_at(ticket.expires_at)
                 room.greet(peer)
                 # Let go of what only joining needed (the ticket, the parsed room id), so
@@ -152,6 +154,7 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
             app[PEERS].discard(peer)
             if not app[PEERS]:
                 app[PEERS_GONE].set()
+            peer.flush()  # what was queued goes before any close frame (ours, below)
             # A close we requested sends the frame with our code; give it a moment.
             await peer.wait_closed(within=2.0)
     except Reject as reject:
@@ -191,12 +194,14 @@ async def _admit(
         deadlines=request.app[DEADLINES],
         outbox=request.app[OUTBOX],
     )
-    if request.app[DRAINING][0]:  # draining began while the ticket or the room was loading
-        raise Reject(SERVICE_RESTART, "server restarting")
     manager = request.app[ROOMS]
     if room_id not in manager.rooms:
         # Loading costs the database a read of the whole room: not for a revoked user.
         await effective_role(manager, room_id, ticket)
+    # Draining may have begun while the ticket or the ledger was read; from here on the
+    # peer is added to the node's peers with no wait between, so the drain reaches it.
+    if request.app[DRAINING][0]:
+        raise Reject(SERVICE_RESTART, "server restarting")
     return room_id, ticket, peer
 
 

@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import jwt
 import pytest
+from aiohttp import web
 
+from collab_server import CollabSettings, create_app
 from crdt import encode_sync_step1, state_vector
 from platform_api.kernel.keys import generate_private_key_pem
 from rooms import AccessLedger, MemoryAccessLedger, RedisAccessLedger, RoomId
@@ -284,6 +286,46 @@ async def test_a_removed_participant_cannot_make_the_node_load_the_room(
     assert message.data == 4403
     assert slow_log.started == loads
     assert await no_rooms_loaded(base)
+
+
+async def test_a_ticket_that_expires_while_the_room_loads_gets_nothing_of_it(
+    start_node: StartNode, mint: Mint, room_key: str, slow_log: SlowLoads
+) -> None:
+    base = await start_node(update_log=slow_log)
+    slow_log.gate.clear()
+    joining = asyncio.create_task(
+        first_message(f"{base}/{room_key}?ticket={mint(room_key, ttl=1)}")
+    )
+    await eventually(lambda: slow_log.started == 1, what="the room starts loading")
+    await asyncio.sleep(1.2)  # the ticket expires meanwhile
+    slow_log.gate.set()
+    message = await joining
+    assert message.type == aiohttp.WSMsgType.CLOSE
+    assert message.data == 4401
+
+
+async def test_a_join_still_reading_access_when_a_drain_begins_is_refused_with_1012(
+    ticket_key: tuple[str, str], mint: Mint, room_key: str, slow_ledger: SlowLedger
+) -> None:
+    """The drain closes the node's peers; a connection that becomes one after the drain
+    began would stay, unclosed, until the drain gave up on it."""
+    settings = CollabSettings(environment="test", ticket_public_key=ticket_key[1], drain_seconds=2)
+    runner = web.AppRunner(create_app(settings, access_ledger=slow_ledger), shutdown_timeout=3)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    slow_ledger.hold_next()
+    joining = asyncio.create_task(
+        first_message(f"ws://127.0.0.1:{port}/collab/{room_key}?ticket={mint(room_key)}")
+    )
+    await asyncio.wait_for(slow_ledger.holding.wait(), 5)
+    stopping = asyncio.create_task(runner.cleanup())  # what SIGTERM triggers
+    await asyncio.sleep(0.2)  # the drain has begun
+    slow_ledger.release.set()
+    message = await joining
+    await stopping
+    assert message.type == aiohttp.WSMsgType.CLOSE
+    assert message.data == 1012
 
 
 async def test_an_access_ledger_that_cannot_answer_closes_with_1011(
