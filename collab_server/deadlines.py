@@ -13,6 +13,9 @@ import heapq
 import time
 from typing import Protocol
 
+import structlog
+
+_log = structlog.get_logger("collab")
 _EARLY = 0.001  # a loop timer may fire this much before its time (millisecond clocks)
 
 
@@ -42,7 +45,9 @@ class Deadlines:
         self._timer: asyncio.TimerHandle | None = None
 
     def add(self, when: float, owner: Expiring) -> Deadline:
-        """Call ``owner.expire()`` at ``when`` (epoch seconds), at once if it has passed."""
+        """Call ``owner.expire()`` at ``when`` (epoch seconds), or on the event loop's next
+        turn if it has passed (callers that must not let anything happen meanwhile check
+        the time themselves)."""
         loop = asyncio.get_running_loop()
         deadline = Deadline(loop.time() + max(0.0, when - time.time()), owner)
         heapq.heappush(self._heap, deadline)
@@ -88,7 +93,10 @@ class Deadlines:
             owner, deadline.owner = deadline.owner, None
             if owner is None:
                 self._cancelled -= 1
-            else:
+                continue
+            try:
                 owner.expire()
+            except Exception as exc:  # the other deadlines still fire, and the timer is re-armed
+                _log.error("deadline_failed", error=repr(exc))
         if self._heap and self._timer is None:
             self._arm(loop)

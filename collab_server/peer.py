@@ -5,8 +5,9 @@ gets several messages in one pass (updates committed in one group, a greeting's 
 and awareness) costs one system call for all of them, not one each: on a busy node, system
 calls are most of the cost of fan-out.
 
-The transport's buffer is the send queue. A peer whose unsent bytes grow past its budget is
-evicted (close 1013) instead of holding memory for everyone. Frames are whole and written in
+The send queue is what the peer holds for the end of the pass plus the transport's buffer. A
+peer whose unsent bytes grow past its budget is evicted (close 1013) instead of holding memory
+for everyone. Frames are whole and written in
 one call, as aiohttp writes its own (pings, pongs, the close frame), so they never interleave;
 the connection never negotiates compression, so every frame is a plain binary one.
 """

@@ -73,3 +73,20 @@ async def test_cancelled_deadlines_do_not_pile_up() -> None:
     assert len(deadlines) <= 1
     deadlines.close()
     assert expired.names == []
+
+
+class FailingOwner:
+    def expire(self) -> None:
+        raise RuntimeError("closing this connection failed")
+
+
+async def test_an_owner_that_fails_stops_no_other_deadline() -> None:
+    deadlines, expired = Deadlines(), Expired()
+    now = time.time()
+    deadlines.add(now + 0.05, FailingOwner())
+    deadlines.add(now + 0.05, expired.owner("same time"))
+    await expired.wait(1)
+    deadlines.add(time.time() + 0.05, expired.owner("added after"))  # the timer is still armed
+    await expired.wait(2)
+    assert expired.names == ["same time", "added after"]
+    deadlines.close()
