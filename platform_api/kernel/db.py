@@ -9,17 +9,33 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 
 import asyncpg
 
 TENANT_SETTING = "app.tenant_id"
 ACQUIRE_TIMEOUT_SECONDS = 5.0  # a request waits this long for a pooled connection, no longer
+# Set for the duration of an HTTP request (``bounded_connection_waits``); background work
+# (consumers, job heartbeats) leaves it unset and waits for a connection as long as it takes.
+_wait_limit: ContextVar[float | None] = ContextVar("db_wait_limit", default=None)
 
 
 class DatabaseBusy(Exception):
-    """Every pooled connection stayed busy for ``ACQUIRE_TIMEOUT_SECONDS`` (answered 503)."""
+    """Every pooled connection stayed busy for the request's bounded wait (answered 503)."""
+
+
+@contextmanager
+def bounded_connection_waits(seconds: float | None = None) -> Iterator[None]:
+    """Within the block, waiting for a pooled connection ends after ``seconds`` (default
+    ``ACQUIRE_TIMEOUT_SECONDS``) with :class:`DatabaseBusy`: under overload a request fails
+    fast and clearly instead of queueing until its client gives up."""
+    token = _wait_limit.set(ACQUIRE_TIMEOUT_SECONDS if seconds is None else seconds)
+    try:
+        yield
+    finally:
+        _wait_limit.reset(token)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -36,14 +52,13 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
 
 @asynccontextmanager
 async def _connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled connection, or :class:`DatabaseBusy` after a bounded wait: under overload a
-    request fails fast and clearly instead of queueing until its client gives up."""
+    """A pooled connection; within ``bounded_connection_waits``, :class:`DatabaseBusy`
+    once its wait is over."""
+    limit = _wait_limit.get()
     try:
-        conn = await pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS)
-    except TimeoutError as exc:
-        raise DatabaseBusy(
-            f"no database connection free within {ACQUIRE_TIMEOUT_SECONDS} s"
-        ) from exc
+        conn = await pool.acquire(timeout=limit)
+    except TimeoutError as exc:  # only a bounded wait times out
+        raise DatabaseBusy(f"no database connection free within {limit} s") from exc
     try:
         yield conn
     finally:

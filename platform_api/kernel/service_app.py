@@ -9,8 +9,10 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .body_limit import BodySizeLimitMiddleware
+from .db import bounded_connection_waits
 from .errors import install_error_handlers, problem_response
 from .logging import configure_logging
 from .settings import ServiceSettings
@@ -71,11 +73,24 @@ def create_service_app(
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
+    app.add_middleware(BoundedDatabaseWaits)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, tracer=tracer)
     _add_operational_routes(app, metrics, readiness)
     _add_problem_schema(app)
     return app
+
+
+class BoundedDatabaseWaits:
+    """Pure ASGI middleware: within a request, waiting for a pooled database connection is
+    bounded (then 503); background work of the same process keeps waiting."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with bounded_connection_waits():
+            await self.app(scope, receive, send)
 
 
 def _add_operational_routes(

@@ -3,6 +3,7 @@ clear 503 with Retry-After, never a request queued until its client gives up."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -10,7 +11,12 @@ import pytest
 
 from platform_api.kernel import KeySet, create_pool
 from platform_api.kernel import db as kernel_db
-from platform_api.kernel.db import DatabaseBusy, tenant_transaction, transaction
+from platform_api.kernel.db import (
+    DatabaseBusy,
+    bounded_connection_waits,
+    tenant_transaction,
+    transaction,
+)
 from platform_api.kernel.provision import ServiceDatabase
 from platform_api.pocs.app import create_app
 from platform_api.pocs.settings import PocsSettings
@@ -35,12 +41,34 @@ async def test_a_transaction_on_a_busy_pool_fails_after_the_wait(
                 lambda: transaction(pool),
             ):
                 started = time.monotonic()
-                with pytest.raises(DatabaseBusy):
+                with bounded_connection_waits(), pytest.raises(DatabaseBusy):
                     async with begin():
                         pass
                 assert short_wait <= time.monotonic() - started < 5
         async with tenant_transaction(pool, uuid.uuid4()) as conn:  # free again: served
             assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await pool.close()
+
+
+async def test_background_work_waits_for_a_connection_as_long_as_it_takes(
+    pocs_db: ServiceDatabase, short_wait: float
+) -> None:
+    """Outside a request (a consumer, a job's heartbeat) a busy pool is waited for: failing
+    there would count an attempt against an event or let a job's lease lapse."""
+    pool = await create_pool(pocs_db.app_dsn, min_size=1, max_size=1)
+    try:
+        held = await pool.acquire()
+
+        async def background() -> int:
+            async with tenant_transaction(pool, uuid.uuid4()) as conn:
+                return int(await conn.fetchval("SELECT 1"))
+
+        waiting = asyncio.create_task(background())
+        await asyncio.sleep(short_wait * 3)
+        assert not waiting.done()
+        await pool.release(held)
+        assert await waiting == 1
     finally:
         await pool.close()
 
