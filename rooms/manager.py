@@ -175,5 +175,6 @@ class RoomManager:
                 await room.hello(FRESH)
                 continue
             await self._bus.publish(room_id, encode_frame(Kind.HELLO, self._node, FRESH))
-            if room_id not in self._locks:
+            loading = self._locks.get(room_id)
+            if loading is None or not loading.locked():
                 await self._bus.publish(room_id, encode_frame(Kind.HELLO, self._node, GONE))

@@ -416,8 +416,10 @@ class Room:
         us. Reading all of the state, not a recent window, covers gaps of any length and
         updates that compaction has already moved into a snapshot. The two reads overlap;
         access is judged first, so a peer whose revoke the bus dropped hears nothing more.
-        If the ledger cannot be read, the document is repaired all the same and the error
-        raised after it, so the catch-up is tried again, access included."""
+        If the ledger cannot be read, the document is repaired and sent all the same and the
+        error raised after it, so the catch-up is tried again for access: a peer whose revoke
+        is not known yet gets the missed updates then, as it gets every live update until
+        its access is judged; holding them back would leave every other peer behind."""
         stored, judged = await asyncio.gather(
             self._log.load(self.id),
             self._reapply_access(self._access.entries(self.id)),
