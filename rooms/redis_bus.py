@@ -102,10 +102,11 @@ class RedisBus:
             _log.error("redis_bus_queue_full", pending_bytes=self._pending_bytes)
         self._count_dropped(room)
 
-    def _count_refused(self, room: RoomId) -> None:
+    def _count_refused(self, room: RoomId, error: Exception) -> None:
         """A refusal is likely to come again, the other nodes' catch-up question included:
-        report a refused room at most every ``REFUSED_REPORT_SECONDS``, or the question and
-        its refusal would chase each other."""
+        report (and log) a refused room at most every ``REFUSED_REPORT_SECONDS``, or the
+        question and its refusal would chase each other, and every update of the room
+        would write an error line."""
         now = time.monotonic()
         if now - self._refused_reported.get(room, -math.inf) < self.REFUSED_REPORT_SECONDS:
             self.dropped += 1
@@ -115,6 +116,7 @@ class RedisBus:
         if len(self._refused_reported) > 10_000:  # rooms that stopped being refused
             self._refused_reported.clear()
         self._refused_reported[room] = now
+        _log.error("redis_bus_publish_refused", room=room.key, error=repr(error))
         self._count_dropped(room)
 
     def _count_dropped(self, room: RoomId) -> None:
@@ -166,10 +168,8 @@ class RedisBus:
         # message is dropped, and its room reported like one the full queue refused.
         refused = [(room, reply) for (room, _), reply in zip(batch, replies, strict=True)
                    if isinstance(reply, Exception)]  # fmt: skip
-        if refused:
-            _log.error("redis_bus_publish_refused", error=repr(refused[0][1]), refused=len(refused))
-            for room, _ in refused:
-                self._count_refused(room)
+        for room, reply in refused:
+            self._count_refused(room, reply)
 
     async def _report_dropped(self) -> None:
         """Everything queued went out, so Redis is back: hand over the rooms whose messages
