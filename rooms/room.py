@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass
 
 import structlog
@@ -364,13 +363,12 @@ class Room:
         self._apply_control(command)
         await self._publish(Kind.CONTROL, json.dumps(command).encode())
 
-    async def _reapply_access(self, entries: Awaitable[dict[str, tuple[str, float]]]) -> None:
-        """Judge the local peers against the access ledger's ``entries`` (being read), as
-        their tickets would be on a reconnect: the ledger is the only copy of a control
-        command the bus dropped. A peer that an access change reached during the read keeps
-        what that change set."""
+    async def _reapply_access(self) -> None:
+        """Judge the local peers against the access ledger, as their tickets would be on a
+        reconnect: the ledger is the only copy of a control command the bus dropped. A peer
+        that an access change reached during the read keeps what that change set."""
         seen = {peer: peer.access_changes for peer in self.peers | self._admitted}
-        changes = await entries
+        changes = await self._access.entries(self.id)
         for peer, changes_before in seen.items():
             state = change_since(changes.get(peer.user_id), peer.issued_at)
             if state is not None and peer.access_changes == changes_before:
@@ -422,7 +420,7 @@ class Room:
         its access is judged; holding them back would leave every other peer behind."""
         stored, judged = await asyncio.gather(
             self._log.load(self.id),
-            self._reapply_access(self._access.entries(self.id)),
+            self._reapply_access(),
             return_exceptions=True,
         )
         if isinstance(stored, BaseException):
