@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from http import HTTPStatus
 from pathlib import Path
 
 import structlog
@@ -37,6 +36,7 @@ from rooms import (
 from . import connection, internal
 from .codes import SERVICE_RESTART
 from .deadlines import Deadlines
+from .errors import problem
 from .peer import Outbox
 from .settings import CollabSettings
 from .state import (
@@ -66,16 +66,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return web.json_response(
-            {
-                "type": "about:blank",
-                "title": HTTPStatus(exc.status).phrase,
-                "status": exc.status,
-                "detail": exc.reason,
-            },
-            status=exc.status,
-            content_type="application/problem+json",
-        )
+        return problem(exc.status, exc.reason)
 
 
 def create_app(

@@ -20,7 +20,7 @@ from .codes import (
     TICKET_INVALID,
     TICKET_WRONG_ROOM,
 )
-from .errors import Reject
+from .errors import Reject, problem
 from .peer import WsPeer
 from .settings import CollabSettings
 from .state import (
@@ -102,7 +102,7 @@ async def _read_ticket(ws: web.WebSocketResponse, request: web.Request, wait_sec
     return str(message.data).strip()
 
 
-async def handle(request: web.Request) -> web.WebSocketResponse:
+async def handle(request: web.Request) -> web.StreamResponse:
     """GET /collab/{room}: the y-websocket protocol for one room.
 
     An open connection waits in this coroutine, whose frame lasts as long as the socket:
@@ -116,6 +116,13 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
         max_msg_size=settings.max_message_bytes,
         compress=False,
     )
+    if not ws.can_prepare(request):  # a browser or curl asking for the URL as a page
+        return problem(
+            426,
+            "this endpoint speaks the y-websocket protocol: open a WebSocket (ws:// or wss://) "
+            "with ?ticket=<room ticket>",
+            headers={"Upgrade": "websocket", "Connection": "Upgrade"},
+        )
     await ws.prepare(request)
     if app[DRAINING][0]:
         await ws.close(code=1012, message=b"server restarting")

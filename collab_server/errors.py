@@ -1,4 +1,11 @@
+"""How the node says no: WebSocket close codes, and problem+json (RFC 9457) for HTTP."""
+
 from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+
+from aiohttp import web
 
 
 class Reject(Exception):
@@ -8,3 +15,18 @@ class Reject(Exception):
         super().__init__(code, reason)
         self.code = code
         self.reason = reason[:123]
+
+
+def problem(status: int, detail: str, *, headers: Mapping[str, str] | None = None) -> web.Response:
+    """An RFC 9457 problem+json response."""
+    return web.json_response(
+        {
+            "type": "about:blank",
+            "title": HTTPStatus(status).phrase,
+            "status": status,
+            "detail": detail,
+        },
+        status=status,
+        content_type="application/problem+json",
+        headers=headers,
+    )

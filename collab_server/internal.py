@@ -6,7 +6,6 @@ Called with a ``service`` room ticket as a bearer token; routed only inside the 
 from __future__ import annotations
 
 import base64
-from http import HTTPStatus
 
 from aiohttp import web
 from pycrdt import Doc, Text
@@ -21,23 +20,10 @@ from crdt import (
 from rooms import DocumentTooLarge, Room, RoomId, RoomManager
 from rooms.ports import UpdateLog
 
-from .errors import Reject
+from .errors import Reject, problem
 from .settings import CollabSettings
 from .state import ROOMS, SETTINGS, TICKETS, UPDATE_LOG
 from .tickets import TicketVerifier
-
-
-def _problem(status: int, detail: str) -> web.Response:
-    return web.json_response(
-        {
-            "type": "about:blank",
-            "title": HTTPStatus(status).phrase,
-            "status": status,
-            "detail": detail,
-        },
-        status=status,
-        content_type="application/problem+json",
-    )
 
 
 async def _authorize(request: web.Request) -> RoomId:
@@ -74,10 +60,10 @@ async def get_state(request: web.Request) -> web.Response:
         try:
             seq = int(request.query["snapshot"])
         except ValueError:
-            return _problem(400, "snapshot must be an integer")
+            return problem(400, "snapshot must be an integer")
         data = await log.snapshot_at(room_id, seq)
         if data is None:
-            return _problem(404, "no such snapshot")
+            return problem(404, "no such snapshot")
         doc: Doc = Doc()
         apply_update_to_doc(doc, data, max_bytes=None)
         return web.json_response({"snapshot": seq, **_doc_view(doc, text_name)})
@@ -107,9 +93,9 @@ async def post_update(request: web.Request) -> web.Response:
         validate_update(body, max_bytes=settings.max_message_bytes)
         await room.apply_and_share(body, origin=None)
     except ProtocolError as exc:
-        return _problem(422, exc.reason)
+        return problem(422, exc.reason)
     except DocumentTooLarge as exc:
-        return _problem(413, str(exc))
+        return problem(413, str(exc))
     return web.json_response({"state_vector": base64.b64encode(state_vector(room.doc)).decode()})
 
 
@@ -119,9 +105,9 @@ async def post_control(request: web.Request) -> web.Response:
     try:
         command = await request.json()
     except ValueError:
-        return _problem(400, "body must be JSON")
+        return problem(400, "body must be JSON")
     if not isinstance(command, dict) or command.get("type") not in ("role", "revoke"):
-        return _problem(422, "type must be role or revoke")
+        return problem(422, "type must be role or revoke")
     manager: RoomManager = request.app[ROOMS]
     room = await manager.open(room_id)
     await room.control({k: str(v) for k, v in command.items()})

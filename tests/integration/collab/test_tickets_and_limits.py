@@ -173,6 +173,20 @@ async def test_binary_before_ticket_is_refused(start_node: StartNode, room_key: 
         assert message.data == 4401
 
 
+async def test_a_plain_http_request_is_told_to_upgrade(
+    start_node: StartNode, room_key: str
+) -> None:
+    base = await start_node()
+    async with aiohttp.ClientSession() as session:
+        response = await session.get(f"{base.replace('ws://', 'http://', 1)}/{room_key}")
+        body = await response.json(content_type=None)
+    assert response.status == 426
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert response.headers["Upgrade"] == "websocket"
+    assert body["status"] == 426
+    assert "WebSocket" in body["detail"]
+
+
 async def test_expired_ticket_on_a_live_connection_closes_it(
     start_node: StartNode, connect: Connect, room_key: str
 ) -> None:
