@@ -151,7 +151,11 @@ async def handle(request: web.Request) -> web.StreamResponse:
                     if message.type == WSMsgType.BINARY:
                         await _on_update(peer, manager, room, bucket, metrics, message.data)
                     elif message.type == WSMsgType.TEXT:
-                        await _on_ticket(peer, manager, room, verifier, str(message.data))
+                        # Each costs a signature check and a ledger read: rate-limited too.
+                        if not bucket.take():
+                            peer.kick(POLICY_RATE_LIMIT, "rate limit exceeded")
+                        else:
+                            await _on_ticket(peer, manager, room, verifier, str(message.data))
                     elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                         break
                     elif message.type == WSMsgType.ERROR:
@@ -251,6 +255,9 @@ async def _on_ticket(
         return
     if fresh.user_id != peer.user_id:
         peer.kick(TICKET_WRONG_ROOM, "ticket is for another user")
+        return
+    if fresh.role == "service":
+        peer.kick(TICKET_WRONG_ROOM, "service tickets are for the internal API")
         return
     try:
         role = await settled_role(manager, room.id, fresh, peer)

@@ -207,6 +207,30 @@ async def test_refreshed_ticket_keeps_the_connection(
     await client.insert("still here")
 
 
+async def test_a_service_ticket_sent_on_a_socket_closes_it_with_4403(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+) -> None:
+    base = await start_node()
+    user = str(uuid.uuid4())
+    client = await connect(base, room_key, user=user)
+    await client.send_raw(mint(room_key, user=user, role="service"))
+    assert await closed_with(client) == 4403
+
+
+async def test_ticket_frames_count_against_the_rate_limit(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+) -> None:
+    base = await start_node(rate_per_second=5, rate_burst=10)
+    user = str(uuid.uuid4())
+    client = await connect(base, room_key, user=user)
+    ticket = mint(room_key, user=user)
+    for _ in range(30):
+        if client.ws.closed:
+            break
+        await client.send_raw(ticket)
+    assert await closed_with(client) == 1008
+
+
 async def test_refresh_does_not_undo_a_downgrade_made_while_it_reads(
     start_node: StartNode, connect: Connect, mint: Mint, room_key: str, slow_ledger: SlowLedger
 ) -> None:
