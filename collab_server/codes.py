@@ -5,7 +5,7 @@ from __future__ import annotations
 # RFC 6455 codes. Protocol errors in messages (1002, 1003, 1007, 1009) come from crdt.CloseCode.
 POLICY_RATE_LIMIT = 1008  # too many messages per second on this connection
 MESSAGE_TOO_BIG = 1009
-INTERNAL_ERROR = 1011  # storage or Redis unavailable: nothing was accepted, reconnect and resync
+INTERNAL_ERROR = 1011  # storage or Redis unavailable, or a socket write failed: reconnect, resync
 SERVICE_RESTART = 1012  # graceful drain: reconnect (to another node)
 TRY_AGAIN_LATER = 1013  # evicted as a slow consumer: reconnect and resync
 # Application codes.

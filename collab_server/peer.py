@@ -23,7 +23,7 @@ from aiohttp import web
 
 from rooms import RoomMetrics
 
-from .codes import TICKET_INVALID, TRY_AGAIN_LATER
+from .codes import INTERNAL_ERROR, TICKET_INVALID, TRY_AGAIN_LATER
 from .deadlines import Deadline, Deadlines
 
 _log = structlog.get_logger("collab")
@@ -81,10 +81,7 @@ class Outbox:
     def flush(self) -> None:
         peers, self._peers = self._peers, []
         for peer in peers:
-            try:
-                peer.flush()
-            except Exception as exc:  # one broken socket must not keep the rest waiting
-                _log.warning("peer_write_failed", error=repr(exc))
+            peer.flush()  # never raises: one broken socket must not keep the rest waiting
 
 
 class WsPeer:
@@ -163,15 +160,21 @@ class WsPeer:
             self.flush()
 
     def flush(self) -> None:
-        """Write what was queued since the last flush, in one call."""
+        """Write what was queued since the last flush, in one call. A write that fails
+        concerns this peer alone (a broadcast goes on to the next peer, a committed update
+        on to the other nodes): the peer missed frames, so it is told to resync."""
         queued, self._queued, self._queued_bytes = self._queued, None, 0
         transport = self._transport
         if queued is None or transport is None or transport.is_closing():
             return
-        if len(queued) == 1:
-            transport.write(queued[0])
-        else:
-            transport.writelines(queued)
+        try:
+            if len(queued) == 1:
+                transport.write(queued[0])
+            else:
+                transport.writelines(queued)
+        except Exception as exc:
+            _log.warning("peer_write_failed", error=repr(exc))
+            self.kick(INTERNAL_ERROR, "send failed: reconnect to resync")
 
     def expire_at(self, when: float) -> None:
         """Close with 4401 at ``when`` (epoch seconds), replacing any earlier deadline: one

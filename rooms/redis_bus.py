@@ -10,7 +10,8 @@ catching up from the log, whichever side it is on:
 - the other nodes missed this node's messages (the queue below was full, or Redis refused
   them with an error reply, so they were dropped): the bus remembers those rooms and, once
   it has sent everything queued since, calls ``on_dropped`` with them, and the rooms ask
-  the other nodes to catch up.
+  the other nodes to catch up. A room Redis keeps refusing is handed over at most every
+  ``REFUSED_REPORT_SECONDS``, but no refusal goes unreported.
 
 Both callbacks run on the bus's own tasks (``on_gap`` on the reader): they must only start
 work, never wait for it, or every room's fan-out waits with them.
@@ -23,6 +24,7 @@ batch, however many rooms are busy — and resends a batch that failed once Redi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import time
@@ -72,6 +74,8 @@ class RedisBus:
         self.dropped = 0  # messages dropped: the queue was full, or Redis refused them
         self._dropped_rooms: set[RoomId] = set()  # dropped since the last ``on_dropped``
         self._refused_reported: dict[RoomId, float] = {}  # room -> when its refusal was reported
+        self._refused_owed: dict[RoomId, Exception] = {}  # refused since, with the last error
+        self._refused_owed_due = math.inf  # when the first owed report is due
 
     async def __aenter__(self) -> RedisBus:
         await self._client.ping()
@@ -106,18 +110,46 @@ class RedisBus:
         """A refusal is likely to come again, the other nodes' catch-up question included:
         report (and log) a refused room at most every ``REFUSED_REPORT_SECONDS``, or the
         question and its refusal would chase each other, and every update of the room
-        would write an error line."""
+        would write an error line. A room refused again meanwhile is owed a report, made
+        once that time has passed (the publisher wakes for it): its message is lost to the
+        other nodes until they catch up, whether or not the room publishes again."""
         now = time.monotonic()
-        if now - self._refused_reported.get(room, -math.inf) < self.REFUSED_REPORT_SECONDS:
+        due = self._refused_reported.get(room, -math.inf) + self.REFUSED_REPORT_SECONDS
+        if now < due:
             self.dropped += 1
             if self._metrics is not None:
                 self._metrics.bus_dropped.inc()
+            self._refused_owed[room] = error
+            self._refused_owed_due = min(self._refused_owed_due, due)
             return
+        self._refused_owed.pop(room, None)
+        self._report_refused(room, error, now)
+        self._count_dropped(room)
+
+    def _report_refused(self, room: RoomId, error: Exception, now: float) -> None:
         if len(self._refused_reported) > 10_000:  # rooms that stopped being refused
             self._refused_reported.clear()
         self._refused_reported[room] = now
         _log.error("redis_bus_publish_refused", room=room.key, error=repr(error))
-        self._count_dropped(room)
+
+    def _settle_refused(self) -> float | None:
+        """Hand the owed rooms whose quiet time has passed to the next report; return the
+        seconds until the next one is due (None: none is owed)."""
+        if not self._refused_owed:
+            return None
+        now = time.monotonic()
+        if now < self._refused_owed_due:
+            return self._refused_owed_due - now
+        self._refused_owed_due = math.inf
+        for room, error in list(self._refused_owed.items()):
+            due = self._refused_reported.get(room, -math.inf) + self.REFUSED_REPORT_SECONDS
+            if now < due:
+                self._refused_owed_due = min(self._refused_owed_due, due)
+                continue
+            del self._refused_owed[room]
+            self._report_refused(room, error, now)
+            self._dropped_rooms.add(room)
+        return self._refused_owed_due - now if self._refused_owed else None
 
     def _count_dropped(self, room: RoomId) -> None:
         self.dropped += 1
@@ -137,12 +169,15 @@ class RedisBus:
 
     async def _publish_forever(self) -> None:
         while True:
-            await self._wake.wait()
+            owed_in = self._settle_refused()
+            if self._dropped_rooms and not self._pending:
+                await self._report_dropped()
+                continue  # send what the report queued (the catch-up questions) first
+            with contextlib.suppress(TimeoutError):  # woken too when an owed report falls due
+                await asyncio.wait_for(self._wake.wait(), owed_in)
             self._wake.clear()
             while self._pending:
                 await self._send_batch()
-            if self._dropped_rooms:
-                await self._report_dropped()
 
     async def _send_batch(self) -> None:
         batch = [self._pending[i] for i in range(min(len(self._pending), self.MAX_BATCH))]

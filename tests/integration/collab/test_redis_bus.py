@@ -234,6 +234,47 @@ async def test_messages_redis_refuses_are_dropped_and_their_rooms_reported(
         await admin.aclose()
 
 
+async def test_a_room_refused_again_soon_after_its_report_is_reported_once_the_quiet_time_is_over(
+    redis_url: str,
+) -> None:
+    """A refused room is reported at most every ``REFUSED_REPORT_SECONDS``, but a message
+    refused within that time is not forgotten: once it has passed, the room is reported
+    again, though it publishes nothing more, so the other nodes catch up on that message
+    too. Then nothing more is owed."""
+    room = _rooms(1)[0]
+    user = f"bus-{uuid.uuid4().hex[:8]}"
+    admin = redis.Redis.from_url(redis_url)
+    await admin.acl_setuser(
+        user, enabled=True, nopass=True, commands=["+@all"], keys=["*"], reset_channels=True
+    )
+    reported: list[tuple[float, set[RoomId]]] = []
+    loop = asyncio.get_running_loop()
+
+    async def on_dropped(rooms: set[RoomId]) -> None:
+        reported.append((loop.time(), rooms))
+
+    host_port, _, db = redis_url.removeprefix("redis://").partition("/")
+    bus = RedisBus(f"redis://{user}@{host_port}/{db or 0}", on_dropped=on_dropped)
+    bus.REFUSED_REPORT_SECONDS = 1.0
+    try:
+        async with bus:
+            await bus.publish(room, b"update 1")
+            await _until(lambda: reported, 2)
+            await bus.publish(room, b"update 2")
+            await _until(lambda: bus.dropped == 2, 2)
+            assert [rooms for _, rooms in reported] == [{room}]  # not at once
+            await admin.acl_setuser(user, enabled=True, channels=[channel(room)])  # Redis is back
+            await _until(lambda: len(reported) == 2, 3)
+            assert reported[1][1] == {room}
+            assert reported[1][0] - reported[0][0] >= bus.REFUSED_REPORT_SECONDS
+            await asyncio.sleep(2 * bus.REFUSED_REPORT_SECONDS)
+            assert len(reported) == 2
+            assert bus.dropped == 2
+    finally:
+        await admin.acl_deluser(user)
+        await admin.aclose()
+
+
 async def test_an_unexpected_publish_error_drops_the_batch_and_publishing_goes_on(
     redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -109,6 +109,9 @@ class BrokenSocketTransport(SocketTransport):
     def write(self, data: bytes) -> None:
         raise RuntimeError("the socket broke under this write")
 
+    def writelines(self, chunks: list[bytes]) -> None:
+        raise RuntimeError("the socket broke under this write")
+
 
 async def test_one_broken_socket_keeps_no_other_peer_waiting() -> None:
     outbox = Outbox()
@@ -122,3 +125,20 @@ async def test_one_broken_socket_keeps_no_other_peer_waiting() -> None:
     fine.send(b"next")
     await _next_pass()
     assert healthy.calls[1:] == [[binary_frame(b"next")]]
+
+
+async def test_a_large_message_a_broken_socket_refuses_still_reaches_the_next_peer() -> None:
+    """Past 64 KiB a peer writes as it is sent to, inside the room's broadcast: the write
+    failing must not end the broadcast (the peers after it would miss the update, the other
+    nodes too, and the sender would be told it was not stored). The broken peer missed it,
+    so it is told to resync."""
+    outbox = Outbox()
+    healthy = SocketTransport()
+    broken, fine = _peer(BrokenSocketTransport(), outbox), _peer(healthy, outbox)
+    paste = b"p" * 100_000
+    for peer in (broken, fine):  # as Room._broadcast does
+        peer.send(paste)
+    assert healthy.calls == [[binary_frame(paste)[:10], paste]]
+    assert broken.close_request is not None
+    assert broken.close_request[0] == 1011
+    await broken.wait_closed(within=1.0)
