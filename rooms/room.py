@@ -62,6 +62,9 @@ EMPTY_STATE_VECTOR = b"\x00"  # a client that has nothing yet
 ORIGIN_REMOTE = "remote"
 ORIGIN_SERVER = "server"
 CATCH_UP_ATTEMPTS = 6  # about 6 s of backoff before a failed catch-up waits for the next ask
+# y-protocols clients renew their awareness state every 15 s and drop one not renewed for 30 s:
+# another node's claim on a client id lapses then (its removal may have been lost on the bus).
+AWARENESS_OUTDATED = 30.0
 
 
 @dataclass(frozen=True)
@@ -105,8 +108,9 @@ class Room:
         self._node = node_id
         self._limits = limits
         self._metrics = metrics
-        # client id -> (clock, state JSON, owning local peer or None when remote)
-        self._awareness: dict[int, tuple[int, str, Peer | None]] = {}
+        # client id -> (clock, state JSON, owner, when set): the owner is the local peer that
+        # spoke for it, or the id of the node whose peer did
+        self._awareness: dict[int, tuple[int, str, Peer | bytes, float]] = {}
         self._whole: bytes | None = None  # SyncStep2 of the whole document, while unchanged
         self._nodes: dict[bytes, float] = {}  # other nodes holding the room -> last heard
         self._hello_at = 0.0
@@ -141,11 +145,22 @@ class Room:
     @property
     def shared(self) -> bool:
         """Whether another live node holds this room (so its messages must go on the bus)."""
+        self._forget_silent()
+        return bool(self._nodes)
+
+    def _forget_silent(self) -> None:
+        """Forget the nodes not heard from for ``presence_ttl`` seconds."""
         if self._nodes:
             horizon = time.monotonic() - self._limits.presence_ttl
             for node in [n for n, heard in self._nodes.items() if heard < horizon]:
-                del self._nodes[node]
-        return bool(self._nodes)
+                self._forget(node)
+
+    def _forget(self, node: bytes) -> None:
+        """Forget a node that left or fell silent, and the awareness states of its peers: the
+        local peers are told they left, and their client ids are free to speak for here (a
+        client may reconnect through this node after its own crashed)."""
+        self._nodes.pop(node, None)
+        self._drop_awareness_of(node)
 
     async def hello(self, what: bytes = PRESENT) -> None:
         self._hello_at = time.monotonic()
@@ -153,6 +168,7 @@ class Room:
 
     async def keep_alive(self) -> None:
         """Say hello again when ``keepalive`` seconds passed since the last time."""
+        self._forget_silent()  # (a quiet room would otherwise keep their peers' presence)
         if time.monotonic() - self._hello_at >= self._limits.keepalive:
             await self.hello(PRESENT)
 
@@ -160,7 +176,7 @@ class Room:
         """Note that ``frame.origin`` holds this room; answer FRESH if we did not know it."""
         known = self.shared and frame.origin in self._nodes  # (``shared`` forgets the stale)
         if frame.kind is Kind.HELLO and frame.payload == GONE:
-            self._nodes.pop(frame.origin, None)
+            self._forget(frame.origin)
             return
         self._nodes[frame.origin] = time.monotonic()
         if not known:
@@ -189,13 +205,9 @@ class Room:
         self._admitted.discard(peer)
         self.peers.discard(peer)
         self.last_activity = time.monotonic()
-        gone = {cid: entry[0] for cid, entry in self._awareness.items() if entry[2] is peer}
-        if gone:
-            for cid in gone:
-                del self._awareness[cid]
-            message = encode_awareness_removal(gone)
-            self._broadcast(message, exclude=None)
-            await self._publish(Kind.AWARENESS, message)
+        removal = self._drop_awareness_of(peer)
+        if removal is not None:
+            await self._publish(Kind.AWARENESS, removal)
 
     async def receive(self, peer: Peer, data: bytes) -> None:
         """Handle one binary message from ``peer`` (raises ProtocolError on bad input)."""
@@ -272,32 +284,58 @@ class Room:
     # -- awareness -----------------------------------------------------------------------
 
     async def _on_awareness(self, peer: Peer, message: AwarenessUpdate) -> None:
-        # A connection may speak for new client ids, never for one another peer owns.
-        allowed = {
-            e.client_id
-            for e in message.entries
-            if (owner := self._awareness.get(e.client_id)) is None or owner[2] in (peer, None)
-        }
-        restricted = restrict_awareness_update(message, allowed)
-        if restricted is None or not restricted.entries:  # only echoes of others' states
+        self._forget_silent()  # the ids of a node forgotten just now are free
+        restricted = self._owned_by(peer, message)
+        if restricted is None:  # only echoes of others' states
             return
-        self._record_awareness(restricted.entries, owner=peer)
         out = encode_awareness(restricted)
         self._broadcast(out, exclude=peer)
         await self._publish(Kind.AWARENESS, out)
 
-    def _record_awareness(self, entries: tuple[AwarenessEntry, ...], owner: Peer | None) -> None:
-        for entry in entries:
-            if entry.state is None:
+    def _owned_by(self, owner: Peer | bytes, message: AwarenessUpdate) -> AwarenessUpdate | None:
+        """Record the entries of ``message`` that ``owner`` (a local peer, or the node another
+        node's message came from) may speak for, and return them; None if there are none.
+
+        An owner may speak for new client ids and its own, never for an id another peer owns,
+        here or on another node: the id is free once that peer leaves (its removal), its node
+        leaves or is forgotten, or (another node's) when its state was not renewed for
+        ``AWARENESS_OUTDATED`` seconds, as y-protocols clients judge it.
+        """
+        now = time.monotonic()
+        allowed = {
+            e.client_id
+            for e in message.entries
+            if (held := self._awareness.get(e.client_id)) is None
+            or held[2] == owner
+            or (isinstance(held[2], bytes) and now - held[3] > AWARENESS_OUTDATED)
+        }
+        restricted = restrict_awareness_update(message, allowed)
+        if restricted is None or not restricted.entries:
+            return None
+        for entry in restricted.entries:
+            if entry.state is None:  # (its clock is one past the last: y-protocols' removal)
                 self._awareness.pop(entry.client_id, None)
             else:
-                self._awareness[entry.client_id] = (entry.clock, entry.state_json, owner)
+                self._awareness[entry.client_id] = (entry.clock, entry.state_json, owner, now)
+        return restricted
+
+    def _drop_awareness_of(self, owner: Peer | bytes) -> bytes | None:
+        """Forget the awareness states of ``owner`` (a local peer or another node) and tell
+        the local peers they left; return that removal, or None if it owned none."""
+        gone = {cid: entry[0] for cid, entry in self._awareness.items() if entry[2] == owner}
+        if not gone:
+            return None
+        for cid in gone:
+            del self._awareness[cid]
+        removal = encode_awareness_removal(gone)
+        self._broadcast(removal, exclude=None)
+        return removal
 
     def _awareness_snapshot(self) -> bytes:
         return encode_awareness(
             [
                 AwarenessEntry(cid, clock, state, json.loads(state))
-                for cid, (clock, state, _) in self._awareness.items()
+                for cid, (clock, state, _, _) in self._awareness.items()
             ]
         )
 
@@ -341,12 +379,15 @@ class Room:
         self._broadcast(frame.payload, exclude=None)
 
     def _apply_remote_awareness(self, frame: Frame) -> None:
+        """Another node's peers' states: its node speaks for them as a local peer would (see
+        ``_owned_by``); the local peers get the entries taken, never a state of theirs."""
         message = parse_message(frame.payload, max_update_bytes=self._limits.max_update_bytes)
         assert isinstance(message, AwarenessUpdate)
-        local = {cid for cid, entry in self._awareness.items() if entry[2] is not None}
-        entries = tuple(e for e in message.entries if e.client_id not in local)
-        self._record_awareness(entries, owner=None)
-        self._broadcast(frame.payload, exclude=None)
+        taken = self._owned_by(frame.origin, message)
+        if taken is not None:
+            self._broadcast(
+                frame.payload if taken is message else encode_awareness(taken), exclude=None
+            )
 
     def _apply_control(self, command: dict[str, str]) -> None:
         """Access changes from the dojo service: they apply to live connections at once."""

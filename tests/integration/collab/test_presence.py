@@ -1,6 +1,7 @@
 """Which nodes hold a room: a room on one node publishes nothing but its hellos, the
-moments when one node does not know another yet (or forgot it) lose no update, and the
-catch-ups a FRESH hello asks for never hold up the bus."""
+moments when one node does not know another yet (or forgot it) lose no update, the
+catch-ups a FRESH hello asks for never hold up the bus, and a client's presence is spoken
+for by its own connection only, on any node, and leaves with the node that held it."""
 
 from __future__ import annotations
 
@@ -8,17 +9,19 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
 from pycrdt import Doc, Text
 
-from crdt import merge_updates
+from crdt import AwarenessEntry, encode_awareness, merge_updates
 from platform_api.kernel.provision import ServiceDatabase
 from rooms import MemoryBus, MemoryUpdateLog, RedisBus, RoomId
-from rooms.frames import FRESH, Kind, decode_frame, encode_frame, new_node_id
+from rooms import room as room_module
+from rooms.frames import FRESH, GONE, Kind, decode_frame, encode_frame, new_node_id
 from rooms.memory import MemoryBusNode
 from rooms.ports import BusHandler
-from tests.harness.ywire import eventually
+from tests.harness.ywire import YClient, eventually
 
-from .conftest import Connect, SlowLoads, StartNode, hold_room_on_two_nodes
+from .conftest import Connect, Mint, SlowLoads, StartNode, hold_room_on_two_nodes
 
 
 class WatchedBus:
@@ -31,9 +34,11 @@ class WatchedBus:
         self.hold: Callable[[Kind, bytes], bool] = lambda kind, payload: False
         self.lose = False
         self.held: list[tuple[RoomId, bytes]] = []
+        self.origin = b""  # the node's id, once it has published
 
     async def publish(self, room: RoomId, message: bytes) -> None:
         frame = decode_frame(message)
+        self.origin = frame.origin
         if self.lose:
             return
         if self.hold(frame.kind, frame.payload):
@@ -221,3 +226,132 @@ async def test_a_failed_catch_up_is_tried_again(
     await _say_fresh(redis_url, room_key)
     await eventually(lambda: "committed elsewhere" in str(b), what="the retried catch-up")
     assert slow_log.failing == 0, "the first catch-up failed"
+
+
+async def _speak_for(client: YClient, client_id: int, clock: int, state: dict[str, str]) -> None:
+    """Send an awareness state for ``client_id`` on ``client``'s connection."""
+    await client.send_raw(encode_awareness([AwarenessEntry.of(client_id, clock, state)]))
+
+
+async def test_no_connection_speaks_for_a_client_held_by_another_node(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """A connection on the second node sends a state for a client of the first: no one, on
+    either node, the client itself included, takes it for that client's state."""
+    hub, log = MemoryBus(), MemoryUpdateLog()
+    first = await start_node(bus=hub.node(), update_log=log)
+    second = await start_node(bus=hub.node(), update_log=log)
+    victim, witness = await connect(first, room_key), await connect(first, room_key)
+    mallory, bystander = await connect(second, room_key), await connect(second, room_key)
+    await victim.set_awareness({"user": "victim"})
+    everyone = (witness, mallory, bystander)
+    cid = victim.doc.client_id
+    await eventually(lambda: all(cid in c.awareness for c in everyone), what="presence")
+
+    await _speak_for(mallory, cid, 1_000, {"user": "mallory"})
+    await mallory.set_awareness({"user": "mallory's own"})  # arrives after the forgery
+    mine = mallory.doc.client_id
+    await eventually(
+        lambda: all(mine in c.awareness for c in (victim, witness, bystander)),
+        what="mallory's own state",
+    )
+    assert cid not in victim.awareness
+    for client in (witness, bystander):
+        assert client.awareness[cid] == {"user": "victim"}
+
+
+async def test_a_removal_from_the_owning_node_frees_the_client_id(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """A client reconnects through the second node while its old connection to the first
+    is still open: its state there is taken only once the first node says it has left."""
+    hub, log = MemoryBus(), MemoryUpdateLog()
+    first = await start_node(bus=hub.node(), update_log=log)
+    second = await start_node(bus=hub.node(), update_log=log)
+    old, witness = await connect(first, room_key), await connect(first, room_key)
+    new, bystander = await connect(second, room_key), await connect(second, room_key)
+    cid = old.doc.client_id
+    await _speak_for(old, cid, 1, {"at": "first"})
+    await eventually(lambda: bystander.awareness.get(cid) == {"at": "first"}, what="presence")
+
+    await _speak_for(new, cid, 2, {"at": "second"})
+    await new.set_awareness({"user": "new"})  # arrives after it
+    mine = new.doc.client_id
+    await eventually(lambda: mine in witness.awareness and mine in bystander.awareness)
+    assert witness.awareness[cid] == bystander.awareness[cid] == {"at": "first"}
+
+    await old.disconnect()  # the first node says it left (clock 2)
+    await eventually(lambda: cid not in bystander.awareness, what="the removal")
+    await _speak_for(new, cid, 3, {"at": "second"})
+    await eventually(
+        lambda: witness.awareness.get(cid) == bystander.awareness.get(cid) == {"at": "second"},
+        what="the state set through the second node",
+    )
+
+
+async def test_a_node_that_says_gone_takes_its_clients_presence_along(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """The first node says it no longer holds the room while its client's state is known
+    (as a room discarded for a reload does): the second node's peers are told it left."""
+    hub, log = MemoryBus(), MemoryUpdateLog()
+    first = WatchedBus(hub)
+    a = await connect(await start_node(bus=first, update_log=log), room_key)
+    b = await connect(await start_node(bus=hub.node(), update_log=log), room_key)
+    await a.set_awareness({"user": "a"})
+    await eventually(lambda: a.doc.client_id in b.awareness, what="presence")
+
+    first.lose = True  # the first node's last word is its GONE:
+    await hub.node().publish(RoomId.parse(room_key), encode_frame(Kind.HELLO, first.origin, GONE))
+    await eventually(lambda: a.doc.client_id not in b.awareness, what="the removal")
+
+
+async def test_a_node_forgotten_after_silence_takes_its_clients_presence_along(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+) -> None:
+    """The first node falls silent: the second forgets it, and with it its client's state,
+    which the client may then set again through the second node."""
+    hub, log = MemoryBus(), MemoryUpdateLog()
+    first = WatchedBus(hub)
+    fast = {"presence_keepalive_seconds": 1, "presence_ttl_seconds": 3}
+    a = await connect(await start_node(bus=first, update_log=log, **fast), room_key)
+    second = await start_node(bus=hub.node(), update_log=log, **fast)
+    b = await connect(second, room_key)
+    await a.set_awareness({"user": "a"})
+    await eventually(lambda: a.doc.client_id in b.awareness, what="presence")
+
+    first.lose = True  # as if the first node crashed
+    await eventually(lambda: a.doc.client_id not in b.awareness, timeout=6, what="the removal")
+    await a.disconnect()
+    await a.connect(f"{second}/{room_key}?ticket={mint(room_key)}")  # the same client id
+    await a.set_awareness({"user": "a, again"})
+    await eventually(lambda: b.awareness.get(a.doc.client_id) == {"user": "a, again"})
+
+
+async def test_a_client_id_another_node_stopped_renewing_is_free_again(
+    start_node: StartNode,
+    connect: Connect,
+    mint: Mint,
+    room_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bus loses the first node's word that a client left: the client, reconnected
+    through the second node, may speak for its id once the state it had is outdated."""
+    monkeypatch.setattr(room_module, "AWARENESS_OUTDATED", 1.0)
+    hub, log = MemoryBus(), MemoryUpdateLog()
+    first = WatchedBus(hub)
+    a = await connect(await start_node(bus=first, update_log=log), room_key)
+    second = await start_node(bus=hub.node(), update_log=log)
+    b = await connect(second, room_key)
+    await a.set_awareness({"user": "a"})
+    await eventually(lambda: a.doc.client_id in b.awareness, what="presence")
+
+    first.lose = True  # its removal is lost (and the second node hears no more of it, but
+    await a.disconnect()  # does not forget it within the presence TTL)
+    await a.connect(f"{second}/{room_key}?ticket={mint(room_key)}")
+    await a.set_awareness({"user": "a, too soon"})
+    await asyncio.sleep(0.3)
+    assert b.awareness[a.doc.client_id] == {"user": "a"}
+    await asyncio.sleep(1)
+    await a.set_awareness({"user": "a, again"})  # its regular renewal
+    await eventually(lambda: b.awareness.get(a.doc.client_id) == {"user": "a, again"})
