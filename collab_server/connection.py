@@ -10,7 +10,15 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from crdt import ProtocolError
-from rooms import DocumentTooLarge, Room, RoomId, RoomManager, RoomMetrics, change_since
+from rooms import (
+    DocumentTooLarge,
+    Room,
+    RoomClosed,
+    RoomId,
+    RoomManager,
+    RoomMetrics,
+    change_since,
+)
 
 from .codes import (
     DOCUMENT_TOO_LARGE,
@@ -140,7 +148,10 @@ async def handle(request: web.Request) -> web.StreamResponse:
                 if ticket.expires_at <= time.time():  # while the room loaded: not one byte
                     raise Reject(TICKET_INVALID, "ticket expired: reconnect with a new ticket")
                 peer.expire_at(ticket.expires_at)
-                room.greet(peer)
+                try:
+                    room.greet(peer)
+                except RoomClosed as exc:  # unloaded or discarded while the role was read
+                    raise Reject(INTERNAL_ERROR, "room reloading: reconnect to resync") from exc
                 # Let go of what only joining needed (the ticket, the parsed room id), so
                 # that idle connections do not keep them.
                 del room_id, ticket
