@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qsl
 
-import asyncpg
 import structlog
 from aiohttp import WSMsgType, web
 
@@ -28,7 +27,7 @@ from .codes import (
     TICKET_INVALID,
     TICKET_WRONG_ROOM,
 )
-from .errors import Reject, problem
+from .errors import STORAGE_ERRORS, Reject, problem
 from .peer import WsPeer
 from .settings import CollabSettings
 from .state import (
@@ -243,7 +242,7 @@ async def _on_update(
         peer.kick(int(exc.code), exc.reason)
     except DocumentTooLarge as exc:
         peer.kick(DOCUMENT_TOO_LARGE, str(exc))
-    except (OSError, RuntimeError, asyncpg.PostgresError) as exc:
+    except STORAGE_ERRORS as exc:
         _log.error("update_not_persisted", room=room.id.key, error=repr(exc))
         peer.kick(INTERNAL_ERROR, "storage unavailable: reconnect to resync")
     finally:

@@ -384,6 +384,41 @@ async def test_internal_api_reads_and_writes_the_document(
         assert bad.status == 422
 
 
+async def test_an_internal_update_the_log_refuses_is_a_503_and_not_served(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+) -> None:
+    """The database away: the dojo service gets 503 with Retry-After, to send the update
+    again; the room's peers reconnect to resync, and the room no longer holds the update."""
+    log = FailingAppends()
+    base = await start_node(update_log=log)
+    peer = await connect(base, room_key)
+    await peer.insert("kept")
+    await _committed(log, room_key, "kept")
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    service = {"Authorization": f"Bearer {mint(room_key, role='service')}"}
+    async with aiohttp.ClientSession() as session:
+        state_url = f"{http}/internal/rooms/{room_key}/state"
+        state = await (await session.get(state_url, headers=service)).json()
+        doc: Doc = Doc()
+        doc.apply_update(base64.b64decode(state["update"]))
+        before = doc.get_state()
+        doc.get("code", type=Text).insert(4, " lost")
+        log.failing = True
+        refused = await session.post(
+            f"{http}/internal/rooms/{room_key}/updates",
+            data=doc.get_update(before),
+            headers=service,
+        )
+        log.failing = False
+        assert refused.status == 503
+        assert refused.headers["Content-Type"].startswith("application/problem+json")
+        assert refused.headers["Retry-After"].isdigit()
+        assert (await refused.json())["status"] == 503
+        assert await peer.wait_closed(timeout=5) == 1011
+        state = await (await session.get(state_url, headers=service)).json()
+        assert state["text"] == "kept"
+
+
 async def test_old_tickets_cannot_undo_an_access_change(
     start_node: StartNode, connect: Connect, mint: Mint, room_key: str, redis_url: str
 ) -> None:
