@@ -5,12 +5,19 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qsl
 
-import asyncpg
 import structlog
 from aiohttp import WSMsgType, web
 
 from crdt import ProtocolError
-from rooms import DocumentTooLarge, Room, RoomId, RoomManager, RoomMetrics, change_since
+from rooms import (
+    DocumentTooLarge,
+    Room,
+    RoomClosed,
+    RoomId,
+    RoomManager,
+    RoomMetrics,
+    change_since,
+)
 
 from .codes import (
     DOCUMENT_TOO_LARGE,
@@ -20,7 +27,7 @@ from .codes import (
     TICKET_INVALID,
     TICKET_WRONG_ROOM,
 )
-from .errors import Reject, problem
+from .errors import STORAGE_ERRORS, Reject, problem
 from .peer import WsPeer
 from .settings import CollabSettings
 from .state import (
@@ -140,7 +147,10 @@ async def handle(request: web.Request) -> web.StreamResponse:
                 if ticket.expires_at <= time.time():  # while the room loaded: not one byte
                     raise Reject(TICKET_INVALID, "ticket expired: reconnect with a new ticket")
                 peer.expire_at(ticket.expires_at)
-                room.greet(peer)
+                try:
+                    room.greet(peer)
+                except RoomClosed as exc:  # unloaded or discarded while the role was read
+                    raise Reject(INTERNAL_ERROR, "room reloading: reconnect to resync") from exc
                 # Let go of what only joining needed (the ticket, the parsed room id), so
                 # that idle connections do not keep them.
                 del room_id, ticket
@@ -236,7 +246,7 @@ async def _on_update(
         peer.kick(int(exc.code), exc.reason)
     except DocumentTooLarge as exc:
         peer.kick(DOCUMENT_TOO_LARGE, str(exc))
-    except (OSError, RuntimeError, asyncpg.PostgresError) as exc:
+    except STORAGE_ERRORS as exc:
         _log.error("update_not_persisted", room=room.id.key, error=repr(exc))
         peer.kick(INTERNAL_ERROR, "storage unavailable: reconnect to resync")
     finally:

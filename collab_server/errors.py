@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from http import HTTPStatus
 
+import asyncpg
 from aiohttp import web
+
+# What the update log raises when storage fails (the database or the snapshot store away):
+# the update was not stored, and the sender may send it again.
+STORAGE_ERRORS: tuple[type[Exception], ...] = (OSError, RuntimeError, asyncpg.PostgresError)
 
 
 class Reject(Exception):

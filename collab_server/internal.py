@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 
+import structlog
 from aiohttp import web
 from pycrdt import Doc, Text
 
@@ -20,10 +21,12 @@ from crdt import (
 from rooms import DocumentTooLarge, Room, RoomId, RoomManager
 from rooms.ports import UpdateLog
 
-from .errors import Reject, problem
+from .errors import STORAGE_ERRORS, Reject, problem
 from .settings import CollabSettings
 from .state import ROOMS, SETTINGS, TICKETS, UPDATE_LOG
 from .tickets import TicketVerifier
+
+_log = structlog.get_logger("collab")
 
 
 async def _authorize(request: web.Request) -> RoomId:
@@ -83,7 +86,11 @@ async def list_snapshots(request: web.Request) -> web.Response:
 
 
 async def post_update(request: web.Request) -> web.Response:
-    """POST /internal/rooms/{room}/updates with a raw Yjs v1 update as the body."""
+    """POST /internal/rooms/{room}/updates with a raw Yjs v1 update as the body.
+
+    An update that fails inside Yrs, or that the log could not store, leaves the room's
+    memory unlike its log: the room is discarded (its peers reconnect and it reloads), as
+    when a peer's update fails, so that no one is served what was never stored."""
     room_id = await _authorize(request)
     settings: CollabSettings = request.app[SETTINGS]
     body = await request.read()
@@ -96,6 +103,16 @@ async def post_update(request: web.Request) -> web.Response:
         return problem(422, exc.reason)
     except DocumentTooLarge as exc:
         return problem(413, str(exc))
+    except STORAGE_ERRORS as exc:
+        _log.error("update_not_persisted", room=room_id.key, error=repr(exc))
+        return problem(
+            503,
+            "storage unavailable: the update was not stored, send it again",
+            headers={"Retry-After": "1"},
+        )
+    finally:
+        if room.broken:
+            await manager.discard_broken(room)
     return web.json_response({"state_vector": base64.b64encode(state_vector(room.doc)).decode()})
 
 

@@ -17,7 +17,7 @@ from .ports import (
 )
 from .postgres import PostgresUpdateLog
 from .redis_bus import RedisAccessLedger, RedisBus, channel
-from .room import DocumentTooLarge, Room, RoomLimits
+from .room import DocumentTooLarge, Room, RoomClosed, RoomLimits
 from .snapshots import LocalSnapshotStore, S3SnapshotStore
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "RedisAccessLedger",
     "RedisBus",
     "Room",
+    "RoomClosed",
     "RoomId",
     "RoomLimits",
     "RoomManager",

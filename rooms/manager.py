@@ -117,12 +117,12 @@ class RoomManager:
         now = time.monotonic()
         for room_id, room in list(self.rooms.items()):
             try:
-                idle = not room.peers and now - room.last_activity > self._idle
+                idle = not room.occupied and now - room.last_activity > self._idle
                 if room.updates_since_compaction >= self._compact_after or (
                     (idle or force_unload) and room.updates_since_compaction
                 ):
                     await self.compact(room)
-                if idle or (force_unload and not room.peers):
+                if idle or (force_unload and not room.occupied):
                     await self._unload(room_id, room)
             except Exception as exc:
                 _log.error("room_maintenance_failed", room=room_id.key, error=repr(exc))
@@ -133,8 +133,11 @@ class RoomManager:
             self._metrics.compactions.inc()
 
     async def _unload(self, room_id: RoomId, room: Room) -> None:
+        """Unload a room no one is in or joining. Peers join between the caller's awaits
+        (a compaction's, the lock's): whether the room is still empty is read here, with no
+        await before it leaves ``rooms``, so none is admitted to a room being closed."""
         async with self._locks.setdefault(room_id, asyncio.Lock()):
-            if room.peers or self.rooms.get(room_id) is not room:
+            if room.occupied or self.rooms.get(room_id) is not room:
                 return
             del self.rooms[room_id]
             self._locks.pop(room_id, None)
@@ -142,12 +145,12 @@ class RoomManager:
         await room.close()
 
     async def discard_broken(self, room: Room) -> None:
-        """Drop a room whose memory may differ from its log; its peers reconnect and reload."""
+        """Drop a room whose memory may differ from its log; its peers, those still joining
+        too, reconnect and reload."""
         if self.rooms.get(room.id) is room:
             del self.rooms[room.id]
             self._metrics.rooms.set(len(self.rooms))
-        for peer in list(room.peers):
-            peer.kick(1011, "room reloading: reconnect to resync")
+        room.kick_all(1011, "room reloading: reconnect to resync")
         await room.close()
 
     def all_peers(self) -> list[Peer]:

@@ -79,6 +79,10 @@ class DocumentTooLarge(Exception):
     pass
 
 
+class RoomClosed(Exception):
+    """The room was unloaded or discarded while a peer joined: it must join the room anew."""
+
+
 class Room:
     def __init__(
         self,
@@ -186,6 +190,11 @@ class Room:
 
     # -- peers ---------------------------------------------------------------------------
 
+    @property
+    def occupied(self) -> bool:
+        """Whether a peer is in the room or joining it (its access being read)."""
+        return bool(self.peers or self._admitted)
+
     def admit(self, peer: Peer) -> None:
         """Let ``peer`` in without a word: access changes reach it from now on (so its role,
         read next, cannot miss one), messages only once it is greeted."""
@@ -194,12 +203,20 @@ class Room:
 
     def greet(self, peer: Peer) -> None:
         """Make an admitted peer a member: our state vector (so it sends what we lack), who
-        is here, and every message of the room from now on."""
+        is here, and every message of the room from now on. A room closed or broken while
+        the peer joined raises RoomClosed: its document is no longer the room's."""
+        if self._closed or self.broken:
+            raise RoomClosed(f"room {self.id.key} closed while the peer joined")
         self._admitted.discard(peer)
         self.peers.add(peer)
         peer.send(encode_sync_step1(state_vector(self.doc)))
         if self._awareness:
             peer.send(self._awareness_snapshot())
+
+    def kick_all(self, code: int, reason: str) -> None:
+        """Close the connections of every peer, those still joining too."""
+        for peer in list(self.peers | self._admitted):
+            peer.kick(code, reason)
 
     async def leave(self, peer: Peer) -> None:
         self._admitted.discard(peer)

@@ -1,5 +1,5 @@
-"""Collab fixtures: rooms, clients and a slow update log (keys, ``mint`` and ``start_node``
-are in ../conftest.py)."""
+"""Collab fixtures: rooms, clients, a slow update log and a slow access ledger (keys, ``mint``
+and ``start_node`` are in ../conftest.py)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,27 @@ import pytest
 
 from platform_api.kernel import create_pool
 from platform_api.kernel.provision import ServiceDatabase
-from rooms import LocalSnapshotStore, PostgresUpdateLog, RoomId, SnapshotStore, StoredState
+from rooms import (
+    AccessLedger,
+    LocalSnapshotStore,
+    PostgresUpdateLog,
+    RoomId,
+    SnapshotStore,
+    StoredState,
+)
 from tests.harness.ywire import YClient, eventually
 from tests.integration.conftest import Mint, StartNode
 
-__all__ = ["Connect", "Mint", "SlowLoads", "StartNode", "control", "no_rooms_loaded", "node_metric"]
+__all__ = [
+    "Connect",
+    "Mint",
+    "SlowLedger",
+    "SlowLoads",
+    "StartNode",
+    "control",
+    "no_rooms_loaded",
+    "node_metric",
+]
 
 
 @pytest.fixture
@@ -107,6 +123,34 @@ async def slow_log(collab_db: ServiceDatabase, tmp_path: Path) -> AsyncIterator[
     async with log:
         yield log
     await pool.close()
+
+
+class SlowLedger:
+    """A real access ledger whose next ``latest()`` answer stays in flight until ``release``
+    is set, as on a slow round trip: the read itself is done at once."""
+
+    def __init__(self, ledger: AccessLedger) -> None:
+        self._ledger = ledger
+        self._hold = False
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def hold_next(self) -> None:
+        self._hold = True
+
+    async def record(self, room: RoomId, user: str, state: str, at: float) -> None:
+        await self._ledger.record(room, user, state, at)
+
+    async def latest(self, room: RoomId, user: str) -> tuple[str, float] | None:
+        answer = await self._ledger.latest(room, user)
+        if self._hold:
+            self._hold = False
+            self.holding.set()
+            await self.release.wait()
+        return answer
+
+    async def entries(self, room: RoomId) -> dict[str, tuple[str, float]]:
+        return await self._ledger.entries(room)
 
 
 async def hold_room_on_two_nodes(

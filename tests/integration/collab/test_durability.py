@@ -6,6 +6,7 @@ import asyncio
 import base64
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -17,15 +18,57 @@ from pycrdt import Doc, Text
 from collab_server import CollabSettings, create_app
 from crdt import decode_state_vector
 from platform_api.kernel.provision import ServiceDatabase
+from rooms import MemoryAccessLedger, MemoryUpdateLog, RoomId
 from tests.harness.collab import appends_held
 from tests.harness.nodes import NodeProcess
 from tests.harness.ywire import YClient, eventually
 
-from .conftest import Connect, Mint, StartNode
+from .conftest import Connect, Mint, SlowLedger, StartNode
 
 
 def _pg(collab_db: ServiceDatabase, redis_url: str | None = None) -> dict[str, str]:
     return {"database_url": collab_db.app_dsn, **({"redis_url": redis_url} if redis_url else {})}
+
+
+class HeldCompactions(MemoryUpdateLog):
+    """The in-memory update log, whose compactions wait until ``gate`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.waiting = asyncio.Event()
+        self.compacted = asyncio.Event()
+
+    async def compact(self, room: RoomId, merge: Callable[[list[bytes]], bytes]) -> int | None:
+        self.waiting.set()
+        await self.gate.wait()
+        seq = await super().compact(room, merge)
+        self.compacted.set()
+        return seq
+
+
+class FailingAppends(MemoryUpdateLog):
+    """The in-memory update log, whose appends fail while ``failing`` is set."""
+
+    failing = False
+
+    async def append(self, room: RoomId, update: bytes) -> int:
+        if self.failing:
+            raise ConnectionError("the database is away for a moment")
+        return await super().append(room, update)
+
+
+async def _committed(log: MemoryUpdateLog, room_key: str, text: str) -> None:
+    """Wait until the document stored in ``log`` reads ``text``."""
+
+    async def stored() -> bool:
+        state = await log.load(RoomId.parse(room_key))
+        doc: Doc = Doc()
+        for update in ([state.snapshot] if state.snapshot else []) + state.updates:
+            doc.apply_update(update)
+        return str(doc.get("code", type=Text)) == text
+
+    await eventually(stored, timeout=5, what=f"{text!r} in the log")
 
 
 async def test_restart_restores_the_room_byte_for_byte(
@@ -82,6 +125,61 @@ async def test_compaction_writes_a_snapshot_and_trims_the_log(
     assert decode_state_vector(b.doc.get_state(), max_bytes=1 << 20) == decode_state_vector(
         a.doc.get_state(), max_bytes=1 << 20
     )
+
+
+async def test_a_peer_joining_while_its_idle_room_compacts_keeps_the_room_loaded(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """The room was idle when its compaction began; a peer admitted meanwhile, its role still
+    being read when the compaction ends, keeps it loaded: it is greeted into the room the
+    next peers join, not into an unloaded one they never hear from."""
+    log, ledger = HeldCompactions(), SlowLedger(MemoryAccessLedger())
+    base = await start_node(update_log=log, access_ledger=ledger, idle_room_seconds=0)
+    writer = await connect(base, room_key)
+    await writer.insert("before ")
+    await _committed(log, room_key, "before ")
+    await writer.close()
+    await asyncio.wait_for(log.waiting.wait(), 5)  # the idle room compacts
+    ledger.hold_next()
+    joining = await connect(base, room_key)
+    await asyncio.wait_for(ledger.holding.wait(), 5)  # admitted, its role being read
+    log.gate.set()
+    await asyncio.wait_for(log.compacted.wait(), 5)
+    await asyncio.sleep(0.2)  # the maintenance pass goes on to unloading the room
+    ledger.release.set()
+    await asyncio.wait_for(joining.synced.wait(), 5)
+    other = await connect(base, room_key)
+    await asyncio.wait_for(other.synced.wait(), 5)
+    await joining.insert("and after")
+    await eventually(
+        lambda: str(other) == "before and after", timeout=5, what="the edit reaches the next peer"
+    )
+
+
+async def test_a_peer_joining_as_its_room_is_discarded_is_closed_and_served_nothing(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """An append fails and the room is discarded while a peer is admitted, its role still
+    being read: the peer is closed with 1011 (to reconnect), never served the discarded
+    room's document and the update in it that never committed."""
+    log, ledger = FailingAppends(), SlowLedger(MemoryAccessLedger())
+    base = await start_node(update_log=log, access_ledger=ledger)
+    writer = await connect(base, room_key)
+    await writer.insert("kept ")
+    await _committed(log, room_key, "kept ")
+    ledger.hold_next()
+    joining = await connect(base, room_key)
+    await asyncio.wait_for(ledger.holding.wait(), 5)  # admitted, its role being read
+    log.failing = True
+    await writer.insert("lost")
+    assert await writer.wait_closed(timeout=5) == 1011
+    log.failing = False
+    ledger.release.set()
+    assert await joining.wait_closed(timeout=5) == 1011
+    assert str(joining) == ""
+    fresh = await connect(base, room_key)
+    await asyncio.wait_for(fresh.synced.wait(), 5)
+    assert str(fresh) == "kept "
 
 
 async def test_three_nodes_over_redis_and_postgres_converge(
@@ -284,6 +382,41 @@ async def test_internal_api_reads_and_writes_the_document(
             headers=service,
         )
         assert bad.status == 422
+
+
+async def test_an_internal_update_the_log_refuses_is_a_503_and_not_served(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+) -> None:
+    """The database away: the dojo service gets 503 with Retry-After, to send the update
+    again; the room's peers reconnect to resync, and the room no longer holds the update."""
+    log = FailingAppends()
+    base = await start_node(update_log=log)
+    peer = await connect(base, room_key)
+    await peer.insert("kept")
+    await _committed(log, room_key, "kept")
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    service = {"Authorization": f"Bearer {mint(room_key, role='service')}"}
+    async with aiohttp.ClientSession() as session:
+        state_url = f"{http}/internal/rooms/{room_key}/state"
+        state = await (await session.get(state_url, headers=service)).json()
+        doc: Doc = Doc()
+        doc.apply_update(base64.b64decode(state["update"]))
+        before = doc.get_state()
+        doc.get("code", type=Text).insert(4, " lost")
+        log.failing = True
+        refused = await session.post(
+            f"{http}/internal/rooms/{room_key}/updates",
+            data=doc.get_update(before),
+            headers=service,
+        )
+        log.failing = False
+        assert refused.status == 503
+        assert refused.headers["Content-Type"].startswith("application/problem+json")
+        assert refused.headers["Retry-After"].isdigit()
+        assert (await refused.json())["status"] == 503
+        assert await peer.wait_closed(timeout=5) == 1011
+        state = await (await session.get(state_url, headers=service)).json()
+        assert state["text"] == "kept"
 
 
 async def test_old_tickets_cannot_undo_an_access_change(

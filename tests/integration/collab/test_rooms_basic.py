@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
+import aiohttp
 from pycrdt import write_var_uint
 
 from crdt import AwarenessEntry, decode_state_vector, encode_awareness
 from rooms import MemoryBus, MemoryUpdateLog
 from tests.harness.ywire import eventually
 
-from .conftest import Connect, StartNode
+from .conftest import Connect, Mint, StartNode
 
 
 async def test_two_clients_converge_on_one_node(
@@ -114,17 +115,9 @@ def _varstring(text: str) -> bytes:
     return write_var_uint(len(text.encode())) + text.encode()
 
 
-async def test_update_that_fails_inside_yrs_never_reaches_the_log(
-    start_node: StartNode, connect: Connect, room_key: str
-) -> None:
-    """It decodes, but its second item's parent is a string item: Yrs applies half of it."""
-    from crdt import encode_update
-
-    hub, log = MemoryBus(), MemoryUpdateLog()
-    base = await start_node(bus=hub.node(), update_log=log)
-    honest = await connect(base, room_key)
-    await honest.insert("safe")
-    await eventually(lambda: honest.received_updates >= 1, what="sync")
+def _half_applying_update() -> bytes:
+    """An update that decodes, but whose second item's parent is a string item: Yrs applies
+    the first (``ZZZ`` in the text ``code``) and fails on the second."""
     text_insert = b"\x04" + write_var_uint(1) + _varstring("code") + _varstring("ZZZ")
     child_of_string = (
         b"\x08"
@@ -134,7 +127,7 @@ async def test_update_that_fails_inside_yrs_never_reaches_the_log(
         + write_var_uint(1)
         + b"\x7e"
     )
-    poison = (
+    return (
         write_var_uint(1)
         + write_var_uint(2)
         + write_var_uint(9)
@@ -143,12 +136,51 @@ async def test_update_that_fails_inside_yrs_never_reaches_the_log(
         + child_of_string
         + b"\x00"
     )
+
+
+async def test_update_that_fails_inside_yrs_never_reaches_the_log(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """It decodes, but Yrs applies only half of it."""
+    from crdt import encode_update
+
+    hub, log = MemoryBus(), MemoryUpdateLog()
+    base = await start_node(bus=hub.node(), update_log=log)
+    honest = await connect(base, room_key)
+    await honest.insert("safe")
+    await eventually(lambda: honest.received_updates >= 1, what="sync")
+    poison = _half_applying_update()
     attacker = await connect(base, room_key)
     await attacker.send_raw(encode_update(poison))
     assert await attacker.wait_closed() == 1007
     assert await honest.wait_closed() == 1011  # the room reloads from its log
     fresh = await connect(base, room_key)
     await eventually(lambda: str(fresh) == "safe", what="reloaded room without the poison")
+
+
+async def test_an_internal_update_that_fails_inside_yrs_is_not_served(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+) -> None:
+    """Refused with 422 through the internal API too; the half Yrs applied is gone from the
+    room, which reloads from its log."""
+    base = await start_node()
+    honest = await connect(base, room_key)
+    await honest.insert("safe")
+    await eventually(lambda: honest.received_updates >= 1, what="sync")
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    service = {"Authorization": f"Bearer {mint(room_key, role='service')}"}
+    async with aiohttp.ClientSession() as session:
+        refused = await session.post(
+            f"{http}/internal/rooms/{room_key}/updates",
+            data=_half_applying_update(),
+            headers=service,
+        )
+        assert refused.status == 422
+        assert await honest.wait_closed(timeout=5) == 1011
+        state = await (
+            await session.get(f"{http}/internal/rooms/{room_key}/state", headers=service)
+        ).json()
+        assert state["text"] == "safe"
 
 
 async def test_newcomers_get_the_document_as_it_is_when_they_join(

@@ -15,12 +15,13 @@ from aiohttp import web
 from collab_server import CollabSettings, create_app
 from crdt import encode_sync_step1, state_vector
 from platform_api.kernel.keys import generate_private_key_pem
-from rooms import AccessLedger, MemoryAccessLedger, RedisAccessLedger, RoomId
+from rooms import MemoryAccessLedger, RedisAccessLedger, RoomId
 from tests.harness.ywire import YClient, eventually
 
 from .conftest import (
     Connect,
     Mint,
+    SlowLedger,
     SlowLoads,
     StartNode,
     control,
@@ -31,34 +32,6 @@ from .conftest import (
 
 async def closed_with(client: YClient) -> int | None:
     return await client.wait_closed(timeout=5)
-
-
-class SlowLedger:
-    """A real access ledger whose next ``latest()`` answer stays in flight until ``release``
-    is set, as on a slow round trip: the read itself is done at once."""
-
-    def __init__(self, ledger: AccessLedger) -> None:
-        self._ledger = ledger
-        self._hold = False
-        self.holding = asyncio.Event()
-        self.release = asyncio.Event()
-
-    def hold_next(self) -> None:
-        self._hold = True
-
-    async def record(self, room: RoomId, user: str, state: str, at: float) -> None:
-        await self._ledger.record(room, user, state, at)
-
-    async def latest(self, room: RoomId, user: str) -> tuple[str, float] | None:
-        answer = await self._ledger.latest(room, user)
-        if self._hold:
-            self._hold = False
-            self.holding.set()
-            await self.release.wait()
-        return answer
-
-    async def entries(self, room: RoomId) -> dict[str, tuple[str, float]]:
-        return await self._ledger.entries(room)
 
 
 async def test_the_access_ledger_reads_a_rooms_changes_at_once(
