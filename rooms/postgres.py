@@ -298,9 +298,12 @@ class PostgresUpdateLog:
     async def _read(
         self, conn: asyncpg.Connection, room: RoomId
     ) -> tuple[bytes | None, int, list[asyncpg.Record]]:
+        # The last snapshot made, not the one with the highest seq: an append may commit
+        # after a higher seq was compacted, and the snapshot merging it then has a lower
+        # ``seq_upto`` (and everything the one before it had).
         snap = await conn.fetchrow(
             """SELECT seq_upto, inline_state, blob_key FROM room_snapshots
-               WHERE tenant_id = $1 AND room = $2 ORDER BY seq_upto DESC LIMIT 1""",
+               WHERE tenant_id = $1 AND room = $2 ORDER BY id DESC LIMIT 1""",
             room.tenant,
             room.name,
         )
@@ -324,13 +327,17 @@ class PostgresUpdateLog:
         async with tenant_transaction(self._pool, room.tenant) as conn:
             rows = await conn.fetch(
                 """SELECT seq_upto, size, extract(epoch FROM created_at) AS at FROM room_snapshots
-                   WHERE tenant_id = $1 AND room = $2 ORDER BY seq_upto""",
+                   WHERE tenant_id = $1 AND room = $2 ORDER BY id""",
                 room.tenant,
                 room.name,
             )
         return [SnapshotInfo(r["seq_upto"], r["size"], float(r["at"])) for r in rows]
 
     async def snapshot_at(self, room: RoomId, seq: int) -> bytes | None:
+        """The snapshot whose ``seq_upto`` is ``seq``. There is at most one: each compaction
+        deletes the rows it merged, one compaction of a room at a time, so no two merge the
+        same row, and ``seq_upto`` is the highest seq a compaction merged (the primary key
+        holds it to that too)."""
         async with tenant_transaction(self._pool, room.tenant) as conn:
             snap = await conn.fetchrow(
                 """SELECT seq_upto, inline_state, blob_key FROM room_snapshots
