@@ -7,9 +7,10 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
+from typing import Any, cast
 
 import asyncpg
 import psutil
@@ -323,3 +324,65 @@ async def test_the_migration_numbers_existing_snapshots_in_the_order_they_were_m
             await pool.close()
     finally:
         await drop_database(admin_dsn, db.name)
+
+
+class _SecondQueryHeld:
+    """A connection whose second query first awaits ``before``: in ``_read``, between the
+    snapshot's query and the log's."""
+
+    def __init__(self, conn: asyncpg.Connection, before: Callable[[], Awaitable[object]]) -> None:
+        self._conn = conn
+        self._before = before
+        self._queries = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._conn, name)
+        if name not in ("execute", "fetch", "fetchrow", "fetchval"):
+            return method
+
+        async def query(*args: Any, **kwargs: Any) -> Any:
+            self._queries += 1
+            if self._queries == 2:
+                await self._before()
+            return await method(*args, **kwargs)
+
+        return query
+
+
+class ReadsInterleaved(PostgresUpdateLog):
+    """The update log, whose next read of a room runs ``between`` after its first query."""
+
+    between: Callable[[], Awaitable[object]] | None = None
+
+    async def _read(
+        self, conn: asyncpg.Connection, room: RoomId
+    ) -> tuple[bytes | None, int, list[asyncpg.Record]]:
+        between, self.between = self.between, None
+        if between is not None:
+            conn = cast(asyncpg.Connection, _SecondQueryHeld(conn, between))
+        return await super()._read(conn, room)
+
+
+async def test_a_load_overlapping_another_nodes_compaction_misses_nothing(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """The snapshot and the log are read as of one moment: the rows another node's
+    compaction merges between the two reads are still in the log read."""
+    room = RoomId(uuid.uuid4(), "overlapped")
+    log = ReadsInterleaved(pool, LocalSnapshotStore(tmp_path))
+    async with PostgresUpdateLog(pool, LocalSnapshotStore(tmp_path)) as other_node, log:
+        await other_node.append(room, _text_update("A"))
+        assert await other_node.compact(room, merge_updates) is not None
+        await other_node.append(room, _text_update("B"))
+        compacted: list[int | None] = []
+
+        async def compact() -> None:
+            compacted.append(await other_node.compact(room, merge_updates))
+
+        log.between = compact
+        stored = await log.load(room)
+        assert len(compacted) == 1, "the other node compacted between the two reads"
+        assert compacted[0] is not None
+        assert sorted(_loaded_text(stored)) == ["A", "B"]
+        assert len(stored.updates) == 1
+        assert sorted(_loaded_text(await log.load(room))) == ["A", "B"]  # and afterwards
