@@ -216,7 +216,13 @@ class PostgresUpdateLog:
             await conn.fetchval("SELECT 1")
 
     async def load(self, room: RoomId) -> StoredState:
-        async with tenant_transaction(self._pool, room.tenant) as conn:
+        """The latest snapshot and the rows after it, read as of one moment (REPEATABLE
+        READ): between two READ COMMITTED reads another node's compaction could commit, and
+        the rows it merged would be in neither the snapshot read nor the log read. Read-only,
+        the transaction never fails to serialize, and it blocks no append or compaction."""
+        async with tenant_transaction(
+            self._pool, room.tenant, isolation="repeatable_read", readonly=True
+        ) as conn:
             snapshot, snapshot_seq, rows = await self._read(conn, room)
         return StoredState(
             snapshot=snapshot,
@@ -230,6 +236,14 @@ class PostgresUpdateLog:
 
         Rows committed after the read stay in the log, so nothing can fall between the
         snapshot and the log. An advisory lock keeps two nodes from compacting one room.
+
+        READ COMMITTED is what keeps its two reads consistent: the lock is free only once
+        the previous compaction has committed, so each statement after it sees that
+        snapshot and those deletions, and no other compaction commits until this one does;
+        appends committed between the reads only add rows, merged now or by the next one.
+        REPEATABLE READ would see the database as of before the lock (the tenant is set
+        first) and redo a compaction that committed meanwhile, then fail on its snapshot's
+        key or on deleting the rows it deleted.
         """
         async with tenant_transaction(self._pool, room.tenant) as conn:
             locked = await conn.fetchval(
@@ -298,9 +312,12 @@ class PostgresUpdateLog:
     async def _read(
         self, conn: asyncpg.Connection, room: RoomId
     ) -> tuple[bytes | None, int, list[asyncpg.Record]]:
+        # The last snapshot made, not the one with the highest seq: an append may commit
+        # after a higher seq was compacted, and the snapshot merging it then has a lower
+        # ``seq_upto`` (and everything the one before it had).
         snap = await conn.fetchrow(
             """SELECT seq_upto, inline_state, blob_key FROM room_snapshots
-               WHERE tenant_id = $1 AND room = $2 ORDER BY seq_upto DESC LIMIT 1""",
+               WHERE tenant_id = $1 AND room = $2 ORDER BY id DESC LIMIT 1""",
             room.tenant,
             room.name,
         )
@@ -324,13 +341,17 @@ class PostgresUpdateLog:
         async with tenant_transaction(self._pool, room.tenant) as conn:
             rows = await conn.fetch(
                 """SELECT seq_upto, size, extract(epoch FROM created_at) AS at FROM room_snapshots
-                   WHERE tenant_id = $1 AND room = $2 ORDER BY seq_upto""",
+                   WHERE tenant_id = $1 AND room = $2 ORDER BY id""",
                 room.tenant,
                 room.name,
             )
         return [SnapshotInfo(r["seq_upto"], r["size"], float(r["at"])) for r in rows]
 
     async def snapshot_at(self, room: RoomId, seq: int) -> bytes | None:
+        """The snapshot whose ``seq_upto`` is ``seq``. There is at most one: each compaction
+        deletes the rows it merged, one compaction of a room at a time, so no two merge the
+        same row, and ``seq_upto`` is the highest seq a compaction merged (the primary key
+        holds it to that too)."""
         async with tenant_transaction(self._pool, room.tenant) as conn:
             snap = await conn.fetchrow(
                 """SELECT seq_upto, inline_state, blob_key FROM room_snapshots

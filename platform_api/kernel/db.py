@@ -12,10 +12,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
+from typing import Literal
 
 import asyncpg
 
 TENANT_SETTING = "app.tenant_id"
+Isolation = Literal["read_committed", "repeatable_read", "serializable"]
 ACQUIRE_TIMEOUT_SECONDS = 5.0  # a request waits this long for a pooled connection, no longer
 # Set for the duration of an HTTP request (``bounded_connection_waits``); background work
 # (consumers, job heartbeats) leaves it unset and waits for a connection as long as it takes.
@@ -67,10 +69,18 @@ async def _connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
 
 @asynccontextmanager
 async def tenant_transaction(
-    pool: asyncpg.Pool, tenant_id: uuid.UUID | str
+    pool: asyncpg.Pool,
+    tenant_id: uuid.UUID | str,
+    *,
+    isolation: Isolation | None = None,
+    readonly: bool = False,
 ) -> AsyncIterator[asyncpg.Connection]:
-    """Yield a connection inside a transaction scoped to ``tenant_id`` for RLS."""
-    async with _connection(pool) as conn, conn.transaction():
+    """Yield a connection inside a transaction scoped to ``tenant_id`` for RLS.
+
+    ``isolation`` defaults to the server's (READ COMMITTED). Under REPEATABLE READ every
+    statement sees the database as of the first one, which sets the tenant.
+    """
+    async with _connection(pool) as conn, conn.transaction(isolation=isolation, readonly=readonly):
         await conn.execute("SELECT set_config($1, $2, true)", TENANT_SETTING, str(tenant_id))
         yield conn
 

@@ -7,22 +7,24 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
+from typing import Any, cast
 
 import asyncpg
 import psutil
 import pytest
 import structlog
+from alembic import command
 from pycrdt import Doc, Text
 from structlog.testing import capture_logs
 
 from crdt import merge_updates
-from platform_api.kernel import create_pool
+from platform_api.kernel import create_pool, migrations
 from platform_api.kernel.db import tenant_transaction
-from platform_api.kernel.provision import ServiceDatabase
-from rooms import LocalSnapshotStore, PostgresUpdateLog, RoomId, postgres
+from platform_api.kernel.provision import ServiceDatabase, drop_database, provision_database
+from rooms import LocalSnapshotStore, PostgresUpdateLog, RoomId, StoredState, postgres
 from tests.harness.collab import appends_held
 
 
@@ -230,3 +232,157 @@ async def test_compaction_survives_the_loss_of_its_merge_process(
     restored = Doc()
     restored.apply_update(stored.snapshot)
     assert str(restored.get("code", type=Text)) == "first second"
+
+
+def _text_update(text: str) -> bytes:
+    """One client's update inserting ``text`` into the ``code`` text of an empty document."""
+    doc: Doc = Doc()
+    doc.get("code", type=Text).insert(0, text)
+    return doc.get_update()
+
+
+def _loaded_text(stored: StoredState) -> str:
+    doc: Doc = Doc()
+    for update in ([stored.snapshot] if stored.snapshot else []) + stored.updates:
+        doc.apply_update(update)
+    return str(doc.get("code", type=Text))
+
+
+async def test_an_update_committed_after_a_later_ones_compaction_is_kept(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Seqs are taken at insert, so another node's append may commit after a higher seq has
+    been compacted: the snapshot that then merges it has the lower ``seq_upto``, and is the
+    room's latest all the same."""
+    room = RoomId(uuid.uuid4(), "late-commit")
+    async with PostgresUpdateLog(pool, LocalSnapshotStore(tmp_path)) as log:
+        # Another node's append: its seq is taken now, its commit comes later.
+        async with tenant_transaction(pool, room.tenant) as other_node:
+            held = await other_node.fetchval(
+                "INSERT INTO room_updates (tenant_id, room, update) VALUES ($1, $2, $3) "
+                "RETURNING seq",
+                room.tenant,
+                room.name,
+                _text_update("A"),
+            )
+            newer = await log.append(room, _text_update("B"))
+            assert held < newer
+            assert await log.compact(room, merge_updates) == newer
+        assert await log.compact(room, merge_updates) == held
+        stored = await log.load(room)
+        assert stored.updates == []
+        assert sorted(_loaded_text(stored)) == ["A", "B"]
+        # The history lists them in the order they were made; the latest is found by its seq.
+        assert [s.seq for s in await log.snapshots(room)] == [newer, held]
+        assert await log.snapshot_at(room, held) == stored.snapshot
+        # A later compaction builds on the latest snapshot, not on the one with the highest seq.
+        await log.append(room, _text_update("C"))
+        assert await log.compact(room, merge_updates) is not None
+        assert sorted(_loaded_text(await log.load(room))) == ["A", "B", "C"]
+
+
+async def test_the_migration_numbers_existing_snapshots_in_the_order_they_were_made(
+    admin_dsn: str, run_id: str, tmp_path: Path
+) -> None:
+    """Numbered by when they were made, not by where the table keeps them; down and up again."""
+    db = await provision_database(admin_dsn, "collab", f"test_collab_0003_{run_id}", recreate=True)
+    try:
+        await migrations.upgrade("collab", db.owner_dsn, "0002")
+        pool = await create_pool(db.app_dsn, min_size=1, max_size=4)
+        try:
+            room = RoomId(uuid.uuid4(), "numbered")
+            async with tenant_transaction(pool, room.tenant) as conn:
+                # Stored before the one made earlier, with the lower seq_upto.
+                for seq, text, made in ((7, "AB", "2024-01-02"), (9, "B", "2024-01-01")):
+                    await conn.execute(
+                        """INSERT INTO room_snapshots
+                               (tenant_id, room, seq_upto, inline_state, size, created_at)
+                           VALUES ($1, $2, $3, $4, 1, $5::text::timestamptz)""",
+                        room.tenant,
+                        room.name,
+                        seq,
+                        _text_update(text),
+                        made,
+                    )
+            await migrations.upgrade("collab", db.owner_dsn)
+            async with PostgresUpdateLog(pool, LocalSnapshotStore(tmp_path)) as log:
+                assert [s.seq for s in await log.snapshots(room)] == [9, 7]
+                assert _loaded_text(await log.load(room)) == "AB"
+                await log.append(room, _text_update("C"))
+                assert await log.compact(room, merge_updates) is not None  # numbered past them
+                assert sorted(_loaded_text(await log.load(room))) == ["A", "B", "C"]
+                assert len(await log.snapshots(room)) == 3
+            owner = await asyncpg.connect(db.owner_dsn)
+            try:  # row-level security is forced again: the owner sees no tenant's rows
+                assert await owner.fetchval("SELECT count(*) FROM room_snapshots") == 0
+            finally:
+                await owner.close()
+            config = migrations.alembic_config("collab", db.owner_dsn)
+            await asyncio.to_thread(command.downgrade, config, "0002")
+            await migrations.upgrade("collab", db.owner_dsn)
+        finally:
+            await pool.close()
+    finally:
+        await drop_database(admin_dsn, db.name)
+
+
+class _SecondQueryHeld:
+    """A connection whose second query first awaits ``before``: in ``_read``, between the
+    snapshot's query and the log's."""
+
+    def __init__(self, conn: asyncpg.Connection, before: Callable[[], Awaitable[object]]) -> None:
+        self._conn = conn
+        self._before = before
+        self._queries = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._conn, name)
+        if name not in ("execute", "fetch", "fetchrow", "fetchval"):
+            return method
+
+        async def query(*args: Any, **kwargs: Any) -> Any:
+            self._queries += 1
+            if self._queries == 2:
+                await self._before()
+            return await method(*args, **kwargs)
+
+        return query
+
+
+class ReadsInterleaved(PostgresUpdateLog):
+    """The update log, whose next read of a room runs ``between`` after its first query."""
+
+    between: Callable[[], Awaitable[object]] | None = None
+
+    async def _read(
+        self, conn: asyncpg.Connection, room: RoomId
+    ) -> tuple[bytes | None, int, list[asyncpg.Record]]:
+        between, self.between = self.between, None
+        if between is not None:
+            conn = cast(asyncpg.Connection, _SecondQueryHeld(conn, between))
+        return await super()._read(conn, room)
+
+
+async def test_a_load_overlapping_another_nodes_compaction_misses_nothing(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """The snapshot and the log are read as of one moment: the rows another node's
+    compaction merges between the two reads are still in the log read."""
+    room = RoomId(uuid.uuid4(), "overlapped")
+    log = ReadsInterleaved(pool, LocalSnapshotStore(tmp_path))
+    async with PostgresUpdateLog(pool, LocalSnapshotStore(tmp_path)) as other_node, log:
+        await other_node.append(room, _text_update("A"))
+        assert await other_node.compact(room, merge_updates) is not None
+        await other_node.append(room, _text_update("B"))
+        compacted: list[int | None] = []
+
+        async def compact() -> None:
+            compacted.append(await other_node.compact(room, merge_updates))
+
+        log.between = compact
+        stored = await log.load(room)
+        assert len(compacted) == 1, "the other node compacted between the two reads"
+        assert compacted[0] is not None
+        assert sorted(_loaded_text(stored)) == ["A", "B"]
+        assert len(stored.updates) == 1
+        assert sorted(_loaded_text(await log.load(room))) == ["A", "B"]  # and afterwards
