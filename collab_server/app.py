@@ -12,6 +12,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
 
 from platform_api.kernel.db import create_pool
 from platform_api.kernel.logging import configure_logging
@@ -36,7 +37,7 @@ from rooms import (
 from . import connection, internal
 from .codes import SERVICE_RESTART
 from .deadlines import Deadlines
-from .errors import problem
+from .errors import STORAGE_ERRORS, problem
 from .peer import Outbox
 from .settings import CollabSettings
 from .state import (
@@ -58,15 +59,22 @@ from .tickets import TicketVerifier, key_set
 _log = structlog.get_logger("collab")
 
 
+_UNAVAILABLE: tuple[type[Exception], ...] = (*STORAGE_ERRORS, RedisError)
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """HTTP errors of the node's plain endpoints leave as problem+json."""
+    """HTTP errors of the node's plain endpoints leave as problem+json; so does storage
+    (the database, the snapshot store or Redis) failing under the internal API: 503."""
     try:
         return await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         return problem(exc.status, exc.reason)
+    except _UNAVAILABLE as exc:
+        _log.error("request_failed", path=request.path, error=repr(exc))
+        return problem(503, "storage unavailable: try again", headers={"Retry-After": "1"})
 
 
 def create_app(

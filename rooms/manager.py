@@ -153,9 +153,6 @@ class RoomManager:
         room.kick_all(1011, "room reloading: reconnect to resync")
         await room.close()
 
-    def all_peers(self) -> list[Peer]:
-        return [peer for room in self.rooms.values() for peer in room.peers]
-
     async def catch_up_all(self) -> None:
         """After a gap on the bus: start catching up every room (this runs on the bus reader,
         which must go back to reading), and say hello again (the others may have forgotten

@@ -19,6 +19,7 @@ from collab_server import CollabSettings, create_app
 from crdt import decode_state_vector
 from platform_api.kernel.provision import ServiceDatabase
 from rooms import MemoryAccessLedger, MemoryUpdateLog, RoomId
+from rooms.ports import StoredState
 from tests.harness.collab import appends_held
 from tests.harness.nodes import NodeProcess
 from tests.harness.ywire import YClient, eventually
@@ -417,6 +418,26 @@ async def test_an_internal_update_the_log_refuses_is_a_503_and_not_served(
         assert await peer.wait_closed(timeout=5) == 1011
         state = await (await session.get(state_url, headers=service)).json()
         assert state["text"] == "kept"
+
+
+class FailingLoads(MemoryUpdateLog):
+    async def load(self, room: RoomId) -> StoredState:
+        raise ConnectionError("database unreachable")
+
+
+async def test_the_internal_api_answers_503_when_a_room_cannot_load(
+    start_node: StartNode, mint: Mint, room_key: str
+) -> None:
+    base = await start_node(update_log=FailingLoads())
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    service = {"Authorization": f"Bearer {mint(room_key, role='service')}"}
+    async with aiohttp.ClientSession() as session:
+        response = await session.get(f"{http}/internal/rooms/{room_key}/state", headers=service)
+        body = await response.json(content_type=None)
+    assert response.status == 503
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert response.headers["Retry-After"] == "1"
+    assert body["status"] == 503
 
 
 async def test_old_tickets_cannot_undo_an_access_change(
