@@ -11,7 +11,8 @@ catching up from the log, whichever side it is on:
   them with an error reply, so they were dropped): the bus remembers those rooms and, once
   it has sent everything queued since, calls ``on_dropped`` with them, and the rooms ask
   the other nodes to catch up. A room Redis keeps refusing is handed over at most every
-  ``REFUSED_REPORT_SECONDS``, but no refusal goes unreported.
+  ``REFUSED_REPORT_SECONDS``, but no refused update goes unreported (a refused hello,
+  such as the catch-up question itself, is only counted).
 
 Both callbacks run on the bus's own tasks (``on_gap`` on the reader): they must only start
 work, never wait for it, or every room's fan-out waits with them.
@@ -34,6 +35,7 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as redis
 import structlog
 
+from .frames import Kind
 from .ids import RoomId
 from .metrics import RoomMetrics
 from .ports import BusHandler
@@ -116,9 +118,7 @@ class RedisBus:
         now = time.monotonic()
         due = self._refused_reported.get(room, -math.inf) + self.REFUSED_REPORT_SECONDS
         if now < due:
-            self.dropped += 1
-            if self._metrics is not None:
-                self._metrics.bus_dropped.inc()
+            self._tally_dropped()
             self._refused_owed[room] = error
             self._refused_owed_due = min(self._refused_owed_due, due)
             return
@@ -151,10 +151,13 @@ class RedisBus:
             self._dropped_rooms.add(room)
         return self._refused_owed_due - now if self._refused_owed else None
 
-    def _count_dropped(self, room: RoomId) -> None:
+    def _tally_dropped(self) -> None:
         self.dropped += 1
         if self._metrics is not None:
             self._metrics.bus_dropped.inc()
+
+    def _count_dropped(self, room: RoomId) -> None:
+        self._tally_dropped()
         self._dropped_rooms.add(room)
         self._wake.set()  # the publisher reports it once the queue is empty (it may be already)
 
@@ -201,10 +204,17 @@ class RedisBus:
             self._pending_bytes -= len(message)
         # An error reply (a channel the ACL refuses, say) would come again on a resend: the
         # message is dropped, and its room reported like one the full queue refused.
-        refused = [(room, reply) for (room, _), reply in zip(batch, replies, strict=True)
+        refused = [(room, message, reply)
+                   for (room, message), reply in zip(batch, replies, strict=True)
                    if isinstance(reply, Exception)]  # fmt: skip
-        for room, reply in refused:
-            self._count_refused(room, reply)
+        for room, message, reply in refused:
+            if message[:1] == Kind.HELLO.value:
+                # A hello carries no update, and the catch-up question a report sends is
+                # one: reporting its refusal would ask again, and be refused again, forever.
+                # Presence mends a lost hello (a node not heard from is answered FRESH).
+                self._tally_dropped()
+            else:
+                self._count_refused(room, reply)
 
     async def _report_dropped(self) -> None:
         """Everything queued went out, so Redis is back: hand over the rooms whose messages

@@ -15,6 +15,7 @@ import redis.asyncio as redis
 
 from platform_api.kernel.provision import ServiceDatabase
 from rooms import MemoryAccessLedger, MemoryUpdateLog, RedisAccessLedger, RedisBus, RoomId
+from rooms.frames import FRESH, GONE, Kind, encode_frame, new_node_id
 from rooms.redis_bus import channel
 from tests.harness.ywire import YClient, eventually
 
@@ -270,6 +271,40 @@ async def test_a_room_refused_again_soon_after_its_report_is_reported_once_the_q
             await asyncio.sleep(2 * bus.REFUSED_REPORT_SECONDS)
             assert len(reported) == 2
             assert bus.dropped == 2
+    finally:
+        await admin.acl_deluser(user)
+        await admin.aclose()
+
+
+async def test_a_refused_catch_up_question_does_not_ask_again(redis_url: str) -> None:
+    """The catch-up question a report sends (hellos, as the room manager publishes them)
+    goes to the refused channel too: its refusal is counted, never reported, so a room
+    Redis keeps refusing is reported once, not every ``REFUSED_REPORT_SECONDS`` forever."""
+    room = _rooms(1)[0]
+    user = f"bus-{uuid.uuid4().hex[:8]}"
+    admin = redis.Redis.from_url(redis_url)
+    await admin.acl_setuser(
+        user, enabled=True, nopass=True, commands=["+@all"], keys=["*"], reset_channels=True
+    )
+    reported: list[set[RoomId]] = []
+    host_port, _, db = redis_url.removeprefix("redis://").partition("/")
+    node = new_node_id()
+
+    async def ask_again(rooms: set[RoomId]) -> None:
+        reported.append(rooms)
+        for refused in rooms:
+            await bus.publish(refused, encode_frame(Kind.HELLO, node, FRESH))
+            await bus.publish(refused, encode_frame(Kind.HELLO, node, GONE))
+
+    bus = RedisBus(f"redis://{user}@{host_port}/{db or 0}", on_dropped=ask_again)
+    bus.REFUSED_REPORT_SECONDS = 0.3
+    try:
+        async with bus:
+            await bus.publish(room, b"update")
+            await _until(lambda: bus.dropped == 3, 2)  # the update, then both hellos
+            await asyncio.sleep(5 * bus.REFUSED_REPORT_SECONDS)
+            assert reported == [{room}]
+            assert bus.dropped == 3
     finally:
         await admin.acl_deluser(user)
         await admin.aclose()
