@@ -6,10 +6,16 @@ has the lower ``seq_upto``. Choosing the latest by ``seq_upto`` picked the older
 that update; ``id`` (an identity, taken as each snapshot is inserted, one compaction of a room
 at a time) orders them as they were made, and its index finds a room's latest.
 
-Existing snapshots are numbered by ``created_at`` (their compaction's start: one compaction
-of a room at a time, so in order for a room), not in table order, which concurrent inserts
-from several connections leave unordered. The migration role owns the table but row-level
-security is forced on it, so it lifts that for the renumbering, in this same transaction.
+Existing snapshots are numbered by the transaction that inserted them (``xmin``, taken at
+the insert, which a compaction makes while it holds the room's lock: in order for a room),
+then by ``created_at``. Not by ``created_at`` alone: that is when the compaction's
+transaction began, before it waited for the lock, so a compaction that stalled there is
+dated before the one it came after. Not in table order either, which concurrent inserts from
+several connections leave unordered. (Transaction ids wrap: ``age`` orders them right for
+rows younger than two billion transactions, which covers every database this runs on.) The
+migration role owns the table but row-level security is forced on it, so it lifts that for
+the renumbering, in this same transaction. The table is locked while it runs (room loads
+wait): on a large deployment, run it outside busy hours.
 
 Revision ID: 0003
 Revises: 0002
@@ -31,7 +37,7 @@ def upgrade() -> None:
         UPDATE room_snapshots s SET id = n.id
         FROM (
             SELECT tenant_id, room, seq_upto,
-                   row_number() OVER (ORDER BY created_at, seq_upto) AS id
+                   row_number() OVER (ORDER BY age(xmin) DESC, created_at, seq_upto) AS id
             FROM room_snapshots
         ) n
         WHERE (s.tenant_id, s.room, s.seq_upto) = (n.tenant_id, n.room, n.seq_upto);

@@ -304,10 +304,27 @@ async def test_the_migration_numbers_existing_snapshots_in_the_order_they_were_m
                         _text_update(text),
                         made,
                     )
+            # A compaction that began first but waited for the lock inserts last: its
+            # snapshot (all of the other's and more) is dated before the other's.
+            stalled = RoomId(room.tenant, "stalled")
+            for seq, text, made in ((5, "A", "2024-01-02"), (9, "AB", "2024-01-01")):
+                async with tenant_transaction(pool, room.tenant) as conn:
+                    await conn.execute(
+                        """INSERT INTO room_snapshots
+                               (tenant_id, room, seq_upto, inline_state, size, created_at)
+                           VALUES ($1, $2, $3, $4, 1, $5::text::timestamptz)""",
+                        stalled.tenant,
+                        stalled.name,
+                        seq,
+                        _text_update(text),
+                        made,
+                    )
             await migrations.upgrade("collab", db.owner_dsn)
             async with PostgresUpdateLog(pool, LocalSnapshotStore(tmp_path)) as log:
                 assert [s.seq for s in await log.snapshots(room)] == [9, 7]
                 assert _loaded_text(await log.load(room)) == "AB"
+                assert [s.seq for s in await log.snapshots(stalled)] == [5, 9]
+                assert _loaded_text(await log.load(stalled)) == "AB"
                 await log.append(room, _text_update("C"))
                 assert await log.compact(room, merge_updates) is not None  # numbered past them
                 assert sorted(_loaded_text(await log.load(room))) == ["A", "B", "C"]
