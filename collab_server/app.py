@@ -71,7 +71,12 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return problem(exc.status, exc.reason)
+        # aiohttp puts what went wrong (a handshake's missing header, say) in the text; its
+        # default text only repeats the status.
+        text = exc.text or ""
+        return problem(
+            exc.status, exc.reason if text in ("", f"{exc.status}: {exc.reason}") else text
+        )
     except _UNAVAILABLE as exc:
         _log.error("request_failed", path=request.path, error=repr(exc))
         return problem(503, "storage unavailable: try again", headers={"Retry-After": "1"})

@@ -123,7 +123,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         max_msg_size=settings.max_message_bytes,
         compress=False,
     )
-    if not ws.can_prepare(request):  # a browser or curl asking for the URL as a page
+    if request.headers.get("Upgrade", "").lower() != "websocket":  # the URL asked as a page
         return problem(
             426,
             "this endpoint speaks the y-websocket protocol: open a WebSocket (ws:// or wss://) "

@@ -160,6 +160,22 @@ async def test_a_plain_http_request_is_told_to_upgrade(
     assert "WebSocket" in body["detail"]
 
 
+async def test_a_broken_websocket_handshake_is_a_400_problem(
+    start_node: StartNode, room_key: str
+) -> None:
+    base = await start_node()
+    async with aiohttp.ClientSession() as session:
+        response = await session.get(
+            f"{base.replace('ws://', 'http://', 1)}/{room_key}",
+            headers={"Upgrade": "websocket", "Connection": "Upgrade"},  # no key, no version
+        )
+        body = await response.json(content_type=None)
+    assert response.status == 400
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert body["status"] == 400
+    assert body["detail"] != "Bad Request"  # what is wrong with the handshake
+
+
 async def test_expired_ticket_on_a_live_connection_closes_it(
     start_node: StartNode, connect: Connect, room_key: str
 ) -> None:
