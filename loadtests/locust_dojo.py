@@ -14,7 +14,8 @@ task inserts a marker at a random place and sends the update. Request events (ty
 Environment: DOJO_ROOMS (default 10), DOJO_PARAMS ("k=v&k2=v2" added to every URL),
 DOJO_TICKET_KEY (Ed25519 PEM: mint a ticket per connection, rooms become
 "<tenant>:<room>"), DOJO_TENANT (default: a fixed id, so that workers share rooms),
-DOJO_TEXT (shared text name, default "text").
+DOJO_TEXT (shared text name, default "text"), DOJO_TICKET_TTL (seconds a minted ticket lasts,
+default 900: each connection sends a fresh one, as a text frame, halfway through).
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ def _addressing() -> RoomAddressing:
     if not key:
         return RoomAddressing(params)
     tenant = uuid.UUID(os.environ.get("DOJO_TENANT", str(uuid.uuid5(uuid.NAMESPACE_URL, "mrbill"))))
-    return RoomAddressing(params, TicketMinter(load_private_key(Path(key)), tenant=tenant))
+    ttl = int(os.environ.get("DOJO_TICKET_TTL", "900"))
+    minter = TicketMinter(load_private_key(Path(key)), tenant=tenant, ttl_seconds=ttl)
+    return RoomAddressing(params, minter)
 
 
 ADDRESSING = _addressing()
@@ -80,7 +83,8 @@ class DojoEditor(User):
         self.synced = Event()
         self.ack_waiting: Event | None = None
         self.ack = os.environ.get("DOJO_ACK", "1") != "0"
-        url = room_url(self.host or "", ADDRESSING.room(name), ADDRESSING.query(name))
+        user = uuid.uuid4()
+        url = room_url(self.host or "", ADDRESSING.room(name), ADDRESSING.query(name, user=user))
         self.connection = contextlib.ExitStack()
         started = time.perf_counter()
         try:
@@ -89,6 +93,8 @@ class DojoEditor(User):
             )
             self.ws.send(encode_sync_step1(self.doc.get_state()))
             self.reader = gevent.spawn(self._read)
+            if ADDRESSING.minter is not None:  # a run may outlast a ticket: renew it
+                self.renewer = gevent.spawn(self._renew_tickets, ADDRESSING.minter, name, user)
             if not self.synced.wait(ACK_TIMEOUT):
                 raise TimeoutError("no SyncStep2 from the server")
         except Exception as exc:
@@ -97,6 +103,9 @@ class DojoEditor(User):
         self._fire("connect+sync", started)
 
     def on_stop(self) -> None:
+        renewer = getattr(self, "renewer", None)
+        if renewer is not None:
+            renewer.kill()
         self.connection.close()
         reader = getattr(self, "reader", None)
         if reader is not None:
@@ -111,6 +120,15 @@ class DojoEditor(User):
             exception=exc,
             context={},
         )
+
+    def _renew_tickets(self, minter: TicketMinter, name: str, user: uuid.UUID) -> None:
+        """Send a fresh ticket for the same room and user halfway through each one's life."""
+        while True:
+            gevent.sleep(max(0.5, minter.ttl_seconds / 2))
+            try:
+                self.ws.send(minter.ticket(name, user=user))
+            except ConnectionClosed:
+                return
 
     def _read(self) -> None:
         try:

@@ -98,7 +98,7 @@ class RoomAddressing:
     def room(self, name: str) -> str:
         return name if self.minter is None else self.minter.room(name)
 
-    def query(self, name: str) -> dict[str, str]:
+    def query(self, name: str, *, user: uuid.UUID | None = None) -> dict[str, str]:
         if self.minter is None:
             return dict(self.params)
-        return {**self.params, "ticket": self.minter.ticket(name)}
+        return {**self.params, "ticket": self.minter.ticket(name, user=user)}
