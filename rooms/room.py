@@ -258,8 +258,9 @@ class Room:
 
         Applying comes first: a few updates pass validation yet fail inside Yrs, and those
         must never reach the log. Until the commit lands, the update is in the document but
-        no one is told: fan-out waits for the commit, and sync answers wait for in-flight
-        commits (see ``_answer_sync``), so no peer sees what a crash could lose.
+        no one is told: fan-out waits for the commit, and whatever reads the document for
+        someone waits for in-flight commits first (see ``settled``), so no one sees what a
+        crash could lose.
         """
         if self.size + len(update) > self._limits.max_document_bytes:
             raise DocumentTooLarge(f"document would exceed {self._limits.max_document_bytes} bytes")
@@ -295,11 +296,20 @@ class Room:
         self._whole = None  # the document changes: the cached whole state is stale
         apply_update_to_doc(self.doc, update, max_bytes=None, origin=origin)
 
-    async def _answer_sync(self, peer: Peer, their_state: bytes) -> None:
-        while self._inflight:  # commits that started while we waited count too
+    async def settled(self) -> None:
+        """Return once no commit is in flight, those that started while we waited included:
+        the document then holds only what the log holds, unless a commit failed meanwhile
+        and left the room ``broken`` (its memory unlike the log: it must not be served).
+        Read the document with no await after this, or a new update may slip in."""
+        while self._inflight:
             if self._settled is None:
                 self._settled = asyncio.get_running_loop().create_future()
             await asyncio.shield(self._settled)
+
+    async def _answer_sync(self, peer: Peer, their_state: bytes) -> None:
+        await self.settled()
+        if self.broken:  # its peers are being closed: they resync from the reloaded room
+            return
         if their_state != EMPTY_STATE_VECTOR:
             peer.send(sync_step2_for_doc(self.doc, their_state))
             return
