@@ -145,6 +145,7 @@ def create_app(
                 limits=RoomLimits(
                     max_update_bytes=settings.max_message_bytes,
                     max_document_bytes=settings.max_document_bytes,
+                    max_awareness_entries=settings.max_awareness_entries,
                     keepalive=settings.presence_keepalive_seconds,
                     presence_ttl=settings.presence_ttl_seconds,
                 ),

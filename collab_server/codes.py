@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 # RFC 6455 codes. Protocol errors in messages (1002, 1003, 1007, 1009) come from crdt.CloseCode.
-POLICY_RATE_LIMIT = 1008  # too many messages per second on this connection
+# Too many messages per second on this connection, or awareness for more client ids than one
+# connection may speak for.
+POLICY_VIOLATION = 1008
 MESSAGE_TOO_BIG = 1009
 INTERNAL_ERROR = 1011  # storage or Redis unavailable, or a socket write failed: reconnect, resync
 SERVICE_RESTART = 1012  # graceful drain: reconnect (to another node)

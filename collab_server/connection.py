@@ -10,6 +10,7 @@ from aiohttp import WSMsgType, web
 
 from crdt import ProtocolError
 from rooms import (
+    AwarenessLimit,
     DocumentTooLarge,
     Room,
     RoomClosed,
@@ -22,7 +23,7 @@ from rooms import (
 from .codes import (
     DOCUMENT_TOO_LARGE,
     INTERNAL_ERROR,
-    POLICY_RATE_LIMIT,
+    POLICY_VIOLATION,
     SERVICE_RESTART,
     TICKET_INVALID,
     TICKET_WRONG_ROOM,
@@ -163,7 +164,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
                     elif message.type == WSMsgType.TEXT:
                         # Each costs a signature check and a ledger read: rate-limited too.
                         if not bucket.take():
-                            peer.kick(POLICY_RATE_LIMIT, "rate limit exceeded")
+                            peer.kick(POLICY_VIOLATION, "rate limit exceeded")
                         else:
                             await _on_ticket(peer, manager, room, verifier, str(message.data))
                     elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
@@ -238,7 +239,7 @@ async def _on_update(
     metrics.messages_in.inc()
     metrics.bytes_in.inc(len(data))
     if not bucket.take():
-        peer.kick(POLICY_RATE_LIMIT, "rate limit exceeded")
+        peer.kick(POLICY_VIOLATION, "rate limit exceeded")
         return
     try:
         await room.receive(peer, data)
@@ -246,6 +247,8 @@ async def _on_update(
         peer.kick(int(exc.code), exc.reason)
     except DocumentTooLarge as exc:
         peer.kick(DOCUMENT_TOO_LARGE, str(exc))
+    except AwarenessLimit as exc:
+        peer.kick(POLICY_VIOLATION, str(exc))
     except STORAGE_ERRORS as exc:
         _log.error("update_not_persisted", room=room.id.key, error=repr(exc))
         peer.kick(INTERNAL_ERROR, "storage unavailable: reconnect to resync")

@@ -72,7 +72,18 @@ async def get_state(request: web.Request) -> web.Response:
         return web.json_response({"snapshot": seq, **_doc_view(doc, text_name)})
     manager: RoomManager = request.app[ROOMS]
     room = await manager.open(room_id)
+    await room.settled()  # the document may hold updates whose commit is under way
+    if room.broken:
+        return _reloading()
     return web.json_response(_doc_view(room.doc, text_name))
+
+
+def _reloading() -> web.Response:
+    """A commit failed while the request waited for it: the room's memory is unlike its log
+    and the room reloads; what it holds must not be served."""
+    return problem(
+        503, "the room is reloading after a failed commit: try again", headers={"Retry-After": "1"}
+    )
 
 
 async def list_snapshots(request: web.Request) -> web.Response:
@@ -90,7 +101,8 @@ async def post_update(request: web.Request) -> web.Response:
 
     An update that fails inside Yrs, or that the log could not store, leaves the room's
     memory unlike its log: the room is discarded (its peers reconnect and it reloads), as
-    when a peer's update fails, so that no one is served what was never stored."""
+    when a peer's update fails, so that no one is served what was never stored. The state
+    vector answered is the log's: it waits for the commits of updates applied meanwhile."""
     room_id = await _authorize(request)
     settings: CollabSettings = request.app[SETTINGS]
     body = await request.read()
@@ -113,6 +125,9 @@ async def post_update(request: web.Request) -> web.Response:
     finally:
         if room.broken:
             await manager.discard_broken(room)
+    await room.settled()
+    if room.broken:  # (the update is stored: sending it again does no harm)
+        return _reloading()
     return web.json_response({"state_vector": base64.b64encode(state_vector(room.doc)).decode()})
 
 

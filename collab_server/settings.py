@@ -30,6 +30,9 @@ class CollabSettings(BaseSettings):
     rate_per_second: float = Field(default=100.0, gt=0)
     rate_burst: float = Field(default=300.0, gt=0)
     send_queue_bytes: int = Field(default=8 * 1_048_576, ge=65_536)
+    # Awareness states a room holds (every newcomer gets them all in one message); a client id
+    # past it goes unseen until a place frees up.
+    max_awareness_entries: int = Field(default=1_000, ge=1)
     # Messages for other nodes held while Redis is out of reach; beyond it they are dropped
     # and the other nodes told to catch up from the log once Redis is back (rooms.redis_bus).
     bus_queue_bytes: int = Field(default=64 * 1_048_576, ge=1024)

@@ -17,11 +17,12 @@ from .ports import (
 )
 from .postgres import PostgresUpdateLog
 from .redis_bus import RedisAccessLedger, RedisBus, channel
-from .room import DocumentTooLarge, Room, RoomClosed, RoomLimits
+from .room import AwarenessLimit, DocumentTooLarge, Room, RoomClosed, RoomLimits
 from .snapshots import LocalSnapshotStore, S3SnapshotStore
 
 __all__ = [
     "AccessLedger",
+    "AwarenessLimit",
     "DocumentTooLarge",
     "FanoutBus",
     "Kind",

@@ -67,33 +67,47 @@ class RoomManager:
         self._metrics = metrics
         self._idle = idle_seconds
         self._compact_after = compact_after
+        # One per room loaded or being loaded: a room unloaded, discarded or whose load
+        # failed leaves none behind (whoever waited on it starts over with the current one).
         self._locks: dict[RoomId, asyncio.Lock] = {}
 
     async def open(self, room_id: RoomId) -> Room:
         """The loaded room, loading it once even when many peers join at the same moment."""
-        room = self.rooms.get(room_id)
-        if room is not None:
-            return room
-        lock = self._locks.setdefault(room_id, asyncio.Lock())
-        async with lock:
+        while True:
             room = self.rooms.get(room_id)
-            if room is None:
-                room = Room(
-                    room_id,
-                    log=self._log,
-                    bus=self._bus,
-                    access=self.access,
-                    node_id=self._node,
-                    limits=self._limits,
-                    metrics=self._metrics,
-                )
-                try:
-                    await room.load()
-                except BaseException:
-                    await room.close()
-                    raise
-                self.rooms[room_id] = room
-                self._metrics.rooms.set(len(self.rooms))
+            if room is not None:
+                return room
+            lock = self._locks.setdefault(room_id, asyncio.Lock())
+            async with lock:
+                if self._locks.get(room_id) is not lock:
+                    continue  # let go of while we waited (a failed load): take the current one
+                room = self.rooms.get(room_id)
+                if room is None:
+                    room = await self._load(room_id, lock)
+            return room
+
+    async def _load(self, room_id: RoomId, lock: asyncio.Lock) -> Room:
+        """Load a room (the caller holds its lock); if that fails, forget the lock too."""
+        room = Room(
+            room_id,
+            log=self._log,
+            bus=self._bus,
+            access=self.access,
+            node_id=self._node,
+            limits=self._limits,
+            metrics=self._metrics,
+        )
+        try:
+            await room.load()
+        except BaseException:
+            try:
+                await room.close()
+            finally:
+                if self._locks.get(room_id) is lock:
+                    del self._locks[room_id]
+            raise
+        self.rooms[room_id] = room
+        self._metrics.rooms.set(len(self.rooms))
         return room
 
     def joined(self, room_id: RoomId, peer: Peer) -> Joined:
@@ -149,6 +163,7 @@ class RoomManager:
         too, reconnect and reload."""
         if self.rooms.get(room.id) is room:
             del self.rooms[room.id]
+            self._locks.pop(room.id, None)
             self._metrics.rooms.set(len(self.rooms))
         room.kick_all(1011, "room reloading: reconnect to resync")
         await room.close()

@@ -42,6 +42,11 @@ class RoomMetrics:
         self.readonly_dropped = Counter(
             "collab_readonly_updates_dropped_total", "Updates sent by read-only peers", registry=r
         )
+        self.awareness_dropped = Counter(
+            "collab_awareness_dropped_total",
+            "Awareness states of new client ids dropped because their room held its most",
+            registry=r,
+        )
         self.evictions = Counter(
             "collab_evictions_total", "Connections closed by the server", ["reason"], registry=r
         )

@@ -71,6 +71,12 @@ AWARENESS_OUTDATED = 30.0
 class RoomLimits:
     max_update_bytes: int = 1_048_576
     max_document_bytes: int = 16 * 1_048_576
+    # y-protocols clients speak for one client id per connection; a few more allow for a
+    # client that renews its id (a new Doc) on a live socket. More closes the peer (1008).
+    awareness_ids_per_peer: int = 4
+    # Awareness states a room holds, its local peers' and other nodes' together: every
+    # newcomer is sent all of them in one message. New client ids past it are dropped.
+    max_awareness_entries: int = 1_000
     keepalive: float = 10.0  # seconds between HELLOs while the room is loaded
     presence_ttl: float = 35.0  # forget a node not heard from for this long
 
@@ -81,6 +87,10 @@ class DocumentTooLarge(Exception):
 
 class RoomClosed(Exception):
     """The room was unloaded or discarded while a peer joined: it must join the room anew."""
+
+
+class AwarenessLimit(Exception):
+    """A peer spoke for more awareness client ids than one connection may: close it (1008)."""
 
 
 class Room:
@@ -115,6 +125,7 @@ class Room:
         # client id -> (clock, state JSON, owner, when set): the owner is the local peer that
         # spoke for it, or the id of the node whose peer did
         self._awareness: dict[int, tuple[int, str, Peer | bytes, float]] = {}
+        self._holdings: dict[Peer | bytes, int] = {}  # owner -> client ids it speaks for
         self._whole: bytes | None = None  # SyncStep2 of the whole document, while unchanged
         self._nodes: dict[bytes, float] = {}  # other nodes holding the room -> last heard
         self._hello_at = 0.0
@@ -247,8 +258,9 @@ class Room:
 
         Applying comes first: a few updates pass validation yet fail inside Yrs, and those
         must never reach the log. Until the commit lands, the update is in the document but
-        no one is told: fan-out waits for the commit, and sync answers wait for in-flight
-        commits (see ``_answer_sync``), so no peer sees what a crash could lose.
+        no one is told: fan-out waits for the commit, and whatever reads the document for
+        someone waits for in-flight commits first (see ``settled``), so no one sees what a
+        crash could lose.
         """
         if self.size + len(update) > self._limits.max_document_bytes:
             raise DocumentTooLarge(f"document would exceed {self._limits.max_document_bytes} bytes")
@@ -284,11 +296,20 @@ class Room:
         self._whole = None  # the document changes: the cached whole state is stale
         apply_update_to_doc(self.doc, update, max_bytes=None, origin=origin)
 
-    async def _answer_sync(self, peer: Peer, their_state: bytes) -> None:
-        while self._inflight:  # commits that started while we waited count too
+    async def settled(self) -> None:
+        """Return once no commit is in flight, those that started while we waited included:
+        the document then holds only what the log holds, unless a commit failed meanwhile
+        and left the room ``broken`` (its memory unlike the log: it must not be served).
+        Read the document with no await after this, or a new update may slip in."""
+        while self._inflight:
             if self._settled is None:
                 self._settled = asyncio.get_running_loop().create_future()
             await asyncio.shield(self._settled)
+
+    async def _answer_sync(self, peer: Peer, their_state: bytes) -> None:
+        await self.settled()
+        if self.broken:  # its peers are being closed: they resync from the reloaded room
+            return
         if their_state != EMPTY_STATE_VECTOR:
             peer.send(sync_step2_for_doc(self.doc, their_state))
             return
@@ -317,6 +338,12 @@ class Room:
         here or on another node: the id is free once that peer leaves (its removal), its node
         leaves or is forgotten, or (another node's) when its state was not renewed for
         ``AWARENESS_OUTDATED`` seconds, as y-protocols clients judge it.
+
+        A local peer may hold ``awareness_ids_per_peer`` ids at once: a message that would
+        make it hold more raises AwarenessLimit, and nothing of it is taken. The room holds
+        ``max_awareness_entries`` states at most, whoever speaks for them: a new id past that
+        is dropped (counted), so its client goes unseen until a place frees up (y-protocols
+        clients renew their state every 15 s), and the rest of the message stands.
         """
         now = time.monotonic()
         allowed = {
@@ -329,19 +356,59 @@ class Room:
         restricted = restrict_awareness_update(message, allowed)
         if restricted is None or not restricted.entries:
             return None
+        if not isinstance(owner, bytes):
+            self._check_holdings(owner, restricted)
+        room_for = self._limits.max_awareness_entries
+        taken: list[int] = []
         for entry in restricted.entries:
+            cid = entry.client_id
             if entry.state is None:  # (its clock is one past the last: y-protocols' removal)
-                self._awareness.pop(entry.client_id, None)
+                self._release(cid)
+            elif cid in self._awareness or len(self._awareness) < room_for:
+                self._hold(cid, (entry.clock, entry.state_json, owner, now))
             else:
-                self._awareness[entry.client_id] = (entry.clock, entry.state_json, owner, now)
+                continue  # the room is full: a new id waits for a place
+            taken.append(cid)
+        if len(taken) < len(restricted.entries):
+            self._metrics.awareness_dropped.inc(len(restricted.entries) - len(taken))
+            return restrict_awareness_update(restricted, set(taken))
         return restricted
+
+    def _check_holdings(self, peer: Peer, message: AwarenessUpdate) -> None:
+        """Raise AwarenessLimit if taking ``message`` (its entries ``peer`` may speak for)
+        would leave ``peer`` holding more than ``awareness_ids_per_peer`` client ids."""
+        holding = self._holdings.get(peer, 0)
+        for entry in message.entries:
+            held = self._awareness.get(entry.client_id)
+            mine = held is not None and held[2] == peer
+            if entry.state is None and mine:
+                holding -= 1
+            elif entry.state is not None and not mine:
+                holding += 1
+        if holding > self._limits.awareness_ids_per_peer:
+            raise AwarenessLimit(
+                f"awareness for {holding} client ids: a connection may speak for "
+                f"{self._limits.awareness_ids_per_peer}"
+            )
+
+    def _hold(self, cid: int, entry: tuple[int, str, Peer | bytes, float]) -> None:
+        self._release(cid)
+        self._awareness[cid] = entry
+        self._holdings[entry[2]] = self._holdings.get(entry[2], 0) + 1
+
+    def _release(self, cid: int) -> None:
+        held = self._awareness.pop(cid, None)
+        if held is not None:
+            left = self._holdings.pop(held[2]) - 1
+            if left:
+                self._holdings[held[2]] = left
 
     def _drop_awareness_of(self, owner: Peer | bytes) -> bytes | None:
         """Forget the awareness states of ``owner`` (a local peer or another node) and tell
         the local peers they left; return that removal, or None if it owned none."""
-        gone = {cid: entry[0] for cid, entry in self._awareness.items() if entry[2] == owner}
-        if not gone:
+        if self._holdings.pop(owner, None) is None:
             return None
+        gone = {cid: entry[0] for cid, entry in self._awareness.items() if entry[2] == owner}
         for cid in gone:
             del self._awareness[cid]
         removal = encode_awareness_removal(gone)

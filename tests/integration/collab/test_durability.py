@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import psutil
+import pytest
 from aiohttp import web
 from pycrdt import Doc, Text
 
@@ -56,6 +57,31 @@ class FailingAppends(MemoryUpdateLog):
     async def append(self, room: RoomId, update: bytes) -> int:
         if self.failing:
             raise ConnectionError("the database is away for a moment")
+        return await super().append(room, update)
+
+
+class OneAppendHeld(MemoryUpdateLog):
+    """The in-memory update log, whose next append after ``hold_next`` waits until the event
+    it returns is set (``holding`` is set meanwhile), then fails if told to; others pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = asyncio.Event()
+        self._next: tuple[asyncio.Event, bool] | None = None
+
+    def hold_next(self, *, fail: bool) -> asyncio.Event:
+        release = asyncio.Event()
+        self._next = (release, fail)
+        return release
+
+    async def append(self, room: RoomId, update: bytes) -> int:
+        held, self._next = self._next, None
+        if held is not None:
+            release, fail = held
+            self.holding.set()
+            await release.wait()
+            if fail:
+                raise ConnectionError("the database is away for a moment")
         return await super().append(room, update)
 
 
@@ -418,6 +444,88 @@ async def test_an_internal_update_the_log_refuses_is_a_503_and_not_served(
         assert await peer.wait_closed(timeout=5) == 1011
         state = await (await session.get(state_url, headers=service)).json()
         assert state["text"] == "kept"
+
+
+@pytest.mark.parametrize("commits", [True, False], ids=["commits", "fails"])
+async def test_internal_state_waits_for_the_commits_under_way(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str, commits: bool
+) -> None:
+    """A peer's update is in the document while its append is under way: GET state waits
+    for the commit, and answers the document with the update once it is stored, or 503
+    (the room reloads) when the append fails, never a document the log does not hold."""
+    log = OneAppendHeld()
+    base = await start_node(update_log=log)
+    writer = await connect(base, room_key)
+    await writer.insert("kept")
+    await _committed(log, room_key, "kept")
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    service = {"Authorization": f"Bearer {mint(room_key, role='service')}"}
+    state_url = f"{http}/internal/rooms/{room_key}/state"
+    release = log.hold_next(fail=not commits)
+    await writer.insert(" UNCOMMITTED")
+    await asyncio.wait_for(log.holding.wait(), 5)
+    async with aiohttp.ClientSession() as session:
+        reading = asyncio.create_task(session.get(state_url, headers=service))
+        await asyncio.sleep(0.2)
+        assert not reading.done(), "answered while the append was under way"
+        release.set()
+        response = await asyncio.wait_for(reading, 5)
+        if commits:
+            assert response.status == 200
+            assert (await response.json())["text"] == "kept UNCOMMITTED"
+            return
+        assert response.status == 503
+        assert response.headers["Content-Type"].startswith("application/problem+json")
+        assert response.headers["Retry-After"] == "1"
+        assert (await response.json())["status"] == 503
+        assert await writer.wait_closed(timeout=5) == 1011
+        reloaded = await (await session.get(state_url, headers=service)).json()
+    assert reloaded["text"] == "kept"
+
+
+@pytest.mark.parametrize("commits", [True, False], ids=["commits", "fails"])
+async def test_an_internal_updates_state_vector_waits_for_the_commits_under_way(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str, commits: bool
+) -> None:
+    """A service update is stored while a peer's is applied and its append still under way:
+    the state vector answered waits for that commit, and is 503 if it fails (the room
+    reloads without it), never one that counts an update the log does not hold."""
+    log = OneAppendHeld()
+    base = await start_node(update_log=log)
+    writer = await connect(base, room_key)
+    await writer.insert("kept")
+    await _committed(log, room_key, "kept")
+    release = log.hold_next(fail=not commits)
+    await writer.insert(" UNCOMMITTED")
+    await asyncio.wait_for(log.holding.wait(), 5)
+    service_doc: Doc = Doc()
+    service_doc.get("code", type=Text).insert(0, "# kata\n")
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    service = {"Authorization": f"Bearer {mint(room_key, role='service')}"}
+    async with aiohttp.ClientSession() as session:
+        posting = asyncio.create_task(
+            session.post(
+                f"{http}/internal/rooms/{room_key}/updates",
+                data=service_doc.get_update(),
+                headers=service,
+            )
+        )
+        await asyncio.sleep(0.2)
+        assert not posting.done(), "answered while the peer's append was under way"
+        release.set()
+        response = await asyncio.wait_for(posting, 5)
+        if not commits:
+            assert response.status == 503
+            assert response.headers["Content-Type"].startswith("application/problem+json")
+            assert await writer.wait_closed(timeout=5) == 1011
+            return
+        assert response.status == 200
+        answered = base64.b64decode((await response.json())["state_vector"])
+    stored = await log.load(RoomId.parse(room_key))
+    doc: Doc = Doc()
+    for update in stored.updates:
+        doc.apply_update(update)
+    assert answered == doc.get_state()
 
 
 class FailingLoads(MemoryUpdateLog):

@@ -9,6 +9,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 
+import aiohttp
 import pytest
 from pycrdt import Doc, Text
 
@@ -21,7 +22,14 @@ from rooms.memory import MemoryBusNode
 from rooms.ports import BusHandler
 from tests.harness.ywire import YClient, eventually
 
-from .conftest import Connect, Mint, SlowLoads, StartNode, hold_room_on_two_nodes
+from .conftest import (
+    Connect,
+    Mint,
+    SlowLoads,
+    StartNode,
+    hold_room_on_two_nodes,
+    node_metric,
+)
 
 
 class WatchedBus:
@@ -219,7 +227,7 @@ async def test_a_failed_catch_up_is_tried_again(
     the peers still get what another node committed but the bus never brought."""
     b = await connect(await start_node(redis_url=redis_url, update_log=slow_log), room_key)
     await b.insert("here ")
-    elsewhere = Doc()
+    elsewhere: Doc = Doc()
     elsewhere.get("code", type=Text).insert(0, "committed elsewhere ")
     await slow_log.append(RoomId.parse(room_key), elsewhere.get_update())
     slow_log.failing = 1
@@ -355,3 +363,99 @@ async def test_a_client_id_another_node_stopped_renewing_is_free_again(
     await asyncio.sleep(1)
     await a.set_awareness({"user": "a, again"})  # its regular renewal
     await eventually(lambda: b.awareness.get(a.doc.client_id) == {"user": "a, again"})
+
+
+def _states(first: int, count: int, state: dict[str, str]) -> bytes:
+    """One awareness message setting ``state`` for ``count`` client ids from ``first``."""
+    return encode_awareness(
+        [AwarenessEntry.of(cid, 1, state) for cid in range(first, first + count)]
+    )
+
+
+async def test_a_connection_speaking_for_too_many_client_ids_is_closed_with_1008(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+) -> None:
+    """A read ticket is enough to send awareness: a connection that claims more client ids
+    than one may hold is closed with 1008, and none of what it claimed is taken."""
+    base = await start_node()
+    witness = await connect(base, room_key)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"{base}/{room_key}?ticket={mint(room_key, role='read')}") as ws,
+    ):
+        await ws.receive(timeout=5)  # the server's sync step 1
+        await ws.send_bytes(_states(1, 4, {"user": "mine"}))  # four ids: allowed
+        await eventually(lambda: len(witness.awareness) == 4, what="four states relayed")
+        await ws.send_bytes(_states(5, 1_000, {"user": "flood"}))
+        while (closing := await ws.receive(timeout=5)).type is aiohttp.WSMsgType.BINARY:
+            pass
+    assert closing.type is aiohttp.WSMsgType.CLOSE
+    assert closing.data == 1008
+    assert "client ids" in (closing.extra or "")
+    await eventually(lambda: witness.awareness == {}, what="the closed peer's states removed")
+    newcomer = await connect(base, room_key)
+    await newcomer.set_awareness({"user": "newcomer"})
+    await eventually(lambda: newcomer.doc.client_id in witness.awareness, what="presence")
+    assert set(witness.awareness) == {newcomer.doc.client_id}
+
+
+async def test_removals_free_a_connections_client_ids(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """The cap is on the ids a connection holds at once: one it removed is one it may use
+    again, or use for another."""
+    base = await start_node()
+    witness = await connect(base, room_key)
+    peer = await connect(base, room_key)
+    await peer.send_raw(_states(1, 4, {"user": "first"}))
+    await peer.send_raw(encode_awareness([AwarenessEntry.of(cid, 2, None) for cid in (1, 2)]))
+    await peer.send_raw(_states(10, 2, {"user": "second"}))
+    await eventually(lambda: set(witness.awareness) == {3, 4, 10, 11}, what="four states")
+    assert peer.connected
+
+
+async def test_a_full_room_drops_new_client_ids_and_keeps_the_connection(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """A room holds a bounded number of awareness states: a newcomer's state past it is
+    neither kept nor relayed (and counted), the newcomer stays and edits, and its renewal
+    is taken once a place frees up."""
+    base = await start_node(max_awareness_entries=2)
+    a, b, c = [await connect(base, room_key) for _ in range(3)]
+    await a.set_awareness({"user": "a"})
+    await b.set_awareness({"user": "b"})
+    await eventually(lambda: len(c.awareness) == 2, what="two states")
+    await c.set_awareness({"user": "c"})
+    await c.insert("c edits")
+    await eventually(lambda: str(a) == "c edits", what="c still edits")
+    assert c.doc.client_id not in a.awareness
+    assert c.connected
+    assert await node_metric(base, "collab_awareness_dropped_total") == 1
+    late = await connect(base, room_key)
+    await eventually(lambda: late.synced.is_set(), what="the late peer's sync")
+    assert set(late.awareness) == {a.doc.client_id, b.doc.client_id}
+
+    await b.disconnect()
+    await eventually(lambda: b.doc.client_id not in a.awareness, what="b's removal")
+    await c.set_awareness({"user": "c, renewed"})
+    await eventually(lambda: a.awareness.get(c.doc.client_id) == {"user": "c, renewed"})
+
+
+async def test_states_from_another_node_count_toward_the_room_and_the_excess_is_dropped(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """The second node holds one awareness state per room: its own peer's is taken, the
+    first node's peers' are dropped there (not on the first node), and both keep serving."""
+    hub, log = MemoryBus(), MemoryUpdateLog()
+    first = await start_node(bus=hub.node(), update_log=log)
+    second = await start_node(bus=hub.node(), update_log=log, max_awareness_entries=1)
+    a, witness = await connect(first, room_key), await connect(first, room_key)
+    b, bystander = await connect(second, room_key), await connect(second, room_key)
+    await b.set_awareness({"user": "b"})
+    await eventually(lambda: b.doc.client_id in witness.awareness, what="b's presence")
+    await a.send_raw(_states(1, 3, {"user": "a"}))
+    await eventually(lambda: set(witness.awareness) == {b.doc.client_id, 1, 2, 3})
+    await a.insert("after ")
+    await eventually(lambda: str(bystander) == "after ", what="the second node serves on")
+    assert set(bystander.awareness) == {b.doc.client_id}
+    assert await node_metric(second, "collab_awareness_dropped_total") == 3

@@ -1,8 +1,10 @@
 """A peer admitted to a room, its access still being read, counts as present: the room is
-not unloaded under it, a discarded room closes it too, and a closed room greets no one."""
+not unloaded under it, a discarded room closes it too, and a closed room greets no one. A
+room that failed to load or was discarded leaves nothing behind in its manager."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -16,6 +18,7 @@ from rooms import (
     RoomLimits,
     RoomManager,
     RoomMetrics,
+    StoredState,
     new_node_id,
 )
 
@@ -79,3 +82,54 @@ async def test_a_closed_room_greets_no_one() -> None:
     with pytest.raises(RoomClosed):
         room.greet(peer)
     assert peer.sent == []
+
+
+class FailingLoads(MemoryUpdateLog):
+    """The in-memory update log, whose next ``failing`` loads fail after a moment."""
+
+    failing = 0
+
+    async def load(self, room: RoomId) -> StoredState:
+        await asyncio.sleep(0.01)  # long enough for other joins to wait on the load
+        if self.failing:
+            self.failing -= 1
+            raise ConnectionError("the database is away for a moment")
+        return await super().load(room)
+
+
+def _manager(log: MemoryUpdateLog) -> RoomManager:
+    return RoomManager(
+        log, MemoryBus().node(), node_id=new_node_id(), limits=RoomLimits(), metrics=RoomMetrics()
+    )
+
+
+async def test_rooms_whose_load_failed_leave_nothing_behind() -> None:
+    log = FailingLoads()
+    manager = _manager(log)
+    for _ in range(50):
+        log.failing = 1
+        with pytest.raises(ConnectionError):
+            await manager.open(RoomId(uuid.uuid4(), "dojo"))
+    assert manager.rooms == {}
+    assert manager._locks == {}
+
+
+async def test_joins_waiting_on_a_failed_load_load_the_room_once() -> None:
+    log = FailingLoads()
+    log.failing = 1
+    manager = _manager(log)
+    room_id = RoomId(uuid.uuid4(), "dojo")
+    first, *others = await asyncio.gather(
+        *(manager.open(room_id) for _ in range(5)), return_exceptions=True
+    )
+    assert isinstance(first, ConnectionError)
+    assert all(room is manager.rooms[room_id] for room in others)
+    assert list(manager._locks) == [room_id]
+
+
+async def test_a_discarded_room_leaves_nothing_behind() -> None:
+    manager, room, _ = await _joining()
+    room.broken = True
+    await manager.discard_broken(room)
+    assert manager.rooms == {}
+    assert manager._locks == {}
