@@ -7,7 +7,10 @@ calls are most of the cost of fan-out.
 
 The send queue is what the peer holds for the end of the pass plus the transport's buffer. A
 peer whose unsent bytes grow past its budget is evicted (close 1013) instead of holding memory
-for everyone. Frames are whole and written in
+for everyone. The budget is for a backlog, not for one message: a message larger than it (a
+whole document for a newcomer: documents may be twice the default budget) does not count
+against it while it is on its way, so a peer holds at most the budget plus one such message,
+and only a second one, or a backlog behind it, evicts. Frames are whole and written in
 one call, as aiohttp writes its own (pings, pongs, the close frame), so they never interleave;
 the connection never negotiates compression, so every frame is a plain binary one.
 """
@@ -56,6 +59,11 @@ def binary_frame(payload: bytes) -> bytes:
     return frame_header(len(payload)) + payload
 
 
+def _frame_size(size: int) -> int:
+    """The bytes of a frame carrying ``size`` bytes, header included."""
+    return size + (2 if size < 126 else 4 if size < 65536 else 10)
+
+
 def frame_header(size: int) -> bytes:
     """The header of an unmasked, final, binary WebSocket frame of ``size`` bytes."""
     if size < 126:
@@ -86,8 +94,10 @@ class Outbox:
 
 class WsPeer:
     __slots__ = (
+        "_behind",
         "_closing",
         "_deadlines",
+        "_excess",
         "_expiry",
         "_max",
         "_metrics",
@@ -128,6 +138,8 @@ class WsPeer:
         self._outbox = outbox
         self._queued: list[bytes] | None = None  # frames waiting for the end of this pass
         self._queued_bytes = 0
+        self._excess = 0  # the size of a message larger than the budget, while it is on its way
+        self._behind = 0  # bytes of the frames sent after it
         self.close_request: tuple[int, str] | None = None
         self._closing: asyncio.Future[bool] | None = None  # no task per peer until it is kicked
         self._deadlines = deadlines
@@ -139,21 +151,28 @@ class WsPeer:
         transport = self._transport
         if transport is None or transport.is_closing():
             return
+        size = len(message)
         unsent = transport.get_write_buffer_size() + self._queued_bytes
-        if unsent + len(message) > self._max:
+        if self._excess and unsent <= self._behind:
+            self._excess = 0  # the large message has left: what waits was sent after it
+        if size > self._max and not self._excess:
+            self._excess, self._behind = size, 0
+        elif unsent - self._excess + size > self._max:
             self._metrics.evictions.labels("slow_consumer").inc()
             self.kick(TRY_AGAIN_LATER, "slow consumer: reconnect to resync")
             return
+        elif self._excess:
+            self._behind += _frame_size(size)
         queued = self._queued
         if queued is None:
             queued = self._queued = []
             self._outbox.add(self)
-        if len(message) < _COPY_LIMIT:
+        if size < _COPY_LIMIT:
             queued.append(framed(message))
         else:  # a whole document, say: the header and the payload go out without a copy
-            queued += (frame_header(len(message)), message)
-        self._queued_bytes += len(message)
-        self._metrics.bytes_out.inc(len(message))
+            queued += (frame_header(size), message)
+        self._queued_bytes += size
+        self._metrics.bytes_out.inc(size)
         if self._queued_bytes >= _FLUSH_BYTES:
             # Out at once: one call carries enough, and a burst (large updates committed
             # in one group) must meet the socket's pace, not the send queue's budget.

@@ -23,7 +23,8 @@ def apply_update_to_doc(
     `max_bytes=None` skips validation: only for updates that already went through
     `parse_message` or `validate_update` (e.g. read back from our own update log).
     Some invalid updates can only be detected against the document (say, an item whose
-    parent is a string). Yrs then raises mid-way, keeping the structs it already integrated,
+    parent is a string: refused as nested by the validator, but possible in stored bytes
+    from before that rule). Yrs then raises mid-way, keeping the structs it already integrated,
     so after a ProtocolError here `doc` may hold part of the update: reload it from storage,
     and never persist or broadcast an update before it applied cleanly.
     """

@@ -10,8 +10,9 @@ class CloseCode(IntEnum):
 
     PROTOCOL_ERROR: the y-websocket envelope is broken (truncated or overlong varint,
         a length prefix longer than the frame, trailing bytes after the payload).
-    UNSUPPORTED_DATA: a message type, sync step, auth kind, type ref or content kind
-        that we do not accept (e.g. Yjs' legacy ContentJSON, which Yrs mis-decodes).
+    UNSUPPORTED_DATA: a message type, sync step, auth kind or content kind that we do not
+        accept: nested shared types (rooms hold root-level types only) and Yjs' legacy
+        ContentJSON, which Yrs mis-decodes.
     INVALID_PAYLOAD: a well-framed payload that is not a valid update, state vector or
         awareness update (bad structure, bad UTF-8 or JSON, clock overflow, too deep).
     MESSAGE_TOO_BIG: the message, update or awareness update exceeds a configured limit.

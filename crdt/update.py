@@ -6,6 +6,15 @@ limit into nested `Any` values (~30k levels overflow the main thread's stack: SI
 stores clocks as u32, silently truncating or wrapping larger ones. So every count here must
 fit the bytes that are left, nesting is capped, and clocks stay below 2**32. Only then is
 the update decoded by Yrs, whose allocations are now bounded by the input size.
+
+Nested shared types (a Y.Map, Y.Array, Y.Text or Xml* type living inside another type) are
+refused outright: Yrs also recurses once per level when it deletes a chain of them, so a
+writer could build ~40k levels (in one update, or spread over many accepted ones) and then
+crash every node that loads the room with a few bytes of delete set. No depth limit can be
+checked here without the document: an item placed after a sibling names only its origin,
+not its parent. Our rooms hold root-level types only (the editor's Y.Text, the service's
+Y.Map and Y.Array of plain values), so every ContentType struct is refused, and so is every
+item whose parent is an item (that is, a nested type): UNSUPPORTED_DATA.
 """
 
 from __future__ import annotations
@@ -28,11 +37,7 @@ _MIN_PAIR = 2  # (client, clock) or (clock, len)
 
 _GC, _DELETED, _JSON, _BINARY, _STRING, _EMBED, _FORMAT, _TYPE, _ANY, _DOC, _SKIP = range(11)
 _ORIGIN, _RIGHT_ORIGIN, _PARENT_SUB = 0x80, 0x40, 0x20
-# Yjs' type refs: Array 0, Map 1, Text 2, XmlElement 3 (+ name), XmlFragment 4, XmlText 6.
-# XmlHook (5) is refused: Yjs writes a name after it, Yrs does not read one. Yrs-only refs
-# (7 and up) are refused too: Yjs clients cannot decode them.
-_XML_ELEMENT, _XML_HOOK = 3, 5
-_PLAIN_TYPE_REFS = frozenset({0, 1, 2, 4, 6})
+_NESTED_TYPES = "nested shared types are not supported"
 
 
 def validate_update(update: bytes, *, max_bytes: int) -> None:
@@ -137,8 +142,8 @@ def _check_struct(reader: Reader) -> int:
         parent_info = reader.read_var_uint()
         if parent_info == 1:
             reader.read_var_string()  # root type name
-        elif parent_info == 0:
-            _check_id(reader)  # parent item
+        elif parent_info == 0:  # the parent is an item: a nested type
+            raise reader.fail(_NESTED_TYPES, CloseCode.UNSUPPORTED_DATA)
         else:
             raise reader.fail(f"invalid parent info {parent_info}")
         if info & _PARENT_SUB:
@@ -170,14 +175,8 @@ def _check_content(reader: Reader, ref: int) -> int:
     elif ref == _FORMAT:
         reader.read_var_string()
         check_json(reader, reader.read_var_string())
-    elif ref == _TYPE:
-        type_ref = reader.read_var_uint()
-        if type_ref == _XML_ELEMENT:
-            reader.read_var_string()
-        elif type_ref == _XML_HOOK:
-            raise reader.fail("XmlHook is not supported", CloseCode.UNSUPPORTED_DATA)
-        elif type_ref not in _PLAIN_TYPE_REFS:
-            raise reader.fail(f"unsupported type ref {type_ref}", CloseCode.UNSUPPORTED_DATA)
+    elif ref == _TYPE:  # a shared type as an item's content: always inside another type
+        raise reader.fail(_NESTED_TYPES, CloseCode.UNSUPPORTED_DATA)
     elif ref == _DOC:
         reader.read_var_string()  # guid
         _skip_any(reader, 1)  # options

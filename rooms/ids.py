@@ -6,7 +6,7 @@ import re
 import uuid
 from dataclasses import dataclass
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # whole names only: fullmatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +26,17 @@ class RoomId:
 
     @classmethod
     def parse(cls, key: str) -> RoomId:
-        """Parse ``<tenant-uuid>:<name>``; raise ValueError when malformed."""
+        """Parse ``<tenant-uuid>:<name>``; raise ValueError when malformed.
+
+        Strict, so that ``parse(key).key == key``: the tenant in its canonical spelling (as
+        tickets name it), the name matched whole (``$`` would let a final newline through,
+        and storage keys refuse it: such a room could never compact).
+        """
         tenant, sep, name = key.partition(":")
-        if not sep or not _NAME.match(name):
+        try:
+            tenant_id = uuid.UUID(tenant)
+        except ValueError:
+            tenant_id = None
+        if not sep or tenant_id is None or str(tenant_id) != tenant or not _NAME.fullmatch(name):
             raise ValueError("room must look like <tenant-uuid>:<name>")
-        return cls(uuid.UUID(tenant), name)
+        return cls(tenant_id, name)

@@ -55,6 +55,30 @@ async def test_slow_consumer_is_evicted_and_others_keep_up(
         stalled.close()
 
 
+async def test_a_document_larger_than_the_send_queue_reaches_newcomers(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """The whole document for a newcomer is one message, and may exceed the send queue's
+    budget (16 MiB documents, 8 MiB by default): it is sent, not answered with 1013."""
+    base = await start_node(send_queue_bytes=256 * 1024)
+    writer = await connect(base, room_key)
+    for _ in range(4):
+        await writer.insert("w" * 200_000)
+
+    async def newcomer_keeps_up() -> None:
+        newcomer = await connect(base, room_key)
+        await eventually(
+            lambda: str(newcomer) == str(writer), timeout=10, what="the whole document"
+        )
+        await writer.insert("!")  # and what follows it
+        await eventually(lambda: str(newcomer) == str(writer), what="the next update")
+        assert newcomer.close_code is None
+        await newcomer.close()
+
+    await newcomer_keeps_up()
+    await newcomer_keeps_up()  # this one surely gets the document in one message
+
+
 async def test_server_pings_idle_connections(
     start_node: StartNode, mint: Mint, room_key: str
 ) -> None:

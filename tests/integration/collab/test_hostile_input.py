@@ -7,12 +7,14 @@ validation would fail (MemoryError or death) instead of quietly passing on a big
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pycrdt import Array, Doc, Map, write_var_uint
 
 from crdt import encode_update
 from tests.harness.nodes import NodeProcess
@@ -31,6 +33,23 @@ BOMBS = [
         b"\x01\x01\x05\x00\x08\x01\x01\x75\xff\xff\xff\x1f" + b"\x00" * 8
     ),  # Any object count
 ]
+
+
+def nested_arrays(levels: int) -> bytes:
+    """Y.Arrays nested `levels` deep under root "code", then all deleted: Yrs deletes such a
+    chain recursively, and ~40k levels overflow the node's stack (SIGSEGV)."""
+    parts = [write_var_uint(n) for n in (1, levels, 5, 0)]
+    parts.append(b"\x07\x01" + write_var_uint(4) + b"code\x00")  # parent: root "code"
+    for clock in range(levels - 1):  # parent: the item before
+        parts.append(b"\x07\x00\x05" + write_var_uint(clock) + b"\x00")
+    parts.append(b"\x01\x05\x01\x00\x01")  # delete set: client 5, clock 0, length 1
+    return b"".join(parts)
+
+
+def map_holding_array() -> bytes:
+    doc: Doc[Map] = Doc()
+    doc.get("m", type=Map)["a"] = Array()
+    return doc.get_update()
 
 
 @pytest.fixture
@@ -75,6 +94,40 @@ async def test_allocation_bombs_under_a_memory_cap(
         assert growth < 64 * 1024 * 1024, f"RSS grew by {growth / 2**20:.0f} MiB"
     finally:
         await healthy.close()
+
+
+async def test_nested_shared_types_close_the_writer_and_spare_the_node(
+    capped_node: NodeProcess, mint: Mint, room_key: str
+) -> None:
+    """Rooms hold root-level types only: a nested one closes its writer with 1003, however
+    deep (45k levels deleted at once used to crash the node, and every tenant's rooms)."""
+    elsewhere = f"{uuid.uuid4()}:dojo-elsewhere"
+    neighbour = await YClient(f"{capped_node.url}/{elsewhere}?ticket={mint(elsewhere)}").connect()
+    try:
+        async with aiohttp.ClientSession() as session:
+            for update in (map_holding_array(), nested_arrays(45_000)):
+                url = f"{capped_node.url}/{room_key}?ticket={mint(room_key)}"
+                async with session.ws_connect(url) as ws:
+                    await ws.send_bytes(encode_update(update))
+                    message = await ws.receive(timeout=10)
+                    while message.type == aiohttp.WSMsgType.BINARY:  # the node's greeting
+                        message = await ws.receive(timeout=10)
+                    assert message.type == aiohttp.WSMsgType.CLOSE
+                    assert (message.data, message.extra) == (
+                        1003,
+                        "nested shared types are not supported",
+                    )
+            service = {"Authorization": f"Bearer {mint(room_key, role='service')}"}
+            http = f"http://127.0.0.1:{capped_node.port}/internal/rooms/{room_key}/updates"
+            response = await session.post(http, data=map_holding_array(), headers=service)
+            assert response.status == 422
+        assert capped_node.alive
+        await neighbour.insert("still served")
+        probe = await YClient(f"{capped_node.url}/{elsewhere}?ticket={mint(elsewhere)}").connect()
+        await eventually(lambda: str(probe) == "still served", what="node still serving")
+        await probe.close()
+    finally:
+        await neighbour.close()
 
 
 async def test_flood_of_tiny_fragments_is_bounded(

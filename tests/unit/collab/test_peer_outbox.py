@@ -142,3 +142,50 @@ async def test_a_large_message_a_broken_socket_refuses_still_reaches_the_next_pe
     assert broken.close_request is not None
     assert broken.close_request[0] == 1011
     await broken.wait_closed(within=1.0)
+
+
+async def test_one_message_larger_than_the_budget_reaches_an_idle_peer() -> None:
+    """A whole document for a newcomer may be larger than the send queue's budget (8 MiB
+    against 16 MiB documents): the budget is for a backlog, not for one message."""
+    transport = SocketTransport()
+    peer = _peer(transport, Outbox(), budget=8_000)
+    document = b"d" * 20_000
+    peer.send(document)
+    assert peer.close_request is None
+    await _next_pass()
+    assert transport.calls == [[binary_frame(document)]]
+
+
+async def test_a_large_message_on_its_way_does_not_count_for_what_follows() -> None:
+    """Updates sent while the large message drains are measured against the budget alone:
+    the peer is evicted only once they make a backlog of their own."""
+    transport = SocketTransport()
+    peer = _peer(transport, Outbox(), budget=8_000)
+    peer.send(b"d" * 20_000)
+    await _next_pass()
+    transport.unsent = 20_004  # the whole frame still waits in the socket's buffer
+    peer.send(b"u" * 3_000)
+    await _next_pass()
+    transport.unsent = 15_000 + 3_002  # draining: part of the document, then the update
+    peer.send(b"v" * 3_000)
+    assert peer.close_request is None
+    await _next_pass()
+    transport.unsent = 6_004  # the document has left; two updates wait behind it
+    peer.send(b"w" * 1_000)
+    assert peer.close_request is None
+    await _next_pass()
+    transport.unsent = 7_006  # a backlog of updates alone past the budget: evicted
+    peer.send(b"x" * 1_000)
+    assert peer.close_request is not None
+    assert peer.close_request[0] == 1013
+
+
+async def test_a_second_large_message_behind_the_first_is_a_backlog() -> None:
+    transport = SocketTransport()
+    peer = _peer(transport, Outbox(), budget=8_000)
+    peer.send(b"d" * 20_000)
+    await _next_pass()
+    transport.unsent = 20_004
+    peer.send(b"e" * 20_000)
+    assert peer.close_request is not None
+    assert peer.close_request[0] == 1013

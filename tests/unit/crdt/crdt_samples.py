@@ -9,7 +9,7 @@ import pycrdt
 import crdt
 
 # Produced by yjs 13.6.33 + y-protocols 1.0.7 (text insert/format/embed/delete, arrays of
-# every Any kind, nested types, map overwrite, a subdocument, XmlElement/XmlText).
+# every Any kind, map overwrite, a subdocument), all on root-level types.
 YJS_UPDATES = [
     bytes.fromhex("010199aed28d0200040101741168c3a96c6c6f20f09f988020776f726c6400"),
     bytes.fromhex(
@@ -28,15 +28,19 @@ YJS_UPDATES = [
         "010299aed28d021708010161097d017d457c538000007c3fc0000077037374727e78797601016b75027d0176"
         "01017a7702c3a98399aed28d021f02010200"
     ),
-    bytes.fromhex(
-        "010399aed28d02214799aed28d021701c799aed28d022199aed28d021702040099aed28d022205696e6e657200"
-    ),
     bytes.fromhex("000199aed28d02011802"),
     bytes.fromhex("010199aed28d02282801016d01780177017900"),
     bytes.fromhex("010199aed28d0229a899aed28d02280177017a0199aed28d02012801"),
     bytes.fromhex(
         "010199aed28d022a2901016d037375622430393938383532632d356230642d343831352d383736662d613339"
         "333033653131333438760000"
+    ),
+]
+# From the same session, refused since they hold nested shared types: a Y.Map and a Y.Text
+# (with "inner" in it) inside the root types, an XmlElement holding an XmlText in a fragment.
+YJS_NESTED_UPDATES = [
+    bytes.fromhex(
+        "010399aed28d02214799aed28d021701c799aed28d022199aed28d021702040099aed28d022205696e6e657200"
     ),
     bytes.fromhex(
         "010499aed28d022b07010178030170070099aed28d022b06040099aed28d022c026869280099aed28d022b05"
@@ -92,7 +96,7 @@ def new_doc(client_id: int | None = None) -> pycrdt.Doc[Any]:
 
 
 def sample_doc(client_id: int = 1) -> pycrdt.Doc[Any]:
-    """A pycrdt document with text, formatting, arrays, maps and XML."""
+    """A pycrdt document with text, formatting, an array and a map (root types only)."""
     doc = new_doc(client_id)
     text = doc.get("t", type=pycrdt.Text)
     text += "hello wörld"
@@ -100,11 +104,32 @@ def sample_doc(client_id: int = 1) -> pycrdt.Doc[Any]:
     text.insert_embed(5, {"img": "u.png"})
     del text[1]
     array = doc.get("a", type=pycrdt.Array)
-    array.extend([1, "x", {"k": [True, None, 2.5]}, b"\x01\x02", pycrdt.Map({"q": 1})])
-    doc.get("m", type=pycrdt.Map)["sub"] = pycrdt.Text("inner")
-    fragment = doc.get("x", type=pycrdt.XmlFragment)
-    fragment.children.append(pycrdt.XmlElement("p", {"class": "c"}, [pycrdt.XmlText("hi")]))
+    array.extend([1, "x", {"k": [True, None, 2.5]}, b"\x01\x02", {"q": 1}])
+    doc.get("m", type=pycrdt.Map)["sub"] = "inner"
     return doc
+
+
+def nested_doc_updates() -> list[tuple[str, bytes]]:
+    """Updates from pycrdt that put a shared type inside another (all refused), by name."""
+    doc = new_doc(7)
+    inner: pycrdt.Array[int] = pycrdt.Array()
+    doc.get("m", type=pycrdt.Map)["a"] = inner
+    out = [("array_in_map", doc.get_update())]
+    # An edit inside a nested type that an earlier update created: the item names its
+    # parent by id, and is refused without knowing what that id holds.
+    before = doc.get_state()
+    inner.append(1)
+    out.append(("item_in_nested_array", doc.get_update(before)))
+    doc = new_doc(7)
+    doc.get("a", type=pycrdt.Array).append(pycrdt.Map({"q": 1}))
+    out.append(("map_in_array", doc.get_update()))
+    doc = new_doc(7)
+    doc.get("m", type=pycrdt.Map)["t"] = pycrdt.Text("x")
+    out.append(("text_in_map", doc.get_update()))
+    doc = new_doc(7)
+    doc.get("x", type=pycrdt.XmlFragment).children.append(pycrdt.XmlElement("p"))
+    out.append(("element_in_fragment", doc.get_update()))
+    return out
 
 
 def _gc_update(clock: int, length: int) -> bytes:
@@ -114,6 +139,18 @@ def _gc_update(clock: int, length: int) -> bytes:
 def vs_bytes(raw: bytes) -> bytes:
     """lib0 varUint8Array."""
     return vu(len(raw)) + raw
+
+
+def nested_chain(levels: int, *, start: int = 0, delete: bool = True) -> bytes:
+    """Y.Arrays nested `levels` deep (client 5, clocks from `start`, the first one under
+    root "a" if `start` is 0), then optionally all deleted. Deleting a chain of ~40k nested
+    types overflows Yrs' stack (SIGSEGV), however many updates built it."""
+    structs = []
+    for clock in range(start, start + levels):
+        parent = vu(1) + vs("a") if clock == 0 else vu(0) + vu(5) + vu(clock - 1)
+        structs.append(b"\x07" + parent + vu(0))  # ContentType, type ref 0: Y.Array
+    delete_set = vu(1) + vu(5) + vu(1) + vu(0) + vu(1) if delete else vu(0)
+    return vu(1) + vu(levels) + vu(5) + vu(start) + b"".join(structs) + delete_set
 
 
 ATTACK_LIMIT = 256 * 1024  # max_update_bytes used when feeding ATTACKS to parse_message
@@ -163,6 +200,9 @@ ATTACKS: list[tuple[str, str, bytes, int]] = [
     ("update_legacy_content_json", "update", item_update(2, vu(1) + vs("1")), 1003),
     ("update_xml_hook", "update", YJS_XML_HOOK_UPDATE, 1003),
     ("update_yrs_only_type_ref", "update", item_update(7, vu(7)), 1003),
+    ("update_nested_map", "update", item_update(7, vu(1)), 1003),
+    ("update_parent_is_item", "update", b"\x01\x01\x05\x00\x08\x00\x09\x00\x01\x7e\x00", 1003),
+    ("update_nested_types_30k_levels_deleted", "update", nested_chain(30_000), 1003),
     ("state_vector_count_ffffff7a", "state_vector", HUGE, 1007),
     ("state_vector_count_2_pow_32", "state_vector", vu(2**32) + b"\x05\x01", 1007),
     ("state_vector_clock_over_32_bits", "state_vector", b"\x01\x05" + vu(2**32), 1007),

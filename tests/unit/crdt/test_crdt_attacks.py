@@ -108,14 +108,51 @@ def test_attacks_stay_within_memory_limit() -> None:
 
 
 def test_integration_failure_is_a_protocol_error_and_may_be_partial() -> None:
-    """An item whose parent is a string item decodes fine but cannot be integrated."""
+    """An item whose parent is a string item decodes fine but cannot be integrated.
+
+    The validator refuses it (a parent named by id is a nested type), but bytes stored
+    before that rule are applied unvalidated, and Yrs' refusal must still be an error."""
     doc = sample_doc()
     text_insert = b"\x04" + vu(1) + vs("t") + vs("ZZZ")
     child_of_string = b"\x08" + vu(0) + vu(1) + vu(0) + vu(1) + b"\x7e"
     update = vu(1) + vu(2) + vu(9) + vu(0) + text_insert + child_of_string + b"\x00"
-    crdt.validate_update(update, max_bytes=1000)
+    with pytest.raises(ProtocolError, match="nested shared types") as refused:
+        crdt.validate_update(update, max_bytes=1000)
+    assert refused.value.code == CloseCode.UNSUPPORTED_DATA
     with pytest.raises(ProtocolError, match="Cannot apply update") as caught:
-        crdt.apply_update_to_doc(doc, update, max_bytes=1000)
+        crdt.apply_update_to_doc(doc, update, max_bytes=None)
     assert caught.value.code == CloseCode.INVALID_PAYLOAD
     # Yrs kept the first struct: the document must be reloaded, as documented.
     assert crdt.decode_state_vector(crdt.state_vector(doc), max_bytes=100).get(9) == 3
+
+
+_CHAIN_CHILD = """
+import sys
+sys.path[:0] = [{root!r}, {here!r}]
+from crdt_samples import nested_chain, new_doc
+import crdt
+doc, refused = new_doc(), 0
+# Four updates of 15k levels each (harmless one by one), then a 6-byte delete of the root.
+updates = [nested_chain(15_000, start=k * 15_000, delete=False) for k in range(4)]
+for update in [*updates, bytes([0, 1, 5, 1, 0, 1])]:
+    try:
+        crdt.apply_update_to_doc(doc, update, max_bytes=1 << 20)
+    except crdt.ProtocolError as exc:
+        assert exc.code == crdt.CloseCode.UNSUPPORTED_DATA, exc
+        refused += 1
+print(refused)
+"""
+
+
+def test_chain_of_nested_types_cannot_crash_the_process() -> None:
+    """60k nested types built over several accepted updates, deleted by a tiny later one,
+    used to overflow Yrs' stack (SIGSEGV). Every update that nests a type is refused."""
+    child = subprocess.run(
+        [sys.executable, "-c", _CHAIN_CHILD.format(root=str(ROOT), here=str(HERE))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.split() == ["4"]

@@ -13,6 +13,7 @@ from crdt_samples import (
     YJS_MSG_QUERY,
     YJS_MSG_STEP1,
     YJS_MSG_UPDATE,
+    YJS_NESTED_UPDATES,
     YJS_UPDATES,
     new_doc,
     sample_doc,
@@ -28,7 +29,12 @@ LIMIT = 64 * 1024
 FUZZ = settings(max_examples=300, deadline=None, database=None)
 
 _DOC = sample_doc()
-UPDATES = [*YJS_UPDATES, _DOC.get_update(), crdt.merge_updates(YJS_UPDATES)]
+UPDATES = [
+    *YJS_UPDATES,
+    *YJS_NESTED_UPDATES,
+    _DOC.get_update(),
+    crdt.merge_updates(YJS_UPDATES),
+]
 MESSAGES = [
     YJS_MSG_STEP1,
     YJS_MSG_UPDATE,
@@ -177,6 +183,6 @@ def test_pycrdt_updates_are_accepted(edits: list[tuple[str, int, str]]) -> None:
         elif kind == "append":
             array.append({"at": at, "s": chars, "n": [1.5, None, True]})
         else:
-            dictionary[chars] = pycrdt.Map({"x": at})
+            dictionary[chars] = {"x": at}
         crdt.validate_update(doc.get_update(before), max_bytes=LIMIT)
     crdt.validate_update(doc.get_update(), max_bytes=LIMIT)

@@ -13,8 +13,10 @@ from crdt_samples import (
     YJS_MSG_QUERY,
     YJS_MSG_STEP1,
     YJS_MSG_UPDATE,
+    YJS_NESTED_UPDATES,
     YJS_TEXT,
     YJS_UPDATES,
+    nested_doc_updates,
     new_doc,
     sample_doc,
 )
@@ -33,6 +35,8 @@ from crdt import (
     Auth,
     AwarenessEntry,
     AwarenessUpdate,
+    CloseCode,
+    ProtocolError,
     QueryAwareness,
     SyncStep1,
     SyncStep2,
@@ -118,6 +122,23 @@ def test_yjs_updates_apply_to_pycrdt() -> None:
     crdt.apply_update_to_doc(again, merged, max_bytes=LIMIT)
     assert text_of(again) == YJS_TEXT
     assert clocks(again) == clocks(doc)
+
+
+@pytest.mark.parametrize(
+    "update",
+    [pytest.param(update, id=name) for name, update in nested_doc_updates()]
+    + [pytest.param(update, id=f"yjs_{i}") for i, update in enumerate(YJS_NESTED_UPDATES)],
+)
+def test_nested_shared_types_are_refused(update: bytes) -> None:
+    """Rooms hold root-level types only: a type inside another one, or an item inside such
+    a type, is unsupported data, as an update and as a sync message."""
+    with pytest.raises(ProtocolError, match="nested shared types are not supported") as caught:
+        crdt.validate_update(update, max_bytes=LIMIT)
+    assert caught.value.code == CloseCode.UNSUPPORTED_DATA
+    for message in (crdt.encode_update(update), crdt.encode_sync_step2(update)):
+        with pytest.raises(ProtocolError) as caught:
+            parse(message)
+        assert caught.value.code == CloseCode.UNSUPPORTED_DATA
 
 
 def test_yjs_messages_parse_and_reencode_byte_for_byte() -> None:
