@@ -66,8 +66,10 @@ class TokenBucket:
 
 
 async def effective_role(manager: RoomManager, room_id: RoomId, ticket: Ticket) -> str:
-    """The ticket's role, unless an access change made after it was issued says otherwise."""
-    state = change_since(await manager.access.latest(room_id, ticket.user_id), ticket.issued_at)
+    """The ticket's role, unless an access change made after it was issued (or, the clocks
+    differing, up to the margin before) says otherwise."""
+    change = await manager.access.latest(room_id, ticket.user_id)
+    state = change_since(change, ticket.issued_at, skew=manager.limits.clock_skew)
     if state is None:
         return ticket.role
     if state == "revoked":

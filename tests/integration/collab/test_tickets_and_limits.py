@@ -327,6 +327,35 @@ async def test_a_removed_participant_hears_nothing_of_the_room(
     assert message.data == 4403
 
 
+async def test_a_ticket_from_an_issuer_clock_ahead_cannot_undo_a_change(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+) -> None:
+    """The dojo service's clock runs 3 s ahead: tickets minted just before a revoke or a
+    downgrade carry a later time than the change, and still lose to it. A re-grant (a new
+    role change) right after opens the room again, with the role it gives."""
+    base = await start_node()
+    removed, former_driver = str(uuid.uuid4()), str(uuid.uuid4())
+    ahead = int(time.time()) + 3
+    old_removed = mint(room_key, user=removed, iat=ahead)
+    old_driver = mint(room_key, user=former_driver, role="write", iat=ahead)
+    await control(base, mint, room_key, {"type": "revoke", "user": removed})
+    await control(base, mint, room_key, {"type": "role", "user": former_driver, "role": "read"})
+    message = await first_message(f"{base}/{room_key}?ticket={old_removed}")
+    assert message.type == aiohttp.WSMsgType.CLOSE
+    assert message.data == 4403
+    driver = await connect(base, room_key, ticket=old_driver)
+    await asyncio.wait_for(driver.synced.wait(), 5)
+    await driver.insert("stale")
+    await handled(driver)
+    assert await document(connect, base, room_key) == ""
+    await control(base, mint, room_key, {"type": "role", "user": removed, "role": "write"})
+    back = await connect(base, room_key, user=removed, iat=int(time.time()) + 3)
+    await asyncio.wait_for(back.synced.wait(), 5)
+    await back.insert("back")
+    await handled(back)
+    assert await document(connect, base, room_key) == "back"
+
+
 async def test_a_removed_participant_cannot_make_the_node_load_the_room(
     start_node: StartNode, connect: Connect, mint: Mint, room_key: str, slow_log: SlowLoads
 ) -> None:
