@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import psutil
+import pytest
 from aiohttp import web
 from pycrdt import Doc, Text
 
@@ -24,7 +25,7 @@ from tests.harness.collab import appends_held
 from tests.harness.nodes import NodeProcess
 from tests.harness.ywire import YClient, eventually
 
-from .conftest import Connect, Mint, SlowLedger, StartNode
+from .conftest import Connect, Mint, SlowLedger, SlowLoads, StartNode
 
 
 def _pg(collab_db: ServiceDatabase, redis_url: str | None = None) -> dict[str, str]:
@@ -438,6 +439,35 @@ async def test_the_internal_api_answers_503_when_a_room_cannot_load(
     assert response.headers["Content-Type"].startswith("application/problem+json")
     assert response.headers["Retry-After"] == "1"
     assert body["status"] == 503
+
+
+@pytest.mark.parametrize(
+    "snapshot",
+    ["99999999999999999999", "9223372036854775808", "0", "-1", "+1", " 1", "1_0", "1.0", "", "x"],
+)
+async def test_a_snapshot_seq_out_of_range_is_a_400_not_a_storage_outage(
+    start_node: StartNode, mint: Mint, room_key: str, slow_log: SlowLoads, snapshot: str
+) -> None:
+    """Past a bigint, PostgreSQL refuses the seq (a DataError): the caller's mistake."""
+    base = await start_node(update_log=slow_log)
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    service = {"Authorization": f"Bearer {mint(room_key, role='service')}"}
+    async with aiohttp.ClientSession() as session:
+        response = await session.get(
+            f"{http}/internal/rooms/{room_key}/state",
+            params={"snapshot": snapshot},
+            headers=service,
+        )
+        body = await response.json(content_type=None)
+        assert response.status == 400
+        assert response.headers["Content-Type"].startswith("application/problem+json")
+        assert "snapshot" in body["detail"]
+        largest = await session.get(
+            f"{http}/internal/rooms/{room_key}/state",
+            params={"snapshot": str(2**63 - 1)},
+            headers=service,
+        )
+        assert largest.status == 404
 
 
 async def test_old_tickets_cannot_undo_an_access_change(
