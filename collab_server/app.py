@@ -148,6 +148,7 @@ def create_app(
                     max_awareness_entries=settings.max_awareness_entries,
                     keepalive=settings.presence_keepalive_seconds,
                     presence_ttl=settings.presence_ttl_seconds,
+                    clock_skew=settings.ticket_clock_skew_seconds,
                 ),
                 metrics=app[METRICS],
                 idle_seconds=settings.idle_room_seconds,

@@ -6,7 +6,7 @@ import time
 from urllib.parse import parse_qsl
 
 import structlog
-from aiohttp import WSMsgType, web
+from aiohttp import WebSocketError, WSMsgType, web
 
 from crdt import ProtocolError
 from rooms import (
@@ -67,8 +67,10 @@ class TokenBucket:
 
 
 async def effective_role(manager: RoomManager, room_id: RoomId, ticket: Ticket) -> str:
-    """The ticket's role, unless an access change made after it was issued says otherwise."""
-    state = change_since(await manager.access.latest(room_id, ticket.user_id), ticket.issued_at)
+    """The ticket's role, unless an access change made after it was issued (or, the clocks
+    differing, up to the margin before) says otherwise."""
+    change = await manager.access.latest(room_id, ticket.user_id)
+    state = change_since(change, ticket.issued_at, skew=manager.limits.clock_skew)
     if state is None:
         return ticket.role
     if state == "revoked":
@@ -133,9 +135,11 @@ async def handle(request: web.Request) -> web.StreamResponse:
         )
     await ws.prepare(request)
     if app[DRAINING][0]:
-        await ws.close(code=1012, message=b"server restarting")
+        metrics.evicted(SERVICE_RESTART)
+        await ws.close(code=SERVICE_RESTART, message=b"server restarting")
         return ws
     metrics.connections.inc()
+    peer: WsPeer | None = None
     try:
         room_id, ticket, peer = await _admit(ws, request, settings, metrics)
         app[PEERS].add(peer)
@@ -171,6 +175,10 @@ async def handle(request: web.Request) -> web.StreamResponse:
                         break
                     elif message.type == WSMsgType.ERROR:
                         _log.info("websocket_error", error=repr(ws.exception()))
+                        if isinstance(message.data, WebSocketError):
+                            # aiohttp closed it for a bad frame (1002, 1007, 1009); a lost
+                            # connection or a missed pong is no close of ours.
+                            metrics.evicted(message.data.code)
                         break
         finally:
             app[PEERS].discard(peer)
@@ -180,15 +188,24 @@ async def handle(request: web.Request) -> web.StreamResponse:
             # A close we requested sends the frame with our code; give it a moment.
             await peer.wait_closed(within=2.0)
     except Reject as reject:
-        metrics.evictions.labels(str(reject.code)).inc()
-        await ws.close(code=reject.code, message=reject.reason.encode())
+        await _refuse(ws, peer, metrics, reject.code, reject.reason)
     except Exception as exc:  # Redis or the database failing while the peer joins
         _log.error("join_failed", room=request.match_info["room"], error=repr(exc))
-        metrics.evictions.labels(str(INTERNAL_ERROR)).inc()
-        await ws.close(code=INTERNAL_ERROR, message=b"server unavailable: reconnect later")
+        await _refuse(ws, peer, metrics, INTERNAL_ERROR, "server unavailable: reconnect later")
     finally:
         metrics.connections.dec()
     return ws
+
+
+async def _refuse(
+    ws: web.WebSocketResponse, peer: WsPeer | None, metrics: RoomMetrics, code: int, reason: str
+) -> None:
+    """Close a connection refused while it joined. It counts as an eviction unless its peer
+    was kicked meanwhile (a revoke or a drain: counted then, and that close goes first) or
+    the client had left already."""
+    if not ws.closed and (peer is None or peer.close_request is None):
+        metrics.evicted(code)
+    await ws.close(code=code, message=reason.encode())
 
 
 async def _admit(

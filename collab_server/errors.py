@@ -7,10 +7,19 @@ from http import HTTPStatus
 
 import asyncpg
 from aiohttp import web
+from botocore.exceptions import BotoCoreError, ClientError
 
 # What the update log raises when storage fails (the database or the snapshot store away):
-# the update was not stored, and the sender may send it again.
-STORAGE_ERRORS: tuple[type[Exception], ...] = (OSError, RuntimeError, asyncpg.PostgresError)
+# the update was not stored, and the sender may send it again. The S3 snapshot store
+# (aioboto3) raises botocore's errors: ClientError for an error answer (access denied, no
+# such bucket), BotoCoreError for the rest (no connection, timeouts, a broken stream).
+STORAGE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    RuntimeError,
+    asyncpg.PostgresError,
+    BotoCoreError,
+    ClientError,
+)
 
 
 class Reject(Exception):

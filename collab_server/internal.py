@@ -27,6 +27,7 @@ from .state import ROOMS, SETTINGS, TICKETS, UPDATE_LOG
 from .tickets import TicketVerifier
 
 _log = structlog.get_logger("collab")
+_MAX_SEQ = 2**63 - 1  # seqs are PostgreSQL bigints, from 1
 
 
 async def _authorize(request: web.Request) -> RoomId:
@@ -60,10 +61,9 @@ async def get_state(request: web.Request) -> web.Response:
     text_name = request.query.get("text", "code")
     if "snapshot" in request.query:
         log: UpdateLog = request.app[UPDATE_LOG]
-        try:
-            seq = int(request.query["snapshot"])
-        except ValueError:
-            return problem(400, "snapshot must be an integer")
+        seq = _seq(request.query["snapshot"])
+        if seq is None:
+            return problem(400, f"snapshot must be a sequence number, from 1 to {_MAX_SEQ}")
         data = await log.snapshot_at(room_id, seq)
         if data is None:
             return problem(404, "no such snapshot")
@@ -84,6 +84,16 @@ def _reloading() -> web.Response:
     return problem(
         503, "the room is reloading after a failed commit: try again", headers={"Retry-After": "1"}
     )
+
+
+def _seq(value: str) -> int | None:
+    """``value`` as a seq, or None: decimal digits only (no sign, space or underscore), in
+    the range of the database's seqs, so that an odd value is the caller's 400, not a
+    database error taken for a storage outage."""
+    if not (value.isascii() and value.isdigit()) or len(value) > len(str(_MAX_SEQ)):
+        return None
+    seq = int(value)
+    return seq if 1 <= seq <= _MAX_SEQ else None
 
 
 async def list_snapshots(request: web.Request) -> web.Response:

@@ -158,7 +158,6 @@ class WsPeer:
         if size > self._max and not self._excess:
             self._excess, self._behind = size, 0
         elif unsent - self._excess + size > self._max:
-            self._metrics.evictions.labels("slow_consumer").inc()
             self.kick(TRY_AGAIN_LATER, "slow consumer: reconnect to resync")
             return
         elif self._excess:
@@ -210,10 +209,13 @@ class WsPeer:
             self._expiry = None
 
     def kick(self, code: int, reason: str) -> None:
-        """Close with ``code`` after the frames already written; the first request wins."""
+        """Close with ``code`` after the frames already written; the first request wins, and
+        is counted as an eviction unless the client had closed the connection already."""
         self._forget_expiry()
         if self.close_request is None:
             self.close_request = (code, reason)
+            if not self._ws.closed:
+                self._metrics.evicted(code)
             self._closing = asyncio.ensure_future(
                 self._ws.close(code=code, message=reason.encode())
             )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rooms.ports import CLOCK_SKEW_SECONDS
+
 
 class CollabSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COLLAB_", extra="ignore", frozen=True)
@@ -25,6 +27,9 @@ class CollabSettings(BaseSettings):
     ticket_jwks_url: str = ""
     ticket_issuer: str = "mrbill-dojos"
     ticket_audience: str = "mrbill-collab"
+    # How far the ticket issuer's clock may run ahead of this node's: an access change wins
+    # over a ticket issued up to this long after it (rooms.ports.CLOCK_SKEW_SECONDS).
+    ticket_clock_skew_seconds: float = Field(default=CLOCK_SKEW_SECONDS, ge=0)
     max_message_bytes: int = Field(default=1_048_576, ge=1024)
     max_document_bytes: int = Field(default=16 * 1_048_576, ge=65_536)
     rate_per_second: float = Field(default=100.0, gt=0)

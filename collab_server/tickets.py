@@ -14,6 +14,7 @@ import jwt
 
 from platform_api.kernel.jwks import ALLOWED_ALGORITHMS, KeySet
 from platform_api.kernel.keys import public_jwk_from_pem
+from rooms.ports import CLOCK_SKEW_SECONDS
 
 from .codes import TICKET_INVALID, TICKET_WRONG_ROOM
 from .errors import Reject
@@ -65,7 +66,7 @@ class TicketVerifier:
                 algorithms=[key.algorithm_name],
                 audience=self._audience,
                 issuer=self._issuer,
-                leeway=5,
+                leeway=CLOCK_SKEW_SECONDS,
                 options={"require": ["exp", "iat", "iss", "aud", "sub", "tenant", "room", "role"]},
             )
         except jwt.ExpiredSignatureError as exc:

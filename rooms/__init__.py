@@ -7,6 +7,7 @@ from .memory import MemoryAccessLedger, MemoryBus, MemorySnapshotStore, MemoryUp
 from .metrics import RoomMetrics
 from .peer import Peer
 from .ports import (
+    CLOCK_SKEW_SECONDS,
     AccessLedger,
     FanoutBus,
     SnapshotInfo,
@@ -21,6 +22,7 @@ from .room import AwarenessLimit, DocumentTooLarge, Room, RoomClosed, RoomLimits
 from .snapshots import LocalSnapshotStore, S3SnapshotStore
 
 __all__ = [
+    "CLOCK_SKEW_SECONDS",
     "AccessLedger",
     "AwarenessLimit",
     "DocumentTooLarge",

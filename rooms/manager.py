@@ -63,7 +63,7 @@ class RoomManager:
         self._log = log
         self._bus = bus
         self._node = node_id
-        self._limits = limits
+        self.limits = limits
         self._metrics = metrics
         self._idle = idle_seconds
         self._compact_after = compact_after
@@ -94,7 +94,7 @@ class RoomManager:
             bus=self._bus,
             access=self.access,
             node_id=self._node,
-            limits=self._limits,
+            limits=self.limits,
             metrics=self._metrics,
         )
         try:

@@ -48,7 +48,10 @@ class RoomMetrics:
             registry=r,
         )
         self.evictions = Counter(
-            "collab_evictions_total", "Connections closed by the server", ["reason"], registry=r
+            "collab_evictions_total",
+            "Connections closed by the server, by close code",
+            ["reason"],
+            registry=r,
         )
         self.compactions = Counter("collab_compactions_total", "Room compactions", registry=r)
         self.bus_dropped = Counter(
@@ -56,6 +59,11 @@ class RoomMetrics:
             "Messages for other nodes dropped because the bus queue was full",
             registry=r,
         )
+
+    def evicted(self, code: int) -> None:
+        """Count a connection the server closed with ``code``: once per connection, by the
+        code (the server's close codes are a small fixed set)."""
+        self.evictions.labels(str(int(code))).inc()
 
 
 class Tally:

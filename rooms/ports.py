@@ -72,6 +72,15 @@ class FanoutBus(Protocol):
         ...
 
 
+CLOCK_SKEW_SECONDS = 5.0
+"""How far the ticket issuer's clock may run ahead of a node's. A ticket's ``iat`` is read on
+the issuer's clock (whole seconds), an access change's time on the node's, so a ticket
+minted just before a change can carry a later time than the change: an access change
+therefore wins over a ticket issued up to this margin after it. It is also the leeway
+tickets are verified with (``collab_server.tickets``): an issuer further ahead has its
+fresh tickets refused as issued in the future, so a working deployment is within it."""
+
+
 class AccessLedger(Protocol):
     """The last access change per user and room (a role, or "revoked"), with its time.
 
@@ -88,10 +97,15 @@ class AccessLedger(Protocol):
         ...
 
 
-def change_since(change: tuple[str, float] | None, issued_at: float) -> str | None:
+def change_since(change: tuple[str, float] | None, issued_at: float, *, skew: float) -> str | None:
     """What an access change makes of a ticket issued at ``issued_at``: the state it sets
-    ("read", "write" or "revoked"), or None when the ticket is newer and its role stands."""
-    # ``iat`` has whole seconds: a ticket from the change's own second counts as older.
-    if change is None or change[1] < issued_at:
+    ("read", "write" or "revoked"), or None when the ticket is newer and its role stands.
+
+    A ticket is newer only when issued more than ``skew`` seconds (the clocks' margin,
+    :data:`CLOCK_SKEW_SECONDS`) after the change: a ticket minted that soon after a change
+    gets the change's state, which is what the issuer meant when it sent the change (it
+    sends one for every change of a participant's access). With ``iat`` in whole seconds, a
+    ticket from the change's own second counts as older even without a margin."""
+    if change is None or issued_at > change[1] + skew:
         return None
     return change[0]

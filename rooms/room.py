@@ -55,7 +55,14 @@ from .frames import FRESH, GONE, PRESENT, Frame, Kind, decode_frame, encode_fram
 from .ids import RoomId
 from .metrics import RoomMetrics
 from .peer import Peer
-from .ports import AccessLedger, FanoutBus, StoredState, UpdateLog, change_since
+from .ports import (
+    CLOCK_SKEW_SECONDS,
+    AccessLedger,
+    FanoutBus,
+    StoredState,
+    UpdateLog,
+    change_since,
+)
 
 _log = structlog.get_logger("rooms")
 EMPTY_STATE_VECTOR = b"\x00"  # a client that has nothing yet
@@ -79,6 +86,7 @@ class RoomLimits:
     max_awareness_entries: int = 1_000
     keepalive: float = 10.0  # seconds between HELLOs while the room is loaded
     presence_ttl: float = 35.0  # forget a node not heard from for this long
+    clock_skew: float = CLOCK_SKEW_SECONDS  # an access change wins over tickets this much newer
 
 
 class DocumentTooLarge(Exception):
@@ -495,7 +503,9 @@ class Room:
         seen = {peer: peer.access_changes for peer in self.peers | self._admitted}
         changes = await self._access.entries(self.id)
         for peer, changes_before in seen.items():
-            state = change_since(changes.get(peer.user_id), peer.issued_at)
+            state = change_since(
+                changes.get(peer.user_id), peer.issued_at, skew=self._limits.clock_skew
+            )
             if state is not None and peer.access_changes == changes_before:
                 _apply_access(peer, state)
 

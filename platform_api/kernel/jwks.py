@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import jwt
 import structlog
 from jwt import PyJWK
 
@@ -40,11 +41,28 @@ class KeySet:
         self._client = http_client
         self._load(static_keys)
 
-    def _load(self, jwks: Sequence[dict[str, Any]]) -> None:
+    def _load(self, jwks: Sequence[Any]) -> None:
+        """Take the usable keys of ``jwks``. An entry that is not a key we can use (another
+        algorithm, no ``kid``, parameters that do not make a key) is skipped, so one bad entry
+        published during a rotation does not cost the good ones; the skipped are logged once.
+        With a JWKS URL, a document without one usable key keeps the keys we have."""
         keys: dict[str, PyJWK] = {}
+        skipped: list[dict[str, Any]] = []
         for jwk in jwks:
-            if jwk.get("kid") and jwk.get("alg") in ALLOWED_ALGORITHMS:
-                keys[jwk["kid"]] = PyJWK.from_dict(jwk)
+            if not isinstance(jwk, dict):
+                skipped.append({"entry": type(jwk).__name__})
+                continue
+            kid, alg = jwk.get("kid"), jwk.get("alg")
+            if not kid or not isinstance(kid, str) or alg not in ALLOWED_ALGORITHMS:
+                continue  # not one of ours (another algorithm or use): nothing to report
+            try:
+                keys[kid] = PyJWK.from_dict(jwk)
+            except (jwt.PyJWTError, TypeError, ValueError, AttributeError) as exc:
+                # Only public metadata: an error's text may quote the whole entry.
+                fields = {name: jwk.get(name) for name in ("kid", "alg", "kty", "crv")}
+                skipped.append({**fields, "error": type(exc).__name__})
+        if skipped:
+            structlog.get_logger("auth").warning("jwks_keys_skipped", keys=skipped)
         if keys or not self._jwks_url:
             self._keys = keys
 
@@ -70,7 +88,14 @@ class KeySet:
                     if self._client is None:
                         await client.aclose()
                 response.raise_for_status()
-                self._load(response.json().get("keys", []))
-            except (httpx.HTTPError, ValueError) as exc:
+                self._load(_keys_of(response.json()))
+            except (httpx.HTTPError, ValueError, jwt.PyJWTError, TypeError, AttributeError) as exc:
                 # Keep serving with the keys we have; the next miss retries.
                 structlog.get_logger("auth").warning("jwks_refresh_failed", error=str(exc))
+
+
+def _keys_of(document: Any) -> list[Any]:
+    """The ``keys`` list of a JWKS document; ValueError when it is not shaped like one."""
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise ValueError("not a JWKS: expected an object with a 'keys' list")
+    return document["keys"]

@@ -99,9 +99,9 @@ async def start_node(ticket_key: tuple[str, str], tmp_path) -> AsyncIterator[Sta
         update_log = kwargs.pop("update_log", None)
         bus = kwargs.pop("bus", None)
         access_ledger = kwargs.pop("access_ledger", None)
+        kwargs.setdefault("ticket_public_key", ticket_key[1])
         settings = CollabSettings(
             environment="test",
-            ticket_public_key=ticket_key[1],
             snapshot_dir=str(tmp_path / "snapshots"),
             **kwargs,
         )

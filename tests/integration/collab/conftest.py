@@ -34,6 +34,7 @@ __all__ = [
     "StartNode",
     "control",
     "no_rooms_loaded",
+    "node_evictions",
     "node_metric",
 ]
 
@@ -82,6 +83,19 @@ async def node_metric(base: str, name: str) -> float:
         metrics = await (await session.get(f"{http}/metrics")).text()
     line = next(x for x in metrics.splitlines() if x.startswith(f"{name} "))
     return float(line.split()[1])
+
+
+async def node_evictions(base: str) -> dict[str, float]:
+    """A node's ``collab_evictions_total`` by close code, from its ``/metrics``."""
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    async with aiohttp.ClientSession() as session:
+        metrics = await (await session.get(f"{http}/metrics")).text()
+    counts: dict[str, float] = {}
+    for line in metrics.splitlines():
+        if line.startswith('collab_evictions_total{reason="'):
+            labels, value = line.rsplit(" ", 1)
+            counts[labels.split('"')[1]] = float(value)
+    return counts
 
 
 async def no_rooms_loaded(base: str) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aioboto3
+import aiohttp
 import pytest
 from pycrdt import Doc, Text
 
@@ -30,6 +31,8 @@ from rooms import (
     SnapshotStore,
 )
 from rooms.postgres import INLINE_SNAPSHOT_BYTES
+
+from .conftest import Mint, StartNode
 
 REGION = "sa-east-1"
 
@@ -226,3 +229,56 @@ async def test_compaction_of_a_large_room_goes_to_s3_and_loads_back(
         assert str(restored.get("code", type=Text)) == str(text)
     finally:
         await pool.close()
+
+
+@pytest.fixture(params=["no-such-bucket", "unreachable"])
+async def s3_failing(
+    request: pytest.FixtureRequest,
+    aws_endpoint: str,
+    collab_db: ServiceDatabase,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[tuple[PostgresUpdateLog, RoomId, int]]:
+    """A room whose snapshot is in S3, and an update log that fails to read it back: its
+    bucket does not exist (an error answer), or S3 cannot be reached (no answer). Requested
+    before ``start_node``, so that it outlives the node using it."""
+    bucket, key_id = await _bucket_with_key(aws_endpoint)
+    working = S3SnapshotStore(bucket, kms_key_id=key_id, endpoint_url=aws_endpoint, region=REGION)
+    room = RoomId(uuid.uuid4(), f"dojo-{uuid.uuid4().hex[:8]}")
+    doc: Doc = Doc()
+    updates: list[bytes] = []
+    doc.observe(lambda event: updates.append(event.update))
+    doc.get("code", type=Text).insert(0, os.urandom(INLINE_SNAPSHOT_BYTES).hex())
+    if request.param == "no-such-bucket":
+        failing = S3SnapshotStore(f"{bucket}-gone", endpoint_url=aws_endpoint, region=REGION)
+    else:
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # no retries: it fails at once
+        failing = S3SnapshotStore(bucket, endpoint_url="http://127.0.0.1:1", region=REGION)
+    pool = await create_pool(collab_db.app_dsn, min_size=1, max_size=4)
+    try:
+        async with PostgresUpdateLog(pool, working) as log:
+            for update in updates:
+                await log.append(room, update)
+            seq = await log.compact(room, merge_updates)
+        assert seq is not None
+        async with PostgresUpdateLog(pool, failing) as log:
+            yield log, room, seq
+    finally:
+        await pool.close()
+
+
+async def test_s3_failing_under_the_internal_api_is_a_503(
+    s3_failing: tuple[PostgresUpdateLog, RoomId, int], start_node: StartNode, mint: Mint
+) -> None:
+    log, room, seq = s3_failing
+    base = await start_node(update_log=log)
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    service = {"Authorization": f"Bearer {mint(room.key, role='service')}"}
+    async with aiohttp.ClientSession() as session:
+        for query in ({}, {"snapshot": str(seq)}):  # the room's load, then one snapshot
+            response = await session.get(
+                f"{http}/internal/rooms/{room.key}/state", params=query, headers=service
+            )
+            body = await response.json(content_type=None)
+            assert response.status == 503, body
+            assert response.headers["Content-Type"].startswith("application/problem+json")
+            assert response.headers["Retry-After"] == "1"

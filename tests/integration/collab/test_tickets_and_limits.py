@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiohttp
 import jwt
@@ -14,7 +15,7 @@ from aiohttp import web
 
 from collab_server import CollabSettings, create_app
 from crdt import encode_sync_step1, state_vector
-from platform_api.kernel.keys import generate_private_key_pem
+from platform_api.kernel.keys import generate_private_key_pem, public_jwk_from_pem
 from rooms import MemoryAccessLedger, RedisAccessLedger, RoomId
 from tests.harness.ywire import YClient, eventually
 
@@ -120,6 +121,53 @@ async def test_ticket_signed_by_another_key_or_typ_is_refused(
     )
     client = await connect(base, room_key, ticket=forged)
     assert await closed_with(client) == 4401
+
+
+@asynccontextmanager
+async def jwks_served(document: object) -> AsyncIterator[str]:
+    """The URL of a JWKS endpoint answering ``document``, over real HTTP."""
+
+    async def jwks(_request: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    app = web.Application()
+    app.router.add_get("/.well-known/jwks.json", jwks)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/.well-known/jwks.json"
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_bad_key_published_beside_the_issuers_costs_no_join(
+    start_node: StartNode, mint: Mint, ticket_key: tuple[str, str], room_key: str
+) -> None:
+    """A rotation that publishes one unusable entry: the issuer's key still verifies tickets,
+    on sockets and on the internal API."""
+    issuer = public_jwk_from_pem(ticket_key[1])
+    bad = {"kty": "EC", "crv": "P-256", "x": "AA", "kid": "next", "alg": "ES256"}  # no "y"
+    async with jwks_served({"keys": [bad, issuer]}) as url:
+        base = await start_node(ticket_public_key="", ticket_jwks_url=url)
+        message = await first_message(f"{base}/{room_key}?ticket={mint(room_key)}")
+        assert message.type == aiohttp.WSMsgType.BINARY  # the server's sync step 1
+        http = base.replace("ws://", "http://").removesuffix("/collab")
+        service = {"Authorization": f"Bearer {mint(room_key, role='service')}"}
+        async with aiohttp.ClientSession() as session:
+            response = await session.get(f"{http}/internal/rooms/{room_key}/state", headers=service)
+            assert response.status == 200
+
+
+async def test_a_document_that_is_no_jwks_refuses_tickets_with_4401(
+    start_node: StartNode, mint: Mint, ticket_key: tuple[str, str], room_key: str
+) -> None:
+    """Not a JWKS at all: an unknown key, as for any ticket we cannot verify, not a 1011."""
+    async with jwks_served([public_jwk_from_pem(ticket_key[1])]) as url:
+        base = await start_node(ticket_public_key="", ticket_jwks_url=url)
+        message = await first_message(f"{base}/{room_key}?ticket={mint(room_key)}")
+        assert message.type == aiohttp.WSMsgType.CLOSE
+        assert message.data == 4401
 
 
 async def test_ticket_as_first_message(start_node: StartNode, mint: Mint, room_key: str) -> None:
@@ -293,6 +341,35 @@ async def test_a_removed_participant_hears_nothing_of_the_room(
     message = await first_message(f"{base}/{room_key}?ticket={old_ticket}")
     assert message.type == aiohttp.WSMsgType.CLOSE
     assert message.data == 4403
+
+
+async def test_a_ticket_from_an_issuer_clock_ahead_cannot_undo_a_change(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+) -> None:
+    """The dojo service's clock runs 3 s ahead: tickets minted just before a revoke or a
+    downgrade carry a later time than the change, and still lose to it. A re-grant (a new
+    role change) right after opens the room again, with the role it gives."""
+    base = await start_node()
+    removed, former_driver = str(uuid.uuid4()), str(uuid.uuid4())
+    ahead = int(time.time()) + 3
+    old_removed = mint(room_key, user=removed, iat=ahead)
+    old_driver = mint(room_key, user=former_driver, role="write", iat=ahead)
+    await control(base, mint, room_key, {"type": "revoke", "user": removed})
+    await control(base, mint, room_key, {"type": "role", "user": former_driver, "role": "read"})
+    message = await first_message(f"{base}/{room_key}?ticket={old_removed}")
+    assert message.type == aiohttp.WSMsgType.CLOSE
+    assert message.data == 4403
+    driver = await connect(base, room_key, ticket=old_driver)
+    await asyncio.wait_for(driver.synced.wait(), 5)
+    await driver.insert("stale")
+    await handled(driver)
+    assert await document(connect, base, room_key) == ""
+    await control(base, mint, room_key, {"type": "role", "user": removed, "role": "write"})
+    back = await connect(base, room_key, user=removed, iat=int(time.time()) + 3)
+    await asyncio.wait_for(back.synced.wait(), 5)
+    await back.insert("back")
+    await handled(back)
+    assert await document(connect, base, room_key) == "back"
 
 
 async def test_a_removed_participant_cannot_make_the_node_load_the_room(

@@ -35,10 +35,11 @@ class SocketTransport:
 
 class ClosingSocket:
     def __init__(self) -> None:
+        self.closed = False
         self.closed_with: int | None = None
 
     async def close(self, *, code: int, message: bytes) -> bool:
-        self.closed_with = code
+        self.closed, self.closed_with = True, code
         return True
 
 
