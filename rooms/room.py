@@ -184,6 +184,7 @@ class Room:
     async def keep_alive(self) -> None:
         """Say hello again when ``keepalive`` seconds passed since the last time."""
         self._forget_silent()  # (a quiet room would otherwise keep their peers' presence)
+        self._drop_lapsed()
         if time.monotonic() - self._hello_at >= self._limits.keepalive:
             await self.hello(PRESENT)
 
@@ -337,7 +338,9 @@ class Room:
         An owner may speak for new client ids and its own, never for an id another peer owns,
         here or on another node: the id is free once that peer leaves (its removal), its node
         leaves or is forgotten, or (another node's) when its state was not renewed for
-        ``AWARENESS_OUTDATED`` seconds, as y-protocols clients judge it.
+        ``AWARENESS_OUTDATED`` seconds, as y-protocols clients judge it. An entry for an id
+        held by another owner with a clock no higher than the one recorded is an echo (a
+        y-websocket client relays every state it learns, clock and all), never a claim.
 
         A local peer may hold ``awareness_ids_per_peer`` ids at once: a message that would
         make it hold more raises AwarenessLimit, and nothing of it is taken. The room holds
@@ -351,7 +354,11 @@ class Room:
             for e in message.entries
             if (held := self._awareness.get(e.client_id)) is None
             or held[2] == owner
-            or (isinstance(held[2], bytes) and now - held[3] > AWARENESS_OUTDATED)
+            or (
+                e.clock > held[0]
+                and isinstance(held[2], bytes)
+                and now - held[3] > AWARENESS_OUTDATED
+            )
         }
         restricted = restrict_awareness_update(message, allowed)
         if restricted is None or not restricted.entries:
@@ -414,6 +421,23 @@ class Room:
         removal = encode_awareness_removal(gone)
         self._broadcast(removal, exclude=None)
         return removal
+
+    def _drop_lapsed(self) -> None:
+        """Drop the states another node has not renewed for ``AWARENESS_OUTDATED`` seconds (its
+        client left, and the removal was lost on the bus) and tell the local peers they left:
+        kept, they would go on reaching newcomers, whose clients echo them back."""
+        if not any(isinstance(owner, bytes) for owner in self._holdings):
+            return
+        horizon = time.monotonic() - AWARENESS_OUTDATED
+        lapsed = {
+            cid: clock
+            for cid, (clock, _, owner, set_at) in self._awareness.items()
+            if isinstance(owner, bytes) and set_at < horizon
+        }
+        if lapsed:
+            for cid in lapsed:
+                self._release(cid)
+            self._broadcast(encode_awareness_removal(lapsed), exclude=None)
 
     def _awareness_snapshot(self) -> bytes:
         return encode_awareness(
