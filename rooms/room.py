@@ -72,6 +72,9 @@ CATCH_UP_ATTEMPTS = 6  # about 6 s of backoff before a failed catch-up waits for
 # y-protocols clients renew their awareness state every 15 s and drop one not renewed for 30 s:
 # another node's claim on a client id lapses then (its removal may have been lost on the bus).
 AWARENESS_OUTDATED = 30.0
+# A node that missed its hellos for this many keepalives is presumed gone (crashed: its node id
+# was its process's, so no one will say GONE for it) and its clients' ids are free to claim.
+SILENT_KEEPALIVES = 1.5
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,12 @@ class Room:
         # spoke for it, or the id of the node whose peer did
         self._awareness: dict[int, tuple[int, str, Peer | bytes, float]] = {}
         self._holdings: dict[Peer | bytes, int] = {}  # owner -> client ids it speaks for
+        # client id -> (clock, state JSON, peer): a local peer's claim refused only because
+        # another owner holds the id, taken once it is free (see ``_wait_for``)
+        self._waiting: dict[int, tuple[int, str, Peer]] = {}
+        self._waits: dict[Peer, set[int]] = {}  # peer -> the ids it waits for
+        # ids given to waiting peers, to send and publish -> the clock of the state replaced
+        self._claimed: dict[int, int] = {}
         self._whole: bytes | None = None  # SyncStep2 of the whole document, while unchanged
         self._nodes: dict[bytes, float] = {}  # other nodes holding the room -> last heard
         self._hello_at = 0.0
@@ -192,6 +201,9 @@ class Room:
     async def keep_alive(self) -> None:
         """Say hello again when ``keepalive`` seconds passed since the last time."""
         self._forget_silent()  # (a quiet room would otherwise keep their peers' presence)
+        self._drop_lapsed()
+        self._take_from_silent()
+        await self._publish_claimed()
         if time.monotonic() - self._hello_at >= self._limits.keepalive:
             await self.hello(PRESENT)
 
@@ -241,9 +253,12 @@ class Room:
         self._admitted.discard(peer)
         self.peers.discard(peer)
         self.last_activity = time.monotonic()
+        for cid in self._waits.pop(peer, ()):
+            del self._waiting[cid]
         removal = self._drop_awareness_of(peer)
         if removal is not None:
             await self._publish(Kind.AWARENESS, removal)
+        await self._publish_claimed()
 
     async def receive(self, peer: Peer, data: bytes) -> None:
         """Handle one binary message from ``peer`` (raises ProtocolError on bad input)."""
@@ -332,11 +347,11 @@ class Room:
     async def _on_awareness(self, peer: Peer, message: AwarenessUpdate) -> None:
         self._forget_silent()  # the ids of a node forgotten just now are free
         restricted = self._owned_by(peer, message)
-        if restricted is None:  # only echoes of others' states
-            return
-        out = encode_awareness(restricted)
-        self._broadcast(out, exclude=peer)
-        await self._publish(Kind.AWARENESS, out)
+        if restricted is not None:  # (None: only echoes of others' states)
+            out = encode_awareness(restricted)
+            self._broadcast(out, exclude=peer)
+            await self._publish(Kind.AWARENESS, out)
+        await self._publish_claimed()
 
     def _owned_by(self, owner: Peer | bytes, message: AwarenessUpdate) -> AwarenessUpdate | None:
         """Record the entries of ``message`` that ``owner`` (a local peer, or the node another
@@ -345,7 +360,12 @@ class Room:
         An owner may speak for new client ids and its own, never for an id another peer owns,
         here or on another node: the id is free once that peer leaves (its removal), its node
         leaves or is forgotten, or (another node's) when its state was not renewed for
-        ``AWARENESS_OUTDATED`` seconds, as y-protocols clients judge it.
+        ``AWARENESS_OUTDATED`` seconds, as y-protocols clients judge it, or when that node
+        missed its hellos (see ``_lapsed``). An entry for an id held by another owner with a
+        clock no higher than the one recorded is an echo (a y-websocket client relays every
+        state it learns, clock and all), never a claim. A local peer's newer state for an id
+        held by another owner waits for the id (``_wait_for``), so a client that reconnected
+        shows as soon as its old connection or node lets go, not at its next renewal.
 
         A local peer may hold ``awareness_ids_per_peer`` ids at once: a message that would
         make it hold more raises AwarenessLimit, and nothing of it is taken. The room holds
@@ -354,33 +374,150 @@ class Room:
         clients renew their state every 15 s), and the rest of the message stands.
         """
         now = time.monotonic()
-        allowed = {
-            e.client_id
-            for e in message.entries
-            if (held := self._awareness.get(e.client_id)) is None
-            or held[2] == owner
-            or (isinstance(held[2], bytes) and now - held[3] > AWARENESS_OUTDATED)
-        }
+        allowed: set[int] = set()
+        newer: list[AwarenessEntry] = []  # states for ids held by another owner
+        for e in message.entries:
+            held = self._awareness.get(e.client_id)
+            if held is None or held[2] == owner or (e.clock > held[0] and self._lapsed(held, now)):
+                allowed.add(e.client_id)
+            elif e.clock > held[0]:
+                newer.append(e)
         restricted = restrict_awareness_update(message, allowed)
-        if restricted is None or not restricted.entries:
-            return None
+        taken = self._take(owner, restricted, now) if restricted and restricted.entries else None
+        if newer and not isinstance(owner, bytes):
+            for entry in newer:
+                self._wait_for(owner, entry)
+        return taken
+
+    def _take(
+        self, owner: Peer | bytes, message: AwarenessUpdate, now: float
+    ) -> AwarenessUpdate | None:
+        """Record the entries of ``message``, which ``owner`` may speak for (see
+        ``_owned_by``), and return those taken."""
         if not isinstance(owner, bytes):
-            self._check_holdings(owner, restricted)
+            self._check_holdings(owner, message)
         room_for = self._limits.max_awareness_entries
         taken: list[int] = []
-        for entry in restricted.entries:
+        dropped = 0
+        for entry in message.entries:
             cid = entry.client_id
+            if (waiting := self._waiting.get(cid)) is not None and waiting[2] is owner:
+                self._unwait(cid)  # (it speaks for the id: it need not wait for it)
             if entry.state is None:  # (its clock is one past the last: y-protocols' removal)
+                held = self._awareness.get(cid)
                 self._release(cid)
+                if held is not None and self._hand_over(cid, held[0]):
+                    continue  # the waiting state replaces the removal
             elif cid in self._awareness or len(self._awareness) < room_for:
                 self._hold(cid, (entry.clock, entry.state_json, owner, now))
             else:
-                continue  # the room is full: a new id waits for a place
+                dropped += 1  # the room is full: a new id waits for a place
+                continue
             taken.append(cid)
-        if len(taken) < len(restricted.entries):
-            self._metrics.awareness_dropped.inc(len(restricted.entries) - len(taken))
-            return restrict_awareness_update(restricted, set(taken))
-        return restricted
+        if dropped:
+            self._metrics.awareness_dropped.inc(dropped)
+        if len(taken) < len(message.entries):
+            return restrict_awareness_update(message, set(taken))
+        return message
+
+    def _lapsed(self, held: tuple[int, str, Peer | bytes, float], now: float) -> bool:
+        """Whether another node's hold on a client id is over: its state was not renewed for
+        ``AWARENESS_OUTDATED`` seconds, or the node missed its hellos for
+        ``SILENT_KEEPALIVES`` keepalives (presumed gone: its clients are reconnecting). A
+        local peer's hold, or a live node's renewed one, stands."""
+        node = held[2]
+        if not isinstance(node, bytes):
+            return False
+        heard = self._nodes.get(node)
+        return (
+            now - held[3] > AWARENESS_OUTDATED
+            or heard is None
+            or now - heard > SILENT_KEEPALIVES * self._limits.keepalive
+        )
+
+    def _wait_for(self, peer: Peer, entry: AwarenessEntry) -> None:
+        """Remember ``peer``'s state for a client id another owner holds (a client that
+        reconnected before its old connection or node let go), to take it the moment the id
+        is free (``_hand_over``). A peer waits with one state per id it could still hold, the
+        latest; a later claim by another peer replaces it; a removal withdraws it."""
+        cid = entry.client_id
+        waiting = self._waiting.get(cid)
+        if entry.state is None:
+            if waiting is not None and waiting[2] is peer:
+                self._unwait(cid)
+            return
+        ids = self._waits.get(peer, set())
+        if cid not in ids and (
+            self._holdings.get(peer, 0) + len(ids) >= self._limits.awareness_ids_per_peer
+        ):
+            return  # no id left that it could hold
+        if waiting is not None:
+            self._unwait(cid)
+        self._waiting[cid] = (entry.clock, entry.state_json, peer)
+        self._waits.setdefault(peer, set()).add(cid)
+
+    def _unwait(self, cid: int) -> tuple[int, str, Peer] | None:
+        waiting = self._waiting.pop(cid, None)
+        if waiting is not None:
+            ids = self._waits[waiting[2]]
+            ids.discard(cid)
+            if not ids:
+                del self._waits[waiting[2]]
+        return waiting
+
+    def _hand_over(self, cid: int, clock: int) -> bool:
+        """Give a client id being let go (its state at ``clock``) to the peer waiting for it,
+        if any, with a newer state, and room for one more id: True if it took it, and then
+        no removal of the old state is sent here: ``_publish_claimed`` sends the new one."""
+        waiting = self._unwait(cid)
+        if waiting is None:
+            return False
+        new_clock, state, peer = waiting
+        if (
+            new_clock <= clock
+            or self._holdings.get(peer, 0) >= self._limits.awareness_ids_per_peer
+            or (
+                cid not in self._awareness
+                and len(self._awareness) >= self._limits.max_awareness_entries
+            )
+        ):
+            return False
+        self._hold(cid, (new_clock, state, peer, time.monotonic()))
+        self._claimed[cid] = clock
+        return True
+
+    def _take_from_silent(self) -> None:
+        """Hand the ids local peers wait for over to them once their node falls silent."""
+        if self._waiting:
+            now = time.monotonic()
+            for cid, (clock, _, _) in list(self._waiting.items()):
+                held = self._awareness.get(cid)
+                if held is None or (clock > held[0] and self._lapsed(held, now)):
+                    self._hand_over(cid, -1 if held is None else held[0])
+
+    async def _publish_claimed(self) -> None:
+        """Send the local peers, and publish, the states handed over to waiting peers (those
+        still held: a peer may have renewed or left since).
+
+        Other nodes may have told their peers that the old state left (its clock + 1, which
+        a reconnected client's next state often has too): y-protocols clients take no state
+        with a clock not past a removal's. So the new owner is told of that removal as well,
+        and a y-protocols client answers a removal of itself with its state and a clock past
+        it, which every node relays."""
+        while self._claimed:
+            claimed, self._claimed = self._claimed, {}
+            states: list[AwarenessEntry] = []
+            for cid, replaced in claimed.items():
+                held = self._awareness.get(cid)
+                if held is None or isinstance(held[2], bytes):
+                    continue
+                states.append(AwarenessEntry(cid, held[0], held[1], json.loads(held[1])))
+                if replaced >= 0:
+                    held[2].send(encode_awareness_removal({cid: replaced}))
+            if states:
+                out = encode_awareness(states)
+                self._broadcast(out, exclude=None)
+                await self._publish(Kind.AWARENESS, out)
 
     def _check_holdings(self, peer: Peer, message: AwarenessUpdate) -> None:
         """Raise AwarenessLimit if taking ``message`` (its entries ``peer`` may speak for)
@@ -419,9 +556,31 @@ class Room:
         gone = {cid: entry[0] for cid, entry in self._awareness.items() if entry[2] == owner}
         for cid in gone:
             del self._awareness[cid]
+        gone = {cid: clock for cid, clock in gone.items() if not self._hand_over(cid, clock)}
+        if not gone:
+            return None
         removal = encode_awareness_removal(gone)
         self._broadcast(removal, exclude=None)
         return removal
+
+    def _drop_lapsed(self) -> None:
+        """Drop the states another node has not renewed for ``AWARENESS_OUTDATED`` seconds (its
+        client left, and the removal was lost on the bus) and tell the local peers they left:
+        kept, they would go on reaching newcomers, whose clients echo them back."""
+        if not any(isinstance(owner, bytes) for owner in self._holdings):
+            return
+        horizon = time.monotonic() - AWARENESS_OUTDATED
+        lapsed = {
+            cid: clock
+            for cid, (clock, _, owner, set_at) in self._awareness.items()
+            if isinstance(owner, bytes) and set_at < horizon
+        }
+        for cid, clock in list(lapsed.items()):
+            self._release(cid)
+            if self._hand_over(cid, clock):
+                del lapsed[cid]
+        if lapsed:
+            self._broadcast(encode_awareness_removal(lapsed), exclude=None)
 
     def _awareness_snapshot(self) -> bytes:
         return encode_awareness(
@@ -453,15 +612,15 @@ class Room:
         if frame.origin == self._node:
             return
         await self._heard_from(frame)
-        if frame.kind is Kind.HELLO:
-            return
-        self._metrics.fanout_latency.observe(max(0.0, time.time() - frame.sent_at))
-        if frame.kind is Kind.UPDATE:
-            self._apply_remote_update(frame)
-        elif frame.kind is Kind.AWARENESS:
-            self._apply_remote_awareness(frame)
-        else:
-            self._apply_control(json.loads(frame.payload))
+        if frame.kind is not Kind.HELLO:
+            self._metrics.fanout_latency.observe(max(0.0, time.time() - frame.sent_at))
+            if frame.kind is Kind.UPDATE:
+                self._apply_remote_update(frame)
+            elif frame.kind is Kind.AWARENESS:
+                self._apply_remote_awareness(frame)
+            else:
+                self._apply_control(json.loads(frame.payload))
+        await self._publish_claimed()  # ids its GONE or removals let go, handed over here
 
     def _apply_remote_update(self, frame: Frame) -> None:
         message = parse_message(frame.payload, max_update_bytes=self._limits.max_document_bytes)
