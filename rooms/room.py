@@ -47,7 +47,7 @@ from crdt import (
     state_vector,
     sync_step2_for_doc,
 )
-from crdt.awareness import AwarenessEntry
+from crdt.awareness import MAX_SAFE_INTEGER, AwarenessEntry
 from crdt.messages import Message
 from platform_api.kernel.queues import backoff_seconds
 
@@ -143,6 +143,9 @@ class Room:
         self._waits: dict[Peer, set[int]] = {}  # peer -> the ids it waits for
         # ids given to waiting peers, to send and publish -> the clock of the state replaced
         self._claimed: dict[int, int] = {}
+        # client id let go (no one holds it) -> (the clock of its removal, when), oldest
+        # first: a state no newer than that is an echo, for ``AWARENESS_OUTDATED`` seconds
+        self._gone: dict[int, tuple[int, float]] = {}
         self._whole: bytes | None = None  # SyncStep2 of the whole document, while unchanged
         self._nodes: dict[bytes, float] = {}  # other nodes holding the room -> last heard
         self._hello_at = 0.0
@@ -202,6 +205,7 @@ class Room:
         """Say hello again when ``keepalive`` seconds passed since the last time."""
         self._forget_silent()  # (a quiet room would otherwise keep their peers' presence)
         self._drop_lapsed()
+        self._forget_departures()
         self._take_from_silent()
         await self._publish_claimed()
         if time.monotonic() - self._hello_at >= self._limits.keepalive:
@@ -363,9 +367,15 @@ class Room:
         ``AWARENESS_OUTDATED`` seconds, as y-protocols clients judge it, or when that node
         missed its hellos (see ``_lapsed``). An entry for an id held by another owner with a
         clock no higher than the one recorded is an echo (a y-websocket client relays every
-        state it learns, clock and all), never a claim. A local peer's newer state for an id
-        held by another owner waits for the id (``_wait_for``), so a client that reconnected
-        shows as soon as its old connection or node lets go, not at its next renewal.
+        state it learns, clock and all), never a claim; so is a local peer's state for an id
+        let go with a clock no higher than its removal's (see ``_bury``), and the peer is sent
+        that removal (a y-protocols client that reconnected answers it with its state and a
+        clock past it). Another node judged its own peers' states so (and may hand an id over
+        with the removal's clock, see ``_publish_claimed``). A removal for an id no one holds
+        is not relayed: every client echoes every removal it learns. A local peer's newer
+        state for an id held by another owner waits for the id (``_wait_for``), so a client
+        that reconnected shows as soon as its old connection or node lets go, not at its next
+        renewal.
 
         A local peer may hold ``awareness_ids_per_peer`` ids at once: a message that would
         make it hold more raises AwarenessLimit, and nothing of it is taken. The room holds
@@ -376,17 +386,28 @@ class Room:
         now = time.monotonic()
         allowed: set[int] = set()
         newer: list[AwarenessEntry] = []  # states for ids held by another owner
+        echoes: list[AwarenessEntry] = []  # removals of ids let go, for states older than them
         for e in message.entries:
             held = self._awareness.get(e.client_id)
-            if held is None or held[2] == owner or (e.clock > held[0] and self._lapsed(held, now)):
+            if held is None:
+                if e.state is None:
+                    continue  # (nothing to remove)
+                gone = None if isinstance(owner, bytes) else self._gone.get(e.client_id)
+                if gone is None or e.clock > gone[0] or now - gone[1] > AWARENESS_OUTDATED:
+                    allowed.add(e.client_id)
+                else:
+                    echoes.append(AwarenessEntry.of(e.client_id, gone[0], None))
+            elif held[2] == owner or (e.clock > held[0] and self._lapsed(held, now)):
                 allowed.add(e.client_id)
             elif e.clock > held[0]:
                 newer.append(e)
         restricted = restrict_awareness_update(message, allowed)
         taken = self._take(owner, restricted, now) if restricted and restricted.entries else None
-        if newer and not isinstance(owner, bytes):
+        if not isinstance(owner, bytes):
             for entry in newer:
                 self._wait_for(owner, entry)
+            if echoes:
+                owner.send(encode_awareness(echoes))
         return taken
 
     def _take(
@@ -408,6 +429,7 @@ class Room:
                 self._release(cid)
                 if held is not None and self._hand_over(cid, held[0]):
                     continue  # the waiting state replaces the removal
+                self._bury(cid, entry.clock if held is None else max(entry.clock, held[0]), now)
             elif cid in self._awareness or len(self._awareness) < room_for:
                 self._hold(cid, (entry.clock, entry.state_json, owner, now))
             else:
@@ -538,6 +560,7 @@ class Room:
 
     def _hold(self, cid: int, entry: tuple[int, str, Peer | bytes, float]) -> None:
         self._release(cid)
+        self._gone.pop(cid, None)
         self._awareness[cid] = entry
         self._holdings[entry[2]] = self._holdings.get(entry[2], 0) + 1
 
@@ -547,6 +570,27 @@ class Room:
             left = self._holdings.pop(held[2]) - 1
             if left:
                 self._holdings[held[2]] = left
+
+    def _bury(self, cid: int, removed_at: int, now: float) -> None:
+        """Remember that ``cid`` was let go with a removal at clock ``removed_at``: a state
+        no newer (a client's relay of one it learned before the removal) is an echo, as a
+        y-protocols client that saw the removal judges it. Without this, such an echo after
+        the removal would make its sender the id's owner, and a local owner's hold never
+        lapses. Remembered for ``AWARENESS_OUTDATED`` seconds, ``max_awareness_entries`` ids
+        at most (the oldest forgotten first)."""
+        self._gone.pop(cid, None)
+        self._gone[cid] = (min(removed_at, MAX_SAFE_INTEGER), now)
+        if len(self._gone) > self._limits.max_awareness_entries:
+            del self._gone[next(iter(self._gone))]
+
+    def _forget_departures(self) -> None:
+        """Forget the ids let go more than ``AWARENESS_OUTDATED`` seconds ago."""
+        horizon = time.monotonic() - AWARENESS_OUTDATED
+        while self._gone:
+            cid, (_, at) = next(iter(self._gone.items()))
+            if at >= horizon:
+                return
+            del self._gone[cid]
 
     def _drop_awareness_of(self, owner: Peer | bytes) -> bytes | None:
         """Forget the awareness states of ``owner`` (a local peer or another node) and tell
@@ -559,6 +603,9 @@ class Room:
         gone = {cid: clock for cid, clock in gone.items() if not self._hand_over(cid, clock)}
         if not gone:
             return None
+        now = time.monotonic()
+        for cid, clock in gone.items():
+            self._bury(cid, clock + 1, now)
         removal = encode_awareness_removal(gone)
         self._broadcast(removal, exclude=None)
         return removal
@@ -569,7 +616,8 @@ class Room:
         kept, they would go on reaching newcomers, whose clients echo them back."""
         if not any(isinstance(owner, bytes) for owner in self._holdings):
             return
-        horizon = time.monotonic() - AWARENESS_OUTDATED
+        now = time.monotonic()
+        horizon = now - AWARENESS_OUTDATED
         lapsed = {
             cid: clock
             for cid, (clock, _, owner, set_at) in self._awareness.items()
@@ -579,6 +627,8 @@ class Room:
             self._release(cid)
             if self._hand_over(cid, clock):
                 del lapsed[cid]
+            else:
+                self._bury(cid, clock + 1, now)
         if lapsed:
             self._broadcast(encode_awareness_removal(lapsed), exclude=None)
 

@@ -44,6 +44,7 @@ class YClient:
         self._reader: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._clock = 0
+        self._state: dict[str, Any] | None = None  # the last set with ``set_awareness``
 
     async def connect(self, url: str | None = None) -> YClient:
         """Connect (or reconnect, keeping the document) and start the sync handshake."""
@@ -76,6 +77,8 @@ class YClient:
                 for entry in message.entries:
                     if entry.state is None:
                         self.awareness.pop(entry.client_id, None)
+                        if entry.client_id == self.doc.client_id:
+                            await self._answer_removal(entry.clock)
                     else:
                         self.awareness[entry.client_id] = entry.state
         self.close_code = self.ws.close_code
@@ -99,9 +102,18 @@ class YClient:
 
     async def set_awareness(self, state: dict[str, Any]) -> None:
         assert self.ws is not None
+        self._state = state
         self._clock += 1
         entry = AwarenessEntry(self.doc.client_id, self._clock, json.dumps(state), state)
         await self.ws.send_bytes(encode_awareness([entry]))
+
+    async def _answer_removal(self, clock: int) -> None:
+        """As a y-protocols client does: told that it left (a removal with a clock not
+        below its own) while it has a state, it sends that state again with a later clock."""
+        if self._state is not None and clock >= self._clock:
+            self._clock = clock
+            with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+                await self.set_awareness(self._state)
 
     async def send_raw(self, data: bytes | str) -> None:
         assert self.ws is not None

@@ -389,6 +389,40 @@ async def test_a_client_whose_node_crashed_shows_through_another_without_a_renew
     )
 
 
+async def test_a_late_echo_of_a_departed_clients_state_leaves_no_ghost(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """Clients relay every state they learn: one relayed after its client left (its removal
+    sent) is an echo, not a state of the relaying connection's, however many clients leave."""
+    base = await start_node()
+    echoing, witness = await connect(base, room_key), await connect(base, room_key)
+    await echoing.set_awareness({"user": "echoing"})
+    for _ in range(5):
+        leaving = await connect(base, room_key)
+        await _leave_seen_by(leaving, echoing)
+        await _speak_for(echoing, leaving.doc.client_id, 2, {"user": "leaving", "cursor": ""})
+    await echoing.set_awareness({"user": "echoing", "still": "here"})
+    await eventually(
+        lambda: witness.awareness.get(echoing.doc.client_id, {}).get("still") == "here"
+    )
+    assert echoing.connected
+    newcomer = await connect(base, room_key)
+    await newcomer.set_awareness({"user": "newcomer"})
+    await eventually(lambda: newcomer.doc.client_id in witness.awareness, what="presence")
+    assert set(newcomer.awareness) == {echoing.doc.client_id}
+
+
+async def _leave_seen_by(leaving: YClient, seen_by: YClient) -> None:
+    """``leaving`` sets a state, clears its cursor (clock 2) and disconnects, as ``seen_by``
+    learns (its removal: clock 3)."""
+    cid = leaving.doc.client_id
+    await leaving.set_awareness({"user": "leaving", "cursor": "1"})
+    await leaving.set_awareness({"user": "leaving", "cursor": ""})
+    await eventually(lambda: seen_by.awareness.get(cid, {}).get("cursor") == "", what="clock 2")
+    await leaving.disconnect()
+    await eventually(lambda: cid not in seen_by.awareness, what="its removal")
+
+
 def _states(first: int, count: int, state: dict[str, str]) -> bytes:
     """One awareness message setting ``state`` for ``count`` client ids from ``first``."""
     return encode_awareness(
