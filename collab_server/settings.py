@@ -48,7 +48,9 @@ class CollabSettings(BaseSettings):
     # On SIGTERM: the time peers get to leave, then the time pending updates get to commit.
     drain_seconds: float = Field(default=5.0, ge=0)
     # Nodes holding the same room greet each other on the bus; a room only one node holds
-    # publishes nothing (rooms.room). A node silent for the TTL is taken for gone.
+    # publishes nothing (rooms.room). A node silent for the TTL is taken for gone; one silent
+    # for 3 keepalives is presumed crashed and its clients' ids freed (rooms.room.
+    # SILENT_KEEPALIVES), hence a TTL of 3 keepalives at least.
     presence_keepalive_seconds: float = Field(default=10.0, ge=1)
     presence_ttl_seconds: float = Field(default=35.0, ge=3)
 

@@ -74,7 +74,16 @@ CATCH_UP_ATTEMPTS = 6  # about 6 s of backoff before a failed catch-up waits for
 AWARENESS_OUTDATED = 30.0
 # A node that missed its hellos for this many keepalives is presumed gone (crashed: its node id
 # was its process's, so no one will say GONE for it) and its clients' ids are free to claim.
-SILENT_KEEPALIVES = 1.5
+# Hellos go out from the maintenance pass, which awaits each room's compaction in turn: a slow
+# pass must not make a live node look gone, or a connection waiting with a claim on one of its
+# clients' ids (any clock) takes it for good. Three keepalives (30 s by default, within the
+# presence TTL: the settings ask for 3 keepalives at least) need two hellos missed and more;
+# with the default keepalive that is when its states lapse anyway (any frame of a node counts
+# as hearing from it), so the rule frees ids sooner only with shorter keepalives. What remains:
+# a node silent that long that comes back finds its clients' ids taken; their renewals are
+# refused until the new owner lets go (their clocks are lower, and y-protocols clients that
+# saw the claim ignore them too).
+SILENT_KEEPALIVES = 3.0
 
 
 @dataclass(frozen=True)

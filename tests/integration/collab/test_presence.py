@@ -384,7 +384,7 @@ async def test_a_client_whose_node_crashed_shows_through_another_without_a_renew
     await a.set_awareness({"user": "a, back"})
     await eventually(
         lambda: b.awareness.get(a.doc.client_id) == {"user": "a, back"},
-        timeout=5,
+        timeout=8,  # (3 keepalives of 1 s, checked once a second)
         what="the reconnected client's state",
     )
 

@@ -162,8 +162,9 @@ async def test_a_client_whose_node_crashed_shows_once_that_node_misses_its_hello
 ) -> None:
     """Its node is gone without a word; the client reconnects here at once with a newer
     state. It waits while the node might be alive, and is taken (sent and published) by the
-    maintenance pass once the node missed its hellos, before any renewal of the client's."""
-    room, published, witness, _, other = await _held_by_node()
+    maintenance pass once the node missed its hellos, before any renewal of the client's
+    (and, with keepalives of 5 s, long before the state lapses)."""
+    room, published, witness, _, other = await _held_by_node(keepalive=5)
     clock.now += 2
     reconnected = _joined(room)
     await room.receive(reconnected, _state(X, 6, {"user": "x", "back": True}))
@@ -173,7 +174,7 @@ async def test_a_client_whose_node_crashed_shows_once_that_node_misses_its_hello
     assert _entries(witness.sent) == []  # 14 s of silence: the node may be alive
     assert published == []
 
-    clock.now += 1.5  # 1.5 keepalives since the node was last heard of
+    clock.now += 1.5  # 3 keepalives since the node was last heard of
     await room.keep_alive()
     assert _entries(witness.sent) == [(X, 6, {"user": "x", "back": True})]
     assert published == [(X, 6, {"user": "x", "back": True})]
@@ -185,7 +186,7 @@ async def test_a_client_whose_node_crashed_shows_once_that_node_misses_its_hello
 async def test_a_claim_on_the_client_id_of_a_node_that_missed_its_hellos_wins_at_once(
     clock: Clock,
 ) -> None:
-    room, published, witness, _, other = await _held_by_node()
+    room, published, witness, _, other = await _held_by_node(keepalive=5)
     clock.now += 16
     await _hello(room, other)
     reconnected = _joined(room)
@@ -200,7 +201,7 @@ async def test_a_node_speaking_for_a_client_of_a_node_that_missed_its_hellos_is_
     clock: Clock,
 ) -> None:
     """The client reconnected through a third node, which took its state: so does this one."""
-    room, _, witness, _, other = await _held_by_node()
+    room, _, witness, _, other = await _held_by_node(keepalive=5)
     clock.now += 16
     await _from(room, other, _state(X, 6, {"user": "x", "via": "other"}))
     assert _entries(witness.sent) == [(X, 6, {"user": "x", "via": "other"})]
@@ -221,6 +222,26 @@ async def test_the_client_ids_of_a_live_node_stay_its_own(clock: Clock) -> None:
         await room.keep_alive()
     states = [state for cid, _, state in _entries(witness.sent) + published if cid == X]
     assert states == [{"user": "x"}] * 6
+
+
+async def test_a_live_node_that_missed_two_hellos_keeps_its_clients_ids(clock: Clock) -> None:
+    """Hellos go out from the maintenance pass, which a slow compaction can hold up: a node
+    not heard from for two keepalives is not presumed gone, and a connection here that claims
+    its client's id with a far higher clock does not take it meanwhile."""
+    room, published, witness, node, other = await _held_by_node()
+    mallory = _joined(room)
+    await room.receive(mallory, _state(X, 1 << 40, {"user": "mallory"}))
+    clock.now += 10
+    await _hello(room, node)
+    await _from(room, node, _state(X, 6, {"user": "x"}))
+    clock.now += 20  # its pass stalls
+    await _hello(room, other)
+    await room.keep_alive()
+    await room.receive(mallory, _state(X, (1 << 40) + 1, {"user": "mallory"}))
+    await _hello(room, node)
+    await _from(room, node, _state(X, 7, {"user": "x"}))
+    states = [state for cid, _, state in _entries(witness.sent) + published if cid == X]
+    assert states == [{"user": "x"}] * 2
 
 
 async def test_a_waiting_claim_replaces_the_removal_from_the_owning_node(clock: Clock) -> None:
