@@ -470,13 +470,16 @@ class Room:
         """Remember ``peer``'s state for a client id another owner holds (a client that
         reconnected before its old connection or node let go), to take it the moment the id
         is free (``_hand_over``). A peer waits with one state per id it could still hold, the
-        latest; a later claim by another peer replaces it; a removal withdraws it."""
+        latest; a claim (its own or another peer's) replaces the waiting one only with a
+        higher clock, as y-protocols clients judge states; a removal withdraws it."""
         cid = entry.client_id
         waiting = self._waiting.get(cid)
         if entry.state is None:
             if waiting is not None and waiting[2] is peer:
                 self._unwait(cid)
             return
+        if waiting is not None and entry.clock <= waiting[0]:
+            return  # (a tie keeps the first)
         ids = self._waits.get(peer, set())
         if cid not in ids and (
             self._holdings.get(peer, 0) + len(ids) >= self._limits.awareness_ids_per_peer

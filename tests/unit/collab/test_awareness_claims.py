@@ -273,6 +273,19 @@ async def test_a_waiting_claim_is_taken_when_the_owning_node_says_gone(clock: Cl
     assert published == [(X, 6, {"user": "x"})]
 
 
+async def test_a_later_claim_displaces_a_waiting_one_only_with_a_higher_clock(
+    clock: Clock,
+) -> None:
+    room, published, witness, node, _ = await _held_by_node()
+    reconnected, mallory = _joined(room), _joined(room)
+    await room.receive(reconnected, _state(X, 7, {"user": "x"}))
+    await room.receive(mallory, _state(X, 6, {"user": "mallory"}))
+    await room.receive(mallory, _state(X, 7, {"user": "mallory"}))  # a tie keeps the first
+    await room.on_bus_message(encode_frame(Kind.HELLO, node, GONE))
+    assert _entries(witness.sent) == [(X, 7, {"user": "x"})]
+    assert published == [(X, 7, {"user": "x"})]
+
+
 async def test_a_waiting_claim_is_taken_when_the_state_it_waits_on_lapses(clock: Clock) -> None:
     """The owning node lives on, but its client's renewals (and removal) were lost."""
     room, published, witness, node, other = await _held_by_node()
