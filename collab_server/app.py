@@ -101,6 +101,7 @@ def create_app(
         key_set(public_key_pem=settings.ticket_key_pem(), jwks_url=settings.ticket_jwks_url),
         issuer=settings.ticket_issuer,
         audience=settings.ticket_audience,
+        clock_skew=settings.ticket_clock_skew_seconds,
     )
     app[DRAINING] = [False]
     app[PEERS] = set()

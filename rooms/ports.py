@@ -78,7 +78,8 @@ the issuer's clock (whole seconds), an access change's time on the node's, so a 
 minted just before a change can carry a later time than the change: an access change
 therefore wins over a ticket issued up to this margin after it. It is also the leeway
 tickets are verified with (``collab_server.tickets``): an issuer further ahead has its
-fresh tickets refused as issued in the future, so a working deployment is within it."""
+fresh tickets refused as issued in the future, so a working deployment is within it. This
+is the default: a deployment sets both at once (``ticket_clock_skew_seconds``)."""
 
 
 class AccessLedger(Protocol):
