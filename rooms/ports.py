@@ -44,6 +44,12 @@ class UpdateLog(Protocol):
     async def snapshot_at(self, room: RoomId, seq: int) -> bytes | None: ...
 
 
+class SnapshotMissing(Exception):
+    """A snapshot the update log records is not in the snapshot store (its blob was deleted,
+    or written to another bucket): the room's stored state is damaged, and reading it again
+    will not help. Not a storage outage: someone has to restore the blob."""
+
+
 class SnapshotStore(Protocol):
     """Blob storage for large snapshots (local folder, S3).
 
