@@ -30,6 +30,7 @@ from rooms import (
     RoomManager,
     RoomMetrics,
     S3SnapshotStore,
+    SnapshotMissing,
     UpdateLog,
     new_node_id,
 )
@@ -65,7 +66,8 @@ _UNAVAILABLE: tuple[type[Exception], ...] = (*STORAGE_ERRORS, RedisError)
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """HTTP errors of the node's plain endpoints leave as problem+json; so does storage
-    (the database, the snapshot store or Redis) failing under the internal API: 503."""
+    (the database, the snapshot store or Redis) failing under the internal API: 503. A
+    room whose stored state is damaged (a snapshot blob missing) is a 500: no use retrying."""
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -77,6 +79,9 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return problem(
             exc.status, exc.reason if text in ("", f"{exc.status}: {exc.reason}") else text
         )
+    except SnapshotMissing as exc:
+        _log.error("snapshot_missing", path=request.path, error=repr(exc))
+        return problem(500, f"the room's stored state is damaged: {exc}")
     except _UNAVAILABLE as exc:
         _log.error("request_failed", path=request.path, error=repr(exc))
         return problem(503, "storage unavailable: try again", headers={"Retry-After": "1"})
@@ -101,6 +106,7 @@ def create_app(
         key_set(public_key_pem=settings.ticket_key_pem(), jwks_url=settings.ticket_jwks_url),
         issuer=settings.ticket_issuer,
         audience=settings.ticket_audience,
+        clock_skew=settings.ticket_clock_skew_seconds,
     )
     app[DRAINING] = [False]
     app[PEERS] = set()

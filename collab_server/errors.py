@@ -12,7 +12,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 # What the update log raises when storage fails (the database or the snapshot store away):
 # the update was not stored, and the sender may send it again. The S3 snapshot store
 # (aioboto3) raises botocore's errors: ClientError for an error answer (access denied, no
-# such bucket), BotoCoreError for the rest (no connection, timeouts, a broken stream).
+# such bucket), BotoCoreError for the rest (no connection, timeouts, a broken stream). A
+# missing key is no error answer (the store reads it as None); a snapshot blob the log
+# records and the store lacks is rooms.SnapshotMissing, which trying again does not mend.
 STORAGE_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     RuntimeError,

@@ -72,10 +72,11 @@ async def get_state(request: web.Request) -> web.Response:
         return web.json_response({"snapshot": seq, **_doc_view(doc, text_name)})
     manager: RoomManager = request.app[ROOMS]
     room = await manager.open(room_id)
+    view = _doc_view(room.doc, text_name)
     await room.settled()  # the document may hold updates whose commit is under way
     if room.broken:
         return _reloading()
-    return web.json_response(_doc_view(room.doc, text_name))
+    return web.json_response(view)
 
 
 def _reloading() -> web.Response:
@@ -112,7 +113,8 @@ async def post_update(request: web.Request) -> web.Response:
     An update that fails inside Yrs, or that the log could not store, leaves the room's
     memory unlike its log: the room is discarded (its peers reconnect and it reloads), as
     when a peer's update fails, so that no one is served what was never stored. The state
-    vector answered is the log's: it waits for the commits of updates applied meanwhile."""
+    vector answered is the log's: it waits for the commits of the updates it counts, others'
+    applied meanwhile included."""
     room_id = await _authorize(request)
     settings: CollabSettings = request.app[SETTINGS]
     body = await request.read()
@@ -135,10 +137,11 @@ async def post_update(request: web.Request) -> web.Response:
     finally:
         if room.broken:
             await manager.discard_broken(room)
+    answer = state_vector(room.doc)
     await room.settled()
     if room.broken:  # (the update is stored: sending it again does no harm)
         return _reloading()
-    return web.json_response({"state_vector": base64.b64encode(state_vector(room.doc)).decode()})
+    return web.json_response({"state_vector": base64.b64encode(answer).decode()})
 
 
 async def post_control(request: web.Request) -> web.Response:

@@ -9,10 +9,13 @@ The send queue is what the peer holds for the end of the pass plus the transport
 peer whose unsent bytes grow past its budget is evicted (close 1013) instead of holding memory
 for everyone. The budget is for a backlog, not for one message: a message larger than it (a
 whole document for a newcomer: documents may be twice the default budget) does not count
-against it while it is on its way, so a peer holds at most the budget plus one such message,
-and only a second one, or a backlog behind it, evicts. Frames are whole and written in
-one call, as aiohttp writes its own (pings, pongs, the close frame), so they never interleave;
-the connection never negotiates compression, so every frame is a plain binary one.
+against it while it is on its way (only what is left of it is set aside), so a peer holds
+at most the budget plus one such message. A backlog behind it evicts, and so does a second
+one sent before the first has wholly left, however little of the first is left: one at a
+time, decided when it is sent, never later by a small update once the first has gone.
+Frames are whole and written in one call, as aiohttp writes its own (pings, pongs, the close
+frame), so they never interleave; the connection never negotiates compression, so every
+frame is a plain binary one.
 """
 
 from __future__ import annotations
@@ -138,7 +141,7 @@ class WsPeer:
         self._outbox = outbox
         self._queued: list[bytes] | None = None  # frames waiting for the end of this pass
         self._queued_bytes = 0
-        self._excess = 0  # the size of a message larger than the budget, while it is on its way
+        self._excess = 0  # the frame of a message larger than the budget, while on its way
         self._behind = 0  # bytes of the frames sent after it
         self.close_request: tuple[int, str] | None = None
         self._closing: asyncio.Future[bool] | None = None  # no task per peer until it is kicked
@@ -153,11 +156,16 @@ class WsPeer:
             return
         size = len(message)
         unsent = transport.get_write_buffer_size() + self._queued_bytes
-        if self._excess and unsent <= self._behind:
-            self._excess = 0  # the large message has left: what waits was sent after it
+        if self._excess:
+            # What is left of the large message: the bytes ahead of those sent after it
+            # (all of it while a backlog from before it is still ahead of it).
+            left = min(max(unsent - self._behind, 0), self._excess)
+            if not left:
+                self._excess = 0  # it has left: what waits was sent after it
+            unsent -= left
         if size > self._max and not self._excess:
-            self._excess, self._behind = size, 0
-        elif unsent - self._excess + size > self._max:
+            self._excess, self._behind = _frame_size(size), 0
+        elif unsent + size > self._max:
             self.kick(TRY_AGAIN_LATER, "slow consumer: reconnect to resync")
             return
         elif self._excess:
@@ -170,7 +178,7 @@ class WsPeer:
             queued.append(framed(message))
         else:  # a whole document, say: the header and the payload go out without a copy
             queued += (frame_header(size), message)
-        self._queued_bytes += size
+        self._queued_bytes += _frame_size(size)  # as the transport will count it
         self._metrics.bytes_out.inc(size)
         if self._queued_bytes >= _FLUSH_BYTES:
             # Out at once: one call carries enough, and a burst (large updates committed

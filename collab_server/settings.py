@@ -28,7 +28,8 @@ class CollabSettings(BaseSettings):
     ticket_issuer: str = "mrbill-dojos"
     ticket_audience: str = "mrbill-collab"
     # How far the ticket issuer's clock may run ahead of this node's: an access change wins
-    # over a ticket issued up to this long after it (rooms.ports.CLOCK_SKEW_SECONDS).
+    # over a ticket issued up to this long after it, and tickets are verified with it as
+    # leeway (rooms.ports.CLOCK_SKEW_SECONDS).
     ticket_clock_skew_seconds: float = Field(default=CLOCK_SKEW_SECONDS, ge=0)
     max_message_bytes: int = Field(default=1_048_576, ge=1024)
     max_document_bytes: int = Field(default=16 * 1_048_576, ge=65_536)

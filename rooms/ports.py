@@ -44,6 +44,12 @@ class UpdateLog(Protocol):
     async def snapshot_at(self, room: RoomId, seq: int) -> bytes | None: ...
 
 
+class SnapshotMissing(Exception):
+    """A snapshot the update log records is not in the snapshot store (its blob was deleted,
+    or written to another bucket): the room's stored state is damaged, and reading it again
+    will not help. Not a storage outage: someone has to restore the blob."""
+
+
 class SnapshotStore(Protocol):
     """Blob storage for large snapshots (local folder, S3).
 
@@ -78,7 +84,8 @@ the issuer's clock (whole seconds), an access change's time on the node's, so a 
 minted just before a change can carry a later time than the change: an access change
 therefore wins over a ticket issued up to this margin after it. It is also the leeway
 tickets are verified with (``collab_server.tickets``): an issuer further ahead has its
-fresh tickets refused as issued in the future, so a working deployment is within it."""
+fresh tickets refused as issued in the future, so a working deployment is within it. This
+is the default: a deployment sets both at once (``ticket_clock_skew_seconds``)."""
 
 
 class AccessLedger(Protocol):

@@ -28,7 +28,7 @@ from platform_api.kernel.db import tenant_transaction
 from platform_api.kernel.processes import exit_with_parent
 
 from .ids import RoomId
-from .ports import SnapshotInfo, SnapshotStore, StoredState
+from .ports import SnapshotInfo, SnapshotMissing, SnapshotStore, StoredState
 
 _log = structlog.get_logger("rooms.postgres")
 INLINE_SNAPSHOT_BYTES = 64 * 1024
@@ -334,7 +334,7 @@ class PostgresUpdateLog:
             return bytes(snap["inline_state"])
         data = await self._snapshots.get(snap["blob_key"])
         if data is None:
-            raise RuntimeError(f"snapshot blob {snap['blob_key']} is missing")
+            raise SnapshotMissing(f"snapshot blob {snap['blob_key']} is missing")
         return data
 
     async def snapshots(self, room: RoomId) -> list[SnapshotInfo]:

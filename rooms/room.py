@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import structlog
@@ -133,9 +134,11 @@ class Room:
         self.updates_since_compaction = 0
         self.last_activity = time.monotonic()
         self.broken = False  # set when memory may differ from the log: the room must reload
-        # Appends not yet committed, and a future resolved when none are (for sync answers).
-        self._inflight = 0
-        self._settled: asyncio.Future[None] | None = None
+        # Appends by number: the last one started, those not yet committed (oldest first:
+        # numbers only grow), and the futures of ``settled`` with the last number each awaits.
+        self._appends = 0
+        self._inflight: dict[int, None] = {}
+        self._settled: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._log = log
         self._bus = bus
         self._access = access
@@ -295,8 +298,8 @@ class Room:
         Applying comes first: a few updates pass validation yet fail inside Yrs, and those
         must never reach the log. Until the commit lands, the update is in the document but
         no one is told: fan-out waits for the commit, and whatever reads the document for
-        someone waits for in-flight commits first (see ``settled``), so no one sees what a
-        crash could lose.
+        someone waits for the commits of what it read (see ``settled``), so no one sees what
+        a crash could lose.
         """
         if self.size + len(update) > self._limits.max_document_bytes:
             raise DocumentTooLarge(f"document would exceed {self._limits.max_document_bytes} bytes")
@@ -306,17 +309,18 @@ class Room:
             # Yrs may have applied part of it: this copy of the document is suspect.
             self.broken = True
             raise
-        self._inflight += 1
+        self._appends += 1
+        number = self._appends
+        self._inflight[number] = None
         try:
             await self._log.append(self.id, update)
         except BaseException:
             self.broken = True  # in memory but not durable: reload before serving anyone
             raise
         finally:
-            self._inflight -= 1
-            if not self._inflight and self._settled is not None:
-                self._settled.set_result(None)
-                self._settled = None
+            del self._inflight[number]
+            if self._settled:
+                self._wake_settled()
         self.size += len(update)
         self.updates_since_compaction += 1
         message = encode_update(update)
@@ -333,27 +337,45 @@ class Room:
         apply_update_to_doc(self.doc, update, max_bytes=None, origin=origin)
 
     async def settled(self) -> None:
-        """Return once no commit is in flight, those that started while we waited included:
-        the document then holds only what the log holds, unless a commit failed meanwhile
-        and left the room ``broken`` (its memory unlike the log: it must not be served).
-        Read the document with no await after this, or a new update may slip in."""
-        while self._inflight:
-            if self._settled is None:
-                self._settled = asyncio.get_running_loop().create_future()
-            await asyncio.shield(self._settled)
+        """Return once the commits under way when called have ended: what the document held
+        then is in the log, unless a commit failed meanwhile and left the room ``broken`` (its
+        memory unlike the log: it must not be served). Commits started since are not waited
+        for (in a busy room some always are), so read the document first, with no await
+        between the read and this call, and serve what was read: a read after it may hold
+        updates whose commits are still under way."""
+        if not self._inflight:
+            return
+        last = self._appends  # every append up to it has applied its update already
+        waiting = self._settled
+        if waiting and waiting[-1][0] == last:  # (one future for those who wait alike)
+            waiter = waiting[-1][1]
+        else:
+            waiter = asyncio.get_running_loop().create_future()
+            waiting.append((last, waiter))
+        await asyncio.shield(waiter)
+
+    def _wake_settled(self) -> None:
+        """Resolve the waits of ``settled`` whose commits have all ended."""
+        oldest = next(iter(self._inflight), self._appends + 1)
+        waiting = self._settled
+        while waiting and waiting[0][0] < oldest:
+            waiter = waiting.popleft()[1]
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def _answer_sync(self, peer: Peer, their_state: bytes) -> None:
-        await self.settled()
+        if their_state != EMPTY_STATE_VECTOR:
+            answer = sync_step2_for_doc(self.doc, their_state)
+        else:
+            # A newcomer with nothing gets the whole document: encoded once per version of
+            # it, however many join (a class starting together, reconnects after a deploy).
+            if self._whole is None:
+                self._whole = sync_step2_for_doc(self.doc, their_state)
+            answer = self._whole
+        await self.settled()  # the commits of what the answer holds
         if self.broken:  # its peers are being closed: they resync from the reloaded room
             return
-        if their_state != EMPTY_STATE_VECTOR:
-            peer.send(sync_step2_for_doc(self.doc, their_state))
-            return
-        # A newcomer with nothing gets the whole document: encoded once per version of it,
-        # however many join (a class starting together, reconnects after a deploy).
-        if self._whole is None:
-            self._whole = sync_step2_for_doc(self.doc, their_state)
-        peer.send(self._whole)
+        peer.send(answer)
 
     # -- awareness -----------------------------------------------------------------------
 

@@ -282,3 +282,53 @@ async def test_s3_failing_under_the_internal_api_is_a_503(
             assert response.status == 503, body
             assert response.headers["Content-Type"].startswith("application/problem+json")
             assert response.headers["Retry-After"] == "1"
+
+
+@pytest.fixture
+async def s3_missing_blob(
+    aws_endpoint: str, collab_db: ServiceDatabase
+) -> AsyncIterator[tuple[PostgresUpdateLog, RoomId, int]]:
+    """A room whose snapshot the log records in S3, and whose blob was deleted since."""
+    bucket, key_id = await _bucket_with_key(aws_endpoint)
+    snapshots = S3SnapshotStore(bucket, kms_key_id=key_id, endpoint_url=aws_endpoint, region=REGION)
+    room = RoomId(uuid.uuid4(), f"dojo-{uuid.uuid4().hex[:8]}")
+    doc: Doc = Doc()
+    updates: list[bytes] = []
+    doc.observe(lambda event: updates.append(event.update))
+    doc.get("code", type=Text).insert(0, os.urandom(INLINE_SNAPSHOT_BYTES).hex())
+    pool = await create_pool(collab_db.app_dsn, min_size=1, max_size=4)
+    try:
+        async with PostgresUpdateLog(pool, snapshots) as log:
+            for update in updates:
+                await log.append(room, update)
+            seq = await log.compact(room, merge_updates)
+            assert seq is not None
+            async with aioboto3.Session().client(
+                "s3", endpoint_url=aws_endpoint, region_name=REGION
+            ) as s3:
+                await s3.delete_object(Bucket=bucket, Key=_key(room.tenant, room.name, seq))
+            yield log, room, seq
+    finally:
+        await pool.close()
+
+
+async def test_a_missing_snapshot_blob_under_the_internal_api_is_a_500_not_a_retry(
+    s3_missing_blob: tuple[PostgresUpdateLog, RoomId, int], start_node: StartNode, mint: Mint
+) -> None:
+    """S3 answers NoSuchKey: the room's stored state is damaged, and asking again will not
+    mend it. A 500 that says so, without Retry-After, not the 503 of an outage."""
+    log, room, seq = s3_missing_blob
+    base = await start_node(update_log=log)
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    service = {"Authorization": f"Bearer {mint(room.key, role='service')}"}
+    async with aiohttp.ClientSession() as session:
+        for query in ({}, {"snapshot": str(seq)}):  # the room's load, then one snapshot
+            response = await session.get(
+                f"{http}/internal/rooms/{room.key}/state", params=query, headers=service
+            )
+            body = await response.json(content_type=None)
+            assert response.status == 500, body
+            assert response.headers["Content-Type"].startswith("application/problem+json")
+            assert "Retry-After" not in response.headers
+            assert body["status"] == 500
+            assert "missing" in body["detail"]

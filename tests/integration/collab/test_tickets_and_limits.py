@@ -98,6 +98,17 @@ async def test_bad_tickets_are_refused(
     assert await closed_with(client) == code
 
 
+async def test_a_node_verifies_tickets_with_its_configured_clock_skew(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+) -> None:
+    """An issuer whose clock runs 20 s ahead is within a skew of 30 s: its fresh tickets are
+    taken, not refused as issued in the future."""
+    base = await start_node(ticket_clock_skew_seconds=30)
+    client = await connect(base, room_key, iat=int(time.time()) + 20)
+    await asyncio.wait_for(client.synced.wait(), 5)
+    assert client.connected
+
+
 async def test_ticket_signed_by_another_key_or_typ_is_refused(
     start_node: StartNode, connect: Connect, room_key: str
 ) -> None:

@@ -190,3 +190,66 @@ async def test_a_second_large_message_behind_the_first_is_a_backlog() -> None:
     peer.send(b"e" * 20_000)
     assert peer.close_request is not None
     assert peer.close_request[0] == 1013
+
+
+async def test_a_second_large_message_is_refused_however_little_of_the_first_is_left() -> None:
+    """Only what is left of the first is set aside: a second one accepted while the first
+    drains would be a backlog the moment the first had gone, and the next small update would
+    evict a peer that keeps up. Refused when it is sent, it is one large message at a time."""
+    transport = SocketTransport()
+    peer = _peer(transport, Outbox(), budget=8_000)
+    peer.send(b"d" * 20_000)
+    await _next_pass()
+    transport.unsent = 1_000  # most of the document is written
+    peer.send(b"e" * 20_000)
+    assert peer.close_request is not None
+    assert peer.close_request[0] == 1013
+
+
+async def test_updates_behind_a_draining_message_count_in_full() -> None:
+    """What waits behind the large message is measured as it will be once the large message
+    has gone: the update that makes it a backlog evicts, not a later one."""
+    transport = SocketTransport()
+    peer = _peer(transport, Outbox(), budget=8_000)
+    peer.send(b"d" * 20_000)
+    await _next_pass()
+    transport.unsent = 1_000  # what is left of the document
+    peer.send(b"u" * 3_000)
+    await _next_pass()
+    transport.unsent = 1_000 + 3_002
+    peer.send(b"v" * 3_000)
+    assert peer.close_request is None
+    await _next_pass()
+    transport.unsent = 1_000 + 6_004
+    peer.send(b"w" * 3_000)  # 9,006 bytes behind the document: over the budget
+    assert peer.close_request is not None
+    assert peer.close_request[0] == 1013
+
+
+async def test_a_large_message_after_the_first_has_left_is_one_at_a_time() -> None:
+    transport = SocketTransport()
+    peer = _peer(transport, Outbox(), budget=8_000)
+    peer.send(b"d" * 20_000)
+    await _next_pass()
+    transport.unsent = 5_000  # what is left of the document
+    peer.send(b"u" * 2_000)
+    await _next_pass()
+    transport.unsent = 2_002  # the document has left; the update sent after it waits
+    peer.send(b"v" * 2_000)
+    await _next_pass()
+    transport.unsent = 4_004
+    peer.send(b"e" * 20_000)  # the first has gone: this one is the large message now
+    assert peer.close_request is None
+    await _next_pass()
+    transport.unsent = 24_008  # two updates ahead of it, then the whole of it
+    peer.send(b"w" * 3_000)  # measured against the budget alone: 4,004 + 3,000
+    assert peer.close_request is None
+    await _next_pass()
+    transport.unsent = 20_004 + 3_002  # the updates ahead have gone
+    peer.send(b"x" * 4_000)  # 3,002 + 4,000 behind it
+    assert peer.close_request is None
+    await _next_pass()
+    transport.unsent = 15_000 + 7_004
+    peer.send(b"y" * 1_000)  # 7,004 + 1,000 behind it: over the budget
+    assert peer.close_request is not None
+    assert peer.close_request[0] == 1013
