@@ -10,6 +10,7 @@ policy on the main queue is still recommended in Terraform as a backstop.
 from __future__ import annotations
 
 import json
+import math
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -78,7 +79,8 @@ class SqsQueue:
         await sqs.change_message_visibility(
             QueueUrl=self.queue_url,
             ReceiptHandle=delivery.handle,
-            VisibilityTimeout=int(min(_MAX_VISIBILITY, max(0, delay_seconds))),
+            # Whole seconds, rounded up: a retry never comes sooner than it was asked for.
+            VisibilityTimeout=min(_MAX_VISIBILITY, max(0, math.ceil(delay_seconds))),
         )
 
     async def dead_letter(self, delivery: Delivery, *, reason: str) -> None:
