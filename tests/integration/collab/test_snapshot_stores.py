@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -266,22 +266,34 @@ async def s3_failing(
         await pool.close()
 
 
-async def test_s3_failing_under_the_internal_api_is_a_503(
-    s3_failing: tuple[PostgresUpdateLog, RoomId, int], start_node: StartNode, mint: Mint
-) -> None:
-    log, room, seq = s3_failing
+async def _internal_states(
+    stored: tuple[PostgresUpdateLog, RoomId, int], start_node: StartNode, mint: Mint
+) -> list[tuple[int, Mapping[str, str], Any]]:
+    """A node on ``stored``'s log answering GET state for the room (its load), then for its
+    snapshot: status, headers and body of each."""
+    log, room, seq = stored
     base = await start_node(update_log=log)
     http = base.replace("ws://", "http://").removesuffix("/collab")
     service = {"Authorization": f"Bearer {mint(room.key, role='service')}"}
+    answers: list[tuple[int, Mapping[str, str], Any]] = []
     async with aiohttp.ClientSession() as session:
-        for query in ({}, {"snapshot": str(seq)}):  # the room's load, then one snapshot
+        for query in ({}, {"snapshot": str(seq)}):
             response = await session.get(
                 f"{http}/internal/rooms/{room.key}/state", params=query, headers=service
             )
-            body = await response.json(content_type=None)
-            assert response.status == 503, body
-            assert response.headers["Content-Type"].startswith("application/problem+json")
-            assert response.headers["Retry-After"] == "1"
+            answers.append(
+                (response.status, response.headers, await response.json(content_type=None))
+            )
+    return answers
+
+
+async def test_s3_failing_under_the_internal_api_is_a_503(
+    s3_failing: tuple[PostgresUpdateLog, RoomId, int], start_node: StartNode, mint: Mint
+) -> None:
+    for status, headers, body in await _internal_states(s3_failing, start_node, mint):
+        assert status == 503, body
+        assert headers["Content-Type"].startswith("application/problem+json")
+        assert headers["Retry-After"] == "1"
 
 
 @pytest.fixture
@@ -317,18 +329,9 @@ async def test_a_missing_snapshot_blob_under_the_internal_api_is_a_500_not_a_ret
 ) -> None:
     """S3 answers NoSuchKey: the room's stored state is damaged, and asking again will not
     mend it. A 500 that says so, without Retry-After, not the 503 of an outage."""
-    log, room, seq = s3_missing_blob
-    base = await start_node(update_log=log)
-    http = base.replace("ws://", "http://").removesuffix("/collab")
-    service = {"Authorization": f"Bearer {mint(room.key, role='service')}"}
-    async with aiohttp.ClientSession() as session:
-        for query in ({}, {"snapshot": str(seq)}):  # the room's load, then one snapshot
-            response = await session.get(
-                f"{http}/internal/rooms/{room.key}/state", params=query, headers=service
-            )
-            body = await response.json(content_type=None)
-            assert response.status == 500, body
-            assert response.headers["Content-Type"].startswith("application/problem+json")
-            assert "Retry-After" not in response.headers
-            assert body["status"] == 500
-            assert "missing" in body["detail"]
+    for status, headers, body in await _internal_states(s3_missing_blob, start_node, mint):
+        assert status == 500, body
+        assert headers["Content-Type"].startswith("application/problem+json")
+        assert "Retry-After" not in headers
+        assert body["status"] == 500
+        assert "missing" in body["detail"]
