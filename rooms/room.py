@@ -629,18 +629,27 @@ class Room:
     def _drop_awareness_of(self, owner: Peer | bytes) -> bytes | None:
         """Forget the awareness states of ``owner`` (a local peer or another node) and tell
         the local peers they left; return that removal, or None if it owned none."""
-        if self._holdings.pop(owner, None) is None:
+        if owner not in self._holdings:
             return None
-        gone = {cid: entry[0] for cid, entry in self._awareness.items() if entry[2] == owner}
-        for cid in gone:
-            del self._awareness[cid]
-        gone = {cid: clock for cid, clock in gone.items() if not self._hand_over(cid, clock)}
-        if not gone:
-            return None
+        return self._let_go(
+            {cid: entry[0] for cid, entry in self._awareness.items() if entry[2] == owner}
+        )
+
+    def _let_go(self, states: dict[int, int]) -> bytes | None:
+        """Let go of client ids (id -> clock of its last state): each goes to a local peer
+        waiting for it, or is remembered as departed and its removal sent to the local peers;
+        return that removal, or None if every id was handed over."""
+        for cid in states:
+            self._release(cid)
         now = time.monotonic()
-        for cid, clock in gone.items():
-            self._bury(cid, clock + 1, now)
-        removal = encode_awareness_removal(gone)
+        removed: dict[int, int] = {}
+        for cid, clock in states.items():
+            if not self._hand_over(cid, clock):
+                self._bury(cid, clock + 1, now)
+                removed[cid] = clock
+        if not removed:
+            return None
+        removal = encode_awareness_removal(removed)
         self._broadcast(removal, exclude=None)
         return removal
 
@@ -650,21 +659,14 @@ class Room:
         kept, they would go on reaching newcomers, whose clients echo them back."""
         if not any(isinstance(owner, bytes) for owner in self._holdings):
             return
-        now = time.monotonic()
-        horizon = now - AWARENESS_OUTDATED
-        lapsed = {
-            cid: clock
-            for cid, (clock, _, owner, set_at) in self._awareness.items()
-            if isinstance(owner, bytes) and set_at < horizon
-        }
-        for cid, clock in list(lapsed.items()):
-            self._release(cid)
-            if self._hand_over(cid, clock):
-                del lapsed[cid]
-            else:
-                self._bury(cid, clock + 1, now)
-        if lapsed:
-            self._broadcast(encode_awareness_removal(lapsed), exclude=None)
+        horizon = time.monotonic() - AWARENESS_OUTDATED
+        self._let_go(
+            {
+                cid: clock
+                for cid, (clock, _, owner, set_at) in self._awareness.items()
+                if isinstance(owner, bytes) and set_at < horizon
+            }
+        )
 
     def _awareness_snapshot(self) -> bytes:
         return encode_awareness(
