@@ -121,11 +121,6 @@ async def handle(request: web.Request) -> web.StreamResponse:
     app = request.app
     settings: CollabSettings = app[SETTINGS]
     metrics: RoomMetrics = app[METRICS]
-    ws = web.WebSocketResponse(
-        heartbeat=settings.ping_interval,
-        max_msg_size=settings.max_message_bytes,
-        compress=False,
-    )
     if request.headers.get("Upgrade", "").lower() != "websocket":  # the URL asked as a page
         return problem(
             426,
@@ -133,6 +128,11 @@ async def handle(request: web.Request) -> web.StreamResponse:
             "with ?ticket=<room ticket>",
             headers={"Upgrade": "websocket", "Connection": "Upgrade"},
         )
+    ws = web.WebSocketResponse(
+        heartbeat=settings.ping_interval,
+        max_msg_size=settings.max_message_bytes,
+        compress=False,
+    )
     await ws.prepare(request)
     if app[DRAINING][0]:
         metrics.evicted(SERVICE_RESTART)
