@@ -27,6 +27,8 @@ from rooms import (
     new_node_id,
 )
 
+from .test_room_lifecycle import Listener
+
 
 class GatedAppends(MemoryUpdateLog):
     """The in-memory update log, whose appends each wait for their own gate (``gates``, in
@@ -48,21 +50,6 @@ class GatedAppends(MemoryUpdateLog):
     async def started(self, count: int) -> None:
         await _passes()
         assert len(self.gates) == count
-
-
-class Listener:
-    def __init__(self) -> None:
-        self.user_id = "u"
-        self.can_write = True
-        self.access_changes = 0
-        self.issued_at = 0.0
-        self.sent: list[bytes] = []
-
-    def send(self, message: bytes) -> None:
-        self.sent.append(message)
-
-    def kick(self, code: int, reason: str) -> None:
-        pass
 
 
 class Writer:
