@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pycrdt import Doc, create_sync_message
 from pycrdt import merge_updates as _merge_updates
 
+from .errors import ProtocolError
 from .messages import encode_sync_step2
-from .update import validate_state_vector, validate_update, yrs_call
+from .update import (
+    decode_state_vector,
+    update_extent,
+    validate_state_vector,
+    validate_update,
+    yrs_call,
+)
 
 EMPTY_UPDATE = b"\x00\x00"  # no structs, empty delete set
 EMPTY_STATE_VECTOR = b"\x00"
@@ -65,6 +72,35 @@ def merge_updates(updates: Iterable[bytes]) -> bytes:
         return items[0]
     result: bytes = yrs_call(_merge_updates, *items)
     return result
+
+
+def compact_updates(updates: Sequence[bytes]) -> bytes:
+    """Stored updates (a snapshot, then the log after it, in order) as one update holding the
+    document they make: what compaction stores.
+
+    The document's own encoding, not a merge of the updates: merging keeps every deleted
+    character and every keystroke as a struct of its own, so a room typed key by key grows
+    several times larger than its text and is that much slower to load (100k keystrokes:
+    1.7 MB and ~340 ms of Yrs on the event loop, against 210 KB and 4 ms). Yrs leaves the
+    pending parts of a document (structs or deletions waiting for items the document lacks)
+    out of its encoding, so when the document holds less than the updates name, or one
+    cannot be read, the updates are merged instead, pending parts and all, as before."""
+    if not updates:
+        return EMPTY_UPDATE
+    doc: Doc[Any] = Doc()
+    try:
+        for update in updates:
+            yrs_call(doc.apply_update, update)
+        state = doc.get_state()
+        held = decode_state_vector(state, max_bytes=len(state))
+        complete = all(
+            end <= held.get(client, 0)
+            for update in updates
+            for client, end in update_extent(update).items()
+        )
+    except ProtocolError:  # stored before a rule of today's validator: merge, as before
+        complete = False
+    return doc.get_update() if complete else merge_updates(updates)
 
 
 def sync_step1_for_doc(doc: Doc[Any]) -> bytes:

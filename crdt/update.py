@@ -74,6 +74,21 @@ def decode_state_vector(state_vector: bytes, *, max_bytes: int) -> dict[int, int
     return clocks
 
 
+def update_extent(update: bytes) -> dict[int, int]:
+    """For each client an update names, the clock just past the last item it holds or
+    deletes. A document holding all of the update has a state vector at least this high for
+    each of them; where it is lower, part of the update waits in the document for items it
+    builds on (pending), and the document's own encoding leaves that part out.
+
+    Validates as :func:`validate_update` does, Yrs' check aside (raises ProtocolError)."""
+    reader = Reader(update, CloseCode.INVALID_PAYLOAD)
+    extent = _check_structs(reader)
+    for client, end in _check_delete_set(reader).items():
+        extent[client] = max(end, extent.get(client, 0))
+    reader.expect_end("update")
+    return extent
+
+
 def yrs_call(fn: Any, *args: Any) -> Any:
     """Call into Yrs, turning its decode errors (and Rust panics) into ProtocolError."""
     try:
@@ -99,31 +114,36 @@ def _check_clock(reader: Reader, clock: int) -> int:
     return clock
 
 
-def _check_structs(reader: Reader) -> None:
-    seen: set[int] = set()
+def _check_structs(reader: Reader) -> dict[int, int]:
+    """Skip the structs; return each client's clock past its last struct."""
+    ends: dict[int, int] = {}
     for _ in range(reader.read_count(_MIN_CLIENT_BLOCK, "client")):
         num_structs = reader.read_count(_MIN_STRUCT, "struct")
         client = reader.read_var_uint()
-        if client in seen:
+        if client in ends:
             raise reader.fail(f"client {client} repeated in update")
-        seen.add(client)
         clock = reader.read_var_uint()
         _check_clock(reader, clock)
         for _ in range(num_structs):
             clock += _check_struct(reader)
             _check_clock(reader, clock)
+        ends[client] = clock
+    return ends
 
 
-def _check_delete_set(reader: Reader) -> None:
-    seen: set[int] = set()
+def _check_delete_set(reader: Reader) -> dict[int, int]:
+    """Skip the delete set; return each client's clock past the last item it deletes."""
+    ends: dict[int, int] = {}
     for _ in range(reader.read_count(_MIN_PAIR, "delete set client")):
         client = reader.read_var_uint()
-        if client in seen:
+        if client in ends:
             raise reader.fail(f"client {client} repeated in delete set")
-        seen.add(client)
+        end = 0
         for _ in range(reader.read_count(_MIN_PAIR, "delete range")):
             clock = reader.read_var_uint()
-            _check_clock(reader, clock + reader.read_var_uint())
+            end = max(end, _check_clock(reader, clock + reader.read_var_uint()))
+        ends[client] = end
+    return ends
 
 
 def _check_struct(reader: Reader) -> int:

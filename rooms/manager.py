@@ -7,7 +7,7 @@ import time
 
 import structlog
 
-from crdt import merge_updates
+from crdt import compact_updates
 
 from .frames import FRESH, GONE, Kind, encode_frame
 from .ids import RoomId
@@ -142,7 +142,7 @@ class RoomManager:
                 _log.error("room_maintenance_failed", room=room_id.key, error=repr(exc))
 
     async def compact(self, room: Room) -> None:
-        if await self._log.compact(room.id, merge_updates) is not None:
+        if await self._log.compact(room.id, compact_updates) is not None:
             room.updates_since_compaction = 0
             self._metrics.compactions.inc()
 

@@ -144,6 +144,17 @@ async def test_compaction_writes_a_snapshot_and_trims_the_log(
             name,
         )
         assert remaining < 45
+        snapshot = await conn.fetchval(
+            """SELECT inline_state FROM room_snapshots WHERE tenant_id = $1 AND room = $2
+               ORDER BY id DESC LIMIT 1""",
+            uuid.UUID(tenant),
+            name,
+        )
+        # The document's own encoding, which joins each typed piece to the one before it,
+        # not a merge of the updates, which keeps a struct per update: it encodes as itself.
+        reloaded: Doc = Doc()
+        reloaded.apply_update(snapshot)
+        assert reloaded.get_update() == snapshot
     finally:
         await conn.close()
     restarted = await start_node(**_pg(collab_db))

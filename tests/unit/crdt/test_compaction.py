@@ -1,0 +1,163 @@
+"""What compaction stores: the document the updates make, unless part of them is pending."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pycrdt
+import pytest
+from crdt_samples import YJS_TEXT, YJS_UPDATES, nested_doc_updates
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import crdt
+from crdt import ProtocolError
+from crdt.update import update_extent
+
+LIMIT = 1 << 20
+
+
+def keystrokes(count: int, *, seed: int = 3) -> tuple[list[bytes], str]:
+    """One update per keystroke, as an editor sends them (a fifth are backspaces)."""
+    rng = random.Random(seed)
+    doc: pycrdt.Doc[Any] = pycrdt.Doc(client_id=7)
+    text = doc.get("code", type=pycrdt.Text)
+    sent: list[bytes] = []
+    doc.observe(lambda event: sent.append(event.update))
+    for _ in range(count):
+        if len(text) and rng.random() < 0.2:
+            del text[len(text) - 1]
+        else:
+            text.insert(len(text), rng.choice("abc def()\n"))
+    return sent, str(text)
+
+
+def loaded(*updates: bytes) -> pycrdt.Doc[Any]:
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    for update in updates:
+        doc.apply_update(update)
+    return doc
+
+
+def text_and_clocks(doc: pycrdt.Doc[Any]) -> tuple[str, dict[int, int]]:
+    state = doc.get_state()
+    return str(doc.get("code", type=pycrdt.Text)), crdt.decode_state_vector(
+        state, max_bytes=len(state)
+    )
+
+
+def test_a_keystroke_log_compacts_to_the_document_not_to_every_keystroke() -> None:
+    updates, typed = keystrokes(3_000)
+    snapshot = None
+    for start in range(0, len(updates), 500):  # as the room does: snapshot + the next rows
+        snapshot = crdt.compact_updates(
+            ([snapshot] if snapshot else []) + updates[start : start + 500]
+        )
+    assert snapshot is not None
+    merged = crdt.merge_updates(updates)
+    assert text_and_clocks(loaded(snapshot)) == text_and_clocks(loaded(*updates))
+    assert str(loaded(snapshot).get("code", type=pycrdt.Text)) == typed
+    # Merging keeps each keystroke and each deleted character; the document does not.
+    assert len(snapshot) * 2 < len(merged)
+    assert snapshot == loaded(*updates).get_update()
+
+
+def test_real_yjs_updates_compact_to_the_same_document() -> None:
+    compacted = crdt.compact_updates(YJS_UPDATES)
+    crdt.validate_update(compacted, max_bytes=LIMIT)
+    doc = loaded(compacted)
+    assert str(doc.get("t", type=pycrdt.Text)) == YJS_TEXT
+    assert doc.get_state() == loaded(*YJS_UPDATES).get_state()
+    assert crdt.compact_updates([]) == crdt.EMPTY_UPDATE
+
+
+def _author_and_reader() -> tuple[list[bytes], list[bytes]]:
+    """Updates of two writers: the author types three times; the reader, having the first
+    two, deletes the second."""
+    author: pycrdt.Doc[Any] = pycrdt.Doc(client_id=1)
+    text = author.get("code", type=pycrdt.Text)
+    typed: list[bytes] = []
+    author.observe(lambda event: typed.append(event.update))
+    text.insert(0, "hello")
+    text.insert(5, " world")
+    text.insert(11, "!")
+    reader = loaded(typed[0], typed[1])
+    deleted: list[bytes] = []
+    reader.observe(lambda event: deleted.append(event.update))
+    del reader.get("code", type=pycrdt.Text)[5:11]
+    return typed, deleted
+
+
+@pytest.mark.parametrize(
+    ("stored", "later", "expected"),
+    [
+        # "!" is placed after " world", which the log lacks: its struct waits, pending.
+        pytest.param("typed[0] typed[2]", "typed[1]", "hello world!", id="pending-struct"),
+        # The deletion names " world" before it arrives: the deletion waits, pending.
+        pytest.param("typed[0] deleted[0]", "typed[1]", "hello", id="pending-deletion"),
+    ],
+)
+def test_pending_parts_are_kept(stored: str, later: str, expected: str) -> None:
+    """Yrs leaves pending parts out of a document's encoding: compacting them that way would
+    lose them, so such updates are merged instead, and nothing is lost."""
+    typed, deleted = _author_and_reader()
+    names = {"typed": typed, "deleted": deleted}
+
+    def pick(spec: str) -> list[bytes]:
+        return [names[item[: item.index("[")]][int(item[-2])] for item in spec.split()]
+
+    compacted = crdt.compact_updates(pick(stored))
+    assert compacted == crdt.merge_updates(pick(stored))
+    doc = loaded(compacted, *pick(later))
+    assert str(doc.get("code", type=pycrdt.Text)) == expected
+    # Without the check the document's own encoding drops the pending part.
+    lossy = loaded(loaded(*pick(stored)).get_update(), *pick(later))
+    assert str(lossy.get("code", type=pycrdt.Text)) != expected
+
+
+def test_unreadable_stored_updates_are_merged_as_before() -> None:
+    """Rows stored before a rule of today's validator (a nested type) are merged, not refused."""
+    _, nested = nested_doc_updates()[0]
+    with pytest.raises(ProtocolError):
+        update_extent(nested)
+    assert crdt.compact_updates([nested]) == nested
+    updates, _ = keystrokes(20)
+    assert crdt.compact_updates([*updates, nested]) == crdt.merge_updates([*updates, nested])
+
+
+def test_update_extent_covers_structs_and_deletions() -> None:
+    typed, deleted = _author_and_reader()
+    assert update_extent(typed[0]) == {1: 5}
+    assert update_extent(typed[2]) == {1: 12}
+    # The reader's update holds no struct of its own, only the deletion of clocks 5..10.
+    assert update_extent(deleted[0]) == {1: 11}
+    assert update_extent(crdt.EMPTY_UPDATE) == {}
+
+
+EDIT = st.tuples(st.integers(0, 2), st.booleans(), st.integers(0, 1_000), st.sampled_from("ab\n"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(edits=st.lists(st.tuples(EDIT, st.booleans()), max_size=60), cut=st.integers(0, 1_000))
+def test_compacting_any_prefix_of_a_log_loses_nothing(
+    edits: list[tuple[tuple[int, bool, int, str], bool]], cut: int
+) -> None:
+    """Three writers edit, syncing now and then; the log holds what reached the server, in
+    order. A snapshot of any prefix, then the rest of the log, is the whole document."""
+    writers: list[pycrdt.Doc[Any]] = [pycrdt.Doc(client_id=n + 1) for n in range(3)]
+    log: list[bytes] = []
+    for doc in writers:
+        doc.observe(lambda event: log.append(event.update))
+    for (who, delete, at, char), sync in edits:
+        text = writers[who].get("code", type=pycrdt.Text)
+        if delete and len(text):
+            del text[at % len(text)]
+        else:
+            text.insert(at % (len(text) + 1), char)
+        if sync:
+            other = writers[(who + 1) % 3]
+            other.apply_update(writers[who].get_update(other.get_state()))
+    cut %= len(log) + 1
+    snapshot = crdt.compact_updates(log[:cut])
+    assert text_and_clocks(loaded(snapshot, *log[cut:])) == text_and_clocks(loaded(*log))
