@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import crdt
 from crdt import ProtocolError
+from crdt.docs import _whole_extent
 from crdt.update import update_extent
 
 LIMIT = 1 << 20
@@ -116,14 +117,24 @@ def test_pending_parts_are_kept(stored: str, later: str, expected: str) -> None:
     assert str(lossy.get("code", type=pycrdt.Text)) != expected
 
 
-def test_unreadable_stored_updates_are_merged_as_before() -> None:
-    """Rows stored before a rule of today's validator (a nested type) are merged, not refused."""
-    _, nested = nested_doc_updates()[0]
+def test_rows_todays_validator_refuses_are_merged_not_applied() -> None:
+    """Rows stored before a rule of today's validator (here, an item inside a nested type)
+    are merged as before, without Yrs integrating them."""
+    _, nested = nested_doc_updates()[1]
     with pytest.raises(ProtocolError):
         update_extent(nested)
-    assert crdt.compact_updates([nested]) == nested
     updates, _ = keystrokes(20)
     assert crdt.compact_updates([*updates, nested]) == crdt.merge_updates([*updates, nested])
+
+
+def test_a_snapshots_extent_is_read_without_walking_its_structs() -> None:
+    """The first input (the snapshot) is read through its state vector and its delete set:
+    the same extent as walking all of it, for a whole document and for a row."""
+    updates, _ = keystrokes(2_000)
+    for first in (loaded(*updates).get_update(), crdt.merge_updates(updates), updates[7]):
+        assert _whole_extent(first) == update_extent(first)
+    _, deleted = _author_and_reader()
+    assert _whole_extent(deleted[0]) == update_extent(deleted[0]) == {1: 11}
 
 
 def test_update_extent_covers_structs_and_deletions() -> None:
