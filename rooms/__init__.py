@@ -9,6 +9,7 @@ from .peer import Peer
 from .ports import (
     CLOCK_SKEW_SECONDS,
     AccessLedger,
+    Compaction,
     FanoutBus,
     SnapshotInfo,
     SnapshotMissing,
@@ -26,6 +27,7 @@ __all__ = [
     "CLOCK_SKEW_SECONDS",
     "AccessLedger",
     "AwarenessLimit",
+    "Compaction",
     "DocumentTooLarge",
     "FanoutBus",
     "Kind",

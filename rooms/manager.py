@@ -142,8 +142,13 @@ class RoomManager:
                 _log.error("room_maintenance_failed", room=room_id.key, error=repr(exc))
 
     async def compact(self, room: Room) -> None:
-        if await self._log.compact(room.id, compact_updates) is not None:
+        size = room.size
+        done = await self._log.compact(room.id, compact_updates)
+        if done is not None:
             room.updates_since_compaction = 0
+            # The size counted every update's bytes: the document is the snapshot now, plus
+            # what came during the compaction (counted twice if merged too: on the safe side).
+            room.size = done.size + max(0, room.size - size)
             self._metrics.compactions.inc()
 
     async def _unload(self, room_id: RoomId, room: Room) -> None:

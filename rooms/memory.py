@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from .ids import RoomId
-from .ports import BusHandler, SnapshotInfo, StoredState
+from .ports import BusHandler, Compaction, SnapshotInfo, StoredState
 from .snapshots import checked_key
 
 
@@ -32,16 +32,19 @@ class MemoryUpdateLog:
             last_seq=max([s for s, _, _ in rows], default=snapshot[0] if snapshot else 0),
         )
 
-    async def compact(self, room: RoomId, merge: Callable[[list[bytes]], bytes]) -> int | None:
+    async def compact(
+        self, room: RoomId, merge: Callable[[list[bytes]], bytes]
+    ) -> Compaction | None:
         rows = list(self._log[room])
         if not rows:
             return None
         base = [self._snapshots[room][-1][2]] if self._snapshots[room] else []
         seq = rows[-1][0]
-        self._snapshots[room].append((seq, time.time(), merge(base + [u for _, _, u in rows])))
+        snapshot = merge(base + [u for _, _, u in rows])
+        self._snapshots[room].append((seq, time.time(), snapshot))
         merged = {s for s, _, _ in rows}
         self._log[room] = [r for r in self._log[room] if r[0] not in merged]
-        return seq
+        return Compaction(seq, len(snapshot))
 
     async def snapshots(self, room: RoomId) -> list[SnapshotInfo]:
         return [SnapshotInfo(s, len(d), at) for s, at, d in self._snapshots[room]]

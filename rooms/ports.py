@@ -20,6 +20,14 @@ class StoredState:
 
 
 @dataclass(frozen=True)
+class Compaction:
+    """A snapshot compaction made: the last update it merged, and its size in bytes."""
+
+    seq: int
+    size: int
+
+
+@dataclass(frozen=True)
 class SnapshotInfo:
     seq: int
     size: int
@@ -35,8 +43,11 @@ class UpdateLog(Protocol):
 
     async def load(self, room: RoomId) -> StoredState: ...
 
-    async def compact(self, room: RoomId, merge: Callable[[list[bytes]], bytes]) -> int | None:
-        """Merge the snapshot and log into a new snapshot, trim the log; return its seq."""
+    async def compact(
+        self, room: RoomId, merge: Callable[[list[bytes]], bytes]
+    ) -> Compaction | None:
+        """Merge the snapshot and log into a new snapshot and trim the log (None: nothing to
+        merge, or another node is compacting the room)."""
         ...
 
     async def snapshots(self, room: RoomId) -> list[SnapshotInfo]: ...

@@ -28,7 +28,7 @@ from platform_api.kernel.db import tenant_transaction
 from platform_api.kernel.processes import exit_with_parent
 
 from .ids import RoomId
-from .ports import SnapshotInfo, SnapshotMissing, SnapshotStore, StoredState
+from .ports import Compaction, SnapshotInfo, SnapshotMissing, SnapshotStore, StoredState
 
 _log = structlog.get_logger("rooms.postgres")
 INLINE_SNAPSHOT_BYTES = 64 * 1024
@@ -231,7 +231,9 @@ class PostgresUpdateLog:
             last_seq=rows[-1]["seq"] if rows else snapshot_seq,
         )
 
-    async def compact(self, room: RoomId, merge: Callable[[list[bytes]], bytes]) -> int | None:
+    async def compact(
+        self, room: RoomId, merge: Callable[[list[bytes]], bytes]
+    ) -> Compaction | None:
         """Merge snapshot + log into a new snapshot and delete exactly the merged rows.
 
         Rows committed after the read stay in the log, so nothing can fall between the
@@ -279,7 +281,7 @@ class PostgresUpdateLog:
                 room.tenant,
                 [r["seq"] for r in rows],
             )
-        return seq
+        return Compaction(seq, len(merged))
 
     async def _merge(self, merge: Callable[[list[bytes]], bytes], updates: list[bytes]) -> bytes:
         loop = asyncio.get_running_loop()

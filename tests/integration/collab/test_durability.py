@@ -19,7 +19,7 @@ from pycrdt import Doc, Text
 from collab_server import CollabSettings, create_app
 from crdt import decode_state_vector
 from platform_api.kernel.provision import ServiceDatabase
-from rooms import MemoryAccessLedger, MemoryUpdateLog, RoomId
+from rooms import Compaction, MemoryAccessLedger, MemoryUpdateLog, RoomId
 from rooms.ports import StoredState
 from tests.harness.collab import appends_held
 from tests.harness.nodes import NodeProcess
@@ -41,12 +41,14 @@ class HeldCompactions(MemoryUpdateLog):
         self.waiting = asyncio.Event()
         self.compacted = asyncio.Event()
 
-    async def compact(self, room: RoomId, merge: Callable[[list[bytes]], bytes]) -> int | None:
+    async def compact(
+        self, room: RoomId, merge: Callable[[list[bytes]], bytes]
+    ) -> Compaction | None:
         self.waiting.set()
         await self.gate.wait()
-        seq = await super().compact(room, merge)
+        done = await super().compact(room, merge)
         self.compacted.set()
-        return seq
+        return done
 
 
 class FailingAppends(MemoryUpdateLog):

@@ -215,8 +215,9 @@ async def test_compaction_of_a_large_room_goes_to_s3_and_loads_back(
         async with PostgresUpdateLog(pool, snapshots) as log:
             for update in updates:
                 await log.append(room, update)
-            seq = await log.compact(room, merge_updates)
-            assert seq is not None
+            compacted = await log.compact(room, merge_updates)
+            assert compacted is not None
+            seq = compacted.seq
             objects = await _s3_objects(aws_endpoint, bucket)
             assert list(objects) == [f"dojos/{room.tenant}/{room.name}/snapshots/{seq}.ydoc"]
             stored = await log.load(room)
@@ -258,8 +259,9 @@ async def s3_failing(
         async with PostgresUpdateLog(pool, working) as log:
             for update in updates:
                 await log.append(room, update)
-            seq = await log.compact(room, merge_updates)
-        assert seq is not None
+            compacted = await log.compact(room, merge_updates)
+        assert compacted is not None
+        seq = compacted.seq
         async with PostgresUpdateLog(pool, failing) as log:
             yield log, room, seq
     finally:
@@ -313,8 +315,9 @@ async def s3_missing_blob(
         async with PostgresUpdateLog(pool, snapshots) as log:
             for update in updates:
                 await log.append(room, update)
-            seq = await log.compact(room, merge_updates)
-            assert seq is not None
+            compacted = await log.compact(room, merge_updates)
+            assert compacted is not None
+            seq = compacted.seq
             async with aioboto3.Session().client(
                 "s3", endpoint_url=aws_endpoint, region_name=REGION
             ) as s3:
