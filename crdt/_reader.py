@@ -15,13 +15,14 @@ _MAX_VARINT_SHIFT = 56  # 8 bytes of 7 bits: the most a 53-bit value needs
 class Reader:
     """Reads lib0-encoded values from `data`; raises ProtocolError(`code`) on bad framing."""
 
-    __slots__ = ("_code", "_data", "_end", "_pos")
+    __slots__ = ("_code", "_data", "_end", "_pos", "astral")
 
     def __init__(self, data: bytes, code: CloseCode) -> None:
         self._data = data
         self._pos = 0
         self._end = len(data)
         self._code = code
+        self.astral = False  # set by whoever reads a string holding a non-BMP character
 
     def fail(self, reason: str, code: CloseCode | None = None) -> ProtocolError:
         """Build the error to raise, defaulting to this reader's close code."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ from pycrdt import merge_updates as _merge_updates
 from .errors import ProtocolError
 from .messages import encode_sync_step2
 from .update import (
+    Extent,
     decode_state_vector,
     update_extent,
     validate_state_vector,
@@ -18,6 +20,8 @@ from .update import (
     yrs_call,
 )
 
+# A character outside the Basic Multilingual Plane, as UTF-8; some numbers match too.
+_MAYBE_ASTRAL = re.compile(rb"[\xf0-\xf4][\x80-\xbf]{3}")
 EMPTY_UPDATE = b"\x00\x00"  # no structs, empty delete set
 EMPTY_STATE_VECTOR = b"\x00"
 
@@ -85,36 +89,50 @@ def compact_updates(updates: Sequence[bytes]) -> bytes:
     pending parts of a document (structs or deletions waiting for items the document lacks)
     out of its encoding, so when the document holds less than the updates name, the updates
     are merged instead, pending parts and all, as before. So are rows that today's
-    validator refuses (stored before one of its rules): they are read before Yrs sees them."""
+    validator refuses (stored before one of its rules): they are read before Yrs sees them.
+
+    So is text holding a character outside the BMP (an emoji: two UTF-16 units, which Yjs
+    counts and may split). Yrs keeps text as UTF-8 and cannot hold half of such a pair: a
+    piece split inside one is encoded shorter than the clocks it spans, and every later
+    struct of its client would be stored under the wrong id."""
     if not updates:
         return EMPTY_UPDATE
     try:
         extents = [_whole_extent(updates[0])] + [update_extent(u) for u in updates[1:]]
+        if any(extent.astral for extent in extents):
+            return merge_updates(updates)
         doc: Doc[Any] = Doc()
         for update in updates:
             yrs_call(doc.apply_update, update)
+        state: bytes = yrs_call(doc.get_state)
+        held = decode_state_vector(state, max_bytes=len(state))
+        if all(
+            end <= held.get(client, 0) for extent in extents for client, end in extent.ends.items()
+        ):
+            encoded: bytes = yrs_call(doc.get_update)
+            return encoded
     except ProtocolError:
-        return merge_updates(updates)
-    state = doc.get_state()
-    held = decode_state_vector(state, max_bytes=len(state))
-    if all(end <= held.get(client, 0) for extent in extents for client, end in extent.items()):
-        return doc.get_update()
+        pass
     return merge_updates(updates)
 
 
-def _whole_extent(update: bytes) -> dict[int, int]:
-    """:func:`update_extent`, quicker for a whole document (a snapshot, ~10x): when all its
-    structs lie below its own state vector, that vector is where they end, and the diff
-    against it is the delete set alone, so Python walks only that. Otherwise (an update
-    starting mid-way, as most rows do) the whole update is walked."""
+def _whole_extent(update: bytes) -> Extent:
+    """:func:`update_extent`, quicker for a whole document (a snapshot, ~10x) that holds no
+    character outside the BMP, as no snapshot made from the document's encoding does: when
+    all its structs lie below its own state vector, that vector is where they end, and the
+    diff against it is the delete set alone, so Python walks only that. Otherwise (an update
+    starting mid-way, as most rows do, or bytes that may hold such a character: some numbers
+    look like one) the whole update is walked."""
+    if _MAYBE_ASTRAL.search(update):
+        return update_extent(update)
     state = yrs_call(get_state, update)
     deletions = yrs_call(get_update, update, state)
     if deletions[:1] != b"\x00":  # some client's structs lie past the update's state vector
         return update_extent(update)
-    extent = decode_state_vector(state, max_bytes=len(state))
-    for client, end in update_extent(deletions).items():
-        extent[client] = max(end, extent.get(client, 0))
-    return extent
+    ends = decode_state_vector(state, max_bytes=len(state))
+    for client, end in update_extent(deletions).ends.items():
+        ends[client] = max(end, ends.get(client, 0))
+    return Extent(ends, astral=False)
 
 
 def sync_step1_for_doc(doc: Doc[Any]) -> bytes:

@@ -20,7 +20,7 @@ item whose parent is an item (that is, a nested type): UNSUPPORTED_DATA.
 from __future__ import annotations
 
 import json
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from pycrdt import get_state
 
@@ -74,7 +74,14 @@ def decode_state_vector(state_vector: bytes, *, max_bytes: int) -> dict[int, int
     return clocks
 
 
-def update_extent(update: bytes) -> dict[int, int]:
+class Extent(NamedTuple):
+    """What an update names, for compaction (see :func:`update_extent`)."""
+
+    ends: dict[int, int]  # client -> the clock just past the last item it holds or deletes
+    astral: bool  # a string of its holds a character outside the BMP (two UTF-16 units)
+
+
+def update_extent(update: bytes) -> Extent:
     """For each client an update names, the clock just past the last item it holds or
     deletes. A document holding all of the update has a state vector at least this high for
     each of them; where it is lower, part of the update waits in the document for items it
@@ -82,11 +89,11 @@ def update_extent(update: bytes) -> dict[int, int]:
 
     Validates as :func:`validate_update` does, Yrs' check aside (raises ProtocolError)."""
     reader = Reader(update, CloseCode.INVALID_PAYLOAD)
-    extent = _check_structs(reader)
+    ends = _check_structs(reader)
     for client, end in _check_delete_set(reader).items():
-        extent[client] = max(end, extent.get(client, 0))
+        ends[client] = max(end, ends.get(client, 0))
     reader.expect_end("update")
-    return extent
+    return Extent(ends, reader.astral)
 
 
 def yrs_call(fn: Any, *args: Any) -> Any:
@@ -141,7 +148,11 @@ def _check_delete_set(reader: Reader) -> dict[int, int]:
         end = 0
         for _ in range(reader.read_count(_MIN_PAIR, "delete range")):
             clock = reader.read_var_uint()
-            end = max(end, _check_clock(reader, clock + reader.read_var_uint()))
+            length = reader.read_var_uint()
+            if length:  # an empty range deletes nothing, wherever it points
+                end = max(end, _check_clock(reader, clock + length))
+            else:
+                _check_clock(reader, clock)
         ends[client] = end
     return ends
 
@@ -182,7 +193,11 @@ def _check_content(reader: Reader, ref: int) -> int:
     if ref == _DELETED:
         return reader.read_var_uint()
     if ref == _STRING:
-        return len(reader.read_var_string().encode("utf-16-le")) // 2  # UTF-16 units, as Yjs
+        text = reader.read_var_string()
+        units = len(text.encode("utf-16-le")) // 2  # UTF-16 units, as Yjs counts
+        if units != len(text):
+            reader.astral = True
+        return units
     if ref == _ANY:
         count = reader.read_count(1, "any")
         for _ in range(count):

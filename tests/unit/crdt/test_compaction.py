@@ -117,6 +117,45 @@ def test_pending_parts_are_kept(stored: str, later: str, expected: str) -> None:
     assert str(lossy.get("code", type=pycrdt.Text)) != expected
 
 
+# From one Yjs 13.6.33 client: it types "x😀y", deletes two UTF-16 units from the start
+# ("x" and half of the emoji), then types "!" at the end.
+YJS_SPLIT_EMOJI = [
+    bytes.fromhex("01012a00040104636f64650678f09f98807900"),
+    bytes.fromhex("00012a010002"),
+    bytes.fromhex("01012a04842a03012100"),
+]
+
+
+def test_text_with_characters_outside_the_bmp_is_merged() -> None:
+    """Yrs cannot hold half of a surrogate pair: its encoding of the split emoji is one unit
+    short, so "!", typed after, would load under another id and be lost."""
+    stored, later = YJS_SPLIT_EMOJI[:2], YJS_SPLIT_EMOJI[2]
+    for update in YJS_SPLIT_EMOJI:
+        crdt.validate_update(update, max_bytes=LIMIT)
+    assert crdt.compact_updates(stored) == crdt.merge_updates(stored)
+    live = loaded(*YJS_SPLIT_EMOJI)
+    assert text_and_clocks(loaded(crdt.compact_updates(stored), later)) == (text_and_clocks(live))
+    lossy = loaded(loaded(*stored).get_update(), later)
+    assert text_and_clocks(lossy) != text_and_clocks(live)
+
+
+def test_characters_outside_the_bmp_are_found_in_strings_not_in_numbers() -> None:
+    assert update_extent(YJS_SPLIT_EMOJI[0]).astral
+    whole = crdt.merge_updates(YJS_SPLIT_EMOJI)
+    assert _whole_extent(whole).astral
+    # Client 268435568 is the varint f0 80 80 80 01, which looks like an emoji in UTF-8:
+    # a snapshot naming it is walked, found to hold none, and compacted all the same.
+    doc: pycrdt.Doc[Any] = pycrdt.Doc(client_id=268_435_568)
+    sent: list[bytes] = []
+    doc.observe(lambda event: sent.append(event.update))
+    for char in "print('ok')":
+        doc.get("code", type=pycrdt.Text).insert(len(doc.get("code", type=pycrdt.Text)), char)
+    snapshot = doc.get_update()
+    assert b"\xf0\x80\x80\x80" in snapshot
+    assert not _whole_extent(snapshot).astral
+    assert crdt.compact_updates([snapshot, *sent]) == loaded(snapshot, *sent).get_update()
+
+
 def test_rows_todays_validator_refuses_are_merged_not_applied() -> None:
     """Rows stored before a rule of today's validator (here, an item inside a nested type)
     are merged as before, without Yrs integrating them."""
@@ -134,16 +173,16 @@ def test_a_snapshots_extent_is_read_without_walking_its_structs() -> None:
     for first in (loaded(*updates).get_update(), crdt.merge_updates(updates), updates[7]):
         assert _whole_extent(first) == update_extent(first)
     _, deleted = _author_and_reader()
-    assert _whole_extent(deleted[0]) == update_extent(deleted[0]) == {1: 11}
+    assert _whole_extent(deleted[0]) == update_extent(deleted[0]) == ({1: 11}, False)
 
 
 def test_update_extent_covers_structs_and_deletions() -> None:
     typed, deleted = _author_and_reader()
-    assert update_extent(typed[0]) == {1: 5}
-    assert update_extent(typed[2]) == {1: 12}
+    assert update_extent(typed[0]) == ({1: 5}, False)
+    assert update_extent(typed[2]) == ({1: 12}, False)
     # The reader's update holds no struct of its own, only the deletion of clocks 5..10.
-    assert update_extent(deleted[0]) == {1: 11}
-    assert update_extent(crdt.EMPTY_UPDATE) == {}
+    assert update_extent(deleted[0]) == ({1: 11}, False)
+    assert update_extent(crdt.EMPTY_UPDATE) == ({}, False)
 
 
 EDIT = st.tuples(st.integers(0, 2), st.booleans(), st.integers(0, 1_000), st.sampled_from("ab\n"))
