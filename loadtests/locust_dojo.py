@@ -122,9 +122,10 @@ class DojoEditor(User):
         )
 
     def _renew_tickets(self, minter: TicketMinter, name: str, user: uuid.UUID) -> None:
-        """Send a fresh ticket for the same room and user halfway through each one's life."""
+        """Send a fresh ticket for the same room and user halfway through each one's life
+        (at least ``ttl - 1`` seconds: its times are whole seconds)."""
         while True:
-            gevent.sleep(max(0.5, minter.ttl_seconds / 2))
+            gevent.sleep(max(0.5, (minter.ttl_seconds - 1) / 2))
             try:
                 self.ws.send(minter.ticket(name, user=user))
             except ConnectionClosed:
