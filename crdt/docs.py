@@ -98,22 +98,26 @@ def compact_updates(updates: Sequence[bytes]) -> bytes:
     if not updates:
         return EMPTY_UPDATE
     try:
-        extents = [_whole_extent(updates[0])] + [update_extent(u) for u in updates[1:]]
-        if any(extent.astral for extent in extents):
-            return merge_updates(updates)
-        doc: Doc[Any] = Doc()
-        for update in updates:
-            yrs_call(doc.apply_update, update)
-        state: bytes = yrs_call(doc.get_state)
-        held = decode_state_vector(state, max_bytes=len(state))
-        if all(
-            end <= held.get(client, 0) for extent in extents for client, end in extent.ends.items()
-        ):
-            encoded: bytes = yrs_call(doc.get_update)
-            return encoded
+        encoded = _document_encoding(updates)
     except ProtocolError:
-        pass
-    return merge_updates(updates)
+        encoded = None
+    return merge_updates(updates) if encoded is None else encoded
+
+
+def _document_encoding(updates: Sequence[bytes]) -> bytes | None:
+    """The encoding of the document ``updates`` make, or None where it would lose a part."""
+    extents = [_whole_extent(updates[0])] + [update_extent(u) for u in updates[1:]]
+    if any(extent.astral for extent in extents):
+        return None
+    doc: Doc[Any] = Doc()
+    for update in updates:
+        yrs_call(doc.apply_update, update)
+    state: bytes = yrs_call(doc.get_state)
+    held = decode_state_vector(state, max_bytes=len(state))
+    if any(end > held.get(client, 0) for extent in extents for client, end in extent.ends.items()):
+        return None  # pending: waiting for items the updates lack
+    encoded: bytes = yrs_call(doc.get_update)
+    return encoded
 
 
 def _whole_extent(update: bytes) -> Extent:

@@ -176,6 +176,19 @@ def test_a_snapshots_extent_is_read_without_walking_its_structs() -> None:
     assert _whole_extent(deleted[0]) == update_extent(deleted[0]) == ({1: 11}, False)
 
 
+def test_an_empty_delete_range_names_no_clock() -> None:
+    """An empty range deletes nothing, wherever it points: it does not make the document
+    look incomplete (which would merge every later compaction of the room)."""
+    updates, _ = keystrokes(30)
+    at = next(i for i, update in enumerate(updates) if i and update.endswith(b"\x00"))
+    # A typed key (no deletions) with a delete set of one empty range, far past every clock.
+    odd = updates[at][:-1] + bytes([1, 7, 1]) + b"\xe8\x07" + bytes([0])
+    crdt.validate_update(odd, max_bytes=LIMIT)
+    assert update_extent(odd) == update_extent(updates[at])
+    rows = [*updates[:at], odd, *updates[at + 1 :]]
+    assert crdt.compact_updates(rows) == loaded(*rows).get_update()
+
+
 def test_update_extent_covers_structs_and_deletions() -> None:
     typed, deleted = _author_and_reader()
     assert update_extent(typed[0]) == ({1: 5}, False)
