@@ -1,0 +1,215 @@
+"""A throwaway Redis Cluster of three masters (no replicas), as subprocesses of this machine's
+``redis-server`` on free ports in a temporary folder: what ElastiCache in cluster mode looks
+like to a client, sharded pub/sub included (Redis 7 or later)."""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+MIN_VERSION = (7, 0)
+BUS_PORT_OFFSET = 10_000  # each node also listens on its port + 10000, for the other nodes
+
+
+def redis_server_version() -> tuple[int, int] | None:
+    """The version of the ``redis-server`` on the PATH, None if there is none."""
+    binary = shutil.which("redis-server")
+    if binary is None or shutil.which("redis-cli") is None:
+        return None
+    found = re.search(r"v=(\d+)\.(\d+)", subprocess.run(
+        [binary, "--version"], capture_output=True, text=True, check=True
+    ).stdout)  # fmt: skip
+    return (int(found[1]), int(found[2])) if found else None
+
+
+class Shard:
+    """One master: a ``redis-server`` process that can be killed and started again on the
+    same port with the same cluster configuration (its id and slots), its data gone."""
+
+    def __init__(self, port: int, folder: Path) -> None:
+        self.port = port
+        self._folder = folder
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._log = (self._folder / f"redis-{self.port}.log").open("ab")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{self.port}.conf",
+             "--cluster-node-timeout", "5000", "--save", "", "--appendonly", "no",
+             "--daemonize", "no", "--dir", str(self._folder)],
+            stdout=self._log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        _wait(lambda: _cli(self.port, "PING") == "PONG", what=f"redis {self.port} answers")
+
+    def kill(self) -> None:
+        """SIGKILL: every link to it drops at once, and nothing is saved."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def cli(self, *args: str) -> str:
+        return _cli(self.port, *args)
+
+
+class ThrowawayCluster:
+    def __init__(self, shards: list[Shard]) -> None:
+        self.shards = shards
+
+    @property
+    def url(self) -> str:
+        """A URL of one node: the client finds the others (and the slots) from it."""
+        return f"redis://{self.shards[0].address}"
+
+    def shard_of(self, key: str) -> Shard:
+        """The master that owns the slot of ``key`` (hash tag included)."""
+        slot = int(self.shards[0].cli("CLUSTER", "KEYSLOT", key))
+        for shard in self.shards:
+            lines = shard.cli("CLUSTER", "NODES").splitlines()
+            myself = next(line for line in lines if "myself" in line).split()
+            if _owns(myself[8:], slot):
+                return shard
+        raise LookupError(f"no shard owns slot {slot}")
+
+    def move_slot(self, key: str, to: Shard) -> None:
+        """Reshard: give the slot of ``key`` (empty of keys) to ``to``, the way
+        ``redis-cli --cluster reshard`` does, and tell every master."""
+        source = self.shard_of(key)
+        slot = source.cli("CLUSTER", "KEYSLOT", key)
+        assert source.cli("CLUSTER", "COUNTKEYSINSLOT", slot) == "0", "keys would need MIGRATE"
+        ids = {shard.port: shard.cli("CLUSTER", "MYID") for shard in self.shards}
+        to.cli("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source.port])
+        source.cli("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[to.port])
+        for shard in [source, to, *(s for s in self.shards if s not in (source, to))]:
+            shard.cli("CLUSTER", "SETSLOT", slot, "NODE", ids[to.port])
+        _wait(lambda: all(self._owner_seen(s, slot, ids[to.port]) for s in self.shards),
+              what=f"slot {slot} moved")  # fmt: skip
+        self.wait_ok()
+
+    @staticmethod
+    def _owner_seen(shard: Shard, slot: str, owner: str) -> bool:
+        return any(
+            line.split()[0] == owner and _owns(line.split()[8:], int(slot))
+            for line in shard.cli("CLUSTER", "NODES").splitlines()
+        )
+
+    def restart(self, shard: Shard) -> None:
+        shard.kill()
+        shard.start()
+        self.wait_ok()
+
+    def wait_ok(self) -> None:
+        """Until every master says the cluster is ok and knows every slot's owner."""
+        _wait(lambda: all(_state(shard) for shard in self.shards), what="cluster_state:ok")
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrowawayCluster]:
+    """Three masters for the session; skipped only where there is no Redis 7 to run."""
+    version = redis_server_version()
+    if version is None:
+        pytest.skip("redis-server (and redis-cli) not installed")
+    if version < MIN_VERSION:
+        pytest.skip(f"sharded pub/sub needs redis-server 7 or later, not {version}")
+    with throwaway_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
+
+
+@contextmanager
+def throwaway_cluster(folder: Path, masters: int = 3) -> Iterator[ThrowawayCluster]:
+    """Start ``masters`` masters, join them into one cluster, and stop them on exit."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ports: list[int] = []
+    while len(ports) < masters:
+        port = _free_port_pair()
+        if port not in ports:
+            ports.append(port)
+    shards = [Shard(port, folder) for port in ports]
+    cluster = ThrowawayCluster(shards)
+    try:
+        for shard in shards:
+            shard.start()
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *(s.address for s in shards),
+             "--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True, check=True, timeout=30,
+        )  # fmt: skip
+        cluster.wait_ok()
+        yield cluster
+    finally:
+        for shard in shards:
+            shard.kill()
+
+
+def _owns(spans: list[str], slot: int) -> bool:
+    for span in spans:
+        if span.startswith("["):  # a slot on its way in or out: not owned yet
+            continue
+        first, _, last = span.partition("-")
+        if int(first) <= slot <= int(last or first):
+            return True
+    return False
+
+
+def _free_port_pair() -> int:
+    """A port that is free, and so is the one 10000 above it (the cluster bus): both below
+    65536, which a port the system picks would not always leave room for."""
+    while True:
+        port = random.randrange(20_000, 65_536 - BUS_PORT_OFFSET)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + BUS_PORT_OFFSET))
+        except OSError:
+            continue
+        return port
+
+
+def _state(shard: Shard) -> bool:
+    try:
+        info = shard.cli("CLUSTER", "INFO")
+    except subprocess.CalledProcessError:
+        return False
+    return "cluster_state:ok" in info and "cluster_slots_ok:16384" in info
+
+
+def _cli(port: int, *args: str) -> str:
+    done = subprocess.run(
+        ["redis-cli", "-h", "127.0.0.1", "-p", str(port), *args],
+        capture_output=True, text=True, timeout=10,
+    )  # fmt: skip
+    if done.returncode != 0 or "Connection refused" in done.stderr:
+        raise subprocess.CalledProcessError(done.returncode, done.args, done.stdout, done.stderr)
+    return done.stdout.strip()
+
+
+def _wait(check: object, *, what: str, within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except subprocess.CalledProcessError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not after {within} s")
+        time.sleep(0.05)
