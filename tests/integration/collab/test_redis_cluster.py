@@ -1,6 +1,6 @@
-"""The bus and the access ledger on Redis Cluster: sharded pub/sub between buses, rooms
-spread over the shards, a shard's link dropping, the shard restarting or giving a slot away,
-refusals and a full queue. A throwaway three-master cluster of this machine's redis-server."""
+"""The collab node on Redis Cluster (COLLAB_REDIS_CLUSTER): sharded pub/sub between buses and
+between nodes, rooms spread over the shards, a shard's link dropping or the shard restarting,
+and the access ledger. A throwaway three-master cluster of this machine's redis-server."""
 
 from __future__ import annotations
 
@@ -9,12 +9,24 @@ import contextlib
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
+from platform_api.kernel.provision import ServiceDatabase
 from rooms import RedisAccessLedger, RoomId, ShardedRedisBus
 from rooms.redis_bus import channel
-from tests.harness.ywire import eventually
+from tests.harness.nodes import NodeProcess
+from tests.harness.redis_cluster import Shard
+from tests.harness.ywire import YClient, eventually
 
-from .conftest import ThrowawayCluster
+from .conftest import (
+    Connect,
+    Mint,
+    SlowLoads,
+    StartNode,
+    ThrowawayCluster,
+    control,
+    hold_room_on_two_nodes,
+)
 
 
 def _rooms_on_every_shard(cluster: ThrowawayCluster, per_shard: int = 1) -> list[RoomId]:
@@ -29,6 +41,16 @@ def _rooms_on_every_shard(cluster: ThrowawayCluster, per_shard: int = 1) -> list
         if len(found) == len(cluster.shards) and all(len(r) == per_shard for r in found.values()):
             return [room for rooms in found.values() for room in rooms]
     raise AssertionError("the rooms' slots missed a shard")
+
+
+def _room_key_on(cluster: ThrowawayCluster, shard: int) -> str:
+    """A room key whose channel's slot is on ``cluster.shards[shard]``."""
+    want = cluster.shards[shard].port
+    tenant = uuid.uuid4()
+    while True:
+        room = RoomId.parse(f"{tenant}:dojo-{uuid.uuid4().hex[:8]}")
+        if cluster.shard_of(channel(room)).port == want:
+            return room.key
 
 
 Received = dict[RoomId, list[bytes]]
@@ -313,3 +335,146 @@ async def test_access_changes_are_kept_in_the_rooms_slot_on_the_cluster(
             }
     finally:
         await ledger.aclose()
+
+
+def _cluster_settings(redis_cluster: ThrowawayCluster, **more: object) -> dict[str, object]:
+    return {"redis_url": redis_cluster.url, "redis_cluster": True, **more}
+
+
+async def test_a_revoke_through_one_node_closes_the_peer_on_the_other(
+    redis_cluster: ThrowawayCluster,
+    start_node: StartNode,
+    connect: Connect,
+    mint: Mint,
+    collab_db: ServiceDatabase,
+) -> None:
+    """Both nodes on the cluster, for the bus and the access ledger alike."""
+    room_key = _room_key_on(redis_cluster, 1)
+    user = str(uuid.uuid4())
+    a_node = await start_node(**_cluster_settings(redis_cluster, database_url=collab_db.app_dsn))
+    b_node = await start_node(**_cluster_settings(redis_cluster, database_url=collab_db.app_dsn))
+    a = await connect(a_node, room_key)
+    b = await connect(b_node, room_key, user=user)
+    await a.insert("a ")
+    await eventually(lambda: str(b) == "a ", what="fan-out")
+    await control(a_node, mint, room_key, {"type": "revoke", "user": user})
+    assert await b.wait_closed(timeout=5) == 4403
+    ledger = RedisAccessLedger(redis_cluster.url, cluster=True)
+    try:
+        assert (await ledger.latest(RoomId.parse(room_key), user) or ("",))[0] == "revoked"
+    finally:
+        await ledger.aclose()
+
+
+async def test_a_dropped_shard_link_makes_the_node_catch_up_beside_the_bus_reader(
+    redis_cluster: ThrowawayCluster,
+    slow_log: SlowLoads,
+    start_node: StartNode,
+    connect: Connect,
+    collab_db: ServiceDatabase,
+) -> None:
+    """The room's shard drops the nodes' subscription links: the node on the slow log
+    catches the room up from it once subscribed again, and meanwhile updates from the
+    other node still reach its peers (the catch-up runs beside the shard readers)."""
+    room_key = _room_key_on(redis_cluster, 2)
+    a, b = await hold_room_on_two_nodes(
+        start_node,
+        connect,
+        room_key,
+        slow_log,
+        first=_cluster_settings(redis_cluster, database_url=collab_db.app_dsn),
+        second=_cluster_settings(redis_cluster),
+    )
+    slow_log.gate.clear()
+    redis_cluster.shards[2].cli("CLIENT", "KILL", "TYPE", "pubsub")
+    await eventually(lambda: slow_log.started == 3, what="the node catches up")
+    await a.insert("during ")
+    await eventually(lambda: "during" in str(b), timeout=5, what="fan-out during the catch-up")
+    slow_log.gate.set()
+    await eventually(lambda: str(b) == str(a), what="the catch-up ends")
+
+
+async def test_an_update_made_while_its_shard_is_away_reaches_the_other_node(
+    redis_cluster: ThrowawayCluster,
+    start_node: StartNode,
+    connect: Connect,
+    collab_db: ServiceDatabase,
+) -> None:
+    """The room's shard restarts (empty) while a peer edits: once it is back, the other
+    node's peer has the update, from the held message or from the catch-up the gap leads
+    to, whichever came first; and the room's fan-out works again."""
+    room_key = _room_key_on(redis_cluster, 0)
+    pg = _cluster_settings(redis_cluster, database_url=collab_db.app_dsn)
+    a = await connect(await start_node(**pg), room_key)
+    b = await connect(await start_node(**pg), room_key)
+    await a.insert("a ")
+    await b.insert("b ")
+    await eventually(lambda: len(str(a)) == len(str(b)) == 4, what="both nodes hold the room")
+    redis_cluster.shards[0].kill()
+    await a.insert("away ")
+    await asyncio.to_thread(redis_cluster.restart, redis_cluster.shards[0])
+    await eventually(lambda: str(b) == str(a), what="the other node has the update")
+    await b.insert("back ")
+    await eventually(lambda: str(a) == str(b), what="fan-out again")
+    assert a.connected
+    assert b.connected
+
+
+async def test_node_processes_converge_over_the_cluster(
+    redis_cluster: ThrowawayCluster,
+    collab_db: ServiceDatabase,
+    ticket_key: tuple[str, str],
+    mint: Mint,
+    tmp_path: Path,
+) -> None:
+    """Collab processes started with COLLAB_REDIS_CLUSTER, a room on every shard, each
+    room's clients spread over the nodes, all editing at once."""
+    env = {
+        "COLLAB_DATABASE_URL": collab_db.app_dsn,
+        "COLLAB_REDIS_URL": redis_cluster.url,
+        "COLLAB_REDIS_CLUSTER": "true",
+        "COLLAB_TICKET_PUBLIC_KEY": ticket_key[1],
+        "COLLAB_SNAPSHOT_DIR": str(tmp_path / "snapshots"),
+        "COLLAB_DRAIN_SECONDS": "2",
+    }
+    nodes = [NodeProcess(f"cluster-{i}", env, tmp_path) for i in range(2)]
+    await asyncio.gather(*(asyncio.to_thread(node.start) for node in nodes))
+    rooms = [room.key for room in _rooms_on_every_shard(redis_cluster)]
+    edits = 5
+    clients: dict[str, list[YClient]] = {room: [] for room in rooms}
+    try:
+        for room in rooms:
+            for node in [*nodes, *nodes]:
+                client = YClient(f"{node.url}/{room}?ticket={mint(room)}")
+                clients[room].append(await client.connect())
+        for room in rooms:  # every node holds every room: both subscribed on its shard
+            name = channel(RoomId.parse(room))
+            owner = redis_cluster.shard_of(name)
+
+            async def both(owner: Shard = owner, name: str = name) -> bool:
+                return owner.cli("PUBSUB", "SHARDNUMSUB", name).split()[-1] == "2"
+
+            await eventually(both, what="both nodes subscribed on the room's shard")
+            assert owner.cli("PUBSUB", "NUMSUB", name).split()[-1] == "0"
+        await asyncio.gather(
+            *(
+                client.insert(f"<{n}:{i}>")
+                for peers in clients.values()
+                for n, client in enumerate(peers)
+                for i in range(edits)
+            )
+        )
+        for room, peers in clients.items():
+            await eventually(
+                lambda peers=peers: (
+                    len({str(c) for c in peers}) == 1
+                    and str(peers[0]).count("<") == edits * len(peers)
+                ),
+                timeout=10,
+                what=f"room {room} converges",
+            )
+    finally:
+        for peers in clients.values():
+            for client in peers:
+                await client.close()
+        await asyncio.gather(*(asyncio.to_thread(node.stop) for node in nodes))
