@@ -423,8 +423,9 @@ class ShardedRedisBus(RedisBus):
         while (pubsub := self._shards.node_pubsub_mapping.get(name)) is not None:
             node = self._subscriptions.get_node(node_name=name)
             try:
-                if node is None:  # it left the cluster: its rooms are moving to other shards
-                    self._mark(name)
+                if node is None:  # not in the slot map (gone, or a demoted master not
+                    if self._strays(set()):  # listed yet): a gap if its rooms are not
+                        self._mark(name)  # subscribed on their slots' owners already
                     return
                 if not pubsub.subscribed:  # just made: its first subscription is on the way
                     await asyncio.sleep(0.01)

@@ -53,6 +53,7 @@ class Shard:
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
              "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{self.port}.conf",
              "--cluster-node-timeout", "5000", "--save", "", "--appendonly", "no",
+             "--repl-diskless-sync-delay", "0",
              "--daemonize", "no", "--dir", str(self._folder)],
             stdout=self._log, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -72,8 +73,9 @@ class Shard:
 
 
 class ThrowawayCluster:
-    def __init__(self, shards: list[Shard]) -> None:
-        self.shards = shards
+    def __init__(self, shards: list[Shard], replicas: list[Shard]) -> None:
+        self.shards = shards  # the masters
+        self.replicas = replicas
 
     @property
     def url(self) -> str:
@@ -112,52 +114,110 @@ class ThrowawayCluster:
             for line in shard.cli("CLUSTER", "NODES").splitlines()
         )
 
+    def replica_of(self, shard: Shard) -> Shard:
+        master = shard.cli("CLUSTER", "MYID")
+        for replica in self.replicas:
+            lines = replica.cli("CLUSTER", "NODES").splitlines()
+            if next(line for line in lines if "myself" in line).split()[3] == master:
+                return replica
+        raise LookupError(f"no replica of {shard.address}")
+
+    def fail_over(self, shard: Shard) -> Shard:
+        """Promote the replica of ``shard`` (a manual failover, as ElastiCache does for
+        maintenance; the old master becomes its replica). Returns the new master."""
+        replica = self.replica_of(shard)
+        # A manual failover times out unless the replica is in sync and every master knows
+        # it as the replica of that master (the votes, and the master's part, need that).
+        _wait(lambda: "master_link_status:up" in replica.cli("INFO", "replication"),
+              what="the replica in sync")  # fmt: skip
+        ids = (replica.cli("CLUSTER", "MYID"), shard.cli("CLUSTER", "MYID"))
+        _wait(lambda: all(_knows_replica(master, *ids) for master in self.shards),
+              what="the masters know the replica")  # fmt: skip
+        replica.cli("CLUSTER", "FAILOVER")
+        _wait(lambda: _role(replica) == "master", what="the replica promoted")
+        self.shards[self.shards.index(shard)] = replica
+        self.replicas[self.replicas.index(replica)] = shard
+        self.wait_ok()
+        return replica
+
     def restart(self, shard: Shard) -> None:
         shard.kill()
         shard.start()
         self.wait_ok()
 
     def wait_ok(self) -> None:
-        """Until every master says the cluster is ok and knows every slot's owner."""
-        _wait(lambda: all(_state(shard) for shard in self.shards), what="cluster_state:ok")
+        """Until every node says the cluster is ok and knows every slot's owner."""
+        nodes = [*self.shards, *self.replicas]
+        _wait(lambda: all(_state(node) for node in nodes), what="cluster_state:ok")
 
 
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrowawayCluster]:
     """Three masters for the session; skipped only where there is no Redis 7 to run."""
+    _need_redis_7()
+    with throwaway_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def redis_cluster_with_replicas(tmp_path: Path) -> Iterator[ThrowawayCluster]:
+    """Three masters with a replica each, for a test of its own (it fails one over)."""
+    _need_redis_7()
+    with throwaway_cluster(tmp_path / "redis-cluster", replicas=1) as cluster:
+        yield cluster
+
+
+def _need_redis_7() -> None:
     version = redis_server_version()
     if version is None:
         pytest.skip("redis-server (and redis-cli) not installed")
     if version < MIN_VERSION:
         pytest.skip(f"sharded pub/sub needs redis-server 7 or later, not {version}")
-    with throwaway_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
-        yield cluster
 
 
 @contextmanager
-def throwaway_cluster(folder: Path, masters: int = 3) -> Iterator[ThrowawayCluster]:
-    """Start ``masters`` masters, join them into one cluster, and stop them on exit."""
+def throwaway_cluster(
+    folder: Path, masters: int = 3, replicas: int = 0
+) -> Iterator[ThrowawayCluster]:
+    """Start ``masters`` masters (and ``replicas`` replicas of each), join them into one
+    cluster, and stop them on exit."""
     folder.mkdir(parents=True, exist_ok=True)
     ports: list[int] = []
-    while len(ports) < masters:
+    while len(ports) < masters * (1 + replicas):
         port = _free_port_pair()
         if port not in ports:
             ports.append(port)
-    shards = [Shard(port, folder) for port in ports]
-    cluster = ThrowawayCluster(shards)
+    nodes = [Shard(port, folder) for port in ports]
     try:
-        for shard in shards:
-            shard.start()
+        for node in nodes:
+            node.start()
         subprocess.run(
-            ["redis-cli", "--cluster", "create", *(s.address for s in shards),
-             "--cluster-replicas", "0", "--cluster-yes"],
+            ["redis-cli", "--cluster", "create", *(node.address for node in nodes),
+             "--cluster-replicas", str(replicas), "--cluster-yes"],
             capture_output=True, check=True, timeout=30,
         )  # fmt: skip
+        _wait(lambda: all(_role(node) for node in nodes), what="roles")
+        shards = [node for node in nodes if _role(node) == "master"]
+        cluster = ThrowawayCluster(shards, [node for node in nodes if node not in shards])
         cluster.wait_ok()
         yield cluster
     finally:
-        for shard in shards:
-            shard.kill()
+        for node in nodes:
+            node.kill()
+
+
+def _knows_replica(node: Shard, replica: str, master: str) -> bool:
+    for line in node.cli("CLUSTER", "NODES").splitlines():
+        fields = line.split()
+        if fields[0] == replica:
+            return "slave" in fields[2].split(",") and fields[3] == master
+    return False
+
+
+def _role(node: Shard) -> str:
+    info = node.cli("INFO", "replication")
+    return next((line.split(":")[1] for line in info.splitlines()
+                 if line.startswith("role:")), "")  # fmt: skip
 
 
 def _owns(spans: list[str], slot: int) -> bool:

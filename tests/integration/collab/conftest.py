@@ -23,7 +23,11 @@ from rooms import (
     SnapshotStore,
     StoredState,
 )
-from tests.harness.redis_cluster import ThrowawayCluster, redis_cluster
+from tests.harness.redis_cluster import (
+    ThrowawayCluster,
+    redis_cluster,
+    redis_cluster_with_replicas,
+)
 from tests.harness.ywire import YClient, eventually
 from tests.integration.conftest import Mint, StartNode
 
@@ -39,6 +43,7 @@ __all__ = [
     "node_evictions",
     "node_metric",
     "redis_cluster",
+    "redis_cluster_with_replicas",
 ]
 
 

@@ -253,6 +253,33 @@ async def test_a_resharded_room_is_subscribed_on_its_new_shard_with_a_gap(
         await asyncio.to_thread(redis_cluster.move_slot, moving, source)
 
 
+async def test_a_failover_moves_the_rooms_to_the_promoted_replica_with_a_gap(
+    redis_cluster_with_replicas: ThrowawayCluster,
+) -> None:
+    """A shard's replica is promoted (a manual failover, as for maintenance): the old
+    master gives its rooms up, and the bus subscribes them on the new one and reports a
+    gap, once; publishing follows the new master too."""
+    cluster = redis_cluster_with_replicas
+    rooms = _rooms_on_every_shard(cluster)
+    gaps, on_gap = _gaps()
+    async with (
+        _listener(cluster, rooms, on_gap) as (_, got),
+        ShardedRedisBus(cluster.url) as sender,
+    ):
+        promoted = await asyncio.to_thread(cluster.fail_over, cluster.shard_of(channel(rooms[0])))
+        await eventually(lambda: len(gaps) == 1, timeout=5, what="the gap is reported")
+
+        async def moved() -> bool:
+            return promoted.cli("PUBSUB", "SHARDNUMSUB", channel(rooms[0])).split()[-1] == "1"
+
+        await eventually(moved, what="the room is subscribed on the promoted replica")
+        for room in rooms:
+            await sender.publish(room, b"after")
+        await eventually(lambda: all(got[r] == [b"after"] for r in rooms), what="after")
+        await asyncio.sleep(1.0)  # a gap keeper's round or two
+        assert len(gaps) == 1
+
+
 async def test_messages_a_shard_refuses_are_dropped_and_their_rooms_reported(
     redis_cluster: ThrowawayCluster,
 ) -> None:
