@@ -353,6 +353,7 @@ class ShardedRedisBus(RedisBus):
         self._gap = asyncio.Event()  # a shard is marked and not mended yet
         self._broken: set[str] = set()  # shards (node names) with a gap not mended yet
         self._stale_slots = False  # a shard says a slot moved: read the slots again first
+        self._refusals = 0  # subscriptions refused since one last took
         self._mended = asyncio.Condition()  # notified when shards leave ``_broken``
 
     def _connect(self, url: str) -> RedisCluster:
@@ -406,7 +407,7 @@ class ShardedRedisBus(RedisBus):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._gap.wait(), self.POLL_SECONDS)
             if self._gap.is_set():
-                await asyncio.sleep(self.RETRY_SECONDS)
+                await asyncio.sleep(self.RETRY_SECONDS * 2 ** min(self._refusals, 3))
                 await self._mend()
 
     def _read_new_shards(self) -> None:
@@ -424,7 +425,7 @@ class ShardedRedisBus(RedisBus):
             node = self._subscriptions.get_node(node_name=name)
             try:
                 if node is None:  # not in the slot map (gone, or a demoted master not
-                    if self._strays(set()):  # listed yet): a gap if its rooms are not
+                    if self._unsettled():  # listed yet): a gap if its rooms are not
                         self._mark(name)  # subscribed on their slots' owners already
                     return
                 if not pubsub.subscribed:  # just made: its first subscription is on the way
@@ -442,6 +443,8 @@ class ShardedRedisBus(RedisBus):
                     self._stale_slots = True
                     await self._until_mended(self._mark(name))
                     continue
+                if message["type"] == "ssubscribe":
+                    self._refusals = 0  # a subscription took
                 if message["type"] != "smessage":
                     continue
                 handler = self._handlers.get(message["channel"].decode())
@@ -456,13 +459,9 @@ class ShardedRedisBus(RedisBus):
             except MovedError as exc:
                 if self._moved_already(exc):  # answers the unsubscription the client
                     continue  # sends the shard that gave the slot away, once it is moved
-                _log.warning("redis_bus_subscribe_refused", shard=name, error=repr(exc))
-                self._stale_slots = True
-                await self._until_mended(self._mark(name))
+                await self._refused(name, exc)
             except self.REFUSED_FOR_NOW as exc:
-                _log.warning("redis_bus_subscribe_refused", shard=name, error=repr(exc))
-                self._stale_slots = True
-                await self._until_mended(self._mark(name))
+                await self._refused(name, exc)
             except RedisError as exc:  # an error reply that would come again (an ACL's)
                 _log.error("redis_bus_read_failed", shard=name, error=repr(exc))
 
@@ -475,6 +474,21 @@ class ShardedRedisBus(RedisBus):
             for name in list(self._handlers)
             if key_slot(name.encode()) == moved.slot_id
         )
+
+    async def _refused(self, name: str, exc: Exception) -> None:
+        """A subscription did not take: read the slots again and subscribe again, waiting
+        longer each time it is refused again, up to 4 s (a cluster that is down would have
+        every room catch up twice a second)."""
+        _log.warning("redis_bus_subscribe_refused", shard=name, error=repr(exc))
+        self._refusals += 1
+        self._stale_slots = True
+        await self._until_mended(self._mark(name))
+
+    def _unsettled(self) -> bool:
+        try:
+            return bool(self._strays(set()))
+        except Exception:  # no slot map to go by
+            return True
 
     def _mark(self, name: str) -> str:
         self._broken.add(name)
@@ -495,8 +509,8 @@ class ShardedRedisBus(RedisBus):
         failed: set[str] = set()
         try:
             if self._stale_slots:
-                self._stale_slots = False
                 await self._subscriptions.nodes_manager.initialize()
+                self._stale_slots = False
             await self._subscriptions.initialize()  # if a failure left it to be done again
             by_shard = self._strays(broken)
         except Exception as exc:  # no slot map to go by: every marked shard waits
