@@ -30,6 +30,7 @@ from rooms import (
     RoomManager,
     RoomMetrics,
     S3SnapshotStore,
+    ShardedRedisBus,
     SnapshotMissing,
     UpdateLog,
     new_node_id,
@@ -130,8 +131,9 @@ def create_app(
 
             node_bus = bus
             if node_bus is None and settings.redis_url:
+                bus_type = ShardedRedisBus if settings.redis_cluster else RedisBus
                 node_bus = await stack.enter_async_context(
-                    RedisBus(
+                    bus_type(
                         settings.redis_url,
                         on_gap=on_gap,
                         on_dropped=on_dropped,
@@ -141,7 +143,7 @@ def create_app(
                 )
             access = access_ledger
             if access is None and settings.redis_url:
-                redis_access = RedisAccessLedger(settings.redis_url)
+                redis_access = RedisAccessLedger(settings.redis_url, cluster=settings.redis_cluster)
                 stack.push_async_callback(redis_access.aclose)
                 access = redis_access
             manager = RoomManager(

@@ -1,4 +1,11 @@
-"""Collab node settings (environment variables prefixed ``COLLAB_``)."""
+"""Collab node settings (environment variables prefixed ``COLLAB_``).
+
+Redis (the bus between nodes and the access ledger) is one server, ``COLLAB_REDIS_URL``
+(``redis://`` or ``rediss://``), or, with ``COLLAB_REDIS_CLUSTER=true``, a Redis Cluster
+(ElastiCache in cluster mode) that URL names one node of: its configuration endpoint, from
+which the client learns the shards. A flag rather than a URL scheme of its own, so that the
+URL stays the one the provider hands out and every Redis tool reads.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +24,11 @@ class CollabSettings(BaseSettings):
     port: int = 8201
     database_url: str = ""  # empty: in-memory update log (tests, throwaway single node)
     redis_url: str = ""  # empty: in-process bus (single node)
+    # True: COLLAB_REDIS_URL names one node of a Redis Cluster, not a single server. Nodes
+    # fan out with sharded pub/sub (SPUBLISH/SSUBSCRIBE), each room's messages on the shard
+    # that owns its channel's slot, and the access ledger's keys are spread over the shards
+    # too (rooms.redis_bus.ShardedRedisBus).
+    redis_cluster: bool = False
     snapshot_dir: str = ".local/collab-snapshots"
     s3_bucket: str = ""
     s3_kms_key_id: str = ""

@@ -19,7 +19,7 @@ from .ports import (
     change_since,
 )
 from .postgres import PostgresUpdateLog
-from .redis_bus import RedisAccessLedger, RedisBus, channel
+from .redis_bus import RedisAccessLedger, RedisBus, ShardedRedisBus, channel
 from .room import AwarenessLimit, DocumentTooLarge, Room, RoomClosed, RoomLimits
 from .snapshots import LocalSnapshotStore, S3SnapshotStore
 
@@ -47,6 +47,7 @@ __all__ = [
     "RoomManager",
     "RoomMetrics",
     "S3SnapshotStore",
+    "ShardedRedisBus",
     "SnapshotInfo",
     "SnapshotMissing",
     "SnapshotStore",

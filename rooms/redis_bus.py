@@ -1,7 +1,8 @@
 """Fan-out between nodes over Redis pub/sub, one channel per room.
 
-Channel names carry the room's hash tag (``collab:{<tenant>:<room>}``) so the same scheme
-works with sharded pub/sub (SPUBLISH/SSUBSCRIBE) on Redis Cluster. Pub/sub is at-most-once,
+Channel names carry the room's hash tag (``collab:{<tenant>:<room>}``), so the same scheme
+works with sharded pub/sub (SPUBLISH/SSUBSCRIBE) on Redis Cluster: ``ShardedRedisBus``,
+where a room's messages stay on the shard that owns its slot. Pub/sub is at-most-once,
 and every update was committed to the log before it was published, so a gap is mended by
 catching up from the log, whichever side it is on:
 
@@ -20,6 +21,8 @@ work, never wait for it, or every room's fan-out waits with them.
 Publishing never waits on Redis: messages queue (bounded in bytes) and one task sends
 everything queued so far as a single pipeline — one connection and one round trip per
 batch, however many rooms are busy — and resends a batch that failed once Redis is back.
+On a cluster the pipeline is split per shard by the client, and a batch one shard could not
+take is resent whole (the others' messages go out twice: harmless, see ``_send_batch``).
 """
 
 from __future__ import annotations
@@ -31,9 +34,21 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import redis.asyncio as redis
 import structlog
+from redis.asyncio.client import Pipeline, PubSub
+from redis.asyncio.cluster import ClusterPipeline, ClusterPubSub, RedisCluster
+from redis.crc import key_slot
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    MovedError,
+    RedisError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 
 from .frames import Kind
 from .ids import RoomId
@@ -48,9 +63,13 @@ def channel(room: RoomId) -> str:
 
 
 class RedisBus:
+    """The bus on one Redis server (or a primary and its replicas): PUBLISH/SUBSCRIBE."""
+
     MAX_BATCH = 512  # messages per pipeline
     RETRY_SECONDS = 0.5
     REFUSED_REPORT_SECONDS = 10.0
+    # Failures that say nothing about the messages: the link, not Redis's answer to them.
+    LINK_ERRORS: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError, OSError)
 
     def __init__(
         self,
@@ -61,8 +80,8 @@ class RedisBus:
         max_pending_bytes: int = 64 * 1_048_576,
         metrics: RoomMetrics | None = None,
     ) -> None:
-        self._client = redis.Redis.from_url(url)
-        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        self._client = self._connect(url)
+        self._pubsub = self._subscriber(url)
         self._handlers: dict[str, BusHandler] = {}
         self._on_gap = on_gap
         self._on_dropped = on_dropped
@@ -79,6 +98,15 @@ class RedisBus:
         self._refused_owed: dict[RoomId, Exception] = {}  # refused since, with the last error
         self._refused_owed_due = math.inf  # when the first owed report is due
 
+    def _connect(self, url: str) -> redis.Redis | RedisCluster:
+        return redis.Redis.from_url(url)
+
+    def _subscriber(self, url: str) -> PubSub:
+        return self._client.pubsub(ignore_subscribe_messages=True)
+
+    def _queue_publish(self, pipe: Pipeline | ClusterPipeline, name: str, message: bytes) -> None:
+        pipe.publish(name, message)
+
     async def __aenter__(self) -> RedisBus:
         await self._client.ping()
         self._reader = asyncio.create_task(self._read_forever(), name="redis-bus-reader")
@@ -87,12 +115,15 @@ class RedisBus:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.flush(within=2.0)
-        for task in (self._reader, self._publisher):
+        for task in self._tasks():
             if task:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         await self._pubsub.aclose()
-        await self._client.aclose()
+        await _close(self._client)
+
+    def _tasks(self) -> list[asyncio.Task[None] | None]:
+        return [self._reader, self._publisher]
 
     async def publish(self, room: RoomId, message: bytes) -> None:
         """Queue ``message`` for the room's channel; it goes out with the next pipeline."""
@@ -187,9 +218,13 @@ class RedisBus:
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 for room, message in batch:
-                    pipe.publish(channel(room), message)
+                    self._queue_publish(pipe, channel(room), message)
                 replies = await pipe.execute(raise_on_error=False)
-        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            # A cluster pipeline takes a link to each shard, and gives the error of one that
+            # dropped back as its commands' replies: those messages were not refused.
+            if unsent := [reply for reply in replies if isinstance(reply, self.LINK_ERRORS)]:
+                raise unsent[0]
+        except self.LINK_ERRORS as exc:
             # Keep the batch (the queue is bounded) and try again: every message was
             # committed to the log, so resending one that did go out is harmless.
             _log.warning("redis_bus_publish_failed", error=repr(exc), batch=len(batch))
@@ -231,13 +266,19 @@ class RedisBus:
     async def subscribe(self, room: RoomId, handler: BusHandler) -> None:
         name = channel(room)
         self._handlers[name] = handler
-        await self._pubsub.subscribe(name)
+        await self._subscribe(name)
 
     async def unsubscribe(self, room: RoomId, handler: BusHandler | None = None) -> None:
         name = channel(room)
         if handler is not None and self._handlers.get(name) != handler:
             return  # the room was loaded again and subscribed with its new handler
         self._handlers.pop(name, None)
+        await self._unsubscribe(name)
+
+    async def _subscribe(self, name: str) -> None:
+        await self._pubsub.subscribe(name)
+
+    async def _unsubscribe(self, name: str) -> None:
         await self._pubsub.unsubscribe(name)
 
     async def ping(self) -> bool:
@@ -276,17 +317,266 @@ class RedisBus:
             _log.warning("redis_bus_resubscribe_failed", error=repr(exc))
 
 
+class ShardedRedisBus(RedisBus):
+    """The bus on Redis Cluster (ElastiCache in cluster mode): SPUBLISH/SSUBSCRIBE, so a
+    room's messages stay on the shard that owns its channel's slot, and a node reads only
+    the shards of the rooms it holds.
+
+    Subscriptions go through a client of their own: the publishing client closes every
+    link it has when a shard fails a pipeline, and the links to the healthy shards must
+    not go with them. That client keeps one link per shard, each read on a task of its
+    own, so a busy, silent or lost shard never holds up another's messages.
+
+    A link that drops (or refuses a subscription for now: the cluster is down, or the slot
+    moved) is a gap on that shard. Its reader stops and marks it; the gap keeper (the
+    bus's reader) subscribes that shard's rooms again, each on the shard that owns its
+    slot now (after a failover, the promoted replica), lets the reader go on, and calls
+    ``on_gap``. A shard that cannot be reached stays marked, and tried again, however long
+    it is away; the other shards' rooms are not held up meanwhile (they were told
+    ``on_gap`` already, or never had a gap).
+
+    Publishing is the plain bus's: one pipeline per batch, which the client splits per
+    shard; a batch a shard could not take is held and sent again whole (the others'
+    messages go out twice: harmless). While one shard is away, every room's outgoing
+    messages wait in the queue with it.
+    """
+
+    LINK_ERRORS = (*RedisBus.LINK_ERRORS, ClusterDownError, TryAgainError, SlotNotCoveredError)
+    # An error reply on a subscription link that a later try may not get: the subscription
+    # did not take, for now.
+    REFUSED_FOR_NOW = (ClusterDownError, TryAgainError, AskError)
+    POLL_SECONDS = 0.5  # how often the gap keeper looks for shards the client subscribed on
+
+    def __init__(self, url: str, **options: Any) -> None:
+        super().__init__(url, **options)
+        self._shard_readers: dict[str, asyncio.Task[None]] = {}
+        self._gap = asyncio.Event()  # a shard is marked and not mended yet
+        self._broken: set[str] = set()  # shards (node names) with a gap not mended yet
+        self._stale_slots = False  # a shard says a slot moved: read the slots again first
+        self._refusals = 0  # subscriptions refused since one last took
+        self._mended = asyncio.Condition()  # notified when shards leave ``_broken``
+
+    def _connect(self, url: str) -> RedisCluster:
+        return RedisCluster.from_url(url)
+
+    def _subscriber(self, url: str) -> ClusterPubSub:
+        self._subscriptions = RedisCluster.from_url(url)
+        return self._subscriptions.pubsub(ignore_subscribe_messages=False)
+
+    @property
+    def _cluster(self) -> RedisCluster:
+        assert isinstance(self._client, RedisCluster)
+        return self._client
+
+    @property
+    def _shards(self) -> ClusterPubSub:
+        assert isinstance(self._pubsub, ClusterPubSub)
+        return self._pubsub
+
+    def _queue_publish(self, pipe: Pipeline | ClusterPipeline, name: str, message: bytes) -> None:
+        pipe.spublish(name, message)
+
+    async def __aenter__(self) -> ShardedRedisBus:
+        await self._subscriptions.initialize()  # the slots, for the subscriptions to go by
+        await super().__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await super().__aexit__(*exc)
+        await _close(self._subscriptions)
+
+    def _tasks(self) -> list[asyncio.Task[None] | None]:
+        return [*super()._tasks(), *self._shard_readers.values()]
+
+    async def _subscribe(self, name: str) -> None:
+        await self._shards.ssubscribe(name)
+        self._read_new_shards()
+
+    async def _unsubscribe(self, name: str) -> None:
+        await self._shards.sunsubscribe(name)
+
+    async def ping(self) -> bool:
+        """Every shard answers (a room on one that does not would miss its fan-out)."""
+        return bool(await self._cluster.ping(target_nodes=RedisCluster.PRIMARIES))
+
+    async def _read_forever(self) -> None:
+        """The gap keeper: starts a reader for each shard the client subscribed on, and
+        mends the gaps the readers mark."""
+        while True:
+            self._read_new_shards()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._gap.wait(), self.POLL_SECONDS)
+            if self._gap.is_set():
+                await asyncio.sleep(self.RETRY_SECONDS * 2 ** min(self._refusals, 3))
+                await self._mend()
+
+    def _read_new_shards(self) -> None:
+        for name in list(self._shards.node_pubsub_mapping):
+            task = self._shard_readers.get(name)
+            if (task is None or task.done()) and self._subscriptions.get_node(node_name=name):
+                self._shard_readers[name] = asyncio.create_task(
+                    self._read_shard(name), name=f"redis-bus-reader-{name}"
+                )
+
+    async def _read_shard(self, name: str) -> None:
+        """Read one shard's link until the client lets it go (no room of this node is on
+        that shard any more, or it left the cluster)."""
+        while (pubsub := self._shards.node_pubsub_mapping.get(name)) is not None:
+            node = self._subscriptions.get_node(node_name=name)
+            try:
+                if node is None:  # not in the slot map (gone, or a demoted master not
+                    if self._unsettled():  # listed yet): a gap if its rooms are not
+                        self._mark(name)  # subscribed on their slots' owners already
+                    return
+                if not pubsub.subscribed:  # just made: its first subscription is on the way
+                    await asyncio.sleep(0.01)
+                    continue
+                message = await self._shards.get_sharded_message(
+                    ignore_subscribe_messages=False, timeout=1.0, target_node=node
+                )
+                if message is None:
+                    continue
+                if message["type"] == "sunsubscribe" and message["channel"] in (
+                    pubsub.shard_channels
+                ):  # unasked (the client forgets one it asked for): the slot moved away
+                    _log.warning("redis_bus_slot_moved", shard=name)
+                    self._stale_slots = True
+                    await self._until_mended(self._mark(name))
+                    continue
+                if message["type"] == "ssubscribe":
+                    self._refusals = 0  # a subscription took
+                if message["type"] != "smessage":
+                    continue
+                handler = self._handlers.get(message["channel"].decode())
+                if handler is not None:
+                    await self._dispatch(handler, message["data"])
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                # What was published meanwhile is lost. The link is not read again before
+                # the gap keeper has connected it anew (a read would connect it too, and
+                # two connects of one link at once would mix up its replies).
+                _log.warning("redis_bus_disconnected", shard=name, error=repr(exc))
+                await self._until_mended(self._mark(name))
+            except MovedError as exc:
+                if self._moved_already(exc):  # answers the unsubscription the client
+                    continue  # sends the shard that gave the slot away, once it is moved
+                await self._refused(name, exc)
+            except self.REFUSED_FOR_NOW as exc:
+                await self._refused(name, exc)
+            except RedisError as exc:  # an error reply that would come again (an ACL's)
+                _log.error("redis_bus_read_failed", shard=name, error=repr(exc))
+
+    def _moved_already(self, moved: MovedError) -> bool:
+        """Whether every room of the slot a shard says has moved is subscribed on its new
+        owner already (a reply to an unsubscription, not to a subscription)."""
+        owner = self._shards.node_pubsub_mapping.get(f"{moved.host}:{moved.port}")
+        return all(
+            owner is not None and name.encode() in owner.shard_channels
+            for name in list(self._handlers)
+            if key_slot(name.encode()) == moved.slot_id
+        )
+
+    async def _refused(self, name: str, exc: Exception) -> None:
+        """A subscription did not take: read the slots again and subscribe again, waiting
+        longer each time it is refused again, up to 4 s (a cluster that is down would have
+        every room catch up twice a second)."""
+        _log.warning("redis_bus_subscribe_refused", shard=name, error=repr(exc))
+        self._refusals += 1
+        self._stale_slots = True
+        await self._until_mended(self._mark(name))
+
+    def _unsettled(self) -> bool:
+        try:
+            return bool(self._strays(set()))
+        except Exception:  # no slot map to go by
+            return True
+
+    def _mark(self, name: str) -> str:
+        self._broken.add(name)
+        self._gap.set()
+        return name
+
+    async def _until_mended(self, name: str) -> None:
+        async with self._mended:
+            await self._mended.wait_for(lambda: name not in self._broken)
+
+    async def _mend(self) -> None:
+        """Subscribe again the rooms of the marked shards, and the rooms not subscribed on
+        their slot's owner (the client moves a room from a shard that lost its slot), one
+        shard at a time; let the readers of the shards that took them go on, then let the
+        rooms catch up. The shards that could not be reached stay marked."""
+        self._gap.clear()
+        broken = set(self._broken)
+        failed: set[str] = set()
+        try:
+            if self._stale_slots:
+                await self._subscriptions.nodes_manager.initialize()
+                self._stale_slots = False
+            await self._subscriptions.initialize()  # if a failure left it to be done again
+            by_shard = self._strays(broken)
+        except Exception as exc:  # no slot map to go by: every marked shard waits
+            by_shard, failed = {}, broken
+            _log.warning("redis_bus_resubscribe_failed", error=repr(exc))
+        for shard, names in by_shard.items():
+            try:
+                await self._shards.ssubscribe(*names)
+            except Exception as exc:
+                failed.add(shard)
+                _log.warning("redis_bus_resubscribe_failed", shard=shard, error=repr(exc))
+        if gone := [name for names in by_shard.values() for name in names
+                    if name not in self._handlers]:  # fmt: skip
+            with contextlib.suppress(Exception):
+                await self._shards.sunsubscribe(*gone)  # rooms that left meanwhile
+        mended = broken - failed
+        if failed:
+            self._gap.set()
+            # A shard that does not answer a command makes the client read the slots again
+            # (a failover may have given them to a replica) and move the subscriptions of
+            # the slots that changed hands; the next round goes by the new owners.
+            with contextlib.suppress(RedisError, OSError):
+                await self._subscriptions.ping(target_nodes=RedisCluster.PRIMARIES)
+        if not mended:
+            return
+        async with self._mended:
+            self._broken -= mended
+            self._mended.notify_all()
+        self._read_new_shards()
+        if self._on_gap is not None:
+            try:
+                await self._on_gap()
+            except Exception as exc:  # the gap keeper must outlive any room's failure
+                _log.error("redis_bus_on_gap_failed", error=repr(exc))
+
+    def _strays(self, broken: set[str]) -> dict[str, list[str]]:
+        """The rooms to subscribe again, by the shard that owns their slot: those on a
+        marked shard, and those not subscribed on their slot's owner."""
+        by_shard: dict[str, list[str]] = {}
+        for name in list(self._handlers):
+            node = self._subscriptions.get_node_from_key(name)
+            if node is None:
+                raise SlotNotCoveredError(f"no shard owns the slot of {name}")
+            owner = node.name
+            pubsub = self._shards.node_pubsub_mapping.get(owner)
+            if owner in broken or pubsub is None or name.encode() not in pubsub.shard_channels:
+                by_shard.setdefault(owner, []).append(name)
+        for shard in broken:
+            by_shard.setdefault(shard, [])  # a marked shard with no rooms left is mended
+        return by_shard
+
+
 class RedisAccessLedger:
     """Access changes in a hash per room (``collab:{<room>}:access``), kept a day: longer
-    than any room ticket lives."""
+    than any room ticket lives. The key carries the room's hash tag: on Redis Cluster
+    (``cluster=True``) the transaction that writes it stays within one slot."""
 
     TTL_SECONDS = 86_400
 
-    def __init__(self, url: str) -> None:
-        self._client = redis.Redis.from_url(url)
+    def __init__(self, url: str, *, cluster: bool = False) -> None:
+        self._client: redis.Redis | RedisCluster = (
+            RedisCluster.from_url(url) if cluster else redis.Redis.from_url(url)
+        )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await _close(self._client)
 
     async def record(self, room: RoomId, user: str, state: str, at: float) -> None:
         key = f"collab:{room.hash_tag}:access"
@@ -304,6 +594,16 @@ class RedisAccessLedger:
     async def entries(self, room: RoomId) -> dict[str, tuple[str, float]]:
         raw = await self._client.hgetall(f"collab:{room.hash_tag}:access")
         return {_text(user): _change(value) for user, value in raw.items()}
+
+
+async def _close(client: redis.Redis | RedisCluster) -> None:
+    await client.aclose()
+    if isinstance(client, RedisCluster):
+        # A cluster client that is to read the slots again (a link dropped since it last
+        # did) closes nothing: close its links to every node all the same.
+        for nodes in ("nodes_cache", "startup_nodes"):
+            with contextlib.suppress(RedisError, OSError):
+                await client.nodes_manager.aclose(nodes)
 
 
 def _text(raw: bytes | str) -> str:

@@ -23,6 +23,11 @@ from rooms import (
     SnapshotStore,
     StoredState,
 )
+from tests.harness.redis_cluster import (
+    ThrowawayCluster,
+    redis_cluster,
+    redis_cluster_with_replicas,
+)
 from tests.harness.ywire import YClient, eventually
 from tests.integration.conftest import Mint, StartNode
 
@@ -32,10 +37,13 @@ __all__ = [
     "SlowLedger",
     "SlowLoads",
     "StartNode",
+    "ThrowawayCluster",
     "control",
     "no_rooms_loaded",
     "node_evictions",
     "node_metric",
+    "redis_cluster",
+    "redis_cluster_with_replicas",
 ]
 
 
