@@ -45,6 +45,7 @@ from redis.exceptions import (
     AskError,
     ClusterDownError,
     MovedError,
+    RedisClusterException,
     RedisError,
     SlotNotCoveredError,
     TryAgainError,
@@ -341,7 +342,14 @@ class ShardedRedisBus(RedisBus):
     messages wait in the queue with it.
     """
 
-    LINK_ERRORS = (*RedisBus.LINK_ERRORS, ClusterDownError, TryAgainError, SlotNotCoveredError)
+    # RedisClusterException: the client could not read the slots (the whole cluster away).
+    LINK_ERRORS = (
+        *RedisBus.LINK_ERRORS,
+        ClusterDownError,
+        TryAgainError,
+        SlotNotCoveredError,
+        RedisClusterException,
+    )
     # An error reply on a subscription link that a later try may not get: the subscription
     # did not take, for now.
     REFUSED_FOR_NOW = (ClusterDownError, TryAgainError, AskError)
@@ -403,16 +411,25 @@ class ShardedRedisBus(RedisBus):
         """The gap keeper: starts a reader for each shard the client subscribed on, and
         mends the gaps the readers mark."""
         while True:
-            self._read_new_shards()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._gap.wait(), self.POLL_SECONDS)
-            if self._gap.is_set():
-                await asyncio.sleep(self.RETRY_SECONDS * 2 ** min(self._refusals, 3))
-                await self._mend()
+            try:
+                self._read_new_shards()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._gap.wait(), self.POLL_SECONDS)
+                if self._gap.is_set():
+                    await asyncio.sleep(self.RETRY_SECONDS * 2 ** min(self._refusals, 3))
+                    await self._mend()
+            except Exception as exc:  # the gap keeper must outlive any failure: try again
+                _log.error("redis_bus_mend_failed", error=repr(exc))
+                self._gap.set()
+                await asyncio.sleep(self.RETRY_SECONDS)
 
     def _read_new_shards(self) -> None:
         for name in list(self._shards.node_pubsub_mapping):
             task = self._shard_readers.get(name)
+            if task is not None and task.done() and not task.cancelled() and task.exception():
+                _log.error(
+                    "redis_bus_shard_reader_failed", shard=name, error=repr(task.exception())
+                )
             if (task is None or task.done()) and self._subscriptions.get_node(node_name=name):
                 self._shard_readers[name] = asyncio.create_task(
                     self._read_shard(name), name=f"redis-bus-reader-{name}"
@@ -464,6 +481,7 @@ class ShardedRedisBus(RedisBus):
                 await self._refused(name, exc)
             except RedisError as exc:  # an error reply that would come again (an ACL's)
                 _log.error("redis_bus_read_failed", shard=name, error=repr(exc))
+                await asyncio.sleep(self.RETRY_SECONDS)
 
     def _moved_already(self, moved: MovedError) -> bool:
         """Whether every room of the slot a shard says has moved is subscribed on its new
@@ -532,7 +550,8 @@ class ShardedRedisBus(RedisBus):
             # A shard that does not answer a command makes the client read the slots again
             # (a failover may have given them to a replica) and move the subscriptions of
             # the slots that changed hands; the next round goes by the new owners.
-            with contextlib.suppress(RedisError, OSError):
+            # Best effort: with the whole cluster away it raises RedisClusterException.
+            with contextlib.suppress(Exception):
                 await self._subscriptions.ping(target_nodes=RedisCluster.PRIMARIES)
         if not mended:
             return

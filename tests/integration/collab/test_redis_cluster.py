@@ -505,3 +505,28 @@ async def test_node_processes_converge_over_the_cluster(
             for client in peers:
                 await client.close()
         await asyncio.gather(*(asyncio.to_thread(node.stop) for node in nodes))
+
+
+async def test_with_the_whole_cluster_away_a_batch_is_held_not_dropped() -> None:
+    """The client cannot even read the slots (RedisClusterException, not a link error of
+    redis-py's): what is queued waits for the cluster, as on a single server."""
+    bus = ShardedRedisBus("redis://127.0.0.1:1")  # nothing listens there
+    room = RoomId(uuid.uuid4(), "away")
+    await bus.publish(room, b"\x01update")
+    await bus._send_batch()
+    assert len(bus._pending) == 1
+    assert bus.dropped == 0
+
+
+async def test_the_gap_keeper_outlives_a_cluster_it_cannot_reach() -> None:
+    """Mending a shard while no node of the cluster answers fails, and is tried again: the
+    task that mends gaps never ends (it would leave those rooms unheard for good)."""
+    bus = ShardedRedisBus("redis://127.0.0.1:1")
+    bus.RETRY_SECONDS = 0.01
+    bus._broken.add("127.0.0.1:7000")
+    bus._gap.set()
+    keeper = asyncio.create_task(bus._read_forever())
+    await asyncio.sleep(1.0)
+    assert not keeper.done()
+    keeper.cancel()
+    await asyncio.gather(keeper, return_exceptions=True)
