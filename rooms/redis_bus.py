@@ -301,6 +301,8 @@ class RedisBus:
                 _log.warning("redis_bus_disconnected", error=repr(exc))
                 await asyncio.sleep(0.5)
                 await self._resubscribe()
+            except redis.RedisError as exc:  # an error reply (an ACL refusing a channel)
+                _log.error("redis_bus_read_failed", error=repr(exc))
 
     async def _dispatch(self, handler: BusHandler, data: bytes) -> None:
         try:

@@ -235,6 +235,39 @@ async def test_messages_redis_refuses_are_dropped_and_their_rooms_reported(
         await admin.aclose()
 
 
+async def test_a_subscription_redis_refuses_leaves_the_other_rooms_heard(redis_url: str) -> None:
+    """An error reply on the subscription link (an ACL refusing one room's channel) is read
+    like any message: it is logged, and the reader goes on for every other room."""
+    allowed, refused = _rooms(2)
+    user = f"bus-{uuid.uuid4().hex[:8]}"
+    admin = redis.Redis.from_url(redis_url)
+    await admin.acl_setuser(
+        user, enabled=True, nopass=True, commands=["+@all"], keys=["*"],
+        channels=[channel(allowed)],
+    )  # fmt: skip
+    host_port, _, db = redis_url.removeprefix("redis://").partition("/")
+    heard: list[bytes] = []
+
+    async def hear(data: bytes) -> None:
+        heard.append(data)
+
+    try:
+        async with RedisBus(f"redis://{user}@{host_port}/{db or 0}") as bus:
+            await bus.subscribe(refused, hear)
+            await bus.subscribe(allowed, hear)
+            for attempt in range(50):  # until the subscription has taken
+                await admin.publish(channel(allowed), f"{attempt}".encode())
+                with contextlib.suppress(AssertionError):  # not yet
+                    await _until(lambda: heard, 0.1)
+                    break
+            assert heard
+            await admin.publish(channel(allowed), b"later")
+            await _until(lambda: heard[-1:] == [b"later"], 2)
+    finally:
+        await admin.acl_deluser(user)
+        await admin.aclose()
+
+
 async def test_a_room_refused_again_soon_after_its_report_is_reported_once_the_quiet_time_is_over(
     redis_url: str,
 ) -> None:
