@@ -193,6 +193,26 @@ async def test_a_full_queue_refuses_new_messages_and_reports_their_rooms_once_dr
     await proxy.cut()
 
 
+@contextlib.asynccontextmanager
+async def _restricted_user(
+    redis_url: str, *rooms: RoomId
+) -> AsyncIterator[tuple[redis.Redis, str, str]]:
+    """A Redis user that may run any command on any key but use only these rooms' channels
+    (none, without rooms): the admin client, the user's name and the URL to connect as it."""
+    user = f"bus-{uuid.uuid4().hex[:8]}"
+    admin = redis.Redis.from_url(redis_url)
+    await admin.acl_setuser(
+        user, enabled=True, nopass=True, commands=["+@all"], keys=["*"], reset_channels=True,
+        channels=[channel(room) for room in rooms],
+    )  # fmt: skip
+    host_port, _, db = redis_url.removeprefix("redis://").partition("/")
+    try:
+        yield admin, user, f"redis://{user}@{host_port}/{db or 0}"
+    finally:
+        await admin.acl_deluser(user)
+        await admin.aclose()
+
+
 async def test_messages_redis_refuses_are_dropped_and_their_rooms_reported(
     redis_url: str,
 ) -> None:
@@ -202,24 +222,17 @@ async def test_messages_redis_refuses_are_dropped_and_their_rooms_reported(
     report leads to is refused too, so a refused room is reported again only after a
     while, and the other rooms' messages never wait for it."""
     allowed, refused = _rooms(2)
-    user = f"bus-{uuid.uuid4().hex[:8]}"
-    admin = redis.Redis.from_url(redis_url)
-    await admin.acl_setuser(
-        user, enabled=True, nopass=True, commands=["+@all"], keys=["*"],
-        channels=[channel(allowed)],
-    )  # fmt: skip
     reported: list[set[RoomId]] = []
-    host_port, _, db = redis_url.removeprefix("redis://").partition("/")
-    bus = RedisBus(f"redis://{user}@{host_port}/{db or 0}")
+    async with _restricted_user(redis_url, allowed) as (_, _, url):
+        bus = RedisBus(url)
 
-    async def ask_again(rooms: set[RoomId]) -> None:  # as the room manager does
-        reported.append(rooms)
-        for room in rooms:
-            await bus.publish(room, b"FRESH")
+        async def ask_again(rooms: set[RoomId]) -> None:  # as the room manager does
+            reported.append(rooms)
+            for room in rooms:
+                await bus.publish(room, b"FRESH")
 
-    bus._on_dropped = ask_again
-    bus.RETRY_SECONDS = 5.0  # a sleep after a refusal would show as a late message
-    try:
+        bus._on_dropped = ask_again
+        bus.RETRY_SECONDS = 5.0  # a sleep after a refusal would show as a late message
         async with _listener(redis_url, [allowed]) as got, bus:
             for room in [allowed, refused, allowed]:
                 await bus.publish(room, room.key.encode())
@@ -230,42 +243,28 @@ async def test_messages_redis_refuses_are_dropped_and_their_rooms_reported(
             assert bus.dropped == 2
             await bus.publish(allowed, b"later")
             await _until(lambda: len(got[allowed]) == 3, 2)
-    finally:
-        await admin.acl_deluser(user)
-        await admin.aclose()
 
 
 async def test_a_subscription_redis_refuses_leaves_the_other_rooms_heard(redis_url: str) -> None:
     """An error reply on the subscription link (an ACL refusing one room's channel) is read
     like any message: it is logged, and the reader goes on for every other room."""
     allowed, refused = _rooms(2)
-    user = f"bus-{uuid.uuid4().hex[:8]}"
-    admin = redis.Redis.from_url(redis_url)
-    await admin.acl_setuser(
-        user, enabled=True, nopass=True, commands=["+@all"], keys=["*"],
-        channels=[channel(allowed)],
-    )  # fmt: skip
-    host_port, _, db = redis_url.removeprefix("redis://").partition("/")
     heard: list[bytes] = []
 
     async def hear(data: bytes) -> None:
         heard.append(data)
 
-    try:
-        async with RedisBus(f"redis://{user}@{host_port}/{db or 0}") as bus:
-            await bus.subscribe(refused, hear)
-            await bus.subscribe(allowed, hear)
-            for attempt in range(50):  # until the subscription has taken
-                await admin.publish(channel(allowed), f"{attempt}".encode())
-                with contextlib.suppress(AssertionError):  # not yet
-                    await _until(lambda: heard, 0.1)
-                    break
-            assert heard
-            await admin.publish(channel(allowed), b"later")
-            await _until(lambda: heard[-1:] == [b"later"], 2)
-    finally:
-        await admin.acl_deluser(user)
-        await admin.aclose()
+    async with _restricted_user(redis_url, allowed) as (admin, _, url), RedisBus(url) as bus:
+        await bus.subscribe(refused, hear)
+        await bus.subscribe(allowed, hear)
+        for attempt in range(50):  # until the subscription has taken
+            await admin.publish(channel(allowed), f"{attempt}".encode())
+            with contextlib.suppress(AssertionError):  # not yet
+                await _until(lambda: heard, 0.1)
+                break
+        assert heard
+        await admin.publish(channel(allowed), b"later")
+        await _until(lambda: heard[-1:] == [b"later"], 2)
 
 
 async def test_a_room_refused_again_soon_after_its_report_is_reported_once_the_quiet_time_is_over(
@@ -276,21 +275,15 @@ async def test_a_room_refused_again_soon_after_its_report_is_reported_once_the_q
     again, though it publishes nothing more, so the other nodes catch up on that message
     too. Then nothing more is owed."""
     room = _rooms(1)[0]
-    user = f"bus-{uuid.uuid4().hex[:8]}"
-    admin = redis.Redis.from_url(redis_url)
-    await admin.acl_setuser(
-        user, enabled=True, nopass=True, commands=["+@all"], keys=["*"], reset_channels=True
-    )
     reported: list[tuple[float, set[RoomId]]] = []
     loop = asyncio.get_running_loop()
 
     async def on_dropped(rooms: set[RoomId]) -> None:
         reported.append((loop.time(), rooms))
 
-    host_port, _, db = redis_url.removeprefix("redis://").partition("/")
-    bus = RedisBus(f"redis://{user}@{host_port}/{db or 0}", on_dropped=on_dropped)
-    bus.REFUSED_REPORT_SECONDS = 1.0
-    try:
+    async with _restricted_user(redis_url) as (admin, user, url):
+        bus = RedisBus(url, on_dropped=on_dropped)
+        bus.REFUSED_REPORT_SECONDS = 1.0
         async with bus:
             await bus.publish(room, b"update 1")
             await _until(lambda: reported, 2)
@@ -304,9 +297,6 @@ async def test_a_room_refused_again_soon_after_its_report_is_reported_once_the_q
             await asyncio.sleep(2 * bus.REFUSED_REPORT_SECONDS)
             assert len(reported) == 2
             assert bus.dropped == 2
-    finally:
-        await admin.acl_deluser(user)
-        await admin.aclose()
 
 
 async def test_a_refused_catch_up_question_does_not_ask_again(redis_url: str) -> None:
@@ -314,13 +304,7 @@ async def test_a_refused_catch_up_question_does_not_ask_again(redis_url: str) ->
     goes to the refused channel too: its refusal is counted, never reported, so a room
     Redis keeps refusing is reported once, not every ``REFUSED_REPORT_SECONDS`` forever."""
     room = _rooms(1)[0]
-    user = f"bus-{uuid.uuid4().hex[:8]}"
-    admin = redis.Redis.from_url(redis_url)
-    await admin.acl_setuser(
-        user, enabled=True, nopass=True, commands=["+@all"], keys=["*"], reset_channels=True
-    )
     reported: list[set[RoomId]] = []
-    host_port, _, db = redis_url.removeprefix("redis://").partition("/")
     node = new_node_id()
 
     async def ask_again(rooms: set[RoomId]) -> None:
@@ -329,18 +313,15 @@ async def test_a_refused_catch_up_question_does_not_ask_again(redis_url: str) ->
             await bus.publish(refused, encode_frame(Kind.HELLO, node, FRESH))
             await bus.publish(refused, encode_frame(Kind.HELLO, node, GONE))
 
-    bus = RedisBus(f"redis://{user}@{host_port}/{db or 0}", on_dropped=ask_again)
-    bus.REFUSED_REPORT_SECONDS = 0.3
-    try:
+    async with _restricted_user(redis_url) as (_, _, url):
+        bus = RedisBus(url, on_dropped=ask_again)
+        bus.REFUSED_REPORT_SECONDS = 0.3
         async with bus:
             await bus.publish(room, b"update")
             await _until(lambda: bus.dropped == 3, 2)  # the update, then both hellos
             await asyncio.sleep(5 * bus.REFUSED_REPORT_SECONDS)
             assert reported == [{room}]
             assert bus.dropped == 3
-    finally:
-        await admin.acl_deluser(user)
-        await admin.aclose()
 
 
 async def test_an_unexpected_publish_error_drops_the_batch_and_publishing_goes_on(
