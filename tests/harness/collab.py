@@ -16,8 +16,10 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 
 from collab_server import CollabSettings, create_app
+from crdt import merge_updates
 from platform_api.kernel.keys import generate_private_key_pem, public_jwk_from_pem
 from platform_api.kernel.provision import ServiceDatabase
+from rooms import RoomId, UpdateLog
 from tests.harness.databases import database_fixture
 from tests.harness.polling import eventually
 
@@ -65,6 +67,13 @@ def mint(ticket_key: tuple[str, str]) -> Mint:
 
 
 collab_db = database_fixture("collab")
+
+
+async def compacted_seq(log: UpdateLog, room: RoomId) -> int:
+    """Compact the room's log into a snapshot (a plain merge); the last seq it merged."""
+    done = await log.compact(room, merge_updates)
+    assert done is not None
+    return done.seq
 
 
 @asynccontextmanager

@@ -19,7 +19,6 @@ import aiohttp
 import pytest
 from pycrdt import Doc, Text
 
-from crdt import merge_updates
 from platform_api.kernel.db import create_pool
 from platform_api.kernel.provision import ServiceDatabase
 from rooms import (
@@ -31,6 +30,7 @@ from rooms import (
     SnapshotStore,
 )
 from rooms.postgres import INLINE_SNAPSHOT_BYTES
+from tests.harness.collab import compacted_seq
 
 from .conftest import Mint, StartNode
 
@@ -215,9 +215,7 @@ async def test_compaction_of_a_large_room_goes_to_s3_and_loads_back(
         async with PostgresUpdateLog(pool, snapshots) as log:
             for update in updates:
                 await log.append(room, update)
-            compacted = await log.compact(room, merge_updates)
-            assert compacted is not None
-            seq = compacted.seq
+            seq = await compacted_seq(log, room)
             objects = await _s3_objects(aws_endpoint, bucket)
             assert list(objects) == [f"dojos/{room.tenant}/{room.name}/snapshots/{seq}.ydoc"]
             stored = await log.load(room)
@@ -259,9 +257,7 @@ async def s3_failing(
         async with PostgresUpdateLog(pool, working) as log:
             for update in updates:
                 await log.append(room, update)
-            compacted = await log.compact(room, merge_updates)
-        assert compacted is not None
-        seq = compacted.seq
+            seq = await compacted_seq(log, room)
         async with PostgresUpdateLog(pool, failing) as log:
             yield log, room, seq
     finally:
@@ -315,9 +311,7 @@ async def s3_missing_blob(
         async with PostgresUpdateLog(pool, snapshots) as log:
             for update in updates:
                 await log.append(room, update)
-            compacted = await log.compact(room, merge_updates)
-            assert compacted is not None
-            seq = compacted.seq
+            seq = await compacted_seq(log, room)
             async with aioboto3.Session().client(
                 "s3", endpoint_url=aws_endpoint, region_name=REGION
             ) as s3:

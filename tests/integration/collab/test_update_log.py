@@ -32,7 +32,7 @@ from rooms import (
     StoredState,
     postgres,
 )
-from tests.harness.collab import appends_held
+from tests.harness.collab import appends_held, compacted_seq
 
 
 @pytest.fixture
@@ -241,12 +241,6 @@ async def test_compaction_survives_the_loss_of_its_merge_process(
     assert str(restored.get("code", type=Text)) == "first second"
 
 
-async def _compacted_seq(log: PostgresUpdateLog, room: RoomId) -> int:
-    done = await log.compact(room, merge_updates)
-    assert done is not None
-    return done.seq
-
-
 def _text_update(text: str) -> bytes:
     """One client's update inserting ``text`` into the ``code`` text of an empty document."""
     doc: Doc = Doc()
@@ -280,8 +274,8 @@ async def test_an_update_committed_after_a_later_ones_compaction_is_kept(
             )
             newer = await log.append(room, _text_update("B"))
             assert held < newer
-            assert await _compacted_seq(log, room) == newer
-        assert await _compacted_seq(log, room) == held
+            assert await compacted_seq(log, room) == newer
+        assert await compacted_seq(log, room) == held
         stored = await log.load(room)
         assert stored.updates == []
         assert sorted(_loaded_text(stored)) == ["A", "B"]
