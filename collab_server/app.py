@@ -139,11 +139,16 @@ def create_app(
                         on_dropped=on_dropped,
                         max_pending_bytes=settings.bus_queue_bytes,
                         metrics=app[METRICS],
+                        timeout=settings.redis_timeout_seconds,
                     )
                 )
             access = access_ledger
             if access is None and settings.redis_url:
-                redis_access = RedisAccessLedger(settings.redis_url, cluster=settings.redis_cluster)
+                redis_access = RedisAccessLedger(
+                    settings.redis_url,
+                    cluster=settings.redis_cluster,
+                    timeout=settings.redis_timeout_seconds,
+                )
                 stack.push_async_callback(redis_access.aclose)
                 access = redis_access
             manager = RoomManager(

@@ -54,6 +54,10 @@ class CollabSettings(BaseSettings):
     # Messages for other nodes held while Redis is out of reach; beyond it they are dropped
     # and the other nodes told to catch up from the log once Redis is back (rooms.redis_bus).
     bus_queue_bytes: int = Field(default=64 * 1_048_576, ge=1024)
+    # A Redis link that answers nothing for this long (a command, a connect, a ping on a
+    # quiet subscription link) is taken for lost and replaced: a failed-over host or a
+    # partition may leave it open but silent (rooms.redis_bus).
+    redis_timeout_seconds: float = Field(default=5.0, gt=0)
     ping_interval: float = Field(default=20.0, gt=0)
     first_message_timeout: float = Field(default=5.0, gt=0)
     idle_room_seconds: float = Field(default=30.0, ge=0)

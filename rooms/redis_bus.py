@@ -18,6 +18,12 @@ catching up from the log, whichever side it is on:
 Both callbacks run on the bus's own tasks (``on_gap`` on the reader): they must only start
 work, never wait for it, or every room's fan-out waits with them.
 
+Every link gives up on a Redis that stops answering without resetting it (a failed-over
+host, a partition): commands and connects time out after ``timeout`` seconds, and a
+subscription link that said nothing for that long is pinged, and taken for lost (a gap) when
+not even the ping is answered within that time again. Otherwise such a link would hold every
+outgoing message, or hear nothing, until the kernel gave up on it, many minutes later.
+
 Publishing never waits on Redis: messages queue (bounded in bytes) and one task sends
 everything queued so far as a single pipeline — one connection and one round trip per
 batch, however many rooms are busy — and resends a batch that failed once Redis is back.
@@ -80,7 +86,9 @@ class RedisBus:
         on_dropped: Callable[[set[RoomId]], Awaitable[None]] | None = None,
         max_pending_bytes: int = 64 * 1_048_576,
         metrics: RoomMetrics | None = None,
+        timeout: float = 5.0,
     ) -> None:
+        self._timeout = timeout
         self._client = self._connect(url)
         self._pubsub = self._subscriber(url)
         self._handlers: dict[str, BusHandler] = {}
@@ -100,7 +108,7 @@ class RedisBus:
         self._refused_owed_due = math.inf  # when the first owed report is due
 
     def _connect(self, url: str) -> redis.Redis | RedisCluster:
-        return redis.Redis.from_url(url)
+        return redis.Redis.from_url(url, **link_options(self._timeout))
 
     def _subscriber(self, url: str) -> PubSub:
         return self._client.pubsub(ignore_subscribe_messages=True)
@@ -286,22 +294,32 @@ class RedisBus:
         return bool(await self._client.ping())
 
     async def _read_forever(self) -> None:
+        alive = _Liveness(self._timeout)
         while True:
             try:
                 if not self._pubsub.subscribed:
                     await asyncio.sleep(0.01)
+                    alive.heard()  # nothing to hear yet
                     continue
-                message = await self._pubsub.get_message(timeout=1.0)
-                if message is None or message["type"] != "message":
+                message = await self._pubsub.get_message(timeout=alive.poll_seconds)
+                if message is None:
+                    if alive.ping_due():
+                        await self._pubsub.ping()
+                    continue
+                alive.heard()
+                if message["type"] != "message":
                     continue
                 handler = self._handlers.get(message["channel"].decode())
                 if handler is not None:
                     await self._dispatch(handler, message["data"])
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                 _log.warning("redis_bus_disconnected", error=repr(exc))
+                await _drop_link(self._pubsub)  # subscribing again connects anew
                 await asyncio.sleep(0.5)
                 await self._resubscribe()
+                alive.heard()
             except redis.RedisError as exc:  # an error reply (an ACL refusing a channel)
+                alive.heard()
                 _log.error("redis_bus_read_failed", error=repr(exc))
 
     async def _dispatch(self, handler: BusHandler, data: bytes) -> None:
@@ -367,10 +385,10 @@ class ShardedRedisBus(RedisBus):
         self._mended = asyncio.Condition()  # notified when shards leave ``_broken``
 
     def _connect(self, url: str) -> RedisCluster:
-        return RedisCluster.from_url(url)
+        return RedisCluster.from_url(url, **link_options(self._timeout))
 
     def _subscriber(self, url: str) -> ClusterPubSub:
-        self._subscriptions = RedisCluster.from_url(url)
+        self._subscriptions = RedisCluster.from_url(url, **link_options(self._timeout))
         return self._subscriptions.pubsub(ignore_subscribe_messages=False)
 
     @property
@@ -440,6 +458,7 @@ class ShardedRedisBus(RedisBus):
     async def _read_shard(self, name: str) -> None:
         """Read one shard's link until the client lets it go (no room of this node is on
         that shard any more, or it left the cluster)."""
+        alive = _Liveness(self._timeout)
         while (pubsub := self._shards.node_pubsub_mapping.get(name)) is not None:
             node = self._subscriptions.get_node(node_name=name)
             try:
@@ -449,12 +468,16 @@ class ShardedRedisBus(RedisBus):
                     return
                 if not pubsub.subscribed:  # just made: its first subscription is on the way
                     await asyncio.sleep(0.01)
+                    alive.heard()
                     continue
                 message = await self._shards.get_sharded_message(
-                    ignore_subscribe_messages=False, timeout=1.0, target_node=node
+                    ignore_subscribe_messages=False, timeout=alive.poll_seconds, target_node=node
                 )
                 if message is None:
+                    if alive.ping_due():
+                        await pubsub.ping()
                     continue
+                alive.heard()
                 if message["type"] == "sunsubscribe" and message["channel"] in (
                     pubsub.shard_channels
                 ):  # unasked (the client forgets one it asked for): the slot moved away
@@ -474,14 +497,19 @@ class ShardedRedisBus(RedisBus):
                 # the gap keeper has connected it anew (a read would connect it too, and
                 # two connects of one link at once would mix up its replies).
                 _log.warning("redis_bus_disconnected", shard=name, error=repr(exc))
+                await _drop_link(pubsub)
                 await self._until_mended(self._mark(name))
+                alive.heard()
             except MovedError as exc:
+                alive.heard()  # an error reply is an answer
                 if self._moved_already(exc):  # answers the unsubscription the client
                     continue  # sends the shard that gave the slot away, once it is moved
                 await self._refused(name, exc)
             except self.REFUSED_FOR_NOW as exc:
+                alive.heard()
                 await self._refused(name, exc)
             except RedisError as exc:  # an error reply that would come again (an ACL's)
+                alive.heard()
                 _log.error("redis_bus_read_failed", shard=name, error=repr(exc))
                 await asyncio.sleep(self.RETRY_SECONDS)
 
@@ -584,6 +612,57 @@ class ShardedRedisBus(RedisBus):
         return by_shard
 
 
+class LinkSilent(redis.ConnectionError):
+    """A subscription link answered nothing, not even a ping, for too long."""
+
+
+class _Liveness:
+    """When a subscription link was last heard from, and whether it is owed a ping or has
+    failed to answer one in time."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self.poll_seconds = min(1.0, seconds / 2)  # how long one read waits for a message
+        self._heard = time.monotonic()
+        self._pinged: float | None = None
+
+    def heard(self) -> None:
+        self._heard = time.monotonic()
+        self._pinged = None
+
+    def ping_due(self) -> bool:
+        """Whether to ping now. Raises ``LinkSilent`` if a ping went unanswered too long."""
+        now = time.monotonic()
+        if self._pinged is not None:
+            if now - self._pinged > self._seconds:
+                raise LinkSilent(
+                    f"no answer to a ping within {self._seconds} s, after "
+                    f"{self._pinged - self._heard:.1f} s of silence"
+                )
+            return False
+        if now - self._heard < self._seconds:
+            return False
+        self._pinged = now
+        return True
+
+
+def link_options(timeout: float) -> dict[str, Any]:
+    """Client options for links to Redis that give up on one that stops answering."""
+    return {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "socket_keepalive": True,
+    }
+
+
+async def _drop_link(pubsub: PubSub) -> None:
+    """Disconnect a subscription link (redis-py may have already): the next command on it
+    connects anew and subscribes its channels again, instead of talking into a dead link."""
+    if pubsub.connection is not None:
+        with contextlib.suppress(RedisError, OSError):
+            await pubsub.connection.disconnect()
+
+
 class RedisAccessLedger:
     """Access changes in a hash per room (``collab:{<room>}:access``), kept a day: longer
     than any room ticket lives. The key carries the room's hash tag: on Redis Cluster
@@ -591,9 +670,12 @@ class RedisAccessLedger:
 
     TTL_SECONDS = 86_400
 
-    def __init__(self, url: str, *, cluster: bool = False) -> None:
+    def __init__(self, url: str, *, cluster: bool = False, timeout: float = 5.0) -> None:
+        options = link_options(timeout)
         self._client: redis.Redis | RedisCluster = (
-            RedisCluster.from_url(url) if cluster else redis.Redis.from_url(url)
+            RedisCluster.from_url(url, **options)
+            if cluster
+            else redis.Redis.from_url(url, **options)
         )
 
     async def aclose(self) -> None:

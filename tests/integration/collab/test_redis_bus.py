@@ -32,12 +32,14 @@ from .conftest import (
 
 
 class CuttableProxy:
-    """A TCP forwarder to Redis whose link can be cut and restored, as a network fault would."""
+    """A TCP forwarder to Redis whose links can be cut and restored, or silenced, as network
+    faults would."""
 
     def __init__(self, host: str, port: int) -> None:
         self._target = (host, port)
         self._server: asyncio.Server | None = None
         self._links: set[asyncio.StreamWriter] = set()
+        self._silenced: set[asyncio.StreamWriter] = set()
         self.port = 0
 
     @classmethod
@@ -59,6 +61,12 @@ class CuttableProxy:
         for writer in list(self._links):
             writer.transport.abort()
         self._links.clear()
+        self._silenced.clear()
+
+    def silence(self) -> None:
+        """From now on the links open so far carry nothing either way, yet stay open: a path
+        that died without a reset (a failed-over host, a partition). New links work."""
+        self._silenced |= self._links
 
     async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         server_r, server_w = await asyncio.open_connection(*self._target)
@@ -67,6 +75,8 @@ class CuttableProxy:
         async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             with contextlib.suppress(ConnectionError, OSError):
                 while data := await reader.read(65536):
+                    if writer in self._silenced:
+                        continue  # lost on the way
                     writer.write(data)
                     await writer.drain()
             writer.transport.abort()
@@ -161,6 +171,63 @@ async def test_messages_published_while_redis_is_unreachable_go_out_when_it_is_b
             await _until(lambda: all(got[r][-1:] == [f"during-{i}".encode()] for i, r in
                                      enumerate(rooms)), 5)  # fmt: skip
         await proxy.cut()
+
+
+async def test_a_publish_link_gone_silent_is_replaced_and_its_batch_sent_again(
+    redis_url: str, proxy: CuttableProxy
+) -> None:
+    """A Redis link that stops answering without being reset would hold every message for
+    the other nodes until the kernel gave up on it: the command times out after the bus's
+    timeout, and the batch goes out again on a new link."""
+    room = _rooms(1)[0]
+    async with (
+        _listener(redis_url, [room]) as got,
+        RedisBus(f"redis://127.0.0.1:{proxy.port}/0", timeout=0.5) as bus,
+    ):
+        bus.RETRY_SECONDS = 0.05
+        await bus.publish(room, b"before")
+        await _until(lambda: got[room] == [b"before"], 5)
+
+        proxy.silence()
+        silenced = asyncio.get_running_loop().time()
+        await bus.publish(room, b"during")
+        await _until(lambda: got[room][-1:] == [b"during"], 10)
+        assert asyncio.get_running_loop().time() - silenced < 3  # the bus's timeout, not Redis's
+        assert got[room] == [b"before", b"during"]
+
+
+async def test_a_subscription_link_gone_silent_is_found_out_and_replaced(
+    redis_url: str, proxy: CuttableProxy
+) -> None:
+    """Nothing arrives on a silent subscription link, which looks the same as a quiet room:
+    the bus pings it when it has heard nothing for a while, takes it for lost when not even
+    the ping is answered, subscribes again on a new link and reports the gap."""
+    room = _rooms(1)[0]
+    got: list[bytes] = []
+    gaps: list[float] = []
+
+    async def handler(data: bytes) -> None:
+        got.append(data)
+
+    async def on_gap() -> None:
+        gaps.append(asyncio.get_running_loop().time())
+
+    async with (
+        RedisBus(redis_url) as sender,
+        RedisBus(f"redis://127.0.0.1:{proxy.port}/0", on_gap=on_gap, timeout=0.5) as bus,
+    ):
+        await bus.subscribe(room, handler)
+        await sender.publish(room, b"before")
+        await _until(lambda: got == [b"before"], 5)
+        await asyncio.sleep(1.5)  # quiet, but the link answers its pings: no gap
+        assert gaps == []
+
+        proxy.silence()
+        silenced = asyncio.get_running_loop().time()
+        await _until(lambda: gaps, 10)
+        assert gaps[0] - silenced < 3  # ~2 timeouts: silent for one, then a ping unanswered
+        await sender.publish(room, b"after")
+        await _until(lambda: got[-1:] == [b"after"], 5)
 
 
 async def test_a_full_queue_refuses_new_messages_and_reports_their_rooms_once_drained(

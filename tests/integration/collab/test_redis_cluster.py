@@ -58,10 +58,13 @@ Received = dict[RoomId, list[bytes]]
 
 @contextlib.asynccontextmanager
 async def _listener(
-    cluster: ThrowawayCluster, rooms: list[RoomId], on_gap: Callable[[], Awaitable[None]] | None
+    cluster: ThrowawayCluster,
+    rooms: list[RoomId],
+    on_gap: Callable[[], Awaitable[None]] | None,
+    timeout: float = 5.0,
 ) -> AsyncIterator[tuple[ShardedRedisBus, Received]]:
     got: Received = defaultdict(list)
-    async with ShardedRedisBus(cluster.url, on_gap=on_gap) as bus:
+    async with ShardedRedisBus(cluster.url, on_gap=on_gap, timeout=timeout) as bus:
         for room in rooms:
 
             async def handler(data: bytes, room: RoomId = room) -> None:
@@ -153,6 +156,38 @@ async def test_a_dropped_link_to_one_shard_is_a_gap_the_bus_reports_once_subscri
         await eventually(lambda: all(got[r] == [b"before", b"after"] for r in rooms), what="after")
         await asyncio.sleep(0.5)
         assert len(gaps) == 1  # one gap, reported once
+
+
+async def test_a_shard_link_that_answers_nothing_is_taken_for_lost_and_replaced(
+    redis_cluster: ThrowawayCluster,
+) -> None:
+    """A shard that stops answering without closing the link (here paused; in production a
+    failed-over host or a partition) sends nothing either, which looks like a quiet room:
+    its link is pinged, taken for lost when even the ping goes unanswered, and connected
+    again once the shard answers, with a gap. The other shards' links never stopped."""
+    rooms = _rooms_on_every_shard(redis_cluster)
+    silent = redis_cluster.shard_of(channel(rooms[0]))
+    gaps, on_gap = _gaps()
+    async with (
+        _listener(redis_cluster, rooms, on_gap, timeout=0.5) as (_, got),
+        ShardedRedisBus(redis_cluster.url) as sender,
+    ):
+        await asyncio.sleep(1.5)  # quiet, but every link answers its pings: no gap
+        assert gaps == []
+        silent.cli("CLIENT", "PAUSE", "2500", "ALL")
+        for i in range(4):
+            for room in rooms[1:]:
+                await sender.publish(room, f"{i}".encode())
+            await asyncio.sleep(0.5)
+        assert gaps == []  # the link is being connected again: not mended before it answers
+        await eventually(lambda: len(gaps) == 1, timeout=10, what="the gap is reported")
+        for room in rooms:
+            await sender.publish(room, b"after")
+        await eventually(lambda: all(got[r][-1:] == [b"after"] for r in rooms), what="after")
+        for room in rooms[1:]:
+            assert got[room] == [f"{i}".encode() for i in range(4)] + [b"after"]
+        await asyncio.sleep(1.5)
+        assert len(gaps) == 1
 
 
 async def test_a_shard_restarted_is_a_gap_reported_once_it_is_back(
