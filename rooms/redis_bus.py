@@ -27,8 +27,8 @@ outgoing message, or hear nothing, until the kernel gave up on it, many minutes 
 Publishing never waits on Redis: messages queue (bounded in bytes) and one task sends
 everything queued so far as a single pipeline — one connection and one round trip per
 batch, however many rooms are busy — and resends a batch that failed once Redis is back.
-On a cluster the pipeline is split per shard by the client, and a batch one shard could not
-take is resent whole (the others' messages go out twice: harmless, see ``_send_batch``).
+On a cluster each shard has a queue, a task and a client of its own (a lane), so a shard
+that is away holds up only its own rooms' messages.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from typing import Any
 import redis.asyncio as redis
 import structlog
 from redis.asyncio.client import Pipeline, PubSub
-from redis.asyncio.cluster import ClusterPipeline, ClusterPubSub, RedisCluster
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, ClusterPubSub, RedisCluster
 from redis.crc import key_slot
 from redis.exceptions import (
     AskError,
@@ -88,6 +88,7 @@ class RedisBus:
         metrics: RoomMetrics | None = None,
         timeout: float = 5.0,
     ) -> None:
+        self._url = url
         self._timeout = timeout
         self._client = self._connect(url)
         self._pubsub = self._subscriber(url)
@@ -96,11 +97,15 @@ class RedisBus:
         self._on_dropped = on_dropped
         self._metrics = metrics
         self._reader: asyncio.Task[None] | None = None
-        self._publisher: asyncio.Task[None] | None = None
-        self._pending: deque[tuple[RoomId, bytes]] = deque()
+        self._reporter: asyncio.Task[None] | None = None
+        self._running = False
+        self._lanes: dict[str, _Lane] = {}
+        # Rooms with messages queued: the lane they are on, and how many. A room's messages
+        # stay on one lane until they are sent, so they go out in order.
+        self._queued: dict[RoomId, tuple[_Lane, int]] = {}
         self._pending_bytes = 0
         self._max_pending_bytes = max_pending_bytes
-        self._wake = asyncio.Event()
+        self._wake = asyncio.Event()  # the reporter's: a room was dropped, a lane drained
         self.dropped = 0  # messages dropped: the queue was full, or Redis refused them
         self._dropped_rooms: set[RoomId] = set()  # dropped since the last ``on_dropped``
         self._refused_reported: dict[RoomId, float] = {}  # room -> when its refusal was reported
@@ -119,7 +124,10 @@ class RedisBus:
     async def __aenter__(self) -> RedisBus:
         await self._client.ping()
         self._reader = asyncio.create_task(self._read_forever(), name="redis-bus-reader")
-        self._publisher = asyncio.create_task(self._publish_forever(), name="redis-bus-publisher")
+        self._reporter = asyncio.create_task(self._report_forever(), name="redis-bus-reporter")
+        self._running = True
+        for lane in self._lanes.values():
+            self._start(lane)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -130,18 +138,44 @@ class RedisBus:
                 await asyncio.gather(task, return_exceptions=True)
         await self._pubsub.aclose()
         await _close(self._client)
+        for lane in self._lanes.values():
+            if lane.client is not None:
+                await _close(lane.client)
 
     def _tasks(self) -> list[asyncio.Task[None] | None]:
-        return [self._reader, self._publisher]
+        return [self._reader, self._reporter, *(lane.task for lane in self._lanes.values())]
 
     async def publish(self, room: RoomId, message: bytes) -> None:
-        """Queue ``message`` for the room's channel; it goes out with the next pipeline."""
+        """Queue ``message`` for the room's channel; it goes out with its lane's next
+        pipeline."""
         if self._pending_bytes + len(message) > self._max_pending_bytes:
             self._drop(room)
             return
-        self._pending.append((room, message))
+        lane, count = self._queued.get(room) or (self._lane(self._lane_name(room)), 0)
+        self._queued[room] = (lane, count + 1)
+        lane.queue.append((room, message))
         self._pending_bytes += len(message)
-        self._wake.set()
+        lane.wake.set()
+
+    def _lane_name(self, room: RoomId) -> str:
+        """The lane a room's messages take when none is queued (one for a single server)."""
+        return ""
+
+    def _lane(self, name: str) -> _Lane:
+        lane = self._lanes.get(name)
+        if lane is None:
+            lane = self._lanes[name] = _Lane(name)
+            if self._running:
+                self._start(lane)
+        return lane
+
+    def _lane_client(self, lane: _Lane) -> redis.Redis | RedisCluster:
+        return self._client
+
+    def _start(self, lane: _Lane) -> None:
+        lane.task = asyncio.create_task(
+            self._send_forever(lane), name=f"redis-bus-publisher-{lane.name or 'all'}"
+        )
 
     def _drop(self, room: RoomId) -> None:
         if self.dropped == 0 or self.dropped % 1000 == 0:
@@ -199,33 +233,42 @@ class RedisBus:
     def _count_dropped(self, room: RoomId) -> None:
         self._tally_dropped()
         self._dropped_rooms.add(room)
-        self._wake.set()  # the publisher reports it once the queue is empty (it may be already)
+        self._wake.set()  # the reporter reports it once every lane has drained (may be now)
 
     async def flush(self, within: float) -> bool:
         """Wait until every queued message was sent (True) or ``within`` seconds passed (False)."""
         deadline = asyncio.get_running_loop().time() + within
-        while self._pending and asyncio.get_running_loop().time() < deadline:
-            if self._publisher is None or self._publisher.done():
+        while self._queued and asyncio.get_running_loop().time() < deadline:
+            if not self._running or any(lane.task is None or lane.task.done()
+                                        for lane in self._lanes.values()):  # fmt: skip
                 return False
             await asyncio.sleep(0.005)
-        return not self._pending
+        return not self._queued
 
-    async def _publish_forever(self) -> None:
+    async def _report_forever(self) -> None:
+        """Report the rooms whose messages were dropped once every lane has drained."""
         while True:
             owed_in = self._settle_refused()
-            if self._dropped_rooms and not self._pending:
+            if self._dropped_rooms and not self._queued:
                 await self._report_dropped()
-                continue  # send what the report queued (the catch-up questions) first
+                continue
             with contextlib.suppress(TimeoutError):  # woken too when an owed report falls due
                 await asyncio.wait_for(self._wake.wait(), owed_in)
             self._wake.clear()
-            while self._pending:
-                await self._send_batch()
 
-    async def _send_batch(self) -> None:
-        batch = [self._pending[i] for i in range(min(len(self._pending), self.MAX_BATCH))]
+    async def _send_forever(self, lane: _Lane) -> None:
+        while True:
+            await lane.wake.wait()
+            lane.wake.clear()
+            while lane.queue:
+                await self._send_batch(lane)
+            self._wake.set()  # the reporter may be waiting for every lane to drain
+
+    async def _send_batch(self, lane: _Lane) -> None:
+        queue = lane.queue
+        batch = [queue[i] for i in range(min(len(queue), self.MAX_BATCH))]
         try:
-            async with self._client.pipeline(transaction=False) as pipe:
+            async with self._lane_client(lane).pipeline(transaction=False) as pipe:
                 for room, message in batch:
                     self._queue_publish(pipe, channel(room), message)
                 replies = await pipe.execute(raise_on_error=False)
@@ -236,16 +279,25 @@ class RedisBus:
         except self.LINK_ERRORS as exc:
             # Keep the batch (the queue is bounded) and try again: every message was
             # committed to the log, so resending one that did go out is harmless.
-            _log.warning("redis_bus_publish_failed", error=repr(exc), batch=len(batch))
+            _log.warning(
+                "redis_bus_publish_failed", lane=lane.name, error=repr(exc), batch=len(batch)
+            )
             await asyncio.sleep(self.RETRY_SECONDS)
             return
         except Exception as exc:  # anything else would repeat: drop the batch, go on publishing
-            _log.error("redis_bus_publish_rejected", error=repr(exc), batch=len(batch))
+            _log.error(
+                "redis_bus_publish_rejected", lane=lane.name, error=repr(exc), batch=len(batch)
+            )
             replies = [exc] * len(batch)
             await asyncio.sleep(self.RETRY_SECONDS)  # nothing went out: no busy loop
         for _ in batch:
-            _, message = self._pending.popleft()
+            room, message = queue.popleft()
             self._pending_bytes -= len(message)
+            held, count = self._queued[room]
+            if count > 1:
+                self._queued[room] = (held, count - 1)
+            else:
+                del self._queued[room]
         # An error reply (a channel the ACL refuses, say) would come again on a resend: the
         # message is dropped, and its room reported like one the full queue refused.
         refused = [(room, message, reply)
@@ -356,10 +408,12 @@ class ShardedRedisBus(RedisBus):
     it is away; the other shards' rooms are not held up meanwhile (they were told
     ``on_gap`` already, or never had a gap).
 
-    Publishing is the plain bus's: one pipeline per batch, which the client splits per
-    shard; a batch a shard could not take is held and sent again whole (the others'
-    messages go out twice: harmless). While one shard is away, every room's outgoing
-    messages wait in the queue with it.
+    Publishing goes by shard: a room's messages join the lane of the shard that owns its
+    slot, with its own queue, task and client (a failing pipeline closes every link of
+    its client, as above), so a shard that is away holds up only its own rooms' messages.
+    A room's messages stay on one lane until they are sent, so they go out in order; if
+    its slot moved meanwhile (a failover), the lane's client sends them to the new owner.
+    The queue's byte budget is shared by the lanes.
     """
 
     # RedisClusterException: the client could not read the slots (the whole cluster away).
@@ -404,8 +458,32 @@ class ShardedRedisBus(RedisBus):
     def _queue_publish(self, pipe: Pipeline | ClusterPipeline, name: str, message: bytes) -> None:
         pipe.spublish(name, message)
 
+    def _lane_name(self, room: RoomId) -> str:
+        """The shard that owns the room's slot, as the subscriptions' slot map (which the
+        gap keeper keeps fresh) says; "" while there is none to go by."""
+        try:
+            node = self._subscriptions.get_node_from_key(channel(room))
+        except Exception:  # no slot map yet, or the slot not covered
+            return ""
+        return node.name if node is not None else ""
+
+    def _lane_client(self, lane: _Lane) -> RedisCluster:
+        """The lane's own client, which learns the slots from any node the subscriptions'
+        client knows (the URL's may be the shard that is away)."""
+        if lane.client is None:
+            known = [ClusterNode(node.host, node.port) for node in self._subscriptions.get_nodes()]
+            lane.client = RedisCluster.from_url(
+                self._url, startup_nodes=known, **link_options(self._timeout)
+            )
+        return lane.client
+
     async def __aenter__(self) -> ShardedRedisBus:
         await self._subscriptions.initialize()  # the slots, for the subscriptions to go by
+        # Each shard's lane and client now, while every shard answers: a cluster client
+        # made later asks a primary it picks for the command table, which fails for as long
+        # as that primary is away.
+        for node in self._subscriptions.get_primaries():
+            await self._lane_client(self._lane(node.name)).initialize()
         await super().__aenter__()
         return self
 
@@ -610,6 +688,19 @@ class ShardedRedisBus(RedisBus):
         for shard in broken:
             by_shard.setdefault(shard, [])  # a marked shard with no rooms left is mended
         return by_shard
+
+
+class _Lane:
+    """Messages in the order they are to be sent, and the task that sends them."""
+
+    __slots__ = ("client", "name", "queue", "task", "wake")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.queue: deque[tuple[RoomId, bytes]] = deque()
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.client: RedisCluster | None = None  # a lane's own, on a cluster
 
 
 class LinkSilent(redis.ConnectionError):

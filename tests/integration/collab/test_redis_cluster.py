@@ -255,6 +255,38 @@ async def test_a_shard_away_holds_up_no_other_shards_messages_to_this_node(
             assert got[room] == [f"{i}".encode() for i in range(5)]
 
 
+async def test_a_shard_away_holds_up_only_its_own_rooms_messages_from_this_node(
+    redis_cluster: ThrowawayCluster,
+) -> None:
+    """Each shard has a publishing lane of its own: while one is away (and before the
+    cluster gives up on it), this node's messages for the rooms on the other shards still go
+    out, once each and in order; the away shard's room's messages wait for it."""
+    rooms = _rooms_on_every_shard(redis_cluster)
+    away = redis_cluster.shard_of(channel(rooms[0]))
+    async with (
+        _listener(redis_cluster, rooms, None) as (_, got),
+        ShardedRedisBus(redis_cluster.url) as node,
+    ):
+        for room in rooms:
+            await node.publish(room, b"before")
+        await eventually(lambda: all(got[r] == [b"before"] for r in rooms), what="before")
+        away.kill()
+        for i in range(4):
+            for room in rooms:
+                await node.publish(room, f"{i}".encode())
+            await eventually(
+                lambda i=i: all(got[r][-1:] == [f"{i}".encode()] for r in rooms[1:]),
+                timeout=2, what="the other shards' rooms hear this node",
+            )  # fmt: skip
+            await asyncio.sleep(0.2)
+        assert not await node.flush(within=0.1)  # the away shard's messages wait for it
+        await asyncio.to_thread(redis_cluster.restart, away)
+        assert await node.flush(within=10)
+        assert node.dropped == 0
+    for room in rooms[1:]:
+        assert got[room] == [b"before", b"0", b"1", b"2", b"3"]
+
+
 async def test_a_resharded_room_is_subscribed_on_its_new_shard_with_a_gap(
     redis_cluster: ThrowawayCluster,
 ) -> None:
@@ -548,8 +580,9 @@ async def test_with_the_whole_cluster_away_a_batch_is_held_not_dropped() -> None
     bus = ShardedRedisBus("redis://127.0.0.1:1")  # nothing listens there
     room = RoomId(uuid.uuid4(), "away")
     await bus.publish(room, b"\x01update")
-    await bus._send_batch()
-    assert len(bus._pending) == 1
+    (lane,) = bus._lanes.values()
+    await bus._send_batch(lane)
+    assert len(lane.queue) == 1
     assert bus.dropped == 0
 
 
