@@ -121,9 +121,9 @@ def create_app(
             log = update_log or await _update_log(settings, app[METRICS], stack)
             manager_ref: list[RoomManager] = []
 
-            async def on_gap() -> None:
+            async def on_gap(rooms: set[RoomId] | None) -> None:
                 if manager_ref:
-                    await manager_ref[0].catch_up_all()
+                    await manager_ref[0].catch_up(rooms)
 
             async def on_dropped(rooms: set[RoomId]) -> None:
                 if manager_ref:

@@ -173,11 +173,12 @@ class RoomManager:
         room.kick_all(1011, "room reloading: reconnect to resync")
         await room.close()
 
-    async def catch_up_all(self) -> None:
-        """After a gap on the bus: start catching up every room (this runs on the bus reader,
-        which must go back to reading), and say hello again (the others may have forgotten
-        this node meanwhile)."""
-        for room in list(self.rooms.values()):
+    async def catch_up(self, rooms: set[RoomId] | None = None) -> None:
+        """After a gap on the bus: start catching up these rooms (None: every room) that are
+        loaded here (this runs on the bus reader, which must go back to reading), and say
+        hello again (the others may have forgotten this node meanwhile)."""
+        loaded = list(self.rooms.values())
+        for room in loaded if rooms is None else [r for r in loaded if r.id in rooms]:
             room.request_catch_up()
             try:
                 await room.hello()

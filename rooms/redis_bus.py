@@ -6,8 +6,8 @@ where a room's messages stay on the shard that owns its slot. Pub/sub is at-most
 and every update was committed to the log before it was published, so a gap is mended by
 catching up from the log, whichever side it is on:
 
-- this node missed messages (its link dropped): after resubscribing the bus calls ``on_gap``,
-  and the rooms catch up;
+- this node missed messages (its link dropped): after resubscribing the bus calls ``on_gap``
+  with the rooms that may have missed some (None: every room), and they catch up;
 - the other nodes missed this node's messages (the queue below was full, or Redis refused
   them with an error reply, so they were dropped): the bus remembers those rooms and, once
   it has sent everything queued since, calls ``on_dropped`` with them, and the rooms ask
@@ -82,7 +82,7 @@ class RedisBus:
         self,
         url: str,
         *,
-        on_gap: Callable[[], Awaitable[None]] | None = None,
+        on_gap: Callable[[set[RoomId] | None], Awaitable[None]] | None = None,
         on_dropped: Callable[[set[RoomId]], Awaitable[None]] | None = None,
         max_pending_bytes: int = 64 * 1_048_576,
         metrics: RoomMetrics | None = None,
@@ -93,6 +93,7 @@ class RedisBus:
         self._client = self._connect(url)
         self._pubsub = self._subscriber(url)
         self._handlers: dict[str, BusHandler] = {}
+        self._rooms: dict[str, RoomId] = {}  # by channel, while subscribed
         self._on_gap = on_gap
         self._on_dropped = on_dropped
         self._metrics = metrics
@@ -327,6 +328,7 @@ class RedisBus:
     async def subscribe(self, room: RoomId, handler: BusHandler) -> None:
         name = channel(room)
         self._handlers[name] = handler
+        self._rooms[name] = room
         await self._subscribe(name)
 
     async def unsubscribe(self, room: RoomId, handler: BusHandler | None = None) -> None:
@@ -334,6 +336,7 @@ class RedisBus:
         if handler is not None and self._handlers.get(name) != handler:
             return  # the room was loaded again and subscribed with its new handler
         self._handlers.pop(name, None)
+        self._rooms.pop(name, None)
         await self._unsubscribe(name)
 
     async def _subscribe(self, name: str) -> None:
@@ -385,7 +388,7 @@ class RedisBus:
             if self._handlers:
                 await self._pubsub.subscribe(*self._handlers)
             if self._on_gap is not None:
-                await self._on_gap()
+                await self._on_gap(None)  # one link carries every room
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             _log.warning("redis_bus_resubscribe_failed", error=repr(exc))
 
@@ -437,6 +440,7 @@ class ShardedRedisBus(RedisBus):
         self._stale_slots = False  # a shard says a slot moved: read the slots again first
         self._refusals = 0  # subscriptions refused since one last took
         self._mended = asyncio.Condition()  # notified when shards leave ``_broken``
+        self._missed: set[str] = set()  # channels subscribed again, not reported yet
 
     def _connect(self, url: str) -> RedisCluster:
         return RedisCluster.from_url(url, **link_options(self._timeout))
@@ -648,6 +652,8 @@ class ShardedRedisBus(RedisBus):
             except Exception as exc:
                 failed.add(shard)
                 _log.warning("redis_bus_resubscribe_failed", shard=shard, error=repr(exc))
+            else:  # reported with the next gap mended, if not with this one
+                self._missed.update(names)
         if gone := [name for names in by_shard.values() for name in names
                     if name not in self._handlers]:  # fmt: skip
             with contextlib.suppress(Exception):
@@ -667,9 +673,11 @@ class ShardedRedisBus(RedisBus):
             self._broken -= mended
             self._mended.notify_all()
         self._read_new_shards()
-        if self._on_gap is not None:
+        missed, self._missed = self._missed, set()
+        rooms = {room for name in missed if (room := self._rooms.get(name)) is not None}
+        if self._on_gap is not None and rooms:
             try:
-                await self._on_gap()
+                await self._on_gap(rooms)
             except Exception as exc:  # the gap keeper must outlive any room's failure
                 _log.error("redis_bus_on_gap_failed", error=repr(exc))
 

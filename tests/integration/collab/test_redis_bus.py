@@ -209,7 +209,8 @@ async def test_a_subscription_link_gone_silent_is_found_out_and_replaced(
     async def handler(data: bytes) -> None:
         got.append(data)
 
-    async def on_gap() -> None:
+    async def on_gap(rooms: set[RoomId] | None) -> None:
+        assert rooms is None  # one link carries every room
         gaps.append(asyncio.get_running_loop().time())
 
     async with (

@@ -60,7 +60,7 @@ Received = dict[RoomId, list[bytes]]
 async def _listener(
     cluster: ThrowawayCluster,
     rooms: list[RoomId],
-    on_gap: Callable[[], Awaitable[None]] | None,
+    on_gap: Callable[[set[RoomId] | None], Awaitable[None]] | None,
     timeout: float = 5.0,
 ) -> AsyncIterator[tuple[ShardedRedisBus, Received]]:
     got: Received = defaultdict(list)
@@ -74,13 +74,21 @@ async def _listener(
         yield bus, got
 
 
-def _gaps() -> tuple[list[float], Callable[[], Awaitable[None]]]:
-    gaps: list[float] = []
+class _Gaps(list[float]):
+    """When each gap was reported, and (``rooms``) the rooms each named."""
 
-    async def on_gap() -> None:
-        gaps.append(asyncio.get_running_loop().time())
+    def __init__(self) -> None:
+        super().__init__()
+        self.rooms: list[set[RoomId] | None] = []
 
-    return gaps, on_gap
+    async def report(self, rooms: set[RoomId] | None) -> None:
+        self.append(asyncio.get_running_loop().time())
+        self.rooms.append(rooms)
+
+
+def _gaps() -> tuple[_Gaps, Callable[[set[RoomId] | None], Awaitable[None]]]:
+    gaps = _Gaps()
+    return gaps, gaps.report
 
 
 async def test_rooms_on_every_shard_reach_the_other_bus_in_order(
@@ -136,9 +144,10 @@ async def test_a_dropped_link_to_one_shard_is_a_gap_the_bus_reports_once_subscri
     redis_cluster: ThrowawayCluster,
 ) -> None:
     """The shard closes this node's subscription link (as on a network fault or a client
-    eviction): the bus subscribes again, calls ``on_gap``, and the rooms on that shard hear
-    new messages again; the other shards' rooms never stopped."""
-    rooms = _rooms_on_every_shard(redis_cluster)
+    eviction): the bus subscribes again, calls ``on_gap`` with that shard's rooms (only
+    they catch up), and they hear new messages again; the other shards' rooms never
+    stopped."""
+    rooms = _rooms_on_every_shard(redis_cluster, per_shard=2)
     cut = redis_cluster.shard_of(channel(rooms[0]))
     gaps, on_gap = _gaps()
     async with (
@@ -151,6 +160,7 @@ async def test_a_dropped_link_to_one_shard_is_a_gap_the_bus_reports_once_subscri
 
         assert int(cut.cli("CLIENT", "KILL", "TYPE", "pubsub")) == 1
         await eventually(lambda: len(gaps) == 1, timeout=5, what="the gap is reported")
+        assert gaps.rooms == [{r for r in rooms if redis_cluster.shard_of(channel(r)) is cut}]
         for room in rooms:
             await sender.publish(room, b"after")
         await eventually(lambda: all(got[r] == [b"before", b"after"] for r in rooms), what="after")
@@ -250,6 +260,7 @@ async def test_a_shard_away_holds_up_no_other_shards_messages_to_this_node(
         assert gaps == []
         await asyncio.to_thread(redis_cluster.restart, away)
         await eventually(lambda: len(gaps) == 1, timeout=10, what="the gap is reported")
+        assert gaps.rooms == [{rooms[0]}]
         assert await node.flush(within=10)
         for room in rooms[1:]:
             assert got[room] == [f"{i}".encode() for i in range(5)]
@@ -305,6 +316,7 @@ async def test_a_resharded_room_is_subscribed_on_its_new_shard_with_a_gap(
         ):
             await asyncio.to_thread(redis_cluster.move_slot, moving, target)
             await eventually(lambda: len(gaps) == 1, timeout=5, what="the gap is reported")
+            assert gaps.rooms == [{rooms[0]}]
 
             async def moved() -> bool:
                 return target.cli("PUBSUB", "SHARDNUMSUB", moving).split()[-1] == "1"
@@ -335,6 +347,7 @@ async def test_a_failover_moves_the_rooms_to_the_promoted_replica_with_a_gap(
     ):
         promoted = await asyncio.to_thread(cluster.fail_over, cluster.shard_of(channel(rooms[0])))
         await eventually(lambda: len(gaps) == 1, timeout=5, what="the gap is reported")
+        assert gaps.rooms == [{rooms[0]}]
 
         async def moved() -> bool:
             return promoted.cli("PUBSUB", "SHARDNUMSUB", channel(rooms[0])).split()[-1] == "1"
