@@ -350,8 +350,15 @@ class RedisBus:
 
     async def _read_forever(self) -> None:
         alive = _Liveness(self._timeout)
+        gap = False  # the link dropped, and the rooms were not told yet
         while True:
             try:
+                if gap:
+                    # Until this succeeds: a read would connect the link again (and
+                    # subscribe its channels) without anyone learning of the gap.
+                    await self._resubscribe()
+                    gap = False
+                    alive.heard()
                 if not self._pubsub.subscribed:
                     await asyncio.sleep(0.01)
                     alive.heard()  # nothing to hear yet
@@ -368,11 +375,13 @@ class RedisBus:
                 if handler is not None:
                     await self._dispatch(handler, message["data"])
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-                _log.warning("redis_bus_disconnected", error=repr(exc))
+                _log.warning(
+                    "redis_bus_resubscribe_failed" if gap else "redis_bus_disconnected",
+                    error=repr(exc),
+                )
                 await _drop_link(self._pubsub)  # subscribing again connects anew
                 await asyncio.sleep(0.5)
-                await self._resubscribe()
-                alive.heard()
+                gap = True
             except redis.RedisError as exc:  # an error reply (an ACL refusing a channel)
                 alive.heard()
                 _log.error("redis_bus_read_failed", error=repr(exc))
@@ -384,13 +393,13 @@ class RedisBus:
             _log.error("bus_handler_failed", error=repr(exc))
 
     async def _resubscribe(self) -> None:
-        try:
-            if self._handlers:
-                await self._pubsub.subscribe(*self._handlers)
-            if self._on_gap is not None:
+        if self._handlers:
+            await self._pubsub.subscribe(*self._handlers)
+        if self._on_gap is not None:
+            try:
                 await self._on_gap(None)  # one link carries every room
-        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-            _log.warning("redis_bus_resubscribe_failed", error=repr(exc))
+            except Exception as exc:  # the reader must outlive any room's failure
+                _log.error("redis_bus_on_gap_failed", error=repr(exc))
 
 
 class ShardedRedisBus(RedisBus):

@@ -40,6 +40,7 @@ class CuttableProxy:
         self._server: asyncio.Server | None = None
         self._links: set[asyncio.StreamWriter] = set()
         self._silenced: set[asyncio.StreamWriter] = set()
+        self._silence_next = 0  # new links to silence
         self.port = 0
 
     @classmethod
@@ -63,14 +64,19 @@ class CuttableProxy:
         self._links.clear()
         self._silenced.clear()
 
-    def silence(self) -> None:
+    def silence(self, next_links: int = 0) -> None:
         """From now on the links open so far carry nothing either way, yet stay open: a path
-        that died without a reset (a failed-over host, a partition). New links work."""
+        that died without a reset (a failed-over host, a partition). So do the next
+        ``next_links`` links made; later ones work."""
         self._silenced |= self._links
+        self._silence_next = next_links
 
     async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         server_r, server_w = await asyncio.open_connection(*self._target)
         self._links |= {client_w, server_w}
+        if self._silence_next > 0:
+            self._silence_next -= 1
+            self._silenced |= {client_w, server_w}
 
         async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             with contextlib.suppress(ConnectionError, OSError):
@@ -227,6 +233,37 @@ async def test_a_subscription_link_gone_silent_is_found_out_and_replaced(
         silenced = asyncio.get_running_loop().time()
         await _until(lambda: gaps, 10)
         assert gaps[0] - silenced < 3  # ~2 timeouts: silent for one, then a ping unanswered
+        await sender.publish(room, b"after")
+        await _until(lambda: got[-1:] == [b"after"], 5)
+
+
+async def test_a_gap_is_reported_even_when_subscribing_again_first_fails(
+    redis_url: str, proxy: CuttableProxy
+) -> None:
+    """Subscribing again on a new link times out (Redis does not answer it), then Redis
+    answers again: the next read would connect the link by itself, and the gap must still
+    be reported, or the rooms would never catch up on what they missed."""
+    room = _rooms(1)[0]
+    got: list[bytes] = []
+    gaps: list[set[RoomId] | None] = []
+
+    async def handler(data: bytes) -> None:
+        got.append(data)
+
+    async def on_gap(rooms: set[RoomId] | None) -> None:
+        gaps.append(rooms)
+
+    async with (
+        RedisBus(redis_url) as sender,
+        RedisBus(f"redis://127.0.0.1:{proxy.port}/0", on_gap=on_gap, timeout=0.5) as bus,
+    ):
+        await bus.subscribe(room, handler)
+        await sender.publish(room, b"before")
+        await _until(lambda: got == [b"before"], 5)
+
+        proxy.silence(next_links=1)  # the link subscribing again is silent too
+        await _until(lambda: gaps, 10)
+        assert gaps == [None]  # every room
         await sender.publish(room, b"after")
         await _until(lambda: got[-1:] == [b"after"], 5)
 
