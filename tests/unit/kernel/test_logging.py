@@ -1,0 +1,38 @@
+"""Service logs: one JSON object per line, and nothing of a failing frame's variables."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import structlog
+
+from platform_api.kernel.logging import configure_logging
+
+
+def _login(password: str) -> None:
+    token = f"refresh-{password}"
+    raise ValueError(f"login failed after {len(token)} characters")
+
+
+def test_an_exception_is_logged_with_its_traceback_but_not_the_frames_variables(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("identity")
+    try:
+        try:
+            _login("correct-horse-battery-staple")
+        except ValueError:
+            structlog.get_logger("test").exception("login_crashed")
+        line = capsys.readouterr().out.strip().splitlines()[-1]
+    finally:
+        structlog.reset_defaults()
+        structlog.contextvars.clear_contextvars()
+    record = json.loads(line)
+    assert record["message"] == "login_crashed"
+    assert record["service"] == "identity"
+    (error,) = record["exception"]
+    assert error["exc_type"] == "ValueError"
+    assert [frame["name"] for frame in error["frames"]][-1] == "_login"
+    assert "correct-horse-battery-staple" not in line
+    assert all("locals" not in frame for frame in error["frames"])
