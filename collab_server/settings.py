@@ -51,8 +51,9 @@ class CollabSettings(BaseSettings):
     # Awareness states a room holds (every newcomer gets them all in one message); a client id
     # past it goes unseen until a place frees up.
     max_awareness_entries: int = Field(default=1_000, ge=1)
-    # Messages for other nodes held while Redis is out of reach; beyond it they are dropped
-    # and the other nodes told to catch up from the log once Redis is back (rooms.redis_bus).
+    # Messages for other nodes held while Redis is out of reach (per shard on a cluster);
+    # beyond it they are dropped and the other nodes told to catch up from the log once
+    # Redis is back (rooms.redis_bus).
     bus_queue_bytes: int = Field(default=64 * 1_048_576, ge=1024)
     # A Redis link that answers nothing for this long (a command, a connect, a ping on a
     # quiet subscription link) is taken for lost and replaced: a failed-over host or a

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import time
@@ -73,6 +74,9 @@ class RedisBus:
     """The bus on one Redis server (or a primary and its replicas): PUBLISH/SUBSCRIBE."""
 
     MAX_BATCH = 512  # messages per pipeline
+    # Bytes per pipeline (a message larger than it goes alone): a pipeline is written within
+    # one ``timeout``, so a batch must fit in it on a slow link, or it would fail forever.
+    MAX_BATCH_BYTES = 1_048_576
     RETRY_SECONDS = 0.5
     REFUSED_REPORT_SECONDS = 10.0
     # Failures that say nothing about the messages: the link, not Redis's answer to them.
@@ -104,11 +108,12 @@ class RedisBus:
         # Rooms with messages queued: the lane they are on, and how many. A room's messages
         # stay on one lane until they are sent, so they go out in order.
         self._queued: dict[RoomId, tuple[_Lane, int]] = {}
-        self._pending_bytes = 0
-        self._max_pending_bytes = max_pending_bytes
+        self._max_pending_bytes = max_pending_bytes  # per lane
         self._wake = asyncio.Event()  # the reporter's: a room was dropped, a lane drained
         self.dropped = 0  # messages dropped: the queue was full, or Redis refused them
-        self._dropped_rooms: set[RoomId] = set()  # dropped since the last ``on_dropped``
+        # Rooms dropped since they were last reported, with the lane their messages take:
+        # they are reported once it has drained.
+        self._dropped_rooms: dict[RoomId, _Lane] = {}
         self._refused_reported: dict[RoomId, float] = {}  # room -> when its refusal was reported
         self._refused_owed: dict[RoomId, Exception] = {}  # refused since, with the last error
         self._refused_owed_due = math.inf  # when the first owed report is due
@@ -133,13 +138,17 @@ class RedisBus:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.flush(within=2.0)
+        self._running = False  # no lane starts from now on
         for task in self._tasks():
             if task:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         await self._pubsub.aclose()
         await _close(self._client)
-        for lane in self._lanes.values():
+        await self._close_lanes()
+
+    async def _close_lanes(self) -> None:
+        for lane in list(self._lanes.values()):
             if lane.client is not None:
                 await _close(lane.client)
 
@@ -149,13 +158,13 @@ class RedisBus:
     async def publish(self, room: RoomId, message: bytes) -> None:
         """Queue ``message`` for the room's channel; it goes out with its lane's next
         pipeline."""
-        if self._pending_bytes + len(message) > self._max_pending_bytes:
-            self._drop(room)
-            return
         lane, count = self._queued.get(room) or (self._lane(self._lane_name(room)), 0)
+        if lane.bytes + len(message) > self._max_pending_bytes:
+            self._drop(room, lane)
+            return
         self._queued[room] = (lane, count + 1)
         lane.queue.append((room, message))
-        self._pending_bytes += len(message)
+        lane.bytes += len(message)
         lane.wake.set()
 
     def _lane_name(self, room: RoomId) -> str:
@@ -178,12 +187,12 @@ class RedisBus:
             self._send_forever(lane), name=f"redis-bus-publisher-{lane.name or 'all'}"
         )
 
-    def _drop(self, room: RoomId) -> None:
+    def _drop(self, room: RoomId, lane: _Lane) -> None:
         if self.dropped == 0 or self.dropped % 1000 == 0:
-            _log.error("redis_bus_queue_full", pending_bytes=self._pending_bytes)
-        self._count_dropped(room)
+            _log.error("redis_bus_queue_full", lane=lane.name, pending_bytes=lane.bytes)
+        self._count_dropped(room, lane)
 
-    def _count_refused(self, room: RoomId, error: Exception) -> None:
+    def _count_refused(self, room: RoomId, lane: _Lane, error: Exception) -> None:
         """A refusal is likely to come again, the other nodes' catch-up question included:
         report (and log) a refused room at most every ``REFUSED_REPORT_SECONDS``, or the
         question and its refusal would chase each other, and every update of the room
@@ -199,7 +208,7 @@ class RedisBus:
             return
         self._refused_owed.pop(room, None)
         self._report_refused(room, error, now)
-        self._count_dropped(room)
+        self._count_dropped(room, lane)
 
     def _report_refused(self, room: RoomId, error: Exception, now: float) -> None:
         if len(self._refused_reported) > 10_000:  # rooms that stopped being refused
@@ -223,7 +232,7 @@ class RedisBus:
                 continue
             del self._refused_owed[room]
             self._report_refused(room, error, now)
-            self._dropped_rooms.add(room)
+            self._dropped_rooms[room] = self._lane(self._lane_name(room))
         return self._refused_owed_due - now if self._refused_owed else None
 
     def _tally_dropped(self) -> None:
@@ -231,10 +240,10 @@ class RedisBus:
         if self._metrics is not None:
             self._metrics.bus_dropped.inc()
 
-    def _count_dropped(self, room: RoomId) -> None:
+    def _count_dropped(self, room: RoomId, lane: _Lane) -> None:
         self._tally_dropped()
-        self._dropped_rooms.add(room)
-        self._wake.set()  # the reporter reports it once every lane has drained (may be now)
+        self._dropped_rooms[room] = lane
+        self._wake.set()  # the reporter reports it once its lane has drained (may be now)
 
     async def flush(self, within: float) -> bool:
         """Wait until every queued message was sent (True) or ``within`` seconds passed (False)."""
@@ -247,11 +256,11 @@ class RedisBus:
         return not self._queued
 
     async def _report_forever(self) -> None:
-        """Report the rooms whose messages were dropped once every lane has drained."""
+        """Report the rooms whose messages were dropped once their lane has drained."""
         while True:
             owed_in = self._settle_refused()
-            if self._dropped_rooms and not self._queued:
-                await self._report_dropped()
+            if ready := {room for room, lane in self._dropped_rooms.items() if not lane.queue}:
+                await self._report_dropped(ready)
                 continue
             with contextlib.suppress(TimeoutError):  # woken too when an owed report falls due
                 await asyncio.wait_for(self._wake.wait(), owed_in)
@@ -263,11 +272,16 @@ class RedisBus:
             lane.wake.clear()
             while lane.queue:
                 await self._send_batch(lane)
-            self._wake.set()  # the reporter may be waiting for every lane to drain
+            self._wake.set()  # the reporter may be waiting for this lane to drain
 
     async def _send_batch(self, lane: _Lane) -> None:
         queue = lane.queue
-        batch = [queue[i] for i in range(min(len(queue), self.MAX_BATCH))]
+        batch, size = [queue[0]], len(queue[0][1])
+        for i in range(1, min(len(queue), self.MAX_BATCH)):
+            size += len(queue[i][1])
+            if size > self.MAX_BATCH_BYTES:
+                break
+            batch.append(queue[i])
         try:
             async with self._lane_client(lane).pipeline(transaction=False) as pipe:
                 for room, message in batch:
@@ -293,7 +307,7 @@ class RedisBus:
             await asyncio.sleep(self.RETRY_SECONDS)  # nothing went out: no busy loop
         for _ in batch:
             room, message = queue.popleft()
-            self._pending_bytes -= len(message)
+            lane.bytes -= len(message)
             held, count = self._queued[room]
             if count > 1:
                 self._queued[room] = (held, count - 1)
@@ -311,13 +325,15 @@ class RedisBus:
                 # Presence mends a lost hello (a node not heard from is answered FRESH).
                 self._tally_dropped()
             else:
-                self._count_refused(room, reply)
+                self._count_refused(room, lane, reply)
 
-    async def _report_dropped(self) -> None:
-        """Everything queued went out, so Redis is back: hand over the rooms whose messages
-        were dropped, for the other nodes to be asked to catch up. (Asked while the queue
-        was full, they would not hear it: the question would be dropped too.)"""
-        rooms, self._dropped_rooms = self._dropped_rooms, set()
+    async def _report_dropped(self, rooms: set[RoomId]) -> None:
+        """Everything queued on their lane went out, so Redis is back for them: hand over
+        these rooms whose messages were dropped, for the other nodes to be asked to catch
+        up. (Asked while the lane was full, they would not hear it: the question would be
+        dropped too.)"""
+        for room in rooms:
+            del self._dropped_rooms[room]
         if self._on_dropped is None:
             return
         try:
@@ -365,9 +381,11 @@ class RedisBus:
                     continue
                 message = await self._pubsub.get_message(timeout=alive.poll_seconds)
                 if message is None:
-                    if alive.ping_due():
-                        await self._pubsub.ping()
-                    continue
+                    message = await alive.after_empty_read(
+                        lambda wait: self._pubsub.get_message(timeout=wait), self._pubsub.ping
+                    )
+                    if message is None:
+                        continue
                 alive.heard()
                 if message["type"] != "message":
                     continue
@@ -425,7 +443,13 @@ class ShardedRedisBus(RedisBus):
     its client, as above), so a shard that is away holds up only its own rooms' messages.
     A room's messages stay on one lane until they are sent, so they go out in order; if
     its slot moved meanwhile (a failover), the lane's client sends them to the new owner.
-    The queue's byte budget is shared by the lanes.
+    Each lane has the whole byte budget, and the rooms a lane dropped are reported once
+    that lane has drained, whatever the other lanes hold. Lanes are kept for the life of
+    the bus (one per primary ever seen: an idle task and client each).
+
+    Known limit: a lane made later (for a primary promoted after the start) asks the
+    primary owning slot 0 for the command table when its client starts, so it cannot
+    start while that one is away as well (two faults at once).
     """
 
     # RedisClusterException: the client could not read the slots (the whole cluster away).
@@ -495,9 +519,15 @@ class ShardedRedisBus(RedisBus):
         # Each shard's lane and client now, while every shard answers: a cluster client
         # made later asks a primary it picks for the command table, which fails for as long
         # as that primary is away.
-        for node in self._subscriptions.get_primaries():
-            await self._lane_client(self._lane(node.name)).initialize()
-        await super().__aenter__()
+        try:
+            for node in self._subscriptions.get_primaries():
+                await self._lane_client(self._lane(node.name)).initialize()
+            await super().__aenter__()
+        except BaseException:
+            await self._close_lanes()
+            await _close(self._subscriptions)
+            await _close(self._client)
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -561,13 +591,13 @@ class ShardedRedisBus(RedisBus):
                     await asyncio.sleep(0.01)
                     alive.heard()
                     continue
-                message = await self._shards.get_sharded_message(
-                    ignore_subscribe_messages=False, timeout=alive.poll_seconds, target_node=node
-                )
+                message = await self._read_shard_once(node, alive.poll_seconds)
                 if message is None:
-                    if alive.ping_due():
-                        await pubsub.ping()
-                    continue
+                    message = await alive.after_empty_read(
+                        functools.partial(self._read_shard_once, node), pubsub.ping
+                    )
+                    if message is None:
+                        continue
                 alive.heard()
                 if message["type"] == "sunsubscribe" and message["channel"] in (
                     pubsub.shard_channels
@@ -603,6 +633,11 @@ class ShardedRedisBus(RedisBus):
                 alive.heard()
                 _log.error("redis_bus_read_failed", shard=name, error=repr(exc))
                 await asyncio.sleep(self.RETRY_SECONDS)
+
+    async def _read_shard_once(self, node: ClusterNode, wait: float) -> dict[str, Any] | None:
+        return await self._shards.get_sharded_message(
+            ignore_subscribe_messages=False, timeout=wait, target_node=node
+        )
 
     def _moved_already(self, moved: MovedError) -> bool:
         """Whether every room of the slot a shard says has moved is subscribed on its new
@@ -710,11 +745,12 @@ class ShardedRedisBus(RedisBus):
 class _Lane:
     """Messages in the order they are to be sent, and the task that sends them."""
 
-    __slots__ = ("client", "name", "queue", "task", "wake")
+    __slots__ = ("bytes", "client", "name", "queue", "task", "wake")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.queue: deque[tuple[RoomId, bytes]] = deque()
+        self.bytes = 0  # of the messages queued
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.client: RedisCluster | None = None  # a lane's own, on a cluster
@@ -738,20 +774,29 @@ class _Liveness:
         self._heard = time.monotonic()
         self._pinged = None
 
-    def ping_due(self) -> bool:
-        """Whether to ping now. Raises ``LinkSilent`` if a ping went unanswered too long."""
+    async def after_empty_read(
+        self,
+        read: Callable[[float], Awaitable[dict[str, Any] | None]],
+        ping: Callable[[], Awaitable[object]],
+    ) -> dict[str, Any] | None:
+        """A read came back empty: ping a link quiet for too long. Once its ping is overdue,
+        read once more, waiting (the answer may have come while this event loop was busy
+        elsewhere, and not been read yet); if that is empty too, the link is lost."""
         now = time.monotonic()
-        if self._pinged is not None:
-            if now - self._pinged > self._seconds:
-                raise LinkSilent(
-                    f"no answer to a ping within {self._seconds} s, after "
-                    f"{self._pinged - self._heard:.1f} s of silence"
-                )
-            return False
-        if now - self._heard < self._seconds:
-            return False
-        self._pinged = now
-        return True
+        if self._pinged is None:
+            if now - self._heard >= self._seconds:
+                self._pinged = now
+                await ping()
+            return None
+        if now - self._pinged <= self._seconds:
+            return None
+        message = await read(self.poll_seconds)
+        if message is None:
+            raise LinkSilent(
+                f"no answer to a ping within {self._seconds} s, after "
+                f"{self._pinged - self._heard:.1f} s of silence"
+            )
+        return message
 
 
 def link_options(timeout: float) -> dict[str, Any]:

@@ -35,8 +35,9 @@ class CuttableProxy:
     """A TCP forwarder to Redis whose links can be cut and restored, or silenced, as network
     faults would."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, bytes_per_second: float | None = None) -> None:
         self._target = (host, port)
+        self._rate = bytes_per_second  # each way, on each link
         self._server: asyncio.Server | None = None
         self._links: set[asyncio.StreamWriter] = set()
         self._silenced: set[asyncio.StreamWriter] = set()
@@ -44,10 +45,10 @@ class CuttableProxy:
         self.port = 0
 
     @classmethod
-    def to(cls, redis_url: str) -> CuttableProxy:
+    def to(cls, redis_url: str, bytes_per_second: float | None = None) -> CuttableProxy:
         """A proxy to the Redis server of ``redis_url`` (a ``redis://host:port/db`` URL)."""
         host, _, port = redis_url.removeprefix("redis://").split("/", 1)[0].rpartition(":")
-        return cls(host or "127.0.0.1", int(port or 6379))
+        return cls(host or "127.0.0.1", int(port or 6379), bytes_per_second)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -85,6 +86,8 @@ class CuttableProxy:
                         continue  # lost on the way
                     writer.write(data)
                     await writer.drain()
+                    if self._rate:
+                        await asyncio.sleep(len(data) / self._rate)
             writer.transport.abort()
 
         await asyncio.gather(pump(client_r, server_w), pump(server_r, client_w))
@@ -235,6 +238,32 @@ async def test_a_subscription_link_gone_silent_is_found_out_and_replaced(
         assert gaps[0] - silenced < 3  # ~2 timeouts: silent for one, then a ping unanswered
         await sender.publish(room, b"after")
         await _until(lambda: got[-1:] == [b"after"], 5)
+
+
+async def test_a_queue_larger_than_a_slow_link_carries_in_a_timeout_goes_out_in_parts(
+    redis_url: str,
+) -> None:
+    """A pipeline must be written within one timeout. After an outage the queue can hold far
+    more than a slow link carries in that time: sent as one pipeline it would time out, be
+    sent again, and time out again, forever. It goes out in pipelines of at most 1 MiB."""
+    proxy = CuttableProxy.to(redis_url, bytes_per_second=8_000_000)
+    await proxy.start()
+    room = _rooms(1)[0]
+    try:
+        async with (
+            _listener(redis_url, [room]) as got,
+            RedisBus(f"redis://127.0.0.1:{proxy.port}/0", timeout=0.5) as bus,
+        ):
+            bus.RETRY_SECONDS = 0.05
+            # 16 MB: two seconds on this link, more than a timeout's worth plus what the
+            # sockets' buffers take in.
+            for i in range(16):
+                await bus.publish(room, bytes([i]) * 1_000_000)
+            assert await bus.flush(within=30)
+            await _until(lambda: len(got[room]) >= 16, 10)
+            assert [message[:1] for message in got[room]] == [bytes([i]) for i in range(16)]
+    finally:
+        await proxy.cut()
 
 
 async def test_a_gap_is_reported_even_when_subscribing_again_first_fails(
