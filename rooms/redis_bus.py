@@ -111,9 +111,10 @@ class RedisBus:
         self._max_pending_bytes = max_pending_bytes  # per lane
         self._wake = asyncio.Event()  # the reporter's: a room was dropped, a lane drained
         self.dropped = 0  # messages dropped: the queue was full, or Redis refused them
-        # Rooms dropped since they were last reported, with the lane their messages take:
-        # they are reported once it has drained.
-        self._dropped_rooms: dict[RoomId, _Lane] = {}
+        # Rooms dropped since they were last reported, with the lane their messages take and
+        # how many it will have sent once everything queued ahead of the drop has gone out:
+        # they are reported then.
+        self._dropped_rooms: dict[RoomId, tuple[_Lane, int]] = {}
         self._refused_reported: dict[RoomId, float] = {}  # room -> when its refusal was reported
         self._refused_owed: dict[RoomId, Exception] = {}  # refused since, with the last error
         self._refused_owed_due = math.inf  # when the first owed report is due
@@ -205,6 +206,7 @@ class RedisBus:
             self._tally_dropped()
             self._refused_owed[room] = error
             self._refused_owed_due = min(self._refused_owed_due, due)
+            self._wake.set()  # the reporter wakes for it when it falls due
             return
         self._refused_owed.pop(room, None)
         self._report_refused(room, error, now)
@@ -232,7 +234,7 @@ class RedisBus:
                 continue
             del self._refused_owed[room]
             self._report_refused(room, error, now)
-            self._dropped_rooms[room] = self._lane(self._lane_name(room))
+            self._mark_dropped(room, self._lane(self._lane_name(room)))
         return self._refused_owed_due - now if self._refused_owed else None
 
     def _tally_dropped(self) -> None:
@@ -242,8 +244,11 @@ class RedisBus:
 
     def _count_dropped(self, room: RoomId, lane: _Lane) -> None:
         self._tally_dropped()
-        self._dropped_rooms[room] = lane
-        self._wake.set()  # the reporter reports it once its lane has drained (may be now)
+        self._mark_dropped(room, lane)
+        self._wake.set()  # the reporter reports it once its lane has caught up (may be now)
+
+    def _mark_dropped(self, room: RoomId, lane: _Lane) -> None:
+        self._dropped_rooms[room] = (lane, lane.sent + len(lane.queue))
 
     async def flush(self, within: float) -> bool:
         """Wait until every queued message was sent (True) or ``within`` seconds passed (False)."""
@@ -256,10 +261,12 @@ class RedisBus:
         return not self._queued
 
     async def _report_forever(self) -> None:
-        """Report the rooms whose messages were dropped once their lane has drained."""
+        """Report the rooms whose messages were dropped once their lane has sent everything
+        queued ahead of the drop (it has room again, so the question will not be dropped)."""
         while True:
             owed_in = self._settle_refused()
-            if ready := {room for room, lane in self._dropped_rooms.items() if not lane.queue}:
+            if ready := {room for room, (lane, mark) in self._dropped_rooms.items()
+                         if lane.sent >= mark}:  # fmt: skip
                 await self._report_dropped(ready)
                 continue
             with contextlib.suppress(TimeoutError):  # woken too when an owed report falls due
@@ -272,7 +279,8 @@ class RedisBus:
             lane.wake.clear()
             while lane.queue:
                 await self._send_batch(lane)
-            self._wake.set()  # the reporter may be waiting for this lane to drain
+                if self._dropped_rooms:
+                    self._wake.set()  # the reporter may be waiting for this lane
 
     async def _send_batch(self, lane: _Lane) -> None:
         queue = lane.queue
@@ -308,6 +316,7 @@ class RedisBus:
         for _ in batch:
             room, message = queue.popleft()
             lane.bytes -= len(message)
+            lane.sent += 1
             held, count = self._queued[room]
             if count > 1:
                 self._queued[room] = (held, count - 1)
@@ -403,6 +412,8 @@ class RedisBus:
             except redis.RedisError as exc:  # an error reply (an ACL refusing a channel)
                 alive.heard()
                 _log.error("redis_bus_read_failed", error=repr(exc))
+                if gap:  # subscribing again was refused: try again, not at once
+                    await asyncio.sleep(0.5)
 
     async def _dispatch(self, handler: BusHandler, data: bytes) -> None:
         try:
@@ -691,13 +702,12 @@ class ShardedRedisBus(RedisBus):
             by_shard, failed = {}, broken
             _log.warning("redis_bus_resubscribe_failed", error=repr(exc))
         for shard, names in by_shard.items():
+            self._missed.update(names)  # named once subscribed on a shard that answers
             try:
                 await self._shards.ssubscribe(*names)
             except Exception as exc:
                 failed.add(shard)
                 _log.warning("redis_bus_resubscribe_failed", shard=shard, error=repr(exc))
-            else:  # reported with the next gap mended, if not with this one
-                self._missed.update(names)
         if gone := [name for names in by_shard.values() for name in names
                     if name not in self._handlers]:  # fmt: skip
             with contextlib.suppress(Exception):
@@ -711,19 +721,34 @@ class ShardedRedisBus(RedisBus):
             # Best effort: with the whole cluster away it raises RedisClusterException.
             with contextlib.suppress(Exception):
                 await self._subscriptions.ping(target_nodes=RedisCluster.PRIMARIES)
-        if not mended:
-            return
-        async with self._mended:
-            self._broken -= mended
-            self._mended.notify_all()
+        if mended:
+            async with self._mended:
+                self._broken -= mended
+                self._mended.notify_all()
         self._read_new_shards()
-        missed, self._missed = self._missed, set()
-        rooms = {room for name in missed if (room := self._rooms.get(name)) is not None}
+        # Named now: the rooms subscribed again on their slot's owner, if it answered this
+        # round (a shard that failed part-way has taken some of its rooms, or none).
+        ready = {name for name in self._missed if self._taken(name, failed)}
+        self._missed -= ready
+        rooms = {room for name in ready if (room := self._rooms.get(name)) is not None}
         if self._on_gap is not None and rooms:
             try:
                 await self._on_gap(rooms)
             except Exception as exc:  # the gap keeper must outlive any room's failure
                 _log.error("redis_bus_on_gap_failed", error=repr(exc))
+
+    def _taken(self, name: str, failed: set[str]) -> bool:
+        """Whether a room's channel is subscribed on its slot's owner, which answered."""
+        if name not in self._handlers:
+            return True  # the room left: nothing to name, nothing to keep
+        try:
+            node = self._subscriptions.get_node_from_key(name)
+        except Exception:  # no slot map to go by
+            return False
+        if node is None or node.name in failed:
+            return False
+        pubsub = self._shards.node_pubsub_mapping.get(node.name)
+        return pubsub is not None and name.encode() in pubsub.shard_channels
 
     def _strays(self, broken: set[str]) -> dict[str, list[str]]:
         """The rooms to subscribe again, by the shard that owns their slot: those on a
@@ -745,12 +770,13 @@ class ShardedRedisBus(RedisBus):
 class _Lane:
     """Messages in the order they are to be sent, and the task that sends them."""
 
-    __slots__ = ("bytes", "client", "name", "queue", "task", "wake")
+    __slots__ = ("bytes", "client", "name", "queue", "sent", "task", "wake")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.queue: deque[tuple[RoomId, bytes]] = deque()
         self.bytes = 0  # of the messages queued
+        self.sent = 0  # messages taken off the queue, sent or dropped
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.client: RedisCluster | None = None  # a lane's own, on a cluster

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 import structlog
@@ -18,6 +19,9 @@ def _login(password: str) -> None:
 def test_an_exception_is_logged_with_its_traceback_but_not_the_frames_variables(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    access = logging.getLogger("uvicorn.access").disabled
     configure_logging("identity")
     try:
         try:
@@ -28,6 +32,8 @@ def test_an_exception_is_logged_with_its_traceback_but_not_the_frames_variables(
     finally:
         structlog.reset_defaults()
         structlog.contextvars.clear_contextvars()
+        root.handlers[:], root.level = handlers, level
+        logging.getLogger("uvicorn.access").disabled = access
     record = json.loads(line)
     assert record["message"] == "login_crashed"
     assert record["service"] == "identity"
