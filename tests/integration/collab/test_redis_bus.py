@@ -129,6 +129,35 @@ async def _listener(url: str, rooms: list[RoomId]) -> AsyncIterator[dict[RoomId,
         yield got
 
 
+Gaps = list[tuple[float, set[RoomId] | None]]  # when each was reported, the rooms it named
+
+
+@contextlib.asynccontextmanager
+async def _heard_behind(
+    proxy: CuttableProxy, redis_url: str
+) -> AsyncIterator[tuple[RedisBus, RoomId, list[bytes], Gaps]]:
+    """A bus behind ``proxy`` (0.5 s timeout) whose room has heard a first message from a
+    sender on Redis itself: yields the sender, the room, what it heard and the gaps."""
+    room = _rooms(1)[0]
+    got: list[bytes] = []
+    gaps: Gaps = []
+
+    async def handler(data: bytes) -> None:
+        got.append(data)
+
+    async def on_gap(rooms: set[RoomId] | None) -> None:
+        gaps.append((asyncio.get_running_loop().time(), rooms))
+
+    async with (
+        RedisBus(redis_url) as sender,
+        RedisBus(f"redis://127.0.0.1:{proxy.port}/0", on_gap=on_gap, timeout=0.5) as bus,
+    ):
+        await bus.subscribe(room, handler)
+        await sender.publish(room, b"before")
+        await _until(lambda: got == [b"before"], 5)
+        yield sender, room, got, gaps
+
+
 async def _until(check: object, timeout: float) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not check():  # type: ignore[operator]
@@ -211,31 +240,15 @@ async def test_a_subscription_link_gone_silent_is_found_out_and_replaced(
     """Nothing arrives on a silent subscription link, which looks the same as a quiet room:
     the bus pings it when it has heard nothing for a while, takes it for lost when not even
     the ping is answered, subscribes again on a new link and reports the gap."""
-    room = _rooms(1)[0]
-    got: list[bytes] = []
-    gaps: list[float] = []
-
-    async def handler(data: bytes) -> None:
-        got.append(data)
-
-    async def on_gap(rooms: set[RoomId] | None) -> None:
-        assert rooms is None  # one link carries every room
-        gaps.append(asyncio.get_running_loop().time())
-
-    async with (
-        RedisBus(redis_url) as sender,
-        RedisBus(f"redis://127.0.0.1:{proxy.port}/0", on_gap=on_gap, timeout=0.5) as bus,
-    ):
-        await bus.subscribe(room, handler)
-        await sender.publish(room, b"before")
-        await _until(lambda: got == [b"before"], 5)
+    async with _heard_behind(proxy, redis_url) as (sender, room, got, gaps):
         await asyncio.sleep(1.5)  # quiet, but the link answers its pings: no gap
         assert gaps == []
 
         proxy.silence()
         silenced = asyncio.get_running_loop().time()
         await _until(lambda: gaps, 10)
-        assert gaps[0] - silenced < 3  # ~2 timeouts: silent for one, then a ping unanswered
+        assert gaps[0][0] - silenced < 3  # ~2 timeouts: silent for one, then a ping unanswered
+        assert gaps[0][1] is None  # one link carries every room
         await sender.publish(room, b"after")
         await _until(lambda: got[-1:] == [b"after"], 5)
 
@@ -274,27 +287,10 @@ async def test_a_gap_is_reported_even_when_subscribing_again_first_fails(
     """Subscribing again on a new link times out (Redis does not answer it), then Redis
     answers again: the next read would connect the link by itself, and the gap must still
     be reported, or the rooms would never catch up on what they missed."""
-    room = _rooms(1)[0]
-    got: list[bytes] = []
-    gaps: list[set[RoomId] | None] = []
-
-    async def handler(data: bytes) -> None:
-        got.append(data)
-
-    async def on_gap(rooms: set[RoomId] | None) -> None:
-        gaps.append(rooms)
-
-    async with (
-        RedisBus(redis_url) as sender,
-        RedisBus(f"redis://127.0.0.1:{proxy.port}/0", on_gap=on_gap, timeout=0.5) as bus,
-    ):
-        await bus.subscribe(room, handler)
-        await sender.publish(room, b"before")
-        await _until(lambda: got == [b"before"], 5)
-
+    async with _heard_behind(proxy, redis_url) as (sender, room, got, gaps):
         proxy.silence(next_links=1)  # the link subscribing again is silent too
         await _until(lambda: gaps, 10)
-        assert gaps == [None]  # every room
+        assert [rooms for _, rooms in gaps] == [None]  # every room
         await sender.publish(room, b"after")
         await _until(lambda: got[-1:] == [b"after"], 5)
 

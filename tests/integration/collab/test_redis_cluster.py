@@ -29,6 +29,17 @@ from .conftest import (
 )
 
 
+async def _heard_everywhere(
+    sender: ShardedRedisBus, rooms: list[RoomId], got: Received, message: bytes
+) -> None:
+    """Publish ``message`` in every room and wait until each has heard it last."""
+    for room in rooms:
+        await sender.publish(room, message)
+    await eventually(
+        lambda: all(got[r][-1:] == [message] for r in rooms), what=f"{message!r} everywhere"
+    )
+
+
 def _rooms_on_every_shard(cluster: ThrowawayCluster, per_shard: int = 1) -> list[RoomId]:
     """Rooms of one tenant, ``per_shard`` on each master (by their channel's slot)."""
     tenant = uuid.uuid4()
@@ -154,10 +165,7 @@ async def test_a_dropped_link_to_one_shard_is_a_gap_the_bus_reports_once_subscri
         _listener(redis_cluster, rooms, on_gap) as (_, got),
         ShardedRedisBus(redis_cluster.url) as sender,
     ):
-        for room in rooms:
-            await sender.publish(room, b"before")
-        await eventually(lambda: all(got[r] == [b"before"] for r in rooms), what="before")
-
+        await _heard_everywhere(sender, rooms, got, b"before")
         assert int(cut.cli("CLIENT", "KILL", "TYPE", "pubsub")) == 1
         await eventually(lambda: len(gaps) == 1, timeout=5, what="the gap is reported")
         assert gaps.rooms == [{r for r in rooms if redis_cluster.shard_of(channel(r)) is cut}]
@@ -278,9 +286,7 @@ async def test_a_shard_away_holds_up_only_its_own_rooms_messages_from_this_node(
         _listener(redis_cluster, rooms, None) as (_, got),
         ShardedRedisBus(redis_cluster.url) as node,
     ):
-        for room in rooms:
-            await node.publish(room, b"before")
-        await eventually(lambda: all(got[r] == [b"before"] for r in rooms), what="before")
+        await _heard_everywhere(node, rooms, got, b"before")
         away.kill()
         for i in range(4):
             for room in rooms:
