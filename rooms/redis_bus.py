@@ -10,7 +10,7 @@ catching up from the log, whichever side it is on:
   with the rooms that may have missed some (None: every room), and they catch up;
 - the other nodes missed this node's messages (the queue below was full, or Redis refused
   them with an error reply, so they were dropped): the bus remembers those rooms and, once
-  it has sent everything queued since, calls ``on_dropped`` with them, and the rooms ask
+  it has sent what was queued ahead of the drop, calls ``on_dropped`` with them, and the rooms ask
   the other nodes to catch up. A room Redis keeps refusing is handed over at most every
   ``REFUSED_REPORT_SECONDS``, but no refused update goes unreported (a refused hello,
   such as the catch-up question itself, is only counted).
@@ -24,11 +24,11 @@ subscription link that said nothing for that long is pinged, and taken for lost 
 not even the ping is answered within that time again. Otherwise such a link would hold every
 outgoing message, or hear nothing, until the kernel gave up on it, many minutes later.
 
-Publishing never waits on Redis: messages queue (bounded in bytes) and one task sends
-everything queued so far as a single pipeline — one connection and one round trip per
-batch, however many rooms are busy — and resends a batch that failed once Redis is back.
-On a cluster each shard has a queue, a task and a client of its own (a lane), so a shard
-that is away holds up only its own rooms' messages.
+Publishing never waits on Redis: messages queue (bounded in bytes) and one task sends what
+is queued so far in pipelines of up to 512 messages and 1 MiB — one connection and one round
+trip per batch, however many rooms are busy — and resends a batch that failed once Redis is
+back. On a cluster each shard has a queue, a task and a client of its own (a lane), so a
+shard that is away holds up only its own rooms' messages.
 """
 
 from __future__ import annotations
@@ -455,7 +455,7 @@ class ShardedRedisBus(RedisBus):
     A room's messages stay on one lane until they are sent, so they go out in order; if
     its slot moved meanwhile (a failover), the lane's client sends them to the new owner.
     Each lane has the whole byte budget, and the rooms a lane dropped are reported once
-    that lane has drained, whatever the other lanes hold. Lanes are kept for the life of
+    that lane has sent what was queued ahead of the drop, whatever the other lanes hold. Lanes are kept for the life of
     the bus (one per primary ever seen: an idle task and client each).
 
     Known limit: a lane made later (for a primary promoted after the start) asks the
@@ -768,7 +768,8 @@ class ShardedRedisBus(RedisBus):
 
 
 class _Lane:
-    """Messages in the order they are to be sent, and the task that sends them."""
+    """Messages in the order they are to be sent, the task that sends them and, on a
+    cluster, the client it sends them with."""
 
     __slots__ = ("bytes", "client", "name", "queue", "sent", "task", "wake")
 
