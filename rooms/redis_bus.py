@@ -398,9 +398,7 @@ class RedisBus:
                 alive.heard()
                 if message["type"] != "message":
                     continue
-                handler = self._handlers.get(message["channel"].decode())
-                if handler is not None:
-                    await self._dispatch(handler, message["data"])
+                await self._dispatch(message["channel"], message["data"])
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                 _log.warning(
                     "redis_bus_resubscribe_failed" if gap else "redis_bus_disconnected",
@@ -415,7 +413,11 @@ class RedisBus:
                 if gap:  # subscribing again was refused: try again, not at once
                     await asyncio.sleep(0.5)
 
-    async def _dispatch(self, handler: BusHandler, data: bytes) -> None:
+    async def _dispatch(self, name: bytes, data: bytes) -> None:
+        """Hand a message to its channel's room, if it is still subscribed here."""
+        handler = self._handlers.get(name.decode())
+        if handler is None:
+            return
         try:
             await handler(data)
         except Exception as exc:  # one room's failure must not stop the bus
@@ -621,9 +623,7 @@ class ShardedRedisBus(RedisBus):
                     self._refusals = 0  # a subscription took
                 if message["type"] != "smessage":
                     continue
-                handler = self._handlers.get(message["channel"].decode())
-                if handler is not None:
-                    await self._dispatch(handler, message["data"])
+                await self._dispatch(message["channel"], message["data"])
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                 # What was published meanwhile is lost. The link is not read again before
                 # the gap keeper has connected it anew (a read would connect it too, and

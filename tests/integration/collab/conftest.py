@@ -195,6 +195,25 @@ async def hold_room_on_two_nodes(
     return a, b
 
 
+async def fan_out_goes_on_during_a_catch_up(
+    a: YClient,
+    b: YClient,
+    slow_log: SlowLoads,
+    gap: Callable[[], Awaitable[object]],
+    what: str,
+) -> None:
+    """``gap`` makes b's node catch up from the log, which waits on ``slow_log``: meanwhile
+    a's updates still reach b (the catch-up runs beside the bus reader), and once the log
+    answers b has everything."""
+    slow_log.gate.clear()
+    await gap()
+    await eventually(lambda: slow_log.started == 3, what=what)
+    await a.insert("during ")
+    await eventually(lambda: "during" in str(b), timeout=5, what="fan-out during the catch-up")
+    slow_log.gate.set()
+    await eventually(lambda: str(b) == str(a), what="the catch-up ends")
+
+
 async def first_message(url: str, timeout: float = 10) -> aiohttp.WSMessage:
     """The first thing a bare WebSocket to ``url`` receives (a close, for a refused one)."""
     async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:

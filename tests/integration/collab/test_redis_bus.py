@@ -25,6 +25,7 @@ from .conftest import (
     SlowLoads,
     StartNode,
     control,
+    fan_out_goes_on_during_a_catch_up,
     hold_room_on_two_nodes,
     no_rooms_loaded,
     node_metric,
@@ -527,14 +528,13 @@ async def test_catching_up_after_a_reconnect_holds_up_no_update(
         second={"redis_url": f"redis://127.0.0.1:{proxy.port}/0"},
     )
 
-    slow_log.gate.clear()
-    await proxy.cut()
-    await proxy.start()
-    await eventually(lambda: slow_log.started == 3, what="the reconnected node catches up")
-    await a.insert("during ")
-    await eventually(lambda: "during" in str(b), timeout=5, what="fan-out during the catch-up")
-    slow_log.gate.set()
-    await eventually(lambda: str(b) == str(a), what="the catch-up ends")
+    async def reconnect() -> None:
+        await proxy.cut()
+        await proxy.start()
+
+    await fan_out_goes_on_during_a_catch_up(
+        a, b, slow_log, reconnect, what="the reconnected node catches up"
+    )
 
 
 async def test_an_update_the_full_queue_dropped_reaches_the_other_node_once_redis_is_back(

@@ -25,6 +25,7 @@ from .conftest import (
     StartNode,
     ThrowawayCluster,
     control,
+    fan_out_goes_on_during_a_catch_up,
     hold_room_on_two_nodes,
 )
 
@@ -233,11 +234,9 @@ async def test_a_shard_restarted_is_a_gap_reported_once_it_is_back(
         assert gaps[0] >= restarting
         assert await sender.flush(within=10)
         assert sender.dropped == 0
-        for room in rooms:
-            await sender.publish(room, b"back")
-        await eventually(lambda: all(got[r][-1:] == [b"back"] for r in rooms), what="back")
-        # The other shards got the held messages (perhaps twice: the batch is sent again
-        # whole); the restarted one only if the listener was back on it first: a gap.
+        await _heard_everywhere(sender, rooms, got, b"back")
+        # The other shards got the held messages (their lanes never waited); the restarted
+        # one only if the listener was back on it first: a gap.
         for room in rooms[1:]:
             assert b"while away" in got[room]
 
@@ -507,13 +506,11 @@ async def test_a_dropped_shard_link_makes_the_node_catch_up_beside_the_bus_reade
         first=_cluster_settings(redis_cluster, database_url=collab_db.app_dsn),
         second=_cluster_settings(redis_cluster),
     )
-    slow_log.gate.clear()
-    redis_cluster.shards[2].cli("CLIENT", "KILL", "TYPE", "pubsub")
-    await eventually(lambda: slow_log.started == 3, what="the node catches up")
-    await a.insert("during ")
-    await eventually(lambda: "during" in str(b), timeout=5, what="fan-out during the catch-up")
-    slow_log.gate.set()
-    await eventually(lambda: str(b) == str(a), what="the catch-up ends")
+
+    async def drop_link() -> None:
+        redis_cluster.shards[2].cli("CLIENT", "KILL", "TYPE", "pubsub")
+
+    await fan_out_goes_on_during_a_catch_up(a, b, slow_log, drop_link, what="the node catches up")
 
 
 async def test_an_update_made_while_its_shard_is_away_reaches_the_other_node(
