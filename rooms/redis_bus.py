@@ -457,8 +457,10 @@ class ShardedRedisBus(RedisBus):
     A room's messages stay on one lane until they are sent, so they go out in order; if
     its slot moved meanwhile (a failover), the lane's client sends them to the new owner.
     Each lane has the whole byte budget, and the rooms a lane dropped are reported once
-    that lane has sent what was queued ahead of the drop, whatever the other lanes hold. Lanes are kept for the life of
-    the bus (one per primary ever seen: an idle task and client each).
+    that lane has sent what was queued ahead of the drop, whatever the other lanes hold.
+    A lane whose node the slot map no longer has as a primary (a demoted master, a node
+    replaced) is retired by the gap keeper once it has sent what it held; one is made
+    again if that node is promoted again.
 
     Known limit: a lane made later (for a primary promoted after the start) asks the
     primary owning slot 0 for the command table when its client starts, so it cannot
@@ -572,6 +574,7 @@ class ShardedRedisBus(RedisBus):
                 if self._gap.is_set():
                     await asyncio.sleep(self.RETRY_SECONDS * 2 ** min(self._refusals, 3))
                     await self._mend()
+                await self._retire_lanes()
             except Exception as exc:  # the gap keeper must outlive any failure: try again
                 _log.error("redis_bus_mend_failed", error=repr(exc))
                 self._gap.set()
@@ -736,6 +739,28 @@ class ShardedRedisBus(RedisBus):
                 await self._on_gap(rooms)
             except Exception as exc:  # the gap keeper must outlive any room's failure
                 _log.error("redis_bus_on_gap_failed", error=repr(exc))
+
+    async def _retire_lanes(self) -> None:
+        """Stop and close the lanes of nodes the slot map no longer has as primaries, once
+        they have nothing left to send (their task then waits for a wake-up; messages for
+        their rooms now go to the lane of the slot's owner). A map that cannot be read
+        retires nothing."""
+        try:
+            primaries = {node.name for node in self._subscriptions.get_primaries()}
+        except Exception:
+            return
+        if not primaries:
+            return
+        for name, lane in list(self._lanes.items()):
+            if name in primaries or not name or lane.queue:
+                continue
+            del self._lanes[name]
+            if lane.task is not None:
+                lane.task.cancel()
+                await asyncio.gather(lane.task, return_exceptions=True)
+            if lane.client is not None:
+                await _close(lane.client)
+            _log.info("redis_bus_lane_retired", lane=name)
 
     def _taken(self, name: str, failed: set[str]) -> bool:
         """Whether a room's channel is subscribed on its slot's owner, which answered."""

@@ -342,15 +342,18 @@ async def test_a_failover_moves_the_rooms_to_the_promoted_replica_with_a_gap(
 ) -> None:
     """A shard's replica is promoted (a manual failover, as for maintenance): the old
     master gives its rooms up, and the bus subscribes them on the new one and reports a
-    gap, once; publishing follows the new master too."""
+    gap, once; publishing follows the new master too. The bus that mended retires the
+    demoted master's publishing lane and makes one for the new master when it publishes."""
     cluster = redis_cluster_with_replicas
     rooms = _rooms_on_every_shard(cluster)
     gaps, on_gap = _gaps()
     async with (
-        _listener(cluster, rooms, on_gap) as (_, got),
+        _listener(cluster, rooms, on_gap) as (listener, got),
         ShardedRedisBus(cluster.url) as sender,
     ):
-        promoted = await asyncio.to_thread(cluster.fail_over, cluster.shard_of(channel(rooms[0])))
+        demoted = cluster.shard_of(channel(rooms[0]))
+        assert demoted.address in listener._lanes
+        promoted = await asyncio.to_thread(cluster.fail_over, demoted)
         await eventually(lambda: len(gaps) == 1, timeout=5, what="the gap is reported")
         assert gaps.rooms == [{rooms[0]}]
 
@@ -363,6 +366,11 @@ async def test_a_failover_moves_the_rooms_to_the_promoted_replica_with_a_gap(
         await eventually(lambda: all(got[r] == [b"after"] for r in rooms), what="after")
         await asyncio.sleep(1.0)  # a gap keeper's round or two
         assert len(gaps) == 1
+        assert demoted.address not in listener._lanes
+        assert {s.address for s in cluster.shards if s is not promoted} <= set(listener._lanes)
+        await listener.publish(rooms[0], b"own")
+        await eventually(lambda: got[rooms[0]][-1:] == [b"own"], what="through a new lane")
+        assert promoted.address in listener._lanes
 
 
 async def test_messages_a_shard_refuses_are_dropped_and_their_rooms_reported(
