@@ -105,6 +105,7 @@ class RedisBus:
         self._reporter: asyncio.Task[None] | None = None
         self._running = False
         self._lanes: dict[str, _Lane] = {}
+        self._retiring: set[_Lane] = set()  # lanes taken out, their clients not closed yet
         # Rooms with messages queued: the lane they are on, and how many. A room's messages
         # stay on one lane until they are sent, so they go out in order.
         self._queued: dict[RoomId, tuple[_Lane, int]] = {}
@@ -149,9 +150,16 @@ class RedisBus:
         await self._close_lanes()
 
     async def _close_lanes(self) -> None:
-        for lane in list(self._lanes.values()):
-            if lane.client is not None:
+        for lane in [*self._lanes.values(), *self._retiring]:
+            await self._close_lane(lane)
+
+    async def _close_lane(self, lane: _Lane) -> None:
+        if lane.client is not None:
+            try:
                 await _close(lane.client)
+            except Exception as exc:  # its links are dropped all the same
+                _log.warning("redis_bus_lane_close_failed", lane=lane.name, error=repr(exc))
+        self._retiring.discard(lane)  # (not if cancelled: shutdown closes it then)
 
     def _tasks(self) -> list[asyncio.Task[None] | None]:
         return [self._reader, self._reporter, *(lane.task for lane in self._lanes.values())]
@@ -452,10 +460,13 @@ class ShardedRedisBus(RedisBus):
     ``on_gap`` already, or never had a gap).
 
     Publishing goes by shard: a room's messages join the lane of the shard that owns its
-    slot, with its own queue, task and client (a failing pipeline closes every link of
-    its client, as above), so a shard that is away holds up only its own rooms' messages.
+    slot (as the subscriptions' slot map says: it is read again when the bus mends a gap),
+    with its own queue, task and client (a failing pipeline closes every link of its
+    client, as above), so a shard that is away holds up only its own rooms' messages.
     A room's messages stay on one lane until they are sent, so they go out in order; if
-    its slot moved meanwhile (a failover), the lane's client sends them to the new owner.
+    its slot moved meanwhile, the lane's client follows a MOVED reply to the new owner (a
+    master demoted by a failover takes them itself, as a replica of the slot's owner, and
+    passes them on over the cluster bus).
     Each lane has the whole byte budget, and the rooms a lane dropped are reported once
     that lane has sent what was queued ahead of the drop, whatever the other lanes hold.
     A lane whose node the slot map no longer has as a primary (a demoted master, a node
@@ -754,12 +765,14 @@ class ShardedRedisBus(RedisBus):
         for name, lane in list(self._lanes.items()):
             if name in primaries or not name or lane.queue:
                 continue
+            # Out of the lanes at once (nothing can queue on it between the check and
+            # here); closed at shutdown if this is cancelled before it is closed.
             del self._lanes[name]
+            self._retiring.add(lane)
             if lane.task is not None:
                 lane.task.cancel()
                 await asyncio.gather(lane.task, return_exceptions=True)
-            if lane.client is not None:
-                await _close(lane.client)
+            await self._close_lane(lane)
             _log.info("redis_bus_lane_retired", lane=name)
 
     def _taken(self, name: str, failed: set[str]) -> bool:
