@@ -5,10 +5,14 @@
     # start servers ourselves, each pinned to CPU 0, the load pinned to CPU 1
     uv run python -m loadtests.collab_bench --server node --server pycrdt \\
         --server 'ours@/collab=python -m collab_server --port {port}' --ticket-key key.pem
+    # three nodes of ours sharing rooms through Redis (COLLAB_REDIS_URL, COLLAB_DATABASE_URL)
+    uv run python -m loadtests.collab_bench --nodes 3 --ticket-key key.pem \\
+        --server 'ours@/collab=python -m collab_server --port {port}'
 
 Scenarios (--scenarios): fanout, idle, cold-join, sweep. With --ticket-key every room becomes
 "<tenant>:<room>" and each connection carries its own room ticket (`ticket` query param).
 Each scenario gets a fresh server when servers are started here. Prints a markdown table.
+With several nodes (--nodes, or --url once per node) clients are spread over them.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from loadtests.bench import (
     run_sweep,
     sweep_details,
 )
-from loadtests.servers import ProcessProbe, ServerSpec, parse_server, start_server
+from loadtests.servers import ProcessProbe, ServerSpec, parse_server, start_servers
 from loadtests.tickets import RoomAddressing, TicketMinter, load_private_key
 from loadtests.trace import BuiltDocument, build_document
 
@@ -51,12 +55,22 @@ def _parser() -> argparse.ArgumentParser:
         prog="collab_bench", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     target = p.add_argument_group("target")
-    target.add_argument("--url", help="base URL of a running server (rooms are appended)")
-    target.add_argument("--server-pid", type=int, help="pid of that server, for CPU and memory")
-    target.add_argument("--name", help="column name for --url (default: the URL)")
+    target.add_argument(
+        "--url", action="append", default=[],
+        help="base URL of a running server (rooms are appended); once per node of it",
+    )  # fmt: skip
+    target.add_argument(
+        "--server-pid", action="append", type=int, default=[],
+        help="pid of that server, for CPU and memory (once per node: summed)",
+    )  # fmt: skip
+    target.add_argument("--name", help="column name for --url (default: the first URL)")
     target.add_argument(
         "--server", action="append", default=[], metavar="SPEC", type=parse_server,
         help="start a server: node | pycrdt | NAME[@/path]=COMMAND with {port} (repeatable)",
+    )  # fmt: skip
+    target.add_argument(
+        "--nodes", type=int, default=1,
+        help="start N nodes of each --server (they must share rooms, e.g. through Redis)",
     )  # fmt: skip
     target.add_argument("--server-cpu", type=int, default=0, help="CPU for started servers")
     target.add_argument("--load-cpu", type=int, default=1, help="CPU for the load (-1: no pinning)")
@@ -132,7 +146,7 @@ class Bench:
         )
 
     async def scenario(
-        self, name: str, url: str, probe: ProcessProbe | None, report: ServerReport
+        self, name: str, urls: list[str], probe: ProcessProbe | None, report: ServerReport
     ) -> None:
         # Nothing of ours runs yet, so this is other work; in a thread, so Ctrl-C still works.
         busy = await asyncio.to_thread(_wait_quiet, self.args.quiet_wait)
@@ -140,31 +154,41 @@ class Bench:
         if busy > 20:
             report.notes.append(f"{name}: the machine was {busy:.0f}% busy with other work")
         if name == "fanout":
-            report.fanout = await run_fanout(url, self.addressing, self.fanout, probe)
+            report.fanout = await run_fanout(urls, self.addressing, self.fanout, probe)
             report.notes += report.fanout.errors
         elif name == "idle":
-            report.idle = await run_idle(url, self.addressing, self.idle, probe)
+            report.idle = await run_idle(urls, self.addressing, self.idle, probe)
             report.notes += report.idle.errors
         elif name == "cold-join":
             assert self.built is not None
-            report.cold_join = await run_cold_join(url, self.addressing, self.built, self.cold)
+            report.cold_join = await run_cold_join(urls, self.addressing, self.built, self.cold)
         elif name == "sweep":
-            report.sweep = await run_sweep(url, self.addressing, self.sweep, probe)
+            report.sweep = await run_sweep(urls, self.addressing, self.sweep, probe)
 
-    async def against_url(self, url: str, pid: int | None, scenarios: list[str]) -> ServerReport:
-        report = ServerReport(self.args.name or url)
-        probe = ProcessProbe(pid) if pid else None
+    async def against_urls(
+        self, urls: list[str], pids: list[int], scenarios: list[str]
+    ) -> ServerReport:
+        report = ServerReport(self.args.name or _column(urls[0], len(urls)))
+        probe = ProcessProbe(*pids) if pids else None
         for name in scenarios:
-            await self.scenario(name, url, probe, report)
+            await self.scenario(name, urls, probe, report)
         return report
 
     async def against_spec(self, spec: ServerSpec, scenarios: list[str]) -> ServerReport:
-        report = ServerReport(spec.name)
+        nodes = self.args.nodes
+        report = ServerReport(_column(spec.name, nodes))
         cpu = self.args.server_cpu if self.args.load_cpu >= 0 else None
         for name in scenarios:
-            with start_server(spec, cpu=cpu) as server:  # a fresh server per scenario
-                await self.scenario(name, server.url, server.probe, report)
+            # Fresh servers per scenario; every node on the same CPU.
+            with start_servers(spec, nodes, cpu=cpu) as servers:
+                urls = [server.url for server in servers]
+                probe = ProcessProbe(*(server.process.pid for server in servers))
+                await self.scenario(name, urls, probe, report)
         return report
+
+
+def _column(name: str, nodes: int) -> str:
+    return name if nodes == 1 else f"{name} ({nodes} nodes)"
 
 
 async def main_async(args: argparse.Namespace) -> list[ServerReport]:
@@ -174,13 +198,15 @@ async def main_async(args: argparse.Namespace) -> list[ServerReport]:
         raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")
     if bool(args.url) == bool(args.server):
         raise SystemExit("give either --url or at least one --server")
+    if args.nodes < 1 or (args.url and args.nodes != 1):
+        raise SystemExit("--nodes N (N >= 1) is for started servers: give --url once per node")
     built = None
     if "cold-join" in scenarios:
         _log(f"building a {args.trace_ops:,}-operation typing trace")
         built = build_document(args.trace_ops, ops_per_update=args.ops_per_update)
     bench = Bench(args, built)
     if args.url:
-        return [await bench.against_url(args.url, args.server_pid, scenarios)]
+        return [await bench.against_urls(args.url, args.server_pid, scenarios)]
     return [await bench.against_spec(spec, scenarios) for spec in args.server]
 
 

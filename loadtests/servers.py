@@ -80,16 +80,26 @@ def free_port(host: str = HOST) -> int:
 
 
 class ProcessProbe:
-    """CPU seconds and resident memory of a process and all its descendants."""
+    """CPU seconds and resident memory of one or more processes and all their descendants,
+    summed (several nodes of one server count as one)."""
 
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
+    def __init__(self, *pids: int) -> None:
+        if not pids:
+            raise ValueError("ProcessProbe needs at least one pid")
+        self.processes = [psutil.Process(pid) for pid in pids]
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """The probed processes (their descendants not included)."""
+        return tuple(process.pid for process in self.processes)
 
     def _tree(self) -> list[psutil.Process]:
-        try:
-            return [self.process, *self.process.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
+        tree: dict[int, psutil.Process] = {}  # by pid: a probed process may descend from another
+        for process in self.processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                for proc in (process, *process.children(recursive=True)):
+                    tree[proc.pid] = proc
+        return list(tree.values())
 
     def cpu_seconds(self) -> float:
         total = 0.0
@@ -186,3 +196,16 @@ def start_server(
             yield RunningServer(spec, port, process, ProcessProbe(process.pid))
         finally:
             _stop(process)
+
+
+@contextlib.contextmanager
+def start_servers(
+    spec: ServerSpec, count: int, *, cpu: int | None = None, start_timeout: float = 30.0
+) -> Iterator[list[RunningServer]]:
+    """Run `count` instances of `spec` (the nodes of one server), each on a free port, all
+    pinned to `cpu`; stop them all on exit."""
+    with contextlib.ExitStack() as stack:
+        yield [
+            stack.enter_context(start_server(spec, cpu=cpu, start_timeout=start_timeout))
+            for _ in range(count)
+        ]

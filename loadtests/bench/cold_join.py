@@ -4,6 +4,10 @@ A loader client replays the trace as updates (one per `ops_per_update` operation
 stays connected (pycrdt-websocket drops a room when its last client leaves). Once a probe
 client sees the whole document, `joins` fresh clients connect one after the other; each is
 timed from opening the connection to having applied the server's SyncStep2.
+
+With several nodes of a server, the loader (and the probe) use node 0 and joiner j node
+j % N. On another node the first joiner finds the room not loaded there, so that node loads
+it from the update log (which needs a log shared by the nodes): the max shows that load.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from crdt import encode_update
@@ -58,11 +63,13 @@ async def _sees_document(target: str, built: BuiltDocument, deflate: bool) -> bo
 
 
 async def run_cold_join(
-    url: str, addressing: RoomAddressing, built: BuiltDocument, config: ColdJoinConfig
+    urls: Sequence[str], addressing: RoomAddressing, built: BuiltDocument, config: ColdJoinConfig
 ) -> ColdJoinResult:
-    """Load `built` into a fresh room, then time `config.joins` cold joins."""
+    """Load `built` into a fresh room on the first node, then time `config.joins` cold joins
+    spread over the nodes."""
 
-    def target() -> str:
+    def target(node: int = 0) -> str:
+        url = urls[node % len(urls)]
         return room_url(url, addressing.room(config.room), addressing.query(config.room))
 
     began = time.perf_counter()
@@ -82,8 +89,8 @@ async def run_cold_join(
         join_ms: list[float] = []
         correct = True
         sync_bytes = 0
-        for _ in range(config.joins):
-            address = target()  # minted before the clock starts
+        for join in range(config.joins):
+            address = target(join)  # minted before the clock starts
             start = time.perf_counter()
             client = await YClient.connect(address, compression=config.deflate)
             try:

@@ -9,6 +9,11 @@ a client's own edits (both reference servers send them) are counted apart.
 Edits follow a fixed schedule (open loop): a slow server makes latency grow, not the load
 shrink. The first `warmup` seconds of edits are not measured. Rooms are split between
 worker processes when `processes` > 1.
+
+With several nodes of a server (several URLs), client i of every room connects to node
+i % N, so each room spans the nodes and most deliveries cross from one node to another (over
+the server's own bus). A receiver knows its node and finds the sender's in the marker
+(ident = room * clients + index), so latencies are also split into same-node and cross-node.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import asyncio
 import random
 import re
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -51,7 +57,9 @@ class WorkerResult:
     delivered: int = 0
     echoes: int = 0
     expected: int = 0
-    latencies_us: list[int] = field(default_factory=list)
+    # Edit-to-remote latencies of deliveries within one node and from one node to another.
+    same_node_us: list[int] = field(default_factory=list)
+    cross_node_us: list[int] = field(default_factory=list)
     rooms: int = 0
     converged: int = 0
     started_at: float = 0.0
@@ -60,6 +68,32 @@ class WorkerResult:
     load_cpu_s: float = 0.0
     load_window_s: float = 0.0
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """Deliveries of one kind (same-node or cross-node) and their latency."""
+
+    delivered: int
+    p50_ms: float
+    p99_ms: float
+
+    @classmethod
+    def of(cls, latencies_us: Sequence[int]) -> Deliveries:
+        return cls(
+            len(latencies_us),
+            percentile(latencies_us, 50) / 1000,
+            percentile(latencies_us, 99) / 1000,
+        )
+
+
+@dataclass(frozen=True)
+class NodeSplit:
+    """With several nodes: deliveries to a client on the sender's node and on another one."""
+
+    nodes: int
+    same_node: Deliveries
+    cross_node: Deliveries
 
 
 @dataclass(frozen=True)
@@ -79,6 +113,7 @@ class FanoutResult:
     load_cpu_pct: float
     others_cpu_pct: float  # other processes on the machine, in % of one CPU
     errors: list[str]
+    node_split: NodeSplit | None = None  # None with one node
 
     @property
     def delivered_per_s(self) -> float:
@@ -98,8 +133,11 @@ class FanoutResult:
 class _Peer:
     """One client's bookkeeping; `ident` is unique across rooms and processes."""
 
-    def __init__(self, ident: int, result: WorkerResult) -> None:
+    def __init__(self, ident: int, config: FanoutConfig, nodes: int, result: WorkerResult) -> None:
         self.ident = ident
+        self.clients = config.clients
+        self.nodes = nodes
+        self.node = ident % config.clients % nodes  # the index of the node it connects to
         self.result = result
         self.client: YClient | None = None
         self.length = 0
@@ -112,11 +150,15 @@ class _Peer:
             sent_us = int(match[2], 16)
             if sent_us < self.measure_from_us:
                 continue
-            if int(match[1], 16) == self.ident:
+            sender = int(match[1], 16)
+            if sender == self.ident:
                 self.result.echoes += 1
+                continue
+            self.result.delivered += 1
+            if sender % self.clients % self.nodes == self.node:
+                self.result.same_node_us.append(now_us - sent_us)
             else:
-                self.result.delivered += 1
-                self.result.latencies_us.append(now_us - sent_us)
+                self.result.cross_node_us.append(now_us - sent_us)
 
 
 async def _edit(peer: _Peer, rng: random.Random, config: FanoutConfig, start: float) -> None:
@@ -164,23 +206,25 @@ async def _edit_and_drain(
 
 
 async def run_worker(
-    url: str,
+    urls: Sequence[str],
     addressing: RoomAddressing,
     config: FanoutConfig,
     room_ids: list[int],
     start: float | None,
 ) -> WorkerResult:
-    """Connect this worker's rooms, edit from wall time `start` (None: once connected),
-    drain, check convergence."""
+    """Connect this worker's rooms (client i of each to node i % N), edit from wall time
+    `start` (None: once connected), drain, check convergence."""
     result = WorkerResult(rooms=len(room_ids))
     rooms = [
-        [_Peer(r * config.clients + i, result) for i in range(config.clients)] for r in room_ids
+        [_Peer(r * config.clients + i, config, len(urls), result) for i in range(config.clients)]
+        for r in room_ids
     ]
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def join(room_id: int, peer: _Peer) -> None:
         name = f"{config.prefix}-{room_id}"
         async with gate:
+            url = urls[peer.node]
             target = room_url(url, addressing.room(name), addressing.query(name))
             peer.client = await YClient.connect(
                 target, apply_remote=False, on_update=peer.on_update, compression=config.deflate
@@ -215,19 +259,23 @@ async def run_worker(
 
 
 def _worker_process(
-    url: str,
+    urls: Sequence[str],
     addressing: RoomAddressing,
     config: FanoutConfig,
     room_ids: list[int],
     start: float | None,
 ) -> WorkerResult:
-    return asyncio.run(run_worker(url, addressing, config, room_ids, start))
+    return asyncio.run(run_worker(urls, addressing, config, room_ids, start))
 
 
 async def run_fanout(
-    url: str, addressing: RoomAddressing, config: FanoutConfig, probe: ProcessProbe | None
+    urls: Sequence[str],
+    addressing: RoomAddressing,
+    config: FanoutConfig,
+    probe: ProcessProbe | None,
 ) -> FanoutResult:
-    """Run the scenario; rooms are dealt round-robin to `config.processes` workers."""
+    """Run the scenario against the nodes at `urls`; rooms are dealt round-robin to
+    `config.processes` workers."""
     # Worker processes start on a common wall-clock time; one in-process worker starts as
     # soon as its clients are connected.
     setup = 3.0 + 0.02 * config.rooms * config.clients / config.processes
@@ -235,19 +283,21 @@ async def run_fanout(
     shares = [list(range(config.rooms))[i :: config.processes] for i in range(config.processes)]
     with CpuSampler(probe) as sampler:
         if config.processes == 1:
-            parts = [await run_worker(url, addressing, config, shares[0], start)]
+            parts = [await run_worker(urls, addressing, config, shares[0], start)]
         else:
             loop = asyncio.get_running_loop()
             with ProcessPoolExecutor(config.processes, mp_context=get_context("spawn")) as pool:
                 futures = [
                     loop.run_in_executor(
-                        pool, _worker_process, url, addressing, config, share, start
+                        pool, _worker_process, list(urls), addressing, config, share, start
                     )
                     for share in shares
                 ]
                 parts = list(await asyncio.gather(*futures))
     end = max(part.drained_at for part in parts) or time.time()
-    latencies = [value for part in parts for value in part.latencies_us]
+    same = [value for part in parts for value in part.same_node_us]
+    cross = [value for part in parts for value in part.cross_node_us]
+    latencies = same + cross
     began = min((part.started_at for part in parts if part.started_at), default=end)
     window = max(end - began, 1e-9)
     return FanoutResult(
@@ -269,4 +319,9 @@ async def run_fanout(
         others_cpu_pct=100 * sampler.others_between(began, end) / window,
         errors=[e for p in parts for e in p.errors]
         + [f"worker started {p.late_start_s:.1f} s late" for p in parts if p.late_start_s > 0.5],
+        node_split=(
+            NodeSplit(len(urls), Deliveries.of(same), Deliveries.of(cross))
+            if len(urls) > 1
+            else None
+        ),
     )

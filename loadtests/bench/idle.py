@@ -2,12 +2,15 @@
 
 Connections are spread over rooms of `per_room` clients; "connect time" runs from opening
 the TCP connection to having applied the server's SyncStep2 (y-websocket's "synced").
+With several nodes of a server, client i of each room connects to node i % N (memory is
+that of every node together).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from websockets.exceptions import WebSocketException
@@ -45,7 +48,7 @@ class IdleResult:
 
 
 async def run_idle(
-    url: str, addressing: RoomAddressing, config: IdleConfig, probe: ProcessProbe | None
+    urls: Sequence[str], addressing: RoomAddressing, config: IdleConfig, probe: ProcessProbe | None
 ) -> IdleResult:
     """Open `config.connections` connections, measure, close them all."""
     rss_before = await asyncio.to_thread(probe.settled_rss) if probe else None
@@ -56,6 +59,7 @@ async def run_idle(
 
     async def open_one(index: int) -> None:
         name = f"{config.prefix}-{index // config.per_room}"
+        url = urls[index % config.per_room % len(urls)]
         target = room_url(url, addressing.room(name), addressing.query(name))
         async with gate:
             began = time.perf_counter()

@@ -32,7 +32,7 @@ def _num(value: float | None, digits: int = 0) -> str:
 
 def _fanout_rows(r: FanoutResult) -> list[tuple[str, str]]:
     c = r.config
-    return [
+    rows = [
         (
             f"fan-out {c.rooms}x{c.clients} @ {c.rate:g}/s, {c.duration:g} s: delivered updates/s",
             _num(r.delivered_per_s),
@@ -48,6 +48,16 @@ def _fanout_rows(r: FanoutResult) -> list[tuple[str, str]]:
             f"{_num(r.load_cpu_pct)}% / {_num(r.others_cpu_pct)}%",
         ),
     ]
+    split = r.node_split
+    if split is not None:
+        for kind, part in (("same-node", split.same_node), ("cross-node", split.cross_node)):
+            rows.append(
+                (
+                    f"fan-out over {split.nodes} nodes, {kind}: p50 / p99 (ms) (deliveries)",
+                    f"{_num(part.p50_ms, 1)} / {_num(part.p99_ms, 1)} ({part.delivered:,})",
+                )
+            )
+    return rows
 
 
 def _idle_rows(r: IdleResult) -> list[tuple[str, str]]:
@@ -133,11 +143,11 @@ def sweep_details(reports: list[ServerReport]) -> str:
 
 
 def as_json(reports: list[ServerReport]) -> list[dict[str, Any]]:
-    """Plain data (latency samples left out)."""
+    """Plain data (a fan-out's `node_split` only with several nodes)."""
 
     def strip(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k != "latencies_us"}
+            return {k: strip(v) for k, v in value.items() if not (k == "node_split" and v is None)}
         if isinstance(value, list):
             return [strip(v) for v in value]
         return value

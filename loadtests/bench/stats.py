@@ -68,8 +68,9 @@ class CpuSampler:
 
     def __enter__(self) -> CpuSampler:
         if self.probe is not None:
-            children = self._own.process.children(recursive=True)
-            self._server_is_ours = self.probe.process.pid in {c.pid for c in children}
+            # Started here (every node a child of the bench) or given by pid (none is).
+            children = {c.pid for own in self._own.processes for c in own.children(recursive=True)}
+            self._server_is_ours = set(self.probe.pids) <= children
         self._sample()
         self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
         self._thread.start()

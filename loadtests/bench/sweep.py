@@ -8,6 +8,7 @@ A load generator above ~90% CPU is itself the bottleneck: the step says so.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from loadtests.bench.fanout import FanoutConfig, FanoutResult, run_fanout
@@ -60,7 +61,7 @@ def _sustained(result: FanoutResult, limit_ms: float) -> bool:
 
 
 async def run_sweep(
-    url: str, addressing: RoomAddressing, config: SweepConfig, probe: ProcessProbe | None
+    urls: Sequence[str], addressing: RoomAddressing, config: SweepConfig, probe: ProcessProbe | None
 ) -> SweepResult:
     """Run one fan-out step per rate, in fresh rooms, until a step is not sustained."""
     steps: list[SweepStep] = []
@@ -71,7 +72,7 @@ async def run_sweep(
             duration=config.step_duration,
             prefix=f"{config.base.prefix}-sweep{index}",
         )
-        result = await run_fanout(url, addressing, step_config, probe)
+        result = await run_fanout(urls, addressing, step_config, probe)
         steps.append(SweepStep(rate, result, _sustained(result, config.p99_limit_ms)))
         if not steps[-1].sustained:
             break
