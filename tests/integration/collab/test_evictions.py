@@ -78,7 +78,8 @@ async def _leave(client: YClient, *_: Any) -> None:
         pytest.param(
             {"max_message_bytes": 4096}, {}, _oversize, {"1009": 1}, id="1009-oversize-frame"
         ),
-        pytest.param({}, {"ttl": 1}, _nothing, {"4401": 1}, id="4401-expired"),
+        # Ticket times are whole seconds: a 2 s ticket lasts 1 to 2 s, time to sync first.
+        pytest.param({}, {"ttl": 2}, _nothing, {"4401": 1}, id="4401-expired"),
         pytest.param({}, {}, _revoke, {"4403": 1}, id="4403-revoked"),
         pytest.param({"max_document_bytes": 65_536}, {}, _grow, {"4413": 1}, id="4413"),
         pytest.param({}, {}, _leave, {}, id="client-leaves"),

@@ -248,9 +248,10 @@ async def test_refreshed_ticket_keeps_the_connection(
 ) -> None:
     base = await start_node()
     user = str(uuid.uuid4())
-    client = await connect(base, room_key, ttl=1, user=user)
+    # Ticket times are whole seconds: a 2 s ticket lasts 1 to 2 s, time to send the new one.
+    client = await connect(base, room_key, ttl=2, user=user)
     await client.send_raw(mint(room_key, user=user, ttl=60))
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(2.5)  # past the first ticket's expiry
     assert not client.ws.closed
     await client.insert("still here")
 
@@ -409,10 +410,10 @@ async def test_a_ticket_that_expires_while_the_room_loads_gets_nothing_of_it(
     base = await start_node(update_log=slow_log)
     slow_log.gate.clear()
     joining = asyncio.create_task(
-        first_message(f"{base}/{room_key}?ticket={mint(room_key, ttl=1)}")
+        first_message(f"{base}/{room_key}?ticket={mint(room_key, ttl=2)}")  # lasts 1 to 2 s
     )
     await eventually(lambda: slow_log.started == 1, what="the room starts loading")
-    await asyncio.sleep(1.2)  # the ticket expires meanwhile
+    await asyncio.sleep(2.2)  # the ticket expires meanwhile
     slow_log.gate.set()
     message = await joining
     assert message.type == aiohttp.WSMsgType.CLOSE

@@ -77,6 +77,9 @@ async def test_send_receive_ack(make_queue: QueueFactory) -> None:
 
 async def test_unacked_job_comes_back_to_another_consumer(make_queue: QueueFactory) -> None:
     first, second = make_queue(), make_queue()
+    # Connected before the job is taken: its visibility timeout is short, and a client's first
+    # call (credentials, connection) can take most of it on a busy machine.
+    assert await second.receive(wait_seconds=0.1) is None
     await first.send({"job": "crash"})
     taken = await receive_within(first, 5)
     assert taken is not None
