@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from pycrdt import Doc
@@ -164,6 +167,7 @@ class Room:
         self._closed = False
         self._catching_up: asyncio.Task[None] | None = None
         self._catch_up_again = False  # asked while catching up: once more when it ends
+        self._access_at: dict[str, float] = {}  # user -> time of the last access change applied
 
     async def load(self) -> None:
         """Subscribe, say hello, then load: nothing can fall between the three."""
@@ -705,7 +709,7 @@ class Room:
             elif frame.kind is Kind.AWARENESS:
                 self._apply_remote_awareness(frame)
             else:
-                self._apply_control(json.loads(frame.payload))
+                self._apply_remote_control(json.loads(frame.payload))
         await self._publish_claimed()  # ids its GONE or removals let go, handed over here
 
     def _apply_remote_update(self, frame: Frame) -> None:
@@ -726,20 +730,37 @@ class Room:
                 frame.payload if taken is message else encode_awareness(taken), exclude=None
             )
 
-    def _apply_control(self, command: dict[str, str]) -> None:
-        """Access changes from the dojo service: they apply to live connections at once."""
-        state = _access_state(command)
-        for peer in [p for p in self.peers | self._admitted if p.user_id == command.get("user")]:
+    def _apply_state(self, user: str, state: str) -> None:
+        """An access change of ``user``: it applies to their live connections at once."""
+        for peer in [p for p in self.peers | self._admitted if p.user_id == user]:
             _apply_access(peer, state)
+
+    def _apply_remote_control(self, command: dict[str, Any]) -> None:
+        """Another node's access change. The bus may deliver two changes of one user out of
+        order (right after a Redis Cluster failover a room's messages can reach the other
+        nodes by two paths), so a change older than the last one applied here for that user
+        (by the times the nodes that made them give) is dropped: the newer one stands. A
+        frame without a time (a node of an earlier version) applies as it comes. No Redis
+        read here: this runs on the bus reader, which every room's fan-out waits for."""
+        user = str(command.get("user", ""))
+        at = command.get("at")
+        if isinstance(at, int | float):
+            if at < self._access_at.get(user, -math.inf):
+                return
+            self._access_at[user] = at
+        self._apply_state(user, _access_state(command))
 
     async def control(self, command: dict[str, str]) -> None:
         """Apply a control command here and on every other node holding the room, and
         remember it, so that tickets issued before it cannot undo it on a reconnect (and
-        a catch-up repairs a node whose copy of the command the bus dropped)."""
-        state = _access_state(command)
-        await self._access.record(self.id, command.get("user", ""), state, time.time())
-        self._apply_control(command)
-        await self._publish(Kind.CONTROL, json.dumps(command).encode())
+        a catch-up repairs a node whose copy of the command the bus dropped). The frame
+        carries the change's time, for the other nodes to tell it from a later one."""
+        user, state, at = command.get("user", ""), _access_state(command), time.time()
+        await self._access.record(self.id, user, state, at)
+        if at >= self._access_at.get(user, -math.inf):  # (not overtaken meanwhile)
+            self._access_at[user] = at
+            self._apply_state(user, state)
+        await self._publish(Kind.CONTROL, json.dumps({**command, "at": at}).encode())
 
     async def _reapply_access(self) -> None:
         """Judge the local peers against the access ledger, as their tickets would be on a
@@ -817,9 +838,9 @@ class Room:
             raise judged
 
 
-def _access_state(command: dict[str, str]) -> str:
+def _access_state(command: Mapping[str, Any]) -> str:
     """The access ledger's state for a control command: a role, or "revoked"."""
-    return "revoked" if command.get("type") == "revoke" else command.get("role", "read")
+    return "revoked" if command.get("type") == "revoke" else str(command.get("role", "read"))
 
 
 def _apply_access(peer: Peer, state: str) -> None:
