@@ -730,8 +730,14 @@ class Room:
                 frame.payload if taken is message else encode_awareness(taken), exclude=None
             )
 
-    def _apply_state(self, user: str, state: str) -> None:
-        """An access change of ``user``: it applies to their live connections at once."""
+    def _apply_state(self, user: str, state: str, at: float | None) -> None:
+        """An access change of ``user`` made at ``at``: it applies to their live connections
+        at once, unless a change made later was applied here already (None: a change that
+        gives no time applies as it comes)."""
+        if at is not None:
+            if at < self._access_at.get(user, -math.inf):
+                return
+            self._access_at[user] = at
         for peer in [p for p in self.peers | self._admitted if p.user_id == user]:
             _apply_access(peer, state)
 
@@ -742,13 +748,12 @@ class Room:
         (by the times the nodes that made them give) is dropped: the newer one stands. A
         frame without a time (a node of an earlier version) applies as it comes. No Redis
         read here: this runs on the bus reader, which every room's fan-out waits for."""
-        user = str(command.get("user", ""))
         at = command.get("at")
-        if isinstance(at, int | float):
-            if at < self._access_at.get(user, -math.inf):
-                return
-            self._access_at[user] = at
-        self._apply_state(user, _access_state(command))
+        self._apply_state(
+            str(command.get("user", "")),
+            _access_state(command),
+            at if isinstance(at, int | float) else None,
+        )
 
     async def control(self, command: dict[str, str]) -> None:
         """Apply a control command here and on every other node holding the room, and
@@ -757,9 +762,7 @@ class Room:
         carries the change's time, for the other nodes to tell it from a later one."""
         user, state, at = command.get("user", ""), _access_state(command), time.time()
         await self._access.record(self.id, user, state, at)
-        if at >= self._access_at.get(user, -math.inf):  # (not overtaken meanwhile)
-            self._access_at[user] = at
-            self._apply_state(user, state)
+        self._apply_state(user, state, at)  # (unless overtaken meanwhile)
         await self._publish(Kind.CONTROL, json.dumps({**command, "at": at}).encode())
 
     async def _reapply_access(self) -> None:
