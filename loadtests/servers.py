@@ -134,7 +134,6 @@ class RunningServer:
     spec: ServerSpec
     port: int
     process: subprocess.Popen[bytes]
-    probe: ProcessProbe
 
     @property
     def url(self) -> str:
@@ -193,7 +192,7 @@ def start_server(
                 raise RuntimeError(
                     f"server {spec.name} ({shlex.join(command)}): {exc}\n{tail}"
                 ) from exc
-            yield RunningServer(spec, port, process, ProcessProbe(process.pid))
+            yield RunningServer(spec, port, process)
         finally:
             _stop(process)
 

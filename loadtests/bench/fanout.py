@@ -137,12 +137,16 @@ class _Peer:
         self.ident = ident
         self.clients = config.clients
         self.nodes = nodes
-        self.node = ident % config.clients % nodes  # the index of the node it connects to
+        self.node = self.node_of(ident)  # the index of the node it connects to
         self.result = result
         self.client: YClient | None = None
         self.length = 0
         self.sent = 0  # measured edits: those made after the warm-up
         self.measure_from_us = 0
+
+    def node_of(self, ident: int) -> int:
+        """The node of the client `ident`: the i-th client of each room is on node i % N."""
+        return ident % self.clients % self.nodes
 
     def on_update(self, payload: bytes, received_at_ns: int) -> None:
         now_us = received_at_ns // 1000
@@ -155,7 +159,7 @@ class _Peer:
                 self.result.echoes += 1
                 continue
             self.result.delivered += 1
-            if sender % self.clients % self.nodes == self.node:
+            if self.node_of(sender) == self.node:
                 self.result.same_node_us.append(now_us - sent_us)
             else:
                 self.result.cross_node_us.append(now_us - sent_us)

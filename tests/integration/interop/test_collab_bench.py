@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as redis
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from platform_api.kernel.keys import generate_private_key_pem
 from platform_api.kernel.provision import ServiceDatabase
@@ -30,13 +28,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_compare_runs_every_scenario_and_prints_one_table(tmp_path: Path) -> None:
     require_node()
     key = tmp_path / "ticket.pem"
-    key.write_bytes(
-        Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    key.write_text(generate_private_key_pem())
     out = tmp_path / "results.json"
     command = [
         sys.executable, "-m", "loadtests.collab_bench",
