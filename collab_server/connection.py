@@ -296,4 +296,4 @@ async def _on_ticket(
         return
     peer.expire_at(fresh.expires_at)
     peer.issued_at = fresh.issued_at
-    peer.can_write = role == "write"
+    room.allow_writes(peer, role == "write")

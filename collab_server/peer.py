@@ -113,6 +113,7 @@ class WsPeer:
         "can_write",
         "close_request",
         "issued_at",
+        "refused_edits",
         "user_id",
     )
 
@@ -132,6 +133,7 @@ class WsPeer:
         self.user_id = user_id
         self.issued_at = issued_at
         self.can_write = can_write
+        self.refused_edits = False
         self.access_changes = 0
         self._ws = ws
         # Duck-typed: uvloop's transports do not derive from asyncio.WriteTransport.

@@ -10,6 +10,7 @@ class Peer(Protocol):
     can_write: bool
     access_changes: int  # access changes applied to it so far: a role read meanwhile is stale
     issued_at: float  # when its current ticket was issued: older access changes do not apply
+    refused_edits: bool  # edits of its were dropped while it could not write
 
     def send(self, message: bytes) -> None:
         """Queue ``message`` without blocking; a peer that falls too far behind evicts itself."""

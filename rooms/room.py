@@ -35,6 +35,7 @@ import structlog
 from pycrdt import Doc
 
 from crdt import (
+    EMPTY_UPDATE,
     AwarenessUpdate,
     ProtocolError,
     QueryAwareness,
@@ -287,8 +288,13 @@ class Room:
         if isinstance(message, SyncStep1):
             await self._answer_sync(peer, message.state_vector)
         elif isinstance(message, SyncStep2 | SyncUpdate):
+            if message.update == EMPTY_UPDATE:
+                # A client's answer to a sync step 1 when it has nothing we lack (every
+                # newcomer's): nothing to store or share, and no write of a read-only peer.
+                return
             if not peer.can_write:
                 self._metrics.readonly_dropped.inc()
+                peer.refused_edits = True
                 return
             await self.apply_and_share(message.update, origin=peer)
         elif isinstance(message, AwarenessUpdate):
@@ -739,7 +745,26 @@ class Room:
                 return
             self._access_at[user] = at
         for peer in [p for p in self.peers | self._admitted if p.user_id == user]:
-            _apply_access(peer, state)
+            self._apply_access(peer, state)
+
+    def _apply_access(self, peer: Peer, state: str) -> None:
+        """An access change for ``peer``: a role, or "revoked" (closed with 4403)."""
+        peer.access_changes += 1
+        if state == "revoked":
+            peer.kick(4403, "access revoked")
+        else:
+            self.allow_writes(peer, state == "write")
+
+    def allow_writes(self, peer: Peer, can_write: bool) -> None:
+        """Let ``peer`` write or not. A peer whose edits were dropped while it could not
+        write still has them in its document, and its later edits build on them: the others
+        would hold those back as incomplete, for good. So a peer allowed to write again after
+        that is sent our state vector, and its client answers with everything we lack, the
+        dropped edits included, as it would on a reconnect."""
+        peer.can_write = can_write
+        if can_write and peer.refused_edits and peer in self.peers:
+            peer.refused_edits = False
+            peer.send(encode_sync_step1(state_vector(self.doc)))
 
     def _apply_remote_control(self, command: dict[str, Any]) -> None:
         """Another node's access change. The bus may deliver two changes of one user out of
@@ -776,7 +801,7 @@ class Room:
                 changes.get(peer.user_id), peer.issued_at, skew=self._limits.clock_skew
             )
             if state is not None and peer.access_changes == changes_before:
-                _apply_access(peer, state)
+                self._apply_access(peer, state)
 
     def request_catch_up(self) -> None:
         """Catch up in the background. A request made while a catch-up runs is served by
@@ -844,11 +869,3 @@ class Room:
 def _access_state(command: Mapping[str, Any]) -> str:
     """The access ledger's state for a control command: a role, or "revoked"."""
     return "revoked" if command.get("type") == "revoke" else str(command.get("role", "read"))
-
-
-def _apply_access(peer: Peer, state: str) -> None:
-    peer.access_changes += 1
-    if state == "revoked":
-        peer.kick(4403, "access revoked")
-    else:
-        peer.can_write = state == "write"

@@ -41,6 +41,7 @@ class YClient:
         self.close_code: int | None = None
         self.synced = asyncio.Event()
         self.received_updates = 0
+        self.received_sync_step1 = 0  # state vectors the server asked with
         self._reader: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._clock = 0
@@ -66,6 +67,7 @@ class YClient:
                 continue
             message = parse_message(msg.data, max_update_bytes=64 * 1024 * 1024)
             if isinstance(message, SyncStep1):
+                self.received_sync_step1 += 1
                 diff = encode_state_as_update(self.doc, message.state_vector)
                 await self.ws.send_bytes(encode_sync_step2(diff))
             elif isinstance(message, SyncStep2 | SyncUpdate):
@@ -114,6 +116,13 @@ class YClient:
             self._clock = clock
             with contextlib.suppress(ConnectionError, aiohttp.ClientError):
                 await self.set_awareness(self._state)
+
+    async def handled(self) -> None:
+        """Wait until the server has handled what this client sent so far: it answers a sync
+        step 1 only after the messages before it (and their commits)."""
+        self.synced.clear()
+        await self.send_raw(encode_sync_step1(state_vector(self.doc)))
+        await asyncio.wait_for(self.synced.wait(), 5)
 
     async def send_raw(self, data: bytes | str) -> None:
         assert self.ws is not None

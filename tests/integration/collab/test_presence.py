@@ -134,6 +134,7 @@ async def test_edits_compacted_before_the_late_hello_still_reach_the_other_node(
     await eventually(lambda: str(b) == "", what="the second node holds the room")
     for i in range(5):
         await a.insert(f"<{i}>")
+    await a.handled()  # the five edits are in the log
     assert await log.compact(RoomId.parse(room_key), merge_updates) is not None
     assert (await log.load(RoomId.parse(room_key))).updates == []  # nothing left in the log
     second.hold = lambda kind, payload: False

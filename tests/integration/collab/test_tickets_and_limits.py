@@ -14,9 +14,8 @@ import pytest
 from aiohttp import web
 
 from collab_server import CollabSettings, create_app
-from crdt import encode_sync_step1, state_vector
 from platform_api.kernel.keys import generate_private_key_pem, public_jwk_from_pem
-from rooms import MemoryAccessLedger, RedisAccessLedger, RoomId
+from rooms import MemoryAccessLedger, MemoryBus, MemoryUpdateLog, RedisAccessLedger, RoomId
 from tests.harness.ywire import YClient, eventually
 
 from .conftest import (
@@ -28,6 +27,7 @@ from .conftest import (
     control,
     first_message,
     no_rooms_loaded,
+    node_metric,
 )
 
 
@@ -56,14 +56,6 @@ async def slow_ledger(request: pytest.FixtureRequest, redis_url: str) -> AsyncIt
         yield SlowLedger(redis)
     finally:
         await redis.aclose()
-
-
-async def handled(client: YClient) -> None:
-    """Wait until the server has handled what ``client`` sent so far: it answers a sync step 1
-    only after the messages before it (and their commits)."""
-    client.synced.clear()
-    await client.send_raw(encode_sync_step1(state_vector(client.doc)))
-    await asyncio.wait_for(client.synced.wait(), 5)
 
 
 async def document(connect: Connect, base: str, room: str) -> str:
@@ -294,7 +286,7 @@ async def test_refresh_does_not_undo_a_downgrade_made_while_it_reads(
     await control(base, mint, room_key, {"type": "role", "user": user, "role": "read"})
     slow_ledger.release.set()  # the refresh's answer, read before the downgrade, arrives
     await driver.insert(" stale")
-    await handled(driver)
+    await driver.handled()
     assert await document(connect, base, room_key) == "mine"
 
 
@@ -325,8 +317,89 @@ async def test_a_downgrade_made_while_a_peer_joins_applies_to_it(
     )
     await asyncio.wait_for(driver.synced.wait(), 5)
     await driver.insert("stale")
-    await handled(driver)
+    await driver.handled()
     assert await document(connect, base, room_key) == ""
+
+
+async def _edits_dropped_while_read_only(
+    base: str, connect: Connect, mint: Mint, room_key: str, user: str
+) -> tuple[YClient, YClient]:
+    """A driver, and a navigator (``user``) whose edit the node dropped while it was
+    read-only: it stays in the navigator's document only."""
+    driver = await connect(base, room_key)
+    navigator = await connect(base, room_key, user=user)
+    await asyncio.wait_for(navigator.synced.wait(), 5)
+    await control(base, mint, room_key, {"type": "role", "user": user, "role": "read"})
+    await navigator.insert("typed at the rotation; ")
+    await navigator.handled()
+    assert str(driver) == ""
+    return driver, navigator
+
+
+async def test_a_peer_allowed_to_write_again_is_heard_again(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+) -> None:
+    """The navigator's later edits build on the one dropped: without it the others would
+    hold them back for good. Allowed to write again, it is asked for what the room lacks."""
+    base = await start_node()
+    user = str(uuid.uuid4())
+    driver, navigator = await _edits_dropped_while_read_only(base, connect, mint, room_key, user)
+    await control(base, mint, room_key, {"type": "role", "user": user, "role": "write"})
+    await navigator.insert("then driving")
+    await eventually(
+        lambda: str(driver) == str(navigator) == "typed at the rotation; then driving",
+        what="the navigator's edits, the dropped one first",
+    )
+    assert await document(connect, base, room_key) == "typed at the rotation; then driving"
+
+
+async def test_a_fresh_write_ticket_after_dropped_edits_is_heard_again(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+) -> None:
+    base = await start_node(ticket_clock_skew_seconds=0)
+    user = str(uuid.uuid4())
+    driver, navigator = await _edits_dropped_while_read_only(base, connect, mint, room_key, user)
+    await asyncio.sleep(1.1)  # a ticket issued after the downgrade (times are whole seconds)
+    await navigator.send_raw(mint(room_key, user=user))
+    await eventually(lambda: navigator.received_sync_step1 > 1, what="the state vector")
+    await navigator.insert("then driving")
+    await eventually(
+        lambda: str(driver) == "typed at the rotation; then driving", what="the driver's copy"
+    )
+
+
+async def test_an_access_change_from_another_node_asks_for_the_dropped_edits(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+) -> None:
+    hub, log, ledger = MemoryBus(), MemoryUpdateLog(), MemoryAccessLedger()
+    here, there = [
+        await start_node(bus=hub.node(), update_log=log, access_ledger=ledger) for _ in range(2)
+    ]
+    user = str(uuid.uuid4())
+    driver, navigator = await _edits_dropped_while_read_only(here, connect, mint, room_key, user)
+    await control(there, mint, room_key, {"type": "role", "user": user, "role": "write"})
+    await eventually(lambda: navigator.received_sync_step1 > 1, what="the state vector")
+    await navigator.insert("then driving")
+    await eventually(
+        lambda: str(driver) == "typed at the rotation; then driving", what="the driver's copy"
+    )
+
+
+async def test_a_read_only_peer_joining_drops_no_update(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """A newcomer answers the node's state vector with an empty update: nothing refused,
+    nothing stored, nothing sent to the others."""
+    base = await start_node()
+    writer = await connect(base, room_key)
+    await asyncio.wait_for(writer.synced.wait(), 5)
+    reader = await connect(base, room_key, role="read")
+    await asyncio.wait_for(reader.synced.wait(), 5)
+    await reader.handled()
+    newcomer = await connect(base, room_key)
+    await newcomer.handled()
+    assert await node_metric(base, "collab_readonly_updates_dropped_total") == 0
+    assert writer.received_updates == 1  # its own sync step 2, nothing from the others
 
 
 async def test_a_revoke_made_while_a_peer_joins_closes_it(
@@ -348,7 +421,7 @@ async def test_a_removed_participant_hears_nothing_of_the_room(
     old_ticket = mint(room_key, user=user)
     present = await connect(base, room_key)
     await present.set_awareness({"name": "Ana", "cursor": 3})
-    await handled(present)
+    await present.handled()
     await control(base, mint, room_key, {"type": "revoke", "user": user})
     message = await first_message(f"{base}/{room_key}?ticket={old_ticket}")
     assert message.type == aiohttp.WSMsgType.CLOSE
@@ -374,13 +447,13 @@ async def test_a_ticket_from_an_issuer_clock_ahead_cannot_undo_a_change(
     driver = await connect(base, room_key, ticket=old_driver)
     await asyncio.wait_for(driver.synced.wait(), 5)
     await driver.insert("stale")
-    await handled(driver)
+    await driver.handled()
     assert await document(connect, base, room_key) == ""
     await control(base, mint, room_key, {"type": "role", "user": removed, "role": "write"})
     back = await connect(base, room_key, user=removed, iat=int(time.time()) + 3)
     await asyncio.wait_for(back.synced.wait(), 5)
     await back.insert("back")
-    await handled(back)
+    await back.handled()
     assert await document(connect, base, room_key) == "back"
 
 

@@ -17,6 +17,8 @@ import pytest
 from platform_api.kernel.provision import ServiceDatabase
 from tests.harness.pycrdt_client import PycrdtClient
 from tests.harness.yjs_client import YjsNodeClient, require_node
+from tests.harness.ywire import eventually
+from tests.integration.collab.conftest import control, node_metric
 from tests.integration.conftest import Mint, StartNode
 
 from .conftest import ServerUnderTest
@@ -60,3 +62,37 @@ async def trio(
         )
         await asyncio.gather(alice.wait_synced(), bob.wait_synced(), carol.wait_synced())
         yield Trio(server, room, alice, bob, carol)
+
+
+async def test_a_yjs_client_allowed_to_write_again_is_heard_again(
+    start_node: StartNode, mint: Mint, collab_db: ServiceDatabase, redis_url: str
+) -> None:
+    """A navigator's edit made as the driver's role passed on is dropped; once the role
+    comes back (changed on another node, through Redis) the node asks its y-websocket client
+    for what the room lacks, and the edit and those built on it reach the others."""
+    require_node()
+    nodes = [
+        await start_node(database_url=collab_db.app_dsn, redis_url=redis_url, node_name=f"r{i}")
+        for i in range(2)
+    ]
+    room, user = f"{uuid.uuid4()}:rotation", str(uuid.uuid4())
+    async with YjsNodeClient.start() as navigator, YjsNodeClient.start() as driver:
+        await navigator.connect(nodes[0], room, params={"ticket": mint(room, user=user)})
+        await driver.connect(nodes[1], room, params={"ticket": mint(room)})
+        await asyncio.gather(navigator.wait_synced(), driver.wait_synced())
+        await control(nodes[0], mint, room, {"type": "role", "user": user, "role": "read"})
+        await navigator.insert("typed at the rotation; ")
+        await eventually(lambda: _dropped(nodes[0]), what="the node dropping the edit")
+        await control(nodes[1], mint, room, {"type": "role", "user": user, "role": "write"})
+        await navigator.insert("then driving")
+        expected = "typed at the rotation; then driving"
+        await eventually(lambda: _text_is(driver, expected), what="the driver's copy")
+        assert await navigator.text() == expected
+
+
+async def _dropped(node: str) -> bool:
+    return await node_metric(node, "collab_readonly_updates_dropped_total") == 1
+
+
+async def _text_is(client: YjsNodeClient, expected: str) -> bool:
+    return await client.text() == expected

@@ -31,6 +31,7 @@ class Listener:
         self.can_write = True
         self.access_changes = 0
         self.issued_at = 0.0
+        self.refused_edits = False
         self.sent: list[bytes] = []
         self.closed_with: int | None = None
 
