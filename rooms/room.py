@@ -289,8 +289,8 @@ class Room:
             await self._answer_sync(peer, message.state_vector)
         elif isinstance(message, SyncStep2 | SyncUpdate):
             if message.update == EMPTY_UPDATE:
-                # A client's answer to a sync step 1 when it has nothing we lack (every
-                # newcomer's): nothing to store or share, and no write of a read-only peer.
+                # A new client's answer to our sync step 1 (a client with a document sends
+                # its whole delete set): nothing to store or share, and no read-only write.
                 return
             if not peer.can_write:
                 self._metrics.readonly_dropped.inc()

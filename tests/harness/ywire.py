@@ -119,7 +119,9 @@ class YClient:
 
     async def handled(self) -> None:
         """Wait until the server has handled what this client sent so far: it answers a sync
-        step 1 only after the messages before it (and their commits)."""
+        step 1 only after the messages before it (and their commits). Waits for the first
+        sync first: until then the answer to the connection's own sync step 1 may be ahead."""
+        await asyncio.wait_for(self.synced.wait(), 5)
         self.synced.clear()
         await self.send_raw(encode_sync_step1(state_vector(self.doc)))
         await asyncio.wait_for(self.synced.wait(), 5)
