@@ -67,7 +67,7 @@ def parse_awareness_update(payload: bytes, *, max_entries: int) -> AwarenessUpda
         seen.add(client_id)
         clock = reader.read_var_uint()
         text = reader.read_var_string()
-        state = check_json(reader, text)
+        state = check_json(text)
         if state is not None and not isinstance(state, dict):
             raise reader.fail("awareness state must be a JSON object or null")
         entries.append(AwarenessEntry(client_id, clock, text, state))

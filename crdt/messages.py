@@ -84,7 +84,8 @@ class Auth:
 
 Message: TypeAlias = SyncStep1 | SyncStep2 | SyncUpdate | AwarenessUpdate | QueryAwareness | Auth
 
-_UPDATE_STEPS: dict[int, type[SyncStep2] | type[SyncUpdate]] = {
+_SYNC_STEPS: dict[int, type[SyncStep1] | type[SyncStep2] | type[SyncUpdate]] = {
+    YSyncMessageType.SYNC_STEP1: SyncStep1,
     YSyncMessageType.SYNC_STEP2: SyncStep2,
     YSyncMessageType.SYNC_UPDATE: SyncUpdate,
 }
@@ -108,14 +109,15 @@ def parse_message(
     kind = reader.read_var_uint()
     if kind == MessageKind.SYNC:
         step = reader.read_var_uint()
-        if step not in (YSyncMessageType.SYNC_STEP1, *_UPDATE_STEPS):
+        sync_message = _SYNC_STEPS.get(step)
+        if sync_message is None:
             raise reader.fail(f"unknown sync step {step}", CloseCode.UNSUPPORTED_DATA)
         payload = _read_payload(reader, max_update_bytes)
-        if step == YSyncMessageType.SYNC_STEP1:
+        if sync_message is SyncStep1:
             validate_state_vector(payload, max_bytes=max_update_bytes)
-            return SyncStep1(payload)
-        validate_update(payload, max_bytes=max_update_bytes)
-        return _UPDATE_STEPS[step](payload)
+        else:
+            validate_update(payload, max_bytes=max_update_bytes)
+        return sync_message(payload)
     if kind == MessageKind.AWARENESS:
         return _parse_awareness(reader, max_awareness_bytes, max_awareness_entries)
     if kind == MessageKind.AUTH:

@@ -50,6 +50,30 @@ def test_clock_limit_is_exact() -> None:
         crdt.validate_update(gc(crdt.MAX_CLOCK - 1, 2), max_bytes=100)
 
 
+@pytest.mark.parametrize(
+    ("client", "clock", "refused"),
+    [
+        (2**53 - 1, 2**28 - 1, None),  # the largest ID read in one regex match
+        (5, 2**28, None),  # a 5-byte clock: read varint by varint, still fine
+        (5, crdt.MAX_CLOCK, None),
+        (5, crdt.MAX_CLOCK + 1, "32 bits"),
+        (2**53, 0, "53 bits"),
+        (2**56, 0, "longer than 8 bytes"),
+    ],
+)
+def test_origin_limits_are_exact(client: int, clock: int, refused: str | None) -> None:
+    """An item's origin IDs obey the same limits as every other varint and clock."""
+    origin = vu(client) + vu(clock)
+    for info, ids in ((0x84, origin), (0x44, origin), (0xC4, origin + origin)):
+        update = vu(1) + vu(1) + vu(9) + vu(0) + bytes([info]) + ids + vs("x") + b"\x00"
+        if refused is None:
+            crdt.validate_update(update, max_bytes=100)
+        else:
+            with pytest.raises(ProtocolError, match=refused) as caught:
+                crdt.validate_update(update, max_bytes=100)
+            assert caught.value.code == CloseCode.INVALID_PAYLOAD
+
+
 def test_yrs_rejection_becomes_protocol_error() -> None:
     """Structurally fine, but Yrs' JSON parser stops at 128 levels."""
     update = item_update(5, vs("[" * 200 + "]" * 200))
