@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from urllib.parse import parse_qsl
 
@@ -56,14 +57,24 @@ class TokenBucket:
         self._tokens = burst
         self._at = time.monotonic()
 
-    def take(self) -> bool:
+    def _refill(self) -> None:
         now = time.monotonic()
         self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
         self._at = now
+
+    def take(self) -> bool:
+        """Take a token if there is one."""
+        self._refill()
         if self._tokens < 1:
             return False
         self._tokens -= 1
         return True
+
+    def owe(self, cost: float) -> float:
+        """Take ``cost`` tokens, into debt if need be; return the seconds until it is paid."""
+        self._refill()
+        self._tokens -= cost
+        return max(0.0, -self._tokens / self._rate)
 
 
 async def effective_role(manager: RoomManager, room_id: RoomId, ticket: Ticket) -> str:
@@ -161,9 +172,16 @@ async def handle(request: web.Request) -> web.StreamResponse:
                 del room_id, ticket
                 verifier = app[TICKETS]
                 bucket = TokenBucket(settings.rate_per_second, settings.rate_burst)
+                # Every byte of an update is walked in Python before Yrs sees it, on the
+                # loop every room of the node shares: a peer past its byte budget is read
+                # from only once the budget has refilled (its socket backs up meanwhile).
+                budget = TokenBucket(settings.read_bytes_per_second, settings.read_bytes_burst)
                 while not ws.closed and peer.close_request is None:  # a kick ends the loop
                     message = await ws.receive()
                     if message.type == WSMsgType.BINARY:
+                        if wait := budget.owe(len(message.data)):
+                            metrics.throttled_seconds.inc(wait)
+                            await asyncio.sleep(wait)
                         await _on_update(peer, manager, room, bucket, metrics, message.data)
                     elif message.type == WSMsgType.TEXT:
                         # Each costs a signature check and a ledger read: rate-limited too.

@@ -47,6 +47,10 @@ class CollabSettings(BaseSettings):
     max_document_bytes: int = Field(default=16 * 1_048_576, ge=65_536)
     rate_per_second: float = Field(default=100.0, gt=0)
     rate_burst: float = Field(default=300.0, gt=0)
+    # Bytes of binary messages a connection may send: past the burst, it is read from at
+    # this pace (walking an update costs ~150 ms of the node's loop per MiB).
+    read_bytes_per_second: int = Field(default=256 * 1024, ge=1024)
+    read_bytes_burst: int = Field(default=4 * 1_048_576, ge=1024)
     send_queue_bytes: int = Field(default=8 * 1_048_576, ge=65_536)
     # Awareness states a room holds (every newcomer gets them all in one message); a client id
     # past it goes unseen until a place frees up.

@@ -27,6 +27,11 @@ class RoomMetrics:
             buckets=_FAST,
             registry=r,
         )
+        self.throttled_seconds = Counter(
+            "collab_read_throttled_seconds",
+            "Time connections waited to be read from, past their byte budget",
+            registry=r,
+        )
         self.persist_latency = Histogram(
             "collab_persistence_lag_seconds",
             "From receipt of an update to its durable commit (group commit)",

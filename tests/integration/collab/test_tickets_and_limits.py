@@ -597,6 +597,29 @@ async def test_rate_limit_closes_with_1008(
     assert await closed_with(client) == 1008
 
 
+async def test_a_peer_past_its_byte_budget_is_read_at_its_pace_alone(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """Three 100 KB pastes against a budget of 100 KB, refilled at 100 KB/s: the node reads
+    the second and the third a second apart each, and meanwhile another peer's edits flow."""
+    base = await start_node(read_bytes_per_second=100_000, read_bytes_burst=100_000)
+    paster, typist = await connect(base, room_key), await connect(base, room_key)
+    other_room = await connect(base, f"{room_key}-2")
+    await asyncio.gather(paster.handled(), typist.handled(), other_room.handled())
+    started = time.monotonic()
+    for _ in range(3):
+        await paster.insert("p" * 100_000)
+    await typist.insert("t")
+    await eventually(lambda: "t" in str(paster), what="the typist's edit, while the paste waits")
+    assert str(typist).count("p") < 300_000  # not all of the pastes were read yet
+    await other_room.insert("o")
+    await other_room.handled()
+    await paster.handled()  # all three read
+    assert time.monotonic() - started >= 1.8
+    assert str(typist).count("p") == 300_000
+    assert await node_metric(base, "collab_read_throttled_seconds_total") >= 1.8
+
+
 async def test_document_size_limit_is_4413(
     start_node: StartNode, connect: Connect, room_key: str
 ) -> None:
