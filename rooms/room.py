@@ -35,6 +35,7 @@ import structlog
 from pycrdt import Doc
 
 from crdt import (
+    EMPTY_STATE_VECTOR,
     EMPTY_UPDATE,
     AwarenessUpdate,
     ProtocolError,
@@ -70,7 +71,6 @@ from .ports import (
 )
 
 _log = structlog.get_logger("rooms")
-EMPTY_STATE_VECTOR = b"\x00"  # a client that has nothing yet
 ORIGIN_REMOTE = "remote"
 ORIGIN_SERVER = "server"
 CATCH_UP_ATTEMPTS = 6  # about 6 s of backoff before a failed catch-up waits for the next ask
