@@ -55,6 +55,17 @@ def _segment(value: dict[str, Any]) -> str:
     return _b64(json.dumps(value, separators=(",", ":")).encode())
 
 
+@dataclass(frozen=True)
+class FromNow:
+    """A time claim as seconds from when the token is made.
+
+    Parameters are built when the module is imported, which on a long run is many minutes before the
+    test: a not-before of "import time + 600 s" is already past by then.
+    """
+
+    seconds: int
+
+
 def claims_for(app: KnownKeyApp, account: Account, **changes: Any) -> dict[str, Any]:
     """Valid claims for ``account``; a change whose value is ``None`` drops that claim."""
     now = int(time.time())
@@ -69,7 +80,7 @@ def claims_for(app: KnownKeyApp, account: Account, **changes: Any) -> dict[str, 
         "exp": now + 300,
         "jti": uuid.uuid4().hex,
     }
-    claims.update(changes)
+    claims.update({k: now + v.seconds if isinstance(v, FromNow) else v for k, v in changes.items()})
     return {k: v for k, v in claims.items() if v is not None}
 
 
@@ -147,8 +158,8 @@ async def test_hs256_with_the_public_key_as_secret_is_rejected(
 @pytest.mark.parametrize(
     ("changes", "why"),
     [
-        ({"exp": int(time.time()) - 120, "iat": int(time.time()) - 1000}, "expired"),
-        ({"nbf": int(time.time()) + 600}, "not yet valid"),
+        ({"exp": FromNow(-120), "iat": FromNow(-1000)}, "expired"),
+        ({"nbf": FromNow(600)}, "not yet valid"),
         ({"aud": "some-other-api"}, "wrong audience"),
         ({"iss": "https://evil.example/identity"}, "wrong issuer"),
         ({"tenant": None}, "no tenant"),
