@@ -243,7 +243,8 @@ async def _drain(app: web.Application) -> None:
     if app[PEERS]:
         app[PEERS_GONE].clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(app[PEERS_GONE].wait(), app[SETTINGS].drain_seconds)
+            async with asyncio.timeout(app[SETTINGS].drain_seconds):
+                await app[PEERS_GONE].wait()
 
 
 async def _forget_deadlines(app: web.Application) -> None:

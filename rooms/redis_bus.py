@@ -278,7 +278,8 @@ class RedisBus:
                 await self._report_dropped(ready)
                 continue
             with contextlib.suppress(TimeoutError):  # woken too when an owed report falls due
-                await asyncio.wait_for(self._wake.wait(), owed_in)
+                async with asyncio.timeout(owed_in):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def _send_forever(self, lane: _Lane) -> None:
@@ -581,7 +582,8 @@ class ShardedRedisBus(RedisBus):
             try:
                 self._read_new_shards()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._gap.wait(), self.POLL_SECONDS)
+                    async with asyncio.timeout(self.POLL_SECONDS):
+                        await self._gap.wait()
                 if self._gap.is_set():
                     await asyncio.sleep(self.RETRY_SECONDS * 2 ** min(self._refusals, 3))
                     await self._mend()

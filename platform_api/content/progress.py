@@ -98,6 +98,7 @@ async def event_stream(
             if remaining <= 0:
                 return
             try:
-                await asyncio.wait_for(changed.wait(), min(FALLBACK_POLL_SECONDS, remaining))
+                async with asyncio.timeout(min(FALLBACK_POLL_SECONDS, remaining)):
+                    await changed.wait()
             except TimeoutError:
                 yield b": keep-alive\n\n"

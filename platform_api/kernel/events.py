@@ -201,7 +201,8 @@ class InMemoryBus:
                 return []
             self._arrived.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), timeout=min(remaining, 0.05))
+                async with asyncio.timeout(min(remaining, 0.05)):
+                    await self._arrived.wait()
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         for delivery in deliveries:

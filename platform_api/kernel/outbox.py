@@ -128,7 +128,8 @@ class OutboxRelay:
                     backoff = min(backoff * 2, 30.0)
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                    async with asyncio.timeout(backoff):
+                        await self._wake.wait()
         finally:
             with contextlib.suppress(Exception):
                 await listener.remove_listener(CHANNEL, self._notified)

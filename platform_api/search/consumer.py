@@ -130,14 +130,16 @@ class IndexConsumer:
             except Exception:  # bus, database or index away: the batch will be redelivered
                 _log.exception("consume_failed", retry_in=backoff)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
+                    async with asyncio.timeout(backoff):
+                        await self._stopping.wait()
                 backoff = min(backoff * 2, 30.0)
 
     async def stop_and_wait(self, task: asyncio.Task[None]) -> None:
         """Stop gracefully (no read cut in half); cancel only if that takes too long."""
         self.stop()
         try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=self.wait_seconds + 5)
+            async with asyncio.timeout(self.wait_seconds + 5):
+                await asyncio.shield(task)
         except TimeoutError:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

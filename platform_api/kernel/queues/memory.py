@@ -42,7 +42,8 @@ class MemoryQueue:
                 return None
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=min(0.05, deadline - now))
+                async with asyncio.timeout(min(0.05, deadline - now)):
+                    await self._wakeup.wait()
 
     async def ack(self, delivery: Delivery) -> None:
         self._messages.pop(delivery.handle, None)

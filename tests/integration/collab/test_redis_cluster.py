@@ -636,3 +636,20 @@ async def test_the_gap_keeper_outlives_a_cluster_it_cannot_reach() -> None:
     assert not keeper.done()
     keeper.cancel()
     await asyncio.gather(keeper, return_exceptions=True)
+
+
+async def test_the_gap_keeper_stops_when_cancelled_at_any_step() -> None:
+    """Cancelled at each of its first steps (a node shutting down cancels it), the gap keeper
+    ends. A wait that swallowed a cancellation arriving just as the gap was set kept it
+    mending for good, and the node's shutdown waited on it for ever."""
+    for steps in range(12):
+        bus = ShardedRedisBus("redis://127.0.0.1:1")
+        bus.RETRY_SECONDS = 0.01
+        bus._broken.add("127.0.0.1:7000")
+        bus._gap.set()
+        keeper = asyncio.create_task(bus._read_forever())
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        keeper.cancel()
+        done, _ = await asyncio.wait([keeper], timeout=5)
+        assert done, f"the gap keeper went on after a cancellation at step {steps}"
