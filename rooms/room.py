@@ -309,8 +309,10 @@ class Room:
         must never reach the log. Until the commit lands, the update is in the document but
         no one is told: fan-out waits for the commit, and whatever reads the document for
         someone waits for the commits of what it read (see ``settled``), so no one sees what
-        a crash could lose.
+        a crash could lose. The empty update changes nothing: nothing is stored or shared.
         """
+        if update == EMPTY_UPDATE:
+            return
         if self.size + len(update) > self._limits.max_document_bytes:
             raise DocumentTooLarge(f"document would exceed {self._limits.max_document_bytes} bytes")
         try:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import aiohttp
 from pycrdt import write_var_uint
 
-from crdt import AwarenessEntry, decode_state_vector, encode_awareness
-from rooms import MemoryBus, MemoryUpdateLog
+from crdt import AwarenessEntry, decode_state_vector, encode_awareness, state_vector
+from rooms import MemoryBus, MemoryUpdateLog, RoomId
 from tests.harness.ywire import eventually
 
 from .conftest import Connect, Mint, StartNode
@@ -183,6 +184,34 @@ async def test_an_internal_update_that_would_fail_inside_yrs_is_refused(
         ).json()
         assert state["text"] == "safe"
     assert honest.connected
+
+
+async def test_an_internal_empty_update_is_answered_and_neither_stored_nor_shared(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+) -> None:
+    """A service posting the empty update (a document with nothing new) gets the state
+    vector back; no log row is written for it and no peer is sent it."""
+    from crdt import EMPTY_UPDATE
+
+    log = MemoryUpdateLog()
+    base = await start_node(update_log=log)
+    writer, watcher = await connect(base, room_key), await connect(base, room_key)
+    await writer.insert("kept")
+    await eventually(lambda: str(watcher) == "kept", what="the first edit")
+    stored, heard = await log.load(RoomId.parse(room_key)), watcher.received_updates
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    service = {"Authorization": f"Bearer {mint(room_key, role='service')}"}
+    async with aiohttp.ClientSession() as session:
+        answer = await session.post(
+            f"{http}/internal/rooms/{room_key}/updates", data=EMPTY_UPDATE, headers=service
+        )
+        assert answer.status == 200
+        assert base64.b64decode((await answer.json())["state_vector"]) == state_vector(writer.doc)
+    await writer.insert("!")  # an edit after it: the watcher hears that one, and only that
+    await eventually(lambda: str(watcher) == "kept!", what="the next edit")
+    assert watcher.received_updates == heard + 1
+    after = await log.load(RoomId.parse(room_key))
+    assert after.updates == [*stored.updates, after.updates[-1]]
 
 
 async def test_newcomers_get_the_document_as_it_is_when_they_join(
