@@ -23,7 +23,7 @@ import json
 import re
 from typing import Any, NamedTuple, NoReturn
 
-from pycrdt import get_state
+from pycrdt import get_state, write_var_uint
 
 from ._reader import Reader, count_at, skip_at, var_int_at, var_string_at, var_uint_at
 from .errors import CloseCode, ProtocolError
@@ -71,6 +71,65 @@ def decode_state_vector(state_vector: bytes, *, max_bytes: int) -> dict[int, int
         clocks[client] = _check_clock(reader.read_var_uint())
     reader.expect_end("state vector")
     return clocks
+
+
+class ItemRange(NamedTuple):
+    """Consecutive items of one client: clocks ``clock`` to ``clock + length - 1``."""
+
+    client: int
+    clock: int
+    length: int
+
+
+def inserted_items(update: bytes) -> list[ItemRange] | None:
+    """The items an update holds (its structs, skips aside) in the update's order, if it
+    only inserts; None if its delete set deletes anything.
+
+    Reads structurally, as :func:`validate_update` does (raises ProtocolError)."""
+    held: list[ItemRange] = []
+    try:
+        _, _, pos = _walk_structs(update, held)
+        deleted, pos = _walk_delete_set(update, pos)
+    except IndexError:
+        raise ProtocolError(_INVALID, "unexpected end of data") from None
+    if pos != len(update):
+        raise ProtocolError(_INVALID, f"{len(update) - pos} trailing bytes after update")
+    return None if any(deleted.values()) else held
+
+
+def encode_deletion(items: list[ItemRange]) -> bytes:
+    """An update holding no items and a delete set of ``items``: applied, it deletes those
+    of them the document has (and keeps the rest pending, as any delete set)."""
+    by_client: dict[int, list[tuple[int, int]]] = {}
+    for client, clock, length in items:
+        if length:
+            by_client.setdefault(client, []).append((clock, length))
+    out = bytearray(write_var_uint(0))  # no structs
+    out += write_var_uint(len(by_client))
+    for client, ranges in sorted(by_client.items()):
+        merged: list[list[int]] = []
+        for clock, length in sorted(ranges):
+            if merged and clock <= merged[-1][0] + merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], clock + length - merged[-1][0])
+            else:
+                merged.append([clock, length])
+        out += write_var_uint(client) + write_var_uint(len(merged))
+        for clock, length in merged:
+            out += write_var_uint(clock) + write_var_uint(length)
+    return bytes(out)
+
+
+def deletion_of_lacking(items: list[ItemRange], state_vector: bytes) -> bytes | None:
+    """The deletion of those of ``items`` that a document with ``state_vector`` lacks (None
+    if it lacks none): what a server sends the author of inserts it refused, so that the
+    author's document shows the server's text again."""
+    known = decode_state_vector(state_vector, max_bytes=len(state_vector))
+    lacking: list[ItemRange] = []
+    for client, clock, length in items:
+        start = max(clock, known.get(client, 0))
+        if start < clock + length:
+            lacking.append(ItemRange(client, start, clock + length - start))
+    return encode_deletion(lacking) if lacking else None
 
 
 class Extent(NamedTuple):
@@ -136,9 +195,12 @@ def _walk_update(update: bytes) -> tuple[dict[int, int], dict[int, int], bool]:
     return ends, deleted, astral
 
 
-def _walk_structs(data: bytes) -> tuple[dict[int, int], bool, int]:
+def _walk_structs(
+    data: bytes, held: list[ItemRange] | None = None
+) -> tuple[dict[int, int], bool, int]:
     """Skip the structs; return each client's clock past its last struct, whether a string
-    holds a character outside the BMP, and the position after the structs."""
+    holds a character outside the BMP, and the position after the structs. With ``held``,
+    add each struct's items to it (skips aside)."""
     ends: dict[int, int] = {}
     astral = False
     clients, pos = count_at(data, 0, _MIN_CLIENT_BLOCK, "client", _INVALID)
@@ -172,6 +234,8 @@ def _walk_structs(data: bytes) -> tuple[dict[int, int], bool, int]:
                         astral = astral or length != len(text)
                 else:
                     length, pos = _skip_content(data, pos, ref)
+            if held is not None and ref != _SKIP:
+                held.append(ItemRange(client, clock, length))
             clock = _check_clock(clock + length)
         ends[client] = clock
     return ends, astral, pos

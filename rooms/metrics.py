@@ -47,6 +47,11 @@ class RoomMetrics:
         self.readonly_dropped = Counter(
             "collab_readonly_updates_dropped_total", "Updates sent by read-only peers", registry=r
         )
+        self.readonly_taken_back = Counter(
+            "collab_readonly_edits_taken_back_total",
+            "Deletions sent to read-only peers of what they typed (see the AsyncAPI contract)",
+            registry=r,
+        )
         self.awareness_dropped = Counter(
             "collab_awareness_dropped_total",
             "Awareness states of new client ids dropped because their room held its most",

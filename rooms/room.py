@@ -38,16 +38,19 @@ from crdt import (
     EMPTY_STATE_VECTOR,
     EMPTY_UPDATE,
     AwarenessUpdate,
+    ItemRange,
     ProtocolError,
     QueryAwareness,
     SyncStep1,
     SyncStep2,
     SyncUpdate,
     apply_update_to_doc,
+    deletion_of_lacking,
     encode_awareness,
     encode_awareness_removal,
     encode_sync_step1,
     encode_update,
+    inserted_items,
     parse_message,
     restrict_awareness_update,
     state_vector,
@@ -119,6 +122,15 @@ class AwarenessLimit(Exception):
 
 
 class Room:
+    # The typing of a peer that lost the keyboard is taken back from its screen (see
+    # ``_hold_for_take_back``) this long after the first of it arrives, unless the peer may
+    # write again by then...
+    TAKE_BACK_SECONDS = 1.0
+    # ...if it could write until this long before: the driver whose turn just passed.
+    TAKE_BACK_WITHIN_SECONDS = 30.0
+    TAKE_BACK_MAX_BYTES = 4096  # a larger update is not taken back
+    TAKE_BACK_MAX_RANGES = 64  # per peer at once (typing adds to one range)
+
     def __init__(
         self,
         room_id: RoomId,
@@ -169,6 +181,9 @@ class Room:
         self._catching_up: asyncio.Task[None] | None = None
         self._catch_up_again = False  # asked while catching up: once more when it ends
         self._access_at: dict[str, float] = {}  # user -> time of the last access change applied
+        # read-only peer -> what it typed, to take back, and the timer that will
+        self._taking_back: dict[Peer, tuple[list[ItemRange], asyncio.TimerHandle]] = {}
+        self._lost_writes_at: dict[Peer, float] = {}  # peer -> when it last lost the keyboard
 
     async def load(self) -> None:
         """Subscribe, say hello, then load: nothing can fall between the three."""
@@ -184,6 +199,9 @@ class Room:
         if self._closed:
             return
         self._closed = True
+        for _, timer in self._taking_back.values():
+            timer.cancel()
+        self._taking_back.clear()
         if self._catching_up is not None:
             self._catching_up.cancel()
             await asyncio.gather(self._catching_up, return_exceptions=True)
@@ -271,6 +289,8 @@ class Room:
             peer.kick(code, reason)
 
     async def leave(self, peer: Peer) -> None:
+        self._cancel_take_back(peer)
+        self._lost_writes_at.pop(peer, None)
         self._admitted.discard(peer)
         self.peers.discard(peer)
         self.last_activity = time.monotonic()
@@ -295,12 +315,79 @@ class Room:
             if not peer.can_write:
                 self._metrics.readonly_dropped.inc()
                 peer.refused_edits = True
+                if isinstance(message, SyncUpdate):
+                    self._hold_for_take_back(peer, message.update)
                 return
             await self.apply_and_share(message.update, origin=peer)
         elif isinstance(message, AwarenessUpdate):
             await self._on_awareness(peer, message)
         elif isinstance(message, QueryAwareness):
             peer.send(self._awareness_snapshot())
+
+    def _hold_for_take_back(self, peer: Peer, update: bytes) -> None:
+        """Note what a peer that just lost the keyboard typed, to take it back from its
+        screen ``TAKE_BACK_SECONDS`` after the first of it (see ``_take_back``), unless it
+        may write by then.
+
+        A driver typing as the turn passes would otherwise keep text no one else has, and
+        share it once allowed to write again, maybe ten minutes later, in code that has
+        moved on. Only such a peer's typing is taken back: one that could write until
+        ``TAKE_BACK_WITHIN_SECONDS`` ago. An incoming driver whose editor opened a moment
+        before this node heard of the new role keeps what it typed, and the room asks for
+        it once it may write (see ``allow_writes``); so does a driver given the keyboard
+        back within the wait.
+
+        And only typing: a live edit (a sync update, not a sync step 2, which may hold what
+        other nodes accepted and this one has not heard yet) that only inserts, all of it
+        under client ids this peer speaks for in awareness, and small. The rest stays on the
+        peer's screen, and is shared whole if it may write again: Yjs cannot bring back what
+        an update deleted, so taking back the inserts of a replacement would leave only its
+        deletion to be shared."""
+        lost_at = self._lost_writes_at.get(peer)
+        if (
+            self._closed
+            or lost_at is None
+            or time.monotonic() - lost_at > self.TAKE_BACK_WITHIN_SECONDS
+            or peer not in self._holdings
+            or len(update) > self.TAKE_BACK_MAX_BYTES
+        ):
+            return
+        items = inserted_items(update)
+        if not items or any(not self._speaks_for(peer, item.client) for item in items):
+            return
+        pending = self._taking_back.get(peer)
+        if pending is None:
+            timer = asyncio.get_running_loop().call_later(
+                self.TAKE_BACK_SECONDS, self._take_back, peer
+            )
+            pending = self._taking_back[peer] = ([], timer)
+        held = pending[0]
+        for item in items:
+            last = held[-1] if held else None
+            if last and last.client == item.client and last.clock + last.length == item.clock:
+                held[-1] = last._replace(length=last.length + item.length)
+            elif len(held) < self.TAKE_BACK_MAX_RANGES:
+                held.append(item)
+
+    def _speaks_for(self, peer: Peer, client_id: int) -> bool:
+        entry = self._awareness.get(client_id)
+        return entry is not None and entry[2] is peer
+
+    def _take_back(self, peer: Peer) -> None:
+        """Send a read-only peer the deletion of what it typed that the room lacks (what
+        it sent again that the room has stays): its screen shows the room's text again."""
+        held, _ = self._taking_back.pop(peer, ([], None))
+        if peer.can_write or peer not in self.peers:
+            return
+        deletion = deletion_of_lacking(held, state_vector(self.doc))
+        if deletion is not None:
+            self._metrics.readonly_taken_back.inc()
+            peer.send(encode_update(deletion))
+
+    def _cancel_take_back(self, peer: Peer) -> None:
+        pending = self._taking_back.pop(peer, None)
+        if pending is not None:
+            pending[1].cancel()
 
     async def apply_and_share(self, update: bytes, *, origin: Peer | None) -> None:
         """The write path for an already-validated update from a peer or from the server.
@@ -763,8 +850,15 @@ class Room:
         would hold those back as incomplete, for good. So a peer allowed to write again after
         that is sent our state vector, and its client answers with everything we lack, the
         dropped edits included, as it would on a reconnect."""
-        peer.can_write = can_write
-        if can_write and peer.refused_edits and peer in self.peers:
+        if not can_write:
+            if peer.can_write:
+                self._lost_writes_at[peer] = time.monotonic()
+            peer.can_write = False
+            return
+        peer.can_write = True
+        self._lost_writes_at.pop(peer, None)
+        self._cancel_take_back(peer)  # in time: it keeps what it typed, sent as below
+        if peer.refused_edits and peer in self.peers:
             peer.refused_edits = False
             peer.send(encode_sync_step1(state_vector(self.doc)))
 
