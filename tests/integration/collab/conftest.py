@@ -42,6 +42,7 @@ __all__ = [
     "no_rooms_loaded",
     "node_evictions",
     "node_metric",
+    "post_update",
     "redis_cluster",
     "redis_cluster_with_replicas",
 ]
@@ -71,6 +72,17 @@ async def connect(mint: Mint) -> AsyncIterator[Connect]:
     yield make
     for client in clients:
         await client.close()
+
+
+async def post_update(base: str, mint: Mint, room: str, update: bytes) -> tuple[int, Any]:
+    """Post a raw update through the internal API, as a service does: status and JSON body."""
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    service = {"Authorization": f"Bearer {mint(room, role='service')}"}
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(
+            f"{http}/internal/rooms/{room}/updates", data=update, headers=service
+        )
+        return response.status, await response.json(content_type=None)
 
 
 async def control(base: str, mint: Mint, room: str, command: dict[str, str]) -> None:

@@ -12,7 +12,7 @@ from crdt import AwarenessEntry, decode_state_vector, encode_awareness, state_ve
 from rooms import MemoryBus, MemoryUpdateLog, RoomId
 from tests.harness.ywire import eventually
 
-from .conftest import Connect, Mint, StartNode
+from .conftest import Connect, Mint, StartNode, post_update
 
 
 async def test_two_clients_converge_on_one_node(
@@ -199,14 +199,9 @@ async def test_an_internal_empty_update_is_answered_and_neither_stored_nor_share
     await writer.insert("kept")
     await eventually(lambda: str(watcher) == "kept", what="the first edit")
     stored, heard = await log.load(RoomId.parse(room_key)), watcher.received_updates
-    http = base.replace("ws://", "http://").removesuffix("/collab")
-    service = {"Authorization": f"Bearer {mint(room_key, role='service')}"}
-    async with aiohttp.ClientSession() as session:
-        answer = await session.post(
-            f"{http}/internal/rooms/{room_key}/updates", data=EMPTY_UPDATE, headers=service
-        )
-        assert answer.status == 200
-        assert base64.b64decode((await answer.json())["state_vector"]) == state_vector(writer.doc)
+    status, answer = await post_update(base, mint, room_key, EMPTY_UPDATE)
+    assert status == 200
+    assert base64.b64decode(answer["state_vector"]) == state_vector(writer.doc)
     await writer.insert("!")  # an edit after it: the watcher hears that one, and only that
     await eventually(lambda: str(watcher) == "kept!", what="the next edit")
     assert watcher.received_updates == heard + 1
