@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -55,6 +56,7 @@ from .state import (
     SETTINGS,
     TICKETS,
     UPDATE_LOG,
+    USER_CONNECTIONS,
 )
 from .tickets import TicketVerifier, key_set
 
@@ -111,6 +113,7 @@ def create_app(
     )
     app[DRAINING] = [False]
     app[PEERS] = set()
+    app[USER_CONNECTIONS] = Counter()
     app[OUTBOX] = Outbox()
     app[DEADLINES] = Deadlines()
     app[PEERS_GONE] = asyncio.Event()  # set whenever the last peer leaves

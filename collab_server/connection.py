@@ -42,6 +42,7 @@ from .state import (
     ROOMS,
     SETTINGS,
     TICKETS,
+    USER_CONNECTIONS,
 )
 from .tickets import Ticket, TicketVerifier
 
@@ -153,6 +154,14 @@ async def handle(request: web.Request) -> web.StreamResponse:
     peer: WsPeer | None = None
     try:
         room_id, ticket, peer = await _admit(ws, request, settings, metrics)
+        user = (room_id.tenant, ticket.user_id)
+        if app[USER_CONNECTIONS][user] >= settings.max_connections_per_user:
+            raise Reject(
+                POLICY_VIOLATION,
+                f"too many connections for this user (at most {settings.max_connections_per_user} "
+                "per node): close some",
+            )
+        app[USER_CONNECTIONS][user] += 1
         app[PEERS].add(peer)
         try:
             manager = app[ROOMS]
@@ -199,6 +208,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
                             metrics.evicted(message.data.code)
                         break
         finally:
+            app[USER_CONNECTIONS][user] -= 1
+            if not app[USER_CONNECTIONS][user]:
+                del app[USER_CONNECTIONS][user]
             app[PEERS].discard(peer)
             if not app[PEERS]:
                 app[PEERS_GONE].set()

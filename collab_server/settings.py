@@ -52,6 +52,9 @@ class CollabSettings(BaseSettings):
     read_bytes_per_second: int = Field(default=256 * 1024, ge=1024)
     read_bytes_burst: int = Field(default=4 * 1_048_576, ge=1024)
     send_queue_bytes: int = Field(default=8 * 1_048_576, ge=65_536)
+    # Connections one user (of one tenant) may hold on this node, all rooms together: a few
+    # tabs and devices, not a script holding thousands of sockets on one ticket.
+    max_connections_per_user: int = Field(default=20, ge=1)
     # Awareness states a room holds (every newcomer gets them all in one message); a client id
     # past it goes unseen until a place frees up.
     max_awareness_entries: int = Field(default=1_000, ge=1)

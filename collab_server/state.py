@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections import Counter
 
 from aiohttp import web
 
@@ -20,6 +22,7 @@ ROOMS = web.AppKey("rooms", RoomManager)
 UPDATE_LOG = web.AppKey("update_log", UpdateLog)
 BUS = web.AppKey("bus", FanoutBus)
 PEERS = web.AppKey("peers", set[WsPeer])
+USER_CONNECTIONS = web.AppKey("user_connections", Counter[tuple[uuid.UUID, str]])
 OUTBOX = web.AppKey("outbox", Outbox)
 DEADLINES = web.AppKey("deadlines", Deadlines)  # the tickets of every peer, on one timer
 PEERS_GONE = web.AppKey("peers_gone", asyncio.Event)

@@ -614,6 +614,34 @@ async def test_rate_limit_closes_with_1008(
     assert await closed_with(client) == 1008
 
 
+async def test_a_user_holds_at_most_so_many_connections_on_a_node(
+    start_node: StartNode, connect: Connect, room_key: str
+) -> None:
+    """All rooms together: one more is closed with 1008; other users are not counted with
+    it, and a connection closed frees its place."""
+    base = await start_node(max_connections_per_user=2)
+    user = str(uuid.uuid4())
+    first = await connect(base, room_key, user=user)
+    second = await connect(base, f"{room_key}-2", user=user)
+    await asyncio.gather(first.handled(), second.handled())
+    one_too_many = await connect(base, room_key, user=user)
+    assert await closed_with(one_too_many) == 1008
+    someone_else = await connect(base, room_key)
+    await someone_else.handled()
+    await first.close()
+    await eventually(
+        lambda: _open_connections(base, 2), what="the node letting the first connection go"
+    )
+    again = await connect(base, room_key, user=user)
+    await again.handled()
+    assert second.connected
+    assert someone_else.connected
+
+
+async def _open_connections(base: str, count: int) -> bool:
+    return await node_metric(base, "collab_connections") == count
+
+
 async def test_a_peer_past_its_byte_budget_is_read_at_its_pace_alone(
     start_node: StartNode, connect: Connect, room_key: str
 ) -> None:
