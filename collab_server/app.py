@@ -36,6 +36,7 @@ from rooms import (
     UpdateLog,
     new_node_id,
 )
+from rooms.tasks import stop
 
 from . import connection, internal
 from .codes import SERVICE_RESTART
@@ -179,8 +180,7 @@ def create_app(
             try:
                 yield
             finally:
-                maintenance.cancel()
-                await asyncio.gather(maintenance, return_exceptions=True)
+                await stop(maintenance)
                 await _compact_for_shutdown(manager, settings.drain_seconds)
 
     app.cleanup_ctx.append(engine)

@@ -29,6 +29,7 @@ from platform_api.kernel.processes import exit_with_parent
 
 from .ids import RoomId
 from .ports import Compaction, SnapshotInfo, SnapshotMissing, SnapshotStore, StoredState
+from .tasks import stop
 
 _log = structlog.get_logger("rooms.postgres")
 INLINE_SNAPSHOT_BYTES = 64 * 1024
@@ -90,7 +91,7 @@ class PostgresUpdateLog:
             writer.cancel()
             if not flushed:
                 self._fail_unwritten()
-            await asyncio.gather(writer, return_exceptions=True)
+            await stop(writer)
         await self._drop_connection()
         if self._merger is not None:
             self._merger.shutdown(wait=False, cancel_futures=True)

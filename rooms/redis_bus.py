@@ -62,6 +62,7 @@ from .frames import Kind
 from .ids import RoomId
 from .metrics import RoomMetrics
 from .ports import BusHandler
+from .tasks import stop
 
 _log = structlog.get_logger("rooms.bus")
 
@@ -143,8 +144,7 @@ class RedisBus:
         self._running = False  # no lane starts from now on
         for task in self._tasks():
             if task:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                await stop(task)
         await self._pubsub.aclose()
         await _close(self._client)
         await self._close_lanes()
@@ -772,8 +772,7 @@ class ShardedRedisBus(RedisBus):
             del self._lanes[name]
             self._retiring.add(lane)
             if lane.task is not None:
-                lane.task.cancel()
-                await asyncio.gather(lane.task, return_exceptions=True)
+                await stop(lane.task)
             await self._close_lane(lane)
             _log.info("redis_bus_lane_retired", lane=name)
 

@@ -72,6 +72,7 @@ from .ports import (
     UpdateLog,
     change_since,
 )
+from .tasks import stop
 
 _log = structlog.get_logger("rooms")
 ORIGIN_REMOTE = "remote"
@@ -203,8 +204,7 @@ class Room:
             timer.cancel()
         self._taking_back.clear()
         if self._catching_up is not None:
-            self._catching_up.cancel()
-            await asyncio.gather(self._catching_up, return_exceptions=True)
+            await stop(self._catching_up)
         if self._nodes:
             await self.hello(GONE)
             self._nodes.clear()
