@@ -73,6 +73,7 @@ class PostgresUpdateLog:
 
     async def __aenter__(self) -> PostgresUpdateLog:
         self._writer = asyncio.create_task(self._write_loop(), name="update-log-writer")
+        self._writer.add_done_callback(self._writer_ended)
         # Start the merge process now, beside the node's own start, not in the first
         # compaction's way (its result is not waited for).
         self._merge_process().submit(int)
@@ -90,7 +91,12 @@ class PostgresUpdateLog:
             writer, self._writer = self._writer, None  # appends from now on are refused
             writer.cancel()
             if not flushed:
-                self._fail_unwritten()
+                self._fail_unwritten(
+                    ConnectionError(
+                        "the update log stopped before committing this update "
+                        f"({self._flush_seconds} s to flush at shutdown)"
+                    )
+                )
             await stop(writer)
         await self._drop_connection()
         if self._merger is not None:
@@ -107,24 +113,25 @@ class PostgresUpdateLog:
             idle.cancel()
         return self._idle.is_set()
 
-    def _fail_unwritten(self) -> None:
+    def _writer_ended(self, writer: asyncio.Task[None]) -> None:
+        """A writer that failed (it never ends otherwise) leaves no append waiting for ever:
+        each fails, its room reloads, and the node is not ready (see ``ping``)."""
+        if writer.cancelled() or (error := writer.exception()) is None:
+            return
+        _log.error("update_log_writer_failed", error=repr(error))
+        self._fail_unwritten(RuntimeError(f"the update log's writer failed: {error!r}"))
+        self._idle.set()
+
+    def _fail_unwritten(self, error: Exception) -> None:
         """Fail the waiters of every update not committed yet and log how many updates that
         is, counting those whose waiters were cancelled meanwhile."""
         unwritten = [entry for _, group in self._committing for entry in group] + self._pending
         self._committing, self._pending = [], []
-        error = ConnectionError(
-            f"the update log stopped before committing this update ({self._flush_seconds} s "
-            "to flush at shutdown)"
-        )
         for *_, future in unwritten:
             if not future.done():
                 future.set_exception(error)
         if unwritten:
-            _log.error(
-                "update_log_flush_abandoned",
-                updates=len(unwritten),
-                flush_seconds=self._flush_seconds,
-            )
+            _log.error("update_log_flush_abandoned", updates=len(unwritten), error=str(error))
 
     async def append(self, room: RoomId, update: bytes) -> int:
         if self._writer is None or self._writer.done():
@@ -167,7 +174,10 @@ class PostgresUpdateLog:
             return
         if self._on_commit:
             now = time.perf_counter()
-            self._on_commit([now - started for _, _, started, _ in group])
+            try:
+                self._on_commit([now - started for _, _, started, _ in group])
+            except Exception as exc:  # a metric must not stop the writer
+                _log.error("update_log_on_commit_failed", error=repr(exc))
         for (*_, future), seq in zip(group, seqs, strict=True):
             if not future.done():
                 future.set_result(seq)
@@ -213,6 +223,9 @@ class PostgresUpdateLog:
                 await self._pool.release(conn, timeout=5)
 
     async def ping(self) -> None:
+        """The database answers, and the writer runs (raises otherwise)."""
+        if self._writer is not None and self._writer.done():
+            raise RuntimeError("the update log's writer has stopped")
         async with self._pool.acquire() as conn:
             await conn.fetchval("SELECT 1")
 

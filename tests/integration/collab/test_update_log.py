@@ -410,3 +410,48 @@ async def test_a_load_overlapping_another_nodes_compaction_misses_nothing(
         assert sorted(_loaded_text(stored)) == ["A", "B"]
         assert len(stored.updates) == 1
         assert sorted(_loaded_text(await log.load(room))) == ["A", "B"]  # and afterwards
+
+
+async def test_a_failing_on_commit_does_not_stop_the_writer(
+    pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_metric(lags: list[float]) -> None:
+        raise ValueError("histogram gone")
+
+    monkeypatch.setattr(postgres, "_log", structlog.get_logger("rooms.postgres"))  # as above
+
+    room = RoomId(uuid.uuid4(), "metric")
+    with capture_logs() as logs:
+        async with PostgresUpdateLog(
+            pool, LocalSnapshotStore(tmp_path), on_commit=broken_metric
+        ) as log:
+            async with asyncio.timeout(5):
+                assert await log.append(room, b"first") < await log.append(room, b"second")
+            await log.ping()
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == [
+        "update_log_on_commit_failed",
+        "update_log_on_commit_failed",
+    ]
+
+
+async def test_a_writer_that_fails_fails_its_waiters_and_the_readiness_check(
+    pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No append waits for ever on a writer that is gone; the node says it is not ready."""
+
+    async def bug(self: PostgresUpdateLog, tenant: uuid.UUID, group: list[Any]) -> None:
+        raise KeyError("a bug in the writer")
+
+    monkeypatch.setattr(PostgresUpdateLog, "_commit_group", bug)
+    monkeypatch.setattr(postgres, "_log", structlog.get_logger("rooms.postgres"))  # as above
+    room = RoomId(uuid.uuid4(), "writer")
+    with capture_logs() as logs:
+        async with PostgresUpdateLog(pool, LocalSnapshotStore(tmp_path)) as log:
+            async with asyncio.timeout(5):
+                with pytest.raises(RuntimeError, match="writer failed"):
+                    await log.append(room, b"lost")
+                with pytest.raises(RuntimeError, match="the update log is not running"):
+                    await log.append(room, b"refused")
+            with pytest.raises(RuntimeError, match="writer has stopped"):
+                await log.ping()
+    assert "update_log_writer_failed" in [e["event"] for e in logs]
