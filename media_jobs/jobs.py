@@ -9,7 +9,6 @@ guarded by this run's lease token, so a run presumed dead can no longer finish t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import tempfile
 import threading
 import uuid
@@ -173,17 +172,25 @@ async def _produce(
         latest[0] = 5 + int(pct * 0.9)
 
     async def keep_alive() -> None:
+        """Progress and the lease, until the work is done. A failure (the database or the
+        queue away for a moment) is logged and tried again on the next round: the render
+        goes on either way, and its result must not fail for a beat that did not land."""
         written, beat = 0, asyncio.get_running_loop().time()
         while True:
             await asyncio.sleep(0.25)
-            if latest[0] != written:
-                written = latest[0]
-                async with tenant_transaction(deps.pool, tenant_id) as conn:
-                    if not await store.set_progress(conn, tenant_id, request_id, lease, written):
-                        cancelled.set()
-            if asyncio.get_running_loop().time() - beat >= deps.settings.heartbeat_seconds:
-                beat = asyncio.get_running_loop().time()
-                await deps.queue.extend(delivery)
+            try:
+                if latest[0] != written:
+                    async with tenant_transaction(deps.pool, tenant_id) as conn:
+                        if not await store.set_progress(
+                            conn, tenant_id, request_id, lease, latest[0]
+                        ):
+                            cancelled.set()
+                    written = latest[0]
+                if asyncio.get_running_loop().time() - beat >= deps.settings.heartbeat_seconds:
+                    await deps.queue.extend(delivery)
+                    beat = asyncio.get_running_loop().time()
+            except Exception as exc:
+                _log.warning("heartbeat_failed", request_id=str(request_id), error=repr(exc))
 
     heart = asyncio.create_task(keep_alive())
     try:
@@ -204,8 +211,7 @@ async def _produce(
             return Produced(key, path.stat().st_size, thumb)
     finally:
         heart.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await heart
+        await asyncio.wait({heart})  # never raises: this job's outcome is the render's
 
 
 async def _failed(

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import av
 import httpx
+import pytest
+import structlog
 from PIL import Image, ImageChops, ImageStat
+from structlog.testing import capture_logs
 
+from media_jobs import jobs
 from media_jobs.jobs import Deps
 from platform_api.content.pocs import MemoryPocSource
 from platform_api.kernel.queues.redis_streams import RedisStreamsQueue
@@ -106,6 +112,42 @@ async def test_video_comes_with_a_thumbnail_beside_it(
     assert (await content.delete(f"/content-requests/{rid}", headers=user.auth)).status_code == 204
     assert not await worker.blobs.exists(thumb_key)
     assert not await worker.blobs.exists(f"videos/{user.tenant_id}/{user.user_id}/2025/{rid}.mp4")
+
+
+async def test_a_heartbeat_that_fails_does_not_fail_the_video(
+    content: httpx.AsyncClient,
+    new_user: NewUser,
+    pocs: MemoryPocSource,
+    worker: Deps,
+    wait_for_status: Poll,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The queue refuses every lease extension (Redis away for the whole render): the
+    video is still made, in one attempt, and the failures are logged."""
+
+    async def refused(delivery: object) -> None:
+        raise ConnectionError("the queue is away")
+
+    render = jobs._render
+
+    def slow_render(*args: Any) -> Any:  # long enough for a heartbeat or two, however warm
+        time.sleep(1.5)
+        return render(*args)
+
+    monkeypatch.setattr(worker.queue, "extend", refused)
+    monkeypatch.setattr(jobs, "_render", slow_render)
+    # A logger keeps the processors of its first use; a fresh one logs into the capture.
+    monkeypatch.setattr(jobs, "_log", structlog.get_logger("media_jobs"))
+    user = await new_user()
+    pocs.add(user.tenant_id, user.user_id, *sample_pocs(2, year=2025))
+    body = {"type": "video", "year": 2025, "title": "Heartbeat"}
+    with capture_logs() as logs:
+        created = (await content.post("/content-requests", json=body, headers=user.auth)).json()
+        done = await wait_for_status(created["request_id"], user.auth, ("succeeded", "failed"))
+    assert done["status"] == "succeeded", done
+    events = [e["event"] for e in logs]
+    assert events.count("job_started") == 1  # not failed, then done again on a retry
+    assert "heartbeat_failed" in events
 
 
 async def test_a_report_has_no_thumbnail(
