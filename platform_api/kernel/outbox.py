@@ -27,6 +27,7 @@ from datetime import timedelta
 
 import asyncpg
 import structlog
+from asyncpg.pool import PoolConnectionProxy
 
 from .events import Event, Publisher
 
@@ -111,13 +112,21 @@ class OutboxRelay:
             return int(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
 
     async def run(self) -> None:
-        """Relay forever: on every NOTIFY, and every ``poll_seconds`` in case one was missed."""
-        listener = await self.pool.acquire()
+        """Relay forever: on every NOTIFY, and every ``poll_seconds`` in case one was missed.
+
+        A database or bus away, at the start or later, is retried with back-off (the
+        listening connection too: a relay that stopped would leave every event unsent)."""
+        listener: PoolConnectionProxy | None = None
+        backoff = self.poll_seconds
         try:
-            await listener.add_listener(CHANNEL, self._notified)
-            backoff = self.poll_seconds
             while True:
+                self._wake.clear()  # before the read: a NOTIFY during it wakes the next round
                 try:
+                    if listener is not None and listener.is_closed():  # database restarted
+                        await self._drop_listener(listener)
+                        listener = None
+                    if listener is None:
+                        listener = await self._listen()
                     await self.drain()
                     backoff = self.poll_seconds
                     if self.keep_sent is not None and time.monotonic() - self._last_prune > 3600:
@@ -126,14 +135,27 @@ class OutboxRelay:
                 except Exception:  # bus or database away: nothing was marked sent; retry
                     _log.exception("outbox_relay_failed", retry_in=backoff)
                     backoff = min(backoff * 2, 30.0)
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(backoff):
                         await self._wake.wait()
         finally:
+            await self._drop_listener(listener)
+
+    async def _listen(self) -> PoolConnectionProxy:
+        listener = await self.pool.acquire()
+        try:
+            await listener.add_listener(CHANNEL, self._notified)
+        except BaseException:
+            await self.pool.release(listener)
+            raise
+        return listener
+
+    async def _drop_listener(self, listener: PoolConnectionProxy | None) -> None:
+        if listener is not None:
             with contextlib.suppress(Exception):
                 await listener.remove_listener(CHANNEL, self._notified)
-            await self.pool.release(listener)
+            with contextlib.suppress(Exception):
+                await self.pool.release(listener)
 
     def _notified(self, *_: object) -> None:
         self._wake.set()

@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
+from typing import Any, cast
 
 import asyncpg
 import httpx
@@ -172,6 +173,43 @@ async def test_relay_loop_wakes_on_notify(
         while not any(str(e.aggregate_id) == poc["poc_id"] for e in bus.published):
             assert asyncio.get_running_loop().time() < deadline, "the relay was not woken"
             await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+class _AwayAtFirst:
+    """A pool whose first connections cannot be had (the database still starting)."""
+
+    def __init__(self, pool: asyncpg.Pool, failures: int) -> None:
+        self.pool, self.failures = pool, failures
+
+    def acquire(self) -> Any:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("the database is starting up")
+        return self.pool.acquire()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pool, name)
+
+
+async def test_a_relay_started_while_the_database_is_away_relays_once_it_is_back(
+    sign_up: SignUp, make_poc: MakePoc, owner_pool: asyncpg.Pool
+) -> None:
+    bus = InMemoryBus()
+    pool = cast(asyncpg.Pool, _AwayAtFirst(owner_pool, failures=3))
+    relay = OutboxRelay(pool, bus, poll_seconds=0.05)
+    task = asyncio.create_task(relay.run())
+    try:
+        owner = await sign_up()
+        poc = await make_poc(owner, name="After the outage")
+        deadline = asyncio.get_running_loop().time() + 10
+        while not any(str(e.aggregate_id) == poc["poc_id"] for e in bus.published):
+            assert not task.done(), "the relay stopped"
+            assert asyncio.get_running_loop().time() < deadline, "nothing was relayed"
+            await asyncio.sleep(0.02)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
