@@ -15,7 +15,7 @@ from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
-from platform_api.kernel.db import create_pool
+from platform_api.kernel.db import close_pool, create_pool
 from platform_api.kernel.logging import configure_logging
 from rooms import (
     AccessLedger,
@@ -214,7 +214,7 @@ async def _update_log(
         )
         return MemoryUpdateLog()
     pool = await create_pool(settings.database_url, min_size=1, max_size=8)
-    stack.push_async_callback(pool.close)
+    stack.push_async_callback(close_pool, pool)
     snapshots = (
         S3SnapshotStore(
             settings.s3_bucket,

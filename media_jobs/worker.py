@@ -17,6 +17,7 @@ import structlog
 from platform_api.content.settings import ContentSettings
 from platform_api.content.wiring import build_blob_store, build_queue
 from platform_api.kernel import create_pool
+from platform_api.kernel.db import close_pool
 from platform_api.kernel.logging import configure_logging
 
 from .jobs import Deps, handle
@@ -67,7 +68,7 @@ async def main(settings: ContentSettings | None = None) -> None:
         await run(deps, stop)
     finally:
         await queue.aclose()
-        await pool.close()
+        await close_pool(pool)
         _log.info("worker_stopped", consumer=consumer)
 
 

@@ -7,6 +7,7 @@ handed to the next request never carries the previous tenant.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +16,7 @@ from contextvars import ContextVar
 from typing import Literal
 
 import asyncpg
+import structlog
 
 TENANT_SETTING = "app.tenant_id"
 Isolation = Literal["read_committed", "repeatable_read", "serializable"]
@@ -50,6 +52,18 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
     return await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
     )
+
+
+async def close_pool(pool: asyncpg.Pool, *, within: float = 10.0) -> None:
+    """Close ``pool`` gracefully, or, past ``within`` seconds, at once: a graceful close waits
+    for every connection to come back, and a shutdown must not wait on one that never does
+    (a query stuck on a database out of reach)."""
+    try:
+        async with asyncio.timeout(within):
+            await pool.close()
+    except TimeoutError:
+        structlog.get_logger("kernel.db").warning("pool_close_forced", seconds=within)
+        pool.terminate()
 
 
 @asynccontextmanager

@@ -16,6 +16,7 @@ from datetime import timedelta
 import structlog
 
 from platform_api.kernel import create_pool
+from platform_api.kernel.db import close_pool
 from platform_api.kernel.events import create_publisher
 from platform_api.kernel.logging import configure_logging
 from platform_api.kernel.outbox import OutboxRelay
@@ -67,7 +68,7 @@ async def main(settings: PocsSettings | None = None) -> None:
             loop.remove_signal_handler(sig)
         with contextlib.suppress(Exception):
             await publisher.aclose()
-        await pool.close()
+        await close_pool(pool)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,14 @@ import time
 import uuid
 
 import pytest
+from structlog.testing import capture_logs
 
 from platform_api.kernel import KeySet, create_pool
 from platform_api.kernel import db as kernel_db
 from platform_api.kernel.db import (
     DatabaseBusy,
     bounded_connection_waits,
+    close_pool,
     tenant_transaction,
     transaction,
 )
@@ -93,3 +95,18 @@ async def test_a_request_on_a_busy_pool_gets_503_with_retry_after(
             assert (await client.get("/pocs", headers=owner.auth)).status_code == 200
     finally:
         await pool.close()
+
+
+async def test_closing_a_pool_whose_connection_never_comes_back_is_bounded(
+    pocs_db: ServiceDatabase,
+) -> None:
+    """A shutdown waits for the connections out at most ``within`` seconds, then ends them."""
+    pool = await create_pool(pocs_db.app_dsn, min_size=1, max_size=2)
+    await pool.acquire()  # never released, as by a query stuck on a lost database
+    started = time.monotonic()
+    with capture_logs() as logs:
+        async with asyncio.timeout(10):
+            await close_pool(pool, within=0.3)
+    assert time.monotonic() - started < 5
+    assert pool.is_closing()
+    assert [e["event"] for e in logs] == ["pool_close_forced"]
