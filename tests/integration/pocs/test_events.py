@@ -160,23 +160,32 @@ async def test_purge_removes_only_expired_trash(
         assert left == 0
 
 
-async def test_relay_loop_wakes_on_notify(
-    sign_up: SignUp, make_poc: MakePoc, owner_pool: asyncpg.Pool
+async def _relays_a_new_poc(
+    relay: OutboxRelay, sign_up: SignUp, make_poc: MakePoc, *, within: float
 ) -> None:
-    bus = InMemoryBus()
-    relay = OutboxRelay(owner_pool, bus, poll_seconds=60)  # only NOTIFY can wake it in time
+    """Run ``relay`` while a POC is made, until its event is published (at most ``within`` s)."""
+    assert isinstance(relay.publisher, InMemoryBus)
+    published = relay.publisher.published
     task = asyncio.create_task(relay.run())
     try:
         owner = await sign_up()
-        poc = await make_poc(owner, name="Notified")
-        deadline = asyncio.get_running_loop().time() + 5
-        while not any(str(e.aggregate_id) == poc["poc_id"] for e in bus.published):
-            assert asyncio.get_running_loop().time() < deadline, "the relay was not woken"
+        poc = await make_poc(owner, name="Relayed")
+        deadline = asyncio.get_running_loop().time() + within
+        while not any(str(e.aggregate_id) == poc["poc_id"] for e in published):
+            assert not task.done(), "the relay stopped"
+            assert asyncio.get_running_loop().time() < deadline, "nothing was relayed in time"
             await asyncio.sleep(0.01)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_relay_loop_wakes_on_notify(
+    sign_up: SignUp, make_poc: MakePoc, owner_pool: asyncpg.Pool
+) -> None:
+    relay = OutboxRelay(owner_pool, InMemoryBus(), poll_seconds=60)  # only NOTIFY is in time
+    await _relays_a_new_poc(relay, sign_up, make_poc, within=5)
 
 
 class _AwayAtFirst:
@@ -198,22 +207,9 @@ class _AwayAtFirst:
 async def test_a_relay_started_while_the_database_is_away_relays_once_it_is_back(
     sign_up: SignUp, make_poc: MakePoc, owner_pool: asyncpg.Pool
 ) -> None:
-    bus = InMemoryBus()
     pool = cast(asyncpg.Pool, _AwayAtFirst(owner_pool, failures=3))
-    relay = OutboxRelay(pool, bus, poll_seconds=0.05)
-    task = asyncio.create_task(relay.run())
-    try:
-        owner = await sign_up()
-        poc = await make_poc(owner, name="After the outage")
-        deadline = asyncio.get_running_loop().time() + 10
-        while not any(str(e.aggregate_id) == poc["poc_id"] for e in bus.published):
-            assert not task.done(), "the relay stopped"
-            assert asyncio.get_running_loop().time() < deadline, "nothing was relayed"
-            await asyncio.sleep(0.02)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    relay = OutboxRelay(pool, InMemoryBus(), poll_seconds=0.05)
+    await _relays_a_new_poc(relay, sign_up, make_poc, within=10)
 
 
 async def test_worker_process_relays_to_redis(
