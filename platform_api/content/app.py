@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from platform_api.kernel import KeySet, TokenVerifier, create_pool, create_service_app
 from platform_api.kernel.blobs import BlobStore
+from platform_api.kernel.db import close_pool
 from platform_api.kernel.queues import JobQueue
 
 from .pocs import HttpPocSource, PocSource
@@ -64,7 +65,7 @@ def create_app(
             if pocs is None and isinstance(source, HttpPocSource):
                 await source.aclose()
             if pool is None:
-                await db.close()
+                await close_pool(db)
 
     async def readiness(app: FastAPI) -> None:
         ctx: Content = app.state.content

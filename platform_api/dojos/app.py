@@ -13,6 +13,7 @@ import httpx
 from fastapi import FastAPI
 
 from platform_api.kernel import KeySet, TokenVerifier, create_pool, create_service_app
+from platform_api.kernel.db import close_pool
 from platform_api.kernel.events import Publisher
 from rooms.ports import SnapshotStore
 from rooms.snapshots import LocalSnapshotStore, S3SnapshotStore
@@ -73,7 +74,7 @@ async def build_context(
         await http.aclose()
         await collab.aclose()
         if own_pool:
-            await db.close()
+            await close_pool(db)
 
 
 def create_app(
@@ -106,7 +107,7 @@ def create_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
                 if owner is not None:
-                    await owner.close()
+                    await close_pool(owner)
                 await events.aclose()
 
     async def readiness(app: FastAPI) -> None:

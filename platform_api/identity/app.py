@@ -9,6 +9,7 @@ import asyncpg
 from fastapi import FastAPI
 
 from platform_api.kernel import KeySet, TokenVerifier, create_pool, create_service_app
+from platform_api.kernel.db import close_pool
 from platform_api.kernel.ratelimit import RateLimiter
 
 from .routes import router
@@ -50,7 +51,7 @@ def create_app(
         finally:
             await app.state.identity.limiter.aclose()
             if own_pool:
-                await db.close()
+                await close_pool(db)
 
     async def readiness(app: FastAPI) -> None:
         idn: Identity = app.state.identity

@@ -9,6 +9,7 @@ import asyncpg
 from fastapi import FastAPI
 
 from platform_api.kernel import KeySet, TokenVerifier, create_pool, create_service_app
+from platform_api.kernel.db import close_pool
 
 from .routes import router
 from .service import Pocs
@@ -42,7 +43,7 @@ def create_app(
             yield
         finally:
             if own_pool:
-                await db.close()
+                await close_pool(db)
 
     async def readiness(app: FastAPI) -> None:
         async with app.state.pocs.pool.acquire() as conn:

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from platform_api.kernel import KeySet, TokenVerifier, create_pool, create_service_app
+from platform_api.kernel.db import close_pool
 from platform_api.kernel.events import InMemoryBus
 
 from .consumer import IndexConsumer, open_consumer
@@ -83,7 +84,7 @@ async def build_search(
             db = await create_pool(
                 settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
             )
-            stack.push_async_callback(db.close)
+            stack.push_async_callback(close_pool, db)
         idx = index
         if idx is None:
             idx = await open_index(settings)
