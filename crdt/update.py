@@ -87,13 +87,7 @@ def inserted_items(update: bytes) -> list[ItemRange] | None:
 
     Reads structurally, as :func:`validate_update` does (raises ProtocolError)."""
     held: list[ItemRange] = []
-    try:
-        _, _, pos = _walk_structs(update, held)
-        deleted, pos = _walk_delete_set(update, pos)
-    except IndexError:
-        raise ProtocolError(_INVALID, "unexpected end of data") from None
-    if pos != len(update):
-        raise ProtocolError(_INVALID, f"{len(update) - pos} trailing bytes after update")
+    _, deleted, _ = _walk_update(update, held)
     return None if any(deleted.values()) else held
 
 
@@ -182,11 +176,14 @@ def _check_clock(clock: int) -> int:
     return clock
 
 
-def _walk_update(update: bytes) -> tuple[dict[int, int], dict[int, int], bool]:
+def _walk_update(
+    update: bytes, held: list[ItemRange] | None = None
+) -> tuple[dict[int, int], dict[int, int], bool]:
     """Check an update's structs and delete set; return each client's clock past its last
-    struct, past the last item it deletes, and whether a string holds a non-BMP character."""
+    struct, past the last item it deletes, and whether a string holds a non-BMP character.
+    With ``held``, add the items of its structs to it (see ``_walk_structs``)."""
     try:
-        ends, astral, pos = _walk_structs(update)
+        ends, astral, pos = _walk_structs(update, held)
         deleted, pos = _walk_delete_set(update, pos)
     except IndexError:  # a struct's info byte or a value's tag read past the end
         raise ProtocolError(_INVALID, "unexpected end of data") from None
