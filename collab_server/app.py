@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from platform_api.kernel.db import close_pool, create_pool
 from platform_api.kernel.logging import configure_logging
+from platform_api.kernel.tasks import stop
 from rooms import (
     AccessLedger,
     FanoutBus,
@@ -36,7 +37,6 @@ from rooms import (
     UpdateLog,
     new_node_id,
 )
-from rooms.tasks import stop
 
 from . import connection, internal
 from .codes import SERVICE_RESTART

@@ -26,10 +26,10 @@ import structlog
 
 from platform_api.kernel.db import tenant_transaction
 from platform_api.kernel.processes import exit_with_parent
+from platform_api.kernel.tasks import stop
 
 from .ids import RoomId
 from .ports import Compaction, SnapshotInfo, SnapshotMissing, SnapshotStore, StoredState
-from .tasks import stop
 
 _log = structlog.get_logger("rooms.postgres")
 INLINE_SNAPSHOT_BYTES = 64 * 1024

@@ -58,11 +58,12 @@ from redis.exceptions import (
     TryAgainError,
 )
 
+from platform_api.kernel.tasks import stop
+
 from .frames import Kind
 from .ids import RoomId
 from .metrics import RoomMetrics
 from .ports import BusHandler
-from .tasks import stop
 
 _log = structlog.get_logger("rooms.bus")
 

@@ -59,6 +59,7 @@ from crdt import (
 from crdt.awareness import MAX_SAFE_INTEGER, AwarenessEntry
 from crdt.messages import Message
 from platform_api.kernel.queues import backoff_seconds
+from platform_api.kernel.tasks import stop
 
 from .frames import FRESH, GONE, PRESENT, Frame, Kind, decode_frame, encode_frame
 from .ids import RoomId
@@ -72,7 +73,6 @@ from .ports import (
     UpdateLog,
     change_since,
 )
-from .tasks import stop
 
 _log = structlog.get_logger("rooms")
 ORIGIN_REMOTE = "remote"

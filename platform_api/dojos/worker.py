@@ -12,7 +12,6 @@ rotates exactly once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import uuid
 from datetime import timedelta
@@ -23,6 +22,7 @@ import structlog
 from platform_api.kernel import create_pool, tenant_transaction
 from platform_api.kernel.events import InMemoryBus, Publisher, create_publisher
 from platform_api.kernel.outbox import OutboxRelay
+from platform_api.kernel.tasks import stop
 
 from . import store
 from .room import push_room, room_state
@@ -88,6 +88,19 @@ async def schedule_forever(ctx: Dojos, owner_pool: asyncpg.Pool) -> None:
         await asyncio.sleep(interval)
 
 
+def report_end(task: asyncio.Task[None]) -> None:
+    """Log a worker that ended by failing (it only ends otherwise when cancelled)."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        _log.error("dojo_worker_failed", error=repr(error))
+
+
+def check_running(task: asyncio.Task[None] | None) -> None:
+    """For the readiness check: raise if this process's worker has ended (``None``: it
+    runs no worker). Turns, snapshots and room pushes would silently stop otherwise."""
+    if task is not None and task.done():
+        raise RuntimeError("the dojo worker has stopped")
+
+
 async def run(ctx: Dojos, owner_pool: asyncpg.Pool, publisher: Publisher) -> None:
     """Scheduler and relay until cancelled."""
     async with asyncio.TaskGroup() as group:
@@ -101,20 +114,20 @@ async def main() -> None:
     from .app import build_context
 
     settings = DojosSettings()
-    stop = asyncio.Event()
+    stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stopping.set)
     async with build_context(settings) as ctx:
         owner = await create_pool(settings.migrations_database_url, min_size=1, max_size=3)
         publisher = await publisher_for(settings)
-        task = asyncio.create_task(run(ctx, owner, publisher))
+        task = asyncio.create_task(run(ctx, owner, publisher), name="dojos-worker")
+        task.add_done_callback(report_end)
+        task.add_done_callback(lambda _: stopping.set())  # a worker that failed exits
         try:
-            await stop.wait()
+            await stopping.wait()
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop(task)
             await publisher.aclose()
             await owner.close()
 

@@ -20,6 +20,7 @@ from platform_api.kernel.db import close_pool
 from platform_api.kernel.events import create_publisher
 from platform_api.kernel.logging import configure_logging
 from platform_api.kernel.outbox import OutboxRelay
+from platform_api.kernel.tasks import stop
 
 from .service import purge_expired
 from .settings import PocsSettings
@@ -47,10 +48,10 @@ async def main(settings: PocsSettings | None = None) -> None:
     pool = await create_pool(dsn, min_size=1, max_size=3)
     publisher = await create_publisher(settings.bus_config())
     relay = OutboxRelay(pool, publisher, batch_size=settings.relay_batch_size)
-    stop = asyncio.Event()
+    stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stopping.set)
     _log.info("worker_started", bus=settings.event_bus)
     try:
         async with asyncio.TaskGroup() as group:
@@ -60,9 +61,9 @@ async def main(settings: PocsSettings | None = None) -> None:
                     purge_forever(pool, timedelta(days=settings.trash_retention_days))
                 ),
             ]
-            await stop.wait()
+            await stopping.wait()
             for task in tasks:
-                task.cancel()
+                await stop(task)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

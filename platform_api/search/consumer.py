@@ -24,6 +24,7 @@ import time
 import structlog
 
 from platform_api.kernel.events import Consumer, Delivery, InMemoryBus, create_consumer
+from platform_api.kernel.tasks import stop
 
 from .dead_letters import park
 from .service import Search, apply_events
@@ -141,9 +142,7 @@ class IndexConsumer:
             async with asyncio.timeout(self.wait_seconds + 5):
                 await asyncio.shield(task)
         except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop(task)
 
 
 async def main() -> None:

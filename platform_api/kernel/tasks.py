@@ -7,7 +7,7 @@ from typing import Any
 
 import structlog
 
-_log = structlog.get_logger("rooms.tasks")
+_log = structlog.get_logger("kernel.tasks")
 RECANCEL_SECONDS = 0.1
 
 

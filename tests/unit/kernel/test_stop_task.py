@@ -1,4 +1,4 @@
-"""rooms.tasks.stop: a background task ends, even one whose loop swallows a cancellation."""
+"""kernel.tasks.stop: a background task ends, even one whose loop swallows a cancellation."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from rooms import tasks
-from rooms.tasks import stop
+from platform_api.kernel import tasks
+from platform_api.kernel.tasks import stop
 
 
 @pytest.fixture(autouse=True)
 def fresh_logger(monkeypatch: pytest.MonkeyPatch) -> None:
     """A logger keeps the processors of its first use; a fresh one logs into the capture."""
-    monkeypatch.setattr(tasks, "_log", structlog.get_logger("rooms.tasks"))
+    monkeypatch.setattr(tasks, "_log", structlog.get_logger("kernel.tasks"))
 
 
 async def _wait_for_loop(event: asyncio.Event) -> None:
