@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +14,7 @@ from fastapi import FastAPI
 from platform_api.kernel import KeySet, TokenVerifier, create_pool, create_service_app
 from platform_api.kernel.db import close_pool
 from platform_api.kernel.events import Publisher
+from platform_api.kernel.tasks import stop
 from rooms.ports import SnapshotStore
 from rooms.snapshots import LocalSnapshotStore, S3SnapshotStore
 
@@ -99,18 +99,19 @@ def create_app(
             if settings.run_worker and settings.migrations_database_url:
                 owner = await create_pool(settings.migrations_database_url, min_size=1, max_size=3)
                 task = asyncio.create_task(worker.run(ctx, owner, events), name="dojos-worker")
+                task.add_done_callback(worker.report_end)
+            app.state.worker = task
             try:
                 yield
             finally:
                 if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                    await stop(task)
                 if owner is not None:
                     await close_pool(owner)
                 await events.aclose()
 
     async def readiness(app: FastAPI) -> None:
+        worker.check_running(app.state.worker)
         async with app.state.dojos.pool.acquire() as conn:
             await conn.fetchval("SELECT 1")
 

@@ -112,23 +112,22 @@ async def push_room(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> boo
             return True
         participants = await store.list_participants(conn, tenant_id, dojo_id, active_only=True)
     room = room_key(tenant_id, dojo_id)
+    failure: Problem | None = None
     try:
-        await asyncio.gather(
-            *(
-                ctx.collab.control(
-                    room,
-                    {
-                        "type": "role",
-                        "user": str(p["user_id"]),
-                        "role": "write" if can_write(dojo, p) else "read",
-                    },
+        # The first failure cancels the other roles' requests: the whole push is retried.
+        async with asyncio.TaskGroup() as group:
+            for p in participants:
+                role = "write" if can_write(dojo, p) else "read"
+                group.create_task(
+                    ctx.collab.control(
+                        room, {"type": "role", "user": str(p["user_id"]), "role": role}
+                    )
                 )
-                for p in participants
-            )
-        )
         await write_meta(ctx, room, room_meta(dojo, participants, now()))
-    except Problem as exc:
-        return await _push_failed(ctx, tenant_id, dojo_id, exc)
+    except* Problem as failed:
+        failure = next(e for e in failed.exceptions if isinstance(e, Problem))
+    if failure is not None:
+        return await _push_failed(ctx, tenant_id, dojo_id, failure)
     async with tenant_transaction(ctx.pool, tenant_id) as conn:
         await conn.execute(
             """UPDATE dojos SET room_sync_due = false, room_sync_retry_at = NULL
