@@ -97,7 +97,8 @@ class PostgresUpdateLog:
                         f"({self._flush_seconds} s to flush at shutdown)"
                     )
                 )
-            await stop(writer)
+            if not writer.done():  # (one that failed was logged when it failed)
+                await stop(writer)
         await self._drop_connection()
         if self._merger is not None:
             self._merger.shutdown(wait=False, cancel_futures=True)
