@@ -224,6 +224,8 @@ async def _update_log(
         if settings.s3_bucket
         else LocalSnapshotStore(Path(settings.snapshot_dir))
     )
+    # Closed after the log (the stack unwinds backwards): nothing the log does finds it closed.
+    stack.push_async_callback(snapshots.aclose)
 
     def on_commit(lags: list[float]) -> None:
         metrics.commit_batch.observe(len(lags))

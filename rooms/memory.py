@@ -63,6 +63,9 @@ class MemorySnapshotStore:
     async def get(self, key: str) -> bytes | None:
         return self._blobs.get(checked_key(key))
 
+    async def aclose(self) -> None:
+        """Nothing to release (the blobs stay readable, as a test may want them)."""
+
 
 class MemoryBus:
     """One process-wide hub; each node attaches with its own :meth:`node` view."""

@@ -66,11 +66,16 @@ class SnapshotStore(Protocol):
 
     Keys are safe relative paths (``dojos/{tenant}/{room}/snapshots/{seq}.ydoc``); any other key
     raises ``ValueError``. ``put`` replaces atomically; ``get`` of a missing key is ``None``.
+    Whoever builds a store closes it (``aclose``) once nothing uses it any more.
     """
 
     async def put(self, key: str, data: bytes) -> None: ...
 
     async def get(self, key: str) -> bytes | None: ...
+
+    async def aclose(self) -> None:
+        """Release what the store holds (an S3 client); it is not used afterwards."""
+        ...
 
 
 BusHandler = Callable[[bytes], Awaitable[None]]

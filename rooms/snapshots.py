@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from platform_api.kernel.aws import S3_CONNECTIONS, SharedClient
 from platform_api.kernel.blobs import BlobError, check_key
 
 
@@ -60,12 +61,17 @@ class LocalSnapshotStore:
         path = self._path(key)
         return await asyncio.to_thread(lambda: path.read_bytes() if path.is_file() else None)
 
+    async def aclose(self) -> None:
+        """Nothing to release: files are opened per call."""
+
 
 class S3SnapshotStore:
     """Amazon S3 through aioboto3 (non-blocking); every object is encrypted with SSE-KMS.
 
     Without ``kms_key_id`` the bucket's default KMS key is used (``aws:kms`` with no key id).
     ``region`` defaults to the SDK's own resolution (``AWS_REGION`` / ``AWS_DEFAULT_REGION``).
+    One S3 client serves every call, opened by the first and closed by :meth:`aclose`; a
+    closed store raises :class:`~platform_api.kernel.aws.ClientClosed`.
     """
 
     def __init__(
@@ -78,14 +84,18 @@ class S3SnapshotStore:
         session: Any = None,
     ) -> None:
         import aioboto3  # only production nodes pay for importing the AWS SDK
+        from botocore.config import Config
 
         self._bucket = bucket
         self._kms = kms_key_id
-        self._client_args = {"endpoint_url": endpoint_url, "region_name": region}
-        self._session = session or aioboto3.Session()
-
-    def _client(self) -> Any:
-        return self._session.client("s3", **self._client_args)
+        self._s3 = SharedClient(
+            session or aioboto3.Session(),
+            "s3",
+            owner="S3SnapshotStore",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            config=Config(max_pool_connections=S3_CONNECTIONS),
+        )
 
     def _encryption(self) -> dict[str, str]:
         if not self._kms:
@@ -94,21 +104,25 @@ class S3SnapshotStore:
 
     async def put(self, key: str, data: bytes) -> None:
         key = checked_key(key)
-        async with self._client() as s3:
-            await s3.put_object(
-                Bucket=self._bucket,
-                Key=key,
-                Body=data,
-                ContentType="application/octet-stream",
-                **self._encryption(),
-            )
+        s3 = await self._s3.get()
+        await s3.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=data,
+            ContentType="application/octet-stream",
+            **self._encryption(),
+        )
 
     async def get(self, key: str) -> bytes | None:
         key = checked_key(key)
-        async with self._client() as s3:
-            try:
-                response = await s3.get_object(Bucket=self._bucket, Key=key)
-            except s3.exceptions.NoSuchKey:
-                return None
-            async with response["Body"] as body:
-                return bytes(await body.read())
+        s3 = await self._s3.get()
+        try:
+            response = await s3.get_object(Bucket=self._bucket, Key=key)
+        except s3.exceptions.NoSuchKey:
+            return None
+        async with response["Body"] as body:
+            return bytes(await body.read())
+
+    async def aclose(self) -> None:
+        """Close the S3 client; the owner calls it once the store's users have stopped."""
+        await self._s3.aclose()

@@ -55,6 +55,7 @@ async def build_context(
             if settings.collab_url
             else MemoryCollab()
         )
+    own_blobs = blobs is None
     if blobs is None:
         blobs = (
             S3SnapshotStore(
@@ -73,6 +74,8 @@ async def build_context(
     finally:
         await http.aclose()
         await collab.aclose()
+        if own_blobs:
+            await blobs.aclose()
         if own_pool:
             await close_pool(db)
 

@@ -7,8 +7,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from typing import Any
 
 import httpx
 
@@ -79,3 +81,43 @@ async def sns_to_sqs(
             await sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn)
             arns[topic] = arn
     return arns, queue_url
+
+
+async def bucket_with_key(endpoint: str, *, prefix: str = "bucket") -> tuple[str, str]:
+    """A fresh S3 bucket and a KMS key on moto's server: (bucket name, key id)."""
+    import aioboto3
+
+    session = aioboto3.Session()
+    region = FAKE_CREDENTIALS["AWS_DEFAULT_REGION"]
+    bucket = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    async with session.client("s3", endpoint_url=endpoint, region_name=region) as s3:
+        await s3.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region}
+        )
+    async with session.client("kms", endpoint_url=endpoint, region_name=region) as kms:
+        key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
+    return bucket, key_id
+
+
+class CountingSession:
+    """An aioboto3 session that counts the clients it makes and the ones closed since: an
+    adapter that made a client per call would show it here."""
+
+    def __init__(self) -> None:
+        import aioboto3
+
+        self._session = aioboto3.Session()
+        self.opened: list[str] = []  # the service of each client made
+        self.closed = 0
+
+    def client(self, service: str, **kwargs: Any) -> AbstractAsyncContextManager[Any]:
+        self.opened.append(service)
+        return self._counted(self._session.client(service, **kwargs))
+
+    @asynccontextmanager
+    async def _counted(self, creating: AbstractAsyncContextManager[Any]) -> AsyncIterator[Any]:
+        try:
+            async with creating as client:
+                yield client
+        finally:
+            self.closed += 1

@@ -11,14 +11,19 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 import aioboto3
 import aiohttp
 import pytest
+from aiohttp import web
 from pycrdt import Doc, Text
 
+from collab_server import CollabSettings, create_app
+from collab_server.state import UPDATE_LOG
+from platform_api.kernel.aws import ClientClosed
 from platform_api.kernel.db import create_pool
 from platform_api.kernel.provision import ServiceDatabase
 from rooms import (
@@ -31,23 +36,11 @@ from rooms import (
 )
 from rooms.postgres import INLINE_SNAPSHOT_BYTES
 from tests.harness.collab import compacted_seq
+from tests.harness.moto import CountingSession, bucket_with_key
 
 from .conftest import Mint, StartNode
 
 REGION = "sa-east-1"
-
-
-async def _bucket_with_key(endpoint: str) -> tuple[str, str]:
-    """A fresh bucket and a KMS key on moto's server."""
-    session = aioboto3.Session()
-    bucket = f"snapshots-{uuid.uuid4().hex[:8]}"
-    async with session.client("s3", endpoint_url=endpoint, region_name=REGION) as s3:
-        await s3.create_bucket(
-            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
-    async with session.client("kms", endpoint_url=endpoint, region_name=REGION) as kms:
-        key_id = (await kms.create_key())["KeyMetadata"]["KeyId"]
-    return bucket, key_id
 
 
 async def _s3_objects(endpoint: str, bucket: str) -> dict[str, dict[str, Any]]:
@@ -63,17 +56,17 @@ async def _s3_objects(endpoint: str, bucket: str) -> dict[str, dict[str, Any]]:
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[str, SnapshotStore]]:
+    snapshots: SnapshotStore
     if request.param == "memory":
-        yield "memory", MemorySnapshotStore()
+        snapshots = MemorySnapshotStore()
     elif request.param == "local":
-        yield "local", LocalSnapshotStore(tmp_path / "snapshots")
+        snapshots = LocalSnapshotStore(tmp_path / "snapshots")
     else:
         endpoint = request.getfixturevalue("aws_endpoint")
-        bucket, key_id = await _bucket_with_key(endpoint)
-        yield (
-            "s3",
-            S3SnapshotStore(bucket, kms_key_id=key_id, endpoint_url=endpoint, region=REGION),
-        )
+        bucket, key_id = await bucket_with_key(endpoint, prefix="snapshots")
+        snapshots = S3SnapshotStore(bucket, kms_key_id=key_id, endpoint_url=endpoint, region=REGION)
+    async with aclosing(snapshots):  # every adapter closes, whichever it is
+        yield request.param, snapshots
 
 
 def _key(tenant: uuid.UUID, room: str, seq: int) -> str:
@@ -177,10 +170,12 @@ async def test_local_store_writes_the_brief_layout(tmp_path: Path) -> None:
 
 
 async def test_s3_objects_use_the_layout_and_kms(aws_endpoint: str) -> None:
-    bucket, key_id = await _bucket_with_key(aws_endpoint)
-    snapshots = S3SnapshotStore(bucket, kms_key_id=key_id, endpoint_url=aws_endpoint, region=REGION)
+    bucket, key_id = await bucket_with_key(aws_endpoint, prefix="snapshots")
     tenant = uuid.uuid4()
-    await snapshots.put(_key(tenant, "dojo-kata", 9), b"state")
+    async with aclosing(
+        S3SnapshotStore(bucket, kms_key_id=key_id, endpoint_url=aws_endpoint, region=REGION)
+    ) as snapshots:
+        await snapshots.put(_key(tenant, "dojo-kata", 9), b"state")
     objects = await _s3_objects(aws_endpoint, bucket)
     assert list(objects) == [f"dojos/{tenant}/dojo-kata/snapshots/9.ydoc"]
     head = objects[f"dojos/{tenant}/dojo-kata/snapshots/9.ydoc"]
@@ -189,19 +184,21 @@ async def test_s3_objects_use_the_layout_and_kms(aws_endpoint: str) -> None:
 
 
 async def test_s3_without_a_key_id_still_asks_for_kms(aws_endpoint: str) -> None:
-    bucket, _ = await _bucket_with_key(aws_endpoint)
-    snapshots = S3SnapshotStore(bucket, endpoint_url=aws_endpoint, region=REGION)
-    await snapshots.put("dojos/t/r/snapshots/1.ydoc", b"state")
-    head = (await _s3_objects(aws_endpoint, bucket))["dojos/t/r/snapshots/1.ydoc"]
-    assert head["ServerSideEncryption"] == "aws:kms"
-    assert await snapshots.get("dojos/t/r/snapshots/1.ydoc") == b"state"
+    bucket, _ = await bucket_with_key(aws_endpoint, prefix="snapshots")
+    async with aclosing(
+        S3SnapshotStore(bucket, endpoint_url=aws_endpoint, region=REGION)
+    ) as snapshots:
+        await snapshots.put("dojos/t/r/snapshots/1.ydoc", b"state")
+        head = (await _s3_objects(aws_endpoint, bucket))["dojos/t/r/snapshots/1.ydoc"]
+        assert head["ServerSideEncryption"] == "aws:kms"
+        assert await snapshots.get("dojos/t/r/snapshots/1.ydoc") == b"state"
 
 
 async def test_compaction_of_a_large_room_goes_to_s3_and_loads_back(
     aws_endpoint: str, collab_db: ServiceDatabase
 ) -> None:
     """The update log keeps big snapshots in S3 under the room's tenant and name."""
-    bucket, key_id = await _bucket_with_key(aws_endpoint)
+    bucket, key_id = await bucket_with_key(aws_endpoint, prefix="snapshots")
     snapshots = S3SnapshotStore(bucket, kms_key_id=key_id, endpoint_url=aws_endpoint, region=REGION)
     room = RoomId(uuid.uuid4(), f"dojo-{uuid.uuid4().hex[:8]}")
     doc = Doc()
@@ -212,7 +209,7 @@ async def test_compaction_of_a_large_room_goes_to_s3_and_loads_back(
         text += os.urandom(INLINE_SNAPSHOT_BYTES // 8).hex()
     pool = await create_pool(collab_db.app_dsn, min_size=1, max_size=2)
     try:
-        async with PostgresUpdateLog(pool, snapshots) as log:
+        async with aclosing(snapshots), PostgresUpdateLog(pool, snapshots) as log:
             for update in updates:
                 await log.append(room, update)
             seq = await compacted_seq(log, room)
@@ -240,7 +237,7 @@ async def s3_failing(
     """A room whose snapshot is in S3, and an update log that fails to read it back: its
     bucket does not exist (an error answer), or S3 cannot be reached (no answer). Requested
     before ``start_node``, so that it outlives the node using it."""
-    bucket, key_id = await _bucket_with_key(aws_endpoint)
+    bucket, key_id = await bucket_with_key(aws_endpoint, prefix="snapshots")
     working = S3SnapshotStore(bucket, kms_key_id=key_id, endpoint_url=aws_endpoint, region=REGION)
     room = RoomId(uuid.uuid4(), f"dojo-{uuid.uuid4().hex[:8]}")
     doc: Doc = Doc()
@@ -254,11 +251,11 @@ async def s3_failing(
         failing = S3SnapshotStore(bucket, endpoint_url="http://127.0.0.1:1", region=REGION)
     pool = await create_pool(collab_db.app_dsn, min_size=1, max_size=4)
     try:
-        async with PostgresUpdateLog(pool, working) as log:
+        async with aclosing(working), PostgresUpdateLog(pool, working) as log:
             for update in updates:
                 await log.append(room, update)
             seq = await compacted_seq(log, room)
-        async with PostgresUpdateLog(pool, failing) as log:
+        async with aclosing(failing), PostgresUpdateLog(pool, failing) as log:
             yield log, room, seq
     finally:
         await pool.close()
@@ -299,7 +296,7 @@ async def s3_missing_blob(
     aws_endpoint: str, collab_db: ServiceDatabase
 ) -> AsyncIterator[tuple[PostgresUpdateLog, RoomId, int]]:
     """A room whose snapshot the log records in S3, and whose blob was deleted since."""
-    bucket, key_id = await _bucket_with_key(aws_endpoint)
+    bucket, key_id = await bucket_with_key(aws_endpoint, prefix="snapshots")
     snapshots = S3SnapshotStore(bucket, kms_key_id=key_id, endpoint_url=aws_endpoint, region=REGION)
     room = RoomId(uuid.uuid4(), f"dojo-{uuid.uuid4().hex[:8]}")
     doc: Doc = Doc()
@@ -308,7 +305,7 @@ async def s3_missing_blob(
     doc.get("code", type=Text).insert(0, os.urandom(INLINE_SNAPSHOT_BYTES).hex())
     pool = await create_pool(collab_db.app_dsn, min_size=1, max_size=4)
     try:
-        async with PostgresUpdateLog(pool, snapshots) as log:
+        async with aclosing(snapshots), PostgresUpdateLog(pool, snapshots) as log:
             for update in updates:
                 await log.append(room, update)
             seq = await compacted_seq(log, room)
@@ -332,3 +329,81 @@ async def test_a_missing_snapshot_blob_under_the_internal_api_is_a_500_not_a_ret
         assert "Retry-After" not in headers
         assert body["status"] == 500
         assert "missing" in body["detail"]
+
+
+async def test_s3_store_makes_one_client_for_its_lifetime(aws_endpoint: str) -> None:
+    """Making an S3 client costs milliseconds of the node's event loop: the store makes one,
+    on first use (however many first uses at once), and closes it when it is closed."""
+    bucket, key_id = await bucket_with_key(aws_endpoint, prefix="snapshots")
+    session = CountingSession()
+    snapshots = S3SnapshotStore(
+        bucket, kms_key_id=key_id, endpoint_url=aws_endpoint, region=REGION, session=session
+    )
+    assert session.opened == []  # nothing until it is used
+    tenant = uuid.uuid4()
+    keys = [_key(tenant, "dojo-kata", seq) for seq in range(8)]
+    await asyncio.gather(*(snapshots.put(key, key.encode()) for key in keys))
+    assert await asyncio.gather(*(snapshots.get(key) for key in keys)) == [
+        key.encode() for key in keys
+    ]
+    for key in keys:
+        await snapshots.put(key, b"again")
+        assert await snapshots.get(key) == b"again"
+    assert await snapshots.get(_key(tenant, "dojo-kata", 99)) is None
+    assert session.opened == ["s3"]
+    assert session.closed == 0
+
+    await snapshots.aclose()
+    assert session.closed == 1
+    with pytest.raises(ClientClosed, match="S3SnapshotStore is closed"):
+        await snapshots.get(keys[0])
+    with pytest.raises(ClientClosed):
+        await snapshots.put(keys[0], b"late")
+    await snapshots.aclose()  # closing twice is harmless
+    assert (session.opened, session.closed) == (["s3"], 1)  # a closed store opens no client
+
+
+async def test_a_closed_s3_store_that_was_never_used_opened_nothing() -> None:
+    session = CountingSession()
+    snapshots = S3SnapshotStore("never-used", endpoint_url="http://127.0.0.1:1", session=session)
+    await snapshots.aclose()
+    with pytest.raises(ClientClosed):
+        await snapshots.get("dojos/t/r/snapshots/1.ydoc")
+    assert (session.opened, session.closed) == ([], 0)
+
+
+async def test_the_node_closes_its_s3_store_at_shutdown(
+    aws_endpoint: str,
+    collab_db: ServiceDatabase,
+    ticket_key: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The node builds its snapshot store from its settings, so it closes it when it stops."""
+    bucket, key_id = await bucket_with_key(aws_endpoint, prefix="snapshots")
+    session = CountingSession()
+    monkeypatch.setattr(aioboto3, "Session", lambda: session)
+    settings = CollabSettings(
+        environment="test",
+        ticket_public_key=ticket_key[1],
+        database_url=collab_db.app_dsn,
+        s3_bucket=bucket,
+        s3_kms_key_id=key_id,
+        s3_endpoint_url=aws_endpoint,
+    )
+    runner = web.AppRunner(create_app(settings), shutdown_timeout=2, access_log=None)
+    await runner.setup()
+    try:
+        log = runner.app[UPDATE_LOG]
+        room = RoomId(uuid.uuid4(), f"dojo-{uuid.uuid4().hex[:8]}")
+        doc = Doc()
+        updates: list[bytes] = []
+        doc.observe(lambda event: updates.append(event.update))
+        doc.get("code", type=Text).insert(0, os.urandom(INLINE_SNAPSHOT_BYTES).hex())
+        for update in updates:
+            await log.append(room, update)
+        await compacted_seq(log, room)  # a snapshot too big to keep inline: it goes to S3
+        assert (await log.load(room)).snapshot is not None
+        assert (session.opened, session.closed) == (["s3"], 0)
+    finally:
+        await runner.cleanup()
+    assert (session.opened, session.closed) == (["s3"], 1)
