@@ -58,7 +58,8 @@ async def main(settings: ContentSettings | None = None) -> None:
     consumer = f"{socket.gethostname()}-{os.getpid()}"
     pool = await create_pool(settings.database_url, min_size=1, max_size=4)
     queue = build_queue(settings, consumer=consumer)
-    deps = Deps(settings=settings, pool=pool, blobs=build_blob_store(settings), queue=queue)
+    blobs = build_blob_store(settings)
+    deps = Deps(settings=settings, pool=pool, blobs=blobs, queue=queue)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -68,6 +69,7 @@ async def main(settings: ContentSettings | None = None) -> None:
         await run(deps, stop)
     finally:
         await queue.aclose()
+        await blobs.aclose()
         await close_pool(pool)
         _log.info("worker_stopped", consumer=consumer)
 

@@ -47,12 +47,9 @@ def create_app(
         )
         source = pocs or HttpPocSource(settings.pocs_url, timeout=settings.pocs_timeout_seconds)
         jobs = queue or build_queue(settings)
+        store = blobs or build_blob_store(settings)
         app.state.content = Content(
-            settings=settings,
-            pool=db,
-            pocs=source,
-            blobs=blobs or build_blob_store(settings),
-            queue=jobs,
+            settings=settings, pool=db, pocs=source, blobs=store, queue=jobs
         )
         app.state.progress = ProgressHub(db)
         await app.state.progress.start()
@@ -62,6 +59,8 @@ def create_app(
             await app.state.progress.stop()
             if queue is None:
                 await jobs.aclose()
+            if blobs is None:
+                await store.aclose()
             if pocs is None and isinstance(source, HttpPocSource):
                 await source.aclose()
             if pool is None:

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
+from .aws import S3_CONNECTIONS, SharedClient
+
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*$")
 
 
@@ -56,6 +58,10 @@ class BlobStore(Protocol):
         self, key: str, *, expires_in: int, filename: str | None = None
     ) -> str: ...
 
+    async def aclose(self) -> None:
+        """Release what the store holds (an S3 client); its builder calls it at shutdown."""
+        ...
+
 
 class MemoryBlobStore:
     """In-process dictionary, for unit tests and single-process development only."""
@@ -82,6 +88,9 @@ class MemoryBlobStore:
 
     async def download_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
         return f"memory://{check_key(key)}?expires={int(time.time()) + expires_in}"
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
 
 
 class LocalBlobStore:
@@ -155,9 +164,16 @@ class LocalBlobStore:
             raise BlobError("no such object")
         return path
 
+    async def aclose(self) -> None:
+        """Nothing to release: files are opened per call."""
+
 
 class S3BlobStore:
-    """Amazon S3 (aioboto3); every object is encrypted with SSE-KMS under ``kms_key_id``."""
+    """Amazon S3 (aioboto3); every object is encrypted with SSE-KMS under ``kms_key_id``.
+
+    One S3 client serves every call (presigning included), opened by the first and closed by
+    :meth:`aclose`; a closed store raises :class:`~platform_api.kernel.aws.ClientClosed`.
+    """
 
     def __init__(
         self,
@@ -173,16 +189,15 @@ class S3BlobStore:
 
         self.bucket = bucket
         self.kms_key_id = kms_key_id
-        self._session = session or aioboto3.Session()
-        # SigV4 presigned URLs (required with SSE-KMS objects).
-        self._client_args = {
-            "region_name": region,
-            "endpoint_url": endpoint_url,
-            "config": Config(signature_version="s3v4"),
-        }
-
-    def _client(self) -> Any:
-        return self._session.client("s3", **self._client_args)
+        self._s3 = SharedClient(
+            session or aioboto3.Session(),
+            "s3",
+            owner="S3BlobStore",
+            region_name=region,
+            endpoint_url=endpoint_url,
+            # SigV4 presigned URLs (required with SSE-KMS objects).
+            config=Config(signature_version="s3v4", max_pool_connections=S3_CONNECTIONS),
+        )
 
     def _encryption(self) -> dict[str, str]:
         if not self.kms_key_id:
@@ -190,52 +205,61 @@ class S3BlobStore:
         return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
 
     async def put_file(self, key: str, path: Path, *, content_type: str) -> None:
-        async with self._client() as s3:
-            await s3.upload_file(
-                str(path),
-                self.bucket,
-                check_key(key),
-                ExtraArgs={"ContentType": content_type, **self._encryption()},
-            )
+        key = check_key(key)
+        s3 = await self._s3.get()
+        await s3.upload_file(
+            str(path),
+            self.bucket,
+            key,
+            ExtraArgs={"ContentType": content_type, **self._encryption()},
+        )
 
     async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
-        async with self._client() as s3:
-            await s3.put_object(
-                Bucket=self.bucket,
-                Key=check_key(key),
-                Body=data,
-                ContentType=content_type,
-                **self._encryption(),
-            )
+        key = check_key(key)
+        s3 = await self._s3.get()
+        await s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=data,
+            ContentType=content_type,
+            **self._encryption(),
+        )
 
     async def get_bytes(self, key: str) -> bytes | None:
-        async with self._client() as s3:
-            try:
-                response = await s3.get_object(Bucket=self.bucket, Key=check_key(key))
-            except s3.exceptions.NoSuchKey:
-                return None
-            async with response["Body"] as body:
-                return bytes(await body.read())
+        key = check_key(key)
+        s3 = await self._s3.get()
+        try:
+            response = await s3.get_object(Bucket=self.bucket, Key=key)
+        except s3.exceptions.NoSuchKey:
+            return None
+        async with response["Body"] as body:
+            return bytes(await body.read())
 
     async def exists(self, key: str) -> bool:
-        async with self._client() as s3:
-            try:
-                await s3.head_object(Bucket=self.bucket, Key=check_key(key))
-            except s3.exceptions.ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-                    return False
-                raise
-            return True
+        key = check_key(key)
+        s3 = await self._s3.get()
+        try:
+            await s3.head_object(Bucket=self.bucket, Key=key)
+        except s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                return False
+            raise
+        return True
 
     async def delete(self, key: str) -> None:
-        async with self._client() as s3:
-            await s3.delete_object(Bucket=self.bucket, Key=check_key(key))
+        key = check_key(key)
+        s3 = await self._s3.get()
+        await s3.delete_object(Bucket=self.bucket, Key=key)
 
     async def download_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
         params: dict[str, str] = {"Bucket": self.bucket, "Key": check_key(key)}
         if filename:
             params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
-        async with self._client() as s3:
-            return str(
-                await s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
-            )
+        s3 = await self._s3.get()
+        return str(
+            await s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
+        )
+
+    async def aclose(self) -> None:
+        """Close the S3 client; the owner calls it once the store's users have stopped."""
+        await self._s3.aclose()
