@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import math
-from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
+
+from ..aws import SharedClient
 
 if TYPE_CHECKING:
     from . import Delivery
@@ -36,26 +37,22 @@ class SqsQueue:
         self.queue_url = queue_url
         self.dead_letter_url = dead_letter_url
         self.visibility = int(min(_MAX_VISIBILITY, max(1, visibility_timeout)))
-        self._session = session or aioboto3.Session()
-        self._client_args = {"region_name": region, "endpoint_url": endpoint_url}
-        self._stack = AsyncExitStack()
-        self._sqs: Any = None
-
-    async def _client(self) -> Any:
-        if self._sqs is None:
-            self._sqs = await self._stack.enter_async_context(
-                self._session.client("sqs", **self._client_args)
-            )
-        return self._sqs
+        self._sqs = SharedClient(
+            session or aioboto3.Session(),
+            "sqs",
+            owner="SqsQueue",
+            region_name=region,
+            endpoint_url=endpoint_url,
+        )
 
     async def send(self, body: dict[str, Any]) -> None:
-        sqs = await self._client()
+        sqs = await self._sqs.get()
         await sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(body))
 
     async def receive(self, *, wait_seconds: float = 1.0) -> Delivery | None:
         from . import Delivery
 
-        sqs = await self._client()
+        sqs = await self._sqs.get()
         response = await sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=1,
@@ -71,11 +68,11 @@ class SqsQueue:
         return None
 
     async def ack(self, delivery: Delivery) -> None:
-        sqs = await self._client()
+        sqs = await self._sqs.get()
         await sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=delivery.handle)
 
     async def retry(self, delivery: Delivery, *, delay_seconds: float) -> None:
-        sqs = await self._client()
+        sqs = await self._sqs.get()
         await sqs.change_message_visibility(
             QueueUrl=self.queue_url,
             ReceiptHandle=delivery.handle,
@@ -84,13 +81,13 @@ class SqsQueue:
         )
 
     async def dead_letter(self, delivery: Delivery, *, reason: str) -> None:
-        sqs = await self._client()
+        sqs = await self._sqs.get()
         body = {"body": delivery.body, "reason": reason[:2000], "attempts": delivery.attempt}
         await sqs.send_message(QueueUrl=self.dead_letter_url, MessageBody=json.dumps(body))
         await sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=delivery.handle)
 
     async def extend(self, delivery: Delivery) -> None:
-        sqs = await self._client()
+        sqs = await self._sqs.get()
         await sqs.change_message_visibility(
             QueueUrl=self.queue_url,
             ReceiptHandle=delivery.handle,
@@ -99,7 +96,7 @@ class SqsQueue:
 
     async def dead_letters(self, *, limit: int = 100) -> list[dict[str, Any]]:
         """Peek at the dead-letter queue (messages become visible again shortly after)."""
-        sqs = await self._client()
+        sqs = await self._sqs.get()
         found: list[dict[str, Any]] = []
         while len(found) < limit:
             response = await sqs.receive_message(
@@ -119,5 +116,5 @@ class SqsQueue:
         return found
 
     async def aclose(self) -> None:
-        await self._stack.aclose()
-        self._sqs = None
+        """Close the SQS client; a closed queue raises ``ClientClosed``."""
+        await self._sqs.aclose()

@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator, Callable
 import aioboto3
 import pytest
 
+from platform_api.kernel.aws import ClientClosed
 from platform_api.kernel.queues import JobQueue, MemoryQueue, backoff_seconds, fail
 from platform_api.kernel.queues.redis_streams import RedisStreamsQueue
 from platform_api.kernel.queues.sqs import SqsQueue
+from tests.harness.moto import CountingSession
 
 VISIBILITY = 1.0
 QueueFactory = Callable[[], JobQueue]
@@ -157,3 +159,28 @@ async def test_many_consumers_share_the_work(make_queue: QueueFactory) -> None:
 
 def test_backoff_grows_and_is_capped() -> None:
     assert [backoff_seconds(n, base=1, cap=5) for n in (1, 2, 3, 4)] == [1, 2, 4, 5]
+
+
+async def test_sqs_queue_makes_one_client_for_its_lifetime(aws_endpoint: str) -> None:
+    """Concurrent first uses share one SQS client; closing the queue closes it for good."""
+    async with aioboto3.Session().client(
+        "sqs", endpoint_url=aws_endpoint, region_name="sa-east-1"
+    ) as sqs:
+        name = f"jobs-{uuid.uuid4().hex[:8]}"
+        main = (await sqs.create_queue(QueueName=name))["QueueUrl"]
+        dead = (await sqs.create_queue(QueueName=f"{name}-dead"))["QueueUrl"]
+    session = CountingSession()
+    queue = SqsQueue(
+        main, dead, visibility_timeout=VISIBILITY, endpoint_url=aws_endpoint, session=session
+    )
+    await asyncio.gather(*(queue.send({"job": n}) for n in range(5)))
+    received = [await receive_within(queue, 5) for _ in range(5)]
+    await asyncio.gather(*(queue.ack(delivery) for delivery in received))  # type: ignore[arg-type]
+    assert sorted(d.body["job"] for d in received) == list(range(5))  # type: ignore[attr-defined]
+    assert session.opened == ["sqs"]
+
+    await queue.aclose()
+    assert session.closed == 1
+    with pytest.raises(ClientClosed, match="SqsQueue is closed"):
+        await queue.send({"job": "late"})
+    assert session.opened == ["sqs"]
