@@ -48,7 +48,9 @@ from crdt import (
     deletion_of_lacking,
     encode_awareness,
     encode_awareness_removal,
+    encode_state_as_update,
     encode_sync_step1,
+    encode_sync_step2,
     encode_update,
     inserted_items,
     parse_message,
@@ -175,7 +177,9 @@ class Room:
         # client id let go (no one holds it) -> (the clock of its removal, when), oldest
         # first: a state no newer than that is an echo, for ``AWARENESS_OUTDATED`` seconds
         self._gone: dict[int, tuple[int, float]] = {}
-        self._whole: bytes | None = None  # SyncStep2 of the whole document, while unchanged
+        # The whole document while it is unchanged, encoded once: its SyncStep2 (what a
+        # newcomer with nothing is sent) and where the update starts in that message.
+        self._whole: tuple[bytes, int] | None = None
         self._nodes: dict[bytes, float] = {}  # other nodes holding the room -> last heard
         self._hello_at = 0.0
         self._closed = False
@@ -462,15 +466,30 @@ class Room:
             if not waiter.done():
                 waiter.set_result(None)
 
+    def whole_update(self) -> bytes:
+        """The whole document as one update. Call ``settled`` next, with no await between,
+        and serve it only if the room is not ``broken`` then (see ``settled``).
+
+        Encoded once per version of the document, and shared with the answers to newcomers:
+        Yrs keeps the GIL while it encodes (some milliseconds per MiB), so the encoding stalls
+        the node's loop on any thread of this process."""
+        message, start = self._whole_sync_step2()
+        return message[start:]
+
+    def _whole_sync_step2(self) -> tuple[bytes, int]:
+        if self._whole is None:
+            update = encode_state_as_update(self.doc)
+            message = encode_sync_step2(update)
+            self._whole = (message, len(message) - len(update))
+        return self._whole
+
     async def _answer_sync(self, peer: Peer, their_state: bytes) -> None:
         if their_state != EMPTY_STATE_VECTOR:
             answer = sync_step2_for_doc(self.doc, their_state)
         else:
             # A newcomer with nothing gets the whole document: encoded once per version of
             # it, however many join (a class starting together, reconnects after a deploy).
-            if self._whole is None:
-                self._whole = sync_step2_for_doc(self.doc, their_state)
-            answer = self._whole
+            answer = self._whole_sync_step2()[0]
         await self.settled()  # the commits of what the answer holds
         if self.broken:  # its peers are being closed: they resync from the reloaded room
             return

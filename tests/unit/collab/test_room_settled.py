@@ -65,7 +65,7 @@ class Writer:
         return self.doc.get_update(before)
 
 
-async def _room(log: GatedAppends) -> Room:
+async def _room(log: MemoryUpdateLog) -> Room:
     manager = RoomManager(
         log, MemoryBus().node(), node_id=new_node_id(), limits=RoomLimits(), metrics=RoomMetrics()
     )
@@ -180,3 +180,39 @@ async def test_a_newcomer_is_not_answered_when_the_commit_it_waited_for_fails() 
     assert room.broken
     assert _answers(newcomer) == []
     await asyncio.gather(failing, return_exceptions=True)
+
+
+class CountingDoc(Doc):
+    """A document that counts its encodings of its whole state."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.whole_encodings = 0
+
+    def get_update(self, state: bytes | None = None) -> bytes:
+        if state is None or state == EMPTY_STATE_VECTOR:
+            self.whole_encodings += 1
+        return super().get_update(state)
+
+
+async def test_the_whole_document_is_encoded_once_per_version_for_every_reader() -> None:
+    """Internal reads and newcomers with nothing share one encoding of the whole document:
+    Yrs keeps the GIL while it encodes, so each one stalls the node's loop. An edit makes
+    the next read encode the document anew."""
+    room = await _room(MemoryUpdateLog())
+    room.doc = doc = CountingDoc()
+    writer = Writer()
+    await room.apply_and_share(writer.edit("kept"), origin=None)
+    read = room.whole_update()
+    newcomer = Listener()
+    room.admit(newcomer)
+    room.greet(newcomer)
+    await room.receive(newcomer, encode_sync_step1(EMPTY_STATE_VECTOR))
+    assert [a.update for a in _answers(newcomer)] == [read]
+    assert room.whole_update() == read
+    assert doc.whole_encodings == 1
+    await room.apply_and_share(writer.edit(" and more"), origin=None)
+    fresh: Doc = Doc()
+    apply_update_to_doc(fresh, room.whole_update(), max_bytes=None)
+    assert str(fresh.get("code", type=Text)) == "kept and more"
+    assert doc.whole_encodings == 2
