@@ -459,9 +459,25 @@ async def test_an_internal_update_the_log_refuses_is_a_503_and_not_served(
         assert state["text"] == "kept"
 
 
+async def _text_of(response: aiohttp.ClientResponse) -> str:
+    """The text of a GET state answer, JSON or the raw update."""
+    if response.headers["Content-Type"] == "application/octet-stream":
+        doc: Doc = Doc()
+        doc.apply_update(await response.read())
+        return str(doc.get("code", type=Text))
+    text: str = (await response.json())["text"]
+    return text
+
+
+STATE_FORMATS = pytest.mark.parametrize(
+    "accept", ["application/json", "application/octet-stream"], ids=["json", "bytes"]
+)
+
+
+@STATE_FORMATS
 @pytest.mark.parametrize("commits", [True, False], ids=["commits", "fails"])
 async def test_internal_state_waits_for_the_commits_under_way(
-    start_node: StartNode, connect: Connect, mint: Mint, room_key: str, commits: bool
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str, commits: bool, accept: str
 ) -> None:
     """A peer's update is in the document while its append is under way: GET state waits
     for the commit, and answers the document with the update once it is stored, or 503
@@ -472,7 +488,7 @@ async def test_internal_state_waits_for_the_commits_under_way(
     await writer.insert("kept")
     await _committed(log, room_key, "kept")
     http = base.replace("ws://", "http://").removesuffix("/collab")
-    service = {"Authorization": f"Bearer {mint(room_key, role='service')}"}
+    service = {"Authorization": f"Bearer {mint(room_key, role='service')}", "Accept": accept}
     state_url = f"{http}/internal/rooms/{room_key}/state"
     release = log.hold_next(fail=not commits)
     await writer.insert(" UNCOMMITTED")
@@ -485,19 +501,20 @@ async def test_internal_state_waits_for_the_commits_under_way(
         response = await asyncio.wait_for(reading, 5)
         if commits:
             assert response.status == 200
-            assert (await response.json())["text"] == "kept UNCOMMITTED"
+            assert await _text_of(response) == "kept UNCOMMITTED"
             return
         assert response.status == 503
         assert response.headers["Content-Type"].startswith("application/problem+json")
         assert response.headers["Retry-After"] == "1"
         assert (await response.json())["status"] == 503
         assert await writer.wait_closed(timeout=5) == 1011
-        reloaded = await (await session.get(state_url, headers=service)).json()
-    assert reloaded["text"] == "kept"
+        reloaded = await session.get(state_url, headers=service)
+        assert await _text_of(reloaded) == "kept"
 
 
+@STATE_FORMATS
 async def test_internal_state_waits_for_no_commit_that_started_after_it(
-    start_node: StartNode, connect: Connect, mint: Mint, room_key: str
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str, accept: str
 ) -> None:
     """In a busy room some commit is always under way: GET state waits for the commits of
     what it read, and answers without the update whose commit started after it."""
@@ -508,7 +525,7 @@ async def test_internal_state_waits_for_no_commit_that_started_after_it(
     await writer.insert("kept")
     await _committed(log, room_key, "kept")
     http = base.replace("ws://", "http://").removesuffix("/collab")
-    service = {"Authorization": f"Bearer {mint(room_key, role='service')}"}
+    service = {"Authorization": f"Bearer {mint(room_key, role='service')}", "Accept": accept}
     release = log.hold_next(fail=False)
     await writer.insert(" committed")
     await asyncio.wait_for(log.holding.wait(), 5)
@@ -525,7 +542,7 @@ async def test_internal_state_waits_for_no_commit_that_started_after_it(
         release.set()
         response = await asyncio.wait_for(reading, 5)
         assert response.status == 200
-        assert (await response.json())["text"] == "kept committed"
+        assert await _text_of(response) == "kept committed"
     never.set()
 
 
