@@ -38,7 +38,7 @@ from .tickets import TicketVerifier
 _log = structlog.get_logger("collab")
 _MAX_SEQ = 2**63 - 1  # seqs are PostgreSQL bigints, from 1
 _BYTES = "application/octet-stream"
-_Q_ZERO = re.compile(r"q\s*=\s*0(\.0{0,3})?")  # RFC 9110's qvalue, when it is 0
+_QVALUE = re.compile(r"q\s*=\s*(0(?:\.\d{0,3})?|1(?:\.0{0,3})?)")  # RFC 9110's weight
 
 
 async def _authorize(request: web.Request) -> RoomId:
@@ -67,12 +67,19 @@ def _doc_view(doc: Doc, text_name: str, update: bytes) -> dict[str, object]:
 
 
 def _wants_bytes(request: web.Request) -> bool:
-    """Whether ``Accept`` names ``application/octet-stream``, and not with a q of 0."""
+    """Whether ``Accept`` names ``application/octet-stream`` with a weight above 0 and no
+    lower than that of ``application/json`` (a tie goes to the bytes, the cheaper answer).
+    A caller that names neither gets JSON."""
+    weights: dict[str, float] = {}
     for media_range in request.headers.get("Accept", "").split(","):
         media_type, *params = (part.strip().lower() for part in media_range.split(";"))
-        if media_type == _BYTES:
-            return not any(_Q_ZERO.fullmatch(param) for param in params)
-    return False
+        weight = 1.0
+        for param in params:
+            if (match := _QVALUE.fullmatch(param)) is not None:
+                weight = float(match.group(1))
+        weights.setdefault(media_type, weight)
+    raw = weights.get(_BYTES, 0.0)
+    return raw > 0 and raw >= weights.get("application/json", 0.0)
 
 
 async def get_state(request: web.Request) -> web.Response:

@@ -47,7 +47,15 @@ async def test_the_state_is_the_raw_update_when_the_caller_asks_for_bytes(
 
 
 @pytest.mark.parametrize(
-    "accept", [None, "*/*", "application/json", f"{BYTES};q=0, application/json", f"{BYTES};q=0.0"]
+    "accept",
+    [
+        None,
+        "*/*",
+        "application/json",
+        f"{BYTES};q=0, application/json",
+        f"{BYTES};q=0.0",
+        f"application/json, {BYTES};q=0.1",
+    ],
 )
 async def test_the_state_is_json_unless_the_caller_asks_for_bytes(
     start_node: StartNode, connect: Connect, mint: Mint, room_key: str, accept: str | None
