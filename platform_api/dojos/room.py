@@ -112,20 +112,33 @@ async def push_room(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> boo
             return True
         participants = await store.list_participants(conn, tenant_id, dojo_id, active_only=True)
     room = room_key(tenant_id, dojo_id)
+    requests = [
+        asyncio.ensure_future(
+            ctx.collab.control(
+                room,
+                {
+                    "type": "role",
+                    "user": str(p["user_id"]),
+                    "role": "write" if can_write(dojo, p) else "read",
+                },
+            )
+        )
+        for p in participants
+    ]
     failure: Problem | None = None
     try:
-        # The first failure cancels the other roles' requests: the whole push is retried.
-        async with asyncio.TaskGroup() as group:
-            for p in participants:
-                role = "write" if can_write(dojo, p) else "read"
-                group.create_task(
-                    ctx.collab.control(
-                        room, {"type": "role", "user": str(p["user_id"]), "role": role}
-                    )
-                )
+        await asyncio.gather(*requests)
         await write_meta(ctx, room, room_meta(dojo, participants, now()))
-    except* Problem as failed:
-        failure = next(e for e in failed.exceptions if isinstance(e, Problem))
+    except Problem as exc:
+        failure = exc
+    finally:
+        # However the push ended, none of its requests goes on (a failed push is retried
+        # whole). Not a TaskGroup: on Python 3.11 one whose task fails leaves its parent
+        # marked as being cancelled, which confuses a timeout further up.
+        for request in requests:
+            request.cancel()
+        if requests:
+            await asyncio.wait(requests)
     if failure is not None:
         return await _push_failed(ctx, tenant_id, dojo_id, failure)
     async with tenant_transaction(ctx.pool, tenant_id) as conn:
