@@ -107,16 +107,18 @@ def create_app(
             try:
                 yield
             finally:
-                if task is not None:
+                if task is not None and not task.done():  # (one that failed is logged)
                     await stop(task)
                 if owner is not None:
                     await close_pool(owner)
                 await events.aclose()
 
     async def readiness(app: FastAPI) -> None:
-        worker.check_running(app.state.worker)
         async with app.state.dojos.pool.acquire() as conn:
             await conn.fetchval("SELECT 1")
+
+    def liveness(app: FastAPI) -> None:
+        worker.check_running(app.state.worker)
 
     app = create_service_app(
         settings,
@@ -124,6 +126,7 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         readiness=readiness,
+        liveness=liveness,
     )
     app.state.signer = signer
     app.state.verifier = TokenVerifier(

@@ -95,8 +95,9 @@ def report_end(task: asyncio.Task[None]) -> None:
 
 
 def check_running(task: asyncio.Task[None] | None) -> None:
-    """For the readiness check: raise if this process's worker has ended (``None``: it
-    runs no worker). Turns, snapshots and room pushes would silently stop otherwise."""
+    """For the liveness check: raise if this process's worker has ended (``None``: it runs
+    no worker). Turns, snapshots and room pushes would silently stop otherwise, and only a
+    restart starts the worker again."""
     if task is not None and task.done():
         raise RuntimeError("the dojo worker has stopped")
 
@@ -127,9 +128,12 @@ async def main() -> None:
         try:
             await stopping.wait()
         finally:
-            await stop(task)
+            if not task.done():  # (one that failed is logged)
+                await stop(task)
             await publisher.aclose()
             await owner.close()
+    if not task.cancelled() and task.exception() is not None:
+        raise SystemExit(1)  # failed: a supervisor restarts it
 
 
 if __name__ == "__main__":

@@ -13,12 +13,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .body_limit import BodySizeLimitMiddleware
 from .db import bounded_connection_waits
-from .errors import install_error_handlers, problem_response
+from .errors import Problem, install_error_handlers, problem_response
 from .logging import configure_logging
 from .settings import ServiceSettings
 from .telemetry import HttpMetrics, RequestContextMiddleware, configure_tracing
 
 ReadinessCheck = Callable[[FastAPI], Awaitable[None]]
+LivenessCheck = Callable[[FastAPI], None]  # raises when only a restart can help
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 _PROBLEM_DESCRIPTIONS = {
@@ -58,6 +59,7 @@ def create_service_app(
     description: str,
     lifespan: Lifespan,
     readiness: ReadinessCheck | None = None,
+    liveness: LivenessCheck | None = None,
 ) -> FastAPI:
     """Build a service app wired with the shared kernel; routes are added by the caller."""
     configure_logging(settings.service_name, settings.log_level)
@@ -76,7 +78,7 @@ def create_service_app(
     app.add_middleware(BoundedDatabaseWaits)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, tracer=tracer)
-    _add_operational_routes(app, metrics, readiness)
+    _add_operational_routes(app, metrics, readiness, liveness)
     _add_problem_schema(app)
     return app
 
@@ -94,10 +96,23 @@ class BoundedDatabaseWaits:
 
 
 def _add_operational_routes(
-    app: FastAPI, metrics: HttpMetrics, readiness: ReadinessCheck | None
+    app: FastAPI,
+    metrics: HttpMetrics,
+    readiness: ReadinessCheck | None,
+    liveness: LivenessCheck | None,
 ) -> None:
-    @app.get("/healthz", tags=["operations"], summary="Liveness: the process is serving")
-    async def healthz() -> dict[str, str]:
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness: the process is serving",
+        responses=problem_responses(503) if liveness is not None else None,
+    )
+    async def healthz(request: Request) -> dict[str, str]:
+        if liveness is not None:
+            try:
+                liveness(request.app)
+            except Exception as exc:  # the process cannot mend itself: restart it
+                raise Problem(503, f"Not alive: {exc}") from exc
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"], summary="Readiness: dependencies reachable")

@@ -1,4 +1,4 @@
-"""The in-process dojo worker is watched by readiness; a failed room push leaves nothing running."""
+"""The in-process dojo worker is watched by liveness; a failed room push leaves nothing running."""
 
 from __future__ import annotations
 
@@ -7,17 +7,19 @@ from typing import Any
 
 import pytest
 import structlog
+from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from platform_api.dojos import create_app, worker
 from platform_api.dojos.collab import MemoryCollab, unavailable
+from platform_api.kernel import tasks
 from tests.harness.asgi import serve
 from tests.integration.conftest import SignUp
 
 from .conftest import MakeSettings, Stack, dojo_body, join_with_invite
 
 
-async def test_the_service_is_not_ready_once_its_worker_has_failed(
+async def test_the_service_is_not_alive_once_its_worker_has_failed(
     dojo_settings: MakeSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     failing = asyncio.Event()
@@ -28,25 +30,49 @@ async def test_the_service_is_not_ready_once_its_worker_has_failed(
 
     monkeypatch.setattr(worker, "schedule_forever", schedule_until_told)
     monkeypatch.setattr(worker, "_log", structlog.get_logger("dojos.worker"))
+    monkeypatch.setattr(tasks, "_log", structlog.get_logger("kernel.tasks"))
     app = create_app(dojo_settings(), collab=MemoryCollab())
-    async with serve(app) as client:
-        assert (await client.get("/readyz")).status_code == 200
-        with capture_logs() as logs:
+    with capture_logs() as logs:
+        async with serve(app) as client:
+            assert (await client.get("/healthz")).status_code == 200
             failing.set()
             await asyncio.wait({app.state.worker})
-        response = await client.get("/readyz")
-        assert response.status_code == 503
-        assert response.headers["content-type"].startswith("application/problem+json")
-        assert "RuntimeError" in response.json()["detail"]
-        failed = [e for e in logs if e["event"] == "dojo_worker_failed"]
-        assert len(failed) == 1
-        assert "the scheduler broke" in failed[0]["error"]
+            # Only a restart starts the worker again: the process says it is not alive.
+            response = await client.get("/healthz")
+            assert response.status_code == 503
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert "the dojo worker has stopped" in response.json()["detail"]
+            assert (await client.get("/readyz")).status_code == 200  # its database is fine
+    errors = [(e["event"], e.get("error", "")) for e in logs if e["log_level"] == "error"]
+    assert len(errors) == 1, errors  # logged when it failed, not again at the shutdown
+    assert errors[0][0] == "dojo_worker_failed"
+    assert "the scheduler broke" in errors[0][1]
 
 
-async def test_a_service_that_runs_no_worker_is_ready(dojo_settings: MakeSettings) -> None:
+async def test_a_service_that_runs_no_worker_is_alive(dojo_settings: MakeSettings) -> None:
     app = create_app(dojo_settings(run_worker=False), collab=MemoryCollab())
     async with serve(app) as client:
-        assert (await client.get("/readyz")).status_code == 200
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_the_standalone_worker_exits_with_an_error_when_it_fails(
+    dojo_settings: MakeSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A supervisor that restarts failed processes must see a failure, not a clean stop."""
+
+    async def broken(*_: Any) -> None:
+        raise RuntimeError("the scheduler broke")
+
+    for name, value in dojo_settings().model_dump().items():
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is not None and not isinstance(value, (dict, list)):
+            monkeypatch.setenv(f"DOJOS_{name.upper()}", str(value))
+    monkeypatch.setattr(worker, "schedule_forever", broken)
+    with pytest.raises(SystemExit) as exited:
+        async with asyncio.timeout(30):
+            await worker.main()
+    assert exited.value.code == 1
 
 
 class OneRoleFails(MemoryCollab):
