@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from platform_api.kernel.aws import S3_CONNECTIONS, SharedClient
+from platform_api.kernel.aws import S3_CONNECTIONS, SharedClient, read_object
 from platform_api.kernel.blobs import BlobError, check_key
 
 
@@ -115,13 +115,7 @@ class S3SnapshotStore:
 
     async def get(self, key: str) -> bytes | None:
         key = checked_key(key)
-        s3 = await self._s3.get()
-        try:
-            response = await s3.get_object(Bucket=self._bucket, Key=key)
-        except s3.exceptions.NoSuchKey:
-            return None
-        async with response["Body"] as body:
-            return bytes(await body.read())
+        return await read_object(await self._s3.get(), self._bucket, key)
 
     async def aclose(self) -> None:
         """Close the S3 client; the owner calls it once the store's users have stopped."""

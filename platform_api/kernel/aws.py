@@ -54,3 +54,14 @@ class SharedClient:
             self._closed = True
             self._client = None
             await self._stack.aclose()
+
+
+async def read_object(s3: Any, bucket: str, key: str) -> bytes | None:
+    """The bytes of an S3 object, read to the end (no stream outlives the call); ``None``
+    if there is no such key."""
+    try:
+        response = await s3.get_object(Bucket=bucket, Key=key)
+    except s3.exceptions.NoSuchKey:
+        return None
+    async with response["Body"] as body:
+        return bytes(await body.read())

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
-from .aws import S3_CONNECTIONS, SharedClient
+from .aws import S3_CONNECTIONS, SharedClient, read_object
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*$")
 
@@ -227,13 +227,7 @@ class S3BlobStore:
 
     async def get_bytes(self, key: str) -> bytes | None:
         key = check_key(key)
-        s3 = await self._s3.get()
-        try:
-            response = await s3.get_object(Bucket=self.bucket, Key=key)
-        except s3.exceptions.NoSuchKey:
-            return None
-        async with response["Body"] as body:
-            return bytes(await body.read())
+        return await read_object(await self._s3.get(), self.bucket, key)
 
     async def exists(self, key: str) -> bool:
         key = check_key(key)
