@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from platform_api.kernel import (
     Principal,
@@ -153,16 +155,23 @@ async def export_pocs(
     scope: Scope = "mine",
 ) -> Response:
     """Download POCs as CSV or JSON (the import format)."""
-    filters = store.ListFilter(viewer_id=who.user_id, mine_only=scope == "mine")
-    async with tenant_transaction(svc.pool, who.tenant_id) as conn:
-        rows = await store.list_pocs(conn, filters, sort="oldest", limit=100_000, after=None)
-    data = [snapshot(r) for r in rows]
-    body = transfer.render_csv(data) if format == "csv" else transfer.render_json(data)
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8" if format == "csv" else "application/json",
+    writer = transfer.export_writer(format)
+    chunks = service.export_pocs(svc, who, writer, mine_only=scope == "mine")
+    # The first page is read before the response starts, so that a failure to read it
+    # (no database connection free, say) is still answered as a problem.
+    first = await anext(chunks)
+    return StreamingResponse(
+        _then(first, chunks),
+        media_type=writer.media_type,
         headers={"Content-Disposition": f'attachment; filename="mrbill-pocs.{format}"'},
     )
+
+
+async def _then(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
+    async with aclosing(rest):  # a download cut short ends the reading too
+        yield first
+        async for chunk in rest:
+            yield chunk
 
 
 _IMPORT_BODY = {

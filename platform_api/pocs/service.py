@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,8 +15,8 @@ from pydantic import ValidationError
 from platform_api.kernel import Principal, Problem, forbidden, not_found, tenant_transaction
 from platform_api.kernel.outbox import enqueue
 
-from . import store
-from .events import poc_event
+from . import store, transfer
+from .events import poc_event, snapshot
 from .schemas import ImportedRow, ImportReport, PocIn, PocPatch, RowError, check_dates
 from .settings import PocsSettings
 
@@ -179,6 +181,44 @@ async def import_pocs(
             report.imported.append(ImportedRow(row=number, poc_id=poc_id))
         await enqueue(conn, events)
     return report
+
+
+EXPORT_MAX_ROWS = 100_000  # the oldest this many POCs, as the export has always held
+
+
+async def export_pocs(
+    pocs: Pocs, who: Principal, writer: transfer.ExportWriter, *, mine_only: bool
+) -> AsyncGenerator[bytes, None]:
+    """The export file of the POCs the caller may see (or their own), oldest first, in pieces
+    of ``export_chunk_rows`` POCs, so that neither the loop nor memory carries all of them.
+
+    Each page is read by keyset in a short read-only tenant transaction of its own: a slow
+    download holds no database connection between pages. The keys (creation time, id) never
+    change, so no POC is repeated or skipped because it changed meanwhile; one created or
+    trashed during the download may or may not be in it. Formatting a page runs in a worker
+    thread, and the loop serves other requests between pages.
+    """
+    filters = store.ListFilter(viewer_id=who.user_id, mine_only=mine_only)
+    page_size = pocs.settings.export_chunk_rows
+    after: tuple[Any, uuid.UUID] | None = None
+    left = EXPORT_MAX_ROWS
+    text = writer.head()
+    while left:
+        limit = min(page_size, left)
+        async with tenant_transaction(pocs.pool, who.tenant_id, readonly=True) as conn:
+            rows = await store.list_pocs(conn, filters, sort="oldest", limit=limit, after=after)
+        if rows:
+            text += await asyncio.to_thread(_export_rows, writer, rows)
+        if len(rows) < limit:
+            break
+        yield text.encode()
+        text, left = "", left - len(rows)
+        after = rows[-1]["sort_key"], rows[-1]["poc_id"]
+    yield (text + writer.tail()).encode()
+
+
+def _export_rows(writer: transfer.ExportWriter, rows: list[Any]) -> str:
+    return writer.rows(snapshot(row) for row in rows)
 
 
 async def purge_expired(owner_pool: asyncpg.Pool, retention: timedelta, *, batch: int = 500) -> int:

@@ -21,6 +21,8 @@ class PocsSettings(EventBusSettings):
     # Shared secret of the internal feed that the search service rebuilds its index from.
     service_token: SecretStr = SecretStr("")
     relay_batch_size: int = Field(default=100, ge=1, le=1000)
+    # An export is read, formatted and sent this many POCs at a time.
+    export_chunk_rows: int = Field(default=1000, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _secrets_required_in_production(self) -> PocsSettings:

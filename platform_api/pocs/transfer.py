@@ -3,6 +3,7 @@
 CSV columns are the fields of ``PocIn``; ``tags`` and ``frameworks`` hold ``;``-separated
 lists. Export writes the same columns (plus ids and dates), so an export imports back.
 Cells that a spreadsheet would run as a formula are prefixed with ``'`` on export.
+An export is written a page of POCs at a time (:class:`ExportWriter`), never whole in memory.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -107,19 +109,73 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def render_csv(rows: Iterable[dict[str, Any]]) -> str:
+class ExportWriter(ABC):
+    """An export file written a chunk of POCs at a time: :meth:`head`, :meth:`rows` for each
+    chunk, then :meth:`tail`. Joined, the pieces are the file a single call would have made
+    of all the rows, whatever the chunks; memory holds one chunk at a time."""
+
+    media_type: str
+
+    def head(self) -> str:
+        return ""
+
+    @abstractmethod
+    def rows(self, rows: Iterable[dict[str, Any]]) -> str:
+        """The text of the next POCs (``snapshot`` dicts), in order."""
+
+    def tail(self) -> str:
+        return ""
+
+
+class CsvExport(ExportWriter):
+    """A header line, then one line per POC (``\\r\\n`` line ends, formula cells quoted)."""
+
+    media_type = "text/csv; charset=utf-8"
+
+    def head(self) -> str:
+        return _csv_lines([EXPORT_COLUMNS])
+
+    def rows(self, rows: Iterable[dict[str, Any]]) -> str:
+        return _csv_lines([_cell(row.get(column)) for column in EXPORT_COLUMNS] for row in rows)
+
+
+def _csv_lines(lines: Iterable[Iterable[str]]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for row in rows:
-        writer.writerow([_cell(row.get(column)) for column in EXPORT_COLUMNS])
+    csv.writer(out, lineterminator="\r\n").writerows(lines)
     return out.getvalue()
 
 
-def render_json(rows: Iterable[dict[str, Any]]) -> str:
-    return json.dumps(
-        [{column: row.get(column) for column in EXPORT_COLUMNS} for row in rows],
-        ensure_ascii=False,
-        default=lambda v: v.isoformat(),
-        indent=1,
-    )
+class JsonExport(ExportWriter):
+    """A JSON array of POC objects, indented by one space (what ``json.dumps(..., indent=1)``
+    makes of the whole list)."""
+
+    media_type = "application/json"
+
+    def __init__(self) -> None:
+        self._written = 0
+
+    def head(self) -> str:
+        return "["
+
+    def rows(self, rows: Iterable[dict[str, Any]]) -> str:
+        parts = []
+        for row in rows:
+            item = json.dumps(
+                {column: row.get(column) for column in EXPORT_COLUMNS},
+                ensure_ascii=False,
+                default=lambda v: v.isoformat(),
+                indent=1,
+            )
+            # One level deeper inside the array. JSON strings hold no raw line breaks
+            # (they are escaped), so every "\n" here is the indentation's.
+            parts.append(("\n " if self._written == 0 else ",\n ") + item.replace("\n", "\n "))
+            self._written += 1
+        return "".join(parts)
+
+    def tail(self) -> str:
+        return "\n]" if self._written else "]"
+
+
+def export_writer(fmt: Format) -> ExportWriter:
+    """A new writer of one export file in ``fmt``."""
+    return CsvExport() if fmt == "csv" else JsonExport()
