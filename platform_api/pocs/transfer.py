@@ -13,6 +13,7 @@ import io
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Literal
 
 from platform_api.kernel import Problem
@@ -103,9 +104,12 @@ def _csv_row(row: dict[str | None, Any]) -> dict[str, Any]:
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, list):
-        value = ";".join(value)
-    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    if type(value) is str:  # most cells: no failed attribute lookups for them
+        text = value
+    elif isinstance(value, list):
+        text = ";".join(value)
+    else:
+        text = value.isoformat() if hasattr(value, "isoformat") else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
@@ -145,6 +149,27 @@ def _csv_lines(lines: Iterable[Iterable[str]]) -> str:
     return out.getvalue()
 
 
+# An object in the array is at depth 1 ("{" after one space), its fields at depth 2, the
+# items of a list field at depth 3: as json.dumps(..., indent=1) lays out the whole array.
+_JSON_KEYS = {column: "  " + encode_basestring(column) + ": " for column in EXPORT_COLUMNS}
+
+
+def _json_value(value: Any) -> str:
+    """``value`` as json.dumps(..., ensure_ascii=False, indent=1) writes it at depth 2."""
+    if value is None:
+        return "null"
+    if type(value) is str:
+        return encode_basestring(value)  # the function json.dumps itself uses for strings
+    if type(value) is list and all(type(item) is str for item in value):
+        return "[\n   " + ",\n   ".join(map(encode_basestring, value)) + "\n  ]" if value else "[]"
+    text = json.dumps(value, ensure_ascii=False, default=_isoformat, indent=1)
+    return text.replace("\n", "\n  ")  # JSON strings hold no raw line breaks
+
+
+def _isoformat(value: Any) -> Any:
+    return value.isoformat()
+
+
 class JsonExport(ExportWriter):
     """A JSON array of POC objects, indented by one space (what ``json.dumps(..., indent=1)``
     makes of the whole list)."""
@@ -160,15 +185,10 @@ class JsonExport(ExportWriter):
     def rows(self, rows: Iterable[dict[str, Any]]) -> str:
         parts = []
         for row in rows:
-            item = json.dumps(
-                {column: row.get(column) for column in EXPORT_COLUMNS},
-                ensure_ascii=False,
-                default=lambda v: v.isoformat(),
-                indent=1,
+            fields = ",\n".join(
+                _JSON_KEYS[column] + _json_value(row.get(column)) for column in EXPORT_COLUMNS
             )
-            # One level deeper inside the array. JSON strings hold no raw line breaks
-            # (they are escaped), so every "\n" here is the indentation's.
-            parts.append(("\n " if self._written == 0 else ",\n ") + item.replace("\n", "\n "))
+            parts.append(("\n {\n" if self._written == 0 else ",\n {\n") + fields + "\n }")
             self._written += 1
         return "".join(parts)
 
