@@ -9,6 +9,7 @@ from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import structlog
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
@@ -40,6 +41,7 @@ from .schemas import (
 )
 from .service import Pocs, etag
 
+_log = structlog.get_logger("pocs.export")
 router = APIRouter()
 Caller = Annotated[Principal, Depends(current_principal)]
 Limit = Annotated[int, Query(ge=1, le=100)]
@@ -168,10 +170,19 @@ async def export_pocs(
 
 
 async def _then(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
+    """The download: ``first``, then the rest. A failure once it has started can only cut
+    the connection (the client sees an incomplete body); it is logged here, since the
+    request itself was answered 200."""
+    sent = len(first)
     async with aclosing(rest):  # a download cut short ends the reading too
         yield first
-        async for chunk in rest:
-            yield chunk
+        try:
+            async for chunk in rest:
+                yield chunk
+                sent += len(chunk)
+        except Exception as exc:
+            _log.error("export_failed", bytes_sent=sent, error=repr(exc))
+            raise
 
 
 _IMPORT_BODY = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncGenerator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from platform_api.kernel import Principal, Problem, forbidden, not_found, tenant_transaction
+from platform_api.kernel.db import bounded_connection_waits
 from platform_api.kernel.outbox import enqueue
 
 from . import store, transfer
@@ -184,6 +186,7 @@ async def import_pocs(
 
 
 EXPORT_MAX_ROWS = 100_000  # the oldest this many POCs, as the export has always held
+EXPORT_PAGE_WAIT_SECONDS = 60.0  # for a database connection, once the download has started
 
 
 async def export_pocs(
@@ -205,8 +208,13 @@ async def export_pocs(
     text = writer.head()
     while left:
         limit = min(page_size, left)
-        async with tenant_transaction(pocs.pool, who.tenant_id, readonly=True) as conn:
-            rows = await store.list_pocs(conn, filters, sort="oldest", limit=limit, after=after)
+        # The request's short wait for a connection fits its first page, read before the
+        # response starts (a 503 then); once the download is under way, failing fast would
+        # only cut the file short, so later pages wait as long as a slow pool needs.
+        waits = bounded_connection_waits(EXPORT_PAGE_WAIT_SECONDS) if after else nullcontext()
+        with waits:
+            async with tenant_transaction(pocs.pool, who.tenant_id, readonly=True) as conn:
+                rows = await store.list_pocs(conn, filters, sort="oldest", limit=limit, after=after)
         if rows:
             text += await asyncio.to_thread(_export_rows, writer, rows)
         if len(rows) < limit:

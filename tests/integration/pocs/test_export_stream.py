@@ -16,11 +16,13 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.testing import capture_logs
 
 from platform_api.kernel import KeySet, db
 from platform_api.kernel.provision import ServiceDatabase
-from platform_api.pocs import store
+from platform_api.pocs import routes, service, store
 from platform_api.pocs.app import create_app
 from platform_api.pocs.settings import PocsSettings
 from tests.harness.identity import Account, SignUp
@@ -260,3 +262,78 @@ async def test_an_export_that_cannot_start_is_a_problem_not_a_broken_file(
         response = await paged.client.get("/pocs/export", headers=owner.auth)
     assert response.status_code == 503, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_later_pages_wait_for_a_busy_pool_instead_of_cutting_the_file(
+    paged: Paged, tap: Tap, sign_up: SignUp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request fails fast when no connection comes (503), but once the download has
+    started that would only cut the file short: later pages wait for one."""
+    client = paged.client
+    owner = await sign_up()
+    ids = await _import(client, owner, [f"poc {i}" for i in range(2 * PAGE + 1)])
+    monkeypatch.setattr(db, "ACQUIRE_TIMEOUT_SECONDS", 0.05)
+    holders: list[asyncio.Task[None]] = []
+
+    async def hold_the_only_connection() -> None:
+        async with paged.pool.acquire():
+            await asyncio.sleep(0.5)  # ten times the request's own wait
+
+    async def on_first_piece(body: bytes) -> None:
+        if not holders:
+            holders.append(asyncio.create_task(hold_the_only_connection()))
+            await asyncio.sleep(0)  # it has the connection before the next page is read
+
+    tap.on_piece = on_first_piece
+    exported = await _export(client, owner, "csv")
+    assert _ids(exported) == ids
+    await holders[0]
+
+
+@pytest.mark.parametrize("cap", [2 * PAGE, 2 * PAGE + 1])
+async def test_the_export_holds_the_oldest_pocs_up_to_its_cap(
+    paged: Paged, sign_up: SignUp, monkeypatch: pytest.MonkeyPatch, cap: int
+) -> None:
+    client = paged.client
+    owner = await sign_up()
+    ids = await _import(client, owner, [f"poc {i}" for i in range(3 * PAGE)])
+    monkeypatch.setattr(service, "EXPORT_MAX_ROWS", cap)
+    pages_read = 0
+    list_pocs = store.list_pocs
+
+    async def counted(*args: Any, **kwargs: Any) -> list[asyncpg.Record]:
+        nonlocal pages_read
+        pages_read += 1
+        return await list_pocs(*args, **kwargs)
+
+    monkeypatch.setattr(store, "list_pocs", counted)
+    for fmt in ("csv", "json"):
+        pages_read = 0
+        assert _ids(await _export(client, owner, fmt)) == ids[:cap], fmt
+        assert pages_read == -(-cap // PAGE), fmt  # no page read past the cap
+
+
+async def test_a_page_that_fails_mid_download_cuts_the_body_and_is_logged(
+    paged: Paged, sign_up: SignUp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = paged.client
+    owner = await sign_up()
+    await _import(client, owner, [f"poc {i}" for i in range(2 * PAGE)])
+    list_pocs = store.list_pocs
+    pages_read = 0
+
+    async def second_fails(*args: Any, **kwargs: Any) -> list[asyncpg.Record]:
+        nonlocal pages_read
+        pages_read += 1
+        if pages_read == 2:
+            raise asyncpg.PostgresConnectionError("connection lost")
+        return await list_pocs(*args, **kwargs)
+
+    monkeypatch.setattr(store, "list_pocs", second_fails)
+    monkeypatch.setattr(routes, "_log", structlog.get_logger("pocs.export"))
+    # The client's body ends short (through ASGI the error reaches it as it is).
+    with capture_logs() as logs, pytest.raises(asyncpg.PostgresConnectionError):
+        await client.get("/pocs/export", headers=owner.auth)
+    failed = [e for e in logs if e["event"] == "export_failed"]
+    assert len(failed) == 1
+    assert failed[0]["bytes_sent"] > 0
