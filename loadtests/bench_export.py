@@ -226,21 +226,28 @@ async def peak_memory(app: ASGIApp, fmt: str) -> float:
         "server": ("bench", 80),
         "root_path": "",
     }
-    done = asyncio.Event()
+    asked = False
+    sent = asyncio.Event()  # the whole body: only then does the client go away
 
     async def receive() -> Message:
-        if done.is_set():
+        nonlocal asked
+        if asked:
+            await sent.wait()
             return {"type": "http.disconnect"}
-        done.set()
+        asked = True
         return {"type": "http.request", "body": b"", "more_body": False}
 
     async def send(message: Message) -> None:
         if message["type"] == "http.response.start" and message["status"] != 200:
             raise RuntimeError(f"export answered {message['status']}")
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            sent.set()
 
     tracemalloc.start()
     try:
         await app(scope, receive, send)
+        if not sent.is_set():
+            raise RuntimeError("the export ended before its last byte")
         return tracemalloc.get_traced_memory()[1] / 1e6
     finally:
         tracemalloc.stop()
