@@ -68,10 +68,11 @@ def _doc_view(doc: Doc, text_name: str, update: bytes) -> dict[str, object]:
 
 def _wants_bytes(request: web.Request) -> bool:
     """Whether ``Accept`` names ``application/octet-stream`` with a weight above 0 and no
-    lower than that of ``application/json`` (a tie goes to the bytes, the cheaper answer).
-    A caller that names neither gets JSON."""
+    lower than JSON's (a tie goes to the bytes, the cheaper answer). JSON's weight is that
+    of the most specific range that matches it (RFC 9110): ``application/json``, else
+    ``application/*``, else ``*/*``. A caller that names neither gets JSON."""
     weights: dict[str, float] = {}
-    for media_range in request.headers.get("Accept", "").split(","):
+    for media_range in ",".join(request.headers.getall("Accept", [])).split(","):
         media_type, *params = (part.strip().lower() for part in media_range.split(";"))
         weight = 1.0
         for param in params:
@@ -79,7 +80,10 @@ def _wants_bytes(request: web.Request) -> bool:
                 weight = float(match.group(1))
         weights.setdefault(media_type, weight)
     raw = weights.get(_BYTES, 0.0)
-    return raw > 0 and raw >= weights.get("application/json", 0.0)
+    as_json = next(
+        (weights[t] for t in ("application/json", "application/*", "*/*") if t in weights), 0.0
+    )
+    return raw > 0 and raw >= as_json
 
 
 async def get_state(request: web.Request) -> web.Response:

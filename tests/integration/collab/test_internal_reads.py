@@ -25,7 +25,12 @@ def _text(update: bytes) -> str:
 
 @pytest.mark.parametrize(
     "accept",
-    [BYTES, "application/json;q=0.5, application/octet-stream", "Application/Octet-Stream; q=1"],
+    [
+        BYTES,
+        "application/json;q=0.5, application/octet-stream",
+        "Application/Octet-Stream; q=1",
+        f"*/*;q=0.5, {BYTES}",
+    ],
 )
 async def test_the_state_is_the_raw_update_when_the_caller_asks_for_bytes(
     start_node: StartNode, connect: Connect, mint: Mint, room_key: str, accept: str
@@ -55,6 +60,8 @@ async def test_the_state_is_the_raw_update_when_the_caller_asks_for_bytes(
         f"{BYTES};q=0, application/json",
         f"{BYTES};q=0.0",
         f"application/json, {BYTES};q=0.1",
+        f"*/*, {BYTES};q=0.5",
+        f"application/*;q=0.9, {BYTES};q=0.5",
     ],
 )
 async def test_the_state_is_json_unless_the_caller_asks_for_bytes(
