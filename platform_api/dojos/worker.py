@@ -119,20 +119,24 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
-    async with build_context(settings) as ctx:
-        owner = await create_pool(settings.migrations_database_url, min_size=1, max_size=3)
-        publisher = await publisher_for(settings)
-        task = asyncio.create_task(run(ctx, owner, publisher), name="dojos-worker")
-        task.add_done_callback(report_end)
-        task.add_done_callback(lambda _: stopping.set())  # a worker that failed exits
-        try:
-            await stopping.wait()
-        finally:
-            if not task.done():  # (one that failed is logged)
-                await stop(task)
-            await publisher.aclose()
-            await owner.close()
-    if not task.cancelled() and task.exception() is not None:
+    try:
+        async with build_context(settings) as ctx:
+            owner = await create_pool(settings.migrations_database_url, min_size=1, max_size=3)
+            publisher = await publisher_for(settings)
+            task = asyncio.create_task(run(ctx, owner, publisher), name="dojos-worker")
+            task.add_done_callback(report_end)
+            task.add_done_callback(lambda _: stopping.set())  # a worker that failed exits
+            try:
+                await stopping.wait()
+            finally:
+                if not task.done():  # (one that failed is logged)
+                    await stop(task)
+                await publisher.aclose()
+                await owner.close()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    if task.done() and not task.cancelled() and task.exception() is not None:
         raise SystemExit(1)  # failed: a supervisor restarts it
 
 

@@ -36,6 +36,9 @@ _PROBLEM_DESCRIPTIONS = {
 }
 
 
+_NOT_ALIVE = "Not alive: only a restart helps (e.g. a background worker of it has died)"
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries for problem+json errors an operation may answer."""
     return {
@@ -105,7 +108,9 @@ def _add_operational_routes(
         "/healthz",
         tags=["operations"],
         summary="Liveness: the process is serving",
-        responses=problem_responses(503) if liveness is not None else None,
+        responses={503: {**problem_responses(503)[503], "description": _NOT_ALIVE}}
+        if liveness is not None
+        else None,
     )
     async def healthz(request: Request) -> dict[str, str]:
         if liveness is not None:
