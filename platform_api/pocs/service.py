@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncGenerator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -187,6 +188,10 @@ async def import_pocs(
 
 EXPORT_MAX_ROWS = 100_000  # the oldest this many POCs, as the export has always held
 EXPORT_PAGE_WAIT_SECONDS = 60.0  # for a database connection, once the download has started
+# Exports format their pages on threads of their own: however many run at once, the default
+# executor (name lookups, file work) stays free for the rest of the service.
+EXPORT_FORMATTING_THREADS = 2
+_FORMATTING = ThreadPoolExecutor(EXPORT_FORMATTING_THREADS, thread_name_prefix="poc-export")
 
 
 async def export_pocs(
@@ -216,7 +221,8 @@ async def export_pocs(
             async with tenant_transaction(pocs.pool, who.tenant_id, readonly=True) as conn:
                 rows = await store.list_pocs(conn, filters, sort="oldest", limit=limit, after=after)
         if rows:
-            text += await asyncio.to_thread(_export_rows, writer, rows)
+            loop = asyncio.get_running_loop()
+            text += await loop.run_in_executor(_FORMATTING, _export_rows, writer, rows)
         if len(rows) < limit:
             break
         yield text.encode()

@@ -8,6 +8,7 @@ import asyncio
 import csv
 import io
 import itertools
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -337,3 +338,23 @@ async def test_a_page_that_fails_mid_download_cuts_the_body_and_is_logged(
     failed = [e for e in logs if e["event"] == "export_failed"]
     assert len(failed) == 1
     assert failed[0]["bytes_sent"] > 0
+
+
+async def test_pages_are_formatted_on_the_exports_own_threads(
+    paged: Paged, sign_up: SignUp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not on the event loop, nor on the default executor that the rest of the service uses."""
+    client = paged.client
+    owner = await sign_up()
+    ids = await _import(client, owner, [f"poc {i}" for i in range(2 * PAGE + 1)])
+    threads: list[str] = []
+    format_rows = service._export_rows
+
+    def recorded(*args: Any) -> str:
+        threads.append(threading.current_thread().name)
+        return format_rows(*args)
+
+    monkeypatch.setattr(service, "_export_rows", recorded)
+    assert _ids(await _export(client, owner, "csv")) == ids
+    assert len(threads) == 3
+    assert all(name.startswith("poc-export") for name in threads), threads
