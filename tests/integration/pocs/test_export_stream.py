@@ -73,6 +73,30 @@ async def paged(pocs_settings: PocsSettings, identity_keys: KeySet) -> AsyncIter
             yield Paged(client, tap, app.state.pocs.pool)
 
 
+@dataclass
+class Pages:
+    """The export's page reads (``store.list_pocs`` calls), counted; the read numbered
+    ``fail_at`` (from 1) fails as a lost connection would."""
+
+    read: int = 0
+    fail_at: int | None = None
+
+
+@pytest.fixture
+def pages(monkeypatch: pytest.MonkeyPatch) -> Pages:
+    count = Pages()
+    list_pocs = store.list_pocs
+
+    async def counted(*args: Any, **kwargs: Any) -> list[asyncpg.Record]:
+        count.read += 1
+        if count.read == count.fail_at:
+            raise asyncpg.PostgresConnectionError("connection lost")
+        return await list_pocs(*args, **kwargs)
+
+    monkeypatch.setattr(store, "list_pocs", counted)
+    return count
+
+
 @pytest.fixture
 def tap(paged: Paged) -> Iterator[Tap]:
     """The tap of ``paged``, cleared after the test."""
@@ -179,25 +203,13 @@ async def test_the_loop_runs_other_tasks_between_pages(
 
 
 async def test_a_request_is_answered_while_an_export_is_under_way(
-    paged: Paged,
-    tap: Tap,
-    sign_up: SignUp,
-    monkeypatch: pytest.MonkeyPatch,
+    paged: Paged, tap: Tap, sign_up: SignUp, pages: Pages
 ) -> None:
     """With one database connection in the pool and a client that reads the first piece
     and waits, another request is served before the export reads its last page."""
     client = paged.client
     owner = await sign_up()
     ids = await _import(client, owner, [f"poc {i}" for i in range(3 * PAGE + 1)])
-    pages_read = 0
-    list_pocs = store.list_pocs
-
-    async def counted(*args: Any, **kwargs: Any) -> list[asyncpg.Record]:
-        nonlocal pages_read
-        pages_read += 1
-        return await list_pocs(*args, **kwargs)
-
-    monkeypatch.setattr(store, "list_pocs", counted)
     answered: list[tuple[int, int]] = []
 
     async def on_first_piece(body: bytes) -> None:
@@ -205,12 +217,12 @@ async def test_a_request_is_answered_while_an_export_is_under_way(
             return
         other = asyncio.create_task(client.get(f"/pocs/{ids[-1]}", headers=owner.auth))
         response = await other
-        answered.append((response.status_code, pages_read))
+        answered.append((response.status_code, pages.read))
 
     tap.on_piece = on_first_piece
     exported = await _export(client, owner, "json")
     assert _ids(exported) == ids
-    assert pages_read == 4
+    assert pages.read == 4
     assert answered == [(200, 1)]
 
 
@@ -293,44 +305,25 @@ async def test_later_pages_wait_for_a_busy_pool_instead_of_cutting_the_file(
 
 @pytest.mark.parametrize("cap", [2 * PAGE, 2 * PAGE + 1])
 async def test_the_export_holds_the_oldest_pocs_up_to_its_cap(
-    paged: Paged, sign_up: SignUp, monkeypatch: pytest.MonkeyPatch, cap: int
+    paged: Paged, sign_up: SignUp, monkeypatch: pytest.MonkeyPatch, pages: Pages, cap: int
 ) -> None:
     client = paged.client
     owner = await sign_up()
     ids = await _import(client, owner, [f"poc {i}" for i in range(3 * PAGE)])
     monkeypatch.setattr(service, "EXPORT_MAX_ROWS", cap)
-    pages_read = 0
-    list_pocs = store.list_pocs
-
-    async def counted(*args: Any, **kwargs: Any) -> list[asyncpg.Record]:
-        nonlocal pages_read
-        pages_read += 1
-        return await list_pocs(*args, **kwargs)
-
-    monkeypatch.setattr(store, "list_pocs", counted)
     for fmt in ("csv", "json"):
-        pages_read = 0
+        pages.read = 0
         assert _ids(await _export(client, owner, fmt)) == ids[:cap], fmt
-        assert pages_read == -(-cap // PAGE), fmt  # no page read past the cap
+        assert pages.read == -(-cap // PAGE), fmt  # no page read past the cap
 
 
 async def test_a_page_that_fails_mid_download_cuts_the_body_and_is_logged(
-    paged: Paged, sign_up: SignUp, monkeypatch: pytest.MonkeyPatch
+    paged: Paged, sign_up: SignUp, monkeypatch: pytest.MonkeyPatch, pages: Pages
 ) -> None:
     client = paged.client
     owner = await sign_up()
     await _import(client, owner, [f"poc {i}" for i in range(2 * PAGE)])
-    list_pocs = store.list_pocs
-    pages_read = 0
-
-    async def second_fails(*args: Any, **kwargs: Any) -> list[asyncpg.Record]:
-        nonlocal pages_read
-        pages_read += 1
-        if pages_read == 2:
-            raise asyncpg.PostgresConnectionError("connection lost")
-        return await list_pocs(*args, **kwargs)
-
-    monkeypatch.setattr(store, "list_pocs", second_fails)
+    pages.fail_at = 2
     monkeypatch.setattr(routes, "_log", structlog.get_logger("pocs.export"))
     # The client's body ends short (through ASGI the error reaches it as it is).
     with capture_logs() as logs, pytest.raises(asyncpg.PostgresConnectionError):
