@@ -38,10 +38,11 @@ def create_app(
         db = pool or await create_pool(
             settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
-        app.state.pocs = Pocs(settings=settings, pool=db)
+        app.state.pocs = pocs = Pocs(settings=settings, pool=db)
         try:
             yield
         finally:
+            pocs.formatting.shutdown(wait=False, cancel_futures=True)
             if own_pool:
                 await close_pool(db)
 

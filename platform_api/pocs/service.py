@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +30,11 @@ class Pocs:
 
     settings: PocsSettings
     pool: asyncpg.Pool
+    # Exports format their pages on threads of their own: however many run at once, the
+    # default executor (name lookups, file work) stays free for the rest of the service.
+    formatting: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="poc-export")
+    )
 
     @property
     def retention(self) -> timedelta:
@@ -187,11 +192,9 @@ async def import_pocs(
 
 
 EXPORT_MAX_ROWS = 100_000  # the oldest this many POCs, as the export has always held
-EXPORT_PAGE_WAIT_SECONDS = 60.0  # for a database connection, once the download has started
-# Exports format their pages on threads of their own: however many run at once, the default
-# executor (name lookups, file work) stays free for the rest of the service.
-EXPORT_FORMATTING_THREADS = 2
-_FORMATTING = ThreadPoolExecutor(EXPORT_FORMATTING_THREADS, thread_name_prefix="poc-export")
+# For a database connection once the download has started: below the 60 s a proxy (nginx's
+# default proxy_read_timeout) lets a response stay silent.
+EXPORT_PAGE_WAIT_SECONDS = 25.0
 
 
 async def export_pocs(
@@ -215,14 +218,18 @@ async def export_pocs(
         limit = min(page_size, left)
         # The request's short wait for a connection fits its first page, read before the
         # response starts (a 503 then); once the download is under way, failing fast would
-        # only cut the file short, so later pages wait as long as a slow pool needs.
-        waits = bounded_connection_waits(EXPORT_PAGE_WAIT_SECONDS) if after else nullcontext()
+        # only cut the file short, so later pages wait longer for a connection.
+        waits = (
+            bounded_connection_waits(EXPORT_PAGE_WAIT_SECONDS)
+            if after is not None
+            else nullcontext()
+        )
         with waits:
             async with tenant_transaction(pocs.pool, who.tenant_id, readonly=True) as conn:
                 rows = await store.list_pocs(conn, filters, sort="oldest", limit=limit, after=after)
         if rows:
             loop = asyncio.get_running_loop()
-            text += await loop.run_in_executor(_FORMATTING, _export_rows, writer, rows)
+            text += await loop.run_in_executor(pocs.formatting, _export_rows, writer, rows)
         if len(rows) < limit:
             break
         yield text.encode()
