@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from typing import Any
 
@@ -71,10 +72,13 @@ async def test_the_standalone_worker_exits_with_an_error_when_it_fails(
         if value is not None and not isinstance(value, (dict, list)):
             monkeypatch.setenv(f"DOJOS_{name.upper()}", str(value))
     monkeypatch.setattr(worker, "schedule_forever", broken)
+    loop = asyncio.get_running_loop()
     with pytest.raises(SystemExit) as exited:
         async with asyncio.timeout(30):
             await worker.main()
     assert exited.value.code == 1
+    for sig in (signal.SIGINT, signal.SIGTERM):  # its handlers are gone with it
+        assert not loop.remove_signal_handler(sig)
 
 
 class OneRoleFails(MemoryCollab):
