@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from platform_api.kernel.aws import S3_CONNECTIONS, SharedClient, read_object
+from platform_api.kernel.aws import read_object, shared_s3_client, sse_kms
 from platform_api.kernel.blobs import BlobError, check_key
 
 
@@ -83,24 +83,12 @@ class S3SnapshotStore:
         region: str | None = None,
         session: Any = None,
     ) -> None:
-        import aioboto3  # only production nodes pay for importing the AWS SDK
-        from botocore.config import Config
-
         self._bucket = bucket
         self._kms = kms_key_id
-        self._s3 = SharedClient(
-            session or aioboto3.Session(),
-            "s3",
-            owner="S3SnapshotStore",
-            endpoint_url=endpoint_url,
-            region_name=region,
-            config=Config(max_pool_connections=S3_CONNECTIONS),
+        # (it imports the AWS SDK: only production nodes, which build this store, pay for it)
+        self._s3 = shared_s3_client(
+            session, owner="S3SnapshotStore", region=region, endpoint_url=endpoint_url
         )
-
-    def _encryption(self) -> dict[str, str]:
-        if not self._kms:
-            return {"ServerSideEncryption": "aws:kms"}
-        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self._kms}
 
     async def put(self, key: str, data: bytes) -> None:
         key = checked_key(key)
@@ -110,7 +98,7 @@ class S3SnapshotStore:
             Key=key,
             Body=data,
             ContentType="application/octet-stream",
-            **self._encryption(),
+            **sse_kms(self._kms),
         )
 
     async def get(self, key: str) -> bytes | None:

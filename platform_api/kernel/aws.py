@@ -56,6 +56,32 @@ class SharedClient:
             await self._stack.aclose()
 
 
+def shared_s3_client(
+    session: Any, *, owner: str, region: str | None, endpoint_url: str | None, **config: Any
+) -> SharedClient:
+    """The S3 client of an adapter (``session``: aioboto3's default when ``None``), with a
+    pool of ``S3_CONNECTIONS`` and any other botocore ``config``."""
+    import aioboto3  # imported late: only production and its tests need the AWS SDK
+    from botocore.config import Config
+
+    return SharedClient(
+        session or aioboto3.Session(),
+        "s3",
+        owner=owner,
+        region_name=region,
+        endpoint_url=endpoint_url,
+        config=Config(max_pool_connections=S3_CONNECTIONS, **config),
+    )
+
+
+def sse_kms(kms_key_id: str | None) -> dict[str, str]:
+    """The arguments that encrypt an object with SSE-KMS, under ``kms_key_id`` or, without
+    one, the bucket's default KMS key."""
+    if not kms_key_id:
+        return {"ServerSideEncryption": "aws:kms"}
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
+
+
 async def read_object(s3: Any, bucket: str, key: str) -> bytes | None:
     """The bytes of an S3 object, read to the end (no stream outlives the call); ``None``
     if there is no such key."""

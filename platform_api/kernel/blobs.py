@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
-from .aws import S3_CONNECTIONS, SharedClient, read_object
+from .aws import read_object, shared_s3_client, sse_kms
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*$")
 
@@ -184,25 +184,15 @@ class S3BlobStore:
         endpoint_url: str | None = None,
         session: Any = None,
     ) -> None:
-        import aioboto3  # imported late: only production and its tests need it
-        from botocore.config import Config
-
         self.bucket = bucket
         self.kms_key_id = kms_key_id
-        self._s3 = SharedClient(
-            session or aioboto3.Session(),
-            "s3",
+        self._s3 = shared_s3_client(
+            session,
             owner="S3BlobStore",
-            region_name=region,
+            region=region,
             endpoint_url=endpoint_url,
-            # SigV4 presigned URLs (required with SSE-KMS objects).
-            config=Config(signature_version="s3v4", max_pool_connections=S3_CONNECTIONS),
+            signature_version="s3v4",  # SigV4 presigned URLs (required with SSE-KMS objects)
         )
-
-    def _encryption(self) -> dict[str, str]:
-        if not self.kms_key_id:
-            return {"ServerSideEncryption": "aws:kms"}  # the bucket's default KMS key
-        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
 
     async def put_file(self, key: str, path: Path, *, content_type: str) -> None:
         key = check_key(key)
@@ -211,7 +201,7 @@ class S3BlobStore:
             str(path),
             self.bucket,
             key,
-            ExtraArgs={"ContentType": content_type, **self._encryption()},
+            ExtraArgs={"ContentType": content_type, **sse_kms(self.kms_key_id)},
         )
 
     async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
@@ -222,7 +212,7 @@ class S3BlobStore:
             Key=key,
             Body=data,
             ContentType=content_type,
-            **self._encryption(),
+            **sse_kms(self.kms_key_id),
         )
 
     async def get_bytes(self, key: str) -> bytes | None:
