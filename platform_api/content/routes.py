@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse
 
 from platform_api.kernel import (
     Principal,
@@ -21,6 +21,7 @@ from platform_api.kernel import (
 )
 from platform_api.kernel.auth import bearer_token
 from platform_api.kernel.blobs import BlobError, LocalBlobStore
+from platform_api.kernel.streaming import ClosingStreamingResponse
 
 from . import service, store
 from .progress import ProgressHub, event_stream
@@ -209,7 +210,7 @@ async def download(request_id: uuid.UUID, who: Caller, ctx: Ctx) -> DownloadOut:
 @router.get(
     "/content-requests/{request_id}/events",
     tags=["content"],
-    response_class=StreamingResponse,
+    response_class=ClosingStreamingResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "progress events"},
         **problem_responses(401, 404),
@@ -233,7 +234,7 @@ async def events(request_id: uuid.UUID, who: Caller, ctx: Ctx, request: Request)
         terminal=TERMINAL,
     )
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+    return ClosingStreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
 SignedParam = Annotated[str | None, Query(max_length=300, description="From the signed link")]

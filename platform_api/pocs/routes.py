@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 
 from platform_api.kernel import (
     Principal,
@@ -19,9 +19,11 @@ from platform_api.kernel import (
     current_principal,
     decode_cursor,
     encode_cursor,
+    problem_responses,
     tenant_transaction,
     unauthorized,
 )
+from platform_api.kernel.streaming import ClosingStreamingResponse
 
 from . import service, store, transfer
 from .events import snapshot
@@ -147,7 +149,8 @@ async def list_pocs(
         200: {
             "description": "The POCs as a file",
             "content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {}},
-        }
+        },
+        **problem_responses(429, 503),
     },
 )
 async def export_pocs(
@@ -156,13 +159,17 @@ async def export_pocs(
     format: transfer.Format = "csv",
     scope: Scope = "mine",
 ) -> Response:
-    """Download POCs as CSV or JSON (the import format)."""
+    """Download POCs as CSV or JSON (the import format).
+
+    A few exports download at once per organization and per service instance
+    (``POCS_EXPORT_CONCURRENCY_PER_TENANT``, ``POCS_EXPORT_CONCURRENCY``); one more is
+    answered 429 or 503 with ``Retry-After``."""
     writer = transfer.export_writer(format)
     chunks = service.export_pocs(svc, who, writer, mine_only=scope == "mine")
     # The first page is read before the response starts, so that a failure to read it
     # (no database connection free, say) is still answered as a problem.
     first = await anext(chunks)
-    return StreamingResponse(
+    return ClosingStreamingResponse(
         _then(first, chunks),
         media_type=writer.media_type,
         headers={"Content-Disposition": f'attachment; filename="mrbill-pocs.{format}"'},

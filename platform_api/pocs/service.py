@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncGenerator
+from collections import Counter
+from collections.abc import AsyncGenerator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import aclosing, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,41 @@ from .schemas import ImportedRow, ImportReport, PocIn, PocPatch, RowError, check
 from .settings import PocsSettings
 
 
+class ExportSlots:
+    """How many exports stream at once in this process, and per tenant.
+
+    Exports share the formatting threads and the pool: past ``total`` one more is answered
+    503 (the service is busy; another instance may not be), and past ``per_tenant`` for one
+    organization 429, so that one tenant's downloads cannot keep the others' waiting.
+    """
+
+    RETRY_AFTER_SECONDS = 10
+
+    def __init__(self, total: int, per_tenant: int) -> None:
+        self.total, self.per_tenant = total, per_tenant
+        self.running: Counter[uuid.UUID] = Counter()
+
+    @contextmanager
+    def hold(self, tenant: uuid.UUID) -> Iterator[None]:
+        retry = {"Retry-After": str(self.RETRY_AFTER_SECONDS)}
+        if self.running[tenant] >= self.per_tenant:
+            raise Problem(
+                429,
+                f"Your organization already has {self.per_tenant} exports downloading; "
+                "try again when one has finished",
+                headers=retry,
+            )
+        if self.running.total() >= self.total:
+            raise Problem(503, "Too many exports are downloading; try again shortly", headers=retry)
+        self.running[tenant] += 1
+        try:
+            yield
+        finally:
+            self.running[tenant] -= 1
+            if not self.running[tenant]:
+                del self.running[tenant]
+
+
 @dataclass
 class Pocs:
     """Everything the use cases need, built once per process by ``create_app``."""
@@ -35,6 +71,12 @@ class Pocs:
     formatting: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="poc-export")
     )
+    exports: ExportSlots = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.exports = ExportSlots(
+            self.settings.export_concurrency, self.settings.export_concurrency_per_tenant
+        )
 
     @property
     def retention(self) -> timedelta:
@@ -208,7 +250,19 @@ async def export_pocs(
     change, so no POC is repeated or skipped because it changed meanwhile; one created or
     trashed during the download may or may not be in it. Formatting a page runs in a worker
     thread, and the loop serves other requests between pages.
+
+    The export holds one of ``pocs.exports`` until it ends: finished, failed, or closed (the
+    download cut short, or never started: the loop closes a generator it collects).
     """
+    with pocs.exports.hold(who.tenant_id):
+        async with aclosing(_export_pages(pocs, who, writer, mine_only=mine_only)) as pages:
+            async for chunk in pages:
+                yield chunk
+
+
+async def _export_pages(
+    pocs: Pocs, who: Principal, writer: transfer.ExportWriter, *, mine_only: bool
+) -> AsyncGenerator[bytes, None]:
     filters = store.ListFilter(viewer_id=who.user_id, mine_only=mine_only)
     page_size = pocs.settings.export_chunk_rows
     after: tuple[Any, uuid.UUID] | None = None

@@ -33,17 +33,23 @@ InviteMember = Callable[..., Awaitable[Account]]
 
 
 class Tap:
-    """Pure ASGI wrapper: hands each piece of an export's body to ``on_piece`` before it is
-    sent (the test's probe, or a client that reads slowly)."""
+    """Pure ASGI wrapper: hands each piece of an export's body (a 200's) to ``on_piece``
+    before it is sent (the test's probe, or a client that reads slowly)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.on_piece: Callable[[bytes], Awaitable[None]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status = 0
+
         async def tapped(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
             if (
                 message["type"] == "http.response.body"
+                and status == 200  # an export's body, not a problem
                 and message.get("body")
                 and scope["path"] == "/pocs/export"
                 and self.on_piece is not None
@@ -59,6 +65,7 @@ class Paged:
     client: httpx.AsyncClient
     tap: Tap
     pool: asyncpg.Pool
+    slots: service.ExportSlots
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +77,7 @@ async def paged(pocs_settings: PocsSettings, identity_keys: KeySet) -> AsyncIter
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=tap, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Paged(client, tap, app.state.pocs.pool)
+            yield Paged(client, tap, app.state.pocs.pool, app.state.pocs.exports)
 
 
 @dataclass
@@ -352,3 +359,60 @@ async def test_pages_are_formatted_on_the_exports_own_threads(
     assert _ids(await _export(client, owner, "csv")) == ids
     assert len(threads) == 3
     assert all(name.startswith("poc-export") for name in threads), threads
+
+
+async def test_exports_at_once_are_capped_per_organization_and_in_all(
+    paged: Paged, tap: Tap, sign_up: SignUp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While exports download, one more for an organization past its share is answered 429,
+    one more past the service's total 503, both problems with Retry-After; a finished
+    download gives its place back."""
+    client = paged.client
+    a, b, c = await sign_up(), await sign_up(), await sign_up()
+    for account in (a, b, c):
+        await _import(client, account, [f"poc {i}" for i in range(2 * PAGE)])
+    monkeypatch.setattr(paged.slots, "per_tenant", 1)
+    monkeypatch.setattr(paged.slots, "total", 2)
+    seen: dict[str, int] = {}
+
+    async def export(account: Account) -> int:
+        response = await client.get("/pocs/export", headers=account.auth)
+        if response.status_code != 200:
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.headers["retry-after"] == "10"
+        return response.status_code
+
+    async def on_piece(body: bytes) -> None:
+        if not seen:  # a's export, under way
+            seen["a again"] = await export(a)
+            seen["b"] = await export(b)  # its first piece comes here too, with "a again" seen
+            seen["c after b"] = await export(c)
+        elif "b" not in seen and "c" not in seen:  # b's export, under way beside a's
+            seen["c"] = await export(c)
+            seen["b again"] = await export(b)
+
+    tap.on_piece = on_piece
+    assert await export(a) == 200
+    assert seen == {"a again": 429, "c": 503, "b again": 429, "b": 200, "c after b": 200}
+    assert not paged.slots.running
+
+
+async def test_a_download_the_client_leaves_gives_its_place_back(
+    paged: Paged, tap: Tap, sign_up: SignUp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Starlette leaves the body's generator suspended when the client goes away: the
+    response closes it, and the export's place is free again at once."""
+    client = paged.client
+    owner = await sign_up()
+    await _import(client, owner, [f"poc {i}" for i in range(3 * PAGE)])
+    monkeypatch.setattr(paged.slots, "per_tenant", 1)
+
+    async def went_away(body: bytes) -> None:
+        raise ConnectionResetError("the client went away")
+
+    tap.on_piece = went_away
+    with pytest.raises(ConnectionResetError):
+        await client.get("/pocs/export", headers=owner.auth)
+    tap.on_piece = None
+    assert not paged.slots.running
+    assert (await _export(client, owner, "csv")).status_code == 200
