@@ -48,6 +48,7 @@ from crdt import (
     deletion_of_lacking,
     encode_awareness,
     encode_awareness_removal,
+    encode_permission_denied,
     encode_state_as_update,
     encode_sync_step1,
     encode_sync_step2,
@@ -83,6 +84,12 @@ CATCH_UP_ATTEMPTS = 6  # about 6 s of backoff before a failed catch-up waits for
 # y-protocols clients renew their awareness state every 15 s and drop one not renewed for 30 s:
 # another node's claim on a client id lapses then (its removal may have been lost on the bus).
 AWARENESS_OUTDATED = 30.0
+# Told to a peer whose document update was dropped, once until it may write again: a client
+# that keeps what it typed while it had no keyboard (Yjs cannot take a deletion back) can
+# start again from the room's document (the web app does), and any other client logs it.
+READ_ONLY_DENIED = encode_permission_denied(
+    "read-only: this connection may not change the document; your edits were not shared"
+)
 # A node that missed its hellos for this many keepalives is presumed gone (crashed: its node id
 # was its process's, so no one will say GONE for it) and its clients' ids are free to claim.
 # Hellos go out from the maintenance pass, which awaits each room's compaction in turn: a slow
@@ -318,7 +325,9 @@ class Room:
                 return
             if not peer.can_write:
                 self._metrics.readonly_dropped.inc()
-                peer.refused_edits = True
+                if not peer.refused_edits:
+                    peer.refused_edits = True
+                    peer.send(READ_ONLY_DENIED)
                 if isinstance(message, SyncUpdate):
                     self._hold_for_take_back(peer, message.update)
                 return

@@ -24,6 +24,17 @@ after(async () => {
 
 const editorText = (page) => page.locator('[data-testid=editor] .cm-content').innerText();
 const readOnly = (page) => page.getByTestId('role-banner').getAttribute('data-readonly');
+/** The editor's code as shown, without the other people's cursors and names. */
+const code = (page) =>
+  page.locator('[data-testid=editor] .cm-content').evaluate((content) =>
+    [...content.querySelectorAll('.cm-line')]
+      .map((line) => {
+        const copy = line.cloneNode(true);
+        copy.querySelectorAll('.cm-ySelectionCaret, .cm-ySelectionInfo').forEach((widget) => widget.remove());
+        return copy.textContent;
+      })
+      .join('\n'),
+  );
 
 /** A new member of the owner's organization (identity invitation), logged in on a new page. */
 async function addMember(person, locale) {
@@ -130,6 +141,44 @@ test('the facilitator pauses and resumes the rotation timer', async () => {
   assert.equal(await navigator.getByTestId('timer').innerText(), frozen, 'a paused timer does not count down');
   await driver.getByRole('button', { name: /^(Retomar|Resume)$/ }).click();
   await until(async () => (await navigator.getByTestId('timer').getAttribute('data-state')) === 'running', 5000, 'running again');
+});
+
+test("edits refused as the turn passes leave the former driver's screen, and stay refused", async () => {
+  // Nico drives. His page learns of the next rotation only after the collab node does (its
+  // reads of the dojo API are held, as on a slow network): what he deletes meanwhile is refused.
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  const hold = async (route) => {
+    if (route.request().method() === 'GET') await held;
+    await route.continue();
+  };
+  await navigator.route('**/api/dojos/**', hold);
+  await driver.getByRole('button', { name: /Trocar agora|Rotate now/ }).click();
+  await until(async () => (await readOnly(driver)) === 'false', 5000, 'Dora drives');
+  const room = await code(driver);
+  assert.ok(room.endsWith('return n'), room);
+  assert.equal(await readOnly(navigator), 'false', "Nico's page has not heard of the rotation yet");
+  await navigator.click('[data-testid=editor] .cm-content');
+  await navigator.keyboard.press('Control+End');
+  for (let i = 0; i < 4; i += 1) await navigator.keyboard.press('Backspace');
+  assert.ok((await code(navigator)).endsWith('retu'), 'the deletion is on his screen');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(await code(driver), room, 'the node refused it');
+
+  release();
+  await until(async () => (await readOnly(navigator)) === 'true', 5000, 'his page learns he navigates');
+  await until(async () => (await code(navigator)) === room, 5000, "the room's code is back on his screen");
+  assert.equal(await navigator.getByTestId('editor').getAttribute('data-restarts'), '1');
+  assert.equal(await navigator.getByTestId('connection-status').getAttribute('data-status'), 'connected');
+  await shot(navigator, 'dojo-room-refused-edits-gone');
+
+  // The keyboard comes back to him: what was refused does not come back with it.
+  await driver.getByRole('button', { name: /Trocar agora|Rotate now/ }).click();
+  await until(async () => (await readOnly(navigator)) === 'false', 5000, 'he drives again');
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  assert.equal(await code(driver), room);
+  assert.equal(await code(navigator), room);
+  await navigator.unrouteAll({ behavior: 'ignoreErrors' });
 });
 
 test('chat messages appear on both sides', async () => {

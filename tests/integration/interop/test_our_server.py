@@ -67,8 +67,8 @@ async def trio(
 async def test_a_yjs_client_allowed_to_write_again_is_heard_again(
     start_node: StartNode, mint: Mint, collab_db: ServiceDatabase, redis_url: str
 ) -> None:
-    """A navigator's edit made as the driver's role passed on is dropped, and taken back
-    from its own screen; once the role comes back (changed on another node, through Redis)
+    """A navigator's edit made as the driver's role passed on is dropped, taken back from
+    its own screen and answered with a permission-denied message; once the role comes back (changed on another node, through Redis)
     the node asks its y-websocket client for what the room lacks, so that the edits it
     builds on the dropped one (deleted, but still their neighbour) reach the others."""
     require_node()
@@ -85,6 +85,11 @@ async def test_a_yjs_client_allowed_to_write_again_is_heard_again(
         await navigator.insert("typed at the rotation; ")
         await eventually(lambda: _dropped(nodes[0]), what="the node dropping the edit")
         await eventually(lambda: _text_is(navigator, ""), what="the edit taken back")
+        # ...and told, in y-protocols' words (y-websocket logs it), once for two edits.
+        await navigator.insert("more; ")
+        await eventually(lambda: _text_is(navigator, ""), what="that taken back too")
+        await eventually(lambda: "read-only" in navigator.stderr_text, what="the denial")
+        assert navigator.stderr_text.count("Permission denied") == 1
         await control(nodes[1], mint, room, {"type": "role", "user": user, "role": "write"})
         await navigator.insert("then driving")
         await eventually(lambda: _text_is(driver, "then driving"), what="the driver's copy")

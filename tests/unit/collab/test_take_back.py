@@ -13,6 +13,7 @@ import pytest
 from pycrdt import Doc, Text, merge_updates
 
 from crdt import (
+    Auth,
     AwarenessEntry,
     SyncStep1,
     SyncUpdate,
@@ -285,3 +286,31 @@ async def test_a_peer_that_leaves_before_the_wait_is_sent_nothing(dojo: Dojo) ->
     await dojo.room.leave(dojo.navigator)
     await asyncio.sleep(WAIT * 3)
     assert dojo.taken_back() == []
+
+
+def _denials(peer: Listener) -> list[str]:
+    """The permission-denied messages the room sent ``peer``, by reason."""
+    messages = [parse_message(m, max_update_bytes=1 << 20) for m in peer.sent]
+    return [m.reason for m in messages if isinstance(m, Auth)]
+
+
+async def test_a_refused_peer_is_told_once_until_it_may_write_again(dojo: Dojo) -> None:
+    """Yjs cannot take back a deletion: the peer is told its edits were not shared, so a
+    client can start again from the room's document. Once per refusal, not per edit."""
+    await dojo.replace(0, 3, "async def")
+    await dojo.type(0, "# ")
+    [reason] = _denials(dojo.navigator)
+    assert reason.startswith("read-only")
+    assert _denials(dojo.driver) == []
+    dojo.room.allow_writes(dojo.navigator, True)
+    dojo.room.allow_writes(dojo.navigator, False)
+    dojo.navigator.sent.clear()
+    await dojo.type(0, "# ")
+    assert len(_denials(dojo.navigator)) == 1
+
+
+async def test_an_empty_answer_of_a_read_only_peer_is_not_denied(dojo: Dojo) -> None:
+    """A new client answers the room's sync step 1 with an empty update: not an edit."""
+    await dojo.room.receive(dojo.navigator, encode_sync_step2(Doc().get_update()))
+    assert _denials(dojo.navigator) == []
+    assert not dojo.navigator.refused_edits
