@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import uuid
+from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import asyncpg
@@ -120,9 +121,12 @@ async def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     try:
-        async with build_context(settings) as ctx:
+        # Closed in reverse order, also when a later one cannot be made.
+        async with build_context(settings) as ctx, AsyncExitStack() as opened:
             owner = await create_pool(settings.migrations_database_url, min_size=1, max_size=3)
+            opened.push_async_callback(owner.close)
             publisher = await publisher_for(settings)
+            opened.push_async_callback(publisher.aclose)
             task = asyncio.create_task(run(ctx, owner, publisher), name="dojos-worker")
             task.add_done_callback(report_end)
             task.add_done_callback(lambda _: stopping.set())  # a worker that failed exits
@@ -131,8 +135,6 @@ async def main() -> None:
             finally:
                 if not task.done():  # (one that failed is logged)
                     await stop(task)
-                await publisher.aclose()
-                await owner.close()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

@@ -7,6 +7,7 @@ import signal
 import uuid
 from typing import Any
 
+import asyncpg
 import pytest
 import structlog
 from pydantic import SecretStr
@@ -58,6 +59,15 @@ async def test_a_service_that_runs_no_worker_is_alive(dojo_settings: MakeSetting
         assert (await client.get("/healthz")).status_code == 200
 
 
+def _settings_from_env(dojo_settings: MakeSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test's settings as the standalone worker reads them: from the environment."""
+    for name, value in dojo_settings().model_dump().items():
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is not None and not isinstance(value, (dict, list)):
+            monkeypatch.setenv(f"DOJOS_{name.upper()}", str(value))
+
+
 async def test_the_standalone_worker_exits_with_an_error_when_it_fails(
     dojo_settings: MakeSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -66,11 +76,7 @@ async def test_the_standalone_worker_exits_with_an_error_when_it_fails(
     async def broken(*_: Any) -> None:
         raise RuntimeError("the scheduler broke")
 
-    for name, value in dojo_settings().model_dump().items():
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        if value is not None and not isinstance(value, (dict, list)):
-            monkeypatch.setenv(f"DOJOS_{name.upper()}", str(value))
+    _settings_from_env(dojo_settings, monkeypatch)
     monkeypatch.setattr(worker, "schedule_forever", broken)
     loop = asyncio.get_running_loop()
     with pytest.raises(SystemExit) as exited:
@@ -79,6 +85,29 @@ async def test_the_standalone_worker_exits_with_an_error_when_it_fails(
     assert exited.value.code == 1
     for sig in (signal.SIGINT, signal.SIGTERM):  # its handlers are gone with it
         assert not loop.remove_signal_handler(sig)
+
+
+async def test_the_standalone_worker_closes_its_pool_when_its_bus_cannot_be_made(
+    dojo_settings: MakeSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _settings_from_env(dojo_settings, monkeypatch)
+    pools: list[asyncpg.Pool] = []
+    create_pool = worker.create_pool
+
+    async def recorded(*args: Any, **kwargs: Any) -> asyncpg.Pool:
+        pools.append(await create_pool(*args, **kwargs))
+        return pools[-1]
+
+    async def no_bus(*_: Any) -> None:
+        raise ConnectionError("the event bus is unreachable")
+
+    monkeypatch.setattr(worker, "create_pool", recorded)
+    monkeypatch.setattr(worker, "publisher_for", no_bus)
+    with pytest.raises(ConnectionError):
+        async with asyncio.timeout(30):
+            await worker.main()
+    [owner] = pools
+    assert owner.is_closing()
 
 
 class OneRoleFails(MemoryCollab):
