@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import structlog
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
+
+_log = structlog.get_logger("http")
 
 
 class ClosingStreamingResponse(StreamingResponse):
@@ -22,4 +25,7 @@ class ClosingStreamingResponse(StreamingResponse):
         finally:
             aclose = getattr(self.body_iterator, "aclose", None)
             if aclose is not None:
-                await aclose()
+                try:
+                    await aclose()
+                except Exception as exc:  # not in place of the response's own error
+                    _log.warning("stream_close_failed", error=repr(exc))

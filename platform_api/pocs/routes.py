@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -150,7 +149,7 @@ async def list_pocs(
             "description": "The POCs as a file",
             "content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {}},
         },
-        **problem_responses(429, 503),
+        **problem_responses(429),
     },
 )
 async def export_pocs(
@@ -161,35 +160,53 @@ async def export_pocs(
 ) -> Response:
     """Download POCs as CSV or JSON (the import format).
 
-    A few exports download at once per organization and per service instance
-    (``POCS_EXPORT_CONCURRENCY_PER_TENANT``, ``POCS_EXPORT_CONCURRENCY``); one more is
-    answered 429 or 503 with ``Retry-After``."""
+    An organization downloads a few exports at once (``POCS_EXPORT_CONCURRENCY_PER_TENANT``
+    per service process); one more is answered 429 with ``Retry-After``."""
     writer = transfer.export_writer(format)
     chunks = service.export_pocs(svc, who, writer, mine_only=scope == "mine")
     # The first page is read before the response starts, so that a failure to read it
     # (no database connection free, say) is still answered as a problem.
     first = await anext(chunks)
     return ClosingStreamingResponse(
-        _then(first, chunks),
+        _Download(first, chunks),
         media_type=writer.media_type,
         headers={"Content-Disposition": f'attachment; filename="mrbill-pocs.{format}"'},
     )
 
 
-async def _then(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
-    """The download: ``first``, then the rest. A failure once it has started can only cut
-    the connection (the client sees an incomplete body). The error handler logs the error;
-    this says how much of the file went out, since the request's own log says 200."""
-    sent = len(first)
-    async with aclosing(rest):  # a download cut short ends the reading too
-        yield first
-        try:
-            async for chunk in rest:
-                yield chunk
-                sent += len(chunk)
-        except Exception as exc:
-            _log.warning("export_cut_short", bytes_sent=sent, error=repr(exc))
-            raise
+class _Download:
+    """The body: ``first``, then the rest. Closing it closes the rest, whether or not the
+    body was ever read (sending the response's start may fail), so the export's place is
+    given back at once.
+
+    A failure once the body has started can only cut the connection (the client sees an
+    incomplete body). The error handler logs the error; this says how much of the file went
+    out, since the request's own log says 200."""
+
+    def __init__(self, first: bytes, rest: AsyncGenerator[bytes, None]) -> None:
+        self._first: bytes | None = first
+        self._rest = rest
+        self._sent = 0
+
+    def __aiter__(self) -> _Download:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._first is not None:
+            chunk, self._first = self._first, None
+        else:
+            try:
+                chunk = await anext(self._rest)
+            except StopAsyncIteration:
+                raise
+            except Exception as exc:
+                _log.warning("export_cut_short", bytes_sent=self._sent, error=repr(exc))
+                raise
+        self._sent += len(chunk)
+        return chunk
+
+    async def aclose(self) -> None:
+        await self._rest.aclose()
 
 
 _IMPORT_BODY = {

@@ -26,31 +26,26 @@ from .settings import PocsSettings
 
 
 class ExportSlots:
-    """How many exports stream at once in this process, and per tenant.
-
-    Exports share the formatting threads and the pool: past ``total`` one more is answered
-    503 (the service is busy; another instance may not be), and past ``per_tenant`` for one
-    organization 429, so that one tenant's downloads cannot keep the others' waiting.
-    """
+    """How many exports an organization downloads at once in this process: one more is
+    answered 429, so that one tenant's downloads cannot fill the formatting threads' and the
+    pool's queues for everyone. (Those two bound the work of all exports together; a
+    download holds neither between its pages, so a slow reader slows only its own.)"""
 
     RETRY_AFTER_SECONDS = 10
 
-    def __init__(self, total: int, per_tenant: int) -> None:
-        self.total, self.per_tenant = total, per_tenant
+    def __init__(self, per_tenant: int) -> None:
+        self.per_tenant = per_tenant
         self.running: Counter[uuid.UUID] = Counter()
 
     @contextmanager
     def hold(self, tenant: uuid.UUID) -> Iterator[None]:
-        retry = {"Retry-After": str(self.RETRY_AFTER_SECONDS)}
         if self.running[tenant] >= self.per_tenant:
             raise Problem(
                 429,
                 f"Your organization already has {self.per_tenant} exports downloading; "
                 "try again when one has finished",
-                headers=retry,
+                headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)},
             )
-        if self.running.total() >= self.total:
-            raise Problem(503, "Too many exports are downloading; try again shortly", headers=retry)
         self.running[tenant] += 1
         try:
             yield
@@ -74,9 +69,7 @@ class Pocs:
     exports: ExportSlots = field(init=False)
 
     def __post_init__(self) -> None:
-        self.exports = ExportSlots(
-            self.settings.export_concurrency, self.settings.export_concurrency_per_tenant
-        )
+        self.exports = ExportSlots(self.settings.export_concurrency_per_tenant)
 
     @property
     def retention(self) -> timedelta:

@@ -23,9 +23,7 @@ class PocsSettings(EventBusSettings):
     relay_batch_size: int = Field(default=100, ge=1, le=1000)
     # An export is read, formatted and sent this many POCs at a time.
     export_chunk_rows: int = Field(default=1000, ge=1, le=10_000)
-    # Exports downloading at once in one process, and for one organization: one more is
-    # answered 503 or 429, with Retry-After.
-    export_concurrency: int = Field(default=4, ge=1, le=64)
+    # Exports one organization downloads at once (per process): one more is answered 429.
     export_concurrency_per_tenant: int = Field(default=2, ge=1, le=64)
 
     @model_validator(mode="after")
