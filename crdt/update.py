@@ -19,7 +19,9 @@ item whose parent is an item (that is, a nested type): UNSUPPORTED_DATA.
 
 from __future__ import annotations
 
+import bisect
 import json
+import math
 import re
 from typing import Any, NamedTuple, NoReturn
 
@@ -126,6 +128,48 @@ def deletion_of_lacking(items: list[ItemRange], state_vector: bytes) -> bytes | 
     return encode_deletion(lacking) if lacking else None
 
 
+def deleted_ranges(update: bytes) -> dict[int, list[tuple[int, int]]]:
+    """What an update's delete set deletes: for each client, its ranges ``(start, end)``
+    sorted and merged. Of a document's own encoding (with its state vector: no structs),
+    everything the document has deleted."""
+    deletes: list[ItemRange] = []
+    _walk_update(update, deletes=deletes)
+    by_client: dict[int, list[tuple[int, int]]] = {}
+    for client, clock, length in sorted(deletes):
+        ranges = by_client.setdefault(client, [])
+        if ranges and clock <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], clock + length))
+        else:
+            ranges.append((clock, clock + length))
+    return by_client
+
+
+def adds_to(update: bytes, state_vector: bytes, deleted: dict[int, list[tuple[int, int]]]) -> bool:
+    """Whether ``update`` holds anything for a document with ``state_vector`` that has
+    deleted ``deleted`` (see :func:`deleted_ranges`): an item past its state vector, or the
+    deletion of an item it has and has not deleted. Deletions of items it does not have
+    and the update does not hold change nothing it could show.
+
+    Reads structurally, as :func:`validate_update` does (raises ProtocolError)."""
+    known = decode_state_vector(state_vector, max_bytes=len(state_vector))
+    held: list[ItemRange] = []
+    deletes: list[ItemRange] = []
+    _walk_update(update, held, deletes)
+    if any(clock + length > known.get(client, 0) for client, clock, length in held):
+        return True
+    for client, clock, length in deletes:
+        end = min(clock + length, known.get(client, 0))
+        if clock < end and not _covered(deleted.get(client, []), clock, end):
+            return True
+    return False
+
+
+def _covered(ranges: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether sorted, merged ``ranges`` cover ``start`` to ``end`` (exclusive)."""
+    at = bisect.bisect_right(ranges, (start, math.inf)) - 1
+    return at >= 0 and ranges[at][0] <= start and end <= ranges[at][1]
+
+
 class Extent(NamedTuple):
     """What an update names, for compaction (see :func:`update_extent`)."""
 
@@ -177,14 +221,17 @@ def _check_clock(clock: int) -> int:
 
 
 def _walk_update(
-    update: bytes, held: list[ItemRange] | None = None
+    update: bytes,
+    held: list[ItemRange] | None = None,
+    deletes: list[ItemRange] | None = None,
 ) -> tuple[dict[int, int], dict[int, int], bool]:
     """Check an update's structs and delete set; return each client's clock past its last
     struct, past the last item it deletes, and whether a string holds a non-BMP character.
-    With ``held``, add the items of its structs to it (see ``_walk_structs``)."""
+    With ``held``, add the items of its structs to it (see ``_walk_structs``); with
+    ``deletes``, the ranges its delete set deletes."""
     try:
         ends, astral, pos = _walk_structs(update, held)
-        deleted, pos = _walk_delete_set(update, pos)
+        deleted, pos = _walk_delete_set(update, pos, deletes)
     except IndexError:  # a struct's info byte or a value's tag read past the end
         raise ProtocolError(_INVALID, "unexpected end of data") from None
     if pos != len(update):
@@ -238,8 +285,11 @@ def _walk_structs(
     return ends, astral, pos
 
 
-def _walk_delete_set(data: bytes, pos: int) -> tuple[dict[int, int], int]:
-    """Skip the delete set; return each client's clock past the last item it deletes."""
+def _walk_delete_set(
+    data: bytes, pos: int, deletes: list[ItemRange] | None = None
+) -> tuple[dict[int, int], int]:
+    """Skip the delete set; return each client's clock past the last item it deletes. With
+    ``deletes``, add each range it deletes to it."""
     ends: dict[int, int] = {}
     clients, pos = count_at(data, pos, _MIN_PAIR, "delete set client", _INVALID)
     for _ in range(clients):
@@ -253,6 +303,8 @@ def _walk_delete_set(data: bytes, pos: int) -> tuple[dict[int, int], int]:
             length, pos = var_uint_at(data, pos, _INVALID)
             if length:  # an empty range deletes nothing, wherever it points
                 end = max(end, _check_clock(clock + length))
+                if deletes is not None:
+                    deletes.append(ItemRange(client, clock, length))
             else:
                 _check_clock(clock)
         ends[client] = end

@@ -44,7 +44,9 @@ from crdt import (
     SyncStep1,
     SyncStep2,
     SyncUpdate,
+    adds_to,
     apply_update_to_doc,
+    deleted_ranges,
     deletion_of_lacking,
     encode_awareness,
     encode_awareness_removal,
@@ -187,6 +189,7 @@ class Room:
         # The whole document while it is unchanged, encoded once: its SyncStep2 (what a
         # newcomer with nothing is sent) and where the update starts in that message.
         self._whole: tuple[bytes, int] | None = None
+        self._deleted: dict[int, list[tuple[int, int]]] | None = None  # its delete set, by client
         self._nodes: dict[bytes, float] = {}  # other nodes holding the room -> last heard
         self._hello_at = 0.0
         self._closed = False
@@ -325,7 +328,7 @@ class Room:
                 return
             if not peer.can_write:
                 self._metrics.readonly_dropped.inc()
-                if not peer.refused_edits:
+                if not peer.refused_edits and self._adds(message.update):
                     peer.refused_edits = True
                     peer.send(READ_ONLY_DENIED)
                 if isinstance(message, SyncUpdate):
@@ -336,6 +339,16 @@ class Room:
             await self._on_awareness(peer, message)
         elif isinstance(message, QueryAwareness):
             peer.send(self._awareness_snapshot())
+
+    def _adds(self, update: bytes) -> bool:
+        """Whether a refused update holds anything the room lacks. A client that reconnects
+        answers our sync step 1 with its whole delete set: from a read-only peer with
+        nothing of its own, that is no refused edit (it would be told so on every reconnect,
+        and the web app would start again each time). The room's delete set is read once
+        per version of the document."""
+        if self._deleted is None:
+            self._deleted = deleted_ranges(encode_state_as_update(self.doc, state_vector(self.doc)))
+        return adds_to(update, state_vector(self.doc), self._deleted)
 
     def _hold_for_take_back(self, peer: Peer, update: bytes) -> None:
         """Note what a peer that just lost the keyboard typed, to take it back from its
@@ -446,6 +459,7 @@ class Room:
 
     def _apply(self, update: bytes, origin: object) -> None:
         self._whole = None  # the document changes: the cached whole state is stale
+        self._deleted = None  # and so may its delete set
         apply_update_to_doc(self.doc, update, max_bytes=None, origin=origin)
 
     async def settled(self) -> None:

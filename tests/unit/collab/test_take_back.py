@@ -314,3 +314,23 @@ async def test_an_empty_answer_of_a_read_only_peer_is_not_denied(dojo: Dojo) -> 
     await dojo.room.receive(dojo.navigator, encode_sync_step2(Doc().get_update()))
     assert _denials(dojo.navigator) == []
     assert not dojo.navigator.refused_edits
+
+
+async def test_a_reconnect_answer_that_holds_nothing_new_is_not_denied(dojo: Dojo) -> None:
+    """A client answers the room's sync step 1 with its whole delete set: from a read-only
+    peer with nothing of its own that is no refused edit, and not told as one (the web app
+    would start again on every reconnect)."""
+    edit = Doc()
+    edit.apply_update(dojo.room.doc.get_update())
+    updates: list[bytes] = []
+    edit.observe(lambda event: updates.append(event.update))
+    del edit.get("code", type=Text)[0:4]  # the driver deletes "def "
+    await dojo.room.receive(dojo.driver, encode_update(updates[-1]))
+    dojo.screen.apply_update(dojo.room.doc.get_update())
+    answer = dojo.screen.get_update(dojo.room.doc.get_state())
+    assert answer != Doc().get_update()  # it carries the delete set
+    await dojo.room.receive(dojo.navigator, encode_sync_step2(answer))
+    assert _denials(dojo.navigator) == []
+    assert not dojo.navigator.refused_edits
+    await dojo.replace(0, 4, "async def main")  # an edit of its own is denied
+    assert len(_denials(dojo.navigator)) == 1
