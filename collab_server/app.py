@@ -164,6 +164,7 @@ def create_app(
                     max_document_bytes=settings.max_document_bytes,
                     max_awareness_entries=settings.max_awareness_entries,
                     keepalive=settings.presence_keepalive_seconds,
+                    quiet_peer=settings.quiet_peer_seconds,
                     presence_ttl=settings.presence_ttl_seconds,
                     clock_skew=settings.ticket_clock_skew_seconds,
                 ),

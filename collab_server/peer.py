@@ -27,6 +27,7 @@ from typing import cast
 import structlog
 from aiohttp import web
 
+from crdt import encode_awareness
 from rooms import RoomMetrics
 
 from .codes import INTERNAL_ERROR, TICKET_INVALID, TRY_AGAIN_LATER
@@ -40,6 +41,7 @@ _LONG = struct.Struct(">BBQ")
 _BINARY_FINAL = 0x82  # FIN + opcode 2; server frames are never masked (RFC 6455 §5.1)
 _COPY_LIMIT = 64 * 1024  # smaller payloads are copied behind their header: one buffer to send
 _FLUSH_BYTES = 64 * 1024  # a peer's queue goes out at once when it holds this much
+NOTHING = encode_awareness([])  # an awareness update of no client: changes nothing
 
 
 class _LastFrame:
@@ -107,6 +109,7 @@ class WsPeer:
         "_outbox",
         "_queued",
         "_queued_bytes",
+        "_sent",
         "_transport",
         "_ws",
         "access_changes",
@@ -149,6 +152,7 @@ class WsPeer:
         self._closing: asyncio.Future[bool] | None = None  # no task per peer until it is kicked
         self._deadlines = deadlines
         self._expiry: Deadline | None = None
+        self._sent = False  # since the last nudge
 
     def send(self, message: bytes) -> None:
         if self.close_request is not None:
@@ -181,11 +185,17 @@ class WsPeer:
         else:  # a whole document, say: the header and the payload go out without a copy
             queued += (frame_header(size), message)
         self._queued_bytes += _frame_size(size)  # as the transport will count it
+        self._sent = True
         self._metrics.bytes_out.inc(size)
         if self._queued_bytes >= _FLUSH_BYTES:
             # Out at once: one call carries enough, and a burst (large updates committed
             # in one group) must meet the socket's pace, not the send queue's budget.
             self.flush()
+
+    def nudge(self) -> None:
+        if not self._sent:
+            self.send(NOTHING)
+        self._sent = False
 
     def flush(self) -> None:
         """Write what was queued since the last flush, in one call. A write that fails

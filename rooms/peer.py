@@ -16,6 +16,12 @@ class Peer(Protocol):
         """Queue ``message`` without blocking; a peer that falls too far behind evicts itself."""
         ...
 
+    def nudge(self) -> None:
+        """If nothing was sent to it since the last nudge, send it a message that changes
+        nothing, so that a client which reconnects when it hears nothing for a while (30 s
+        for y-websocket) stays."""
+        ...
+
     def kick(self, code: int, reason: str) -> None:
         """Ask the connection to close with ``code`` (it closes from its own task)."""
         ...

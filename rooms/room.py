@@ -117,6 +117,7 @@ class RoomLimits:
     # newcomer is sent all of them in one message. New client ids past it are dropped.
     max_awareness_entries: int = 1_000
     keepalive: float = 10.0  # seconds between HELLOs while the room is loaded
+    quiet_peer: float = 10.0  # a peer sent nothing for this long is nudged (``Peer.nudge``)
     presence_ttl: float = 35.0  # forget a node not heard from for this long
     clock_skew: float = CLOCK_SKEW_SECONDS  # an access change wins over tickets this much newer
 
@@ -192,6 +193,7 @@ class Room:
         self._deleted: dict[int, list[tuple[int, int]]] | None = None  # its delete set, by client
         self._nodes: dict[bytes, float] = {}  # other nodes holding the room -> last heard
         self._hello_at = 0.0
+        self._nudged_at = time.monotonic()
         self._closed = False
         self._catching_up: asyncio.Task[None] | None = None
         self._catch_up_again = False  # asked while catching up: once more when it ends
@@ -251,13 +253,19 @@ class Room:
         await self._bus.publish(self.id, encode_frame(Kind.HELLO, self._node, what))
 
     async def keep_alive(self) -> None:
-        """Say hello again when ``keepalive`` seconds passed since the last time."""
+        """Say hello again when ``keepalive`` seconds passed since the last time, and nudge
+        the peers every ``quiet_peer`` seconds."""
         self._forget_silent()  # (a quiet room would otherwise keep their peers' presence)
         self._drop_lapsed()
         self._forget_departures()
         self._take_from_silent()
         await self._publish_claimed()
-        if time.monotonic() - self._hello_at >= self._limits.keepalive:
+        now = time.monotonic()
+        if now - self._nudged_at >= self._limits.quiet_peer:
+            self._nudged_at = now
+            for peer in self.peers:
+                peer.nudge()
+        if now - self._hello_at >= self._limits.keepalive:
             await self.hello(PRESENT)
 
     async def _heard_from(self, frame: Frame) -> None:

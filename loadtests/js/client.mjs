@@ -14,6 +14,7 @@
 //   setAwareness {state}      (null clears the local state)  -> {}
 //   getAwareness                                             -> {states: {clientID: state}}
 //   waitSynced {timeout?}     (milliseconds, default 10000)  -> {}
+//   lastMessageAgo            (the provider's own clock)     -> {ms}
 //   close                     (destroys the provider)        -> {}
 //   exit                                                     -> {} then exits
 import readline from 'node:readline'
@@ -113,6 +114,11 @@ const handlers = {
     return { states: Object.fromEntries(provider.awareness.getStates()) }
   },
   waitSynced,
+  // How long ago the provider last received a message: past 30 s it reconnects.
+  lastMessageAgo: () => {
+    needProvider()
+    return { ms: Date.now() - provider.wsLastMessageReceived }
+  },
   close,
   exit: () => {
     close()

@@ -156,6 +156,10 @@ class YjsNodeClient:
     async def state_vector(self) -> bytes:
         return base64.b64decode((await self.request("getStateVector"))["stateVector"])
 
+    async def last_message_ago(self) -> float:
+        """Seconds since the provider last received a message (past 30 it reconnects)."""
+        return float((await self.request("lastMessageAgo"))["ms"]) / 1000
+
     async def set_awareness(self, state: dict[str, Any] | None) -> None:
         await self.request("setAwareness", {"state": state})
 

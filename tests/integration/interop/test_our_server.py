@@ -102,3 +102,28 @@ async def _dropped(node: str) -> bool:
 
 async def _text_is(client: YjsNodeClient, expected: str) -> bool:
     return await client.text() == expected
+
+
+async def test_a_yjs_client_alone_in_a_room_keeps_hearing_from_the_node(
+    start_node: StartNode, mint: Mint, collab_db: ServiceDatabase, redis_url: str
+) -> None:
+    """y-websocket reconnects when it has received nothing for 30 s (pings do not count),
+    and a client alone in a room is sent nothing else: the node nudges a quiet peer with a
+    message that changes nothing. (Nudged every 0.3 s here instead of every 10.)"""
+    require_node()
+    node = await start_node(
+        database_url=collab_db.app_dsn, redis_url=redis_url, quiet_peer_seconds=0.3
+    )
+    room = f"{uuid.uuid4()}:alone"
+    async with YjsNodeClient.start() as alone:
+        await alone.connect(node, room, params={"ticket": mint(room)})
+        await alone.wait_synced()
+        await alone.set_awareness({"user": {"name": "Solo"}})
+        await asyncio.sleep(3.5)
+        assert await alone.last_message_ago() < 2.5  # nudged about every second (maintenance)
+        await alone.insert("still here")
+        assert await alone.text() == "still here"
+        assert [e for e in alone.events if e["event"] == "status"] == [
+            {"event": "status", "status": "connected"}
+        ]
+        assert "Error" not in alone.stderr_text

@@ -9,7 +9,8 @@ from typing import Any, cast
 from aiohttp import web
 
 from collab_server.deadlines import Deadlines
-from collab_server.peer import Outbox, WsPeer, binary_frame
+from collab_server.peer import NOTHING, Outbox, WsPeer, binary_frame
+from crdt import encode_awareness
 from rooms import RoomMetrics
 
 
@@ -253,3 +254,25 @@ async def test_a_large_message_after_the_first_has_left_is_one_at_a_time() -> No
     peer.send(b"y" * 1_000)  # 7,004 + 1,000 behind it: over the budget
     assert peer.close_request is not None
     assert peer.close_request[0] == 1013
+
+
+async def test_a_peer_sent_nothing_since_the_last_nudge_is_sent_a_message_that_changes_nothing() -> (
+    None
+):
+    outbox = Outbox()
+    transport = SocketTransport()
+    peer = _peer(transport, outbox)
+    peer.nudge()  # nothing sent yet
+    await _next_pass()
+    assert transport.calls == [[binary_frame(NOTHING)]]
+    assert encode_awareness([]) == NOTHING
+    peer.nudge()  # the nudge itself does not count as having been sent something
+    await _next_pass()
+    assert len(transport.calls) == 2
+    peer.send(b"an update")
+    peer.nudge()  # something was sent since the last nudge: no nudge
+    await _next_pass()
+    assert transport.calls[2:] == [[binary_frame(b"an update")]]
+    peer.nudge()
+    await _next_pass()
+    assert transport.calls[3:] == [[binary_frame(NOTHING)]]

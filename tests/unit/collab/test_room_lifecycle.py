@@ -34,12 +34,16 @@ class Listener:
         self.refused_edits = False
         self.sent: list[bytes] = []
         self.closed_with: int | None = None
+        self.nudges = 0
 
     def send(self, message: bytes) -> None:
         self.sent.append(message)
 
     def kick(self, code: int, reason: str) -> None:
         self.closed_with = code
+
+    def nudge(self) -> None:
+        self.nudges += 1
 
 
 async def _joining() -> tuple[RoomManager, Room, Listener]:
@@ -134,3 +138,27 @@ async def test_a_discarded_room_leaves_nothing_behind() -> None:
     await manager.discard_broken(room)
     assert manager.rooms == {}
     assert manager._locks == {}
+
+
+async def test_the_room_nudges_its_peers_every_quiet_peer_seconds() -> None:
+    """Joining peers are not nudged (they are greeted first); members are, once per
+    ``quiet_peer`` seconds however often maintenance runs."""
+    manager = RoomManager(
+        MemoryUpdateLog(),
+        MemoryBus().node(),
+        node_id=new_node_id(),
+        limits=RoomLimits(quiet_peer=0.2),
+        metrics=RoomMetrics(),
+    )
+    room = await manager.open(RoomId(uuid.uuid4(), "dojo"))
+    member, joining = Listener(), Listener()
+    room.admit(member)
+    room.greet(member)
+    room.admit(joining)
+    await manager.maintain_once()
+    assert member.nudges == 0  # not before quiet_peer seconds
+    await asyncio.sleep(0.25)
+    for _ in range(3):
+        await manager.maintain_once()
+    assert (member.nudges, joining.nudges) == (1, 0)
+    await room.close()
