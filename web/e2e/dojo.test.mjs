@@ -153,23 +153,30 @@ test("edits refused as the turn passes leave the former driver's screen, and sta
     await route.continue();
   };
   await navigator.route('**/api/dojos/**', hold);
-  await driver.getByRole('button', { name: /Trocar agora|Rotate now/ }).click();
-  await until(async () => (await readOnly(driver)) === 'false', 5000, 'Dora drives');
-  const room = await code(driver);
-  assert.ok(room.endsWith('return n'), room);
-  assert.equal(await readOnly(navigator), 'false', "Nico's page has not heard of the rotation yet");
-  await navigator.click('[data-testid=editor] .cm-content');
-  await navigator.keyboard.press('Control+End');
-  for (let i = 0; i < 4; i += 1) await navigator.keyboard.press('Backspace');
-  assert.ok((await code(navigator)).endsWith('retu'), 'the deletion is on his screen');
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  assert.equal(await code(driver), room, 'the node refused it');
-
-  release();
+  let room;
+  try {
+    await driver.getByRole('button', { name: /Trocar agora|Rotate now/ }).click();
+    await until(async () => (await readOnly(driver)) === 'false', 5000, 'Dora drives');
+    room = await code(driver);
+    assert.ok(room.endsWith('return n'), room);
+    assert.equal(await readOnly(navigator), 'false', "Nico's page has not heard of the rotation yet");
+    await navigator.click('[data-testid=editor] .cm-content');
+    await navigator.keyboard.press('Control+End');
+    for (let i = 0; i < 4; i += 1) await navigator.keyboard.press('Backspace');
+    assert.ok((await code(navigator)).endsWith('retu'), 'the deletion is on his screen');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(await code(driver), room, 'the node refused it');
+  } finally {
+    release();
+  }
   await until(async () => (await readOnly(navigator)) === 'true', 5000, 'his page learns he navigates');
   await until(async () => (await code(navigator)) === room, 5000, "the room's code is back on his screen");
   assert.equal(await navigator.getByTestId('editor').getAttribute('data-restarts'), '1');
-  assert.equal(await navigator.getByTestId('connection-status').getAttribute('data-status'), 'connected');
+  await until(
+    async () => (await navigator.getByTestId('connection-status').getAttribute('data-status')) === 'connected',
+    5000,
+    'connected again',
+  );
   await shot(navigator, 'dojo-room-refused-edits-gone');
 
   // The keyboard comes back to him: what was refused does not come back with it.

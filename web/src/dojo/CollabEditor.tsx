@@ -1,4 +1,4 @@
-import { Compartment, EditorSelection, EditorState } from '@codemirror/state';
+import { Compartment, EditorSelection, EditorState, type StateEffect } from '@codemirror/state';
 import { EditorView } from '@codemirror/view';
 import { basicSetup } from 'codemirror';
 import { useEffect, useRef } from 'react';
@@ -27,10 +27,20 @@ type Props = {
 };
 
 /** One connection to the room: its document, its provider and (once shown) its editor. */
-type Session = { doc: Y.Doc; ws: WebsocketProvider; view: EditorView | null };
+type Session = {
+  doc: Y.Doc;
+  ws: WebsocketProvider;
+  view: EditorView | null;
+  edited: boolean; // it has made a change of its own (the server only refuses those)
+  retiring: boolean; // being replaced: disconnected, its events no longer shown
+};
 
 /** Where the reader was in the editor, to keep it when the editor is built again. */
-type Place = { scrollTop: number; anchor: number; head: number; focused: boolean };
+type Place = { scroll: StateEffect<unknown>; anchor: Y.RelativePosition; head: Y.RelativePosition; at: number; focused: boolean };
+
+/** How long a fresh session may take to sync before it is given up and tried again. */
+const SYNC_WITHIN_MS = 15_000;
+const RETRY_AFTER_MS = 5_000;
 
 /** Where the collab engine is: same origin, `/collab/<room>` (nginx spreads rooms over nodes). */
 export function collabBaseUrl(location: Location = window.location): string {
@@ -45,13 +55,14 @@ export function collabBaseUrl(location: Location = window.location): string {
  * A driver still typing as the turn passes may send edits the server refuses (it heard of the
  * new role first). Those stay in our document, and Yjs cannot take a deletion back, so the
  * server tells us ("permission denied") and, once our editor is read-only, we start again from
- * the room's document: a new connection and document, swapped in when synced, the scroll
- * position and cursor kept. Nothing the room accepted is lost, and the refused edits do not
- * come back for everyone when the keyboard does.
+ * the room's document: the old connection stops at once, a new one with a new document is
+ * swapped in when synced, the scroll position and cursor kept. Nothing the room accepted is
+ * lost, and the refused edits do not come back for everyone when the keyboard does.
  */
 export function CollabEditor({ room, ticket, readOnly, language, user, label, onStatus, renewTicket, onMeta, onChat }: Props) {
   const parent = useRef<HTMLDivElement>(null);
   const session = useRef<Session | null>(null);
+  const fresh = useRef<Session | null>(null); // being synced, to replace the current session
   const readOnlyCompartment = useRef(new Compartment());
   const latest = useRef({ onStatus, renewTicket, onMeta, onChat, ticket, readOnly, label });
   latest.current = { onStatus, renewTicket, onMeta, onChat, ticket, readOnly, label };
@@ -61,8 +72,14 @@ export function CollabEditor({ room, ticket, readOnly, language, user, label, on
 
   useEffect(() => {
     let alive = true;
-    let next: Session | null = null; // being synced, to replace the current session
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    denied.current = false;
     const { color, light } = userColor(user.id);
+    const countPeers = (ws: WebsocketProvider) => {
+      const states = [...ws.awareness.getStates().values()];
+      parent.current?.setAttribute('data-peers', String(states.length));
+      parent.current?.setAttribute('data-cursors', String(states.filter((st) => st.cursor).length));
+    };
 
     const connect = (): Session => {
       const doc = new Y.Doc();
@@ -70,11 +87,14 @@ export function CollabEditor({ room, ticket, readOnly, language, user, label, on
         params: { ticket: latest.current.ticket },
         disableBc: true,
       });
-      const s: Session = { doc, ws, view: null };
-      const shown = () => alive && session.current === s;
+      const s: Session = { doc, ws, view: null, edited: false, retiring: false };
+      const shown = () => alive && session.current === s && !s.retiring;
+      doc.on('update', (_update: Uint8Array, origin: unknown) => {
+        if (origin !== ws) s.edited = true;
+      });
       ws.messageHandlers[messageAuth] = (_encoder, decoder) =>
-        readAuthMessage(decoder, doc, () => {
-          if (!shown()) return;
+        readAuthMessage(decoder, doc, (_doc, reason) => {
+          if (!shown() || !s.edited || !reason.startsWith('read-only')) return;
           denied.current = true;
           if (latest.current.readOnly) startAgain.current();
         });
@@ -85,22 +105,24 @@ export function CollabEditor({ room, ticket, readOnly, language, user, label, on
       ws.awareness.setLocalStateField('user', { name: user.name, color, colorLight: light, id: user.id });
       ws.on('status', ({ status }) => shown() && latest.current.onStatus(status));
       // How many people (with a cursor) are here: shown to tests and assistive tech.
-      ws.awareness.on('change', () => {
-        if (!shown()) return;
-        const states = [...ws.awareness.getStates().values()];
-        parent.current?.setAttribute('data-peers', String(states.length));
-        parent.current?.setAttribute('data-cursors', String(states.filter((st) => st.cursor).length));
-      });
+      ws.awareness.on('change', () => shown() && countPeers(ws));
       ws.on('closed', ({ code }) => {
         if (code === 4401) {
           // The ticket expired: get a new one and reconnect.
           if (shown()) latest.current.onStatus('connecting');
-          void latest.current.renewTicket().then((fresh) => {
-            if (!alive || (session.current !== s && next !== s)) return;
-            ws.params = { ticket: fresh };
-            ws.connect();
-          });
+          latest.current.renewTicket().then(
+            (ticket) => {
+              if (!alive || s.retiring || (session.current !== s && fresh.current !== s)) return;
+              ws.params = { ticket };
+              ws.connect();
+            },
+            () => {
+              if (shown()) latest.current.onStatus('disconnected');
+              else if (fresh.current === s) giveUp(s, 'disconnected');
+            },
+          );
         } else if (shown()) latest.current.onStatus(code === 4403 ? 'forbidden' : 'disconnected');
+        else if (fresh.current === s) giveUp(s, code === 4403 ? 'forbidden' : 'disconnected');
       });
       return s;
     };
@@ -108,9 +130,11 @@ export function CollabEditor({ room, ticket, readOnly, language, user, label, on
     const show = (s: Session, place?: Place) => {
       const ytext = s.doc.getText('code');
       const length = ytext.length;
+      const offset = (rel: Y.RelativePosition) =>
+        Math.min(Y.createAbsolutePositionFromRelativePosition(rel, s.doc)?.index ?? place!.at, length);
       const state = EditorState.create({
         doc: ytext.toString(),
-        selection: place && EditorSelection.single(Math.min(place.anchor, length), Math.min(place.head, length)),
+        selection: place && EditorSelection.single(offset(place.anchor), offset(place.head)),
         extensions: [
           basicSetup,
           languageExtension(language),
@@ -119,12 +143,9 @@ export function CollabEditor({ room, ticket, readOnly, language, user, label, on
           yCollab(ytext, s.ws.awareness, { undoManager: new Y.UndoManager(ytext) }),
         ],
       });
-      s.view = new EditorView({ state, parent: parent.current! });
+      s.view = new EditorView({ state, parent: parent.current!, scrollTo: place?.scroll });
       s.view.contentDOM.setAttribute('aria-readonly', String(latest.current.readOnly));
-      if (place) {
-        s.view.scrollDOM.scrollTop = place.scrollTop;
-        if (place.focused) s.view.focus();
-      }
+      if (place?.focused) s.view.focus();
     };
 
     const close = (s: Session) => {
@@ -134,38 +155,63 @@ export function CollabEditor({ room, ticket, readOnly, language, user, label, on
       s.doc.destroy();
     };
 
+    /** A fresh session that will not sync (refused, or too slow): try again later. */
+    const giveUp = (s: Session, status: ConnectionStatus) => {
+      if (fresh.current !== s) return;
+      fresh.current = null;
+      close(s);
+      denied.current = true;
+      latest.current.onStatus(status);
+      // The session it was to replace is disconnected already: try again, whatever the role.
+      if (status !== 'forbidden') retry = setTimeout(() => alive && startAgain.current(), RETRY_AFTER_MS);
+    };
+
     startAgain.current = () => {
-      if (!alive || next) return;
+      const old = session.current;
+      if (!alive || fresh.current || !old) return;
+      clearTimeout(retry);
       denied.current = false;
-      const fresh = connect();
-      next = fresh;
+      // The old connection stops at once: if the keyboard came back meanwhile, the server
+      // would ask it for what the room lacks, and it would answer with the refused edits.
+      old.retiring = true;
+      old.ws.disconnect();
+      old.view?.dispatch({ effects: readOnlyCompartment.current.reconfigure(EditorState.readOnly.of(true)) });
+      latest.current.onStatus('connecting');
+      const next = connect();
+      fresh.current = next;
+      const timeout = setTimeout(() => giveUp(next, 'disconnected'), SYNC_WITHIN_MS);
       const swap = () => {
-        if (!alive || next !== fresh) return;
-        next = null;
-        const old = session.current!;
-        const view = old.view;
+        clearTimeout(timeout);
+        if (!alive || fresh.current !== next) return;
+        fresh.current = null;
+        const current = session.current!;
+        const view = current.view;
+        const ytext = current.doc.getText('code');
         const place = view && {
-          scrollTop: view.scrollDOM.scrollTop,
-          anchor: view.state.selection.main.anchor,
-          head: view.state.selection.main.head,
+          scroll: view.scrollSnapshot(),
+          anchor: Y.createRelativePositionFromTypeIndex(ytext, view.state.selection.main.anchor),
+          head: Y.createRelativePositionFromTypeIndex(ytext, view.state.selection.main.head),
+          at: view.state.selection.main.head,
           focused: view.hasFocus,
         };
-        session.current = fresh;
-        close(old);
-        show(fresh, place ?? undefined);
+        session.current = next;
+        close(current);
+        show(next, place ?? undefined);
+        countPeers(next.ws);
         parent.current?.setAttribute('data-restarts', String(Number(parent.current.dataset.restarts ?? 0) + 1));
-        latest.current.onStatus(fresh.ws.wsconnected ? 'connected' : 'connecting');
+        latest.current.onStatus(next.ws.wsconnected ? 'connected' : 'connecting');
       };
-      if (fresh.ws.synced) swap();
-      else fresh.ws.once('sync', swap);
+      if (next.ws.synced) swap();
+      else next.ws.once('sync', swap);
     };
 
     session.current = connect();
     show(session.current);
     return () => {
       alive = false;
-      if (next) close(next);
-      next = null;
+      clearTimeout(retry);
+      if (fresh.current) close(fresh.current);
+      fresh.current = null;
       if (session.current) close(session.current);
       session.current = null;
       startAgain.current = () => undefined;
@@ -175,18 +221,21 @@ export function CollabEditor({ room, ticket, readOnly, language, user, label, on
   }, [room, language, user.id, user.name]);
 
   useEffect(() => {
-    const view = session.current?.view;
+    const current = session.current;
+    const view = current && !current.retiring ? current.view : null;
     view?.dispatch({ effects: readOnlyCompartment.current.reconfigure(EditorState.readOnly.of(readOnly)) });
     view?.contentDOM.setAttribute('aria-readonly', String(readOnly));
     if (readOnly && denied.current) startAgain.current();
   }, [readOnly]);
 
   useEffect(() => {
-    const ws = session.current?.ws;
-    if (!ws) return;
-    // A new ticket (new role, or an extension) replaces the old one on the live connection.
-    ws.params = { ticket };
-    if (ws.ws && ws.ws.readyState === WebSocket.OPEN) ws.ws.send(ticket);
+    // A new ticket (new role, or an extension) replaces the old one on the live connection,
+    // and on one being synced to replace it.
+    for (const s of [session.current, fresh.current]) {
+      if (!s || s.retiring) continue;
+      s.ws.params = { ticket };
+      if (s.ws.ws && s.ws.ws.readyState === WebSocket.OPEN) s.ws.ws.send(ticket);
+    }
   }, [ticket]);
 
   return <div ref={parent} className={`editor ${readOnly ? 'read-only' : ''}`} data-testid="editor" />;
