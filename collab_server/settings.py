@@ -68,10 +68,10 @@ class CollabSettings(BaseSettings):
     redis_timeout_seconds: float = Field(default=5.0, gt=0)
     ping_interval: float = Field(default=20.0, gt=0)
     # A peer sent nothing for a whole period of this is sent an empty awareness message (so
-    # it goes at most twice this without one): y-websocket clients reconnect after 30 s
-    # without a message (pings are invisible to them), and a client alone in a room hears
-    # nothing (its own awareness is not echoed).
-    quiet_peer_seconds: float = Field(default=10.0, gt=0, le=20)
+    # it goes at most twice this, and a maintenance pass, without one): y-websocket clients
+    # reconnect after 30 s without a message (pings are invisible to them), and a client
+    # alone in a room hears nothing (its own awareness is not echoed). Hence at most 12 s.
+    quiet_peer_seconds: float = Field(default=10.0, gt=0, le=12)
     first_message_timeout: float = Field(default=5.0, gt=0)
     idle_room_seconds: float = Field(default=30.0, ge=0)
     compact_after_updates: int = Field(default=500, ge=1)

@@ -23,6 +23,7 @@ import bisect
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any, NamedTuple, NoReturn
 
 from pycrdt import get_state, write_var_uint
@@ -144,11 +145,15 @@ def deleted_ranges(update: bytes) -> dict[int, list[tuple[int, int]]]:
     return by_client
 
 
-def adds_to(update: bytes, state_vector: bytes, deleted: dict[int, list[tuple[int, int]]]) -> bool:
-    """Whether ``update`` holds anything for a document with ``state_vector`` that has
-    deleted ``deleted`` (see :func:`deleted_ranges`): an item past its state vector, or the
-    deletion of an item it has and has not deleted. Deletions of items it does not have
-    and the update does not hold change nothing it could show.
+def adds_to(
+    update: bytes,
+    state_vector: bytes,
+    deleted: Callable[[], dict[int, list[tuple[int, int]]]],
+) -> bool:
+    """Whether ``update`` holds anything for a document with ``state_vector`` whose delete
+    set ``deleted()`` gives (see :func:`deleted_ranges`; asked for only if needed): an item
+    past its state vector, or the deletion of an item it has and has not deleted. Deletions
+    of items it does not have and the update does not hold change nothing it could show.
 
     Reads structurally, as :func:`validate_update` does (raises ProtocolError)."""
     known = decode_state_vector(state_vector, max_bytes=len(state_vector))
@@ -157,10 +162,13 @@ def adds_to(update: bytes, state_vector: bytes, deleted: dict[int, list[tuple[in
     _walk_update(update, held, deletes)
     if any(clock + length > known.get(client, 0) for client, clock, length in held):
         return True
+    ranges: dict[int, list[tuple[int, int]]] | None = None
     for client, clock, length in deletes:
         end = min(clock + length, known.get(client, 0))
-        if clock < end and not _covered(deleted.get(client, []), clock, end):
-            return True
+        if clock < end:
+            ranges = deleted() if ranges is None else ranges
+            if not _covered(ranges.get(client, []), clock, end):
+                return True
     return False
 
 

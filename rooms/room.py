@@ -143,6 +143,10 @@ class Room:
     TAKE_BACK_WITHIN_SECONDS = 30.0
     TAKE_BACK_MAX_BYTES = 4096  # a larger update is not taken back
     TAKE_BACK_MAX_RANGES = 64  # per peer at once (typing adds to one range)
+    # A read-only peer's first refused sync step 2 is read for anything the room lacks up
+    # to this size (larger: taken for an edit), against a delete set this old at most.
+    ANSWER_CHECK_MAX_BYTES = 64 * 1024
+    DELETIONS_STALE_SECONDS = 1.0
 
     def __init__(
         self,
@@ -190,7 +194,10 @@ class Room:
         # The whole document while it is unchanged, encoded once: its SyncStep2 (what a
         # newcomer with nothing is sent) and where the update starts in that message.
         self._whole: tuple[bytes, int] | None = None
-        self._deleted: dict[int, list[tuple[int, int]]] | None = None  # its delete set, by client
+        # Its delete set by client, when it was read, and whether the document changed since.
+        self._deleted: dict[int, list[tuple[int, int]]] | None = None
+        self._deleted_at, self._deleted_stale = 0.0, False
+        self._answered: set[Peer] = set()  # peers whose first refused sync step 2 was read
         self._nodes: dict[bytes, float] = {}  # other nodes holding the room -> last heard
         self._hello_at = 0.0
         self._nudged_at = time.monotonic()
@@ -312,6 +319,7 @@ class Room:
 
     async def leave(self, peer: Peer) -> None:
         self._cancel_take_back(peer)
+        self._answered.discard(peer)
         self._lost_writes_at.pop(peer, None)
         self._admitted.discard(peer)
         self.peers.discard(peer)
@@ -336,7 +344,7 @@ class Room:
                 return
             if not peer.can_write:
                 self._metrics.readonly_dropped.inc()
-                if not peer.refused_edits and self._adds(message.update):
+                if not peer.refused_edits and self._refused_adds(peer, message):
                     peer.refused_edits = True
                     peer.send(READ_ONLY_DENIED)
                 if isinstance(message, SyncUpdate):
@@ -348,15 +356,35 @@ class Room:
         elif isinstance(message, QueryAwareness):
             peer.send(self._awareness_snapshot())
 
-    def _adds(self, update: bytes) -> bool:
-        """Whether a refused update holds anything the room lacks. A client that reconnects
-        answers our sync step 1 with its whole delete set: from a read-only peer with
-        nothing of its own, that is no refused edit (it would be told so on every reconnect,
-        and the web app would start again each time). The room's delete set is read once
-        per version of the document."""
-        if self._deleted is None:
+    def _refused_adds(self, peer: Peer, message: SyncStep2 | SyncUpdate) -> bool:
+        """Whether a refused update holds anything the room lacks.
+
+        A client that reconnects answers our sync step 1 with its whole delete set: from a
+        read-only peer with nothing of its own, that is no refused edit (it would be told so
+        on every reconnect). So the first sync step 2 of a connection is looked into, if it
+        is not large; anything else a read-only peer sends is taken for an edit (a client
+        sends a live update for a change of its own). Looking costs a walk of the update,
+        and of the room's delete set if a deletion needs it: once per connection at most."""
+        if (
+            isinstance(message, SyncUpdate)
+            or peer in self._answered
+            or len(message.update) > self.ANSWER_CHECK_MAX_BYTES
+        ):
+            return True
+        self._answered.add(peer)
+        return adds_to(message.update, state_vector(self.doc), self._deletions)
+
+    def _deletions(self) -> dict[int, list[tuple[int, int]]]:
+        """The room's delete set, read again at most every ``DELETIONS_STALE_SECONDS``
+        while the document changes. An older one can only make a refused update look like
+        it adds something (deletions only grow): a needless word, never a missed one."""
+        now = time.monotonic()
+        if self._deleted is None or (
+            self._deleted_stale and now - self._deleted_at >= self.DELETIONS_STALE_SECONDS
+        ):
             self._deleted = deleted_ranges(encode_state_as_update(self.doc, state_vector(self.doc)))
-        return adds_to(update, state_vector(self.doc), self._deleted)
+            self._deleted_at, self._deleted_stale = now, False
+        return self._deleted
 
     def _hold_for_take_back(self, peer: Peer, update: bytes) -> None:
         """Note what a peer that just lost the keyboard typed, to take it back from its
@@ -467,7 +495,7 @@ class Room:
 
     def _apply(self, update: bytes, origin: object) -> None:
         self._whole = None  # the document changes: the cached whole state is stale
-        self._deleted = None  # and so may its delete set
+        self._deleted_stale = True  # and so may its delete set
         apply_update_to_doc(self.doc, update, max_bytes=None, origin=origin)
 
     async def settled(self) -> None:

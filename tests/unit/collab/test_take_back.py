@@ -316,21 +316,49 @@ async def test_an_empty_answer_of_a_read_only_peer_is_not_denied(dojo: Dojo) -> 
     assert not dojo.navigator.refused_edits
 
 
-async def test_a_reconnect_answer_that_holds_nothing_new_is_not_denied(dojo: Dojo) -> None:
-    """A client answers the room's sync step 1 with its whole delete set: from a read-only
-    peer with nothing of its own that is no refused edit, and not told as one (the web app
-    would start again on every reconnect)."""
+async def _reconnect_answer(dojo: Dojo) -> bytes:
+    """The driver deletes "def "; the navigator's screen has it all: what it answers our
+    sync step 1 with on a reconnect (its delete set, nothing new)."""
     edit = Doc()
     edit.apply_update(dojo.room.doc.get_update())
     updates: list[bytes] = []
     edit.observe(lambda event: updates.append(event.update))
-    del edit.get("code", type=Text)[0:4]  # the driver deletes "def "
+    del edit.get("code", type=Text)[0:4]
     await dojo.room.receive(dojo.driver, encode_update(updates[-1]))
     dojo.screen.apply_update(dojo.room.doc.get_update())
     answer = dojo.screen.get_update(dojo.room.doc.get_state())
     assert answer != Doc().get_update()  # it carries the delete set
+    return answer
+
+
+async def test_a_reconnect_answer_that_holds_nothing_new_is_not_denied(dojo: Dojo) -> None:
+    """A client answers the room's sync step 1 with its whole delete set: from a read-only
+    peer with nothing of its own that is no refused edit, and not told as one (the web app
+    would start again on every reconnect)."""
+    answer = await _reconnect_answer(dojo)
     await dojo.room.receive(dojo.navigator, encode_sync_step2(answer))
     assert _denials(dojo.navigator) == []
     assert not dojo.navigator.refused_edits
     await dojo.replace(0, 4, "async def main")  # an edit of its own is denied
     assert len(_denials(dojo.navigator)) == 1
+
+
+async def test_only_a_connection_s_first_sync_step_2_is_looked_into(
+    dojo: Dojo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading an update costs a walk of it (and maybe of the room's delete set): a
+    read-only peer gets that once per connection, for its answer to our sync step 1, and
+    only for a small one. Anything else it sends is taken for an edit."""
+    answer = await _reconnect_answer(dojo)
+    await dojo.room.receive(dojo.navigator, encode_sync_step2(answer))
+    assert _denials(dojo.navigator) == []
+    await dojo.room.receive(dojo.navigator, encode_sync_step2(answer))
+    assert len(_denials(dojo.navigator)) == 1
+
+    other = Listener()
+    dojo.room.admit(other)
+    dojo.room.greet(other)
+    dojo.room.allow_writes(other, False)
+    monkeypatch.setattr(Room, "ANSWER_CHECK_MAX_BYTES", len(answer) - 1)
+    await dojo.room.receive(other, encode_sync_step2(answer))
+    assert len(_denials(other)) == 1

@@ -28,7 +28,32 @@ def _seen(doc: Doc) -> tuple[str, bytes]:
 
 
 def _judge(room: Doc, update: bytes) -> bool:
-    return adds_to(update, room.get_state(), deleted_ranges(room.get_update(room.get_state())))
+    return adds_to(update, room.get_state(), lambda: _deleted(room))
+
+
+def _deleted(doc: Doc) -> dict[int, list[tuple[int, int]]]:
+    return deleted_ranges(doc.get_update(doc.get_state()))
+
+
+def test_the_document_s_delete_set_is_read_only_when_a_deletion_needs_it() -> None:
+    room = Doc()
+    room.get("code", type=Text).insert(0, "hello")
+    peer = Doc()
+    peer.apply_update(room.get_update())
+    asked: list[Doc] = []
+
+    def deleted() -> dict[int, list[tuple[int, int]]]:
+        asked.append(room)
+        return _deleted(room)
+
+    peer.get("code", type=Text).insert(5, "!")  # an item past the room's state vector
+    assert adds_to(peer.get_update(room.get_state()), room.get_state(), deleted)
+    assert asked == []
+    other = Doc()
+    other.apply_update(room.get_update())
+    del other.get("code", type=Text)[0:1]  # only a deletion, of an item the room has
+    assert adds_to(other.get_update(room.get_state()), room.get_state(), deleted)
+    assert asked == [room]
 
 
 @settings(max_examples=120, deadline=None)
