@@ -123,6 +123,13 @@ test('after the facilitator rotates, the roles swap', async () => {
   await until(async () => (await readOnly(navigator)) === 'false', 5000, 'the navigator drives');
   await until(async () => (await readOnly(driver)) === 'true', 5000, 'the driver navigates');
   await driver.getByTestId('rotation-cue').waitFor({ timeout: 5000 });
+  // Her undo (what she typed as the driver) changes nothing now that she navigates.
+  await driver.click('[data-testid=editor] .cm-content');
+  const before = await code(driver);
+  await driver.keyboard.press('Control+z');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(await code(driver), before);
+  assert.equal(await driver.getByTestId('editor').getAttribute('data-restarts'), null, 'nothing to start again from');
   await navigator.click('[data-testid=editor] .cm-content');
   await navigator.keyboard.press('Control+End');
   await navigator.keyboard.type('\n    return n');

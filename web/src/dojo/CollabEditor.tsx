@@ -72,7 +72,8 @@ export function CollabEditor({ room, ticket, readOnly, language, user, label, on
 
   useEffect(() => {
     let alive = true;
-    let retry: ReturnType<typeof setTimeout> | undefined;
+    let retry: ReturnType<typeof setTimeout> | undefined; // a fresh session, again
+    let syncing: ReturnType<typeof setTimeout> | undefined; // the fresh session's deadline
     denied.current = false;
     const { color, light } = userColor(user.id);
     const countPeers = (ws: WebsocketProvider) => {
@@ -159,6 +160,7 @@ export function CollabEditor({ room, ticket, readOnly, language, user, label, on
     const giveUp = (s: Session, status: ConnectionStatus) => {
       if (fresh.current !== s) return;
       fresh.current = null;
+      clearTimeout(syncing);
       close(s);
       denied.current = true;
       latest.current.onStatus(status);
@@ -176,12 +178,18 @@ export function CollabEditor({ room, ticket, readOnly, language, user, label, on
       old.retiring = true;
       old.ws.disconnect();
       old.view?.dispatch({ effects: readOnlyCompartment.current.reconfigure(EditorState.readOnly.of(true)) });
+      old.view?.contentDOM.setAttribute('aria-readonly', 'true');
       latest.current.onStatus('connecting');
       const next = connect();
       fresh.current = next;
-      const timeout = setTimeout(() => giveUp(next, 'disconnected'), SYNC_WITHIN_MS);
+      // A large document on a slow link may take long: wait while the socket is open.
+      const deadline = () => {
+        if (next.ws.wsconnected) syncing = setTimeout(deadline, SYNC_WITHIN_MS);
+        else giveUp(next, 'disconnected');
+      };
+      syncing = setTimeout(deadline, SYNC_WITHIN_MS);
       const swap = () => {
-        clearTimeout(timeout);
+        clearTimeout(syncing);
         if (!alive || fresh.current !== next) return;
         fresh.current = null;
         const current = session.current!;
@@ -210,6 +218,7 @@ export function CollabEditor({ room, ticket, readOnly, language, user, label, on
     return () => {
       alive = false;
       clearTimeout(retry);
+      clearTimeout(syncing);
       if (fresh.current) close(fresh.current);
       fresh.current = null;
       if (session.current) close(session.current);
@@ -225,7 +234,8 @@ export function CollabEditor({ room, ticket, readOnly, language, user, label, on
     const view = current && !current.retiring ? current.view : null;
     view?.dispatch({ effects: readOnlyCompartment.current.reconfigure(EditorState.readOnly.of(readOnly)) });
     view?.contentDOM.setAttribute('aria-readonly', String(readOnly));
-    if (readOnly && denied.current) startAgain.current();
+    if (!readOnly) denied.current = false; // the server asks for what it refused, and takes it
+    else if (denied.current) startAgain.current();
   }, [readOnly]);
 
   useEffect(() => {
@@ -236,6 +246,8 @@ export function CollabEditor({ room, ticket, readOnly, language, user, label, on
       s.ws.params = { ticket };
       if (s.ws.ws && s.ws.ws.readyState === WebSocket.OPEN) s.ws.ws.send(ticket);
     }
+    // No live connection (a new one was refused, say 4403): a new ticket may be let in.
+    if (session.current?.retiring && !fresh.current) startAgain.current();
   }, [ticket]);
 
   return <div ref={parent} className={`editor ${readOnly ? 'read-only' : ''}`} data-testid="editor" />;
