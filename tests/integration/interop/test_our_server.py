@@ -68,9 +68,10 @@ async def test_a_yjs_client_allowed_to_write_again_is_heard_again(
     start_node: StartNode, mint: Mint, collab_db: ServiceDatabase, redis_url: str
 ) -> None:
     """A navigator's edit made as the driver's role passed on is dropped, taken back from
-    its own screen and answered with a permission-denied message; once the role comes back (changed on another node, through Redis)
-    the node asks its y-websocket client for what the room lacks, so that the edits it
-    builds on the dropped one (deleted, but still their neighbour) reach the others."""
+    its own screen and answered with a permission-denied message; once the role comes back
+    (changed on another node, through Redis) the node asks its y-websocket client for what
+    the room lacks, so that the edits it builds on the dropped one (deleted, but still their
+    neighbour) reach the others."""
     require_node()
     nodes = [
         await start_node(database_url=collab_db.app_dsn, redis_url=redis_url, node_name=f"r{i}")
