@@ -97,23 +97,29 @@ def inserted_items(update: bytes) -> list[ItemRange] | None:
 def encode_deletion(items: list[ItemRange]) -> bytes:
     """An update holding no items and a delete set of ``items``: applied, it deletes those
     of them the document has (and keeps the rest pending, as any delete set)."""
-    by_client: dict[int, list[tuple[int, int]]] = {}
-    for client, clock, length in items:
-        if length:
-            by_client.setdefault(client, []).append((clock, length))
+    by_client = _merged(items)
     out = bytearray(write_var_uint(0))  # no structs
     out += write_var_uint(len(by_client))
     for client, ranges in sorted(by_client.items()):
-        merged: list[list[int]] = []
-        for clock, length in sorted(ranges):
-            if merged and clock <= merged[-1][0] + merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], clock + length - merged[-1][0])
-            else:
-                merged.append([clock, length])
-        out += write_var_uint(client) + write_var_uint(len(merged))
-        for clock, length in merged:
-            out += write_var_uint(clock) + write_var_uint(length)
+        out += write_var_uint(client) + write_var_uint(len(ranges))
+        for start, end in ranges:
+            out += write_var_uint(start) + write_var_uint(end - start)
     return bytes(out)
+
+
+def _merged(items: list[ItemRange]) -> dict[int, list[tuple[int, int]]]:
+    """Each client's ranges ``(start, end)`` of ``items``, sorted, those that overlap or
+    touch merged, empty ones left out."""
+    by_client: dict[int, list[tuple[int, int]]] = {}
+    for client, clock, length in sorted(items):
+        if not length:
+            continue
+        ranges = by_client.setdefault(client, [])
+        if ranges and clock <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], clock + length))
+        else:
+            ranges.append((clock, clock + length))
+    return by_client
 
 
 def deletion_of_lacking(items: list[ItemRange], state_vector: bytes) -> bytes | None:
@@ -135,14 +141,7 @@ def deleted_ranges(update: bytes) -> dict[int, list[tuple[int, int]]]:
     everything the document has deleted."""
     deletes: list[ItemRange] = []
     _walk_update(update, deletes=deletes)
-    by_client: dict[int, list[tuple[int, int]]] = {}
-    for client, clock, length in sorted(deletes):
-        ranges = by_client.setdefault(client, [])
-        if ranges and clock <= ranges[-1][1]:
-            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], clock + length))
-        else:
-            ranges.append((clock, clock + length))
-    return by_client
+    return _merged(deletes)
 
 
 def adds_to(

@@ -7,7 +7,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncGenerator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import aclosing, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -244,45 +244,39 @@ async def export_pocs(
     trashed during the download may or may not be in it. Formatting a page runs in a worker
     thread, and the loop serves other requests between pages.
 
-    The export holds one of ``pocs.exports`` until it ends: finished, failed, or closed (the
-    download cut short, or never started: the loop closes a generator it collects).
+    The export holds one of ``pocs.exports`` until it ends: finished, failed, or closed (its
+    caller closes it when the download is cut short or never starts).
     """
     with pocs.exports.hold(who.tenant_id):
-        async with aclosing(_export_pages(pocs, who, writer, mine_only=mine_only)) as pages:
-            async for chunk in pages:
-                yield chunk
-
-
-async def _export_pages(
-    pocs: Pocs, who: Principal, writer: transfer.ExportWriter, *, mine_only: bool
-) -> AsyncGenerator[bytes, None]:
-    filters = store.ListFilter(viewer_id=who.user_id, mine_only=mine_only)
-    page_size = pocs.settings.export_chunk_rows
-    after: tuple[Any, uuid.UUID] | None = None
-    left = EXPORT_MAX_ROWS
-    text = writer.head()
-    while left:
-        limit = min(page_size, left)
-        # The request's short wait for a connection fits its first page, read before the
-        # response starts (a 503 then); once the download is under way, failing fast would
-        # only cut the file short, so later pages wait longer for a connection.
-        waits = (
-            bounded_connection_waits(EXPORT_PAGE_WAIT_SECONDS)
-            if after is not None
-            else nullcontext()
-        )
-        with waits:
-            async with tenant_transaction(pocs.pool, who.tenant_id, readonly=True) as conn:
-                rows = await store.list_pocs(conn, filters, sort="oldest", limit=limit, after=after)
-        if rows:
-            loop = asyncio.get_running_loop()
-            text += await loop.run_in_executor(pocs.formatting, _export_rows, writer, rows)
-        if len(rows) < limit:
-            break
-        yield text.encode()
-        text, left = "", left - len(rows)
-        after = rows[-1]["sort_key"], rows[-1]["poc_id"]
-    yield (text + writer.tail()).encode()
+        filters = store.ListFilter(viewer_id=who.user_id, mine_only=mine_only)
+        page_size = pocs.settings.export_chunk_rows
+        after: tuple[Any, uuid.UUID] | None = None
+        left = EXPORT_MAX_ROWS
+        text = writer.head()
+        while left:
+            limit = min(page_size, left)
+            # The request's short wait for a connection fits its first page, read before the
+            # response starts (a 503 then); once the download is under way, failing fast would
+            # only cut the file short, so later pages wait longer for a connection.
+            waits = (
+                bounded_connection_waits(EXPORT_PAGE_WAIT_SECONDS)
+                if after is not None
+                else nullcontext()
+            )
+            with waits:
+                async with tenant_transaction(pocs.pool, who.tenant_id, readonly=True) as conn:
+                    rows = await store.list_pocs(
+                        conn, filters, sort="oldest", limit=limit, after=after
+                    )
+            if rows:
+                loop = asyncio.get_running_loop()
+                text += await loop.run_in_executor(pocs.formatting, _export_rows, writer, rows)
+            if len(rows) < limit:
+                break
+            yield text.encode()
+            text, left = "", left - len(rows)
+            after = rows[-1]["sort_key"], rows[-1]["poc_id"]
+        yield (text + writer.tail()).encode()
 
 
 def _export_rows(writer: transfer.ExportWriter, rows: list[Any]) -> str:
