@@ -1,6 +1,7 @@
 import type { ReactNode } from 'react';
 import { BrowserRouter, Navigate, NavLink, Route, Routes, useLocation } from 'react-router-dom';
 import { AuthProvider, useAuth } from './auth/AuthContext';
+import { ReportsPage } from './content/ReportsPage';
 import { DojoLobbyPage } from './dojo/DojoLobbyPage';
 import { DojoRoomPage } from './dojo/DojoRoomPage';
 import { JoinDojoPage } from './dojo/Invites';
@@ -51,6 +52,7 @@ function Header() {
         <nav aria-label={t('nav.main')}>
           <NavLink to="/pocs">{t('nav.pocs')}</NavLink>
           <NavLink to="/dojos">{t('nav.dojos')}</NavLink>
+          <NavLink to="/reports">{t('nav.content')}</NavLink>
         </nav>
       )}
       <div className="spacer" />
@@ -83,6 +85,7 @@ export function AppRoutes() {
       <Route path="/dojos" element={<RequireAuth><DojoLobbyPage /></RequireAuth>} />
       <Route path="/dojos/join" element={<RequireAuth><JoinDojoPage /></RequireAuth>} />
       <Route path="/dojos/:id" element={<RequireAuth><DojoRoomPage /></RequireAuth>} />
+      <Route path="/reports" element={<RequireAuth><ReportsPage /></RequireAuth>} />
       <Route path="*" element={<Navigate to="/pocs" replace />} />
     </Routes>
   );
