@@ -124,7 +124,13 @@ export function DojoRoomPage() {
     return () => clearInterval(tick);
   }, []);
 
-  const renewTicket = useCallback(async () => (await roomTicket(id)).ticket, [id]);
+  // After a 4401 (an expired ticket: a laptop woke up, say): the new ticket is the page's too,
+  // so that a later connection (the editor starting again) does not present the expired one.
+  const renewTicket = useCallback(async () => {
+    const out = await roomTicket(id);
+    setTicket({ token: out.ticket, role: out.role });
+    return out.ticket;
+  }, [id]);
   const onRoomChange = useCallback(() => void refresh().catch(() => undefined), [refresh]);
   const onChat = useCallback(() => setChatKey((k) => k + 1), []);
   const act = (action: () => Promise<unknown>) => () =>
