@@ -15,11 +15,17 @@ _PROXY_HEADERS = """
             proxy_set_header X-Request-ID $request_id;"""
 
 
-_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; media-src 'self' data:; connect-src 'self' ws: wss:; "
-    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-)
+def _csp(entry_port: int) -> str:
+    """The web app's Content-Security-Policy. The content service's download links name the
+    entry as ``localhost`` (as S3's name a bucket in production, whose origin the production
+    policy must allow the same way): the page opened as ``127.0.0.1`` still shows a video
+    and its poster."""
+    files = f"http://localhost:{entry_port} http://127.0.0.1:{entry_port}"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data: blob: {files}; media-src 'self' data: {files}; "
+        "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    )
 
 
 def render(
@@ -92,7 +98,7 @@ http {{
             root {web_root};
             try_files $uri /index.html =404;
             add_header Cache-Control "no-cache";
-            add_header Content-Security-Policy "{_CSP}";
+            add_header Content-Security-Policy "{_csp(entry_port)}";
             add_header X-Content-Type-Options nosniff;
             add_header Referrer-Policy same-origin;
         }}

@@ -6,7 +6,16 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from platform_api.kernel.text import normalize_tags
 
 RequestType = Literal["report", "video"]
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -22,7 +31,10 @@ class Strict(BaseModel):
 class PocFilter(Strict):
     """Only POCs with at least one of ``tags``, this language and this status."""
 
-    tags: list[Tag] = Field(default_factory=list, max_length=20)
+    # As POCs keep them ("Machine Learning" is "machine-learning"): matched exactly.
+    tags: Annotated[list[Tag], Field(max_length=20), AfterValidator(normalize_tags)] = Field(
+        default_factory=list
+    )
     language: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] | None = None
     status: Annotated[str, StringConstraints(strip_whitespace=True, max_length=30)] | None = None
 

@@ -13,7 +13,6 @@ const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 export async function launch() {
-  // bypassCSP only lets the tests inject axe-core; the app itself runs under the CSP.
   // launch() gives every run a fresh, throw-away profile (its own --user-data-dir).
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -32,7 +31,9 @@ export async function launch() {
 }
 
 export async function newPage(browser, locale = 'pt-BR') {
-  const context = await browser.newContext({ bypassCSP: true, locale, viewport: { width: 1280, height: 860 }, baseURL: BASE });
+  // The pages run under the app's Content-Security-Policy, as for users (axe-core is evaluated
+  // through the DevTools protocol, which the policy does not govern).
+  const context = await browser.newContext({ locale, viewport: { width: 1280, height: 860 }, baseURL: BASE });
   const page = await context.newPage();
   page.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
   return page;
@@ -46,7 +47,7 @@ export async function shot(page, name) {
 
 /** axe-core on the current page: the serious and critical violations (empty when fine). */
 export async function axe(page) {
-  await page.addScriptTag({ content: AXE });
+  await page.evaluate(AXE);
   const result = await page.evaluate(async () => {
     // eslint-disable-next-line no-undef
     const out = await window.axe.run(document, { resultTypes: ['violations'] });

@@ -69,6 +69,14 @@ test('ask for a PDF report and a yearly video, follow them, download and watch',
   const { width, height, duration } = await player.evaluate((v) => ({ width: v.videoWidth, height: v.videoHeight, duration: v.duration }));
   assert.deepEqual([width, height], [1280, 720]);
   assert.ok(duration > 1, `duration ${duration}`);
+  // Its poster (the title card) loads under the page's Content-Security-Policy too.
+  const poster = await player.getAttribute('poster');
+  assert.ok(poster, 'a poster');
+  const loaded = await page.evaluate(
+    (src) => new Promise((resolve) => Object.assign(new Image(), { onload: () => resolve(true), onerror: () => resolve(false), src })),
+    poster,
+  );
+  assert.equal(loaded, true, `the poster ${poster} loads`);
   await shot(page, 'reports');
 
   // Deleting takes a confirmation, and the file goes with it.

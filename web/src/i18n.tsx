@@ -222,6 +222,7 @@ const en = {
   'content.watch': 'Watch',
   'content.cancel': 'Stop',
   'content.confirmDelete': 'Delete it and its file?',
+  'content.videoFailed': 'The video could not be played here: download it instead.',
   'lang.pt-BR': 'Português (Brasil)',
   'lang.en': 'English',
 } as const;
@@ -448,6 +449,7 @@ const ptBR: Dictionary = {
   'content.watch': 'Assistir',
   'content.cancel': 'Parar',
   'content.confirmDelete': 'Excluir este item e o arquivo?',
+  'content.videoFailed': 'Não foi possível reproduzir o vídeo aqui: baixe-o.',
   'lang.pt-BR': 'Português (Brasil)',
   'lang.en': 'English',
 };

@@ -183,6 +183,28 @@ async def test_idempotency_key_makes_retries_safe(
     assert len(listed) == 1
 
 
+async def test_filter_tags_match_as_pocs_keep_them(
+    content: httpx.AsyncClient, new_user: NewUser, pocs: MemoryPocSource
+) -> None:
+    """A tag typed as a person writes it ("Machine Learning") finds the POCs tagged
+    ``machine-learning``: the filter is normalised the way POCs' tags are."""
+    user = await new_user()
+    ml, rust, other = sample_pocs(3, year=2025, seed=11)
+    pocs.add(
+        user.tenant_id,
+        user.user_id,
+        {**ml, "tags": ["machine-learning"]},
+        {**rust, "tags": ["rust"]},
+        {**other, "tags": ["web"]},
+    )
+    body = {"type": "report", "year": 2025, "filter": {"tags": [" Machine  Learning", "RUST"]}}
+    response = await content.post("/content-requests", json=body, headers=user.auth)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["filter"]["tags"] == ["machine-learning", "rust"]
+    assert created["poc_count"] == 2
+
+
 async def test_empty_year_gives_a_friendly_file(
     content: httpx.AsyncClient, new_user: NewUser, worker: Deps, wait_for_status: Poll
 ) -> None:

@@ -29,6 +29,8 @@ def test_nginx_serves_the_app_with_a_csp(tmp_path: Path) -> None:
     assert "listen 127.0.0.1:18080;" in conf
     assert "Content-Security-Policy" in conf
     assert "script-src 'self'" in conf
+    # The content service's links name the entry as localhost; the page may be on 127.0.0.1.
+    assert "media-src 'self' data: http://localhost:18080 http://127.0.0.1:18080;" in conf
     assert "try_files $uri /index.html" in conf
 
 

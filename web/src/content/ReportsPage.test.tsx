@@ -159,4 +159,93 @@ describe('ReportsPage', () => {
     await waitFor(() => expect(screen.getAllByTestId('content-card')).toHaveLength(1));
     expect(calls(fetch, 'DELETE', `/api/content/content-requests/${base.request_id}`)).toHaveLength(1);
   });
+  it('sends a retried submission with its key, and a changed one with a new key', async () => {
+    let fail = true;
+    const made = { ...base, request_id: '5b0c9a52-0000-4000-8000-000000000005' };
+    const fetch = stubApi([], (url, init) => {
+      if (url.pathname === '/api/content/content-requests' && init.method === 'POST') {
+        if (fail) throw new TypeError('Failed to fetch'); // the answer was lost: maybe it was made
+        return json(made, 201);
+      }
+    });
+    renderPage();
+    await screen.findByTestId('no-content');
+    const submit = () => fireEvent.click(screen.getByRole('button', { name: 'Make it' }));
+    const keys = () =>
+      calls(fetch, 'POST', '/api/content/content-requests').map(([, init]) => (init as RequestInit & { headers: Record<string, string> }).headers['idempotency-key']);
+    submit();
+    expect(await screen.findByText('Something went wrong')).toBeTruthy();
+    submit();
+    await waitFor(() => expect(keys()).toHaveLength(2));
+    expect(keys()[1]).toBe(keys()[0]);
+    fireEvent.change(screen.getByLabelText('Year'), { target: { value: '2024' } });
+    submit();
+    await waitFor(() => expect(keys()).toHaveLength(3));
+    expect(keys()[2]).not.toBe(keys()[0]);
+    fail = false;
+    submit();
+    await screen.findByTestId('content-card');
+    expect(keys()[3]).toBe(keys()[2]);
+  });
+
+  it('shows the detail of a refusal that names no field, and checks the year before asking', async () => {
+    const fetch = stubApi([], (_url, init) =>
+      init.method === 'POST'
+        ? new Response(JSON.stringify({ title: 'Unprocessable Content', status: 422, detail: 'Too many POCs (2500); narrow the period or the filter (max 2000)' }), {
+            status: 422,
+            headers: { 'content-type': 'application/problem+json' },
+          })
+        : undefined,
+    );
+    renderPage();
+    await screen.findByTestId('no-content');
+    fireEvent.change(screen.getByLabelText('Year'), { target: { value: '' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Make it' }));
+    expect(screen.getByText('Required')).toBeTruthy();
+    expect(calls(fetch, 'POST', '/api/content/content-requests')).toHaveLength(0);
+    fireEvent.change(screen.getByLabelText('Year'), { target: { value: '2026' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Make it' }));
+    expect(await screen.findByText('Too many POCs (2500); narrow the period or the filter (max 2000)')).toBeTruthy();
+    expect(screen.queryByText('Please fix the highlighted fields.')).toBeNull();
+  });
+
+  it('downloads through a fresh link and plays a video in the page', async () => {
+    const video = { ...base, request_id: '5b0c9a52-0000-4000-8000-000000000006', type: 'video' as const, title: 'My year in POCs 2025' };
+    const link = (id: string, n: number) => ({
+      url: `http://localhost/api/content/files/${id}-${n}.mp4`,
+      expires_at: '2026-01-02T10:05:00Z',
+      filename: 'mrbill-video-2025.mp4',
+      content_type: 'video/mp4',
+      thumbnail_url: `http://localhost/api/content/files/${id}.jpg`,
+    });
+    let links = 0;
+    stubApi([video], (url) => (url.pathname.endsWith('/download') ? json(link(video.request_id, ++links)) : undefined));
+    const clicked: string[] = [];
+    const click = vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function (this: HTMLAnchorElement) {
+      clicked.push(`${this.download} ${this.href}`);
+    });
+    renderPage();
+    const card = await screen.findByTestId('content-card');
+    fireEvent.click(within(card).getByRole('button', { name: 'Download video' }));
+    await waitFor(() => expect(clicked).toEqual([`mrbill-video-2025.mp4 ${link(video.request_id, 1).url}`]));
+    click.mockRestore();
+    fireEvent.click(within(card).getByRole('button', { name: 'Watch' }));
+    const player = (await within(card).findByLabelText('My year in POCs 2025')) as HTMLVideoElement;
+    expect(player.tagName).toBe('VIDEO');
+    expect(player.getAttribute('src')).toBe(link(video.request_id, 2).url);
+    expect(player.getAttribute('poster')).toBe(link(video.request_id, 2).thumbnail_url);
+    expect(document.activeElement).toBe(player);
+    expect(within(card).queryByRole('button', { name: 'Watch' })).toBeNull();
+  });
+
+  it('asks nothing more once the page is left', async () => {
+    const running = { ...base, status: 'running' as const, progress: 10 };
+    const fetch = stubApi([running], (url) => (url.pathname.endsWith(running.request_id) ? json(running) : undefined));
+    const { unmount } = renderPage();
+    await screen.findByTestId('content-card');
+    await waitFor(() => expect(calls(fetch, 'GET', `/api/content/content-requests/${running.request_id}`)).toHaveLength(1), { timeout: 3000 });
+    unmount();
+    await new Promise((r) => setTimeout(r, 2300));
+    expect(calls(fetch, 'GET', `/api/content/content-requests/${running.request_id}`)).toHaveLength(1);
+  });
 });

@@ -60,7 +60,7 @@ export function listRequests(cursor?: string | null) {
 export const createRequest = (input: ContentRequestIn, key: string) =>
   api<ContentRequest>('/api/content/content-requests', { method: 'POST', body: input, headers: { 'idempotency-key': key } });
 
-export const getRequest = (id: string) => api<ContentRequest>(path(id));
+export const getRequest = (id: string, signal?: AbortSignal) => api<ContentRequest>(path(id), { signal });
 export const cancelRequest = (id: string) => api<ContentRequest>(`${path(id)}/cancel`, { method: 'POST' });
 export const deleteRequest = (id: string) => api<void>(path(id), { method: 'DELETE' });
 export const downloadLink = (id: string) => api<Download>(`${path(id)}/download`);
