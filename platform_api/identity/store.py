@@ -40,9 +40,10 @@ async def insert_user(
     role: str,
     digest: bytes,
 ) -> Row:
+    # Both ways in (sign-up, an accepted invitation) log the new user in at once.
     user = await conn.fetchrow(
-        f"""INSERT INTO users (tenant_id, email, password_hash, full_name, role)
-            VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}""",
+        f"""INSERT INTO users (tenant_id, email, password_hash, full_name, role, last_login_at)
+            VALUES ($1, $2, $3, $4, $5, now()) RETURNING {USER_COLUMNS}""",
         tenant_id,
         email,
         password_hash,

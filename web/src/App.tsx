@@ -2,6 +2,8 @@ import type { ReactNode } from 'react';
 import { BrowserRouter, Navigate, NavLink, Route, Routes, useLocation } from 'react-router-dom';
 import { AuthProvider, useAuth } from './auth/AuthContext';
 import { ReportsPage } from './content/ReportsPage';
+import { AccountPage } from './team/AccountPage';
+import { TeamPage } from './team/TeamPage';
 import { DojoLobbyPage } from './dojo/DojoLobbyPage';
 import { DojoRoomPage } from './dojo/DojoRoomPage';
 import { JoinDojoPage } from './dojo/Invites';
@@ -53,15 +55,16 @@ function Header() {
           <NavLink to="/pocs">{t('nav.pocs')}</NavLink>
           <NavLink to="/dojos">{t('nav.dojos')}</NavLink>
           <NavLink to="/reports">{t('nav.content')}</NavLink>
+          <NavLink to="/team">{t('nav.team')}</NavLink>
         </nav>
       )}
       <div className="spacer" />
       <LanguagePicker />
       {status === 'authenticated' && me && (
         <>
-          <span className="who" data-testid="who">
+          <NavLink to="/account" className="who" data-testid="who" title={t('nav.account')}>
             {me.user.full_name} · {me.tenant.name}
-          </span>
+          </NavLink>
           <button type="button" onClick={() => void logOut()}>
             {t('auth.logout')}
           </button>
@@ -86,6 +89,8 @@ export function AppRoutes() {
       <Route path="/dojos/join" element={<RequireAuth><JoinDojoPage /></RequireAuth>} />
       <Route path="/dojos/:id" element={<RequireAuth><DojoRoomPage /></RequireAuth>} />
       <Route path="/reports" element={<RequireAuth><ReportsPage /></RequireAuth>} />
+      <Route path="/team" element={<RequireAuth><TeamPage /></RequireAuth>} />
+      <Route path="/account" element={<RequireAuth><AccountPage /></RequireAuth>} />
       <Route path="*" element={<Navigate to="/pocs" replace />} />
     </Routes>
   );

@@ -71,6 +71,10 @@ async def test_invitation_accept_creates_user_with_role_once(
     )
     assert me.json()["tenant"]["tenant_id"] == owner.tenant_id
     assert_problem(await _accept(identity, token), 404)
+    # Signing up and accepting both log in: neither shows as "never logged in".
+    listed = {u["user_id"]: u for u in await _users(identity, owner)}
+    assert listed[user["user_id"]]["last_login_at"] is not None
+    assert listed[owner.user_id]["last_login_at"] is not None
 
 
 async def test_who_may_invite(

@@ -1,34 +1,10 @@
-import { useState, type FormEvent } from 'react';
+import { type FormEvent } from 'react';
 import { Link, useLocation, useNavigate, useSearchParams } from 'react-router-dom';
-import { ApiError } from '../api/http';
 import { useAuth } from '../auth/AuthContext';
 import { FormError, TextField } from '../components/Field';
+import { Flash } from '../components/Flash';
+import { useSubmit } from '../components/useSubmit';
 import { useI18n } from '../i18n';
-
-/** Submit state shared by the three auth forms: field errors from problem+json, one summary. */
-function useSubmit() {
-  const { t } = useI18n();
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const [message, setMessage] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const run = async (action: () => Promise<void>) => {
-    setBusy(true);
-    setErrors({});
-    setMessage(null);
-    try {
-      await action();
-    } catch (error) {
-      if (error instanceof ApiError) {
-        const fields = error.fieldErrors();
-        setErrors(fields);
-        setMessage(Object.keys(fields).length ? t('common.fixErrors') : error.message);
-      } else setMessage(t('common.error'));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { errors, message, busy, run };
-}
 
 function useAfterLogin() {
   const navigate = useNavigate();
@@ -53,6 +29,7 @@ export function LoginPage() {
   return (
     <section className="auth-card" aria-labelledby="login-title">
       <h1 id="login-title">{t('auth.loginTitle')}</h1>
+      <Flash />
       <form onSubmit={onSubmit} noValidate>
         <FormError message={message} />
         <TextField label={t('auth.email')} name="email" type="email" autoComplete="username" required error={errors.email} />

@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react';
-import { Link, useLocation, useNavigate, useParams } from 'react-router-dom';
+import { Link, useNavigate, useParams } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext';
 import { FormError } from '../components/Field';
+import { Flash } from '../components/Flash';
 import { useI18n, type MessageKey } from '../i18n';
 import { deletePoc, getPoc, type Poc } from './api';
 
@@ -9,9 +10,7 @@ export function PocDetailPage() {
   const { t } = useI18n();
   const { me } = useAuth();
   const { id = '' } = useParams();
-  const location = useLocation();
   const navigate = useNavigate();
-  const flash = (location.state as { flash?: MessageKey } | null)?.flash;
   const [poc, setPoc] = useState<Poc | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -27,11 +26,7 @@ export function PocDetailPage() {
   const mine = me?.user.user_id === poc.owner_id;
   return (
     <article className="poc-detail" aria-labelledby="poc-title">
-      {flash && (
-        <p className="flash" role="status">
-          {t(flash)}
-        </p>
-      )}
+      <Flash />
       <div className="page-head">
         <h1 id="poc-title">{poc.name}</h1>
         <div className="actions">

@@ -1,6 +1,7 @@
 import { Link } from 'react-router-dom';
 import { FacetGroup } from '../components/Facets';
 import { FormError } from '../components/Field';
+import { Flash } from '../components/Flash';
 import { Highlight } from '../components/Highlight';
 import { useUrlSearch } from '../components/useUrlSearch';
 import { useI18n, type MessageKey } from '../i18n';
@@ -21,6 +22,7 @@ export function PocListPage() {
 
   return (
     <div className="poc-list">
+      <Flash />
       <div className="page-head">
         <h1>{t('pocs.title')}</h1>
         <div className="actions">

@@ -1,0 +1,96 @@
+// The organization's people and one's own account: an owner invites a colleague from the Team
+// page, the colleague joins through the link, the owner makes them an admin; the colleague
+// changes their password, downloads their data and deletes their account.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, test } from 'node:test';
+import { axe, launch, newPage, shot, signUp, unique } from './helpers.mjs';
+
+let browser;
+let owner;
+let colleague;
+const id = unique();
+const boss = { organization: `Otter Works ${id}`, name: 'Olga Otter', email: `olga-${id}@example.com`, password: 'correct-horse-battery-staple' };
+const mate = { name: 'Theo Otter', email: `theo-${id}@example.com`, password: 'first-password-123', next: 'second-password-456' };
+
+before(async () => {
+  browser = await launch();
+  owner = await newPage(browser, 'en-US');
+  colleague = await newPage(browser, 'en-US');
+});
+after(async () => {
+  await browser?.close();
+});
+
+test('an owner invites a colleague, who joins and becomes an admin', async () => {
+  await signUp(owner, boss);
+  await owner.getByRole('link', { name: 'Team' }).click();
+  await owner.getByRole('heading', { name: `The people of ${boss.organization}` }).waitFor();
+  assert.equal(await owner.getByTestId('member').count(), 1);
+  assert.deepEqual(await axe(owner), [], 'axe: team');
+
+  await owner.getByLabel('E-mail').fill(mate.email);
+  await owner.getByRole('button', { name: 'Create the invitation' }).click();
+  const link = await owner.getByLabel('Invitation link').inputValue();
+  assert.match(link, /\/invite#.+/);
+  await owner.getByTestId('invitation').filter({ hasText: mate.email }).waitFor();
+  await shot(owner, 'team-invited');
+
+  await colleague.goto(link.replace(/^https?:\/\/[^/]+/, ''));
+  await colleague.getByLabel('Your name').fill(mate.name);
+  await colleague.getByLabel('Password').fill(mate.password);
+  await colleague.getByRole('button', { name: 'Accept the invitation' }).click();
+  await colleague.waitForURL('**/pocs');
+  assert.match(await colleague.getByTestId('who').innerText(), new RegExp(mate.name));
+
+  await owner.reload();
+  await owner.getByTestId('member').nth(1).waitFor();
+  assert.equal(await owner.getByTestId('invitation').count(), 0, 'the accepted invitation is no longer pending');
+  await owner.getByLabel(`Role of ${mate.name}`).selectOption('admin');
+  await owner.reload();
+  assert.equal(await owner.getByLabel(`Role of ${mate.name}`).inputValue(), 'admin');
+});
+
+test('the colleague changes their password, downloads their data and deletes their account', async () => {
+  // The role change ended the colleague's sessions: they sign in again.
+  await colleague.goto('/login');
+  await colleague.getByLabel('E-mail').fill(mate.email);
+  await colleague.getByLabel('Password').fill(mate.password);
+  await colleague.getByRole('button', { name: 'Log in' }).click();
+  await colleague.waitForURL('**/pocs');
+  await colleague.getByTestId('who').click();
+  await colleague.waitForURL('**/account');
+  assert.deepEqual(await axe(colleague), [], 'axe: account');
+
+  await colleague.getByLabel('Current password').fill('not-my-password');
+  await colleague.getByLabel('New password').fill(mate.next);
+  await colleague.getByRole('button', { name: 'Change the password' }).click();
+  await colleague.getByRole('alert').filter({ hasText: 'The current password is wrong' }).waitFor();
+  await colleague.getByLabel('Current password').fill(mate.password);
+  await colleague.getByRole('button', { name: 'Change the password' }).click();
+  await colleague.getByText('Password changed. Your other sessions were signed out.').waitFor();
+  // Still signed in after a reload: this tab signed in again with the new password.
+  await colleague.reload();
+  await colleague.getByRole('heading', { name: 'Your account', exact: true }).waitFor();
+
+  const [download] = await Promise.all([colleague.waitForEvent('download'), colleague.getByRole('button', { name: 'Download my data' }).click()]);
+  const data = JSON.parse(await readFile(await download.path(), 'utf8'));
+  assert.equal(data.user.email, mate.email);
+  assert.equal(data.user.role, 'admin');
+  assert.equal(data.organization.name, boss.organization);
+  await shot(colleague, 'account');
+
+  await colleague.getByLabel('Your password, to confirm').fill(mate.next);
+  await colleague.getByRole('button', { name: 'Delete my account' }).click();
+  await colleague.waitForURL('**/login');
+  await colleague.getByText('Your account was deleted.').waitFor();
+  await colleague.getByLabel('E-mail').fill(mate.email);
+  await colleague.getByLabel('Password').fill(mate.next);
+  await colleague.getByRole('button', { name: 'Log in' }).click();
+  await colleague.locator('.form-error').waitFor();
+  assert.match(colleague.url(), /\/login$/);
+
+  await owner.reload();
+  await owner.getByTestId('member').first().waitFor();
+  assert.equal(await owner.getByTestId('member').count(), 1);
+});

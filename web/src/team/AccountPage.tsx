@@ -1,0 +1,128 @@
+import { useState, type FormEvent } from 'react';
+import { useNavigate } from 'react-router-dom';
+import { useAuth } from '../auth/AuthContext';
+import { FormError, TextField } from '../components/Field';
+import { useSubmit } from '../components/useSubmit';
+import { useI18n, type MessageKey } from '../i18n';
+import { changePassword, deleteAccount, exportMyData } from './api';
+
+/** Your account: who you are, your password, your data (LGPD: export and erasure). */
+export function AccountPage() {
+  const { t } = useI18n();
+  const { me, logIn, logOut } = useAuth();
+  const navigate = useNavigate();
+  const password = useSubmit();
+  const erase = useSubmit();
+  const [changed, setChanged] = useState(false);
+  const [exportError, setExportError] = useState<string | null>(null);
+  if (!me) return <p>{t('common.loading')}</p>;
+
+  const onPassword = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const data = new FormData(form);
+    const next = String(data.get('new_password') ?? '');
+    setChanged(false);
+    void password.run(async () => {
+      await changePassword(String(data.get('current_password') ?? ''), next);
+      // Every session of ours ended with the old password, this one's refresh cookie too:
+      // log in again with the new one, so this tab stays signed in.
+      await logIn(me.user.email, next);
+      form.reset();
+      setChanged(true);
+    });
+  };
+
+  const onExport = async () => {
+    setExportError(null);
+    try {
+      const { blob, filename } = await exportMyData();
+      const url = URL.createObjectURL(blob);
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = filename;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    } catch (e) {
+      setExportError(e instanceof Error ? e.message : t('common.error'));
+    }
+  };
+
+  const onDelete = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const data = new FormData(event.currentTarget);
+    void erase.run(async () => {
+      await deleteAccount(String(data.get('password') ?? ''));
+      await logOut().catch(() => undefined); // the account is gone: its session with it
+      navigate('/login', { replace: true, state: { flash: 'account.deleted' } });
+    });
+  };
+
+  return (
+    <div className="account">
+      <h1>{t('account.title')}</h1>
+      <dl className="facts">
+        <dt>{t('auth.fullName')}</dt>
+        <dd>{me.user.full_name}</dd>
+        <dt>{t('auth.email')}</dt>
+        <dd>{me.user.email}</dd>
+        <dt>{t('auth.organization')}</dt>
+        <dd>{me.tenant.name}</dd>
+        <dt>{t('team.roleLabel')}</dt>
+        <dd>{t(`team.role.${me.user.role}` as MessageKey)}</dd>
+      </dl>
+
+      <section className="panel" aria-labelledby="password-title">
+        <h2 id="password-title">{t('account.password')}</h2>
+        <form onSubmit={onPassword} noValidate>
+          <FormError message={password.message} />
+          <TextField
+            label={t('account.currentPassword')}
+            name="current_password"
+            type="password"
+            required
+            autoComplete="current-password"
+            error={password.errors.current_password}
+          />
+          <TextField
+            label={t('account.newPassword')}
+            name="new_password"
+            type="password"
+            required
+            minLength={10}
+            autoComplete="new-password"
+            hint={t('auth.passwordHint')}
+            error={password.errors.new_password}
+          />
+          <button type="submit" className="primary" disabled={password.busy}>
+            {t('account.changePassword')}
+          </button>
+        </form>
+        <div aria-live="polite">{changed && <p className="flash">{t('account.passwordChanged')}</p>}</div>
+      </section>
+
+      <section className="panel" aria-labelledby="data-title">
+        <h2 id="data-title">{t('account.data')}</h2>
+        <p className="hint">{t('account.exportHelp')}</p>
+        <FormError message={exportError} />
+        <button type="button" onClick={() => void onExport()}>
+          {t('account.export')}
+        </button>
+      </section>
+
+      <section className="panel danger-zone" aria-labelledby="delete-title">
+        <h2 id="delete-title">{t('account.delete')}</h2>
+        <p>{t('account.deleteHelp')}</p>
+        <form onSubmit={onDelete} noValidate>
+          <FormError message={erase.message} />
+          <TextField label={t('account.confirmPassword')} name="password" type="password" required autoComplete="current-password" error={erase.errors.password} />
+          <button type="submit" className="danger" disabled={erase.busy}>
+            {t('account.deleteButton')}
+          </button>
+        </form>
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,172 @@
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { MemoryRouter, Route, Routes, useLocation } from 'react-router-dom';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AuthProvider } from '../auth/AuthContext';
+import { I18nProvider } from '../i18n';
+import { AccountPage } from './AccountPage';
+import type { Member } from './api';
+import { TeamPage } from './TeamPage';
+
+const tenant = { tenant_id: 't-1', name: 'Quokka Labs', slug: 'quokka-labs' };
+const person = (n: number, role: Member['role'], extra: Partial<Member> = {}): Member => ({
+  user_id: `00000000-0000-4000-8000-00000000000${n}`,
+  email: `p${n}@quokka.dev`,
+  full_name: `Person ${n}`,
+  role,
+  status: 'active',
+  created_at: '2026-01-01T10:00:00Z',
+  last_login_at: null,
+  ...extra,
+});
+const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+const problem = (status: number, detail: string) =>
+  new Response(JSON.stringify({ title: 'Conflict', status, detail }), { status, headers: { 'content-type': 'application/problem+json' } });
+const tokens = { access_token: 'a.b.c', token_type: 'bearer', expires_in: 900, refresh_expires_in: 86400 };
+
+type Handler = (url: URL, init: RequestInit) => Response | undefined;
+
+/** The browser's view of identity: signed in as `me`, these members and no invitation. */
+function stubApi(me: Member, members: Member[], handler: Handler = () => undefined) {
+  const fetch = vi.fn(async (input: string, init: RequestInit = {}) => {
+    const url = new URL(input, 'http://localhost');
+    const answer = handler(url, init);
+    if (answer) return answer;
+    if (url.pathname === '/api/identity/token/refresh') return json(tokens);
+    if (url.pathname === '/api/identity/me') return json({ user: me, tenant });
+    if (url.pathname === '/api/identity/users') return json({ items: members, next_cursor: null });
+    if (url.pathname === '/api/identity/invitations' && (init.method ?? 'GET') === 'GET') return json({ items: [], next_cursor: null });
+    return json({ title: 'Not Found', status: 404 }, 404);
+  });
+  vi.stubGlobal('fetch', fetch);
+  return fetch;
+}
+const sent = (fetch: ReturnType<typeof stubApi>, method: string, path: string) =>
+  fetch.mock.calls
+    .filter(([url, init]) => new URL(url, 'http://localhost').pathname === path && ((init as RequestInit | undefined)?.method ?? 'GET') === method)
+    .map(([, init]) => JSON.parse(String((init as RequestInit).body ?? 'null')));
+
+function Where() {
+  const location = useLocation();
+  return <output data-testid="where">{`${location.pathname} ${JSON.stringify(location.state)}`}</output>;
+}
+
+const renderAt = (path: string) =>
+  render(
+    <I18nProvider initial="en">
+      <AuthProvider>
+        <MemoryRouter initialEntries={[path]}>
+          <Routes>
+            <Route path="/team" element={<TeamPage />} />
+            <Route path="/account" element={<AccountPage />} />
+            <Route path="/login" element={<Where />} />
+          </Routes>
+        </MemoryRouter>
+      </AuthProvider>
+    </I18nProvider>,
+  );
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+describe('TeamPage', () => {
+  it('lets an owner invite someone and shows the link once', async () => {
+    const owner = person(1, 'owner');
+    const fetch = stubApi(owner, [owner, person(2, 'member')], (url, init) => {
+      if (url.pathname === '/api/identity/invitations' && init.method === 'POST')
+        return json(
+          {
+            invitation_id: 'inv-1',
+            email: 'new@quokka.dev',
+            role: 'admin',
+            created_at: '2026-01-02T10:00:00Z',
+            expires_at: '2026-01-09T10:00:00Z',
+            token: 'tok',
+            accept_url: 'http://localhost:8080/invite#tok',
+          },
+          201,
+        );
+    });
+    renderAt('/team');
+    expect(await screen.findByRole('heading', { name: 'The people of Quokka Labs' })).toBeTruthy();
+    await waitFor(() => expect(screen.getAllByTestId('member')).toHaveLength(2));
+    expect(screen.getByText('No invitation waiting.')).toBeTruthy();
+    fireEvent.change(screen.getByLabelText('E-mail'), { target: { value: ' new@quokka.dev ' } });
+    fireEvent.change(screen.getByLabelText('Role'), { target: { value: 'admin' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Create the invitation' }));
+    const link = (await screen.findByLabelText('Invitation link')) as HTMLInputElement;
+    expect(link.value).toBe('http://localhost:8080/invite#tok');
+    expect(sent(fetch, 'POST', '/api/identity/invitations')).toEqual([{ email: 'new@quokka.dev', role: 'admin' }]);
+    expect(within(screen.getByTestId('invitation')).getByText('new@quokka.dev · Admin')).toBeTruthy();
+  });
+
+  it('changes a role, keeps it when the API refuses, and deactivates someone', async () => {
+    const owner = person(1, 'owner');
+    const other = person(2, 'member');
+    let refuse = false;
+    const fetch = stubApi(owner, [owner, other], (url, init) => {
+      if (url.pathname.endsWith('/role')) return refuse ? problem(409, 'A tenant needs at least one active owner') : json({ ...other, ...JSON.parse(String(init.body)) });
+      if (url.pathname.endsWith('/deactivate')) return json({ ...other, role: 'admin', status: 'deactivated' });
+    });
+    renderAt('/team');
+    const role = (await screen.findByLabelText('Role of Person 2')) as HTMLSelectElement;
+    // Nobody changes their own role or status here.
+    expect(screen.queryByLabelText('Role of Person 1')).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Deactivate Person 1' })).toBeNull();
+    fireEvent.change(role, { target: { value: 'admin' } });
+    await waitFor(() => expect(role.value).toBe('admin'));
+    expect(sent(fetch, 'PUT', `/api/identity/users/${other.user_id}/role`)).toEqual([{ role: 'admin' }]);
+    refuse = true;
+    fireEvent.change(role, { target: { value: 'member' } });
+    expect(await screen.findByText('A tenant needs at least one active owner')).toBeTruthy();
+    expect(role.value).toBe('admin');
+    fireEvent.click(screen.getByRole('button', { name: 'Deactivate Person 2' }));
+    await waitFor(() => expect(screen.getAllByTestId('member')[1].getAttribute('data-status')).toBe('deactivated'));
+    expect(screen.getByRole('button', { name: 'Reactivate Person 2' })).toBeTruthy();
+  });
+
+  it('shows a member the team without the owners’ tools', async () => {
+    const member = person(2, 'member');
+    const fetch = stubApi(member, [person(1, 'owner'), member]);
+    renderAt('/team');
+    await waitFor(() => expect(screen.getAllByTestId('member')).toHaveLength(2));
+    expect(screen.getByText('Owners and admins invite people and manage their access.')).toBeTruthy();
+    expect(screen.queryByRole('heading', { name: 'Invite someone' })).toBeNull();
+    expect(screen.queryByRole('combobox')).toBeNull();
+    expect(screen.queryByRole('button', { name: /Deactivate/ })).toBeNull();
+    expect(sent(fetch, 'GET', '/api/identity/invitations')).toHaveLength(0);
+  });
+});
+
+describe('AccountPage', () => {
+  it('changes the password and signs in again with the new one', async () => {
+    const me = person(1, 'owner');
+    const fetch = stubApi(me, [], (url) => {
+      if (url.pathname === '/api/identity/me/password') return new Response(null, { status: 204 });
+      if (url.pathname === '/api/identity/login') return json(tokens);
+    });
+    renderAt('/account');
+    fireEvent.change(await screen.findByLabelText('Current password'), { target: { value: 'old-password-1' } });
+    fireEvent.change(screen.getByLabelText('New password'), { target: { value: 'new-password-22' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Change the password' }));
+    expect(await screen.findByText('Password changed. Your other sessions were signed out.')).toBeTruthy();
+    expect(sent(fetch, 'POST', '/api/identity/me/password')).toEqual([{ current_password: 'old-password-1', new_password: 'new-password-22' }]);
+    expect(sent(fetch, 'POST', '/api/identity/login')).toEqual([{ email: me.email, password: 'new-password-22' }]);
+  });
+
+  it('says why a deletion is refused, and signs out once the account is gone', async () => {
+    const me = person(1, 'member');
+    let wrong = true;
+    stubApi(me, [], (url) => {
+      if (url.pathname === '/api/identity/me/delete') return wrong ? problem(403, 'The password is wrong') : new Response(null, { status: 204 });
+      if (url.pathname === '/api/identity/token/logout') return new Response(null, { status: 204 });
+    });
+    renderAt('/account');
+    fireEvent.change(await screen.findByLabelText('Your password, to confirm'), { target: { value: 'nope' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Delete my account' }));
+    expect(await screen.findByText('The password is wrong')).toBeTruthy();
+    wrong = false;
+    fireEvent.click(screen.getByRole('button', { name: 'Delete my account' }));
+    expect((await screen.findByTestId('where')).textContent).toBe('/login {"flash":"account.deleted"}');
+  });
+});

@@ -1,0 +1,241 @@
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useAuth } from '../auth/AuthContext';
+import { FormError, SelectField, TextField } from '../components/Field';
+import { useSubmit } from '../components/useSubmit';
+import { useI18n, type MessageKey } from '../i18n';
+import {
+  changeRole,
+  invite,
+  listInvitations,
+  listMembers,
+  revokeInvitation,
+  ROLES,
+  setActive,
+  type Invitation,
+  type InvitationCreated,
+  type Member,
+  type Role,
+} from './api';
+
+/** The organization's people: members with their roles, invitations, and (for owners and
+ * admins) inviting, changing roles, deactivating. The API decides; the page only offers what
+ * the signed-in user's role allows. */
+export function TeamPage() {
+  const { t, locale } = useI18n();
+  const { me } = useAuth();
+  const myRole = me?.user.role as Role | undefined;
+  const manages = myRole === 'owner' || myRole === 'admin';
+  const [members, setMembers] = useState<Member[] | null>(null);
+  const [nextMembers, setNextMembers] = useState<string | null>(null);
+  const [invitations, setInvitations] = useState<Invitation[]>([]);
+  const [unavailable, setUnavailable] = useState(false);
+  const [created, setCreated] = useState<InvitationCreated | null>(null);
+  const [copied, setCopied] = useState(false);
+  const { errors, message, busy, run } = useSubmit();
+  const [rowError, setRowError] = useState<{ id: string; message: string } | null>(null);
+
+  const load = useCallback(async () => {
+    try {
+      const page = await listMembers();
+      setMembers(page.items);
+      setNextMembers(page.next_cursor);
+      if (manages) setInvitations((await listInvitations()).items);
+      setUnavailable(false);
+    } catch {
+      setUnavailable(true);
+    }
+  }, [manages]);
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const more = async () => {
+    try {
+      const page = await listMembers(nextMembers);
+      setMembers((current) => [...(current ?? []), ...page.items]);
+      setNextMembers(page.next_cursor);
+    } catch {
+      setUnavailable(true);
+    }
+  };
+
+  const update = (member: Member) => setMembers((current) => current && current.map((m) => (m.user_id === member.user_id ? member : m)));
+  const onRow = async (id: string, action: () => Promise<void>) => {
+    setRowError(null);
+    try {
+      await action();
+    } catch (e) {
+      setRowError({ id, message: e instanceof Error ? e.message : t('common.error') });
+    }
+  };
+
+  const onInvite = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const data = new FormData(form);
+    setCreated(null);
+    setCopied(false);
+    void run(async () => {
+      const out = await invite(String(data.get('email') ?? '').trim(), data.get('role') as Role);
+      setCreated(out);
+      setInvitations((current) => [out, ...current]);
+      form.reset();
+    });
+  };
+
+  const copy = async (text: string) => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setCopied(true);
+    } catch {
+      setCopied(false); // no clipboard (an insecure origin, say): the link is selectable
+    }
+  };
+
+  const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString(locale) : t('team.never'));
+  const roleName = (role: string) => t(`team.role.${role}` as MessageKey);
+  const mayChange = (m: Member) => manages && m.user_id !== me?.user.user_id && (m.role !== 'owner' || myRole === 'owner');
+
+  return (
+    <div className="lobby">
+      <h1>{t('team.title', { name: me?.tenant.name ?? '' })}</h1>
+      <FormError message={unavailable ? t('team.unavailable') : null} />
+      <div className="lobby-grid">
+        <section aria-labelledby="members-title">
+          <h2 id="members-title">{t('team.members')}</h2>
+          {members === null && !unavailable && <p>{t('common.loading')}</p>}
+          <table className="people">
+            <caption className="sr-only">{t('team.members')}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('team.person')}</th>
+                <th scope="col">{t('team.roleLabel')}</th>
+                <th scope="col">{t('team.lastLogin')}</th>
+                {manages && <th scope="col">{t('team.actions')}</th>}
+              </tr>
+            </thead>
+            <tbody>
+              {members?.map((m) => (
+                <tr key={m.user_id} data-testid="member" data-status={m.status}>
+                  <th scope="row">
+                    <span className="person">{m.full_name}</span>
+                    {m.user_id === me?.user.user_id && <span className="hint"> {t('team.you')}</span>}
+                    <br />
+                    <small className="hint">{m.email}</small>
+                    {m.status === 'deactivated' && (
+                      <>
+                        {' '}
+                        <span className="status status-failed">{t('team.deactivated')}</span>
+                      </>
+                    )}
+                  </th>
+                  <td>
+                    {myRole === 'owner' && m.user_id !== me?.user.user_id ? (
+                      <select
+                        aria-label={t('team.roleOf', { name: m.full_name })}
+                        value={m.role}
+                        onChange={(e) => void onRow(m.user_id, async () => update(await changeRole(m.user_id, e.target.value as Role)))}
+                      >
+                        {ROLES.map((role) => (
+                          <option key={role} value={role}>
+                            {roleName(role)}
+                          </option>
+                        ))}
+                      </select>
+                    ) : (
+                      <span className="badge">{roleName(m.role)}</span>
+                    )}
+                  </td>
+                  <td>{when(m.last_login_at)}</td>
+                  {manages && (
+                    <td>
+                      {mayChange(m) && (
+                        <button
+                          type="button"
+                          className={m.status === 'active' ? 'danger' : undefined}
+                          onClick={() => void onRow(m.user_id, async () => update(await setActive(m.user_id, m.status !== 'active')))}
+                          aria-label={t(m.status === 'active' ? 'team.deactivateWho' : 'team.reactivateWho', { name: m.full_name })}
+                        >
+                          {t(m.status === 'active' ? 'team.deactivate' : 'team.reactivate')}
+                        </button>
+                      )}
+                      {rowError?.id === m.user_id && <FormError message={rowError.message} />}
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {nextMembers && (
+            <button type="button" onClick={() => void more()}>
+              {t('team.loadMore')}
+            </button>
+          )}
+          <p className="hint">{t(manages ? 'team.roleHint' : 'team.askOwner')}</p>
+        </section>
+        {manages && (
+          <div>
+            <section className="panel" aria-labelledby="invite-title">
+              <h2 id="invite-title">{t('team.invite')}</h2>
+              <form onSubmit={onInvite} noValidate>
+                <FormError message={message} />
+                <TextField label={t('auth.email')} name="email" type="email" required autoComplete="off" error={errors.email} />
+                <SelectField
+                  label={t('team.roleLabel')}
+                  name="role"
+                  defaultValue="member"
+                  // Only an owner may invite an admin.
+                  options={(myRole === 'owner' ? (['member', 'admin'] as const) : (['member'] as const)).map((role) => ({ value: role, label: roleName(role) }))}
+                  error={errors.role}
+                />
+                <button type="submit" className="primary" disabled={busy}>
+                  {t('team.sendInvite')}
+                </button>
+              </form>
+              <div aria-live="polite">
+                {created && (
+                  <div className="flash invite-link" data-testid="invite-link">
+                    <p>{t('team.inviteMade', { email: created.email, date: new Date(created.expires_at).toLocaleDateString(locale) })}</p>
+                    <input readOnly value={created.accept_url} aria-label={t('team.inviteLink')} onFocus={(e) => e.currentTarget.select()} />
+                    <button type="button" onClick={() => void copy(created.accept_url)}>
+                      {copied ? t('team.copied') : t('team.copy')}
+                    </button>
+                  </div>
+                )}
+              </div>
+            </section>
+            <section className="panel" aria-labelledby="pending-title">
+              <h2 id="pending-title">{t('team.pending')}</h2>
+              {invitations.length === 0 && <p className="hint">{t('team.noPending')}</p>}
+              <ul className="plain">
+                {invitations.map((inv) => (
+                  <li key={inv.invitation_id} data-testid="invitation">
+                    <span>
+                      {inv.email} · {roleName(inv.role)}
+                    </span>
+                    <small className="hint"> {t('team.expires', { date: new Date(inv.expires_at).toLocaleDateString(locale) })}</small>{' '}
+                    <button
+                      type="button"
+                      className="link"
+                      aria-label={t('team.revokeWho', { email: inv.email })}
+                      onClick={() =>
+                        void onRow(inv.invitation_id, async () => {
+                          await revokeInvitation(inv.invitation_id);
+                          setInvitations((current) => current.filter((i) => i.invitation_id !== inv.invitation_id));
+                          if (created?.invitation_id === inv.invitation_id) setCreated(null);
+                        })
+                      }
+                    >
+                      {t('team.revoke')}
+                    </button>
+                    {rowError?.id === inv.invitation_id && <FormError message={rowError.message} />}
+                  </li>
+                ))}
+              </ul>
+            </section>
+          </div>
+        )}
+      </div>
+    </div>
+  );
+}
