@@ -16,6 +16,15 @@ from .security import new_opaque_token, parse_opaque_token
 from .service import ADMIN_ROLES, Identity, Session, _start_session
 
 
+async def _acting_role(conn: asyncpg.Connection, who: Principal) -> str:
+    """The caller's role as it is now, not as their access token says: a demoted owner or a
+    deactivated admin keeps a valid token for minutes, and must not keep its powers."""
+    me = await store.get_user(conn, who.tenant_id, who.user_id)
+    if me is None or me["status"] != "active":
+        raise forbidden("Your account is no longer active here")
+    return str(me["role"])
+
+
 async def get_user(idn: Identity, who: Principal, user_id: uuid.UUID) -> asyncpg.Record:
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         user = await store.get_user(conn, who.tenant_id, user_id)
@@ -32,11 +41,12 @@ async def set_user_status(
         target = await store.get_user(conn, who.tenant_id, user_id)
         if target is None:
             raise not_found("User")
-        if not who.has_any_role(*ADMIN_ROLES):
+        acting = await _acting_role(conn, who)
+        if acting not in ADMIN_ROLES:
             raise forbidden("Only owners and admins manage members")
         if user_id == who.user_id:
             raise Problem(409, "You cannot change your own status")
-        if target["role"] == "owner" and "owner" not in who.roles:
+        if target["role"] == "owner" and acting != "owner":
             raise forbidden("Only an owner can change another owner")
         user = await store.update_user(conn, who.tenant_id, user_id, status=status)
         if status == "deactivated":
@@ -51,10 +61,11 @@ async def change_role(
         target = await store.get_user(conn, who.tenant_id, user_id)
         if target is None:
             raise not_found("User")
-        if "owner" not in who.roles:
+        if await _acting_role(conn, who) != "owner":
             raise forbidden("Only an owner changes roles")
         if (
             target["role"] == "owner"
+            and target["status"] == "active"
             and role != "owner"
             and await store.count_active_owners(conn, who.tenant_id) <= 1
         ):
@@ -67,12 +78,13 @@ async def change_role(
 async def invite(
     idn: Identity, who: Principal, email: str, role: str
 ) -> tuple[asyncpg.Record, str]:
-    if not who.has_any_role(*ADMIN_ROLES):
-        raise forbidden("Only owners and admins invite members")
-    if role == "admin" and "owner" not in who.roles:
-        raise forbidden("Only an owner invites admins")
     token, token_hash = new_opaque_token(who.tenant_id)
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        acting = await _acting_role(conn, who)
+        if acting not in ADMIN_ROLES:
+            raise forbidden("Only owners and admins invite members")
+        if role == "admin" and acting != "owner":
+            raise forbidden("Only an owner invites admins")
         if await conn.fetchval(
             "SELECT 1 FROM users WHERE tenant_id = $1 AND email = $2", who.tenant_id, email
         ):
@@ -98,7 +110,7 @@ async def revoke_invitation(idn: Identity, who: Principal, invitation_id: uuid.U
         )
         if not exists:
             raise not_found("Invitation")
-        if not who.has_any_role(*ADMIN_ROLES):
+        if await _acting_role(conn, who) not in ADMIN_ROLES:
             raise forbidden("Only owners and admins revoke invitations")
         if not await store.revoke_invitation(conn, who.tenant_id, invitation_id):
             raise Problem(409, "The invitation was already accepted or revoked")
@@ -163,7 +175,15 @@ async def delete_my_account(idn: Identity, who: Principal, password: str) -> Non
         ok, _ = await idn.passwords.verify(password_hash, password)
         if not ok:
             raise Problem(403, "The password is wrong")
-        if "owner" in who.roles and await store.count_active_owners(conn, who.tenant_id) <= 1:
+        me = await store.get_user(conn, who.tenant_id, who.user_id)
+        if me is None:
+            raise not_found("User")
+        # The role as it is now: the token's may predate a promotion or a demotion.
+        if (
+            me["role"] == "owner"
+            and me["status"] == "active"
+            and await store.count_active_owners(conn, who.tenant_id) <= 1
+        ):
             if await store.count_users(conn, who.tenant_id) > 1:
                 raise Problem(409, "Make another member an owner before deleting your account")
             await store.delete_tenant(conn, who.tenant_id)

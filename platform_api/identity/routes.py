@@ -169,11 +169,14 @@ async def me(who: Caller, idn: Idn) -> MeOut:
     return MeOut(user=UserOut(**dict(user)), tenant=TenantOut(**dict(tenant)))
 
 
-@router.post("/me/password", status_code=204, tags=["accounts"])
-async def change_password(body: PasswordChangeIn, who: Caller, idn: Idn) -> Response:
-    """Change your password; every refresh token of yours is revoked."""
-    await service.change_password(idn, who, body.current_password, body.new_password)
-    return Response(status_code=204)
+@router.post("/me/password", response_model=TokenOut, tags=["accounts"])
+async def change_password(
+    body: PasswordChangeIn, request: Request, response: Response, who: Caller, idn: Idn
+) -> TokenOut:
+    """Change your password; every refresh token of yours is revoked, and the answer is a new
+    session for the client that changed it (its refresh token in the cookie, as at log-in)."""
+    session = await service.change_password(idn, who, body.current_password, body.new_password)
+    return _token_out(idn, session, request, response)
 
 
 @router.get("/me/export", tags=["privacy"])

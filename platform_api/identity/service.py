@@ -207,13 +207,15 @@ async def log_out(idn: Identity, refresh_token: str | None) -> None:
             await store.revoke_family(conn, tenant_id, row["family_id"])
 
 
-async def change_password(idn: Identity, who: Principal, current: str, new: str) -> None:
+async def change_password(idn: Identity, who: Principal, current: str, new: str) -> Session:
+    """Every session of the caller's ends; the returned one, opened with the new password,
+    keeps the client that changed it signed in."""
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         password_hash = await store.get_password_hash(conn, who.tenant_id, who.user_id)
         ok, _ = await idn.passwords.verify(password_hash, current)
         if not ok:
             raise Problem(403, "The current password is wrong")
-        await store.update_user(
+        user = await store.update_user(
             conn,
             who.tenant_id,
             who.user_id,
@@ -221,3 +223,9 @@ async def change_password(idn: Identity, who: Principal, current: str, new: str)
             password_changed_at=datetime.now(UTC),
         )
         await store.revoke_user_tokens(conn, who.tenant_id, who.user_id)
+        # (A deactivated member, whose access token outlives the deactivation by minutes, got
+        # no password hash above: no new session for them.)
+        assert user is not None
+        return await _start_session(
+            idn, conn, tenant_id=who.tenant_id, user_id=who.user_id, role=user["role"]
+        )

@@ -63,7 +63,9 @@ function Header() {
       {status === 'authenticated' && me && (
         <>
           <NavLink to="/account" className="who" data-testid="who" title={t('nav.account')}>
-            {me.user.full_name} · {me.tenant.name}
+            {me.user.full_name}
+            <span className="tenant"> · {me.tenant.name}</span>
+            <span className="sr-only"> ({t('nav.accountOf')})</span>
           </NavLink>
           <button type="button" onClick={() => void logOut()}>
             {t('auth.logout')}

@@ -165,10 +165,16 @@ async def test_password_change_revokes_sessions_and_new_password_works(
         json={"current_password": PASSWORD, "new_password": "another long password"},
         headers=account.auth,
     )
-    assert ok.status_code == 204
+    # The client that changed it stays signed in: a new session comes back, the old is gone.
+    assert ok.status_code == 200, ok.text
+    fresh = ok.json()
+    assert (await identity.get("/me", headers=_bearer(fresh["access_token"]))).status_code == 200
     assert (
         await identity.post("/token/refresh", json={"refresh_token": account.refresh_token})
     ).status_code == 401
+    assert (
+        await identity.post("/token/refresh", json={"refresh_token": fresh["refresh_token"]})
+    ).status_code == 200
     assert (
         await identity.post("/login", json={"email": account.email, "password": PASSWORD})
     ).status_code == 401
@@ -208,3 +214,7 @@ async def test_same_email_in_two_tenants_logs_into_the_right_one(
         "/login", json={"email": shared, "password": PASSWORD, "tenant_id": a.tenant_id}
     )
     assert pinned.status_code == 200
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

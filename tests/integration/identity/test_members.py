@@ -229,3 +229,43 @@ async def test_account_deletion(
         assert await conn.fetchval(left, uuid.UUID(owner.tenant_id)) == 0
     finally:
         await conn.close()
+
+
+async def test_a_stale_token_carries_no_lost_powers(
+    identity: httpx.AsyncClient, sign_up: SignUp, invite_member: InviteMember
+) -> None:
+    """Access tokens live for minutes after a demotion or a deactivation: member management
+    goes by the role and status stored now, not by the token's claim."""
+    owner = await sign_up()
+    second = await invite_member(owner, "member")
+    assert (await _set_role(identity, owner, second, "owner")).status_code == 200
+    # ``second``'s token still says member, but they are an owner now.
+    assert (await _invite(identity, second, "admin")).status_code == 201
+    # And the first owner, demoted by the second, keeps an owner's token for minutes.
+    assert (await _set_role(identity, second, owner, "member")).status_code == 200
+    assert_problem(await _set_role(identity, owner, owner, "owner"), 403)
+    assert_problem(await _set_role(identity, owner, second, "member"), 403)
+    assert_problem(await _invite(identity, owner, "member"), 403)
+    deactivated = await identity.post(f"/users/{owner.user_id}/deactivate", headers=second.auth)
+    assert deactivated.status_code == 200, deactivated.text
+    # A deactivated account's token buys no fresh session by changing the password.
+    change = {"current_password": PASSWORD, "new_password": "a brand new password"}
+    assert_problem(await identity.post("/me/password", json=change, headers=owner.auth), 403)
+    relogin = await identity.post("/login", json={"email": owner.email, "password": PASSWORD})
+    assert relogin.status_code == 401
+
+
+async def test_a_deactivated_owner_can_be_demoted_by_the_only_active_one(
+    identity: httpx.AsyncClient, sign_up: SignUp, invite_member: InviteMember
+) -> None:
+    owner = await sign_up()
+    other = await invite_member(owner, "member")
+    assert (await _set_role(identity, owner, other, "owner")).status_code == 200
+    assert (
+        await identity.post(f"/users/{other.user_id}/deactivate", headers=owner.auth)
+    ).status_code == 200
+    demoted = await _set_role(identity, owner, other, "member")
+    assert demoted.status_code == 200, demoted.text
+    assert demoted.json()["role"] == "member"
+    # The only active owner still cannot step down.
+    assert_problem(await _set_role(identity, owner, owner, "member"), 409)

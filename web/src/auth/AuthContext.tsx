@@ -20,11 +20,13 @@ type Auth = {
   signUp: (input: { organization: string; full_name: string; email: string; password: string }) => Promise<void>;
   acceptInvitation: (input: { token: string; full_name: string; password: string }) => Promise<void>;
   logOut: () => Promise<void>;
+  /** Carry on with a session the API handed over (a password change ends every other one). */
+  adopt: (tokens: TokenOut) => Promise<void>;
 };
 
 const AuthContext = createContext<Auth | null>(null);
 // Ask identity to keep the refresh token out of the body: the browser has it in a cookie.
-const COOKIE_ONLY = { 'x-token-delivery': 'cookie' };
+export const COOKIE_ONLY = { 'x-token-delivery': 'cookie' };
 
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [me, setMe] = useState<Me | null>(null);
@@ -97,6 +99,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         });
         await start(out.tokens);
       },
+      adopt: start,
       logOut: async () => {
         cancelRefresh();
         try {

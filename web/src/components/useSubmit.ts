@@ -27,3 +27,12 @@ export function useSubmit() {
   };
   return { errors, message, busy, run };
 }
+
+/** The API's answer in the reader's words: `known` gives, per status, the field it is about
+ * (`_` for the form as a whole) and what to say; any other answer stays as the API put it. */
+export function said(error: unknown, known: Partial<Record<number, [string, string]>>): unknown {
+  if (!(error instanceof ApiError) || !known[error.status]) return error;
+  const [field, message] = known[error.status]!;
+  const errors = field === '_' ? [] : [{ loc: ['body', field], msg: message, type: 'said' }];
+  return new ApiError({ ...error.problem, detail: message, errors });
+}

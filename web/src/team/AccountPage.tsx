@@ -2,14 +2,14 @@ import { useState, type FormEvent } from 'react';
 import { useNavigate } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext';
 import { FormError, TextField } from '../components/Field';
-import { useSubmit } from '../components/useSubmit';
+import { said, useSubmit } from '../components/useSubmit';
 import { useI18n, type MessageKey } from '../i18n';
 import { changePassword, deleteAccount, exportMyData } from './api';
 
 /** Your account: who you are, your password, your data (LGPD: export and erasure). */
 export function AccountPage() {
   const { t } = useI18n();
-  const { me, logIn, logOut } = useAuth();
+  const { me, adopt, logOut } = useAuth();
   const navigate = useNavigate();
   const password = useSubmit();
   const erase = useSubmit();
@@ -24,10 +24,13 @@ export function AccountPage() {
     const next = String(data.get('new_password') ?? '');
     setChanged(false);
     void password.run(async () => {
-      await changePassword(String(data.get('current_password') ?? ''), next);
-      // Every session of ours ended with the old password, this one's refresh cookie too:
-      // log in again with the new one, so this tab stays signed in.
-      await logIn(me.user.email, next);
+      try {
+        // Every session of ours ends with the old password; this browser carries on with the
+        // new session the answer brings.
+        await adopt(await changePassword(String(data.get('current_password') ?? ''), next));
+      } catch (e) {
+        throw said(e, { 403: ['current_password', t('account.wrongPassword')] });
+      }
       form.reset();
       setChanged(true);
     });
@@ -54,7 +57,11 @@ export function AccountPage() {
     event.preventDefault();
     const data = new FormData(event.currentTarget);
     void erase.run(async () => {
-      await deleteAccount(String(data.get('password') ?? ''));
+      try {
+        await deleteAccount(String(data.get('password') ?? ''));
+      } catch (e) {
+        throw said(e, { 403: ['password', t('account.wrongPassword')], 409: ['_', t('account.handOver')] });
+      }
       await logOut().catch(() => undefined); // the account is gone: its session with it
       navigate('/login', { replace: true, state: { flash: 'account.deleted' } });
     });
@@ -115,6 +122,7 @@ export function AccountPage() {
       <section className="panel danger-zone" aria-labelledby="delete-title">
         <h2 id="delete-title">{t('account.delete')}</h2>
         <p>{t('account.deleteHelp')}</p>
+        {me.user.role === 'owner' && <p className="warning">{t('account.deleteOwner', { name: me.tenant.name })}</p>}
         <form onSubmit={onDelete} noValidate>
           <FormError message={erase.message} />
           <TextField label={t('account.confirmPassword')} name="password" type="password" required autoComplete="current-password" error={erase.errors.password} />

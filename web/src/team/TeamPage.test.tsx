@@ -113,16 +113,37 @@ describe('TeamPage', () => {
     // Nobody changes their own role or status here.
     expect(screen.queryByLabelText('Role of Person 1')).toBeNull();
     expect(screen.queryByRole('button', { name: 'Deactivate Person 1' })).toBeNull();
+    // Choosing (arrow keys go through every option) changes nothing until asked.
+    fireEvent.change(role, { target: { value: 'owner' } });
     fireEvent.change(role, { target: { value: 'admin' } });
-    await waitFor(() => expect(role.value).toBe('admin'));
+    expect(sent(fetch, 'PUT', `/api/identity/users/${other.user_id}/role`)).toEqual([]);
+    fireEvent.click(screen.getByRole('button', { name: 'Make Person 2 an admin' }));
+    await waitFor(() => expect(screen.queryByRole('button', { name: 'Make Person 2 an admin' })).toBeNull());
+    expect(role.value).toBe('admin');
     expect(sent(fetch, 'PUT', `/api/identity/users/${other.user_id}/role`)).toEqual([{ role: 'admin' }]);
     refuse = true;
     fireEvent.change(role, { target: { value: 'member' } });
-    expect(await screen.findByText('A tenant needs at least one active owner')).toBeTruthy();
-    expect(role.value).toBe('admin');
+    fireEvent.click(screen.getByRole('button', { name: 'Make Person 2 a member' }));
+    expect(await screen.findByText('The organization needs at least one active owner: make someone else an owner first.')).toBeTruthy();
+    expect(sent(fetch, 'PUT', `/api/identity/users/${other.user_id}/role`)).toHaveLength(2);
     fireEvent.click(screen.getByRole('button', { name: 'Deactivate Person 2' }));
     await waitFor(() => expect(screen.getAllByTestId('member')[1].getAttribute('data-status')).toBe('deactivated'));
     expect(screen.getByRole('button', { name: 'Reactivate Person 2' })).toBeTruthy();
+  });
+
+  it('offers an admin what an admin may do, and no more', async () => {
+    const admin = person(2, 'admin');
+    stubApi(admin, [person(1, 'owner'), admin, person(3, 'admin'), person(4, 'member')]);
+    renderAt('/team');
+    await waitFor(() => expect(screen.getAllByTestId('member')).toHaveLength(4));
+    expect(screen.queryByRole('combobox', { name: /Role of/ })).toBeNull(); // only owners change roles
+    expect(screen.queryByRole('button', { name: 'Deactivate Person 1' })).toBeNull(); // an owner
+    expect(screen.queryByRole('button', { name: 'Deactivate Person 2' })).toBeNull(); // oneself
+    expect(screen.getByRole('button', { name: 'Deactivate Person 3' })).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Deactivate Person 4' })).toBeTruthy();
+    const inviteAs = screen.getByLabelText('Role') as HTMLSelectElement;
+    expect([...inviteAs.options].map((o) => o.value)).toEqual(['member']); // only owners invite admins
+    expect(await screen.findByText('No invitation waiting.')).toBeTruthy();
   });
 
   it('shows a member the team without the owners’ tools', async () => {
@@ -139,33 +160,43 @@ describe('TeamPage', () => {
 });
 
 describe('AccountPage', () => {
-  it('changes the password and signs in again with the new one', async () => {
+  it('changes the password and carries on with the session it brings', async () => {
     const me = person(1, 'owner');
+    let wrong = true;
     const fetch = stubApi(me, [], (url) => {
-      if (url.pathname === '/api/identity/me/password') return new Response(null, { status: 204 });
-      if (url.pathname === '/api/identity/login') return json(tokens);
+      if (url.pathname === '/api/identity/me/password') return wrong ? problem(403, 'The current password is wrong') : json({ ...tokens, access_token: 'd.e.f' });
     });
     renderAt('/account');
     fireEvent.change(await screen.findByLabelText('Current password'), { target: { value: 'old-password-1' } });
     fireEvent.change(screen.getByLabelText('New password'), { target: { value: 'new-password-22' } });
     fireEvent.click(screen.getByRole('button', { name: 'Change the password' }));
-    expect(await screen.findByText('Password changed. Your other sessions were signed out.')).toBeTruthy();
-    expect(sent(fetch, 'POST', '/api/identity/me/password')).toEqual([{ current_password: 'old-password-1', new_password: 'new-password-22' }]);
-    expect(sent(fetch, 'POST', '/api/identity/login')).toEqual([{ email: me.email, password: 'new-password-22' }]);
+    expect(await screen.findByText('This is not your current password.')).toBeTruthy();
+    expect(screen.getByLabelText('Current password').getAttribute('aria-invalid')).toBe('true');
+    wrong = false;
+    fireEvent.click(screen.getByRole('button', { name: 'Change the password' }));
+    expect(await screen.findByText('Password changed. Your sessions on other devices end within 15 minutes.')).toBeTruthy();
+    expect(sent(fetch, 'POST', '/api/identity/me/password')[1]).toEqual({ current_password: 'old-password-1', new_password: 'new-password-22' });
+    // The session the answer brought is the one this page goes on with (no new log-in).
+    const lastMe = fetch.mock.calls.filter(([url]) => String(url) === '/api/identity/me').at(-1)!;
+    expect(((lastMe[1] as RequestInit).headers as Record<string, string>).authorization).toBe('Bearer d.e.f');
+    expect(sent(fetch, 'POST', '/api/identity/login')).toEqual([]);
   });
 
   it('says why a deletion is refused, and signs out once the account is gone', async () => {
     const me = person(1, 'member');
-    let wrong = true;
+    let answer = problem(403, 'The password is wrong');
     stubApi(me, [], (url) => {
-      if (url.pathname === '/api/identity/me/delete') return wrong ? problem(403, 'The password is wrong') : new Response(null, { status: 204 });
+      if (url.pathname === '/api/identity/me/delete') return answer;
       if (url.pathname === '/api/identity/token/logout') return new Response(null, { status: 204 });
     });
     renderAt('/account');
     fireEvent.change(await screen.findByLabelText('Your password, to confirm'), { target: { value: 'nope' } });
     fireEvent.click(screen.getByRole('button', { name: 'Delete my account' }));
-    expect(await screen.findByText('The password is wrong')).toBeTruthy();
-    wrong = false;
+    expect(await screen.findByText('This is not your current password.')).toBeTruthy();
+    answer = problem(409, 'Make another member an owner before deleting your account');
+    fireEvent.click(screen.getByRole('button', { name: 'Delete my account' }));
+    expect(await screen.findByText('You are the only owner: make another member an owner on the Team page first.')).toBeTruthy();
+    answer = new Response(null, { status: 204 });
     fireEvent.click(screen.getByRole('button', { name: 'Delete my account' }));
     expect((await screen.findByTestId('where')).textContent).toBe('/login {"flash":"account.deleted"}');
   });

@@ -1,7 +1,7 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { useAuth } from '../auth/AuthContext';
 import { FormError, SelectField, TextField } from '../components/Field';
-import { useSubmit } from '../components/useSubmit';
+import { said, useSubmit } from '../components/useSubmit';
 import { useI18n, type MessageKey } from '../i18n';
 import {
   changeRole,
@@ -33,6 +33,7 @@ export function TeamPage() {
   const [copied, setCopied] = useState(false);
   const { errors, message, busy, run } = useSubmit();
   const [rowError, setRowError] = useState<{ id: string; message: string } | null>(null);
+  const pendingHeading = useRef<HTMLHeadingElement>(null);
 
   const load = useCallback(async () => {
     try {
@@ -65,7 +66,8 @@ export function TeamPage() {
     try {
       await action();
     } catch (e) {
-      setRowError({ id, message: e instanceof Error ? e.message : t('common.error') });
+      const known = said(e, { 403: ['_', t('team.notAllowed')], 409: ['_', t('team.lastOwner')] });
+      setRowError({ id, message: known instanceof Error ? known.message : t('common.error') });
     }
   };
 
@@ -76,19 +78,23 @@ export function TeamPage() {
     setCreated(null);
     setCopied(false);
     void run(async () => {
-      const out = await invite(String(data.get('email') ?? '').trim(), data.get('role') as Role);
+      const out = await invite(String(data.get('email') ?? '').trim(), data.get('role') as Role).catch((e: unknown) => {
+        throw said(e, { 409: ['email', t('team.alreadyMember')], 403: ['_', t('team.notAllowed')] });
+      });
       setCreated(out);
       setInvitations((current) => [out, ...current]);
       form.reset();
     });
   };
 
+  const [copyFailed, setCopyFailed] = useState(false);
   const copy = async (text: string) => {
     try {
       await navigator.clipboard.writeText(text);
       setCopied(true);
+      setCopyFailed(false);
     } catch {
-      setCopied(false); // no clipboard (an insecure origin, say): the link is selectable
+      setCopyFailed(true); // no clipboard (an insecure origin, say): the link is selectable
     }
   };
 
@@ -104,6 +110,7 @@ export function TeamPage() {
         <section aria-labelledby="members-title">
           <h2 id="members-title">{t('team.members')}</h2>
           {members === null && !unavailable && <p>{t('common.loading')}</p>}
+          <div className="table-scroll">
           <table className="people">
             <caption className="sr-only">{t('team.members')}</caption>
             <thead>
@@ -131,17 +138,7 @@ export function TeamPage() {
                   </th>
                   <td>
                     {myRole === 'owner' && m.user_id !== me?.user.user_id ? (
-                      <select
-                        aria-label={t('team.roleOf', { name: m.full_name })}
-                        value={m.role}
-                        onChange={(e) => void onRow(m.user_id, async () => update(await changeRole(m.user_id, e.target.value as Role)))}
-                      >
-                        {ROLES.map((role) => (
-                          <option key={role} value={role}>
-                            {roleName(role)}
-                          </option>
-                        ))}
-                      </select>
+                      <RoleChoice member={m} onChange={(role) => onRow(m.user_id, async () => update(await changeRole(m.user_id, role)))} />
                     ) : (
                       <span className="badge">{roleName(m.role)}</span>
                     )}
@@ -166,6 +163,7 @@ export function TeamPage() {
               ))}
             </tbody>
           </table>
+          </div>
           {nextMembers && (
             <button type="button" onClick={() => void more()}>
               {t('team.loadMore')}
@@ -200,12 +198,15 @@ export function TeamPage() {
                     <button type="button" onClick={() => void copy(created.accept_url)}>
                       {copied ? t('team.copied') : t('team.copy')}
                     </button>
+                    {copyFailed && <small>{t('team.copyByHand')}</small>}
                   </div>
                 )}
               </div>
             </section>
             <section className="panel" aria-labelledby="pending-title">
-              <h2 id="pending-title">{t('team.pending')}</h2>
+              <h2 id="pending-title" ref={pendingHeading} tabIndex={-1}>
+                {t('team.pending')}
+              </h2>
               {invitations.length === 0 && <p className="hint">{t('team.noPending')}</p>}
               <ul className="plain">
                 {invitations.map((inv) => (
@@ -222,6 +223,7 @@ export function TeamPage() {
                         void onRow(inv.invitation_id, async () => {
                           await revokeInvitation(inv.invitation_id);
                           setInvitations((current) => current.filter((i) => i.invitation_id !== inv.invitation_id));
+                          pendingHeading.current?.focus();
                           if (created?.invitation_id === inv.invitation_id) setCreated(null);
                         })
                       }
@@ -236,6 +238,39 @@ export function TeamPage() {
           </div>
         )}
       </div>
+    </div>
+  );
+}
+
+/** A member's role, changed only when asked: choosing in the list (arrow keys go through
+ * every option) changes nothing until the button that says what will happen is pressed. */
+function RoleChoice({ member, onChange }: { member: Member; onChange: (role: Role) => Promise<void> }) {
+  const { t } = useI18n();
+  const [choice, setChoice] = useState<Role>(member.role);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => setChoice(member.role), [member.role]);
+  const apply = async () => {
+    setBusy(true);
+    try {
+      await onChange(choice);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="actions">
+      <select aria-label={t('team.roleOf', { name: member.full_name })} value={choice} disabled={busy} onChange={(e) => setChoice(e.target.value as Role)}>
+        {ROLES.map((role) => (
+          <option key={role} value={role}>
+            {t(`team.role.${role}` as MessageKey)}
+          </option>
+        ))}
+      </select>
+      {choice !== member.role && (
+        <button type="button" className="primary" disabled={busy} onClick={() => void apply()}>
+          {t(`team.make.${choice}` as MessageKey, { name: member.full_name })}
+        </button>
+      )}
     </div>
   );
 }

@@ -1,6 +1,7 @@
 // The identity service's members, invitations and account endpoints (/api/identity); see
 // contracts/openapi-identity.yaml.
-import { api, request } from '../api/http';
+import { api, request, type TokenOut } from '../api/http';
+import { COOKIE_ONLY } from '../auth/AuthContext';
 
 export const ROLES = ['owner', 'admin', 'member'] as const;
 export type Role = (typeof ROLES)[number];
@@ -28,8 +29,9 @@ export const revokeInvitation = (id: string) => api<void>(`/api/identity/invitat
 export const changeRole = (id: string, role: Role) => api<Member>(`${user(id)}/role`, { method: 'PUT', body: { role } });
 export const setActive = (id: string, active: boolean) => api<Member>(`${user(id)}/${active ? 'reactivate' : 'deactivate'}`, { method: 'POST' });
 
+/** Every session of yours ends; the answer is a new one for this browser (its cookie). */
 export const changePassword = (current_password: string, new_password: string) =>
-  api<void>('/api/identity/me/password', { method: 'POST', body: { current_password, new_password } });
+  api<TokenOut>('/api/identity/me/password', { method: 'POST', body: { current_password, new_password }, headers: COOKIE_ONLY });
 export const deleteAccount = (password: string) => api<void>('/api/identity/me/delete', { method: 'POST', body: { password } });
 /** Everything identity holds about you, as the file it names. */
 export async function exportMyData(): Promise<{ blob: Blob; filename: string }> {
