@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { useNavigate, useParams } from 'react-router-dom';
-import { ApiError } from '../api/http';
 import { FormError, SelectField, TextArea, TextField } from '../components/Field';
+import { said, useSubmit } from '../components/useSubmit';
 import { useI18n, type MessageKey } from '../i18n';
 import { createPoc, getPoc, splitList, STATUSES, updatePoc, type Poc, type PocIn, type Status, type Visibility } from './api';
 
@@ -32,36 +32,27 @@ export function PocFormPage() {
   const { id } = useParams();
   const navigate = useNavigate();
   const [existing, setExisting] = useState<{ poc: Poc; etag: string } | null>(null);
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const [message, setMessage] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const { errors, message, busy, run } = useSubmit();
 
   useEffect(() => {
-    if (id) getPoc(id).then(setExisting, (e: Error) => setMessage(e.message));
+    if (id) getPoc(id).then(setExisting, (e: Error) => setLoadError(e.message));
   }, [id]);
 
-  const onSubmit = async (event: FormEvent<HTMLFormElement>) => {
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const input = readForm(event.currentTarget);
-    setBusy(true);
-    setErrors({});
-    setMessage(null);
-    try {
-      const poc = existing ? await updatePoc(existing.poc.poc_id, existing.etag, input) : await createPoc(input);
-      navigate(`/pocs/${poc.poc_id}`, { state: { flash: existing ? 'poc.saved' : 'poc.created' } });
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 412) setMessage(t('poc.conflict'));
-      else if (error instanceof ApiError) {
-        const fields = error.fieldErrors();
-        setErrors(fields);
-        setMessage(Object.keys(fields).length ? t('common.fixErrors') : error.message);
-      } else setMessage(t('common.error'));
-    } finally {
-      setBusy(false);
-    }
+    void run(async () => {
+      try {
+        const poc = existing ? await updatePoc(existing.poc.poc_id, existing.etag, input) : await createPoc(input);
+        navigate(`/pocs/${poc.poc_id}`, { state: { flash: existing ? 'poc.saved' : 'poc.created' } });
+      } catch (error) {
+        throw said(error, { 412: ['_', t('poc.conflict')] }); // someone changed it meanwhile
+      }
+    });
   };
 
-  if (id && !existing) return message ? <FormError message={message} /> : <p>{t('common.loading')}</p>;
+  if (id && !existing) return loadError ? <FormError message={loadError} /> : <p>{t('common.loading')}</p>;
   const poc = existing?.poc;
   return (
     <section className="form-page" aria-labelledby="poc-form-title">

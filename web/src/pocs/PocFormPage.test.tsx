@@ -1,0 +1,63 @@
+import { fireEvent, render, screen } from '@testing-library/react';
+import { MemoryRouter, Route, Routes } from 'react-router-dom';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { I18nProvider } from '../i18n';
+import { PocFormPage } from './PocFormPage';
+
+const poc = {
+  poc_id: '7d1c0000-0000-4000-8000-000000000001',
+  owner_id: 'u-1',
+  name: 'Rate limiter',
+  description: null,
+  language: 'Go',
+  frameworks: [],
+  tags: ['redis'],
+  repository_url: null,
+  status: 'idea',
+  visibility: 'tenant',
+  started_on: null,
+  finished_on: null,
+  created_at: '2026-01-01T10:00:00Z',
+  updated_at: '2026-01-01T10:00:00Z',
+  version: 3,
+};
+const answer = (body: unknown, status: number, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': status < 400 ? 'application/json' : 'application/problem+json', ...headers } });
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+describe('PocFormPage', () => {
+  it('shows the API’s field errors, and says so when someone else changed the POC meanwhile', async () => {
+    let patch = answer({ title: 'Unprocessable Content', status: 422, errors: [{ loc: ['body', 'name'], msg: 'the name cannot be blank', type: 'value_error' }] }, 422);
+    const fetch = vi.fn(async (_input: string, init: RequestInit = {}) => {
+      if ((init.method ?? 'GET') === 'GET') return answer(poc, 200, { etag: '"3"' });
+      return patch;
+    });
+    vi.stubGlobal('fetch', fetch);
+    render(
+      <I18nProvider initial="en">
+        <MemoryRouter initialEntries={[`/pocs/${poc.poc_id}/edit`]}>
+          <Routes>
+            <Route path="/pocs/:id/edit" element={<PocFormPage />} />
+          </Routes>
+        </MemoryRouter>
+      </I18nProvider>,
+    );
+    const name = await screen.findByLabelText('Name');
+    fireEvent.change(name, { target: { value: ' ' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    expect(await screen.findByText('the name cannot be blank')).toBeTruthy();
+    expect(name.getAttribute('aria-invalid')).toBe('true');
+    expect(screen.getByText('Please fix the highlighted fields.')).toBeTruthy();
+
+    patch = answer({ title: 'Precondition Failed', status: 412, detail: 'The POC changed since you read it' }, 412);
+    fireEvent.change(name, { target: { value: 'Rate limiter v2' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    expect(await screen.findByText('Someone changed this POC meanwhile; reload to see their version.')).toBeTruthy();
+    expect(name.getAttribute('aria-invalid')).toBeNull();
+    const [, sent] = fetch.mock.calls.at(-1)!;
+    expect((sent!.headers as Record<string, string>)['if-match']).toBe('"3"');
+  });
+});
