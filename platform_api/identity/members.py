@@ -13,15 +13,17 @@ from platform_api.kernel.auth import Principal
 
 from . import store
 from .security import new_opaque_token, parse_opaque_token
-from .service import ADMIN_ROLES, Identity, Session, _start_session
+from .service import ADMIN_ROLES, Identity, Session, _start_session, deactivated
 
 
 async def _acting_role(conn: asyncpg.Connection, who: Principal) -> str:
     """The caller's role as it is now, not as their access token says: a demoted owner or a
     deactivated admin keeps a valid token for minutes, and must not keep its powers."""
     me = await store.get_user(conn, who.tenant_id, who.user_id)
-    if me is None or me["status"] != "active":
-        raise forbidden("Your account is no longer active here")
+    if me is None:
+        raise not_found("User")
+    if me["status"] != "active":
+        raise deactivated()
     return str(me["role"])
 
 
@@ -171,6 +173,7 @@ async def export_my_data(idn: Identity, who: Principal) -> dict[str, Any]:
 async def delete_my_account(idn: Identity, who: Principal, password: str) -> None:
     """LGPD erasure. The last owner of a tenant with other members must hand over first."""
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        await _acting_role(conn, who)  # a deactivated account is told so, not "wrong password"
         password_hash = await store.get_password_hash(conn, who.tenant_id, who.user_id)
         ok, _ = await idn.passwords.verify(password_hash, password)
         if not ok:

@@ -55,6 +55,15 @@ def slugify(name: str) -> str:
     return slug[:50] or "team"
 
 
+def deactivated() -> Problem:
+    """What a deactivated member's still-valid access token is told about their account."""
+    return Problem(
+        403,
+        "This account is deactivated: ask an owner or admin of the organization",
+        type_="https://mrbill.dev/problems/account-deactivated",
+    )
+
+
 async def _start_session(
     idn: Identity,
     conn: asyncpg.Connection,
@@ -212,6 +221,8 @@ async def change_password(idn: Identity, who: Principal, current: str, new: str)
     keeps the client that changed it signed in."""
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         password_hash = await store.get_password_hash(conn, who.tenant_id, who.user_id)
+        if password_hash is None:  # (only active accounts have one to check)
+            raise deactivated()
         ok, _ = await idn.passwords.verify(password_hash, current)
         if not ok:
             raise Problem(403, "The current password is wrong")

@@ -250,7 +250,12 @@ async def test_a_stale_token_carries_no_lost_powers(
     assert deactivated.status_code == 200, deactivated.text
     # A deactivated account's token buys no fresh session by changing the password.
     change = {"current_password": PASSWORD, "new_password": "a brand new password"}
-    assert_problem(await identity.post("/me/password", json=change, headers=owner.auth), 403)
+    refused = await identity.post("/me/password", json=change, headers=owner.auth)
+    assert_problem(refused, 403)
+    assert refused.json()["type"] == "https://mrbill.dev/problems/account-deactivated"
+    erase = await _delete_me(identity, owner)
+    assert_problem(erase, 403)
+    assert erase.json()["type"] == "https://mrbill.dev/problems/account-deactivated"
     relogin = await identity.post("/login", json={"email": owner.email, "password": PASSWORD})
     assert relogin.status_code == 401
 

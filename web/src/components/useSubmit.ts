@@ -28,11 +28,16 @@ export function useSubmit() {
   return { errors, message, busy, run };
 }
 
-/** The API's answer in the reader's words: `known` gives, per status, the field it is about
- * (`_` for the form as a whole) and what to say; any other answer stays as the API put it. */
-export function said(error: unknown, known: Partial<Record<number, [string, string]>>): unknown {
-  if (!(error instanceof ApiError) || !known[error.status]) return error;
-  const [field, message] = known[error.status]!;
+/** The API's answer in the reader's words: `known` gives, per problem type or per status
+ * (for problems of no particular type), the field it is about (`_` for the form as a whole)
+ * and what to say; any other answer stays as the API put it. */
+export function said(error: unknown, known: Partial<Record<number | string, [string, string]>>): unknown {
+  if (!(error instanceof ApiError)) return error;
+  const type = error.problem.type;
+  const plain = !type || type === 'about:blank';
+  const entry = (type && known[type]) || (plain ? known[error.status] : undefined);
+  if (!entry) return error;
+  const [field, message] = entry;
   const errors = field === '_' ? [] : [{ loc: ['body', field], msg: message, type: 'said' }];
   return new ApiError({ ...error.problem, detail: message, errors });
 }

@@ -6,6 +6,8 @@ import { said, useSubmit } from '../components/useSubmit';
 import { useI18n, type MessageKey } from '../i18n';
 import { changePassword, deleteAccount, exportMyData } from './api';
 
+const DEACTIVATED = 'https://mrbill.dev/problems/account-deactivated';
+
 /** Your account: who you are, your password, your data (LGPD: export and erasure). */
 export function AccountPage() {
   const { t } = useI18n();
@@ -29,7 +31,7 @@ export function AccountPage() {
         // new session the answer brings.
         await adopt(await changePassword(String(data.get('current_password') ?? ''), next));
       } catch (e) {
-        throw said(e, { 403: ['current_password', t('account.wrongPassword')] });
+        throw said(e, { [DEACTIVATED]: ['_', t('account.deactivated')], 403: ['current_password', t('account.wrongPassword')] });
       }
       form.reset();
       setChanged(true);
@@ -60,7 +62,7 @@ export function AccountPage() {
       try {
         await deleteAccount(String(data.get('password') ?? ''));
       } catch (e) {
-        throw said(e, { 403: ['password', t('account.wrongPassword')], 409: ['_', t('account.handOver')] });
+        throw said(e, { [DEACTIVATED]: ['_', t('account.deactivated')], 403: ['password', t('account.wrongPassword')], 409: ['_', t('account.handOver')] });
       }
       await logOut().catch(() => undefined); // the account is gone: its session with it
       navigate('/login', { replace: true, state: { flash: 'account.deleted' } });

@@ -193,6 +193,13 @@ describe('AccountPage', () => {
     fireEvent.change(await screen.findByLabelText('Your password, to confirm'), { target: { value: 'nope' } });
     fireEvent.click(screen.getByRole('button', { name: 'Delete my account' }));
     expect(await screen.findByText('This is not your current password.')).toBeTruthy();
+    answer = new Response(
+      JSON.stringify({ type: 'https://mrbill.dev/problems/account-deactivated', title: 'Forbidden', status: 403, detail: 'This account is deactivated' }),
+      { status: 403, headers: { 'content-type': 'application/problem+json' } },
+    );
+    fireEvent.click(screen.getByRole('button', { name: 'Delete my account' }));
+    expect(await screen.findByText('Your account was deactivated: ask an owner or admin of your organization.')).toBeTruthy();
+    expect(screen.queryByText('This is not your current password.')).toBeNull();
     answer = problem(409, 'Make another member an owner before deleting your account');
     fireEvent.click(screen.getByRole('button', { name: 'Delete my account' }));
     expect(await screen.findByText('You are the only owner: make another member an owner on the Team page first.')).toBeTruthy();
