@@ -40,6 +40,7 @@ async def set_user_status(
 ) -> asyncpg.Record:
     """Deactivate (revoking every session) or reactivate a member; owners/admins only."""
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        await store.lock_membership(conn, who.tenant_id)
         target = await store.get_user(conn, who.tenant_id, user_id)
         if target is None:
             raise not_found("User")
@@ -60,6 +61,7 @@ async def change_role(
     idn: Identity, who: Principal, user_id: uuid.UUID, role: str
 ) -> asyncpg.Record:
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        await store.lock_membership(conn, who.tenant_id)
         target = await store.get_user(conn, who.tenant_id, user_id)
         if target is None:
             raise not_found("User")
@@ -173,6 +175,7 @@ async def export_my_data(idn: Identity, who: Principal) -> dict[str, Any]:
 async def delete_my_account(idn: Identity, who: Principal, password: str) -> None:
     """LGPD erasure. The last owner of a tenant with other members must hand over first."""
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        await store.lock_membership(conn, who.tenant_id)
         await _acting_role(conn, who)  # a deactivated account is told so, not "wrong password"
         password_hash = await store.get_password_hash(conn, who.tenant_id, who.user_id)
         ok, _ = await idn.passwords.verify(password_hash, password)

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from platform_api.kernel import Problem, tenant_transaction, unauthorized
+from platform_api.kernel import Problem, not_found, tenant_transaction, unauthorized
 from platform_api.kernel.auth import Principal
 from platform_api.kernel.ratelimit import RateLimiter
 
@@ -187,7 +187,11 @@ async def refresh(idn: Identity, refresh_token: str) -> Session:
         if revoked is not None or (used is not None and used <= now - grace):
             await store.revoke_family(conn, tenant_id, row["family_id"])
             reuse = True
-        elif row["expires_at"] <= now or row["user_status"] != "active":
+        elif (
+            row["expires_at"] <= now
+            or row["user_status"] != "active"
+            or row["tenant_status"] != "active"
+        ):
             raise unauthorized("Refresh token expired; please log in again")
         else:
             if used is None:
@@ -222,7 +226,13 @@ async def change_password(idn: Identity, who: Principal, current: str, new: str)
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         password_hash = await store.get_password_hash(conn, who.tenant_id, who.user_id)
         if password_hash is None:  # (only active accounts have one to check)
+            if await store.get_user(conn, who.tenant_id, who.user_id) is None:
+                raise not_found("User")
             raise deactivated()
+        tenant = await store.get_tenant(conn, who.tenant_id)
+        if tenant is None or tenant["status"] != "active":
+            # As at log-in: a suspended organization's tokens buy no new session.
+            raise unauthorized("This organization is not active")
         ok, _ = await idn.passwords.verify(password_hash, current)
         if not ok:
             raise Problem(403, "The current password is wrong")

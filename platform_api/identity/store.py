@@ -131,6 +131,17 @@ async def update_user(
     )
 
 
+async def lock_membership(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> None:
+    """Serialise the changes of a tenant's owners and members until the transaction ends: two
+    owners demoting, deactivating or deleting each other at once must not both see the other
+    as the owner who stays (each changes a different row, so row locks would not make them
+    wait). A later statement of the waiting transaction sees what the first committed."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('identity-membership:' || $1, 0))",
+        str(tenant_id),
+    )
+
+
 async def count_active_owners(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> int:
     return await conn.fetchval(
         "SELECT count(*) FROM users WHERE tenant_id = $1 AND role = 'owner' AND status = 'active'",
@@ -180,8 +191,9 @@ async def lock_refresh_token(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, token_hash: bytes
 ) -> Row | None:
     return await conn.fetchrow(
-        """SELECT r.*, u.role, u.status AS user_status
+        """SELECT r.*, u.role, u.status AS user_status, t.status AS tenant_status
            FROM refresh_tokens r JOIN users u USING (tenant_id, user_id)
+           JOIN tenants t USING (tenant_id)
            WHERE r.tenant_id = $1 AND r.token_hash = $2 FOR UPDATE OF r""",
         tenant_id,
         token_hash,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
+from platform_api.identity import store
 from platform_api.kernel.provision import ServiceDatabase
 from tests.harness.pagination import follow_pages, malformed_cursors
 
@@ -274,3 +278,70 @@ async def test_a_deactivated_owner_can_be_demoted_by_the_only_active_one(
     assert demoted.json()["role"] == "member"
     # The only active owner still cannot step down.
     assert_problem(await _set_role(identity, owner, owner, "member"), 409)
+
+
+@pytest.mark.parametrize("action", ["demote", "deactivate"])
+async def test_two_owners_acting_on_each_other_at_once_leave_one_owner(
+    identity: httpx.AsyncClient,
+    sign_up: SignUp,
+    invite_member: InviteMember,
+    monkeypatch: pytest.MonkeyPatch,
+    action: str,
+) -> None:
+    """Each of two owners demotes (or deactivates) the other at the same moment. Each request
+    is held just before it writes until the other has got there too (or a second passed):
+    without the tenant's membership lock both see the other as the owner who stays, and the
+    organization is left with no active owner."""
+    first = await sign_up()
+    second = await invite_member(first, "member")
+    assert (await _set_role(identity, first, second, "owner")).status_code == 200
+    write = store.update_user
+    arrived = 0
+    both_there = asyncio.Event()
+
+    async def held(*args: Any, **fields: Any) -> Any:
+        nonlocal arrived
+        arrived += 1
+        if arrived == 2:
+            both_there.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await both_there.wait()
+        return await write(*args, **fields)
+
+    monkeypatch.setattr(store, "update_user", held)
+
+    async def act(who: Account, target: Account) -> httpx.Response:
+        if action == "demote":
+            return await _set_role(identity, who, target, "member")
+        return await identity.post(f"/users/{target.user_id}/deactivate", headers=who.auth)
+
+    answers = await asyncio.gather(act(first, second), act(second, first))
+    # The second to get the lock is no longer an owner, and is refused as such.
+    assert sorted(a.status_code for a in answers) == [200, 403]
+    monkeypatch.undo()
+    owners = [
+        u for u in await _users(identity, first) if u["role"] == "owner" and u["status"] == "active"
+    ]
+    assert len(owners) == 1
+
+
+async def test_a_suspended_organization_gets_no_new_session(
+    identity: httpx.AsyncClient, sign_up: SignUp, identity_db: ServiceDatabase
+) -> None:
+    """Log-in refuses a suspended organization; a refresh and a password change, made with
+    tokens issued before the suspension, must not hand out a session either."""
+    owner = await sign_up()
+    conn = await asyncpg.connect(identity_db.owner_dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", owner.tenant_id)
+            suspend = "UPDATE tenants SET status = 'suspended' WHERE tenant_id = $1"
+            assert await conn.execute(suspend, uuid.UUID(owner.tenant_id)) == "UPDATE 1"
+    finally:
+        await conn.close()
+    assert_problem(await _login(identity, owner.email), 401)
+    refreshed = await identity.post("/token/refresh", json={"refresh_token": owner.refresh_token})
+    assert_problem(refreshed, 401)
+    change = {"current_password": PASSWORD, "new_password": "a brand new password"}
+    assert_problem(await identity.post("/me/password", json=change, headers=owner.auth), 401)

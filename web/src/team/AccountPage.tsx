@@ -4,9 +4,7 @@ import { useAuth } from '../auth/AuthContext';
 import { FormError, TextField } from '../components/Field';
 import { said, useSubmit } from '../components/useSubmit';
 import { useI18n, type MessageKey } from '../i18n';
-import { changePassword, deleteAccount, exportMyData } from './api';
-
-const DEACTIVATED = 'https://mrbill.dev/problems/account-deactivated';
+import { changePassword, DEACTIVATED, deleteAccount, exportMyData } from './api';
 
 /** Your account: who you are, your password, your data (LGPD: export and erasure). */
 export function AccountPage() {

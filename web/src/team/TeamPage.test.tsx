@@ -86,6 +86,7 @@ describe('TeamPage', () => {
           },
           201,
         );
+      if (url.pathname === '/api/identity/invitations/inv-1') return problem(409, 'The invitation was already accepted or revoked');
     });
     renderAt('/team');
     expect(await screen.findByRole('heading', { name: 'The people of Quokka Labs' })).toBeTruthy();
@@ -98,6 +99,9 @@ describe('TeamPage', () => {
     expect(link.value).toBe('http://localhost:8080/invite#tok');
     expect(sent(fetch, 'POST', '/api/identity/invitations')).toEqual([{ email: 'new@quokka.dev', role: 'admin' }]);
     expect(within(screen.getByTestId('invitation')).getByText('new@quokka.dev · Admin')).toBeTruthy();
+    // Accepted meanwhile: the refusal says so (not the role change's 'last owner').
+    fireEvent.click(screen.getByRole('button', { name: 'Revoke the invitation of new@quokka.dev' }));
+    expect(await screen.findByText('This invitation was already accepted or revoked: reload the page.')).toBeTruthy();
   });
 
   it('changes a role, keeps it when the API refuses, and deactivates someone', async () => {

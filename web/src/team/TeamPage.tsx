@@ -5,6 +5,7 @@ import { said, useSubmit } from '../components/useSubmit';
 import { useI18n, type MessageKey } from '../i18n';
 import {
   changeRole,
+  DEACTIVATED,
   invite,
   listInvitations,
   listMembers,
@@ -61,12 +62,18 @@ export function TeamPage() {
   };
 
   const update = (member: Member) => setMembers((current) => current && current.map((m) => (m.user_id === member.user_id ? member : m)));
-  const onRow = async (id: string, action: () => Promise<void>) => {
+  /** Run a row's action; a refusal is said in the reader's words (`conflict`: what a 409
+   * means for this action; otherwise the API's own words). */
+  const onRow = async (id: string, action: () => Promise<void>, conflict?: string) => {
     setRowError(null);
     try {
       await action();
     } catch (e) {
-      const known = said(e, { 403: ['_', t('team.notAllowed')], 409: ['_', t('team.lastOwner')] });
+      const known = said(e, {
+        [DEACTIVATED]: ['_', t('account.deactivated')],
+        403: ['_', t('team.notAllowed')],
+        ...(conflict ? { 409: ['_', conflict] as [string, string] } : {}),
+      });
       setRowError({ id, message: known instanceof Error ? known.message : t('common.error') });
     }
   };
@@ -79,7 +86,7 @@ export function TeamPage() {
     setCopied(false);
     void run(async () => {
       const out = await invite(String(data.get('email') ?? '').trim(), data.get('role') as Role).catch((e: unknown) => {
-        throw said(e, { 409: ['email', t('team.alreadyMember')], 403: ['_', t('team.notAllowed')] });
+        throw said(e, { [DEACTIVATED]: ['_', t('account.deactivated')], 409: ['email', t('team.alreadyMember')], 403: ['_', t('team.notAllowed')] });
       });
       setCreated(out);
       setInvitations((current) => [out, ...current]);
@@ -138,7 +145,10 @@ export function TeamPage() {
                   </th>
                   <td>
                     {myRole === 'owner' && m.user_id !== me?.user.user_id ? (
-                      <RoleChoice member={m} onChange={(role) => onRow(m.user_id, async () => update(await changeRole(m.user_id, role)))} />
+                      <RoleChoice
+                        member={m}
+                        onChange={(role) => onRow(m.user_id, async () => update(await changeRole(m.user_id, role)), t('team.lastOwner'))}
+                      />
                     ) : (
                       <span className="badge">{roleName(m.role)}</span>
                     )}
@@ -225,7 +235,7 @@ export function TeamPage() {
                           setInvitations((current) => current.filter((i) => i.invitation_id !== inv.invitation_id));
                           pendingHeading.current?.focus();
                           if (created?.invitation_id === inv.invitation_id) setCreated(null);
-                        })
+                        }, t('team.invitationGone'))
                       }
                     >
                       {t('team.revoke')}

@@ -3,6 +3,9 @@
 import { api, request, type TokenOut } from '../api/http';
 import { COOKIE_ONLY } from '../auth/AuthContext';
 
+/** The problem a deactivated member's still-valid token gets from member management. */
+export const DEACTIVATED = 'https://mrbill.dev/problems/account-deactivated';
+
 export const ROLES = ['owner', 'admin', 'member'] as const;
 export type Role = (typeof ROLES)[number];
 
