@@ -105,6 +105,16 @@ async def invite(
     return invitation, token
 
 
+async def pending_invitations(
+    idn: Identity, who: Principal, *, limit: int, after: tuple[datetime, uuid.UUID] | None
+) -> list[asyncpg.Record]:
+    """Who was invited and as what: for the owners and admins who manage invitations."""
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        if await _acting_role(conn, who) not in ADMIN_ROLES:
+            raise forbidden("Only owners and admins see pending invitations")
+        return await store.list_pending_invitations(conn, who.tenant_id, limit=limit, after=after)
+
+
 async def revoke_invitation(idn: Identity, who: Principal, invitation_id: uuid.UUID) -> None:
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         exists = await conn.fetchval(

@@ -259,11 +259,10 @@ async def list_invitations(
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> InvitationPage:
-    """Pending invitations of your organization."""
-    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
-        rows = await store.list_pending_invitations(
-            conn, who.tenant_id, limit=limit + 1, after=_after(cursor, "invitation_id")
-        )
+    """Owners/admins: pending invitations of your organization."""
+    rows = await members.pending_invitations(
+        idn, who, limit=limit + 1, after=_after(cursor, "invitation_id")
+    )
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]

@@ -89,6 +89,9 @@ async def test_who_may_invite(
     admin = await invite_member(owner, "admin")
     assert_problem(await _invite(identity, member, "member"), 403)
     assert_problem(await _invite(identity, admin, "admin"), 403)
+    # Who was invited, and as what, is for those who manage invitations.
+    assert_problem(await identity.get("/invitations", headers=member.auth), 403)
+    assert (await identity.get("/invitations", headers=admin.auth)).status_code == 200
     assert (await _invite(identity, admin, "member")).status_code == 201
     existing = {"email": member.email, "role": "member"}
     assert_problem(await identity.post("/invitations", json=existing, headers=owner.auth), 409)
