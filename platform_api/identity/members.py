@@ -186,20 +186,14 @@ async def delete_my_account(idn: Identity, who: Principal, password: str) -> Non
     """LGPD erasure. The last owner of a tenant with other members must hand over first."""
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         await store.lock_membership(conn, who.tenant_id)
-        await _acting_role(conn, who)  # a deactivated account is told so, not "wrong password"
+        # The role as it is now (the token's may predate a promotion or a demotion); a
+        # deactivated account is told so, not "wrong password".
+        role = await _acting_role(conn, who)
         password_hash = await store.get_password_hash(conn, who.tenant_id, who.user_id)
         ok, _ = await idn.passwords.verify(password_hash, password)
         if not ok:
             raise Problem(403, "The password is wrong")
-        me = await store.get_user(conn, who.tenant_id, who.user_id)
-        if me is None:
-            raise not_found("User")
-        # The role as it is now: the token's may predate a promotion or a demotion.
-        if (
-            me["role"] == "owner"
-            and me["status"] == "active"
-            and await store.count_active_owners(conn, who.tenant_id) <= 1
-        ):
+        if role == "owner" and await store.count_active_owners(conn, who.tenant_id) <= 1:
             if await store.count_users(conn, who.tenant_id) > 1:
                 raise Problem(409, "Make another member an owner before deleting your account")
             await store.delete_tenant(conn, who.tenant_id)
