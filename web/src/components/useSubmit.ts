@@ -19,13 +19,22 @@ export function useSubmit() {
       if (error instanceof ApiError) {
         const fields = error.fieldErrors();
         setErrors(fields);
-        setMessage(Object.keys(fields).length ? t('common.fixErrors') : error.message);
+        setMessage(summary(error, fields, t('common.fixErrors')));
       } else setMessage(t('common.error'));
     } finally {
       setBusy(false);
     }
   };
   return { errors, message, busy, run };
+}
+
+/** One line for a form about a refusal: a rule about the request as a whole (a model-level
+ * validation error, which names no field), else `fixFields` when fields are named, else the
+ * problem's detail. */
+export function summary(error: ApiError, fields: Record<string, string>, fixFields: string): string {
+  const rule = fields._?.replace(/^Value error, /, '');
+  if (rule) return rule.charAt(0).toUpperCase() + rule.slice(1);
+  return Object.keys(fields).length ? fixFields : error.message;
 }
 
 /** The API's answer in the reader's words: `known` gives, per problem type or per status

@@ -1,8 +1,10 @@
 import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { saveLink } from '../api/download';
 import { ApiError } from '../api/http';
 import { FormError, SelectField, TextField } from '../components/Field';
+import { summary } from '../components/useSubmit';
 import { useI18n, type MessageKey } from '../i18n';
-import { STATUSES } from '../pocs/api';
+import { splitList, STATUSES } from '../pocs/api';
 import {
   cancelRequest,
   createRequest,
@@ -24,22 +26,6 @@ const POLL_MAX_MS = 30_000;
 /** A progress question that takes longer than this is given up (asked again next round). */
 const ASK_WITHIN_MS = 10_000;
 const KEY_REUSED = 'https://mrbill.dev/problems/idempotency-key-reuse';
-
-const splitList = (value: FormDataEntryValue | null) =>
-  String(value ?? '')
-    .split(',')
-    .map((part) => part.trim())
-    .filter(Boolean);
-const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
-
-/** The problem's reasons: per field, and one for the form (a rule about the whole request,
- * the problem's detail when no field is named, or "fix the highlighted fields"). */
-function reasons(e: ApiError, fixFields: string): Record<string, string> {
-  const fields = e.fieldErrors();
-  const rule = fields._?.replace(/^Value error, /, '');
-  const named = Object.keys(fields).some((field) => field !== '_');
-  return { ...fields, _form: rule ? capitalized(rule) : named ? fixFields : e.message };
-}
 
 /** PDF reports and yearly videos of your POCs: ask for one, follow it, download or watch it. */
 export function ReportsPage() {
@@ -144,7 +130,7 @@ export function ReportsPage() {
     if (Object.keys(missing).length) return setErrors({ ...missing, _form: t('common.fixErrors') });
     const title = String(data.get('title') ?? '').trim();
     if (title) input.title = title;
-    const filter = { language: String(data.get('poc_language') ?? '').trim() || null, tags: splitList(data.get('tags')), status: String(data.get('status') ?? '') || null };
+    const filter = { language: String(data.get('poc_language') ?? '').trim() || null, tags: splitList(String(data.get('tags') ?? '')), status: String(data.get('status') ?? '') || null };
     if (filter.language || filter.tags.length || filter.status) input.filter = filter;
     const body = JSON.stringify(input);
     if (attempt.current?.body !== body) attempt.current = { body, key: crypto.randomUUID() };
@@ -157,7 +143,10 @@ export function ReportsPage() {
       setFlash(t(created.poc_count === 1 ? 'content.requested.one' : 'content.requested', { title: created.title, count: created.poc_count }));
     } catch (e) {
       if (e instanceof ApiError && e.problem.type === KEY_REUSED) attempt.current = null; // not ours to reuse: a new one next time
-      setErrors(e instanceof ApiError ? reasons(e, t('common.fixErrors')) : { _form: t('common.error') });
+      if (e instanceof ApiError) {
+        const fields = e.fieldErrors();
+        setErrors({ ...fields, _form: summary(e, fields, t('common.fixErrors')) });
+      } else setErrors({ _form: t('common.error') });
     } finally {
       setBusy(false);
     }
@@ -292,12 +281,7 @@ function RequestCard({
   const download = () =>
     act(async () => {
       const link = await downloadLink(r.request_id);
-      const a = document.createElement('a');
-      a.href = link.url;
-      a.download = link.filename; // same origin locally; S3's links carry the file name themselves
-      document.body.append(a);
-      a.click();
-      a.remove();
+      saveLink(link.url, link.filename);
     });
   const watch = () =>
     act(async () => {

@@ -2,6 +2,7 @@ import { EditorState } from '@codemirror/state';
 import { EditorView } from '@codemirror/view';
 import { basicSetup } from 'codemirror';
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { saveBlob } from '../api/download';
 import { useI18n, type MessageKey } from '../i18n';
 import {
   exportDojo,
@@ -102,12 +103,7 @@ export function Snapshots({ dojo, people, manager, refreshKey, onRestored }: Pro
       .catch((e: unknown) => setNotice(e instanceof Error ? e.message : String(e)));
 
   const download = async () => {
-    const blob = await exportDojo(id);
-    const link = document.createElement('a');
-    link.href = URL.createObjectURL(blob);
-    link.download = `dojo-${id}.zip`;
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+    saveBlob(await exportDojo(id), `dojo-${id}.zip`);
   };
 
   const nameOf = (uid: string | null) => people.find((p) => p.user_id === uid)?.display_name;

@@ -1,4 +1,5 @@
 // The POC service (/api/pocs) and the search service (/api/search); see contracts/openapi-*.yaml.
+import { saveBlob } from '../api/download';
 import { api, request } from '../api/http';
 import type { Facet } from '../components/Facets';
 
@@ -86,15 +87,7 @@ export function importPocs(file: File, text: string, dryRun: boolean) {
 /** Download an export through the authenticated client, then hand it to the browser. */
 export async function exportPocs(format: 'csv' | 'json'): Promise<void> {
   const response = await request(`/api/pocs/pocs/export?format=${format}&scope=mine`);
-  const blob = await response.blob();
-  const url = URL.createObjectURL(blob);
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = `pocs.${format}`;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  saveBlob(await response.blob(), `pocs.${format}`);
 }
 
 /** "a, b ,, c" → ["a", "b", "c"] */

@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { useNavigate } from 'react-router-dom';
+import { saveBlob } from '../api/download';
 import { useAuth } from '../auth/AuthContext';
 import { FormError, TextField } from '../components/Field';
 import { said, useSubmit } from '../components/useSubmit';
@@ -40,14 +41,7 @@ export function AccountPage() {
     setExportError(null);
     try {
       const { blob, filename } = await exportMyData();
-      const url = URL.createObjectURL(blob);
-      const a = document.createElement('a');
-      a.href = url;
-      a.download = filename;
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      saveBlob(blob, filename);
     } catch (e) {
       setExportError(e instanceof Error ? e.message : t('common.error'));
     }
