@@ -13,18 +13,7 @@ from platform_api.kernel.auth import Principal
 
 from . import store
 from .security import new_opaque_token, parse_opaque_token
-from .service import ADMIN_ROLES, Identity, Session, _start_session, deactivated
-
-
-async def _acting_role(conn: asyncpg.Connection, who: Principal) -> str:
-    """The caller's role as it is now, not as their access token says: a demoted owner or a
-    deactivated admin keeps a valid token for minutes, and must not keep its powers."""
-    me = await store.get_user(conn, who.tenant_id, who.user_id)
-    if me is None:
-        raise not_found("User")
-    if me["status"] != "active":
-        raise deactivated()
-    return str(me["role"])
+from .service import ADMIN_ROLES, Identity, Session, _start_session, acting_role
 
 
 async def get_user(idn: Identity, who: Principal, user_id: uuid.UUID) -> asyncpg.Record:
@@ -44,7 +33,7 @@ async def set_user_status(
         target = await store.get_user(conn, who.tenant_id, user_id)
         if target is None:
             raise not_found("User")
-        acting = await _acting_role(conn, who)
+        acting = await acting_role(conn, who)
         if acting not in ADMIN_ROLES:
             raise forbidden("Only owners and admins manage members")
         if user_id == who.user_id:
@@ -65,7 +54,7 @@ async def change_role(
         target = await store.get_user(conn, who.tenant_id, user_id)
         if target is None:
             raise not_found("User")
-        if await _acting_role(conn, who) != "owner":
+        if await acting_role(conn, who) != "owner":
             raise forbidden("Only an owner changes roles")
         if (
             target["role"] == "owner"
@@ -84,7 +73,7 @@ async def invite(
 ) -> tuple[asyncpg.Record, str]:
     token, token_hash = new_opaque_token(who.tenant_id)
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
-        acting = await _acting_role(conn, who)
+        acting = await acting_role(conn, who)
         if acting not in ADMIN_ROLES:
             raise forbidden("Only owners and admins invite members")
         if role == "admin" and acting != "owner":
@@ -110,7 +99,7 @@ async def pending_invitations(
 ) -> list[asyncpg.Record]:
     """Who was invited and as what: for the owners and admins who manage invitations."""
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
-        if await _acting_role(conn, who) not in ADMIN_ROLES:
+        if await acting_role(conn, who) not in ADMIN_ROLES:
             raise forbidden("Only owners and admins see pending invitations")
         return await store.list_pending_invitations(conn, who.tenant_id, limit=limit, after=after)
 
@@ -124,7 +113,7 @@ async def revoke_invitation(idn: Identity, who: Principal, invitation_id: uuid.U
         )
         if not exists:
             raise not_found("Invitation")
-        if await _acting_role(conn, who) not in ADMIN_ROLES:
+        if await acting_role(conn, who) not in ADMIN_ROLES:
             raise forbidden("Only owners and admins revoke invitations")
         if not await store.revoke_invitation(conn, who.tenant_id, invitation_id):
             raise Problem(409, "The invitation was already accepted or revoked")
@@ -188,7 +177,7 @@ async def delete_my_account(idn: Identity, who: Principal, password: str) -> Non
         await store.lock_membership(conn, who.tenant_id)
         # The role as it is now (the token's may predate a promotion or a demotion); a
         # deactivated account is told so, not "wrong password".
-        role = await _acting_role(conn, who)
+        role = await acting_role(conn, who)
         password_hash = await store.get_password_hash(conn, who.tenant_id, who.user_id)
         ok, _ = await idn.passwords.verify(password_hash, password)
         if not ok:

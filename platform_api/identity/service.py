@@ -64,6 +64,17 @@ def deactivated() -> Problem:
     )
 
 
+async def acting_role(conn: asyncpg.Connection, who: Principal) -> str:
+    """The caller's role as it is now, not as their access token says: a demoted owner or a
+    deactivated admin keeps a valid token for minutes, and must not keep its powers."""
+    me = await store.get_user(conn, who.tenant_id, who.user_id)
+    if me is None:
+        raise not_found("User")
+    if me["status"] != "active":
+        raise deactivated()
+    return str(me["role"])
+
+
 async def _start_session(
     idn: Identity,
     conn: asyncpg.Connection,
@@ -224,11 +235,10 @@ async def change_password(idn: Identity, who: Principal, current: str, new: str)
     """Every session of the caller's ends; the returned one, opened with the new password,
     keeps the client that changed it signed in."""
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        # A deactivated member's access token outlives the deactivation by minutes: it is told
+        # so here, and buys no new session.
+        role = await acting_role(conn, who)
         password_hash = await store.get_password_hash(conn, who.tenant_id, who.user_id)
-        if password_hash is None:  # (only active accounts have one to check)
-            if await store.get_user(conn, who.tenant_id, who.user_id) is None:
-                raise not_found("User")
-            raise deactivated()
         tenant = await store.get_tenant(conn, who.tenant_id)
         if tenant is None or tenant["status"] != "active":
             # As at log-in: a suspended organization's tokens buy no new session.
@@ -236,7 +246,7 @@ async def change_password(idn: Identity, who: Principal, current: str, new: str)
         ok, _ = await idn.passwords.verify(password_hash, current)
         if not ok:
             raise Problem(403, "The current password is wrong")
-        user = await store.update_user(
+        await store.update_user(
             conn,
             who.tenant_id,
             who.user_id,
@@ -244,9 +254,6 @@ async def change_password(idn: Identity, who: Principal, current: str, new: str)
             password_changed_at=datetime.now(UTC),
         )
         await store.revoke_user_tokens(conn, who.tenant_id, who.user_id)
-        # (A deactivated member, whose access token outlives the deactivation by minutes, got
-        # no password hash above: no new session for them.)
-        assert user is not None
         return await _start_session(
-            idn, conn, tenant_id=who.tenant_id, user_id=who.user_id, role=user["role"]
+            idn, conn, tenant_id=who.tenant_id, user_id=who.user_id, role=role
         )
