@@ -13,7 +13,7 @@ from platform_api.kernel.auth import Principal
 
 from . import store
 from .security import new_opaque_token, parse_opaque_token
-from .service import ADMIN_ROLES, Identity, Session, _start_session, acting_role
+from .service import ADMIN_ROLES, Identity, Session, _start_session, acting_role, password_attempt
 
 
 async def get_user(idn: Identity, who: Principal, user_id: uuid.UUID) -> asyncpg.Record:
@@ -173,6 +173,7 @@ async def export_my_data(idn: Identity, who: Principal) -> dict[str, Any]:
 
 async def delete_my_account(idn: Identity, who: Principal, password: str) -> None:
     """LGPD erasure. The last owner of a tenant with other members must hand over first."""
+    await password_attempt(idn, who)
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         await store.lock_membership(conn, who.tenant_id)
         # The role as it is now (the token's may predate a promotion or a demotion); a

@@ -174,7 +174,8 @@ async def change_password(
     body: PasswordChangeIn, request: Request, response: Response, who: Caller, idn: Idn
 ) -> TokenOut:
     """Change your password; every refresh token of yours is revoked, and the answer is a new
-    session for the client that changed it (its refresh token in the cookie, as at log-in)."""
+    session for the client that changed it (its refresh token in the cookie, as at log-in).
+    Password checks share the account's log-in budget: past it, 429 with Retry-After."""
     session = await service.change_password(idn, who, body.current_password, body.new_password)
     return _token_out(idn, session, request, response)
 
@@ -191,7 +192,8 @@ async def export_my_data(who: Caller, idn: Idn) -> JSONResponse:
 
 @router.post("/me/delete", status_code=204, tags=["privacy"])
 async def delete_my_account(body: AccountDeleteIn, who: Caller, idn: Idn) -> Response:
-    """LGPD: erase your account (confirm with your password)."""
+    """LGPD: erase your account (confirm with your password; checks are rate-limited as a
+    password change's are)."""
     await members.delete_my_account(idn, who, body.password)
     return Response(status_code=204)
 

@@ -231,9 +231,22 @@ async def log_out(idn: Identity, refresh_token: str | None) -> None:
             await store.revoke_family(conn, tenant_id, row["family_id"])
 
 
+async def password_attempt(idn: Identity, who: Principal) -> None:
+    """Count a check of the caller's password against the account's log-in budget: a stolen
+    access token must not buy unlimited guesses of the password behind it (a password
+    change and an account deletion each check it)."""
+    await idn.limiter.hit(
+        idn.settings.login_rate_per_account,
+        "password-check",
+        str(who.user_id),
+        detail="Too many password attempts",
+    )
+
+
 async def change_password(idn: Identity, who: Principal, current: str, new: str) -> Session:
     """Every session of the caller's ends; the returned one, opened with the new password,
     keeps the client that changed it signed in."""
+    await password_attempt(idn, who)
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         # A deactivated member's access token outlives the deactivation by minutes: it is told
         # so here, and buys no new session.

@@ -190,6 +190,28 @@ async def insert_refresh_token(
 async def lock_refresh_token(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, token_hash: bytes
 ) -> Row | None:
+    """The refresh token with its user's role and status and its tenant's status, locked for
+    rotation.
+
+    The user's row is locked first (shared), then the token's. A password change, a role
+    change and a deactivation update the user's row and then revoke the user's tokens, in
+    that order, so the two serialise without a deadlock: a refresh that got there first
+    commits its new token before they revoke (so they revoke it too); one that comes second
+    waits, and then finds its token revoked or its user changed. Locking only the token, a
+    refresh in flight during a password change inserted a token the change could not see,
+    and that session outlived the change."""
+    owner = await conn.fetchval(
+        "SELECT user_id FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2",
+        tenant_id,
+        token_hash,
+    )
+    if owner is None:
+        return None
+    await conn.execute(
+        "SELECT 1 FROM users WHERE tenant_id = $1 AND user_id = $2 FOR SHARE",
+        tenant_id,
+        owner,
+    )
     return await conn.fetchrow(
         """SELECT r.*, u.role, u.status AS user_status, t.status AS tenant_status
            FROM refresh_tokens r JOIN users u USING (tenant_id, user_id)

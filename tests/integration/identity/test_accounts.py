@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from typing import Any
+
 import httpx
 import jwt
+import pytest
 
+from platform_api.identity import store
 from platform_api.identity.app import create_app
 from platform_api.identity.settings import IdentitySettings
 from tests.harness.asgi import serve
@@ -139,6 +145,50 @@ async def test_refresh_token_with_forged_tenant_is_refused(
     forged = f"{b.tenant_id.replace('-', '')}.{secret}"
     response = await identity.post("/token/refresh", json={"refresh_token": forged})
     assert response.status_code == 401
+
+
+async def test_a_refresh_in_flight_during_a_password_change_does_not_outlive_it(
+    identity: httpx.AsyncClient, sign_up: SignUp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh that has locked its token and is about to insert the new one while the
+    password changes: the change must revoke that new token too. The refresh is held before
+    its insert until the change is revoking tokens (or a second passed, when the change
+    waits for the refresh instead, as it should)."""
+    account = await sign_up()
+    insert = store.insert_refresh_token
+    holding, revoking = asyncio.Event(), asyncio.Event()
+    revoke = store.revoke_user_tokens
+
+    async def held_insert(*args: Any, **kwargs: Any) -> Any:
+        holding.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await revoking.wait()
+        return await insert(*args, **kwargs)
+
+    async def signalled_revoke(*args: Any, **kwargs: Any) -> Any:
+        revoking.set()
+        return await revoke(*args, **kwargs)
+
+    monkeypatch.setattr(store, "insert_refresh_token", held_insert)
+    monkeypatch.setattr(store, "revoke_user_tokens", signalled_revoke)
+    refreshing = asyncio.create_task(
+        identity.post("/token/refresh", json={"refresh_token": account.refresh_token})
+    )
+    await holding.wait()
+    changed = await identity.post(
+        "/me/password",
+        json={"current_password": PASSWORD, "new_password": "another long password"},
+        headers=account.auth,
+    )
+    refreshed = await refreshing
+    monkeypatch.undo()
+    assert changed.status_code == 200, changed.text
+    assert refreshed.status_code == 200, refreshed.text
+    late = refreshed.json()["refresh_token"]
+    assert (await identity.post("/token/refresh", json={"refresh_token": late})).status_code == 401
+    kept = changed.json()["refresh_token"]
+    assert (await identity.post("/token/refresh", json={"refresh_token": kept})).status_code == 200
 
 
 async def test_logout_revokes_refresh(identity: httpx.AsyncClient, sign_up: SignUp) -> None:

@@ -110,3 +110,32 @@ async def test_limits_are_per_prefix(
     )
     async with from_address(other, "10.4.4.4") as fresh:
         assert (await _login(fresh, account.email, PASSWORD)).status_code == 200
+
+
+async def test_password_checks_behind_an_access_token_are_limited_per_account(
+    tight_settings: IdentitySettings, sign_up: SignUp
+) -> None:
+    """A stolen access token must not buy unlimited guesses of the password behind it: a
+    password change and an account deletion share one budget per account."""
+    account, bystander = await sign_up(), await sign_up()
+    async with from_address(tight_settings, "10.4.4.1") as here:
+        for attempt in range(PER_ACCOUNT):
+            path, body = (
+                ("/me/delete", {"password": "wrong-password"})
+                if attempt % 2
+                else (
+                    "/me/password",
+                    {"current_password": "wrong-password", "new_password": "a long new password"},
+                )
+            )
+            assert (await here.post(path, json=body, headers=account.auth)).status_code == 403
+        # Over budget, even the right password waits, and nothing changes.
+        right = {"current_password": PASSWORD, "new_password": "a long new password"}
+        assert_limited(await here.post("/me/password", json=right, headers=account.auth))
+        assert_limited(
+            await here.post("/me/delete", json={"password": PASSWORD}, headers=account.auth)
+        )
+        assert (await _login(here, account.email, PASSWORD)).status_code == 200
+        # Another account's budget is its own.
+        other = await here.post("/me/password", json=right, headers=bystander.auth)
+        assert other.status_code == 200, other.text
