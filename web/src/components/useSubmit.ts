@@ -19,7 +19,8 @@ export function useSubmit() {
       if (error instanceof ApiError) {
         const fields = error.fieldErrors();
         setErrors(fields);
-        setMessage(summary(error, fields, t('common.fixErrors')));
+        // Rate limits (log-in, sign-up, password checks) say when to try again.
+        setMessage(error.status === 429 ? t('common.tooManyAttempts') : summary(error, fields, t('common.fixErrors')));
       } else setMessage(t('common.error'));
     } finally {
       setBusy(false);

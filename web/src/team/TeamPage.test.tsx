@@ -166,9 +166,16 @@ describe('TeamPage', () => {
 describe('AccountPage', () => {
   it('changes the password and carries on with the session it brings', async () => {
     const me = person(1, 'owner');
-    let wrong = true;
+    let answer: 'wrong' | 'limited' | 'ok' = 'wrong';
     const fetch = stubApi(me, [], (url) => {
-      if (url.pathname === '/api/identity/me/password') return wrong ? problem(403, 'The current password is wrong') : json({ ...tokens, access_token: 'd.e.f' });
+      if (url.pathname !== '/api/identity/me/password') return undefined;
+      if (answer === 'wrong') return problem(403, 'The current password is wrong');
+      if (answer === 'limited')
+        return new Response(JSON.stringify({ title: 'Too Many Requests', status: 429, detail: 'Too many password attempts' }), {
+          status: 429,
+          headers: { 'content-type': 'application/problem+json', 'retry-after': '42' },
+        });
+      return json({ ...tokens, access_token: 'd.e.f' });
     });
     renderAt('/account');
     fireEvent.change(await screen.findByLabelText('Current password'), { target: { value: 'old-password-1' } });
@@ -176,7 +183,10 @@ describe('AccountPage', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Change the password' }));
     expect(await screen.findByText('This is not your current password.')).toBeTruthy();
     expect(screen.getByLabelText('Current password').getAttribute('aria-invalid')).toBe('true');
-    wrong = false;
+    answer = 'limited'; // password checks share the log-in budget
+    fireEvent.click(screen.getByRole('button', { name: 'Change the password' }));
+    expect(await screen.findByText('Too many attempts: wait a minute and try again.')).toBeTruthy();
+    answer = 'ok';
     fireEvent.click(screen.getByRole('button', { name: 'Change the password' }));
     expect(await screen.findByText('Password changed. Your sessions on other devices end within 15 minutes.')).toBeTruthy();
     expect(sent(fetch, 'POST', '/api/identity/me/password')[1]).toEqual({ current_password: 'old-password-1', new_password: 'new-password-22' });
