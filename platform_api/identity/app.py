@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import asyncpg
 from fastapi import FastAPI
 
 from platform_api.kernel import KeySet, TokenVerifier, create_pool, create_service_app
 from platform_api.kernel.db import close_pool
+from platform_api.kernel.events import Publisher, create_publisher
+from platform_api.kernel.outbox import OutboxRelay
 from platform_api.kernel.ratelimit import RateLimiter
+from platform_api.kernel.tasks import stop
 
 from .routes import router
 from .security import Passwords, TokenSigner
@@ -25,9 +29,13 @@ Refresh tokens rotate on every use; presenting a used one revokes the whole logi
 
 
 def create_app(
-    settings: IdentitySettings | None = None, *, pool: asyncpg.Pool | None = None
+    settings: IdentitySettings | None = None,
+    *,
+    pool: asyncpg.Pool | None = None,
+    publisher: Publisher | None = None,
 ) -> FastAPI:
-    """Build the identity app. Tests pass ``settings`` (and may pass a ``pool``)."""
+    """Build the identity app. Tests pass ``settings`` (and may pass a ``pool`` and the
+    ``publisher`` its outbox relay hands events to)."""
     settings = settings or IdentitySettings()
     signer = TokenSigner(settings)
 
@@ -46,12 +54,21 @@ def create_app(
             limiter=RateLimiter(settings.redis_url, prefix=settings.rate_limit_prefix),
             digest_key=digest_key.encode(),
         )
-        try:
-            yield
-        finally:
-            await app.state.identity.limiter.aclose()
-            if own_pool:
-                await close_pool(db)
+        async with AsyncExitStack() as opened:
+            app.state.relay = None
+            if settings.run_relay and settings.migrations_database_url:
+                app.state.relay = await _start_relay(settings, publisher, opened)
+            try:
+                yield
+            finally:
+                await app.state.identity.limiter.aclose()
+                if own_pool:
+                    await close_pool(db)
+
+    def liveness(app: FastAPI) -> None:
+        relay: asyncio.Task[None] | None = app.state.relay
+        if relay is not None and relay.done():
+            raise RuntimeError("the outbox relay has stopped")
 
     async def readiness(app: FastAPI) -> None:
         idn: Identity = app.state.identity
@@ -65,6 +82,7 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         readiness=readiness,
+        liveness=liveness,
     )
     # The identity service verifies its own tokens with its own public keys (no HTTP hop).
     app.state.verifier = TokenVerifier(
@@ -74,3 +92,17 @@ def create_app(
     )
     app.include_router(router)
     return app
+
+
+async def _start_relay(
+    settings: IdentitySettings, publisher: Publisher | None, opened: AsyncExitStack
+) -> asyncio.Task[None]:
+    """Relay the outbox (as the owner role) until the app stops; ``opened`` closes it all."""
+    owner = await create_pool(settings.migrations_database_url, min_size=1, max_size=2)
+    opened.push_async_callback(close_pool, owner)
+    if publisher is None:
+        publisher = await create_publisher(settings.bus_config())
+        opened.push_async_callback(publisher.aclose)
+    task = asyncio.create_task(OutboxRelay(owner, publisher).run(), name="identity-relay")
+    opened.push_async_callback(stop, task)
+    return task

@@ -10,6 +10,8 @@ import asyncpg
 
 from platform_api.kernel import Problem, forbidden, not_found, tenant_transaction
 from platform_api.kernel.auth import Principal
+from platform_api.kernel.erasure import tenant_deleted, user_deleted
+from platform_api.kernel.outbox import enqueue
 
 from . import store
 from .security import new_opaque_token, parse_opaque_token
@@ -187,5 +189,9 @@ async def delete_my_account(idn: Identity, who: Principal, password: str) -> Non
             if await store.count_users(conn, who.tenant_id) > 1:
                 raise Problem(409, "Make another member an owner before deleting your account")
             await store.delete_tenant(conn, who.tenant_id)
+            # Every other service erases the organization (the outbox row is not the
+            # tenant's child: it stays to be relayed).
+            await enqueue(conn, [tenant_deleted(who.tenant_id)])
             return
         await store.delete_user(conn, who.tenant_id, who.user_id)
+        await enqueue(conn, [user_deleted(who.tenant_id, who.user_id)])

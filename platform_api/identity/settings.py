@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from platform_api.kernel.settings import ServiceSettings
+from platform_api.kernel.events import EventBusSettings
 
 
-class IdentitySettings(ServiceSettings):
+class IdentitySettings(EventBusSettings):
     model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", frozen=True)
 
     service_name: str = "identity"
@@ -18,6 +18,9 @@ class IdentitySettings(ServiceSettings):
     # (two tabs, a reload mid-refresh), not a replay: no family revocation. 0 turns it off.
     refresh_reuse_grace_seconds: int = Field(default=20, ge=0, le=120)
     invitation_ttl_days: int = Field(default=7, ge=1, le=60)
+    # Publish the outbox (deletions other services must erase) from this process; it connects
+    # as the owner role (``migrations_database_url``). Off where a separate relay runs.
+    run_relay: bool = True
     # Ed25519 private key (PEM). Development and tests may leave it empty: a throwaway key is made.
     jwt_private_key: SecretStr = SecretStr("")
     jwt_private_key_file: str = ""

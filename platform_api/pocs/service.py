@@ -293,3 +293,26 @@ async def purge_expired(owner_pool: asyncpg.Pool, retention: timedelta, *, batch
         total += len(purged)
         if len(purged) < batch:
             return total
+
+
+@dataclass(frozen=True)
+class PocsEraser:
+    """What the POC service erases when identity deletes an organization or an account.
+
+    An organization: every POC and every event still waiting to leave. A member: the POCs
+    only they could reach (private ones, and what is in their trash), each with a
+    ``poc.purged`` so that search forgets them too. POCs they shared with the organization
+    stay: they are the organization's work, not the member's personal data; they keep the
+    departed member's id, which no longer names anyone.
+    """
+
+    pool: asyncpg.Pool
+
+    async def erase_tenant(self, tenant_id: uuid.UUID) -> None:
+        async with tenant_transaction(self.pool, tenant_id) as conn:
+            await store.erase_tenant(conn, tenant_id)
+
+    async def erase_user(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        async with tenant_transaction(self.pool, tenant_id) as conn:
+            erased = await store.erase_member_pocs(conn, tenant_id, user_id)
+            await enqueue(conn, [poc_event("poc.purged", row) for row in erased])

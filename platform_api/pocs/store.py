@@ -218,3 +218,26 @@ async def purge_expired(conn: asyncpg.Connection, *, retention: timedelta, batch
         retention,
         batch,
     )
+
+
+async def erase_tenant(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> int:
+    """Delete every POC of the transaction's tenant (tags and frameworks go with them) and
+    its outbox rows (their POC snapshots too); return how many POCs."""
+    deleted = await conn.fetch("DELETE FROM pocs WHERE tenant_id = $1 RETURNING poc_id", tenant_id)
+    await conn.execute("DELETE FROM outbox WHERE tenant_id = $1", tenant_id)
+    return len(deleted)
+
+
+async def erase_member_pocs(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> list[Row]:
+    """Delete the POCs of a departed member that nobody else can reach: private ones and
+    those in the trash. Returns them as ``purge_expired`` does, for their events."""
+    return await conn.fetch(
+        """DELETE FROM pocs
+           WHERE tenant_id = $1 AND user_id = $2
+             AND (visibility = 'private' OR deleted_at IS NOT NULL)
+           RETURNING poc_id, tenant_id, user_id AS owner_id, version""",
+        tenant_id,
+        user_id,
+    )

@@ -1,4 +1,5 @@
-"""The POC service's background process: relays the outbox to the bus and purges the trash.
+"""The POC service's background process: relays the outbox to the bus, purges the trash, and
+erases what identity deletes (``platform_api.kernel.erasure``).
 
 Run as ``python -m platform_api.pocs.worker``. It connects as the database owner
 (``POCS_MIGRATIONS_DATABASE_URL``), the one role whose policies let it read every tenant's
@@ -17,12 +18,13 @@ import structlog
 
 from platform_api.kernel import create_pool
 from platform_api.kernel.db import close_pool
-from platform_api.kernel.events import create_publisher
+from platform_api.kernel.erasure import run_erasure
+from platform_api.kernel.events import InMemoryBus, create_publisher
 from platform_api.kernel.logging import configure_logging
 from platform_api.kernel.outbox import OutboxRelay
 from platform_api.kernel.tasks import stop
 
-from .service import purge_expired
+from .service import PocsEraser, purge_expired
 from .settings import PocsSettings
 
 _log = structlog.get_logger("pocs.worker")
@@ -40,8 +42,11 @@ async def purge_forever(pool: object, retention: timedelta) -> None:
         await asyncio.sleep(PURGE_EVERY_SECONDS)
 
 
-async def main(settings: PocsSettings | None = None) -> None:
-    """Relay and purge until SIGINT/SIGTERM."""
+async def main(
+    settings: PocsSettings | None = None, *, erasures: InMemoryBus | None = None
+) -> None:
+    """Relay, purge and erase until SIGINT/SIGTERM (tests may hand the identity events in
+    through ``erasures``)."""
     settings = settings or PocsSettings()
     configure_logging(f"{settings.service_name}-worker", settings.log_level)
     dsn = settings.migrations_database_url or settings.database_url
@@ -59,6 +64,11 @@ async def main(settings: PocsSettings | None = None) -> None:
                 group.create_task(relay.run()),
                 group.create_task(
                     purge_forever(pool, timedelta(days=settings.trash_retention_days))
+                ),
+                group.create_task(
+                    run_erasure(
+                        PocsEraser(pool), settings, group=settings.service_name, memory=erasures
+                    )
                 ),
             ]
             await stopping.wait()

@@ -1,6 +1,7 @@
 """The index's event consumer: receive a batch, apply it, acknowledge it; forever.
 
-It consumes the ``poc`` and ``dojo`` topics. It runs inside the search API process by
+It consumes the ``poc`` and ``dojo`` topics, and ``identity`` for erasures (an organization
+deleted: its documents leave the index, and its late events are ignored). It runs inside the search API process by
 default (tantivy has one writer per index). With OpenSearch it may run as its own
 processes, any number of them: ``python -m platform_api.search.consumer`` (versions make
 concurrent consumers safe).
@@ -31,7 +32,7 @@ from .service import Search, apply_events
 from .settings import SearchSettings
 
 _log = structlog.get_logger("search.consumer")
-TOPICS = ("poc", "dojo")
+TOPICS = ("poc", "dojo", "identity")
 BACKLOG_EVERY_SECONDS = 5.0
 
 

@@ -186,6 +186,9 @@ class SearchIndex(Protocol):
     async def versions(self, tenant_id: uuid.UUID) -> dict[uuid.UUID, int]:
         """Every indexed POC of the tenant with its version (for rebuilds)."""
 
+    async def drop_tenant(self, tenant_id: uuid.UUID) -> None:
+        """Remove every POC of the tenant (an organization deleted: erasure)."""
+
     async def ping(self) -> None: ...
 
     async def aclose(self) -> None: ...

@@ -160,6 +160,9 @@ class DojoIndex(Protocol):
     async def versions(self, tenant_id: uuid.UUID) -> dict[uuid.UUID, int]:
         """Every indexed dojo of the tenant with its version (for rebuilds)."""
 
+    async def drop_tenant(self, tenant_id: uuid.UUID) -> None:
+        """Remove every dojo of the tenant (an organization deleted: erasure)."""
+
     async def ping(self) -> None: ...
 
     async def aclose(self) -> None: ...

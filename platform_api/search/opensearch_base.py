@@ -224,6 +224,15 @@ class OpenSearchAdapter(Generic[D, R, Q]):
                 return found
             after = hits[-1]["sort"]
 
+    async def drop_tenant(self, tenant_id: uuid.UUID) -> None:
+        await self._client.delete_by_query(
+            index=self.index,
+            body={"query": {"term": {"tenant_id": str(tenant_id)}}},
+            routing=str(tenant_id),
+            refresh=True,
+            conflicts="proceed",
+        )
+
     async def ping(self) -> None:
         if not await self._client.ping():
             raise ConnectionError("OpenSearch is not reachable")

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as PromCounter
 
 from platform_api.kernel import Problem, tenant_transaction
+from platform_api.kernel.erasure import TENANT_DELETED
 from platform_api.kernel.events import Event
 
 from . import store
@@ -130,8 +131,14 @@ async def apply_events(search: Search, events: Sequence[Event]) -> Counter[str]:
     from .dead_letters import park
 
     outcomes: Counter[str] = Counter()
+    for event in events:
+        if event.type == TENANT_DELETED:
+            await erase_tenant(search, event.tenant_id)
+            outcomes["erased"] += 1
     latest: dict[tuple[str, uuid.UUID, uuid.UUID], Item] = {}
     for event in events:
+        if event.type == TENANT_DELETED:
+            continue
         try:
             parsed = _parse(event)
         except ValueError as exc:
@@ -153,8 +160,13 @@ async def apply_events(search: Search, events: Sequence[Event]) -> Counter[str]:
     for (kind, tenant_id, _), item in latest.items():
         groups.setdefault((tenant_id, kind), []).append(item)
     async with search.write_lock:
+        async with search.pool.acquire() as conn:
+            erased = await store.erased_tenants(conn, {tenant for tenant, _ in groups})
         fresh: dict[tuple[uuid.UUID, str], list[Item]] = {}
         for (tenant_id, kind), items in groups.items():
+            if tenant_id in erased:  # late news of an organization that is gone
+                outcomes["ignored"] += len(items)
+                continue
             async with tenant_transaction(search.pool, tenant_id) as conn:
                 stored = await store.versions(conn, kind, [e.aggregate_id for e, _ in items])
             for event, change in items:
@@ -182,6 +194,20 @@ async def apply_events(search: Search, events: Sequence[Event]) -> Counter[str]:
     applied = [e for items in fresh.values() for e, _ in items]
     _observe(search, applied, outcomes)
     return outcomes
+
+
+async def erase_tenant(search: Search, tenant_id: uuid.UUID) -> None:
+    """Remove an erased organization's POCs and dojos from the index, and its bookkeeping.
+
+    The index goes first: a crash in between leaves the event to be redelivered, and both
+    steps are idempotent. A deleted member needs nothing here: the POC service erases what
+    only they could reach, with the usual removal events.
+    """
+    async with search.write_lock:
+        await search.index.drop_tenant(tenant_id)
+        await search.dojo_index.drop_tenant(tenant_id)
+        async with tenant_transaction(search.pool, tenant_id) as conn:
+            await store.erase_tenant(conn, tenant_id)
 
 
 def _observe(search: Search, applied: list[Event], outcomes: Counter[str]) -> None:

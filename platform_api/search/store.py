@@ -107,3 +107,24 @@ async def parked(conn: asyncpg.Connection, limit: int = 1000) -> list[asyncpg.Re
 
 async def unpark(conn: asyncpg.Connection, event_id: uuid.UUID) -> None:
     await conn.execute("DELETE FROM dead_letters WHERE event_id = $1", event_id)
+
+
+async def erase_tenant(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> None:
+    """Forget the transaction's tenant (versions, dead letters: their events carry its data)
+    and remember that it was erased, so that its late events index nothing again."""
+    await conn.execute("DELETE FROM index_versions WHERE tenant_id = $1", tenant_id)
+    await conn.execute("DELETE FROM dead_letters WHERE tenant_id = $1", tenant_id)
+    await conn.execute("DELETE FROM known_tenants WHERE tenant_id = $1", tenant_id)
+    await conn.execute(
+        "INSERT INTO erased_tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", tenant_id
+    )
+
+
+async def erased_tenants(
+    conn: asyncpg.Connection, tenant_ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of ``tenant_ids`` were erased."""
+    rows = await conn.fetch(
+        "SELECT tenant_id FROM erased_tenants WHERE tenant_id = ANY($1::uuid[])", list(tenant_ids)
+    )
+    return {r["tenant_id"] for r in rows}

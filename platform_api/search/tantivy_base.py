@@ -169,6 +169,19 @@ class TantivyAdapter(Generic[D, R, Q]):
                 raise
             self._index.reload()
 
+    async def drop_tenant(self, tenant_id: uuid.UUID) -> None:
+        await asyncio.to_thread(self._drop_tenant, tenant_id)
+
+    def _drop_tenant(self, tenant_id: uuid.UUID) -> None:
+        with self._lock:
+            try:
+                self._writer.delete_documents_by_term("tenant_id", str(tenant_id))
+                self._writer.commit()
+            except BaseException:
+                self._writer.rollback()
+                raise
+            self._index.reload()
+
     # --- queries --------------------------------------------------------------------------
 
     async def search(self, query: Q) -> SearchPage[D]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,8 +14,13 @@ import httpx
 import pytest
 
 from platform_api.identity import store
+from platform_api.identity.app import create_app
+from platform_api.identity.settings import IdentitySettings
+from platform_api.kernel.events import InMemoryBus
 from platform_api.kernel.provision import ServiceDatabase
+from tests.harness.asgi import serve
 from tests.harness.pagination import follow_pages, malformed_cursors
+from tests.harness.polling import eventually
 
 from .conftest import PASSWORD, Account, SignUp
 
@@ -234,8 +240,46 @@ async def test_account_deletion(
             assert await conn.fetchval("SELECT count(*) FROM invitations") == 0
         left = "SELECT count(*) FROM login_directory WHERE tenant_id = $1"
         assert await conn.fetchval(left, uuid.UUID(owner.tenant_id)) == 0
+        # Each deletion left one event in the outbox, for the other services to erase: the
+        # departed members, then the organization.
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", owner.tenant_id)
+            rows = await conn.fetch("SELECT type, body FROM outbox ORDER BY id")
     finally:
         await conn.close()
+    bodies = [json.loads(r["body"]) for r in rows]  # (a bare connection: jsonb as text)
+    assert [(r["type"], b["aggregate_id"]) for r, b in zip(rows, bodies, strict=True)] == [
+        ("identity.user.deleted", member.user_id),
+        ("identity.user.deleted", other.user_id),
+        ("identity.tenant.deleted", owner.tenant_id),
+    ]
+    assert {b["tenant_id"] for b in bodies} == {owner.tenant_id}
+
+
+async def test_the_relay_publishes_deletions(
+    identity_settings: IdentitySettings, identity_db: ServiceDatabase, sign_up: SignUp
+) -> None:
+    """With its owner's DSN, the identity process relays its outbox to the bus."""
+    bus = InMemoryBus(topics=["identity"])
+    settings = identity_settings.model_copy(
+        update={"migrations_database_url": identity_db.owner_dsn}
+    )
+    owner = await sign_up()
+    async with serve(create_app(settings, publisher=bus)) as relaying:
+        assert (await _delete_me(relaying, owner)).status_code == 204
+        deliveries = await eventually(
+            lambda: bus.receive(max_messages=1000, wait_seconds=0.2),
+            lambda got: any(d.event.tenant_id == uuid.UUID(owner.tenant_id) for d in got),
+            what="the deletion relayed",
+        )
+    mine = [d.event for d in deliveries if d.event.tenant_id == uuid.UUID(owner.tenant_id)]
+    assert [(e.type, e.aggregate_id, e.payload) for e in mine] == [
+        (
+            "identity.tenant.deleted",
+            uuid.UUID(owner.tenant_id),
+            {"tenant_id": owner.tenant_id},
+        )
+    ]
 
 
 async def test_a_stale_token_carries_no_lost_powers(

@@ -45,7 +45,7 @@ def search_settings(search_db: ServiceDatabase) -> SearchSettings:
 
 @pytest.fixture(scope="session")
 def bus() -> InMemoryBus:
-    return InMemoryBus(topics=["poc", "dojo"], redeliver_after=5)
+    return InMemoryBus(topics=["poc", "dojo", "identity"], redeliver_after=5)
 
 
 @pytest.fixture(scope="session")

@@ -135,6 +135,12 @@ async def test_contract(index: DojoIndex) -> None:
     )
     await index.apply([left], [])
     assert "Secret refactoring" not in await names(GUEST)
+    # An erased organization leaves nothing; another keeps everything.
+    other = CORPUS[-1].tenant_id
+    await index.drop_tenant(T)
+    assert await index.versions(T) == {}
+    assert (await index.search(DojoQuery(T, OTHER))).hits == []
+    assert await index.versions(other) == {CORPUS[-1].dojo_id: CORPUS[-1].version}
 
 
 async def test_disk_index_survives_a_restart(tmp_path: Path) -> None:

@@ -120,6 +120,12 @@ async def test_contract(index: SearchIndex) -> None:
     await index.apply([renamed], [Removal(T, CORPUS[1].poc_id, 2)])
     assert await names(sort="name") == ["Go pipeline", "Rust ray tracer"]
     assert (await index.versions(T))[CORPUS[0].poc_id] == 2
+    # An erased organization leaves nothing; another keeps everything.
+    other = CORPUS[4].tenant_id
+    await index.drop_tenant(T)
+    assert await index.versions(T) == {}
+    assert (await index.search(SearchQuery(T, OWNER))).hits == []
+    assert await index.versions(other) == {CORPUS[4].poc_id: 1}
 
 
 async def test_disk_index_survives_a_restart(tmp_path: Path) -> None:

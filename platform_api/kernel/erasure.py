@@ -1,0 +1,192 @@
+"""Erasure on request (LGPD, art. 18, VI): when an organization or an account is deleted,
+every service erases what it holds of it.
+
+Identity writes ``identity.tenant.deleted`` or ``identity.user.deleted`` to its outbox in the
+transaction that deletes the tenant or the user, and its relay publishes them on the
+``identity`` topic. Each service that holds tenant data runs an :class:`ErasureConsumer` in a
+consumer group of its own, with an :class:`Eraser` that knows its tables and files.
+
+Erasing is idempotent (an event may arrive twice, and a failed one comes back), and an event
+that fails is never dropped: erasure is an obligation, so it is retried until it works, and
+logged each time it does not. What a service keeps about a departed member (as opposed to a
+deleted organization) is its own decision, documented on its eraser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from typing import Protocol
+
+import structlog
+
+from .events import (
+    Consumer,
+    Delivery,
+    Event,
+    EventBusSettings,
+    InMemoryBus,
+    create_consumer,
+    new_event,
+)
+from .tasks import stop
+
+_log = structlog.get_logger("erasure")
+TOPIC = "identity"
+TENANT_DELETED = "identity.tenant.deleted"
+USER_DELETED = "identity.user.deleted"
+# Terminal facts, one per tenant or user: nothing follows them to be ordered against.
+VERSION = 1
+
+
+def tenant_deleted(tenant_id: uuid.UUID) -> Event:
+    """The organization ``tenant_id`` and everything in it are to be erased."""
+    return new_event(
+        TENANT_DELETED,
+        tenant_id=tenant_id,
+        aggregate_id=tenant_id,
+        version=VERSION,
+        payload={"tenant_id": str(tenant_id)},
+    )
+
+
+def user_deleted(tenant_id: uuid.UUID, user_id: uuid.UUID) -> Event:
+    """The account ``user_id`` left the organization ``tenant_id`` for good."""
+    return new_event(
+        USER_DELETED,
+        tenant_id=tenant_id,
+        aggregate_id=user_id,
+        version=VERSION,
+        payload={"user_id": str(user_id)},
+    )
+
+
+class Eraser(Protocol):
+    """A service's erasure; both calls must be idempotent."""
+
+    async def erase_tenant(self, tenant_id: uuid.UUID) -> None: ...
+
+    async def erase_user(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None: ...
+
+
+async def open_consumer(
+    settings: EventBusSettings, *, group: str, memory: InMemoryBus | None = None
+) -> Consumer:
+    """This process's member of ``group`` on the ``identity`` topic (on AWS: the service's
+    queue, which the identity topic must be subscribed to)."""
+    return await create_consumer(
+        settings.bus_config(),
+        topics=(TOPIC,),
+        group=group,
+        name=f"{socket.gethostname()}-{os.getpid()}",
+        memory=memory,
+    )
+
+
+class ErasureConsumer:
+    """Receives identity events and hands deletions to an :class:`Eraser`; forever.
+
+    Each event is acknowledged once its erasure is done; one that fails stays
+    unacknowledged and comes back (Redis: claimed again after 30 s; SQS: after its
+    visibility timeout). Other event types on the topic are acknowledged and ignored.
+    """
+
+    def __init__(
+        self,
+        eraser: Eraser,
+        consumer: Consumer,
+        *,
+        service: str,
+        batch: int = 10,
+        wait_seconds: float = 1.0,
+    ) -> None:
+        self.eraser = eraser
+        self.consumer = consumer
+        self.service = service
+        self.batch = batch
+        self.wait_seconds = wait_seconds
+        self._stopping = asyncio.Event()
+
+    async def handle(self, event: Event) -> bool:
+        """Erase what ``event`` asks for; False when it asks for nothing this side does."""
+        if event.type == TENANT_DELETED:
+            await self.eraser.erase_tenant(event.tenant_id)
+        elif event.type == USER_DELETED:
+            await self.eraser.erase_user(event.tenant_id, event.aggregate_id)
+        else:
+            return False
+        _log.info(
+            "erased",
+            service=self.service,
+            event_type=event.type,
+            tenant_id=str(event.tenant_id),
+            subject=str(event.aggregate_id),
+        )
+        return True
+
+    async def run_once(self) -> int:
+        """Handle one batch; return how many events were done (acknowledged)."""
+        deliveries = await self.consumer.receive(
+            max_messages=self.batch, wait_seconds=self.wait_seconds
+        )
+        done: list[Delivery] = []
+        for delivery in deliveries:
+            try:
+                await self.handle(delivery.event)
+            except Exception as exc:  # comes back; an erasure is never given up
+                _log.error(
+                    "erasure_failed",
+                    service=self.service,
+                    event_id=str(delivery.event.id),
+                    event_type=delivery.event.type,
+                    attempts=delivery.attempts,
+                    error=repr(exc),
+                )
+            else:
+                done.append(delivery)
+        if done:
+            await self.consumer.ack(done)
+        return len(done)
+
+    def stop(self) -> None:
+        """Finish the current batch and return from :meth:`run`."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Consume until :meth:`stop`; a bus that is away is retried with backoff."""
+        backoff = 0.5
+        while not self._stopping.is_set():
+            try:
+                await self.run_once()
+                backoff = 0.5
+            except Exception:
+                _log.exception("erasure_consume_failed", service=self.service, retry_in=backoff)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(backoff):
+                        await self._stopping.wait()
+                backoff = min(backoff * 2, 30.0)
+
+
+async def run_erasure(
+    eraser: Eraser,
+    settings: EventBusSettings,
+    *,
+    group: str,
+    memory: InMemoryBus | None = None,
+) -> None:
+    """Open a consumer and erase until cancelled (a service's background task)."""
+    consumer = await open_consumer(settings, group=group, memory=memory)
+    worker = ErasureConsumer(eraser, consumer, service=group)
+    task = asyncio.create_task(worker.run(), name=f"{group}-erasure")
+    try:
+        await asyncio.shield(task)
+    finally:
+        worker.stop()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(worker.wait_seconds + 5):
+                await asyncio.wait({task})
+        await stop(task)
+        await consumer.aclose()
