@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from platform_api.kernel.db import close_pool, create_pool
+from platform_api.kernel.erasure import run_erasure
 from platform_api.kernel.logging import configure_logging
 from platform_api.kernel.tasks import stop
 from rooms import (
@@ -34,13 +35,16 @@ from rooms import (
     S3SnapshotStore,
     ShardedRedisBus,
     SnapshotMissing,
+    TenantErased,
     UpdateLog,
     new_node_id,
 )
+from rooms.ports import ORGANIZATION_GONE_REASON
 
 from . import connection, internal
 from .codes import SERVICE_RESTART
 from .deadlines import Deadlines
+from .erasure import CollabEraser
 from .errors import STORAGE_ERRORS, problem
 from .peer import Outbox
 from .settings import CollabSettings
@@ -83,6 +87,8 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return problem(
             exc.status, exc.reason if text in ("", f"{exc.status}: {exc.reason}") else text
         )
+    except TenantErased:
+        return problem(410, ORGANIZATION_GONE_REASON)
     except SnapshotMissing as exc:
         _log.error("snapshot_missing", path=request.path, error=repr(exc))
         return problem(500, f"the room's stored state is damaged: {exc}")
@@ -178,9 +184,17 @@ def create_app(
             if node_bus is not None:
                 app[BUS] = node_bus
             maintenance = asyncio.create_task(manager.maintain_forever(), name="room-maintenance")
+            erasure = None
+            if settings.event_bus != "off" and isinstance(log, PostgresUpdateLog):
+                erasure = asyncio.create_task(
+                    run_erasure(CollabEraser(log, manager), settings.bus_config(), group="collab"),
+                    name="collab-erasure",
+                )
             try:
                 yield
             finally:
+                if erasure is not None:
+                    await stop(erasure)
                 await stop(maintenance)
                 await _compact_for_shutdown(manager, settings.drain_seconds)
 

@@ -18,12 +18,15 @@ from rooms import (
     RoomId,
     RoomManager,
     RoomMetrics,
+    TenantErased,
     change_since,
 )
+from rooms.ports import ORGANIZATION_GONE_REASON
 
 from .codes import (
     DOCUMENT_TOO_LARGE,
     INTERNAL_ERROR,
+    ORGANIZATION_GONE,
     POLICY_VIOLATION,
     SERVICE_RESTART,
     TICKET_INVALID,
@@ -219,6 +222,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
             await peer.wait_closed(within=2.0)
     except Reject as reject:
         await _refuse(ws, peer, metrics, reject.code, reject.reason)
+    except TenantErased:
+        await _refuse(ws, peer, metrics, ORGANIZATION_GONE, ORGANIZATION_GONE_REASON)
     except Exception as exc:  # Redis or the database failing while the peer joins
         _log.error("join_failed", room=request.match_info["room"], error=repr(exc))
         await _refuse(ws, peer, metrics, INTERNAL_ERROR, "server unavailable: reconnect later")
@@ -296,6 +301,9 @@ async def _on_update(
         peer.kick(DOCUMENT_TOO_LARGE, str(exc))
     except AwarenessLimit as exc:
         peer.kick(POLICY_VIOLATION, str(exc))
+    except TenantErased:
+        room.broken = True  # in memory only: nobody may read it any more
+        peer.kick(ORGANIZATION_GONE, ORGANIZATION_GONE_REASON)
     except STORAGE_ERRORS as exc:
         _log.error("update_not_persisted", room=room.id.key, error=repr(exc))
         peer.kick(INTERNAL_ERROR, "storage unavailable: reconnect to resync")

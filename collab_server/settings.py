@@ -9,9 +9,12 @@ URL stays the one the provider hands out and every Redis tool reads.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from platform_api.kernel.events import BusConfig
 from rooms.ports import CLOCK_SKEW_SECONDS
 
 
@@ -84,6 +87,15 @@ class CollabSettings(BaseSettings):
     presence_keepalive_seconds: float = Field(default=10.0, ge=1)
     presence_ttl_seconds: float = Field(default=35.0, ge=3)
 
+    # Erasure (LGPD): the nodes consume identity's deletions (platform_api.kernel.erasure)
+    # and erase an organization's rooms. "redis": the streams on COLLAB_REDIS_URL (a single
+    # server); "aws": the SQS queue COLLAB_EVENT_QUEUE_URL, subscribed to the identity topic.
+    event_bus: Literal["off", "redis", "aws"] = "off"
+    event_stream_prefix: str = "mrbill:events"
+    event_queue_url: str = ""
+    aws_endpoint_url: str = ""
+    aws_region: str = "sa-east-1"
+
     @model_validator(mode="after")
     def _production(self) -> CollabSettings:
         if self.presence_ttl_seconds < 3 * self.presence_keepalive_seconds:
@@ -93,7 +105,23 @@ class CollabSettings(BaseSettings):
                 raise ValueError("production needs COLLAB_DATABASE_URL and COLLAB_REDIS_URL")
             if not (self.ticket_public_key or self.ticket_public_key_file or self.ticket_jwks_url):
                 raise ValueError("production needs COLLAB_TICKET_PUBLIC_KEY or _JWKS_URL")
+            if self.event_bus == "off":
+                raise ValueError("production needs COLLAB_EVENT_BUS (erasure of deleted tenants)")
+        if self.event_bus == "redis" and (not self.redis_url or self.redis_cluster):
+            raise ValueError("COLLAB_EVENT_BUS=redis needs COLLAB_REDIS_URL of a single server")
+        if self.event_bus != "off" and not self.database_url:
+            raise ValueError("COLLAB_EVENT_BUS needs COLLAB_DATABASE_URL (what it erases)")
         return self
+
+    def bus_config(self) -> BusConfig:
+        return BusConfig(
+            kind="aws" if self.event_bus == "aws" else "redis",
+            redis_url=self.redis_url,
+            stream_prefix=self.event_stream_prefix,
+            queue_url=self.event_queue_url,
+            aws_endpoint_url=self.aws_endpoint_url or None,
+            aws_region=self.aws_region,
+        )
 
     def ticket_key_pem(self) -> str:
         if self.ticket_public_key or not self.ticket_public_key_file:

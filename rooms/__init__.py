@@ -15,6 +15,7 @@ from .ports import (
     SnapshotMissing,
     SnapshotStore,
     StoredState,
+    TenantErased,
     UpdateLog,
     change_since,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "SnapshotMissing",
     "SnapshotStore",
     "StoredState",
+    "TenantErased",
     "UpdateLog",
     "change_since",
     "channel",

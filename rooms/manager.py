@@ -14,7 +14,14 @@ from .ids import RoomId
 from .memory import MemoryAccessLedger
 from .metrics import RoomMetrics
 from .peer import Peer
-from .ports import AccessLedger, FanoutBus, UpdateLog
+from .ports import (
+    ORGANIZATION_GONE,
+    ORGANIZATION_GONE_REASON,
+    AccessLedger,
+    FanoutBus,
+    TenantErased,
+    UpdateLog,
+)
 from .room import Room, RoomLimits
 
 _log = structlog.get_logger("rooms")
@@ -138,6 +145,8 @@ class RoomManager:
                     await self.compact(room)
                 if idle or (force_unload and not room.occupied):
                     await self._unload(room_id, room)
+            except TenantErased:  # its organization is gone: so is the room, here too
+                await self.discard(room, ORGANIZATION_GONE, ORGANIZATION_GONE_REASON)
             except Exception as exc:
                 _log.error("room_maintenance_failed", room=room_id.key, error=repr(exc))
 
@@ -166,11 +175,15 @@ class RoomManager:
     async def discard_broken(self, room: Room) -> None:
         """Drop a room whose memory may differ from its log; its peers, those still joining
         too, reconnect and reload."""
+        await self.discard(room, 1011, "room reloading: reconnect to resync")
+
+    async def discard(self, room: Room, code: int, reason: str) -> None:
+        """Drop a room at once, closing its peers' connections with ``code``."""
         if self.rooms.get(room.id) is room:
             del self.rooms[room.id]
             self._locks.pop(room.id, None)
             self._metrics.rooms.set(len(self.rooms))
-        room.kick_all(1011, "room reloading: reconnect to resync")
+        room.kick_all(code, reason)
         await room.close()
 
     async def catch_up(self, rooms: set[RoomId] | None = None) -> None:

@@ -63,6 +63,9 @@ class MemorySnapshotStore:
     async def get(self, key: str) -> bytes | None:
         return self._blobs.get(checked_key(key))
 
+    async def delete(self, key: str) -> None:
+        self._blobs.pop(checked_key(key), None)
+
     async def aclose(self) -> None:
         """Nothing to release (the blobs stay readable, as a test may want them)."""
 

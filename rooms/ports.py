@@ -61,6 +61,16 @@ class SnapshotMissing(Exception):
     will not help. Not a storage outage: someone has to restore the blob."""
 
 
+class TenantErased(Exception):
+    """The room's organization was erased (LGPD): its rooms are gone for good, and nothing
+    may load or write them again."""
+
+
+# How a peer of an erased organization's room is closed (collab_server.codes).
+ORGANIZATION_GONE = 4410
+ORGANIZATION_GONE_REASON = "this organization was deleted"
+
+
 class SnapshotStore(Protocol):
     """Blob storage for large snapshots (local folder, S3).
 
@@ -72,6 +82,10 @@ class SnapshotStore(Protocol):
     async def put(self, key: str, data: bytes) -> None: ...
 
     async def get(self, key: str) -> bytes | None: ...
+
+    async def delete(self, key: str) -> None:
+        """Remove the object; a missing key is no error (erasure runs again after a failure)."""
+        ...
 
     async def aclose(self) -> None:
         """Release what the store holds (an S3 client); it is not used afterwards."""

@@ -6,6 +6,10 @@ idle room pays one round trip: one autocommitted statement per tenant in the bat
 connection the writer keeps. Rows carry their tenant and the tables force row-level
 security: that statement (``append_room_updates``, migration 0002) sets ``app.tenant_id``
 for its own transaction before it inserts.
+
+An erased organization (``erase_tenant``) can be neither loaded nor written again: the
+append function and compactions check it under a lock the erasure takes exclusively
+(migration 0004), and fail with :class:`~rooms.ports.TenantErased`.
 """
 
 from __future__ import annotations
@@ -29,7 +33,14 @@ from platform_api.kernel.processes import exit_with_parent
 from platform_api.kernel.tasks import stop
 
 from .ids import RoomId
-from .ports import Compaction, SnapshotInfo, SnapshotMissing, SnapshotStore, StoredState
+from .ports import (
+    Compaction,
+    SnapshotInfo,
+    SnapshotMissing,
+    SnapshotStore,
+    StoredState,
+    TenantErased,
+)
 
 _log = structlog.get_logger("rooms.postgres")
 INLINE_SNAPSHOT_BYTES = 64 * 1024
@@ -168,10 +179,11 @@ class PostgresUpdateLog:
         try:
             seqs = await self._append(tenant, group)
         except Exception as exc:  # every waiter learns of the failure
-            _log.error("update_log_commit_failed", error=repr(exc), batch=len(group))
+            error = _erased(exc) or exc
+            _log.error("update_log_commit_failed", error=repr(error), batch=len(group))
             for *_, future in group:
                 if not future.done():
-                    future.set_exception(exc)
+                    future.set_exception(error)
             return
         if self._on_commit:
             now = time.perf_counter()
@@ -238,6 +250,11 @@ class PostgresUpdateLog:
         async with tenant_transaction(
             self._pool, room.tenant, isolation="repeatable_read", readonly=True
         ) as conn:
+            erased = await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM erased_tenants WHERE tenant_id = $1)", room.tenant
+            )
+            if erased:
+                raise TenantErased(f"organization {room.tenant} was erased")
             snapshot, snapshot_seq, rows = await self._read(conn, room)
         return StoredState(
             snapshot=snapshot,
@@ -263,6 +280,7 @@ class PostgresUpdateLog:
         key or on deleting the rows it deleted.
         """
         async with tenant_transaction(self._pool, room.tenant) as conn:
+            await _writable(conn, room.tenant)  # until it commits: no erasure meanwhile
             locked = await conn.fetchval(
                 "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", room.key
             )
@@ -378,6 +396,55 @@ class PostgresUpdateLog:
                 seq,
             )
         return await self._snapshot_bytes(snap) if snap else None
+
+    async def erase_tenant(self, tenant: uuid.UUID) -> int:
+        """Erase every room of ``tenant`` (LGPD): updates, snapshots and their blobs; mark it
+        erased so that no node loads or writes its rooms again. Returns the rows deleted.
+
+        The exclusive erasure lock waits for the appends and compactions under way, and
+        every later one fails. Blobs go before the rows commit: a failure rolls back, and
+        the erasure, run again, finds every key still recorded (a missing blob is no error).
+        """
+        async with tenant_transaction(self._pool, tenant) as conn:
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                f"collab-erasure:{tenant}",
+            )
+            await conn.execute(
+                "INSERT INTO erased_tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                tenant,
+            )
+            keys = await conn.fetch(
+                "SELECT blob_key FROM room_snapshots WHERE tenant_id = $1 AND blob_key IS NOT NULL",
+                tenant,
+            )
+            for row in keys:
+                await self._snapshots.delete(row["blob_key"])
+            snapshots = await conn.fetch(
+                "DELETE FROM room_snapshots WHERE tenant_id = $1 RETURNING 1", tenant
+            )
+            updates = await conn.fetch(
+                "DELETE FROM room_updates WHERE tenant_id = $1 RETURNING 1", tenant
+            )
+        return len(snapshots) + len(updates)
+
+
+_ERASED = "MB410"  # SQLSTATE raised for an erased tenant (migration 0004)
+
+
+def _erased(exc: BaseException) -> TenantErased | None:
+    """The database's refusal to write an erased tenant, as the port's exception."""
+    if isinstance(exc, asyncpg.PostgresError) and exc.sqlstate == _ERASED:
+        return TenantErased(str(exc))
+    return None
+
+
+async def _writable(conn: asyncpg.Connection, tenant: uuid.UUID) -> None:
+    """Hold the tenant's erasure lock (shared) for the transaction; raise if it was erased."""
+    try:
+        await conn.execute("SELECT collab_tenant_writable($1)", tenant)
+    except asyncpg.PostgresError as exc:
+        raise (_erased(exc) or exc) from None
 
 
 def _usable(conn: asyncpg.pool.PoolConnectionProxy | None) -> bool:

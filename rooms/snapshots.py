@@ -61,6 +61,10 @@ class LocalSnapshotStore:
         path = self._path(key)
         return await asyncio.to_thread(lambda: path.read_bytes() if path.is_file() else None)
 
+    async def delete(self, key: str) -> None:
+        path = self._path(key)
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+
     async def aclose(self) -> None:
         """Nothing to release: files are opened per call."""
 
@@ -104,6 +108,11 @@ class S3SnapshotStore:
     async def get(self, key: str) -> bytes | None:
         key = checked_key(key)
         return await read_object(await self._s3.get(), self._bucket, key)
+
+    async def delete(self, key: str) -> None:
+        key = checked_key(key)
+        s3 = await self._s3.get()
+        await s3.delete_object(Bucket=self._bucket, Key=key)  # no error for a missing key
 
     async def aclose(self) -> None:
         """Close the S3 client; the owner calls it once the store's users have stopped."""

@@ -82,6 +82,8 @@ def stack_env(
         "MRBILL_COLLAB_URL": urls["collab_url"],
         "COLLAB_DATABASE_URL": dsns["collab"][0],
         "COLLAB_REDIS_URL": redis_url,
+        # The nodes erase deleted organizations' rooms (identity's events on Redis Streams).
+        "COLLAB_EVENT_BUS": "redis",
         "COLLAB_SNAPSHOT_DIR": str(STATE / "objects"),
         "COLLAB_TICKET_PUBLIC_KEY_FILE": str(_signing_key("dojos")),
         # What room tickets tell clients to connect to: the entry port's /collab.

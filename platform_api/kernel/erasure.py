@@ -24,6 +24,7 @@ from typing import Protocol
 import structlog
 
 from .events import (
+    BusConfig,
     Consumer,
     Delivery,
     Event,
@@ -73,12 +74,12 @@ class Eraser(Protocol):
 
 
 async def open_consumer(
-    settings: EventBusSettings, *, group: str, memory: InMemoryBus | None = None
+    bus: EventBusSettings | BusConfig, *, group: str, memory: InMemoryBus | None = None
 ) -> Consumer:
     """This process's member of ``group`` on the ``identity`` topic (on AWS: the service's
     queue, which the identity topic must be subscribed to)."""
     return await create_consumer(
-        settings.bus_config(),
+        bus.bus_config() if isinstance(bus, EventBusSettings) else bus,
         topics=(TOPIC,),
         group=group,
         name=f"{socket.gethostname()}-{os.getpid()}",
@@ -172,13 +173,13 @@ class ErasureConsumer:
 
 async def run_erasure(
     eraser: Eraser,
-    settings: EventBusSettings,
+    bus: EventBusSettings | BusConfig,
     *,
     group: str,
     memory: InMemoryBus | None = None,
 ) -> None:
     """Open a consumer and erase until cancelled (a service's background task)."""
-    consumer = await open_consumer(settings, group=group, memory=memory)
+    consumer = await open_consumer(bus, group=group, memory=memory)
     worker = ErasureConsumer(eraser, consumer, service=group)
     task = asyncio.create_task(worker.run(), name=f"{group}-erasure")
     try:
