@@ -4,16 +4,19 @@ Keys are ``/``-separated relative paths (``tenants/{tenant}/users/{user}/reports
 Every write is atomic: readers see the old object or the new one, never half of one, so a
 worker that dies mid-upload leaves nothing behind and a retried job may simply write again.
 Download links are S3 presigned URLs in production; locally they are HMAC-signed, short-lived
-URLs that the owning service serves (see :meth:`LocalBlobStore.open_signed`).
+URLs that the owning service serves (see :meth:`LocalBlobStore.open_signed`). A whole folder
+of keys (``tenants/{tenant}/``) can be deleted at once, for erasure.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Mapping
@@ -24,17 +27,35 @@ from urllib.parse import quote, urlencode
 from .aws import read_object, shared_s3_client, sse_kms
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*$")
+# S3 deletes at most 1000 keys per DeleteObjects call, and lists at most 1000 per page.
+S3_DELETE_BATCH = 1000
 
 
 class BlobError(Exception):
-    """A key that is malformed or a signed URL that is invalid or expired."""
+    """A key that is malformed, a signed URL that is invalid or expired, or objects that the
+    store would not delete."""
+
+
+def _is_safe(key: str) -> bool:
+    return len(key) <= 1024 and bool(_KEY.fullmatch(key)) and ".." not in key.split("/")
 
 
 def check_key(key: str) -> str:
     """Return ``key`` if it is a safe relative path (no ``..``, no leading ``/``)."""
-    if len(key) > 1024 or not _KEY.fullmatch(key) or ".." in key.split("/"):
+    if not _is_safe(key):
         raise BlobError(f"invalid object key: {key!r}")
     return key
+
+
+def check_prefix(prefix: str) -> str:
+    """Return ``prefix`` if it names a folder of keys: a safe key and a trailing ``/``.
+
+    The slash keeps ``tenants/a/`` from matching ``tenants/ab/…`` as well, and the empty
+    prefix (the whole store) is refused: no call deletes everything by mistake.
+    """
+    if not prefix.endswith("/") or not _is_safe(prefix[:-1]):
+        raise BlobError(f"invalid prefix: {prefix!r} (a key folder such as 'a/b/')")
+    return prefix
 
 
 class BlobStore(Protocol):
@@ -52,6 +73,12 @@ class BlobStore(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove ``key``; removing a missing key is not an error."""
+        ...
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Remove every object under the folder ``prefix`` (``a/b/``), whichever request
+        wrote it, and return how many there were; an empty folder is not an error. Erasure
+        uses it to remove files that no row names any more."""
         ...
 
     async def download_url(
@@ -85,6 +112,13 @@ class MemoryBlobStore:
 
     async def delete(self, key: str) -> None:
         self.objects.pop(check_key(key), None)
+
+    async def delete_prefix(self, prefix: str) -> int:
+        prefix = check_prefix(prefix)
+        under = [key for key in self.objects if key.startswith(prefix)]
+        for key in under:
+            del self.objects[key]
+        return len(under)
 
     async def download_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
         return f"memory://{check_key(key)}?expires={int(time.time()) + expires_in}"
@@ -135,6 +169,25 @@ class LocalBlobStore:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.path_of(key).unlink, missing_ok=True)
+
+    async def delete_prefix(self, prefix: str) -> int:
+        return await asyncio.to_thread(self._delete_folder, check_prefix(prefix))
+
+    def _delete_folder(self, prefix: str) -> int:
+        """Remove the folder of ``prefix`` and count its files (uploads in progress too).
+
+        A folder reached through a link is refused (it may lie outside the root); links
+        inside it are removed, never followed (``shutil.rmtree``), so nothing outside the
+        root is touched."""
+        folder = self.root / prefix
+        if folder.resolve() != self.root.resolve() / prefix:
+            raise BlobError(f"{prefix!r} leads through a link: not deleting it")
+        if not folder.is_dir():
+            return 0
+        found = sum(len(files) for _, _, files in os.walk(folder))
+        with contextlib.suppress(FileNotFoundError):  # another erasure of it got there first
+            shutil.rmtree(folder)
+        return found
 
     def _signature(self, key: str, expires: int, filename: str) -> str:
         message = f"{key}\n{expires}\n{filename}".encode()
@@ -234,6 +287,35 @@ class S3BlobStore:
         key = check_key(key)
         s3 = await self._s3.get()
         await s3.delete_object(Bucket=self.bucket, Key=key)
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """List the keys a page at a time and delete each page with one DeleteObjects call
+        (a page holds at most ``S3_DELETE_BATCH`` keys, the most one call may delete)."""
+        prefix = check_prefix(prefix)
+        s3 = await self._s3.get()
+        pages = s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": S3_DELETE_BATCH}
+        )
+        deleted = 0
+        async for page in pages:
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", ())]
+            if keys:
+                await self._delete_batch(s3, prefix, keys)
+                deleted += len(keys)
+        return deleted
+
+    async def _delete_batch(self, s3: Any, prefix: str, keys: list[dict[str, str]]) -> None:
+        """Delete ``keys``; DeleteObjects answers 200 even when some stay, so check its
+        errors: an object left behind must fail the call, for the caller to try again."""
+        answer = await s3.delete_objects(
+            Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
+        )
+        if errors := answer.get("Errors"):
+            first = errors[0]
+            raise BlobError(
+                f"S3 kept {len(errors)} of {len(keys)} objects under {prefix!r}"
+                f" ({first.get('Code')}: {first.get('Key')})"
+            )
 
     async def download_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
         params: dict[str, str] = {"Bucket": self.bucket, "Key": check_key(key)}

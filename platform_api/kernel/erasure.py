@@ -15,7 +15,6 @@ deleted organization) is its own decision, documented on its eraser.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import uuid
@@ -33,7 +32,6 @@ from .events import (
     create_consumer,
     new_event,
 )
-from .tasks import stop
 
 _log = structlog.get_logger("erasure")
 TOPIC = "identity"
@@ -109,7 +107,6 @@ class ErasureConsumer:
         self.service = service
         self.batch = batch
         self.wait_seconds = wait_seconds
-        self._stopping = asyncio.Event()
 
     async def handle(self, event: Event) -> bool:
         """Erase what ``event`` asks for; False when it asks for nothing this side does."""
@@ -152,22 +149,16 @@ class ErasureConsumer:
             await self.consumer.ack(done)
         return len(done)
 
-    def stop(self) -> None:
-        """Finish the current batch and return from :meth:`run`."""
-        self._stopping.set()
-
     async def run(self) -> None:
-        """Consume until :meth:`stop`; a bus that is away is retried with backoff."""
+        """Consume until cancelled; a bus that is away is retried with backoff."""
         backoff = 0.5
-        while not self._stopping.is_set():
+        while True:
             try:
                 await self.run_once()
                 backoff = 0.5
             except Exception:
                 _log.exception("erasure_consume_failed", service=self.service, retry_in=backoff)
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(backoff):
-                        await self._stopping.wait()
+                await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
 
 
@@ -177,17 +168,30 @@ async def run_erasure(
     *,
     group: str,
     memory: InMemoryBus | None = None,
+    retry_seconds: float = 5.0,
 ) -> None:
-    """Open a consumer and erase until cancelled (a service's background task)."""
-    consumer = await open_consumer(bus, group=group, memory=memory)
-    worker = ErasureConsumer(eraser, consumer, service=group)
-    task = asyncio.create_task(worker.run(), name=f"{group}-erasure")
+    """Erase until cancelled (a service's background task, stopped with
+    :func:`~platform_api.kernel.tasks.stop`).
+
+    A bus that cannot be reached when the consumer opens is tried again every
+    ``retry_seconds``: the service's other work goes on meanwhile, and deletions wait on
+    the bus. An erasure cut short by the cancellation rolls back and comes back (it was not
+    acknowledged). The consumer is closed however often the task is cancelled.
+    """
+    while True:
+        try:
+            consumer = await open_consumer(bus, group=group, memory=memory)
+            break
+        except Exception as exc:
+            _log.error("erasure_consumer_unavailable", service=group, error=repr(exc))
+            await asyncio.sleep(retry_seconds)
     try:
-        await asyncio.shield(task)
+        await ErasureConsumer(eraser, consumer, service=group).run()
     finally:
-        worker.stop()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(worker.wait_seconds + 5):
-                await asyncio.wait({task})
-        await stop(task)
-        await consumer.aclose()
+        closing = asyncio.ensure_future(consumer.aclose())
+        _closing.add(closing)  # held until done: a second cancellation leaves it to finish
+        closing.add_done_callback(_closing.discard)
+        await asyncio.shield(closing)
+
+
+_closing: set[asyncio.Future[None]] = set()
