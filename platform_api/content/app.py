@@ -12,7 +12,9 @@ from platform_api.kernel import KeySet, TokenVerifier, create_pool, create_servi
 from platform_api.kernel.blobs import BlobStore
 from platform_api.kernel.db import close_pool
 from platform_api.kernel.queues import JobQueue
+from platform_api.kernel.tasks import stop
 
+from .erasure import ContentEraser, check_running, start_erasure
 from .pocs import HttpPocSource, PocSource
 from .progress import ProgressHub
 from .routes import router
@@ -53,9 +55,14 @@ def create_app(
         )
         app.state.progress = ProgressHub(db)
         await app.state.progress.start()
+        app.state.erasure = (
+            start_erasure(settings, ContentEraser(db, store)) if settings.run_erasure else None
+        )
         try:
             yield
         finally:
+            if app.state.erasure is not None:  # first: it uses the pool and the blob store
+                await stop(app.state.erasure)
             await app.state.progress.stop()
             if queue is None:
                 await jobs.aclose()
@@ -71,12 +78,16 @@ def create_app(
         async with ctx.pool.acquire() as conn:
             await conn.fetchval("SELECT 1")
 
+    def liveness(app: FastAPI) -> None:
+        check_running(app.state.erasure)
+
     app = create_service_app(
         settings,
         title="Mr Bill content",
         description=DESCRIPTION,
         lifespan=lifespan,
         readiness=readiness,
+        liveness=liveness,
     )
     app.state.verifier = verifier or TokenVerifier(
         KeySet(jwks_url=settings.jwks_url or None, cache_seconds=settings.jwks_cache_seconds),

@@ -51,17 +51,30 @@ class Content:
     queue: JobQueue
 
 
+def tenant_folders(tenant_id: uuid.UUID) -> tuple[str, str]:
+    """The folders of an organization's files: (reports, videos). Every key below is built
+    inside them, so that erasing these folders erases every file the organization has."""
+    return f"tenants/{tenant_id}/", f"videos/{tenant_id}/"
+
+
+def user_folders(tenant_id: uuid.UUID, user_id: uuid.UUID) -> tuple[str, str]:
+    """The folders of one member's files, (reports, videos), inside the organization's."""
+    reports, videos = tenant_folders(tenant_id)
+    return f"{reports}users/{user_id}/", f"{videos}{user_id}/"
+
+
 def object_key(row: Any) -> str:
     """Where a request's file lives (the design brief's S3 layout); fixed per request."""
-    tenant, user, request = row["tenant_id"], row["user_id"], row["request_id"]
+    reports, videos = user_folders(row["tenant_id"], row["user_id"])
     if row["type"] == "video":
-        return f"videos/{tenant}/{user}/{row['from_date'].year}/{request}.mp4"
-    return f"tenants/{tenant}/users/{user}/reports/{request}.pdf"
+        return f"{videos}{row['from_date'].year}/{row['request_id']}.mp4"
+    return f"{reports}reports/{row['request_id']}.pdf"
 
 
 def thumbnail_key(row: Any) -> str:
     """Where a video's thumbnail lives (the design brief: ``videos/…/thumbnails/{id}.jpg``)."""
-    return f"videos/{row['tenant_id']}/{row['user_id']}/thumbnails/{row['request_id']}.jpg"
+    _, videos = user_folders(row["tenant_id"], row["user_id"])
+    return f"{videos}thumbnails/{row['request_id']}.jpg"
 
 
 def media_type(key: str) -> str:

@@ -1,6 +1,8 @@
 """Content service settings (environment variables prefixed ``CONTENT_``).
 
 The media workers (``media_jobs``) are processes of this service: they read the same settings.
+``CONTENT_AWS_REGION`` and ``CONTENT_AWS_ENDPOINT_URL`` (moto in tests) serve S3, SQS and the
+event bus alike.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from platform_api.kernel.settings import ServiceSettings
+from platform_api.kernel.events import EventBusSettings
 
 
-class ContentSettings(ServiceSettings):
+class ContentSettings(EventBusSettings):
     model_config = SettingsConfigDict(env_prefix="CONTENT_", extra="ignore", frozen=True)
 
     service_name: str = "content"
@@ -34,8 +36,6 @@ class ContentSettings(ServiceSettings):
     download_ttl_seconds: int = Field(default=300, ge=10, le=86_400)
     s3_bucket: str = ""
     s3_kms_key_id: str = ""
-    aws_region: str = "sa-east-1"
-    aws_endpoint_url: str = ""  # empty: AWS itself; set for moto in tests
     # Job queue: Redis Streams locally, SQS in production.
     queue_backend: Literal["memory", "redis", "sqs"] = "redis"
     queue_name: str = "mrbill-content-jobs"
@@ -49,6 +49,10 @@ class ContentSettings(ServiceSettings):
     # Worker: seconds between heartbeats (visibility extension) while rendering.
     heartbeat_seconds: float = Field(default=10.0, gt=0)
     scratch_dir: str = ""  # temporary files; empty: the system's temp folder
+    # Erase what identity deletes (organizations, accounts) from the API process: a consumer
+    # of the ``identity`` topic on CONTENT_EVENT_BUS (aws: CONTENT_EVENT_QUEUE_URL, a queue
+    # subscribed to it). Off only where another process of the service does it.
+    run_erasure: bool = True
 
     @model_validator(mode="after")
     def _production_config(self) -> ContentSettings:
@@ -60,6 +64,11 @@ class ContentSettings(ServiceSettings):
                 raise ValueError("production stores files in S3: set CONTENT_S3_BUCKET")
             if self.queue_backend != "sqs" or not self.sqs_queue_url:
                 raise ValueError("production queues jobs in SQS: set CONTENT_SQS_QUEUE_URL")
+            if self.run_erasure and (self.event_bus != "aws" or not self.event_queue_url):
+                raise ValueError(
+                    "production erases from its SQS queue of identity events: set"
+                    " CONTENT_EVENT_BUS=aws and CONTENT_EVENT_QUEUE_URL"
+                )
         elif self.blob_backend == "local" and not self.download_secret.get_secret_value():
             # Development and tests: a fixed, obviously non-secret key is fine (nothing to protect).
             object.__setattr__(self, "download_secret", SecretStr("development-only-signing-key"))

@@ -171,6 +171,27 @@ async def delete(conn: asyncpg.Connection, tenant_id: uuid.UUID, request_id: uui
     await _notify(conn, request_id)
 
 
+async def erase_requests(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID | None = None
+) -> int:
+    """Delete every request of the tenant, or only ``user_id``'s; their POC snapshots go
+    with them (ON DELETE CASCADE). Each one's notice tells its live progress streams that it
+    is gone, and a worker rendering it loses its lease. Returns how many."""
+    erased = await conn.fetch(
+        """DELETE FROM content_requests
+           WHERE tenant_id = $1 AND ($2::uuid IS NULL OR user_id = $2)
+           RETURNING request_id""",
+        tenant_id,
+        user_id,
+    )
+    await conn.execute(
+        "SELECT pg_notify($1, id::text) FROM unnest($2::uuid[]) AS id",
+        CHANNEL,
+        [row["request_id"] for row in erased],
+    )
+    return len(erased)
+
+
 # --- used by the media workers ------------------------------------------------------------
 
 

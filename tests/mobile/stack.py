@@ -119,6 +119,7 @@ async def _services(
             database_url=dbs["content"].app_dsn,
             redis_url=redis_url,
             queue_name=f"test-mobile-content-{run_id}",
+            event_bus="memory",  # no identity events here: never a shared stream's
             blob_dir=str(data / "objects"),
             public_base_url=f"{base}/api/content",
             heartbeat_seconds=0.5,

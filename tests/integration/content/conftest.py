@@ -53,6 +53,9 @@ def content_settings(
         retry_backoff_seconds=0.2,
         max_attempts=3,
         db_pool_max=6,
+        # Its erasure consumer listens on a bus of its own, in memory, that nobody publishes
+        # to (test_erasure.py moves it to Redis Streams).
+        event_bus="memory",
     )
 
 
