@@ -112,10 +112,16 @@ async def join(ctx: Dojos, who: Principal, code: str, name: str) -> tuple[Row, R
 
 
 async def _depart(
-    ctx: Dojos, conn: asyncpg.Connection, dojo: Row, user: uuid.UUID, status: str, by: uuid.UUID
+    ctx: Dojos,
+    conn: asyncpg.Connection,
+    dojo: Row,
+    user: uuid.UUID,
+    status: str,
+    by: uuid.UUID | None,
 ) -> Row:
-    """Mark ``user`` gone (``status``: left or removed); the keyboard passes on if they were
-    driving. The event tells the search index, which shows private dojos to participants."""
+    """Mark ``user`` gone (``status``: left or removed) at the request of ``by`` (None: the
+    service itself); the keyboard passes on if they were driving. The event tells the search
+    index, which shows private dojos to participants."""
     await store.update_participant(
         conn, dojo["tenant_id"], dojo["dojo_id"], user, status=status, leave_time=now()
     )
@@ -162,6 +168,24 @@ async def remove(ctx: Dojos, who: Principal, dojo_id: uuid.UUID, user_id: uuid.U
             raise Problem(409, "The facilitator cannot be removed")
         await _depart(ctx, conn, dojo, user_id, "removed", who.user_id)
     await _after_departure(ctx, who.tenant_id, dojo_id, [user_id])
+
+
+async def remove_departed_member(
+    ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    """Remove a member who left the organization from a dojo not ended yet, as a manager
+    would (for good: a token that outlives their account cannot bring them back), so that
+    neither the rotation nor the room waits for them. Nothing to do (an erasure that runs
+    again) when they are gone already or the dojo has ended."""
+    async with tenant_transaction(ctx.pool, tenant_id) as conn:
+        dojo = await store.get_dojo(conn, tenant_id, dojo_id, lock=True)
+        me = await store.get_participant(conn, tenant_id, dojo_id, user_id)
+        if dojo is None or dojo["status"] not in ("scheduled", "active"):
+            return
+        if me is None or me["status"] != "active":
+            return
+        await _depart(ctx, conn, dojo, user_id, "removed", None)
+    await _after_departure(ctx, tenant_id, dojo_id, [user_id])
 
 
 async def set_role(

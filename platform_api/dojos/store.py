@@ -317,3 +317,63 @@ async def due_dojos(conn: asyncpg.Connection, limit: int = 50) -> list[Row]:
            ORDER BY due LIMIT $1""",
         limit,
     )
+
+
+# -- erasure (platform_api.dojos.erasure) --------------------------------------------------
+
+
+async def lock_dojos(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> None:
+    """Lock every dojo of the tenant, in one order (no deadlock between two erasures)."""
+    await conn.execute(
+        "SELECT 1 FROM dojos WHERE tenant_id = $1 ORDER BY dojo_id FOR UPDATE", tenant_id
+    )
+
+
+async def delete_tenant(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> int:
+    """Delete every dojo of the tenant (invites, participants, snapshots and chat cascade)
+    and its outbox rows, sent or not; return how many dojos."""
+    deleted = await conn.fetch("DELETE FROM dojos WHERE tenant_id = $1 RETURNING 1", tenant_id)
+    await conn.execute("DELETE FROM outbox WHERE tenant_id = $1", tenant_id)
+    return len(deleted)
+
+
+async def dojos_taken_part_in(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """The dojos not ended yet (scheduled or running) in which ``user_id`` takes part."""
+    rows = await conn.fetch(
+        """SELECT d.dojo_id FROM dojos d JOIN dojo_participants p USING (tenant_id, dojo_id)
+           WHERE d.tenant_id = $1 AND p.user_id = $2 AND p.status = 'active'
+             AND d.status IN ('scheduled', 'active')
+           ORDER BY d.dojo_id""",
+        tenant_id,
+        user_id,
+    )
+    return [r["dojo_id"] for r in rows]
+
+
+async def rename_member(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID, name: str
+) -> None:
+    """Give ``user_id`` the display name ``name`` in every dojo and chat message."""
+    for table in ("dojo_participants", "dojo_chat_messages"):
+        await conn.execute(
+            f"UPDATE {table} SET display_name = $3 WHERE tenant_id = $1 AND user_id = $2",
+            tenant_id,
+            user_id,
+            name,
+        )
+
+
+async def delete_pending_invites(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, created_by: uuid.UUID
+) -> None:
+    """Delete the invites ``created_by`` made that still let someone join (neither revoked
+    nor expired). Whoever joined with one stays (``invite_id`` becomes NULL)."""
+    await conn.execute(
+        """DELETE FROM dojo_invites
+           WHERE tenant_id = $1 AND created_by = $2 AND revoked_at IS NULL
+             AND (expires_at IS NULL OR expires_at > now())""",
+        tenant_id,
+        created_by,
+    )

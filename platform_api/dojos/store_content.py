@@ -128,3 +128,12 @@ async def has_snapshot(
             reason,
         )
     )
+
+
+async def snapshot_keys(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> list[str]:
+    """The object keys of every code snapshot of the tenant (erasure)."""
+    rows = await conn.fetch(
+        "SELECT object_key FROM dojo_code_snapshots WHERE tenant_id = $1 ORDER BY object_key",
+        tenant_id,
+    )
+    return [r["object_key"] for r in rows]

@@ -1,6 +1,7 @@
 """The dojo worker: rotates due turns, takes periodic snapshots, pushes pending room state,
-and relays the outbox. Runs inside each API process (``DOJOS_RUN_WORKER``, the default) or
-alone (``python -m platform_api.dojos.worker``); any number may run at once.
+relays the outbox, and erases what identity deletes (``platform_api.kernel.erasure``). Runs
+inside each API process (``DOJOS_RUN_WORKER``, the default) or alone
+(``python -m platform_api.dojos.worker``); any number may run at once.
 
 Finding work needs every tenant's due dojos, so it reads them (ids only) on the owner's
 connection (policy ``scheduler``); each dojo is then handled in its own tenant transaction
@@ -21,11 +22,13 @@ import asyncpg
 import structlog
 
 from platform_api.kernel import create_pool, tenant_transaction
+from platform_api.kernel.erasure import run_erasure
 from platform_api.kernel.events import InMemoryBus, Publisher, create_publisher
 from platform_api.kernel.outbox import OutboxRelay
 from platform_api.kernel.tasks import stop
 
 from . import store
+from .erasure import DojosEraser
 from .room import push_room, room_state
 from .service import Dojos, now
 from .settings import DojosSettings
@@ -35,12 +38,17 @@ from .timer import rotate
 _log = structlog.get_logger("dojos.worker")
 
 
-async def publisher_for(settings: DojosSettings) -> Publisher:
-    """The configured bus (Redis Streams, SNS, in memory); in memory when Redis is asked for
-    without a URL (tests, single-process development)."""
+def bus_settings(settings: DojosSettings) -> DojosSettings:
+    """``settings`` with the bus in memory when Redis is asked for without a URL (tests,
+    single-process development): events then stay in this process."""
     if settings.event_bus == "redis" and not settings.redis_url:
-        return InMemoryBus()
-    return await create_publisher(settings.bus_config())
+        return settings.model_copy(update={"event_bus": "memory"})
+    return settings
+
+
+async def publisher_for(settings: DojosSettings) -> Publisher:
+    """The configured bus (Redis Streams, SNS, in memory; see :func:`bus_settings`)."""
+    return await create_publisher(bus_settings(settings).bus_config())
 
 
 async def tick(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> None:
@@ -103,12 +111,27 @@ def check_running(task: asyncio.Task[None] | None) -> None:
         raise RuntimeError("the dojo worker has stopped")
 
 
-async def run(ctx: Dojos, owner_pool: asyncpg.Pool, publisher: Publisher) -> None:
-    """Scheduler and relay until cancelled."""
+async def run(
+    ctx: Dojos,
+    owner_pool: asyncpg.Pool,
+    publisher: Publisher,
+    *,
+    erasures: InMemoryBus | None = None,
+) -> None:
+    """Scheduler, relay and erasure until cancelled (tests may hand the identity events in
+    through ``erasures``)."""
     async with asyncio.TaskGroup() as group:
         group.create_task(schedule_forever(ctx, owner_pool))
         # Sent rows are kept (no pruning), as this service always has.
         group.create_task(OutboxRelay(owner_pool, publisher, keep_sent=None).run())
+        group.create_task(
+            run_erasure(
+                DojosEraser(ctx),
+                bus_settings(ctx.settings),
+                group=ctx.settings.service_name,
+                memory=erasures,
+            )
+        )
 
 
 async def main() -> None:
