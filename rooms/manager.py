@@ -129,6 +129,7 @@ class RoomManager:
             await self.maintain_once()
 
     async def maintain_once(self, *, force_unload: bool = False) -> None:
+        await self._drop_erased()
         # Hellos first: a slow compaction must not make the other nodes forget this one.
         for room in list(self.rooms.values()):
             try:
@@ -149,6 +150,17 @@ class RoomManager:
                 await self.discard(room, ORGANIZATION_GONE, ORGANIZATION_GONE_REASON)
             except Exception as exc:
                 _log.error("room_maintenance_failed", room=room_id.key, error=repr(exc))
+
+    async def _drop_erased(self) -> None:
+        """Drop the rooms of organizations erased meanwhile (another node consumed the
+        erasure): no peer may keep reading, or join, what is gone from the log."""
+        try:
+            gone = await self._log.erased({room_id.tenant for room_id in self.rooms})
+        except Exception as exc:  # the database away: next pass
+            _log.error("erased_check_failed", error=repr(exc))
+            return
+        for room in [r for r in self.rooms.values() if r.id.tenant in gone]:
+            await self.discard(room, ORGANIZATION_GONE, ORGANIZATION_GONE_REASON)
 
     async def compact(self, room: Room) -> None:
         size = room.size

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -51,6 +52,9 @@ class MemoryUpdateLog:
 
     async def snapshot_at(self, room: RoomId, seq: int) -> bytes | None:
         return next((d for s, _, d in self._snapshots[room] if s == seq), None)
+
+    async def erased(self, tenants: set[uuid.UUID]) -> set[uuid.UUID]:
+        return set()  # nothing consumes erasures without a database
 
 
 class MemorySnapshotStore:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -53,6 +54,10 @@ class UpdateLog(Protocol):
     async def snapshots(self, room: RoomId) -> list[SnapshotInfo]: ...
 
     async def snapshot_at(self, room: RoomId, seq: int) -> bytes | None: ...
+
+    async def erased(self, tenants: set[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of ``tenants`` were erased (LGPD): their rooms must go from memory too."""
+        ...
 
 
 class SnapshotMissing(Exception):

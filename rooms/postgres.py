@@ -401,19 +401,16 @@ class PostgresUpdateLog:
         """Erase every room of ``tenant`` (LGPD): updates, snapshots and their blobs; mark it
         erased so that no node loads or writes its rooms again. Returns the rows deleted.
 
-        The exclusive erasure lock waits for the appends and compactions under way, and
-        every later one fails. Blobs go before the rows commit: a failure rolls back, and
-        the erasure, run again, finds every key still recorded (a missing blob is no error).
+        First the mark, alone in a short transaction under the tenant's erasure lock: the
+        appends and compactions under way finish first, and every later one fails. The lock
+        is only tried, never queued for: a waiting exclusive request would hold up every
+        new append of the tenant, and with them the node's other tenants' (one writer per
+        node). Then the rows and blobs, which nothing can add to any more. Blobs go before
+        the rows commit: a failure rolls back, and the erasure, run again, finds every key
+        still recorded (a missing blob is no error).
         """
+        await self._mark_erased(tenant)
         async with tenant_transaction(self._pool, tenant) as conn:
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                f"collab-erasure:{tenant}",
-            )
-            await conn.execute(
-                "INSERT INTO erased_tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING",
-                tenant,
-            )
             keys = await conn.fetch(
                 "SELECT blob_key FROM room_snapshots WHERE tenant_id = $1 AND blob_key IS NOT NULL",
                 tenant,
@@ -427,6 +424,35 @@ class PostgresUpdateLog:
                 "DELETE FROM room_updates WHERE tenant_id = $1 RETURNING 1", tenant
             )
         return len(snapshots) + len(updates)
+
+    async def _mark_erased(self, tenant: uuid.UUID, *, tries: int = 200) -> None:
+        """Insert the erased mark once no write of the tenant is under way (a compaction may
+        hold it for a while: tried every 50 ms, for 10 s; then the erasure fails, and comes
+        back later)."""
+        for _ in range(tries):
+            async with tenant_transaction(self._pool, tenant) as conn:
+                if await conn.fetchval(
+                    "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+                    f"collab-erasure:{tenant}",
+                ):
+                    await conn.execute(
+                        "INSERT INTO erased_tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                        tenant,
+                    )
+                    return
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"writes of organization {tenant} kept its erasure waiting")
+
+    async def erased(self, tenants: set[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of ``tenants`` were erased (a node's maintenance pass asks for its rooms')."""
+        if not tenants:
+            return set()
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT tenant_id FROM erased_tenants WHERE tenant_id = ANY($1::uuid[])",
+                list(tenants),
+            )
+        return {r["tenant_id"] for r in rows}
 
 
 _ERASED = "MB410"  # SQLSTATE raised for an erased tenant (migration 0004)

@@ -13,11 +13,14 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import pytest
+from pycrdt import Doc, Text
 
+from crdt import merge_updates
 from platform_api.kernel.erasure import tenant_deleted
 from platform_api.kernel.events_redis import RedisStreamsPublisher
 from platform_api.kernel.provision import ServiceDatabase
-from rooms import LocalSnapshotStore, PostgresUpdateLog, RoomId
+from rooms import LocalSnapshotStore, PostgresUpdateLog, RoomId, TenantErased
 from tests.harness.collab import compacted_seq
 from tests.harness.polling import eventually
 
@@ -77,21 +80,48 @@ async def test_a_deleted_organization_loses_its_rooms_on_every_node(
     finally:
         await publisher.aclose()
 
-    # The consuming node closes its room's peers at once.
+    # The consuming node closes its room's peers at once; the other node, which still held
+    # its room in memory, at its next maintenance pass (every second).
     assert await writer.wait_closed(timeout=10) == GONE
+    assert await late.wait_closed(timeout=10) == GONE
     await eventually(lambda: _rows(collab_db, tenant), lambda rows: rows == (0, 0))
     assert not any(b.exists() for b in blobs)
     # Nobody joins again, on any node.
-    for node, room in ((consuming, here), (other_node, here)):
+    for node, room in ((consuming, here), (other_node, here), (other_node, there)):
         refused = await first_message(f"{node}/{room}?ticket={mint(room)}")
         assert (refused.type, refused.data) == (aiohttp.WSMsgType.CLOSE, GONE)
-    # The other node still held its room: its next write is refused, and stores nothing.
-    await late.insert(" and one more line")
-    assert await late.wait_closed(timeout=10) == GONE
-    assert await _rows(collab_db, tenant) == (0, 0)
     # Another organization carries on.
     await bystander.insert(", still here")
     await bystander.handled()
     again = await connect(other_node, kept)
     await again.synced.wait()
     assert str(again.text) == "another organization's code, still here"
+
+
+async def test_nothing_writes_an_erased_organization_back(
+    collab_db: ServiceDatabase, tmp_path: Path
+) -> None:
+    """A node that has not heard of the erasure yet still holds the room: neither its next
+    append nor its compaction stores anything, and it reads the refusal as TenantErased."""
+    tenant = uuid.uuid4()
+    room = RoomId.parse(f"{tenant}:dojo-held")
+    pool = await asyncpg.create_pool(collab_db.app_dsn, min_size=1, max_size=3)
+    try:
+        async with PostgresUpdateLog(pool, LocalSnapshotStore(tmp_path)) as log:
+            doc = Doc()
+            text = doc.get("code", type=Text)
+            text += "before"
+            await log.append(room, doc.get_update())
+            assert await log.erase_tenant(tenant) == 1
+            assert await log.erased({tenant, uuid.uuid4()}) == {tenant}
+            text += " after"
+            with pytest.raises(TenantErased):
+                await log.append(room, doc.get_update())
+            with pytest.raises(TenantErased):
+                await log.compact(room, merge_updates)
+            with pytest.raises(TenantErased):
+                await log.load(room)
+            assert await log.erase_tenant(tenant) == 0  # again: nothing left, no error
+    finally:
+        await pool.close()
+    assert await _rows(collab_db, tenant) == (0, 0)
