@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,11 +12,16 @@ import asyncpg
 from platform_api.kernel import Problem, forbidden, not_found, tenant_transaction
 from platform_api.kernel.auth import Principal
 from platform_api.kernel.erasure import tenant_deleted, user_deleted
+from platform_api.kernel.events import Event
 from platform_api.kernel.outbox import enqueue
 
 from . import store
 from .security import new_opaque_token, parse_opaque_token
 from .service import ADMIN_ROLES, Identity, Session, _start_session, acting_role, password_attempt
+
+# The second erasure waits out the access tokens' lifetime and this much more (clock skew
+# between services, the relay's polling).
+ERASURE_SWEEP_MARGIN_SECONDS = 60
 
 
 async def get_user(idn: Identity, who: Principal, user_id: uuid.UUID) -> asyncpg.Record:
@@ -189,9 +195,19 @@ async def delete_my_account(idn: Identity, who: Principal, password: str) -> Non
             if await store.count_users(conn, who.tenant_id) > 1:
                 raise Problem(409, "Make another member an owner before deleting your account")
             await store.delete_tenant(conn, who.tenant_id)
-            # Every other service erases the organization (the outbox row is not the
-            # tenant's child: it stays to be relayed).
-            await enqueue(conn, [tenant_deleted(who.tenant_id)])
+            # The outbox row is not the tenant's child: it stays to be relayed.
+            await _erase_everywhere(idn, conn, lambda: tenant_deleted(who.tenant_id))
             return
         await store.delete_user(conn, who.tenant_id, who.user_id)
-        await enqueue(conn, [user_deleted(who.tenant_id, who.user_id)])
+        await _erase_everywhere(idn, conn, lambda: user_deleted(who.tenant_id, who.user_id))
+
+
+async def _erase_everywhere(
+    idn: Identity, conn: asyncpg.Connection, event: Callable[[], Event]
+) -> None:
+    """Ask every other service to erase, now and once more when every access token issued
+    before now has expired: such a token still works elsewhere for minutes, and whatever it
+    wrote after the first erasure goes with the second."""
+    await enqueue(conn, [event()])
+    sweep = idn.settings.access_token_ttl_seconds + ERASURE_SWEEP_MARGIN_SECONDS
+    await enqueue(conn, [event()], delay=timedelta(seconds=sweep))

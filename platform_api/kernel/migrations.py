@@ -115,6 +115,13 @@ def create_outbox() -> None:
     run_sql("CREATE POLICY outbox_relay ON outbox TO CURRENT_USER USING (true) WITH CHECK (true);")
 
 
+def add_outbox_delivery() -> None:
+    """Let outbox rows wait before they are relayed: ``deliver_after`` (NULL: at once). The
+    relay reads it, so every outbox made by :func:`create_outbox` gets it in a later
+    revision (the table's first revision stays as it ran)."""
+    run_sql("ALTER TABLE outbox ADD COLUMN deliver_after timestamptz;")
+
+
 def run_env() -> None:
     """Body of every service's Alembic ``env.py`` (online mode only)."""
     dsn = context.config.attributes["owner_dsn"]

@@ -14,6 +14,9 @@ out of long-running processes: point the policy at it instead of ``CURRENT_USER`
 The table and both policies are created by ``platform_api.kernel.migrations.create_outbox``,
 called from the service's migration.
 
+Delay. A row may be held back (``enqueue(..., delay=...)``): identity sends each erasure a
+second time once every access token issued before it has expired.
+
 Order. Rows are published in id order per batch, but several relays (SKIP LOCKED) or retries
 can reorder them across batches; consumers order by the aggregate's version.
 """
@@ -35,13 +38,17 @@ _log = structlog.get_logger("outbox")
 CHANNEL = "outbox"
 
 
-async def enqueue(conn: asyncpg.Connection, events: list[Event]) -> None:
-    """Write ``events`` on ``conn``'s (tenant) transaction; they leave only if it commits."""
+async def enqueue(
+    conn: asyncpg.Connection, events: list[Event], *, delay: timedelta | None = None
+) -> None:
+    """Write ``events`` on ``conn``'s (tenant) transaction; they leave only if it commits,
+    and not before ``delay`` has passed when one is given."""
     if not events:
         return
     await conn.executemany(
-        "INSERT INTO outbox (event_id, tenant_id, type, body) VALUES ($1, $2, $3, $4)",
-        [(e.id, e.tenant_id, e.type, e.to_dict()) for e in events],
+        """INSERT INTO outbox (event_id, tenant_id, type, body, deliver_after)
+           VALUES ($1, $2, $3, $4, now() + $5::interval)""",
+        [(e.id, e.tenant_id, e.type, e.to_dict(), delay) for e in events],
     )
     # Delivered at commit: wakes the relay at once instead of at its next poll.
     await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
@@ -76,7 +83,8 @@ class OutboxRelay:
         """Publish one batch; return how many events left."""
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                """SELECT id, body FROM outbox WHERE sent_at IS NULL
+                """SELECT id, body FROM outbox
+                   WHERE sent_at IS NULL AND (deliver_after IS NULL OR deliver_after <= now())
                    ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
                 self.batch_size,
             )
@@ -107,9 +115,14 @@ class OutboxRelay:
         return int(status.split()[-1])
 
     async def pending(self) -> int:
-        """Unsent rows (every tenant's): the relay's backlog."""
+        """Unsent rows due (every tenant's): the relay's backlog."""
         async with self.pool.acquire() as conn:
-            return int(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+            return int(
+                await conn.fetchval(
+                    """SELECT count(*) FROM outbox WHERE sent_at IS NULL
+                       AND (deliver_after IS NULL OR deliver_after <= now())"""
+                )
+            )
 
     async def run(self) -> None:
         """Relay forever: on every NOTIFY, and every ``poll_seconds`` in case one was missed.

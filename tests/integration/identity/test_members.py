@@ -7,6 +7,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -240,19 +241,30 @@ async def test_account_deletion(
             assert await conn.fetchval("SELECT count(*) FROM invitations") == 0
         left = "SELECT count(*) FROM login_directory WHERE tenant_id = $1"
         assert await conn.fetchval(left, uuid.UUID(owner.tenant_id)) == 0
-        # Each deletion left one event in the outbox, for the other services to erase: the
+        # Each deletion left its event in the outbox, for the other services to erase: the
         # departed members, then the organization.
         async with conn.transaction():
             await conn.execute("SELECT set_config('app.tenant_id', $1, true)", owner.tenant_id)
-            rows = await conn.fetch("SELECT type, body FROM outbox ORDER BY id")
+            rows = await conn.fetch(
+                """SELECT type, body, deliver_after - created_at AS delay
+                   FROM outbox ORDER BY id"""
+            )
     finally:
         await conn.close()
     bodies = [json.loads(r["body"]) for r in rows]  # (a bare connection: jsonb as text)
-    assert [(r["type"], b["aggregate_id"]) for r, b in zip(rows, bodies, strict=True)] == [
-        ("identity.user.deleted", member.user_id),
-        ("identity.user.deleted", other.user_id),
-        ("identity.tenant.deleted", owner.tenant_id),
+    # Each twice: now, and once the access tokens of before have expired (15 min + 1).
+    sweep = timedelta(minutes=16)
+    assert [
+        (r["type"], b["aggregate_id"], r["delay"]) for r, b in zip(rows, bodies, strict=True)
+    ] == [
+        ("identity.user.deleted", member.user_id, None),
+        ("identity.user.deleted", member.user_id, sweep),
+        ("identity.user.deleted", other.user_id, None),
+        ("identity.user.deleted", other.user_id, sweep),
+        ("identity.tenant.deleted", owner.tenant_id, None),
+        ("identity.tenant.deleted", owner.tenant_id, sweep),
     ]
+    assert len({b["id"] for b in bodies}) == 6
     assert {b["tenant_id"] for b in bodies} == {owner.tenant_id}
 
 

@@ -13,9 +13,10 @@ import asyncpg
 import httpx
 import pytest
 
-from platform_api.kernel.events import Event, InMemoryBus
+from platform_api.kernel import tenant_transaction
+from platform_api.kernel.events import Event, InMemoryBus, new_event
 from platform_api.kernel.events_redis import RedisStreamsConsumer, RedisStreamsPublisher
-from platform_api.kernel.outbox import OutboxRelay
+from platform_api.kernel.outbox import OutboxRelay, enqueue
 from platform_api.kernel.provision import ServiceDatabase
 from platform_api.pocs import worker
 from platform_api.pocs.service import purge_expired
@@ -91,6 +92,33 @@ async def test_relay_publishes_each_event_once_and_survives_bus_outages(
     assert len({e.id for e in mine}) == 7
     assert all(r["sent_at"] is not None for r in await _outbox(owner_pool, owner.tenant_id))
     assert await relays[0].pending() == 0
+
+
+async def test_a_delayed_event_waits_for_its_time(
+    sign_up: SignUp, owner_pool: asyncpg.Pool
+) -> None:
+    """``enqueue(..., delay=...)``: the relay leaves the row alone until it is due."""
+    owner = await sign_up()
+    tenant = uuid.UUID(owner.tenant_id)
+    later, now = (
+        new_event("poc.test", tenant_id=tenant, aggregate_id=uuid.uuid4(), version=1, payload={})
+        for _ in range(2)
+    )
+    async with tenant_transaction(owner_pool, tenant) as conn:
+        await enqueue(conn, [later], delay=timedelta(hours=1))
+        await enqueue(conn, [now])
+    bus = InMemoryBus()
+    relay = OutboxRelay(owner_pool, bus)
+    await relay.drain()
+    assert [e.id for e in bus.published if e.tenant_id == tenant] == [now.id]
+    assert await relay.pending() == 0  # a delayed row is no backlog
+    async with tenant_transaction(owner_pool, tenant) as conn:  # its hour has passed
+        await conn.execute(
+            "UPDATE outbox SET deliver_after = now() - interval '1 second' WHERE event_id = $1",
+            later.id,
+        )
+    await relay.drain()
+    assert [e.id for e in bus.published if e.tenant_id == tenant] == [now.id, later.id]
 
 
 async def test_relay_to_redis_streams(
