@@ -24,6 +24,7 @@ import time
 
 import structlog
 
+from platform_api.kernel.erasure import TENANT_DELETED
 from platform_api.kernel.events import Consumer, Delivery, InMemoryBus, create_consumer
 from platform_api.kernel.tasks import stop
 
@@ -102,7 +103,8 @@ class IndexConsumer:
         if len(failed) == len(deliveries):
             await self._healthy()  # raises during an outage: nothing is parked
         for delivery, error in failed:
-            if delivery.attempts < self.max_attempts:
+            if delivery.attempts < self.max_attempts or delivery.event.type == TENANT_DELETED:
+                # (an erasure is never parked: it is tried until it works)
                 _log.warning(
                     "event_failed",
                     event_id=str(delivery.event.id),

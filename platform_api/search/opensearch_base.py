@@ -225,13 +225,20 @@ class OpenSearchAdapter(Generic[D, R, Q]):
             after = hits[-1]["sort"]
 
     async def drop_tenant(self, tenant_id: uuid.UUID) -> None:
-        await self._client.delete_by_query(
+        """Delete by query; documents it could not delete (failures, or a version conflict
+        with a write at that moment) raise, so that the erasure is tried again."""
+        answer = await self._client.delete_by_query(
             index=self.index,
             body={"query": {"term": {"tenant_id": str(tenant_id)}}},
             routing=str(tenant_id),
             refresh=True,
             conflicts="proceed",
         )
+        if answer.get("failures") or answer.get("version_conflicts"):
+            raise ConnectionError(
+                f"OpenSearch kept documents of {tenant_id}: {answer.get('failures')!r},"
+                f" {answer.get('version_conflicts')} version conflicts"
+            )
 
     async def ping(self) -> None:
         if not await self._client.ping():

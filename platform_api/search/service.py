@@ -199,15 +199,18 @@ async def apply_events(search: Search, events: Sequence[Event]) -> Counter[str]:
 async def erase_tenant(search: Search, tenant_id: uuid.UUID) -> None:
     """Remove an erased organization's POCs and dojos from the index, and its bookkeeping.
 
-    The index goes first: a crash in between leaves the event to be redelivered, and both
-    steps are idempotent. A deleted member needs nothing here: the POC service erases what
-    only they could reach, with the usual removal events.
+    The mark goes first, so that batches checking it from now on skip the organization
+    (a consumer process that checked just before writes its batch anyway: identity's second
+    erasure, once the organization's tokens have expired, takes that too). A crash before
+    the index is dropped leaves the event to be redelivered; every step is idempotent. A
+    deleted member needs nothing here: the POC service erases what only they could reach,
+    with the usual removal events.
     """
     async with search.write_lock:
-        await search.index.drop_tenant(tenant_id)
-        await search.dojo_index.drop_tenant(tenant_id)
         async with tenant_transaction(search.pool, tenant_id) as conn:
             await store.erase_tenant(conn, tenant_id)
+        await search.index.drop_tenant(tenant_id)
+        await search.dojo_index.drop_tenant(tenant_id)
 
 
 def _observe(search: Search, applied: list[Event], outcomes: Counter[str]) -> None:
@@ -324,6 +327,9 @@ async def _rebuild(
 async def reindex_tenant(search: Search, tenant_id: uuid.UUID) -> ReindexReport:
     """Rebuild a tenant's POCs and dojos from the services' feeds, keeping anything newer
     that events brought in meanwhile, and removing documents the feeds no longer have."""
+    async with search.pool.acquire() as conn:
+        if await store.erased_tenants(conn, [tenant_id]):
+            return ReindexReport(0, 0, 0)  # erased: nothing to index, whatever a feed has
     started = datetime.now(UTC)  # before the feed is read, not after
     pocs = await fetch_snapshots(search, tenant_id)
     poc_counts = await _rebuild(search, tenant_id, KIND, pocs, search.index.versions, started)

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 
 from platform_api.dojos.events import dojo_event
 from platform_api.kernel import tenant_transaction
+from platform_api.kernel.erasure import tenant_deleted
 from platform_api.kernel.events import Consumer, Event, InMemoryBus, Publisher
 from platform_api.kernel.events_redis import RedisStreamsConsumer, RedisStreamsPublisher
 from platform_api.search import dead_letters
@@ -39,6 +40,12 @@ class FaultyDojoIndex:
         self.inner = inner
         self.poison = poison
         self.down = False
+        self.refuse_drop = False  # an erasure that fails while the index answers
+
+    async def drop_tenant(self, tenant_id: uuid.UUID) -> None:
+        if self.refuse_drop:
+            raise RuntimeError("delete_by_query: version conflicts")
+        await self.inner.drop_tenant(tenant_id)
 
     async def apply(self, upserts: Sequence[DojoDocument], removals: Sequence[DojoRemoval]) -> None:
         if self.down:
@@ -85,14 +92,14 @@ async def rig(
     index = FaultyDojoIndex(TantivyDojoIndex(), poison=set())
     original, engine.dojo_index = engine.dojo_index, index  # type: ignore[assignment]
     if request.param == "memory":
-        bus = InMemoryBus(topics=["dojo"], redeliver_after=REDELIVER_AFTER)
+        bus = InMemoryBus(topics=["dojo", "identity"], redeliver_after=REDELIVER_AFTER)
         yield Rig(engine, index, bus, bus)
     else:
         prefix = f"test-dead-{uuid.uuid4().hex[:8]}"
         publisher = RedisStreamsPublisher.from_url(redis_url, prefix=prefix)
         consumer = await RedisStreamsConsumer.open(
             redis_url,
-            topics=["dojo"],
+            topics=["dojo", "identity"],
             group="search",
             name="c1",
             prefix=prefix,
@@ -100,7 +107,7 @@ async def rig(
         )
         yield Rig(engine, index, publisher, consumer)
         client = aioredis.Redis.from_url(redis_url)
-        await client.delete(f"{prefix}:dojo")
+        await client.delete(f"{prefix}:dojo", f"{prefix}:identity")
         for closeable in (client, publisher, consumer):
             await closeable.aclose()
     engine.dojo_index = original
@@ -210,3 +217,24 @@ async def test_a_replay_goes_on_past_an_event_that_fails_again(rig: Rig) -> None
     assert await dead_letters.replay(rig.engine, tenant) == (1, 1)
     assert await _names(rig.engine, tenant) == ["Fixed kata"]
     assert [r["event_id"] for r in await _parked(rig.engine, tenant)] == [still_poison.id]
+
+
+async def test_an_erasure_that_keeps_failing_is_never_parked(rig: Rig) -> None:
+    """Erasure is an obligation: past MAX_ATTEMPTS it is still tried, never set aside."""
+    tenant, bystander = uuid.uuid4(), uuid.uuid4()
+    rig.index.refuse_drop = True
+    await rig.publisher.publish([tenant_deleted(tenant), _created(bystander, "Good kata")])
+    worker = IndexConsumer(rig.engine, rig.consumer, wait_seconds=0.05, max_attempts=MAX_ATTEMPTS)
+    deadline = time.monotonic() + (MAX_ATTEMPTS + 2) * REDELIVER_AFTER * 3
+    while time.monotonic() < deadline:
+        await worker.run_once()
+    assert await _names(rig.engine, bystander) == ["Good kata"]  # not held back by it
+    assert await _parked(rig.engine, tenant) == []
+    assert await rig.consumer.lag() == 1
+    rig.index.refuse_drop = False
+    await rig.consume()
+    async with rig.engine.pool.acquire() as conn:
+        assert (
+            await conn.fetchval("SELECT count(*) FROM erased_tenants WHERE tenant_id = $1", tenant)
+            == 1
+        )
