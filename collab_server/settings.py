@@ -109,6 +109,8 @@ class CollabSettings(BaseSettings):
                 raise ValueError("production needs COLLAB_EVENT_BUS (erasure of deleted tenants)")
         if self.event_bus == "redis" and (not self.redis_url or self.redis_cluster):
             raise ValueError("COLLAB_EVENT_BUS=redis needs COLLAB_REDIS_URL of a single server")
+        if self.event_bus == "aws" and not self.event_queue_url:
+            raise ValueError("COLLAB_EVENT_BUS=aws needs COLLAB_EVENT_QUEUE_URL")
         if self.event_bus != "off" and not self.database_url:
             raise ValueError("COLLAB_EVENT_BUS needs COLLAB_DATABASE_URL (what it erases)")
         return self

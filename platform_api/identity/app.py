@@ -41,29 +41,33 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own_pool = pool is None
-        db = pool or await create_pool(
-            settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
-        )
-        digest_key = settings.email_digest_key.get_secret_value() or "development-only-digest-key"
-        app.state.identity = Identity(
-            settings=settings,
-            pool=db,
-            passwords=Passwords(settings),
-            signer=signer,
-            limiter=RateLimiter(settings.redis_url, prefix=settings.rate_limit_prefix),
-            digest_key=digest_key.encode(),
-        )
+        # Closed in reverse order, also when a later one cannot be made.
         async with AsyncExitStack() as opened:
+            db = pool
+            if db is None:
+                db = await create_pool(
+                    settings.database_url,
+                    min_size=settings.db_pool_min,
+                    max_size=settings.db_pool_max,
+                )
+                opened.push_async_callback(close_pool, db)
+            limiter = RateLimiter(settings.redis_url, prefix=settings.rate_limit_prefix)
+            opened.push_async_callback(limiter.aclose)
+            digest_key = (
+                settings.email_digest_key.get_secret_value() or "development-only-digest-key"
+            )
+            app.state.identity = Identity(
+                settings=settings,
+                pool=db,
+                passwords=Passwords(settings),
+                signer=signer,
+                limiter=limiter,
+                digest_key=digest_key.encode(),
+            )
             app.state.relay = None
             if settings.run_relay and settings.migrations_database_url:
                 app.state.relay = await _start_relay(settings, publisher, opened)
-            try:
-                yield
-            finally:
-                await app.state.identity.limiter.aclose()
-                if own_pool:
-                    await close_pool(db)
+            yield
 
     def liveness(app: FastAPI) -> None:
         relay: asyncio.Task[None] | None = app.state.relay

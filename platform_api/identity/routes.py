@@ -175,7 +175,8 @@ async def change_password(
 ) -> TokenOut:
     """Change your password; every refresh token of yours is revoked, and the answer is a new
     session for the client that changed it (its refresh token in the cookie, as at log-in).
-    Password checks share the account's log-in budget: past it, 429 with Retry-After."""
+    Password checks have a per-account budget as large as log-in's: past it, 429 with
+    Retry-After."""
     session = await service.change_password(idn, who, body.current_password, body.new_password)
     return _token_out(idn, session, request, response)
 

@@ -232,7 +232,8 @@ async def log_out(idn: Identity, refresh_token: str | None) -> None:
 
 
 async def password_attempt(idn: Identity, who: Principal) -> None:
-    """Count a check of the caller's password against the account's log-in budget: a stolen
+    """Count a check of the caller's password against a per-account budget as large as the
+    log-in one (its own counter: guesses here do not lock the owner out of log-in): a stolen
     access token must not buy unlimited guesses of the password behind it (a password
     change and an account deletion each check it)."""
     await idn.limiter.hit(

@@ -19,7 +19,7 @@ class IdentitySettings(EventBusSettings):
     refresh_reuse_grace_seconds: int = Field(default=20, ge=0, le=120)
     invitation_ttl_days: int = Field(default=7, ge=1, le=60)
     # Publish the outbox (deletions other services must erase) from this process; it connects
-    # as the owner role (``migrations_database_url``). Off where a separate relay runs.
+    # as the owner role (``migrations_database_url``). Several processes may relay at once.
     run_relay: bool = True
     # Ed25519 private key (PEM). Development and tests may leave it empty: a throwaway key is made.
     jwt_private_key: SecretStr = SecretStr("")
@@ -48,4 +48,11 @@ class IdentitySettings(EventBusSettings):
                 raise ValueError("IDENTITY_EMAIL_DIGEST_KEY is required in production")
             if not self.cookie_secure:
                 raise ValueError("IDENTITY_COOKIE_SECURE must be true in production")
+            if not (self.run_relay and self.migrations_database_url):
+                raise ValueError(
+                    "production relays deletions for erasure: set"
+                    " IDENTITY_MIGRATIONS_DATABASE_URL (and keep IDENTITY_RUN_RELAY on)"
+                )
+            if self.event_bus == "aws" and "identity" not in self.event_topic_arns:
+                raise ValueError('IDENTITY_EVENT_TOPIC_ARNS needs {"identity": "arn:aws:sns:…"}')
         return self

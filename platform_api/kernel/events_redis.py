@@ -91,12 +91,16 @@ class RedisStreamsConsumer:
             prefix=prefix,
             claim_idle_seconds=claim_idle_seconds,
         )
-        for stream in consumer._streams:
-            try:
-                await consumer._client.xgroup_create(stream, group, id="0", mkstream=True)
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
+        try:
+            for stream in consumer._streams:
+                try:
+                    await consumer._client.xgroup_create(stream, group, id="0", mkstream=True)
+                except ResponseError as exc:
+                    if "BUSYGROUP" not in str(exc):
+                        raise
+        except BaseException:
+            await consumer.aclose()  # Redis away: a caller that tries again leaks nothing
+            raise
         return consumer
 
     async def receive(self, *, max_messages: int = 10, wait_seconds: float = 1.0) -> list[Delivery]:
