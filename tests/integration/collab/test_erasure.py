@@ -66,11 +66,12 @@ async def test_a_deleted_organization_loses_its_rooms_on_every_node(
     await bystander.insert("another organization's code")
     for client in (writer, late, bystander):
         await client.handled()
-    async with PostgresUpdateLog(
-        await asyncpg.create_pool(collab_db.app_dsn, min_size=1, max_size=2),
-        LocalSnapshotStore(tmp_path / "snapshots"),
-    ) as log:
-        await compacted_seq(log, RoomId.parse(here))
+    pool = await asyncpg.create_pool(collab_db.app_dsn, min_size=1, max_size=2)
+    try:
+        async with PostgresUpdateLog(pool, LocalSnapshotStore(tmp_path / "snapshots")) as log:
+            await compacted_seq(log, RoomId.parse(here))
+    finally:
+        await pool.close()
     blobs = list((tmp_path / "snapshots").rglob("*.ydoc"))
     assert [b.parent.parent.name for b in blobs] == ["dojo-here"]
 

@@ -5,7 +5,7 @@ Revision ID: 0002
 Revises: 0001
 """
 
-from platform_api.kernel.migrations import add_outbox_delivery, create_outbox, run_sql
+from platform_api.kernel.migrations import create_outbox, run_sql
 
 revision = "0002"
 down_revision = "0001"
@@ -15,7 +15,6 @@ depends_on = None
 
 def upgrade() -> None:
     create_outbox()
-    add_outbox_delivery()  # each erasure is sent again once older access tokens expire
 
 
 def downgrade() -> None:

@@ -1,0 +1,21 @@
+"""Identity: outbox rows may wait before they are relayed (``deliver_after``): each erasure
+is sent again once the access tokens issued before it have expired.
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+from platform_api.kernel.migrations import add_outbox_delivery, run_sql
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    add_outbox_delivery()
+
+
+def downgrade() -> None:
+    run_sql("ALTER TABLE outbox DROP COLUMN deliver_after;")
