@@ -54,6 +54,30 @@ async def identity(identity_settings: IdentitySettings) -> AsyncIterator[httpx.A
         yield client
 
 
+@pytest.fixture
+def erasure_bus(redis_url: str) -> dict[str, str]:
+    """Redis streams of the test's own (settings fields), for identity's relay and the
+    services that erase what it deletes."""
+    return {
+        "event_bus": "redis",
+        "redis_url": redis_url,
+        "event_stream_prefix": f"test-erasure-{uuid.uuid4().hex[:8]}",
+    }
+
+
+@pytest.fixture
+async def relaying_identity(
+    identity_settings: IdentitySettings, identity_db: ServiceDatabase, erasure_bus: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Identity with its outbox relay (as the owner role) publishing deletions on
+    ``erasure_bus``."""
+    settings = identity_settings.model_copy(
+        update={**erasure_bus, "migrations_database_url": identity_db.owner_dsn}
+    )
+    async with serve(create_app(settings)) as client:
+        yield client
+
+
 @dataclass
 class Account:
     tenant_id: str

@@ -20,11 +20,8 @@ from platform_api.content import erasure
 from platform_api.content.app import create_app as content_app
 from platform_api.content.pocs import MemoryPocSource
 from platform_api.content.settings import ContentSettings
-from platform_api.identity.app import create_app as identity_app
-from platform_api.identity.settings import IdentitySettings
 from platform_api.kernel import tenant_transaction
 from platform_api.kernel.blobs import LocalBlobStore
-from platform_api.kernel.provision import ServiceDatabase
 from platform_api.kernel.queues.redis_streams import RedisStreamsQueue
 from tests.harness.asgi import serve
 from tests.harness.identity import PASSWORD, Account, SignUp
@@ -38,41 +35,26 @@ Left = tuple[set[str], int, set[str]]  # (request ids, POC snapshot rows, file k
 
 
 @pytest.fixture
-def bus(redis_url: str) -> dict[str, str]:
-    """Redis Streams of this test's own, shared by identity and the content service."""
-    return {
-        "event_bus": "redis",
-        "redis_url": redis_url,
-        "event_stream_prefix": f"test-erasure-{uuid.uuid4().hex[:8]}",
-    }
-
-
-@pytest.fixture
 async def erasing_content(
     content_settings: ContentSettings,
-    bus: dict[str, str],
+    erasure_bus: dict[str, str],
     pocs: MemoryPocSource,
     blobs: LocalBlobStore,
 ) -> AsyncIterator[None]:
-    """A node of the content service whose erasure consumer listens on ``bus`` (the
+    """A node of the content service whose erasure consumer listens on ``erasure_bus`` (the
     session's node, which the tests make requests through, listens on a bus of its own)."""
-    async with serve(content_app(content_settings.model_copy(update=bus), pocs=pocs, blobs=blobs)):
+    async with serve(
+        content_app(content_settings.model_copy(update=erasure_bus), pocs=pocs, blobs=blobs)
+    ):
         yield
 
 
 @pytest.fixture
 async def relaying_identity(
-    identity_settings: IdentitySettings,
-    identity_db: ServiceDatabase,
-    bus: dict[str, str],
-    erasing_content: None,
-) -> AsyncIterator[httpx.AsyncClient]:
-    """Identity with its outbox relay (as the owner role) publishing on ``bus``."""
-    settings = identity_settings.model_copy(
-        update={**bus, "migrations_database_url": identity_db.owner_dsn}
-    )
-    async with serve(identity_app(settings)) as client:
-        yield client
+    relaying_identity: httpx.AsyncClient, erasing_content: None
+) -> httpx.AsyncClient:
+    """The harness's identity with its relay, with a content node erasing beside it."""
+    return relaying_identity
 
 
 async def _made(

@@ -18,12 +18,9 @@ from platform_api.dojos.collab import MemoryCollab
 from platform_api.dojos.erasure import FORMER_MEMBER
 from platform_api.dojos.service import Dojos
 from platform_api.dojos.tickets import room_key
-from platform_api.identity.app import create_app as identity_app
-from platform_api.identity.settings import IdentitySettings
 from platform_api.kernel import tenant_transaction
 from platform_api.kernel.erasure import user_deleted
 from platform_api.kernel.events import InMemoryBus
-from platform_api.kernel.provision import ServiceDatabase
 from platform_api.kernel.tasks import stop
 from tests.harness.asgi import serve
 from tests.harness.identity import PASSWORD, Account, SignUp
@@ -43,28 +40,6 @@ TABLES = (
 
 
 @pytest.fixture
-def bus(redis_url: str) -> dict[str, str]:
-    """One fresh set of Redis streams, shared by identity's relay and the dojo worker."""
-    return {
-        "event_bus": "redis",
-        "redis_url": redis_url,
-        "event_stream_prefix": f"test-dojo-erasure-{uuid.uuid4().hex[:8]}",
-    }
-
-
-@pytest.fixture
-async def relaying_identity(
-    identity_settings: IdentitySettings, identity_db: ServiceDatabase, bus: dict[str, str]
-) -> AsyncIterator[httpx.AsyncClient]:
-    """Identity with its outbox relay (the deletions' events) on ``bus``."""
-    settings = identity_settings.model_copy(
-        update={**bus, "migrations_database_url": identity_db.owner_dsn}
-    )
-    async with serve(identity_app(settings)) as client:
-        yield client
-
-
-@pytest.fixture
 async def snapshot_store(request: pytest.FixtureRequest) -> dict[str, str]:
     """The dojo service's snapshot files: a local folder, or (param ``s3``) S3 on moto."""
     if getattr(request, "param", "local") == "local":
@@ -76,11 +51,11 @@ async def snapshot_store(request: pytest.FixtureRequest) -> dict[str, str]:
 
 @pytest.fixture
 async def erasing_dojos(
-    dojo_settings: MakeSettings, bus: dict[str, str], snapshot_store: dict[str, str]
+    dojo_settings: MakeSettings, erasure_bus: dict[str, str], snapshot_store: dict[str, str]
 ) -> AsyncIterator[Stack]:
-    """The dojo app with its worker (scheduler, relay, erasure) consuming ``bus``; no collab
+    """The dojo app with its worker (scheduler, relay, erasure) consuming ``erasure_bus``; no collab
     node."""
-    app = create_app(dojo_settings(**bus, **snapshot_store), collab=MemoryCollab())
+    app = create_app(dojo_settings(**erasure_bus, **snapshot_store), collab=MemoryCollab())
     async with serve(app) as client:
         yield Stack(client=client, app=app, ws="")
 

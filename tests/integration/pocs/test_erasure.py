@@ -12,13 +12,9 @@ import asyncpg
 import httpx
 import pytest
 
-from platform_api.identity.app import create_app as identity_app
-from platform_api.identity.settings import IdentitySettings
 from platform_api.kernel import tenant_transaction
-from platform_api.kernel.provision import ServiceDatabase
 from platform_api.pocs import worker
 from platform_api.pocs.settings import PocsSettings
-from tests.harness.asgi import serve
 from tests.harness.identity import PASSWORD, Account, SignUp
 from tests.harness.polling import eventually
 
@@ -27,24 +23,12 @@ from .conftest import MakePoc
 
 @pytest.fixture
 async def relaying_identity(
-    identity_settings: IdentitySettings,
-    identity_db: ServiceDatabase,
-    pocs_settings: PocsSettings,
-    redis_url: str,
+    relaying_identity: httpx.AsyncClient, pocs_settings: PocsSettings, erasure_bus: dict[str, str]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """Identity with its outbox relay, and the POC worker, on one fresh set of streams."""
-    bus = {
-        "event_bus": "redis",
-        "redis_url": redis_url,
-        "event_stream_prefix": f"test-erasure-{uuid.uuid4().hex[:8]}",
-    }
-    settings = identity_settings.model_copy(
-        update={**bus, "migrations_database_url": identity_db.owner_dsn}
-    )
-    task = asyncio.create_task(worker.main(pocs_settings.model_copy(update=bus)))
+    """The harness's identity with its relay, and the POC worker consuming beside it."""
+    task = asyncio.create_task(worker.main(pocs_settings.model_copy(update=erasure_bus)))
     try:
-        async with serve(identity_app(settings)) as client:
-            yield client
+        yield relaying_identity
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
