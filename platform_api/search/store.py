@@ -76,14 +76,18 @@ async def known_tenants(conn: asyncpg.Connection) -> list[uuid.UUID]:
 async def park(
     conn: asyncpg.Connection, event: dict[str, Any], *, reason: str, attempts: int
 ) -> None:
-    """Keep an event (its JSON envelope) the consumer gave up on; once per event id."""
+    """Keep an event (its JSON envelope) the consumer gave up on; once per event id. Not
+    for an erased organization: its late events carry data that must not be kept."""
+    tenant_id = uuid.UUID(event["tenant_id"])
+    if await erased_tenants(conn, [tenant_id]):
+        return
     await conn.execute(
         """INSERT INTO dead_letters
                (tenant_id, event_id, type, aggregate_id, version, attempts, reason, event)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (tenant_id, event_id) DO UPDATE SET
                attempts = EXCLUDED.attempts, reason = EXCLUDED.reason, parked_at = now()""",
-        uuid.UUID(event["tenant_id"]),
+        tenant_id,
         uuid.UUID(event["id"]),
         event["type"],
         uuid.UUID(event["aggregate_id"]),
@@ -93,8 +97,7 @@ async def park(
         event,
     )
     await conn.execute(
-        "INSERT INTO known_tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING",
-        uuid.UUID(event["tenant_id"]),
+        "INSERT INTO known_tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", tenant_id
     )
 
 

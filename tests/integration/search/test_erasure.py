@@ -63,11 +63,16 @@ async def test_a_deleted_organization_leaves_the_index_for_good(
     state: Search = search.app.state.search  # type: ignore[attr-defined]
     assert await state.index.versions(tenant) == {}
     assert await state.dojo_index.versions(tenant) == {}
-    await bus.publish([Event.from_dict(body)])
+    # Late news, well-formed or not, indexes and keeps nothing.
+    junk = Event(
+        type="poc.created", tenant_id=tenant, aggregate_id=uuid.uuid4(), version=1, payload={}
+    )
+    await bus.publish([Event.from_dict(body), junk])
     await sync()
     assert await state.index.versions(tenant) == {}
     async with tenant_transaction(state.pool, tenant) as conn:
         assert await conn.fetchval("SELECT count(*) FROM index_versions") == 0
+        assert await conn.fetchval("SELECT count(*) FROM dead_letters") == 0
     # Another organization keeps everything.
     assert await _names(search, stays, "/search") == ["Erasable pipeline"]
     assert await _names(search, stays, "/search/dojos") == ["Erasable kata"]
