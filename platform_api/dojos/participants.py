@@ -175,16 +175,18 @@ async def remove_departed_member(
 ) -> None:
     """Remove a member who left the organization from a dojo not ended yet, as a manager
     would (for good: a token that outlives their account cannot bring them back), so that
-    neither the rotation nor the room waits for them. Nothing to do (an erasure that runs
-    again) when they are gone already or the dojo has ended."""
+    neither the rotation nor the room waits for them. An erasure that runs again (its
+    room call failed the first time) finds them removed and only disconnects them again;
+    one who had left of their own accord, or a dojo that has ended, needs nothing."""
     async with tenant_transaction(ctx.pool, tenant_id) as conn:
         dojo = await store.get_dojo(conn, tenant_id, dojo_id, lock=True)
         me = await store.get_participant(conn, tenant_id, dojo_id, user_id)
-        if dojo is None or dojo["status"] not in ("scheduled", "active"):
+        if dojo is None or dojo["status"] not in ("scheduled", "active") or me is None:
             return
-        if me is None or me["status"] != "active":
+        if me["status"] == "active":
+            await _depart(ctx, conn, dojo, user_id, "removed", None)
+        elif me["status"] != "removed":
             return
-        await _depart(ctx, conn, dojo, user_id, "removed", None)
     await _after_departure(ctx, tenant_id, dojo_id, [user_id])
 
 

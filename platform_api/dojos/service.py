@@ -77,9 +77,11 @@ async def load_managed(conn: asyncpg.Connection, who: Principal, dojo_id: uuid.U
     return dojo
 
 
-async def load_viewed(conn: asyncpg.Connection, who: Principal, dojo_id: uuid.UUID) -> Row:
+async def load_viewed(
+    conn: asyncpg.Connection, who: Principal, dojo_id: uuid.UUID, *, lock: bool = False
+) -> Row:
     """The dojo, when the caller takes part in it or manages it (else 403)."""
-    dojo = await load(conn, who, dojo_id)
+    dojo = await load(conn, who, dojo_id, lock=lock)
     if can_manage(who, dojo):
         return dojo
     me = await store.get_participant(conn, who.tenant_id, dojo_id, who.user_id)

@@ -82,7 +82,9 @@ async def take_snapshot(
 async def snapshot_now(ctx: Dojos, who: Principal, dojo_id: uuid.UUID) -> Row:
     """On demand, by any active participant (or a manager) of a running dojo."""
     async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
-        dojo = await load_viewed(conn, who, dojo_id)
+        # Locked: an erasure of the organization waits for this snapshot's row, and so
+        # deletes the file it names (the file is written before the row).
+        dojo = await load_viewed(conn, who, dojo_id, lock=True)
         if dojo["status"] != "active":
             raise Problem(409, "Snapshots are taken while the dojo runs")
         state = await ctx.collab.state(room_key(who.tenant_id, dojo_id))

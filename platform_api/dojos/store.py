@@ -340,10 +340,11 @@ async def delete_tenant(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> int:
 async def dojos_taken_part_in(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID
 ) -> list[uuid.UUID]:
-    """The dojos not ended yet (scheduled or running) in which ``user_id`` takes part."""
+    """The dojos not ended yet (scheduled or running) in which ``user_id`` takes part, or
+    from which they were removed."""
     rows = await conn.fetch(
         """SELECT d.dojo_id FROM dojos d JOIN dojo_participants p USING (tenant_id, dojo_id)
-           WHERE d.tenant_id = $1 AND p.user_id = $2 AND p.status = 'active'
+           WHERE d.tenant_id = $1 AND p.user_id = $2 AND p.status IN ('active', 'removed')
              AND d.status IN ('scheduled', 'active')
            ORDER BY d.dojo_id""",
         tenant_id,
