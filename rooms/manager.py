@@ -25,6 +25,7 @@ from .ports import (
 from .room import Room, RoomLimits
 
 _log = structlog.get_logger("rooms")
+ERASED_CHECK_SECONDS = 1.0
 
 
 class Joined:
@@ -126,16 +127,19 @@ class RoomManager:
         """Unload idle rooms and compact busy ones; one room's failure never stops the loop."""
         while True:
             await asyncio.sleep(interval)
-            await self.maintain_once()
+            try:
+                await self.maintain_once()
+            except Exception as exc:  # a pass cut short: the next one comes all the same
+                _log.error("room_maintenance_pass_failed", error=repr(exc))
 
     async def maintain_once(self, *, force_unload: bool = False) -> None:
-        await self._drop_erased()
         # Hellos first: a slow compaction must not make the other nodes forget this one.
         for room in list(self.rooms.values()):
             try:
                 await room.keep_alive()
             except Exception as exc:
                 _log.error("room_keepalive_failed", room=room.id.key, error=repr(exc))
+        await self._drop_erased()
         now = time.monotonic()
         for room_id, room in list(self.rooms.items()):
             try:
@@ -147,20 +151,30 @@ class RoomManager:
                 if idle or (force_unload and not room.occupied):
                     await self._unload(room_id, room)
             except TenantErased:  # its organization is gone: so is the room, here too
-                await self.discard(room, ORGANIZATION_GONE, ORGANIZATION_GONE_REASON)
+                await self._drop_gone(room)
             except Exception as exc:
                 _log.error("room_maintenance_failed", room=room_id.key, error=repr(exc))
 
     async def _drop_erased(self) -> None:
         """Drop the rooms of organizations erased meanwhile (another node consumed the
-        erasure): no peer may keep reading, or join, what is gone from the log."""
+        erasure): no peer may keep reading, or join, what is gone from the log. The question
+        gets a second at most: a database that stalls must not hold up the pass."""
         try:
-            gone = await self._log.erased({room_id.tenant for room_id in self.rooms})
-        except Exception as exc:  # the database away: next pass
+            async with asyncio.timeout(ERASED_CHECK_SECONDS):
+                gone = await self._log.erased({room_id.tenant for room_id in self.rooms})
+        except Exception as exc:  # the database away or slow: next pass
             _log.error("erased_check_failed", error=repr(exc))
             return
         for room in [r for r in self.rooms.values() if r.id.tenant in gone]:
+            await self._drop_gone(room)
+
+    async def _drop_gone(self, room: Room) -> None:
+        """Discard a room of an erased organization; Redis failing as it unsubscribes must
+        not end the maintenance pass (the room is out of ``rooms`` by then)."""
+        try:
             await self.discard(room, ORGANIZATION_GONE, ORGANIZATION_GONE_REASON)
+        except Exception as exc:
+            _log.error("erased_room_discard_failed", room=room.id.key, error=repr(exc))
 
     async def compact(self, room: Room) -> None:
         size = room.size

@@ -425,21 +425,32 @@ class PostgresUpdateLog:
             )
         return len(snapshots) + len(updates)
 
-    async def _mark_erased(self, tenant: uuid.UUID, *, tries: int = 200) -> None:
-        """Insert the erased mark once no write of the tenant is under way (a compaction may
-        hold it for a while: tried every 50 ms, for 10 s; then the erasure fails, and comes
-        back later)."""
-        for _ in range(tries):
-            async with tenant_transaction(self._pool, tenant) as conn:
-                if await conn.fetchval(
-                    "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
-                    f"collab-erasure:{tenant}",
-                ):
-                    await conn.execute(
-                        "INSERT INTO erased_tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING",
-                        tenant,
-                    )
-                    return
+    async def _mark_erased(self, tenant: uuid.UUID, *, tries: int = 100) -> None:
+        """Insert the erased mark once no write of the tenant is under way. Tried without
+        waiting every 50 ms for 5 s; writes that keep the lock busy all along (compactions
+        back to back on several nodes) then get a short wait in the queue, 200 ms at a time,
+        so the erasure gets through while no append waits behind it for longer than that."""
+        key = f"collab-erasure:{tenant}"
+        for attempt in range(2 * tries):
+            with contextlib.suppress(asyncpg.LockNotAvailableError):  # (rolled back)
+                async with tenant_transaction(self._pool, tenant) as conn:
+                    if attempt < tries:
+                        locked = await conn.fetchval(
+                            "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", key
+                        )
+                    else:
+                        await conn.execute("SET LOCAL lock_timeout = '200ms'")
+                        await conn.execute(
+                            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key
+                        )
+                        locked = True
+                    if locked:
+                        await conn.execute(
+                            "INSERT INTO erased_tenants (tenant_id) VALUES ($1)"
+                            " ON CONFLICT DO NOTHING",
+                            tenant,
+                        )
+                        return
             await asyncio.sleep(0.05)
         raise TimeoutError(f"writes of organization {tenant} kept its erasure waiting")
 

@@ -8,6 +8,7 @@ memory. Another organization's rooms are untouched.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -126,3 +127,34 @@ async def test_nothing_writes_an_erased_organization_back(
     finally:
         await pool.close()
     assert await _rows(collab_db, tenant) == (0, 0)
+
+
+async def test_an_erasure_waits_for_writes_under_way_without_holding_up_new_ones(
+    collab_db: ServiceDatabase, tmp_path: Path
+) -> None:
+    """A compaction under way holds the organization's lock (shared): the erasure waits for
+    it, yet without queueing for the lock, so appends (the node's one writer serves every
+    organization) go on meanwhile; they are erased with the rest."""
+    tenant = uuid.uuid4()
+    room = RoomId.parse(f"{tenant}:dojo-busy")
+    doc = Doc()
+    text = doc.get("code", type=Text)
+    pool = await asyncpg.create_pool(collab_db.app_dsn, min_size=1, max_size=3)
+    compaction = await asyncpg.connect(collab_db.app_dsn)
+    try:
+        async with PostgresUpdateLog(pool, LocalSnapshotStore(tmp_path)) as log:
+            held = compaction.transaction()
+            await held.start()
+            await compaction.execute("SELECT collab_tenant_writable($1)", tenant)
+            erasing = asyncio.create_task(log.erase_tenant(tenant))
+            await asyncio.sleep(0.3)  # a few of its tries, while the lock is held
+            text += "typed meanwhile"
+            await asyncio.wait_for(log.append(room, doc.get_update()), timeout=2)
+            assert not erasing.done()
+            await held.rollback()
+            assert await asyncio.wait_for(erasing, timeout=10) == 1
+            with pytest.raises(TenantErased):
+                await log.append(room, doc.get_update())
+    finally:
+        await compaction.close()
+        await pool.close()
