@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -12,6 +14,7 @@ class IdentitySettings(EventBusSettings):
     model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", frozen=True)
 
     service_name: str = "identity"
+    consumes_events: ClassVar[bool] = False  # it publishes (deletions) and reads nothing
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
     # A refresh token presented again this soon after its use is a race of the same client

@@ -37,7 +37,8 @@ _log = structlog.get_logger("erasure")
 TOPIC = "identity"
 TENANT_DELETED = "identity.tenant.deleted"
 USER_DELETED = "identity.user.deleted"
-# Terminal facts, one per tenant or user: nothing follows them to be ordered against.
+# Terminal facts: nothing follows them to be ordered against. Identity sends each twice
+# (at once, and once older access tokens have expired), as two events of this version.
 VERSION = 1
 
 
@@ -188,10 +189,18 @@ async def run_erasure(
     try:
         await ErasureConsumer(eraser, consumer, service=group).run()
     finally:
-        closing = asyncio.ensure_future(consumer.aclose())
-        _closing.add(closing)  # held until done: a second cancellation leaves it to finish
-        closing.add_done_callback(_closing.discard)
-        await asyncio.shield(closing)
+        await _close(consumer)
 
 
-_closing: set[asyncio.Future[None]] = set()
+async def _close(consumer: Consumer) -> None:
+    """Close ``consumer`` to the end, however often the task is cancelled meanwhile (the
+    canceller bounds how long it waits); then let the cancellation through."""
+    closing = asyncio.ensure_future(consumer.aclose())
+    cancelled = False
+    while not closing.done():
+        try:
+            await asyncio.shield(closing)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError

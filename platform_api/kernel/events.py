@@ -18,11 +18,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import structlog
 from opentelemetry import propagate
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .settings import ServiceSettings
 
@@ -278,6 +278,23 @@ class EventBusSettings(ServiceSettings):
     event_queue_url: str = ""
     aws_endpoint_url: str = ""  # moto or LocalStack in tests; empty in production
     aws_region: str = "sa-east-1"
+    # Whether the service reads events (every one does, if only identity's erasures, but
+    # identity itself): on AWS it then needs its queue.
+    consumes_events: ClassVar[bool] = True
+
+    @model_validator(mode="after")
+    def _production_bus(self) -> EventBusSettings:
+        """In production, events must leave the process, and a consumer must have its
+        queue: otherwise they are lost, or erasures wait for ever, while the service looks
+        healthy."""
+        if self.environment != "production":
+            return self
+        prefix = (self.model_config.get("env_prefix") or "").upper()
+        if self.event_bus == "memory":
+            raise ValueError(f"production needs {prefix}EVENT_BUS=redis or aws, not memory")
+        if self.event_bus == "aws" and self.consumes_events and not self.event_queue_url:
+            raise ValueError(f"{prefix}EVENT_BUS=aws needs {prefix}EVENT_QUEUE_URL")
+        return self
 
     def bus_config(self) -> BusConfig:
         return BusConfig(

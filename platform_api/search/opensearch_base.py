@@ -225,8 +225,8 @@ class OpenSearchAdapter(Generic[D, R, Q]):
             after = hits[-1]["sort"]
 
     async def drop_tenant(self, tenant_id: uuid.UUID) -> None:
-        """Delete by query; documents it could not delete (failures, or a version conflict
-        with a write at that moment) raise, so that the erasure is tried again."""
+        """Delete by query; documents it could not delete (failures, a version conflict with
+        a write at that moment, a timeout) raise, so that the erasure is tried again."""
         answer = await self._client.delete_by_query(
             index=self.index,
             body={"query": {"term": {"tenant_id": str(tenant_id)}}},
@@ -234,7 +234,7 @@ class OpenSearchAdapter(Generic[D, R, Q]):
             refresh=True,
             conflicts="proceed",
         )
-        if answer.get("failures") or answer.get("version_conflicts"):
+        if answer.get("failures") or answer.get("version_conflicts") or answer.get("timed_out"):
             raise ConnectionError(
                 f"OpenSearch kept documents of {tenant_id}: {answer.get('failures')!r},"
                 f" {answer.get('version_conflicts')} version conflicts"

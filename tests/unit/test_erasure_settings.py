@@ -10,6 +10,7 @@ from pydantic import SecretStr, ValidationError
 
 from collab_server.settings import CollabSettings
 from platform_api.identity.settings import IdentitySettings
+from platform_api.pocs.settings import PocsSettings
 
 IDENTITY: dict[str, Any] = {
     "environment": "production",
@@ -57,3 +58,30 @@ def test_collab_nodes_in_production_read_erasures(
     else:
         with pytest.raises(ValidationError, match=refused):
             CollabSettings(**COLLAB, **extra)
+
+
+@pytest.mark.parametrize(
+    ("bus", "refused"),
+    [
+        ({"event_bus": "memory"}, "POCS_EVENT_BUS=redis or aws"),
+        ({"event_bus": "aws"}, "POCS_EVENT_QUEUE_URL"),
+        ({"event_bus": "aws", "event_queue_url": QUEUE}, None),
+        ({"event_bus": "redis"}, None),
+    ],
+)
+def test_a_service_in_production_keeps_its_events_and_reads_its_erasures(
+    bus: dict[str, Any], refused: str | None
+) -> None:
+    """Events in memory would be lost, and a consumer on AWS without its queue would wait
+    for ever for the erasures, while the service looks healthy."""
+    production = {
+        "environment": "production",
+        "database_url": "postgresql://pocs_app@db/pocs",
+        "service_token": SecretStr("a feed secret"),
+        **bus,
+    }
+    if refused is None:
+        PocsSettings(**production)
+    else:
+        with pytest.raises(ValidationError, match=refused):
+            PocsSettings(**production)
