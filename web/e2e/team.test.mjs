@@ -26,6 +26,7 @@ test('an owner invites a colleague, who joins and becomes an admin', async () =>
   await signUp(owner, boss);
   await owner.getByRole('link', { name: 'Team' }).click();
   await owner.getByRole('heading', { name: `The people of ${boss.organization}` }).waitFor();
+  await owner.getByTestId('member').first().waitFor(); // the heading comes before the list
   assert.equal(await owner.getByTestId('member').count(), 1);
 
   await owner.getByLabel('E-mail').fill(mate.email);
