@@ -1,7 +1,10 @@
-import { render, screen } from '@testing-library/react';
+import { render, screen, waitFor } from '@testing-library/react';
+import { MemoryRouter, useLocation } from 'react-router-dom';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../api/http';
+import { I18nProvider } from '../i18n';
 import { TextField } from './Field';
+import { Flash } from './Flash';
 import { Highlight } from './Highlight';
 
 describe('Highlight', () => {
@@ -38,5 +41,26 @@ describe('ApiError', () => {
       ],
     });
     expect(error.fieldErrors()).toEqual({ name: 'String should have at least 1 character', tags: 'too long' });
+  });
+});
+
+describe('Flash', () => {
+  function Where() {
+    const location = useLocation();
+    return <span data-testid="where">{JSON.stringify(location.state)}</span>;
+  }
+
+  it('says the message once: the history entry forgets it, so a reload does not repeat it', async () => {
+    render(
+      <I18nProvider initial="en">
+        <MemoryRouter initialEntries={[{ pathname: '/pocs', state: { flash: 'poc.deleted' } }]}>
+          <Flash />
+          <Where />
+        </MemoryRouter>
+      </I18nProvider>,
+    );
+    expect(screen.getByRole('status').textContent).toBe('Moved to the trash.');
+    await waitFor(() => expect(screen.getByTestId('where').textContent).toBe('null'));
+    expect(screen.getByRole('status').textContent).toBe('Moved to the trash.');
   });
 });
