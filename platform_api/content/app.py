@@ -12,9 +12,9 @@ from platform_api.kernel import KeySet, TokenVerifier, create_pool, create_servi
 from platform_api.kernel.blobs import BlobStore
 from platform_api.kernel.db import close_pool
 from platform_api.kernel.queues import JobQueue
-from platform_api.kernel.tasks import stop
+from platform_api.kernel.tasks import check_running, stop
 
-from .erasure import ContentEraser, check_running, start_erasure
+from .erasure import ContentEraser, start_erasure
 from .pocs import HttpPocSource, PocSource
 from .progress import ProgressHub
 from .routes import router
@@ -79,7 +79,7 @@ def create_app(
             await conn.fetchval("SELECT 1")
 
     def liveness(app: FastAPI) -> None:
-        check_running(app.state.erasure)
+        check_running(app.state.erasure, "the erasure consumer")
 
     app = create_service_app(
         settings,

@@ -69,11 +69,3 @@ def start_erasure(settings: ContentSettings, eraser: ContentEraser) -> asyncio.T
     return asyncio.create_task(
         run_erasure(eraser, settings, group=settings.service_name), name="content-erasure"
     )
-
-
-def check_running(task: asyncio.Task[None] | None) -> None:
-    """For the liveness check: raise if this process's erasure has ended (``None``: it runs
-    none). It only ends when stopped, but if it ever did, deletions would wait, unerased,
-    until a restart starts it again."""
-    if task is not None and task.done():
-        raise RuntimeError("the erasure consumer has stopped")

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from platform_api.kernel import KeySet, TokenVerifier, create_pool, create_service_app
 from platform_api.kernel.db import close_pool
 from platform_api.kernel.events import Publisher
-from platform_api.kernel.tasks import stop
+from platform_api.kernel.tasks import check_running, stop
 from rooms.ports import SnapshotStore
 from rooms.snapshots import LocalSnapshotStore, S3SnapshotStore
 
@@ -118,7 +118,7 @@ def create_app(
             await conn.fetchval("SELECT 1")
 
     def liveness(app: FastAPI) -> None:
-        worker.check_running(app.state.worker)
+        check_running(app.state.worker, "the dojo worker")
 
     app = create_service_app(
         settings,

@@ -103,14 +103,6 @@ def report_end(task: asyncio.Task[None]) -> None:
         _log.error("dojo_worker_failed", error=repr(error))
 
 
-def check_running(task: asyncio.Task[None] | None) -> None:
-    """For the liveness check: raise if this process's worker has ended (``None``: it runs
-    no worker). Turns, snapshots and room pushes would silently stop otherwise, and only a
-    restart starts the worker again."""
-    if task is not None and task.done():
-        raise RuntimeError("the dojo worker has stopped")
-
-
 async def run(
     ctx: Dojos,
     owner_pool: asyncpg.Pool,

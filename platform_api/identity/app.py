@@ -14,7 +14,7 @@ from platform_api.kernel.db import close_pool
 from platform_api.kernel.events import Publisher, create_publisher
 from platform_api.kernel.outbox import OutboxRelay
 from platform_api.kernel.ratelimit import RateLimiter
-from platform_api.kernel.tasks import stop
+from platform_api.kernel.tasks import check_running, stop
 
 from .routes import router
 from .security import Passwords, TokenSigner
@@ -70,9 +70,7 @@ def create_app(
             yield
 
     def liveness(app: FastAPI) -> None:
-        relay: asyncio.Task[None] | None = app.state.relay
-        if relay is not None and relay.done():
-            raise RuntimeError("the outbox relay has stopped")
+        check_running(app.state.relay, "the outbox relay")
 
     async def readiness(app: FastAPI) -> None:
         idn: Identity = app.state.identity

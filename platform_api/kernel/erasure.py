@@ -109,14 +109,14 @@ class ErasureConsumer:
         self.batch = batch
         self.wait_seconds = wait_seconds
 
-    async def handle(self, event: Event) -> bool:
-        """Erase what ``event`` asks for; False when it asks for nothing this side does."""
+    async def handle(self, event: Event) -> None:
+        """Erase what ``event`` asks for (other identity events ask for nothing)."""
         if event.type == TENANT_DELETED:
             await self.eraser.erase_tenant(event.tenant_id)
         elif event.type == USER_DELETED:
             await self.eraser.erase_user(event.tenant_id, event.aggregate_id)
         else:
-            return False
+            return
         _log.info(
             "erased",
             service=self.service,
@@ -124,7 +124,6 @@ class ErasureConsumer:
             tenant_id=str(event.tenant_id),
             subject=str(event.aggregate_id),
         )
-        return True
 
     async def run_once(self) -> int:
         """Handle one batch; return how many events were done (acknowledged)."""

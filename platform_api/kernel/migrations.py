@@ -122,6 +122,11 @@ def add_outbox_delivery() -> None:
     run_sql("ALTER TABLE outbox ADD COLUMN deliver_after timestamptz;")
 
 
+def drop_outbox_delivery() -> None:
+    """Undo :func:`add_outbox_delivery` (a downgrade)."""
+    run_sql("ALTER TABLE outbox DROP COLUMN deliver_after;")
+
+
 def run_env() -> None:
     """Body of every service's Alembic ``env.py`` (online mode only)."""
     dsn = context.config.attributes["owner_dsn"]

@@ -29,3 +29,11 @@ async def stop(task: asyncio.Task[Any], *, within: float = 10.0) -> None:
         await asyncio.wait({task}, timeout=RECANCEL_SECONDS)
     if not task.cancelled() and (error := task.exception()) is not None:
         _log.error("task_failed", task=task.get_name(), error=repr(error))
+
+
+def check_running(task: asyncio.Task[Any] | None, what: str) -> None:
+    """For a liveness check: raise if a background task of the process (``what``) has
+    ended (``None``: the process runs none). Such a task only ends when stopped; if it ever
+    did otherwise, its work would silently stop until a restart starts it again."""
+    if task is not None and task.done():
+        raise RuntimeError(f"{what} has stopped")

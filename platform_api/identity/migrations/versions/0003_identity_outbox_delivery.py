@@ -5,7 +5,7 @@ Revision ID: 0003
 Revises: 0002
 """
 
-from platform_api.kernel.migrations import add_outbox_delivery, run_sql
+from platform_api.kernel.migrations import add_outbox_delivery, drop_outbox_delivery
 
 revision = "0003"
 down_revision = "0002"
@@ -18,4 +18,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    run_sql("ALTER TABLE outbox DROP COLUMN deliver_after;")
+    drop_outbox_delivery()

@@ -5,7 +5,7 @@ Revision ID: 0002
 Revises: 0001
 """
 
-from platform_api.kernel.migrations import add_outbox_delivery, run_sql
+from platform_api.kernel.migrations import add_outbox_delivery, drop_outbox_delivery
 
 revision = "0002"
 down_revision = "0001"
@@ -18,4 +18,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    run_sql("ALTER TABLE outbox DROP COLUMN deliver_after;")
+    drop_outbox_delivery()
