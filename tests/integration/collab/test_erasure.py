@@ -25,7 +25,7 @@ from rooms import LocalSnapshotStore, PostgresUpdateLog, RoomId, TenantErased
 from tests.harness.collab import compacted_seq
 from tests.harness.polling import eventually
 
-from .conftest import Connect, Mint, StartNode, first_message
+from .conftest import Connect, Mint, StartNode, first_message, post_update
 
 GONE = 4410
 
@@ -92,6 +92,13 @@ async def test_a_deleted_organization_loses_its_rooms_on_every_node(
     for node, room in ((consuming, here), (other_node, here), (other_node, there)):
         refused = await first_message(f"{node}/{room}?ticket={mint(room)}")
         assert (refused.type, refused.data) == (aiohttp.WSMsgType.CLOSE, GONE)
+    # A service writing to one is told so (problem+json), and nothing is stored.
+    late_doc = Doc()
+    late_doc.get("code", type=Text).insert(0, "written by a service")
+    status, problem = await post_update(other_node, mint, here, late_doc.get_update())
+    assert (status, problem["status"]) == (410, 410), problem
+    assert "deleted" in problem["detail"]
+    assert await _rows(collab_db, tenant) == (0, 0)
     # Another organization carries on.
     await bystander.insert(", still here")
     await bystander.handled()
