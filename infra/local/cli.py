@@ -360,5 +360,18 @@ def contracts() -> None:
         _say(f"wrote {path.relative_to(ROOT)}")
 
 
+@app.command()
+def messages() -> None:
+    """Add the services' new messages to the pt-BR catalog, drop those no longer said."""
+    from .messages import update_catalog
+
+    added, dropped = update_catalog()
+    for message in added:
+        _say(f"new, to translate: {message}")
+    for message in dropped:
+        _say(f"dropped: {message}")
+    _say(f"{len(added)} new, {len(dropped)} dropped: platform_api/kernel/locale/pt_BR.po")
+
+
 if __name__ == "__main__":
     app()

@@ -111,7 +111,11 @@ class HttpPocSource:
         except httpx.HTTPError as exc:
             raise Problem(503, "The POC service is unavailable; try again shortly") from exc
         if response.status_code != 200:
-            raise Problem(503, f"The POC service answered {response.status_code}; try again")
+            raise Problem(
+                503,
+                "The POC service answered {status}; try again",
+                params={"status": response.status_code},
+            )
         try:
             data = response.json()
             return select(data["items"] if isinstance(data, dict) else data, query)

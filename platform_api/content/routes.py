@@ -266,5 +266,7 @@ async def signed_file(
     try:
         path = ctx.blobs.open_signed(key, params)
     except BlobError as exc:
-        raise Problem(403, f"This download link is not valid: {exc}") from None
+        raise Problem(
+            403, "This download link is not valid: {reason}", params={"reason": str(exc)}
+        ) from None
     return FileResponse(path, media_type=service.media_type(key), filename=filename or path.name)

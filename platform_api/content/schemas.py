@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from platform_api.kernel.i18n import N_, Invalid
 from platform_api.kernel.text import normalize_tags
 
 RequestType = Literal["report", "video"]
@@ -54,14 +55,14 @@ class ContentRequestIn(Strict):
     def _one_period(self) -> ContentRequestIn:
         if self.year is not None:
             if self.from_date or self.to_date:
-                raise ValueError("give either year or from/to, not both")
+                raise Invalid(N_("give either year or from/to, not both"))
             self.from_date, self.to_date = date(self.year, 1, 1), date(self.year, 12, 31)
         elif not (self.from_date and self.to_date):
-            raise ValueError("give year, or both from and to")
+            raise Invalid(N_("give year, or both from and to"))
         elif self.to_date < self.from_date:
-            raise ValueError("to must not be before from")
+            raise Invalid(N_("to must not be before from"))
         elif (self.to_date - self.from_date).days > 3 * 366:
-            raise ValueError("the period may span at most three years")
+            raise Invalid(N_("the period may span at most three years"))
         return self
 
 

@@ -16,6 +16,7 @@ import structlog
 from platform_api.kernel import Problem, not_found, tenant_transaction
 from platform_api.kernel.auth import Principal
 from platform_api.kernel.blobs import BlobStore
+from platform_api.kernel.i18n import N_
 from platform_api.kernel.queues import JobQueue
 
 from . import store
@@ -134,8 +135,8 @@ async def create_request(
     if len(pocs) > ctx.settings.max_pocs_per_request:
         raise Problem(
             422,
-            f"Too many POCs ({len(pocs)}); narrow the period or the filter (max "
-            f"{ctx.settings.max_pocs_per_request})",
+            "Too many POCs ({count}); narrow the period or the filter (max {limit})",
+            params={"count": len(pocs), "limit": ctx.settings.max_pocs_per_request},
         )
     title = body.title or f"{_TITLES[(body.type, body.language)]} {_period(body)}"
     try:
@@ -196,8 +197,10 @@ async def cancel_request(ctx: Content, who: Principal, request_id: uuid.UUID) ->
         row = await store.get_owned(conn, who.tenant_id, who.user_id, request_id)
         if row is None:
             raise not_found("Content request")
-        if row["status"] in ("succeeded", "failed"):
-            raise Problem(409, f"The request has already {row['status']}")
+        if row["status"] == "succeeded":
+            raise Problem(409, "The request has already succeeded")
+        if row["status"] == "failed":
+            raise Problem(409, "The request has already failed")
         await store.cancel(conn, who.tenant_id, request_id)
         return await store.get_request(conn, who.tenant_id, request_id)
 
@@ -223,16 +226,20 @@ class DownloadLink:
     thumbnail_url: str | None  # videos: their title card as a JPEG
 
 
+_NO_FILE = {  # by terminal status
+    "succeeded": N_("There is no file for this request"),
+    "failed": N_("There is no file: the request failed"),
+    "cancelled": N_("There is no file: the request was cancelled"),
+}
+
+
 async def download_link(ctx: Content, who: Principal, request_id: uuid.UUID) -> DownloadLink:
     """Short-lived URLs of the finished file (and of a video's thumbnail)."""
     row = await get_request(ctx, who, request_id)
     if row["status"] != "succeeded" or not row["result_key"]:
-        detail = (
-            "The file is not ready yet"
-            if row["status"] not in TERMINAL
-            else (f"There is no file: the request {row['status']}")
-        )
-        raise Problem(409, detail)
+        if row["status"] not in TERMINAL:
+            raise Problem(409, "The file is not ready yet")
+        raise Problem(409, _NO_FILE[row["status"]])
     ttl = ctx.settings.download_ttl_seconds
     filename = download_filename(row)
     url = await ctx.blobs.download_url(row["result_key"], expires_in=ttl, filename=filename)

@@ -19,7 +19,7 @@ from platform_api.kernel import Problem, forbidden, not_found, tenant_transactio
 from platform_api.kernel.auth import Principal
 
 from . import store, store_content, ydoc
-from .service import Dojos, Row, can_manage, load
+from .service import Dojos, Row, can_manage, dojo_is, load
 from .tickets import room_key
 
 _log = structlog.get_logger("dojos.chat")
@@ -72,7 +72,7 @@ async def post(ctx: Dojos, who: Principal, dojo_id: uuid.UUID, text: str) -> dic
         if me is None or me["status"] != "active":
             raise forbidden("Join this dojo to chat")
         if dojo["status"] not in ("scheduled", "active"):
-            raise Problem(409, f"The dojo is {dojo['status']}")
+            raise dojo_is(dojo["status"])
         row = await store_content.insert_message(
             conn,
             tenant_id=who.tenant_id,

@@ -20,7 +20,7 @@ from platform_api.kernel import Problem, forbidden, not_found, tenant_transactio
 from platform_api.kernel.auth import Principal
 
 from . import store
-from .service import Dojos, Row, can_write, emit, load, load_managed, now
+from .service import Dojos, Row, can_write, dojo_is, emit, load, load_managed, now
 from .tickets import RoomRole, room_key
 from .timer import rotate
 
@@ -36,7 +36,7 @@ async def create_invite(
     async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
         dojo = await load_managed(conn, who, dojo_id)
         if dojo["status"] in ("ended", "archived"):
-            raise Problem(409, f"The dojo is {dojo['status']}")
+            raise dojo_is(dojo["status"])
         invite = await store.insert_invite(
             conn,
             tenant_id=who.tenant_id,
@@ -85,7 +85,7 @@ async def join(ctx: Dojos, who: Principal, code: str, name: str) -> tuple[Row, R
         dojo = await store.get_dojo(conn, who.tenant_id, invite["dojo_id"], lock=True)
         assert dojo is not None  # the foreign key cascades
         if dojo["status"] in ("ended", "archived"):
-            raise Problem(409, f"The dojo is {dojo['status']}")
+            raise dojo_is(dojo["status"])
         me = await store.get_participant(conn, who.tenant_id, dojo["dojo_id"], who.user_id)
         if me is not None and me["status"] == "active":
             return dojo, me

@@ -150,7 +150,9 @@ async def update_dojo(dojo_id: uuid.UUID, body: DojoPatch, who: Caller, ctx: Ctx
     fields = body.model_dump(exclude_unset=True)
     nulls = [k for k, v in fields.items() if v is None and k != "scheduled_start_time"]
     if nulls:
-        raise Problem(422, f"These fields cannot be null: {', '.join(nulls)}")
+        raise Problem(
+            422, "These fields cannot be null: {fields}", params={"fields": ", ".join(nulls)}
+        )
     return await _out(ctx, who, await service.update(ctx, who, dojo_id, fields))
 
 

@@ -20,6 +20,7 @@ import structlog
 
 from platform_api.kernel import Problem, forbidden, not_found, tenant_transaction
 from platform_api.kernel.auth import Principal
+from platform_api.kernel.i18n import N_
 from platform_api.kernel.outbox import enqueue
 from rooms.ports import SnapshotStore
 
@@ -67,6 +68,19 @@ async def load(
         if me is None or me["status"] != "active":
             raise not_found("Dojo")
     return dojo
+
+
+_DOJO_IS = {
+    "scheduled": N_("The dojo has not started yet"),
+    "active": N_("The dojo has already started"),
+    "ended": N_("The dojo has ended"),
+    "archived": N_("The dojo is archived"),
+}
+
+
+def dojo_is(status: str) -> Problem:
+    """409: what the dojo's ``status`` rules out, said in a sentence of its own."""
+    return Problem(409, _DOJO_IS[status])
 
 
 async def load_managed(conn: asyncpg.Connection, who: Principal, dojo_id: uuid.UUID) -> Row:
@@ -153,7 +167,7 @@ async def update(ctx: Dojos, who: Principal, dojo_id: uuid.UUID, fields: dict[st
     async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
         dojo = await load_managed(conn, who, dojo_id)
         if dojo["status"] in ("ended", "archived"):
-            raise Problem(409, f"The dojo is {dojo['status']}")
+            raise dojo_is(dojo["status"])
         if dojo["status"] != "scheduled" and {"initial_code", "format"} & set(fields):
             raise Problem(409, "The format and the starting code change only before the start")
         if not fields:
@@ -182,7 +196,7 @@ async def start(ctx: Dojos, who: Principal, dojo_id: uuid.UUID) -> Row:
     async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
         dojo = await load_managed(conn, who, dojo_id)
         if dojo["status"] != "scheduled":
-            raise Problem(409, f"The dojo is {dojo['status']}, not scheduled")
+            raise dojo_is(dojo["status"])
         participants = await store.list_participants(conn, who.tenant_id, dojo_id, active_only=True)
         order = default_order(dojo, participants)
         driver: uuid.UUID | None = None
@@ -218,7 +232,7 @@ async def end(ctx: Dojos, who: Principal, dojo_id: uuid.UUID) -> Row:
     async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
         dojo = await load_managed(conn, who, dojo_id)
         if dojo["status"] != "active":
-            raise Problem(409, f"The dojo is {dojo['status']}, not active")
+            raise dojo_is(dojo["status"])
         state = await room_state(ctx, dojo)
         if state is not None:
             await take_snapshot(

@@ -14,13 +14,14 @@ import asyncpg
 
 from platform_api.kernel import Problem, not_found, tenant_transaction, unauthorized
 from platform_api.kernel.auth import Principal
+from platform_api.kernel.i18n import N_
 from platform_api.kernel.ratelimit import RateLimiter
 
 from . import store
 from .security import Passwords, TokenSigner, email_digest, new_opaque_token, parse_opaque_token
 from .settings import IdentitySettings
 
-GENERIC_LOGIN_FAILURE = "Invalid email or password"
+GENERIC_LOGIN_FAILURE = N_("Invalid email or password")
 ADMIN_ROLES = ("owner", "admin")
 
 

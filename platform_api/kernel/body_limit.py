@@ -14,6 +14,17 @@ from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import PROBLEM_JSON
+from .i18n import N_, negotiate, translate
+
+_TOO_LARGE = N_("The request body exceeds {max_bytes} bytes")
+
+
+class BodyTooLarge(HTTPException):
+    """413 for a body that grew too large; its detail is translated when it is rendered."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.params = {"max_bytes": max_bytes}
+        super().__init__(413, _TOO_LARGE)
 
 
 class BodySizeLimitMiddleware:
@@ -37,27 +48,27 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise HTTPException(413, self._detail())
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         await self.app(scope, limited_receive, send)
 
-    def _detail(self) -> str:
-        return f"The request body exceeds {self.max_bytes} bytes"
-
     async def _refuse(self, scope: Scope, send: Send) -> None:
+        locale = negotiate(dict(scope["headers"]).get(b"accept-language", b"").decode("latin-1"))
         body = json.dumps(
             {
                 "type": "about:blank",
-                "title": "Content Too Large",
+                "title": translate("Content Too Large", locale),
                 "status": 413,
-                "detail": self._detail(),
+                "detail": translate(_TOO_LARGE, locale, {"max_bytes": self.max_bytes}),
                 "instance": scope["path"],
             }
         ).encode()
         headers = [
             (b"content-type", PROBLEM_JSON.encode()),
             (b"content-length", str(len(body)).encode()),
+            (b"content-language", locale.encode()),
+            (b"vary", b"Accept-Language"),
         ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})

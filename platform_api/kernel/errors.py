@@ -1,7 +1,9 @@
-"""RFC 9457 problem details: every failure of every service leaves as ``application/problem+json``."""
+"""RFC 9457 problem details: every failure of every service leaves as ``application/problem+json``,
+in the language the request asks for (``Accept-Language``, see :mod:`.i18n`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -12,26 +14,27 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .db import DatabaseBusy
+from .i18n import N_, VALIDATION, Invalid, negotiate, translate
 
 PROBLEM_JSON = "application/problem+json"
 _log = structlog.get_logger("errors")
 
 _TITLES = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    410: "Gone",
-    412: "Precondition Failed",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-    422: "Unprocessable Content",
-    428: "Precondition Required",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
+    400: N_("Bad Request"),
+    401: N_("Unauthorized"),
+    403: N_("Forbidden"),
+    404: N_("Not Found"),
+    405: N_("Method Not Allowed"),
+    409: N_("Conflict"),
+    410: N_("Gone"),
+    412: N_("Precondition Failed"),
+    413: N_("Content Too Large"),
+    415: N_("Unsupported Media Type"),
+    422: N_("Unprocessable Content"),
+    428: N_("Precondition Required"),
+    429: N_("Too Many Requests"),
+    500: N_("Internal Server Error"),
+    503: N_("Service Unavailable"),
 }
 
 
@@ -46,11 +49,16 @@ class Problem(Exception):
         title: str | None = None,
         type_: str = "about:blank",
         headers: dict[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
         **extra: Any,
     ) -> None:
-        super().__init__(detail)
+        """``detail`` is English; ``{name}`` fields in it are filled from ``params`` after
+        it is translated (the fields are not members of the problem: ``extra`` are)."""
+        self.template = detail
+        self.params = dict(params or {})
+        self.detail = translate(detail, "en", self.params)
+        super().__init__(self.detail)
         self.status = status
-        self.detail = detail
         self.title = title or _TITLES.get(status, "Error")
         self.type = type_
         self.headers = headers or {}
@@ -58,14 +66,15 @@ class Problem(Exception):
 
 
 def not_found(what: str = "Resource") -> Problem:
-    return Problem(404, f"{what} not found")
+    """A 404 saying ``"<what> not found"`` (its translation is the whole sentence's)."""
+    return Problem(404, what + " not found")
 
 
-def unauthorized(detail: str = "Missing or invalid access token") -> Problem:
+def unauthorized(detail: str = N_("Missing or invalid access token")) -> Problem:
     return Problem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="mrbill"'})
 
 
-def forbidden(detail: str = "You are not allowed to do this") -> Problem:
+def forbidden(detail: str = N_("You are not allowed to do this")) -> Problem:
     return Problem(403, detail)
 
 
@@ -77,25 +86,62 @@ def problem_response(
     type_: str = "about:blank",
     instance: str | None = None,
     headers: dict[str, str] | None = None,
+    locale: str = "en",
+    params: Mapping[str, Any] | None = None,
     **extra: Any,
 ) -> JSONResponse:
+    """A problem response in ``locale``: ``detail`` and ``title`` are English, translated
+    here (``{name}`` fields in ``detail`` filled from ``params``)."""
     body: dict[str, Any] = {
         "type": type_,
-        "title": title or _TITLES.get(status, "Error"),
+        "title": translate(title or _TITLES.get(status, "Error"), locale),
         "status": status,
-        "detail": detail,
+        "detail": translate(detail, locale, params),
     }
     if instance:
         body["instance"] = instance
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    sent = {**(headers or {}), "Content-Language": locale, "Vary": "Accept-Language"}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=sent)
 
 
-def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+def request_locale(request: Request) -> str:
+    return negotiate(request.headers.get("accept-language"))
+
+
+def _validation_errors(exc: RequestValidationError, locale: str) -> list[dict[str, Any]]:
     return [
-        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        {
+            "loc": list(err.get("loc", ())),
+            "msg": validation_message(err, locale),
+            "type": err.get("type", ""),
+        }
         for err in exc.errors()
     ]
+
+
+def validation_message(error: Mapping[str, Any], locale: str) -> str:
+    """One validation error's message in ``locale``: by its type, with the details of its
+    context; a ``ValueError`` of our validators by its own text. English is pydantic's."""
+    message = str(error.get("msg", ""))
+    if locale == "en":
+        return message
+    kind = str(error.get("type", ""))
+    context = dict(error.get("ctx") or {})
+    if kind == "value_error" and "error" in context:
+        error = context["error"]
+        if isinstance(error, Invalid):
+            return translate(error.template, locale, error.params)
+        reason = str(error)
+        said = translate(reason, locale)
+        if said != reason:
+            return said
+    # A limit of one is said in the singular where the language has a form for it.
+    for key in ([f"{kind}.one"] if 1 in context.values() else []) + [kind]:
+        said = translate(key, locale, context, context=VALIDATION)
+        if said != key:
+            return said
+    return message
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -105,25 +151,29 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(
             exc.status,
-            exc.detail,
+            exc.template,
             title=exc.title,
             type_=exc.type,
             instance=request.url.path,
             headers=exc.headers,
+            locale=request_locale(request),
+            params=exc.params,
             **exc.extra,
         )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = _validation_errors(exc)
+        locale = request_locale(request)
+        errors = _validation_errors(exc, locale)
         if any(e["type"] == "json_invalid" for e in errors):
             return problem_response(
-                400, "The request body is not valid JSON", instance=request.url.path
+                400, "The request body is not valid JSON", instance=request.url.path, locale=locale
             )
         return problem_response(
             422,
             "The request does not match the expected schema",
             instance=request.url.path,
+            locale=locale,
             errors=errors,
         )
 
@@ -135,6 +185,8 @@ def install_error_handlers(app: FastAPI) -> None:
             detail,
             instance=request.url.path,
             headers=dict(exc.headers or {}),
+            locale=request_locale(request),
+            params=getattr(exc, "params", None),
         )
 
     @app.exception_handler(asyncpg.DataError)
@@ -142,7 +194,10 @@ def install_error_handlers(app: FastAPI) -> None:
         # Input the schema let through but PostgreSQL refuses (a safety net, logged).
         _log.warning("data_error", path=request.url.path, error=type(exc).__name__)
         return problem_response(
-            422, "A value in the request cannot be stored", instance=request.url.path
+            422,
+            "A value in the request cannot be stored",
+            instance=request.url.path,
+            locale=request_locale(request),
         )
 
     @app.exception_handler(DatabaseBusy)
@@ -153,11 +208,15 @@ def install_error_handlers(app: FastAPI) -> None:
             "The service is busy; try again in a moment",
             instance=request.url.path,
             headers={"Retry-After": "1"},
+            locale=request_locale(request),
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         _log.exception("unhandled_error", path=request.url.path)
         return problem_response(
-            500, "An unexpected error occurred; it has been logged", instance=request.url.path
+            500,
+            "An unexpected error occurred; it has been logged",
+            instance=request.url.path,
+            locale=request_locale(request),
         )

@@ -117,7 +117,7 @@ def _add_operational_routes(
             try:
                 liveness(request.app)
             except Exception as exc:  # the process cannot mend itself: restart it
-                raise Problem(503, f"Not alive: {exc}") from exc
+                raise Problem(503, "Not alive: {error}", params={"error": str(exc)}) from exc
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"], summary="Readiness: dependencies reachable")
@@ -126,7 +126,7 @@ def _add_operational_routes(
             if readiness is not None:
                 await readiness(request.app)
         except Exception as exc:  # any dependency failure means "not ready"
-            return problem_response(503, f"Not ready: {type(exc).__name__}")
+            return problem_response(503, "Not ready: {error}", params={"error": type(exc).__name__})
         return JSONResponse({"status": "ready"})
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=False)

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from .i18n import N_, Invalid
+
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
 _TAG = re.compile(r"^[\w+#.-]+$")
@@ -16,13 +18,13 @@ _TAG = re.compile(r"^[\w+#.-]+$")
 def _no_control_characters(value: str) -> str:
     # NUL cannot be stored by PostgreSQL; other control characters break logs and layouts.
     if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n\r" for ch in value):
-        raise ValueError("must not contain control characters")
+        raise Invalid(N_("must not contain control characters"))
     return value
 
 
 def _single_line(value: str) -> str:
     if any(ch in value for ch in "\t\n\r"):
-        raise ValueError("must be a single line")
+        raise Invalid(N_("must be a single line"))
     return value
 
 
@@ -52,13 +54,13 @@ def normalize_tags(values: list[str]) -> list[str]:
         if not tag:
             continue
         if len(tag) > MAX_TAG_LENGTH:
-            raise ValueError(f"a tag has at most {MAX_TAG_LENGTH} characters")
+            raise Invalid(N_("a tag has at most {limit} characters"), limit=MAX_TAG_LENGTH)
         if not _TAG.match(tag) or not any(ch.isalnum() for ch in tag):
-            raise ValueError("tags hold letters, digits and + # . _ - only")
+            raise Invalid(N_("tags hold letters, digits and + # . _ - only"))
         if tag not in tags:
             tags.append(tag)
     if len(tags) > MAX_TAGS:
-        raise ValueError(f"at most {MAX_TAGS} tags")
+        raise Invalid(N_("at most {limit} tags"), limit=MAX_TAGS)
     return tags
 
 

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from platform_api.kernel.i18n import N_, Invalid
 from platform_api.kernel.text import MAX_TAG_LENGTH, Tags
 
 MAX_FRAMEWORKS = 20
@@ -41,13 +42,13 @@ _LANGUAGES = {
 def _single_line(value: str) -> str:
     value = " ".join(value.split())
     if _CONTROL.search(value):
-        raise ValueError("control characters are not allowed")
+        raise Invalid(N_("control characters are not allowed"))
     return value
 
 
 def _query_text(value: str) -> str:
     if _CONTROL.search(value):
-        raise ValueError("control characters are not allowed")
+        raise Invalid(N_("control characters are not allowed"))
     return value.strip()
 
 
@@ -56,7 +57,7 @@ QueryText = Annotated[str, AfterValidator(_query_text)]
 
 def _multi_line(value: str) -> str:
     if _CONTROL.search(value):
-        raise ValueError("control characters are not allowed")
+        raise Invalid(N_("control characters are not allowed"))
     return value.strip()
 
 
@@ -68,17 +69,19 @@ def normalize_frameworks(values: list[str]) -> list[str]:
         if not name:
             continue
         if len(name) > MAX_TAG_LENGTH or ";" in name:
-            raise ValueError(f"a framework name has at most {MAX_TAG_LENGTH} characters, no ';'")
+            raise Invalid(
+                N_("a framework name has at most {limit} characters, no ';'"), limit=MAX_TAG_LENGTH
+            )
         seen.setdefault(name.lower(), name)
     if len(seen) > MAX_FRAMEWORKS:
-        raise ValueError(f"at most {MAX_FRAMEWORKS} frameworks")
+        raise Invalid(N_("at most {limit} frameworks"), limit=MAX_FRAMEWORKS)
     return list(seen.values())
 
 
 def canonical_language(value: str) -> str | None:
     name = _single_line(value)
     if len(name) > 50:
-        raise ValueError("a language name has at most 50 characters")
+        raise Invalid(N_("a language name has at most 50 characters"))
     return _LANGUAGES.get(name.lower(), name) or None
 
 
@@ -91,10 +94,10 @@ def _repository_url(raw: str) -> str:
     except ValidationError as exc:
         raise ValueError(exc.errors()[0]["msg"]) from None
     if value.username or value.password:
-        raise ValueError("the URL must not contain credentials")
+        raise Invalid(N_("the URL must not contain credentials"))
     text = str(value)
     if len(text) > 255:
-        raise ValueError("the URL has at most 255 characters")
+        raise Invalid(N_("the URL has at most 255 characters"))
     return text
 
 
@@ -105,7 +108,7 @@ def _empty_to_none(value: Any) -> Any:
 def _name(value: str) -> str:
     value = _single_line(value)
     if not value:
-        raise ValueError("the name cannot be blank")
+        raise Invalid(N_("the name cannot be blank"))
     return value
 
 
@@ -177,7 +180,7 @@ class PocPatch(Strict):
     def _required_stay_set(self) -> PocPatch:
         for name in ("name", "frameworks", "tags", "status", "visibility"):
             if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
+                raise Invalid(N_("{field} cannot be null"), field=name)
         return self
 
     def changes(self) -> dict[str, Any]:
@@ -186,7 +189,7 @@ class PocPatch(Strict):
 
 def check_dates(started: date | None, finished: date | None) -> None:
     if started and finished and finished < started:
-        raise ValueError("finished_on is before started_on")
+        raise Invalid(N_("finished_on is before started_on"))
 
 
 class PocOut(BaseModel):

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from platform_api.kernel import Principal, Problem, forbidden, not_found, tenant_transaction
 from platform_api.kernel.db import bounded_connection_waits
+from platform_api.kernel.i18n import Invalid
 from platform_api.kernel.outbox import enqueue
 
 from . import store, transfer
@@ -42,8 +43,9 @@ class ExportSlots:
         if self.running[tenant] >= self.per_tenant:
             raise Problem(
                 429,
-                f"Your organization already has {self.per_tenant} exports downloading; "
+                "Your organization already has {limit} exports downloading; "
                 "try again when one has finished",
+                params={"limit": self.per_tenant},
                 headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)},
             )
         self.running[tenant] += 1
@@ -144,8 +146,8 @@ async def update_poc(
                 changes.get("started_on", row["started_on"]),
                 changes.get("finished_on", row["finished_on"]),
             )
-        except ValueError as exc:
-            raise Problem(422, str(exc)) from None
+        except Invalid as exc:
+            raise Problem(422, exc.template, params=exc.params) from None
         if not changes:
             return row
         await store.update_poc(conn, poc_id, changes)
@@ -193,7 +195,11 @@ async def import_pocs(
 ) -> ImportReport:
     """Validate every row; import all of them in one transaction, or none (422 with a report)."""
     if len(rows) > pocs.settings.import_max_rows:
-        raise Problem(413, f"An import holds at most {pocs.settings.import_max_rows} rows")
+        raise Problem(
+            413,
+            "An import holds at most {limit} rows",
+            params={"limit": pocs.settings.import_max_rows},
+        )
     valid: list[tuple[int, PocIn]] = []
     rejected: list[RowError] = []
     for number, raw in enumerate(rows, start=1):
@@ -211,7 +217,8 @@ async def import_pocs(
     if rejected:
         raise Problem(
             422,
-            f"{len(rejected)} of {len(rows)} rows are invalid; nothing was imported",
+            "{rejected} of {total} rows are invalid; nothing was imported",
+            params={"rejected": len(rejected), "total": len(rows)},
             **report.model_dump(mode="json"),
         )
     if dry_run or not valid:

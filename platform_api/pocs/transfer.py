@@ -61,15 +61,19 @@ def parse_import(body: bytes, fmt: Format) -> list[Any]:
         header = reader.fieldnames or []
         unknown = [c for c in header if c not in EXPORT_COLUMNS]
         if "name" not in header or unknown:
-            raise Problem(
-                400,
-                "The CSV header must name the columns: "
-                + ", ".join(IMPORT_COLUMNS)
-                + (f" (unknown: {', '.join(unknown[:5])})" if unknown else ""),
-            )
+            columns = {"columns": ", ".join(IMPORT_COLUMNS), "unknown": ", ".join(unknown[:5])}
+            if unknown:
+                raise Problem(
+                    400,
+                    "The CSV header must name the columns: {columns} (unknown: {unknown})",
+                    params=columns,
+                )
+            raise Problem(400, "The CSV header must name the columns: {columns}", params=columns)
         return [_csv_row(row) for row in reader]
     except csv.Error as exc:
-        raise Problem(400, f"The CSV file is malformed: {exc}") from None
+        raise Problem(
+            400, "The CSV file is malformed: {reason}", params={"reason": str(exc)}
+        ) from None
 
 
 def _drop_export_only(row: Any) -> Any:

@@ -23,6 +23,7 @@ from platform_api.kernel import (
     encode_cursor,
     require_roles,
 )
+from platform_api.kernel.i18n import N_, Invalid
 
 from . import service
 from .index import Hit, PocDocument, SearchPage, SearchQuery, Sort, TagMode
@@ -48,7 +49,7 @@ Q = TypeVar("Q", SearchQuery, DojoQuery)
 
 def _text(value: str) -> str:
     if _CONTROL.search(value):
-        raise ValueError("control characters are not allowed")
+        raise Invalid(N_("control characters are not allowed"))
     return value.strip()
 
 

@@ -237,7 +237,9 @@ async def _feed(
             response.raise_for_status()
         except httpx.HTTPError as exc:
             raise Problem(
-                503, f"The {service} service could not be read: {type(exc).__name__}"
+                503,
+                "The {service} service could not be read: {error}",
+                params={"service": service, "error": type(exc).__name__},
             ) from exc
         page = response.json()
         items += page["items"]

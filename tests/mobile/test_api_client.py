@@ -105,6 +105,18 @@ async def test_validation_problem_maps_to_fields(signed_in: ApiClient) -> None:
     assert set(error.field_errors) == {"name", "repository_url"}
 
 
+async def test_problems_come_in_the_apps_language(
+    new_client: Callable[..., ApiClient], signed_in: ApiClient, person: Person
+) -> None:
+    with pytest.raises(ApiError) as caught:
+        await IdentityApi(new_client(language="pt-BR")).login(person.email, "not the password")
+    assert caught.value.status == 401
+    assert caught.value.message == "E-mail ou senha inválidos"
+    with pytest.raises(ApiError) as caught:
+        await PocsApi(new_client(language="pt-BR", tokens=signed_in.tokens)).create({"name": ""})
+    assert caught.value.field_errors["name"] == "Deve ter pelo menos 1 caractere"
+
+
 async def test_offline_is_reported_and_recovers(
     new_client: Callable[..., ApiClient], stack
 ) -> None:

@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { detectLocale, LOCALES, translate } from './i18n';
+import { act, render, screen } from '@testing-library/react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { api } from './api/http';
+import { detectLocale, I18nProvider, LOCALES, translate, useI18n } from './i18n';
+
+function Switch() {
+  const { setLocale } = useI18n();
+  return <button onClick={() => setLocale('en')}>en</button>;
+}
 
 describe('i18n', () => {
   it('defaults to Portuguese for Brazilian and unknown browsers, English for English ones', () => {
@@ -27,5 +34,25 @@ describe('i18n', () => {
   });
   it('has every key in both languages', () => {
     expect(Object.keys(LOCALES['pt-BR']).sort()).toEqual(Object.keys(LOCALES.en).sort());
+  });
+  describe('problems from the services', () => {
+    afterEach(() => vi.unstubAllGlobals());
+    it('are asked for in the language chosen in the app, not the browser\'s', async () => {
+      const fetch = vi.fn(async (_path: string, _init: RequestInit = {}) => new Response('{}', { status: 200 }));
+      vi.stubGlobal('fetch', fetch);
+      const language = () => (fetch.mock.calls.at(-1)![1]!.headers as Record<string, string>)['accept-language'];
+      render(
+        <I18nProvider initial="pt-BR">
+          <Switch />
+        </I18nProvider>,
+      );
+      await api('/api/pocs/pocs');
+      expect(language()).toBe('pt-BR');
+      act(() => screen.getByRole('button', { name: 'en' }).click());
+      await api('/api/pocs/pocs');
+      expect(language()).toBe('en');
+      await api('/api/pocs/pocs', { headers: { 'accept-language': 'pt-BR' } });
+      expect(language()).toBe('pt-BR'); // a caller may ask for another one
+    });
   });
 });

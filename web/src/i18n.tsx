@@ -2,6 +2,7 @@
 // A small typed dictionary instead of a library: the English table is the source of the keys,
 // and TypeScript checks that the Portuguese one has every key.
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
+import { setApiLanguage } from './api/http';
 
 const en = {
   'app.name': 'Mr Bill',
@@ -622,6 +623,7 @@ export function I18nProvider({ children, initial }: { children: ReactNode; initi
   }, []);
   const value = useMemo<I18n>(() => {
     document.documentElement.lang = locale;
+    setApiLanguage(locale); // problems from the services come back in it
     return { locale, setLocale, t: (key, params) => translate(locale, key, params) };
   }, [locale, setLocale]);
   return <I18nContext.Provider value={value}>{children}</I18nContext.Provider>;

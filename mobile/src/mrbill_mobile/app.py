@@ -66,7 +66,9 @@ class MrBillApp(toga.App):
         data_dir = self.config.data_dir or Path(self.paths.data)
         account = self.config.api_url
         self.client = self._client or ApiClient(
-            self.config.api_url, tokens=self._tokens or default_store(data_dir, account)
+            self.config.api_url,
+            tokens=self._tokens or default_store(data_dir, account),
+            language=self.t.language,
         )
         self.client.on_connectivity(self._connectivity)
         self.identity = IdentityApi(self.client)

@@ -132,10 +132,22 @@ export type RequestOptions = {
   anonymous?: boolean;
 };
 
+let language: string | null = null;
+
+/** The language the services should answer problems in (the app's, not the browser's: the
+ * reader may have chosen another); sent as Accept-Language. */
+export function setApiLanguage(locale: string): void {
+  language = locale;
+}
+
 /** Call the API; JSON in and out; problem+json failures become ApiError. */
 export async function request(path: string, options: RequestOptions = {}): Promise<Response> {
   const send = (token: string | null) => {
-    const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      ...(language ? { 'accept-language': language } : {}),
+      ...options.headers,
+    };
     if (token && !options.anonymous) headers.authorization = `Bearer ${token}`;
     let body: BodyInit | undefined = options.raw;
     if (options.body !== undefined) {

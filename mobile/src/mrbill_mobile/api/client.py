@@ -33,12 +33,16 @@ class ApiClient:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        language: str = "en",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
         self.service_urls = {k: v.rstrip("/") for k, v in (service_urls or {}).items()}
+        # The services answer problems in the app's language (Accept-Language).
         self._http = httpx.AsyncClient(
-            timeout=timeout, transport=transport, headers={"accept": "application/json"}
+            timeout=timeout,
+            transport=transport,
+            headers={"accept": "application/json", "accept-language": language},
         )
         self._clock = clock
         self.access_token: str | None = None  # in memory only, never written anywhere
