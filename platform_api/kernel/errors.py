@@ -120,6 +120,9 @@ def _validation_errors(exc: RequestValidationError, locale: str) -> list[dict[st
     ]
 
 
+_NOT_AN_EMAIL = "value is not a valid email address"
+
+
 def validation_message(error: Mapping[str, Any], locale: str) -> str:
     """One validation error's message in ``locale``: by its type, with the details of its
     context; a ``ValueError`` of our validators by its own text. English is pydantic's."""
@@ -136,8 +139,12 @@ def validation_message(error: Mapping[str, Any], locale: str) -> str:
         said = translate(reason, locale)
         if said != reason:
             return said
-    # A limit of one is said in the singular where the language has a form for it.
-    for key in ([f"{kind}.one"] if 1 in context.values() else []) + [kind]:
+    keys = [kind]
+    if 1 in context.values():  # a limit of one, in the singular where the language has it
+        keys.insert(0, f"{kind}.one")
+    if kind == "value_error" and message.startswith(_NOT_AN_EMAIL):  # (pydantic's EmailStr)
+        keys.insert(0, "value_error.email")
+    for key in keys:
         said = translate(key, locale, context, context=VALIDATION)
         if said != key:
             return said

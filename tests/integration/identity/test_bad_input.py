@@ -115,3 +115,14 @@ async def test_control_characters_in_names_are_422(identity: httpx.AsyncClient, 
         "/signup", content=json.dumps(body), headers={"content-type": "application/json"}
     )
     assert_problem(response, 422)
+
+
+async def test_a_bad_email_is_explained_in_portuguese(identity: httpx.AsyncClient) -> None:
+    body = {"email": "not-an-email", "password": "x"}
+    response = await identity.post("/login", json=body, headers={"Accept-Language": "pt-BR"})
+    problem = assert_problem(response, 422)
+    assert problem["errors"] == [
+        {"loc": ["body", "email"], "msg": "E-mail inválido", "type": "value_error"}
+    ]
+    english = (await identity.post("/login", json=body)).json()
+    assert english["errors"][0]["msg"].startswith("value is not a valid email address")
