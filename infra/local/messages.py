@@ -3,10 +3,10 @@
 What reaches a person is a problem's ``detail`` and ``title`` and a validator's refusal:
 the arguments of ``Problem``, ``problem_response``, ``forbidden``, ``unauthorized``,
 ``not_found`` (its sentence, ``"<what> not found"``), ``HTTPException``, a rate limit's
-``detail`` and anything marked ``N_``. They must be string literals (fields go in
-``{name}`` with ``params``), or names of constants marked ``N_``: a message computed
-where it is raised (an f-string, a concatenation, ``str(exc)``) cannot be translated,
-and is reported.
+``detail``, ``Invalid`` and anything marked ``N_``. They must be string literals (fields
+go in ``{name}`` with ``params``), or module constants marked ``N_`` (or tables of them):
+anything else (an f-string, a concatenation, ``str(exc)``, an unmarked name) cannot be
+looked up in the catalog, and is reported.
 
 ``./mrbill messages`` adds the new ones to ``platform_api/kernel/locale/pt_BR.po`` (for a
 translator to fill in) and drops those no longer said; a test fails while one is missing
@@ -36,6 +36,7 @@ _CALLS = {
     "unauthorized": (0, "detail"),
     "not_found": (0, "what"),
     "N_": (0, None),
+    "Invalid": (0, None),
     "hit": (None, "detail"),
 }
 # The helpers that pass a message they were given on.
@@ -58,9 +59,33 @@ def extract(root: Path = ROOT) -> Messages:
             if "tests" in path.parts or "migrations" in path.parts:
                 continue
             relative = str(path.relative_to(root))
-            for call in _calls(ast.parse(path.read_text(), relative)):
-                _take(call, relative, messages)
+            tree = ast.parse(path.read_text(), relative)
+            marked = _marked_constants(tree)
+            for call in _calls(tree):
+                _take(call, relative, messages, marked)
     return messages
+
+
+def _marked_constants(tree: ast.Module) -> set[str]:
+    """Module-level names bound to a message marked ``N_``, or to a table of such messages."""
+
+    def marked(value: ast.expr) -> bool:
+        return (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and value.func.id == "N_"
+        )
+
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            value = node.value
+            if marked(value) or (
+                isinstance(value, ast.Dict) and value.values and all(map(marked, value.values))
+            ):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
 
 
 def _calls(tree: ast.AST) -> Iterator[ast.Call]:
@@ -69,7 +94,7 @@ def _calls(tree: ast.AST) -> Iterator[ast.Call]:
             yield node
 
 
-def _take(call: ast.Call, path: str, messages: Messages) -> None:
+def _take(call: ast.Call, path: str, messages: Messages, marked: set[str]) -> None:
     func = call.func
     name = (
         func.id
@@ -91,9 +116,20 @@ def _take(call: ast.Call, path: str, messages: Messages) -> None:
         if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
             text = arg.value + " not found" if name == "not_found" else arg.value
             messages.add(text, (path, call.lineno))
-        elif isinstance(arg, ast.JoinedStr | ast.BinOp | ast.Call) and path not in _PASS_THROUGH:
-            # (a name or a table stands for a constant marked N_ where it is defined)
+        elif path not in _PASS_THROUGH and not _names_marked(arg, marked):
             messages.unfit.append(f"{path}:{call.lineno}: {name}(...) with a computed message")
+
+
+def _names_marked(arg: ast.expr, marked: set[str]) -> bool:
+    """Whether ``arg`` is a message marked ``N_`` where it is written, a constant marked so
+    (or an entry of a table of them), or the ``template`` of an ``Invalid`` passed on."""
+    if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name) and arg.func.id == "N_":
+        return bool(arg.args) and isinstance(arg.args[0], ast.Constant)
+    if isinstance(arg, ast.Attribute):
+        return arg.attr == "template"
+    if isinstance(arg, ast.Subscript):
+        arg = arg.value
+    return isinstance(arg, ast.Name) and arg.id in marked
 
 
 def load_catalog(path: Path = CATALOG) -> Catalog:

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from platform_api.kernel import KeySet, TokenVerifier, create_pool, create_service_app
 from platform_api.kernel.db import close_pool
 from platform_api.kernel.events import Publisher
+from platform_api.kernel.ratelimit import RateLimiter
 from platform_api.kernel.tasks import check_running, stop
 from rooms.ports import SnapshotStore
 from rooms.snapshots import LocalSnapshotStore, S3SnapshotStore
@@ -67,11 +68,19 @@ async def build_context(
             else LocalSnapshotStore(Path(settings.snapshot_dir))
         )
     http = httpx.AsyncClient(timeout=5)
+    limiter = RateLimiter(settings.redis_url, prefix="mrbill:dojos:rate")
     try:
         yield Dojos(
-            settings=settings, pool=db, signer=signer, collab=collab, blobs=blobs, http=http
+            settings=settings,
+            pool=db,
+            signer=signer,
+            collab=collab,
+            blobs=blobs,
+            http=http,
+            limiter=limiter,
         )
     finally:
+        await limiter.aclose()
         await http.aclose()
         await collab.aclose()
         if own_blobs:

@@ -22,6 +22,7 @@ from platform_api.kernel import Problem, forbidden, not_found, tenant_transactio
 from platform_api.kernel.auth import Principal
 from platform_api.kernel.i18n import N_
 from platform_api.kernel.outbox import enqueue
+from platform_api.kernel.ratelimit import RateLimiter
 from rooms.ports import SnapshotStore
 
 from . import store
@@ -45,6 +46,7 @@ class Dojos:
     collab: Collab
     blobs: SnapshotStore
     http: httpx.AsyncClient
+    limiter: RateLimiter
 
 
 def now() -> datetime:

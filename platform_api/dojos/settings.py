@@ -42,6 +42,8 @@ class DojosSettings(EventBusSettings):
     s3_kms_key_id: str = ""
     s3_endpoint_url: str = ""
     snapshot_every_seconds: int = Field(default=120, ge=1, le=3600)
+    # Snapshots on demand, per dojo: each holds the dojo's row (and a rotation) meanwhile.
+    manual_snapshots_per_minute: int = Field(default=6, ge=1, le=600)
     max_code_chars: int = Field(default=200_000, ge=1000)
     # The worker (scheduler + outbox relay) runs in every API process unless disabled; it
     # connects as the owner role (``migrations_database_url``) to find due work.

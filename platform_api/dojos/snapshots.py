@@ -80,7 +80,18 @@ async def take_snapshot(
 
 
 async def snapshot_now(ctx: Dojos, who: Principal, dojo_id: uuid.UUID) -> Row:
-    """On demand, by any active participant (or a manager) of a running dojo."""
+    """On demand, by any active participant (or a manager) of a running dojo, a few a minute
+    per dojo: each holds the dojo's row until the room's state is read and stored, and so
+    would a rotation that falls due meanwhile."""
+    per_minute = ctx.settings.manual_snapshots_per_minute
+    await ctx.limiter.hit(
+        f"{per_minute}/minute",
+        "snapshot",
+        str(who.tenant_id),
+        str(dojo_id),
+        detail="This dojo takes at most {limit} snapshots a minute; try again shortly",
+        params={"limit": per_minute},
+    )
     async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
         # Locked: an erasure of the organization waits for this snapshot's row, and so
         # deletes the file it names (the file is written before the row).

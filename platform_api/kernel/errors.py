@@ -101,7 +101,10 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body.update(extra)
-    sent = {**(headers or {}), "Content-Language": locale, "Vary": "Accept-Language"}
+    sent = {k: v for k, v in (headers or {}).items() if k.lower() != "vary"}
+    varies = [v for k, v in (headers or {}).items() if k.lower() == "vary"]
+    sent["Vary"] = ", ".join([*varies, "Accept-Language"])
+    sent["Content-Language"] = locale
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=sent)
 
 
@@ -121,6 +124,8 @@ def _validation_errors(exc: RequestValidationError, locale: str) -> list[dict[st
 
 
 _NOT_AN_EMAIL = "value is not a valid email address"
+_LIMITS = ("min_length", "max_length")
+_OR = {"pt-BR": "' ou '"}
 
 
 def validation_message(error: Mapping[str, Any], locale: str) -> str:
@@ -140,8 +145,12 @@ def validation_message(error: Mapping[str, Any], locale: str) -> str:
         if said != reason:
             return said
     keys = [kind]
-    if 1 in context.values():  # a limit of one, in the singular where the language has it
+    if any(context.get(limit) == 1 for limit in _LIMITS):  # in the singular where there is one
         keys.insert(0, f"{kind}.one")
+    # pydantic lists what it expected in English ("'a' or 'b'"): the one word of it.
+    for name in ("expected", "expected_schemes"):
+        if isinstance(context.get(name), str):
+            context[name] = context[name].replace("' or '", _OR.get(locale, "' or '"))
     if kind == "value_error" and message.startswith(_NOT_AN_EMAIL):  # (pydantic's EmailStr)
         keys.insert(0, "value_error.email")
     for key in keys:

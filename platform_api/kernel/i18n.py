@@ -15,6 +15,7 @@ their own.
 
 from __future__ import annotations
 
+import contextlib
 import string
 from collections.abc import Mapping
 from functools import cache
@@ -75,16 +76,18 @@ def translate(
     context: str | None = None,
 ) -> str:
     """``message`` (English, maybe with ``{name}`` fields) in ``locale``, fields filled from
-    ``params``. A field the translation names but ``params`` lacks falls back to English."""
+    ``params``. A field ``params`` lacks is left as it is (``{name}``); a template that cannot
+    be filled falls back to English, then to the unfilled text: never an error."""
     text = message
     if locale != DEFAULT:
         text = _catalog().get((context, message), message)
     if not params:
         return text
-    try:
-        return text.format_map(params)
-    except (KeyError, IndexError, ValueError):
-        return message.format_map(_Missing(params))
+    for template in (text, message):
+        # (a malformed template, or a field its value cannot be formatted for, is passed over)
+        with contextlib.suppress(Exception):
+            return template.format_map(_Missing(params))
+    return text
 
 
 def fields(message: str) -> set[str]:
@@ -102,7 +105,7 @@ class Invalid(ValueError):
 
     ``Invalid(N_("at most {limit} tags"), limit=20)``."""
 
-    def __init__(self, message: str, **params: Any) -> None:
+    def __init__(self, message: str, /, **params: Any) -> None:
         self.template = message
         self.params = params
-        super().__init__(message.format_map(params) if params else message)
+        super().__init__(translate(message, DEFAULT, params))

@@ -39,13 +39,15 @@ class RateLimiter:
         if self._pool is not None:
             await self._pool.aclose()
 
-    async def hit(self, rule: str, *identifiers: str, detail: str) -> None:
+    async def hit(
+        self, rule: str, *identifiers: str, detail: str, params: dict[str, Any] | None = None
+    ) -> None:
         item: RateLimitItem = parse(rule)
         if await self._limiter.hit(item, *identifiers):
             return
         stats = await self._limiter.get_window_stats(item, *identifiers)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        raise Problem(429, detail, headers={"Retry-After": str(retry_after)})
+        raise Problem(429, detail, headers={"Retry-After": str(retry_after)}, params=params)
 
     async def reset(self) -> None:
         await self._storage.reset()

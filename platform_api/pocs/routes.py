@@ -22,6 +22,7 @@ from platform_api.kernel import (
     tenant_transaction,
     unauthorized,
 )
+from platform_api.kernel.errors import request_locale
 from platform_api.kernel.streaming import ClosingStreamingResponse
 
 from . import service, store, transfer
@@ -241,7 +242,9 @@ async def import_pocs(
     if media not in ("text/csv", "application/json"):
         raise Problem(415, "Send the file as text/csv or application/json")
     rows = transfer.parse_import(await request.body(), "csv" if media == "text/csv" else "json")
-    report = await service.import_pocs(svc, who, rows, dry_run=dry_run)
+    report = await service.import_pocs(
+        svc, who, rows, dry_run=dry_run, locale=request_locale(request)
+    )
     if dry_run:
         response.status_code = 200
     return report

@@ -18,6 +18,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import PydanticKnownError
 
 from platform_api.kernel.i18n import N_, Invalid
 from platform_api.kernel.text import MAX_TAG_LENGTH, Tags
@@ -92,7 +93,9 @@ def _repository_url(raw: str) -> str:
     try:
         value = _URL.validate_python(raw.strip())
     except ValidationError as exc:
-        raise ValueError(exc.errors()[0]["msg"]) from None
+        # The URL's own error (its type and details), said in the reader's language.
+        error = exc.errors()[0]
+        raise PydanticKnownError(error["type"], error.get("ctx")) from None  # type: ignore[arg-type]
     if value.username or value.password:
         raise Invalid(N_("the URL must not contain credentials"))
     text = str(value)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from platform_api.kernel import Principal, Problem, forbidden, not_found, tenant_transaction
 from platform_api.kernel.db import bounded_connection_waits
+from platform_api.kernel.errors import validation_message
 from platform_api.kernel.i18n import Invalid
 from platform_api.kernel.outbox import enqueue
 
@@ -183,17 +184,18 @@ async def restore_poc(pocs: Pocs, who: Principal, poc_id: uuid.UUID) -> Any:
     return row
 
 
-def _row_errors(exc: ValidationError) -> list[dict[str, Any]]:
+def _row_errors(exc: ValidationError, locale: str) -> list[dict[str, Any]]:
     return [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        {"loc": list(e.get("loc", ())), "msg": validation_message(e, locale), "type": e["type"]}
         for e in exc.errors()
     ]
 
 
 async def import_pocs(
-    pocs: Pocs, who: Principal, rows: list[Any], *, dry_run: bool = False
+    pocs: Pocs, who: Principal, rows: list[Any], *, dry_run: bool = False, locale: str = "en"
 ) -> ImportReport:
-    """Validate every row; import all of them in one transaction, or none (422 with a report)."""
+    """Validate every row; import all of them in one transaction, or none (422 with a report,
+    its rows' errors said in ``locale``)."""
     if len(rows) > pocs.settings.import_max_rows:
         raise Problem(
             413,
@@ -206,7 +208,7 @@ async def import_pocs(
         try:
             valid.append((number, PocIn.model_validate(raw)))
         except ValidationError as exc:
-            rejected.append(RowError(row=number, errors=_row_errors(exc)))
+            rejected.append(RowError(row=number, errors=_row_errors(exc, locale)))
     report = ImportReport(
         total=len(rows),
         accepted=[n for n, _ in valid],

@@ -156,3 +156,33 @@ async def test_a_collab_outage_delays_the_room_but_loses_nothing(
         assert (room, {"type": "role", "user": owner.user_id, "role": "write"}) in collab.controls
         snaps = (await s.ok("GET", f"/dojos/{did}/snapshots", owner))["items"]
         assert [x["reason"] for x in snaps] == ["start"]
+
+
+async def test_snapshots_on_demand_are_rate_limited_per_dojo(
+    dojo_settings: MakeSettings, sign_up: SignUp
+) -> None:
+    """Each manual snapshot holds its dojo's row (and a rotation due meanwhile): a dojo takes
+    a few a minute, and one dojo's budget does not touch another's."""
+    app = create_app(dojo_settings(manual_snapshots_per_minute=2), collab=MemoryCollab())
+    async with serve(app) as client:
+        s = Stack(client=client, app=app, ws="")
+        owner = await sign_up()
+        busy, other = [
+            (await s.ok("POST", "/dojos", owner, 201, json=dojo_body()))["dojo_id"]
+            for _ in range(2)
+        ]
+        for did in (busy, other):
+            await s.ok("POST", f"/dojos/{did}/start", owner)
+        for _ in range(2):
+            await s.ok("POST", f"/dojos/{busy}/snapshots", owner, 201)
+        refused = await client.post(
+            f"/dojos/{busy}/snapshots", headers={**owner.auth, "Accept-Language": "pt-BR"}
+        )
+        assert refused.status_code == 429
+        assert 0 < int(refused.headers["retry-after"]) <= 60
+        assert refused.json()["detail"] == (
+            "Este dojo tira no máximo 2 snapshots por minuto; tente de novo em instantes"
+        )
+        await s.ok("POST", f"/dojos/{other}/snapshots", owner, 201)
+        snaps = (await s.ok("GET", f"/dojos/{busy}/snapshots", owner))["items"]
+        assert [x["reason"] for x in snaps].count("manual") == 2

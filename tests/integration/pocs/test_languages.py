@@ -5,10 +5,12 @@ for every service here: they share the kernel's error handlers."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
+from platform_api.pocs.settings import PocsSettings
 from tests.harness.identity import SignUp
 
 PT = {"Accept-Language": "pt-BR,pt;q=0.9,en;q=0.8"}
@@ -104,16 +106,48 @@ async def test_a_message_with_fields_keeps_them_in_portuguese(
     response = await pocs.post("/pocs/import", json=rows, headers={**owner.auth, **PT})
     assert response.status_code == 422, response.text
     assert response.json()["detail"] == "1 de 2 linhas são inválidas; nada foi importado"
+    [row] = response.json()["rejected"]
+    assert row["errors"] == [
+        {"loc": ["name"], "msg": "Deve ter pelo menos 1 caractere", "type": "string_too_short"}
+    ]
 
 
 async def test_an_oversize_body_is_refused_in_portuguese(
-    pocs: httpx.AsyncClient, sign_up: SignUp
+    pocs: httpx.AsyncClient, sign_up: SignUp, pocs_settings: PocsSettings
 ) -> None:
     owner = await sign_up()
     headers = {**owner.auth, **PT, "content-type": "application/json"}
     huge = b'{"name": "' + b"a" * 3_000_000 + b'"}'
-    response = await pocs.post("/pocs", content=huge, headers=headers)
-    assert response.status_code == 413
-    assert response.json()["title"] == "Conteúdo grande demais"
-    assert response.json()["detail"].startswith("O corpo da requisição excede ")
-    assert response.headers["content-language"] == "pt-BR"
+    limit = pocs_settings.max_body_bytes
+    said = f"O corpo da requisição excede {limit} bytes"
+
+    async def streamed() -> AsyncIterator[bytes]:  # no Content-Length: found while reading
+        for start in range(0, len(huge), 65536):
+            yield huge[start : start + 65536]
+
+    for body in (huge, streamed()):
+        response = await pocs.post("/pocs", content=body, headers=headers)
+        assert response.status_code == 413
+        assert response.json()["title"] == "Conteúdo grande demais"
+        assert response.json()["detail"] == said
+        assert response.headers["content-language"] == "pt-BR"
+
+
+async def test_a_missing_token_is_said_in_portuguese(pocs: httpx.AsyncClient) -> None:
+    response = await pocs.get("/pocs", headers=PT)
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Token de acesso ausente ou inválido"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_bad_repository_url_says_why_in_portuguese(
+    pocs: httpx.AsyncClient, sign_up: SignUp
+) -> None:
+    owner = await sign_up()
+    body = {"name": "ok", "repository_url": "ftp://example.com/repo"}
+    response = await pocs.post("/pocs", json=body, headers={**owner.auth, **PT})
+    [error] = response.json()["errors"]
+    assert (error["type"], error["msg"]) == (
+        "url_scheme",
+        "O esquema da URL deve ser 'http' ou 'https'",
+    )

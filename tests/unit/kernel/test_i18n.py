@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from infra.local.messages import extract, load_catalog
+from platform_api.kernel.errors import problem_response, validation_message
 from platform_api.kernel.i18n import VALIDATION, Invalid, fields, negotiate, translate
 
 
@@ -90,3 +92,76 @@ def test_invalid_is_english_where_raised() -> None:
     assert isinstance(error, ValueError)
     assert str(error) == "at most 20 tags"
     assert translate(error.template, "pt-BR", error.params) != str(error)
+
+
+def test_the_extraction_finds_messages_and_reports_computed_ones(tmp_path: Path) -> None:
+    source = tmp_path / "platform_api" / "x.py"
+    source.parent.mkdir()
+    source.write_text(
+        """
+GONE = N_("It is gone")
+BY_STATE = {"a": N_("State A"), "b": N_("State B")}
+UNMARKED = "Said in English for ever"
+
+def f(exc, what, n):
+    raise Problem(409, "A literal")
+    raise Problem(409, detail="A keyword", title="A title")
+    raise not_found("Widget")
+    raise forbidden()
+    raise Invalid(N_("at most {limit} things"), limit=n)
+    raise Problem(409, GONE)
+    raise Problem(409, BY_STATE[what])
+    raise Problem(422, exc.template, params=exc.params)
+    raise Problem(409, f"The thing is {what}")
+    raise Problem(409, "Bad: " + str(exc))
+    raise Problem(409, str(exc))
+    raise Problem(409, UNMARKED)
+    raise Invalid("not marked")
+"""
+    )
+    messages = extract(tmp_path)
+    assert set(messages.found) == {
+        "It is gone",
+        "State A",
+        "State B",
+        "A literal",
+        "A keyword",
+        "A title",
+        "Widget not found",
+        "at most {limit} things",
+        "not marked",
+    }
+    assert [line.split(": ")[0] for line in messages.unfit] == [
+        f"platform_api/x.py:{n}" for n in (15, 16, 17, 18)
+    ]
+
+
+def test_a_problem_keeps_its_own_headers_and_vary() -> None:
+    response = problem_response(
+        429, "Too many", headers={"Retry-After": "3", "vary": "If-Match"}, locale="pt-BR"
+    )
+    assert response.headers["retry-after"] == "3"
+    assert response.headers["vary"] == "If-Match, Accept-Language"
+    assert response.headers["content-language"] == "pt-BR"
+
+
+def test_validation_messages_in_portuguese() -> None:
+    def said(kind: str, **ctx: object) -> str:
+        return validation_message({"type": kind, "msg": "(English)", "ctx": ctx}, "pt-BR")
+
+    assert said("enum", expected="'report' or 'video'") == "Deve ser 'report' ou 'video'"
+    # only a limit of one is said in the singular, not any other detail that is one
+    assert said("too_short", field_type="List", min_length=3, actual_length=1) == (
+        "Deve ter pelo menos 3 itens"
+    )
+    assert said("too_short", field_type="List", min_length=1, actual_length=0) == (
+        "Deve ter pelo menos 1 item"
+    )
+    assert said("no_such_type") == "(English)"  # an error type the catalog lacks
+
+
+def test_a_template_that_cannot_be_filled_is_never_an_error() -> None:
+    assert translate("{limit:d} rows", "en", {"limit": None}) == "{limit:d} rows"
+    assert translate("a { brace {n}", "en", {"n": 1}) == "a { brace {n}"
+    error = Invalid("{message} is taken", message="it")  # (a field may be called message)
+    assert str(error) == "it is taken"
