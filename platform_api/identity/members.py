@@ -193,13 +193,42 @@ async def delete_my_account(idn: Identity, who: Principal, password: str) -> Non
             raise Problem(403, "The password is wrong")
         if role == "owner" and await store.count_active_owners(conn, who.tenant_id) <= 1:
             if await store.count_users(conn, who.tenant_id) > 1:
-                raise Problem(409, "Make another member an owner before deleting your account")
+                raise Problem(
+                    409,
+                    "Make another member an owner before deleting your account, "
+                    "or delete the organization",
+                )
             await store.delete_tenant(conn, who.tenant_id)
             # The outbox row is not the tenant's child: it stays to be relayed.
             await _erase_everywhere(idn, conn, lambda: tenant_deleted(who.tenant_id))
             return
         await store.delete_user(conn, who.tenant_id, who.user_id)
         await _erase_everywhere(idn, conn, lambda: user_deleted(who.tenant_id, who.user_id))
+
+
+async def delete_organization(
+    idn: Identity, who: Principal, password: str, organization: str
+) -> None:
+    """LGPD erasure of a whole organization, by one of its owners: every account (those
+    deactivated too), and in every other service everything it holds. Confirmed with the
+    owner's password and the organization's name, typed as it is."""
+    await password_attempt(idn, who)
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        await store.lock_membership(conn, who.tenant_id)
+        role = await acting_role(conn, who)
+        if role != "owner":
+            raise forbidden("Only an owner deletes the organization")
+        password_hash = await store.get_password_hash(conn, who.tenant_id, who.user_id)
+        ok, _ = await idn.passwords.verify(password_hash, password)
+        if not ok:
+            raise Problem(403, "The password is wrong")
+        tenant = await store.get_tenant(conn, who.tenant_id)
+        if tenant is None:
+            raise not_found("Organization")
+        if organization.strip() != tenant["name"].strip():
+            raise Problem(422, "Type the organization's name as it is to confirm")
+        await store.delete_tenant(conn, who.tenant_id)
+        await _erase_everywhere(idn, conn, lambda: tenant_deleted(who.tenant_id))
 
 
 async def _erase_everywhere(

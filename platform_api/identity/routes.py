@@ -38,6 +38,7 @@ from .schemas import (
     RoleIn,
     SignUpIn,
     SignUpOut,
+    TenantDeleteIn,
     TenantOut,
     TokenOut,
     UserOut,
@@ -196,6 +197,15 @@ async def delete_my_account(body: AccountDeleteIn, who: Caller, idn: Idn) -> Res
     """LGPD: erase your account (confirm with your password; checks are rate-limited as a
     password change's are)."""
     await members.delete_my_account(idn, who, body.password)
+    return Response(status_code=204)
+
+
+@router.post("/tenant/delete", status_code=204, tags=["privacy"])
+async def delete_organization(body: TenantDeleteIn, who: Caller, idn: Idn) -> Response:
+    """LGPD: erase the organization (owners only): every account, and everything every
+    service holds of it. Confirm with your password and the organization's name; the
+    password checks are rate-limited as a password change's are."""
+    await members.delete_organization(idn, who, body.password, body.organization)
     return Response(status_code=204)
 
 

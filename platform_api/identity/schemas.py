@@ -57,6 +57,13 @@ class AccountDeleteIn(Strict):
     password: Annotated[str, Field(min_length=1, max_length=128)]
 
 
+class TenantDeleteIn(Strict):
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+    organization: Annotated[
+        str, Field(min_length=1, max_length=200, description="Its name, typed to confirm")
+    ]
+
+
 class InvitationIn(Strict):
     email: Email
     role: Literal["admin", "member"] = "member"

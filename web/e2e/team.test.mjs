@@ -1,6 +1,7 @@
 // The organization's people and one's own account: an owner invites a colleague from the Team
 // page, the colleague joins through the link, the owner makes them an admin; the colleague
-// changes their password, downloads their data and deletes their account.
+// changes their password, downloads their data and deletes their account; the owner, in
+// Portuguese, deletes the organization.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
@@ -100,4 +101,34 @@ test('the colleague changes their password, downloads their data and deletes the
   await owner.reload();
   await owner.getByTestId('member').first().waitFor();
   assert.equal(await owner.getByTestId('member').count(), 1);
+});
+
+test('the owner deletes the organization, in Portuguese', async () => {
+  const page = await newPage(browser, 'pt-BR');
+  await page.goto('/login');
+  await page.getByLabel('E-mail').fill(boss.email);
+  await page.getByLabel('Senha').fill(boss.password);
+  await page.getByRole('button', { name: 'Entrar' }).click();
+  await page.waitForURL('**/pocs');
+  await page.getByTestId('who').click();
+  await page.waitForURL('**/account');
+  const section = page.locator('section', { has: page.getByRole('heading', { name: 'Excluir a organização' }) });
+  const name = section.getByLabel(`O nome da organização, digitado exatamente: ${boss.organization}`);
+  const password = section.getByLabel('Sua senha, para confirmar');
+  const submit = section.getByRole('button', { name: 'Excluir a organização e todas as contas' });
+  await name.fill('Otter Works');
+  await password.fill(boss.password);
+  await submit.click();
+  await section.getByRole('alert').filter({ hasText: 'Este não é o nome da organização: digite exatamente como aparece.' }).waitFor();
+  await shot(page, 'account-delete-organization');
+  assert.deepEqual(await axe(page), []);
+  await name.fill(boss.organization);
+  await submit.click();
+  await page.waitForURL('**/login');
+  await page.getByText('A organização foi excluída, com todas as contas.').waitFor();
+  await page.getByLabel('E-mail').fill(boss.email);
+  await page.getByLabel('Senha').fill(boss.password);
+  await page.getByRole('button', { name: 'Entrar' }).click();
+  await page.locator('.form-error').waitFor();
+  assert.match(page.url(), /\/login$/);
 });

@@ -268,6 +268,72 @@ async def test_account_deletion(
     assert {b["tenant_id"] for b in bodies} == {owner.tenant_id}
 
 
+async def _delete_organization(
+    client: httpx.AsyncClient, who: Account, name: str, password: str = PASSWORD
+) -> httpx.Response:
+    body = {"password": password, "organization": name}
+    return await client.post("/tenant/delete", json=body, headers=who.auth)
+
+
+async def test_an_owner_deletes_the_organization(
+    identity: httpx.AsyncClient,
+    sign_up: SignUp,
+    invite_member: InviteMember,
+    identity_db: ServiceDatabase,
+) -> None:
+    """The way out for an owner whose colleagues are all deactivated (whom no one can make an
+    owner), or who closes the organization for everyone: every account goes, deactivated ones
+    too, and every other service is told to erase it."""
+    owner = await sign_up()
+    name = (await identity.get("/me", headers=owner.auth)).json()["tenant"]["name"]
+    member = await invite_member(owner)
+    gone = await invite_member(owner)
+    deactivated = await identity.post(f"/users/{gone.user_id}/deactivate", headers=owner.auth)
+    assert deactivated.status_code == 200
+    # Deleting the owner's account alone is refused: a member is left to hand over to.
+    assert_problem(await _delete_me(identity, owner), 409)
+
+    assert_problem(await _delete_organization(identity, member, name), 403)  # not an owner
+    assert_problem(await _delete_organization(identity, owner, name, "not it"), 403)
+    assert_problem(await _delete_organization(identity, owner, name + " Ltda"), 422)
+    assert (await _delete_organization(identity, owner, f"  {name} ")).status_code == 204
+
+    for person in (owner, member, gone):
+        assert_problem(await _login(identity, person.email), 401)
+    assert_problem(await identity.get("/me", headers=member.auth), 404)
+    conn = await asyncpg.connect(identity_db.app_dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", owner.tenant_id)
+            assert await conn.fetchval("SELECT count(*) FROM tenants") == 0
+            assert await conn.fetchval("SELECT count(*) FROM users") == 0
+            rows = await conn.fetch(
+                "SELECT type, deliver_after - created_at AS delay FROM outbox ORDER BY id"
+            )
+    finally:
+        await conn.close()
+    assert [(r["type"], r["delay"]) for r in rows] == [
+        ("identity.tenant.deleted", None),
+        ("identity.tenant.deleted", timedelta(minutes=16)),
+    ]
+
+
+async def test_deleting_the_organization_is_said_in_portuguese(
+    identity: httpx.AsyncClient, sign_up: SignUp
+) -> None:
+    owner = await sign_up()
+    response = await identity.post(
+        "/tenant/delete",
+        json={"password": PASSWORD, "organization": "Some other name"},
+        headers={**owner.auth, "Accept-Language": "pt-BR"},
+    )
+    assert_problem(response, 422)
+    assert response.json()["detail"] == (
+        "Digite o nome da organização exatamente como ele é para confirmar"
+    )
+    assert (await identity.get("/me", headers=owner.auth)).status_code == 200  # nothing gone
+
+
 async def test_the_relay_publishes_deletions(
     identity_settings: IdentitySettings, identity_db: ServiceDatabase, sign_up: SignUp
 ) -> None:

@@ -5,7 +5,7 @@ import { useAuth } from '../auth/AuthContext';
 import { FormError, TextField } from '../components/Field';
 import { said, useSubmit } from '../components/useSubmit';
 import { useI18n, type MessageKey } from '../i18n';
-import { changePassword, DEACTIVATED, deleteAccount, exportMyData } from './api';
+import { changePassword, DEACTIVATED, deleteAccount, deleteOrganization, exportMyData } from './api';
 
 /** Your account: who you are, your password, your data (LGPD: export and erasure). */
 export function AccountPage() {
@@ -14,6 +14,7 @@ export function AccountPage() {
   const navigate = useNavigate();
   const password = useSubmit();
   const erase = useSubmit();
+  const eraseAll = useSubmit();
   const [changed, setChanged] = useState(false);
   const [exportError, setExportError] = useState<string | null>(null);
   if (!me) return <p>{t('common.loading')}</p>;
@@ -58,6 +59,24 @@ export function AccountPage() {
       }
       await logOut().catch(() => undefined); // the account is gone: its session with it
       navigate('/login', { replace: true, state: { flash: 'account.deleted' } });
+    });
+  };
+
+  const onDeleteOrganization = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const data = new FormData(event.currentTarget);
+    void eraseAll.run(async () => {
+      try {
+        await deleteOrganization(String(data.get('password') ?? ''), String(data.get('organization') ?? ''));
+      } catch (e) {
+        throw said(e, {
+          [DEACTIVATED]: ['_', t('account.deactivated')],
+          403: ['password', t('account.wrongPassword')],
+          422: ['organization', t('org.nameMismatch')],
+        });
+      }
+      await logOut().catch(() => undefined); // every account is gone: this session with them
+      navigate('/login', { replace: true, state: { flash: 'org.deleted' } });
     });
   };
 
@@ -125,6 +144,27 @@ export function AccountPage() {
           </button>
         </form>
       </section>
+
+      {me.user.role === 'owner' && (
+        <section className="panel danger-zone" aria-labelledby="delete-org-title">
+          <h2 id="delete-org-title">{t('org.delete')}</h2>
+          <p>{t('org.deleteHelp', { name: me.tenant.name })}</p>
+          <form onSubmit={onDeleteOrganization} noValidate>
+            <FormError message={eraseAll.message} />
+            <TextField
+              label={t('org.confirmName', { name: me.tenant.name })}
+              name="organization"
+              required
+              autoComplete="off"
+              error={eraseAll.errors.organization}
+            />
+            <TextField label={t('account.confirmPassword')} name="password" type="password" required autoComplete="current-password" error={eraseAll.errors.password} />
+            <button type="submit" className="danger" disabled={eraseAll.busy}>
+              {t('org.deleteButton')}
+            </button>
+          </form>
+        </section>
+      )}
     </div>
   );
 }

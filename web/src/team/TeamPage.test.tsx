@@ -216,9 +216,39 @@ describe('AccountPage', () => {
     expect(screen.queryByText('This is not your current password.')).toBeNull();
     answer = problem(409, 'Make another member an owner before deleting your account');
     fireEvent.click(screen.getByRole('button', { name: 'Delete my account' }));
-    expect(await screen.findByText('You are the only owner: make another member an owner on the Team page first.')).toBeTruthy();
+    expect(await screen.findByText('You are the only owner: make another member an owner on the Team page first, or delete the organization below.')).toBeTruthy();
+    expect(screen.queryByRole('heading', { name: 'Delete the organization' })).toBeNull(); // (owners only)
     answer = new Response(null, { status: 204 });
     fireEvent.click(screen.getByRole('button', { name: 'Delete my account' }));
     expect((await screen.findByTestId('where')).textContent).toBe('/login {"flash":"account.deleted"}');
+  });
+
+  it('lets an owner delete the organization, confirmed with its name and a password', async () => {
+    const me = person(1, 'owner');
+    let answer = problem(422, "Type the organization's name as it is to confirm");
+    const fetch = stubApi(me, [], (url) => {
+      if (url.pathname === '/api/identity/tenant/delete') return answer;
+      if (url.pathname === '/api/identity/token/logout') return new Response(null, { status: 204 });
+    });
+    renderAt('/account');
+    const section = within((await screen.findByRole('heading', { name: 'Delete the organization' })).closest('section')!);
+    expect(section.getByText(/Every account of Quokka Labs, deactivated ones too/)).toBeTruthy();
+    const name = section.getByLabelText('The organization’s name, typed as it is: Quokka Labs');
+    const password = section.getByLabelText('Your password, to confirm');
+    const submit = section.getByRole('button', { name: 'Delete the organization and every account' });
+    fireEvent.change(name, { target: { value: 'Quokka' } });
+    fireEvent.change(password, { target: { value: 'my-password-1' } });
+    fireEvent.click(submit);
+    expect(await section.findByText('This is not the organization’s name: type it exactly as shown.')).toBeTruthy();
+    expect(name.getAttribute('aria-invalid')).toBe('true');
+    answer = problem(403, 'The password is wrong');
+    fireEvent.click(submit);
+    expect(await section.findByText('This is not your current password.')).toBeTruthy();
+    expect(password.getAttribute('aria-invalid')).toBe('true');
+    answer = new Response(null, { status: 204 });
+    fireEvent.change(name, { target: { value: 'Quokka Labs' } });
+    fireEvent.click(submit);
+    expect((await screen.findByTestId('where')).textContent).toBe('/login {"flash":"org.deleted"}');
+    expect(sent(fetch, 'POST', '/api/identity/tenant/delete').at(-1)).toEqual({ password: 'my-password-1', organization: 'Quokka Labs' });
   });
 });

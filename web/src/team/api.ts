@@ -36,6 +36,9 @@ export const setActive = (id: string, active: boolean) => api<Member>(`${user(id
 export const changePassword = (current_password: string, new_password: string) =>
   api<TokenOut>('/api/identity/me/password', { method: 'POST', body: { current_password, new_password }, headers: COOKIE_ONLY });
 export const deleteAccount = (password: string) => api<void>('/api/identity/me/delete', { method: 'POST', body: { password } });
+/** The whole organization, every account with it (owners only). */
+export const deleteOrganization = (password: string, organization: string) =>
+  api<void>('/api/identity/tenant/delete', { method: 'POST', body: { password, organization } });
 /** Everything identity holds about you, as the file it names. */
 export async function exportMyData(): Promise<{ blob: Blob; filename: string }> {
   const response = await request('/api/identity/me/export');
