@@ -114,7 +114,7 @@ describe('TeamPage', () => {
     });
     renderAt('/team');
     const role = (await screen.findByLabelText('Role of Person 2')) as HTMLSelectElement;
-    // Nobody changes their own role or status here.
+    // The only owner cannot step down, and nobody changes their own status.
     expect(screen.queryByLabelText('Role of Person 1')).toBeNull();
     expect(screen.queryByRole('button', { name: 'Deactivate Person 1' })).toBeNull();
     // Choosing (arrow keys go through every option) changes nothing until asked.
@@ -133,6 +133,31 @@ describe('TeamPage', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Deactivate Person 2' }));
     await waitFor(() => expect(screen.getAllByTestId('member')[1].getAttribute('data-status')).toBe('deactivated'));
     expect(screen.getByRole('button', { name: 'Reactivate Person 2' })).toBeTruthy();
+  });
+
+  it('lets an owner step down while another owner is active, then asks for a new log-in', async () => {
+    const owner = person(1, 'owner');
+    const partner = person(3, 'owner');
+    const fetch = stubApi(owner, [owner, partner], (url, init) => {
+      if (url.pathname.endsWith('/role')) return json({ ...owner, ...JSON.parse(String(init.body)) });
+      if (url.pathname === '/api/identity/token/logout') return new Response(null, { status: 204 });
+    });
+    renderAt('/team');
+    const mine = (await screen.findByLabelText('Role of Person 1')) as HTMLSelectElement;
+    fireEvent.change(mine, { target: { value: 'admin' } });
+    expect(screen.queryByRole('button', { name: 'Make Person 1 an admin' })).toBeNull(); // (said as a step down)
+    fireEvent.click(screen.getByRole('button', { name: 'Step down: become an admin' }));
+    expect((await screen.findByTestId('where')).textContent).toBe('/login {"flash":"team.steppedDown"}');
+    expect(sent(fetch, 'PUT', `/api/identity/users/${owner.user_id}/role`)).toEqual([{ role: 'admin' }]);
+    expect(sent(fetch, 'POST', '/api/identity/token/logout')).toHaveLength(1);
+  });
+
+  it('does not offer the only active owner to step down', async () => {
+    const owner = person(1, 'owner');
+    stubApi(owner, [owner, person(3, 'owner', { status: 'deactivated' })]);
+    renderAt('/team');
+    await screen.findByLabelText('Role of Person 3');
+    expect(screen.queryByLabelText('Role of Person 1')).toBeNull();
   });
 
   it('offers an admin what an admin may do, and no more', async () => {

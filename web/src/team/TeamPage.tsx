@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
+import { useNavigate } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext';
 import { FormError, SelectField, TextField } from '../components/Field';
 import { said, useSubmit } from '../components/useSubmit';
@@ -23,7 +24,8 @@ import {
  * the signed-in user's role allows. */
 export function TeamPage() {
   const { t, locale } = useI18n();
-  const { me } = useAuth();
+  const { me, logOut } = useAuth();
+  const navigate = useNavigate();
   const myRole = me?.user.role as Role | undefined;
   const manages = myRole === 'owner' || myRole === 'admin';
   const [members, setMembers] = useState<Member[] | null>(null);
@@ -108,6 +110,15 @@ export function TeamPage() {
   const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString(locale) : t('team.never'));
   const roleName = (role: string) => t(`team.role.${role}` as MessageKey);
   const mayChange = (m: Member) => manages && m.user_id !== me?.user.user_id && (m.role !== 'owner' || myRole === 'owner');
+  const isMe = (m: Member) => m.user_id === me?.user.user_id;
+  // An owner may step down while another owner is active (the API keeps one in any case).
+  const anotherOwner = members?.some((m) => !isMe(m) && m.role === 'owner' && m.status === 'active') ?? false;
+  const stepDown = async (role: Role) => {
+    await changeRole(me!.user.user_id, role);
+    // The change ended this person's sessions, this one too: it goes on with a new log-in.
+    await logOut().catch(() => undefined);
+    navigate('/login', { replace: true, state: { flash: 'team.steppedDown' } });
+  };
 
   return (
     <div className="lobby">
@@ -144,10 +155,13 @@ export function TeamPage() {
                     )}
                   </th>
                   <td>
-                    {myRole === 'owner' && m.user_id !== me?.user.user_id ? (
+                    {myRole === 'owner' && (!isMe(m) || anotherOwner) ? (
                       <RoleChoice
                         member={m}
-                        onChange={(role) => onRow(m.user_id, async () => update(await changeRole(m.user_id, role)), t('team.lastOwner'))}
+                        self={isMe(m)}
+                        onChange={(role) =>
+                          onRow(m.user_id, async () => (isMe(m) ? stepDown(role) : update(await changeRole(m.user_id, role))), t('team.lastOwner'))
+                        }
                       />
                     ) : (
                       <span className="badge">{roleName(m.role)}</span>
@@ -254,7 +268,7 @@ export function TeamPage() {
 
 /** A member's role, changed only when asked: choosing in the list (arrow keys go through
  * every option) changes nothing until the button that says what will happen is pressed. */
-function RoleChoice({ member, onChange }: { member: Member; onChange: (role: Role) => Promise<void> }) {
+function RoleChoice({ member, self, onChange }: { member: Member; self: boolean; onChange: (role: Role) => Promise<void> }) {
   const { t } = useI18n();
   const [choice, setChoice] = useState<Role>(member.role);
   const [busy, setBusy] = useState(false);
@@ -278,7 +292,7 @@ function RoleChoice({ member, onChange }: { member: Member; onChange: (role: Rol
       </select>
       {choice !== member.role && (
         <button type="button" className="primary" disabled={busy} onClick={() => void apply()}>
-          {t(`team.make.${choice}` as MessageKey, { name: member.full_name })}
+          {self ? t(`team.stepDown.${choice}` as MessageKey) : t(`team.make.${choice}` as MessageKey, { name: member.full_name })}
         </button>
       )}
     </div>
