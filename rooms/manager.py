@@ -8,6 +8,7 @@ import time
 import structlog
 
 from crdt import compact_updates
+from platform_api.kernel.tasks import stop
 
 from .frames import FRESH, GONE, Kind, encode_frame
 from .ids import RoomId
@@ -124,21 +125,40 @@ class RoomManager:
         return Joined(self, room_id, peer)
 
     async def maintain_forever(self, interval: float = 1.0) -> None:
-        """Unload idle rooms and compact busy ones; one room's failure never stops the loop."""
+        """Keep the rooms alive (hellos, nudges) on a beat of their own, and unload idle
+        rooms and compact busy ones in passes between: compactions one after the other can
+        take many seconds, and must neither make the other nodes forget this one nor let
+        the peers' clients take a quiet connection for a dead one (y-websocket's give up
+        after 30 s). One room's failure never stops either."""
+        beat = asyncio.create_task(self._keep_alive_forever(interval), name="room-keepalive")
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    await self._tidy()
+                except Exception as exc:  # a pass cut short: the next one comes all the same
+                    _log.error("room_maintenance_pass_failed", error=repr(exc))
+        finally:
+            await stop(beat)
+
+    async def _keep_alive_forever(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            try:
-                await self.maintain_once()
-            except Exception as exc:  # a pass cut short: the next one comes all the same
-                _log.error("room_maintenance_pass_failed", error=repr(exc))
+            await self.keep_alive()
 
     async def maintain_once(self, *, force_unload: bool = False) -> None:
-        # Hellos first: a slow compaction must not make the other nodes forget this one.
+        """One beat and one pass: hellos and nudges first, then compactions and unloads."""
+        await self.keep_alive()
+        await self._tidy(force_unload=force_unload)
+
+    async def keep_alive(self) -> None:
         for room in list(self.rooms.values()):
             try:
                 await room.keep_alive()
             except Exception as exc:
                 _log.error("room_keepalive_failed", room=room.id.key, error=repr(exc))
+
+    async def _tidy(self, *, force_unload: bool = False) -> None:
         await self._drop_erased()
         now = time.monotonic()
         for room_id, room in list(self.rooms.items()):

@@ -261,7 +261,10 @@ class Room:
 
     async def keep_alive(self) -> None:
         """Say hello again when ``keepalive`` seconds passed since the last time, and nudge
-        the peers every ``quiet_peer`` seconds."""
+        the peers every ``quiet_peer`` seconds. A closed room says nothing more (a GONE hello
+        may have been its last word)."""
+        if self._closed:
+            return
         self._forget_silent()  # (a quiet room would otherwise keep their peers' presence)
         self._drop_lapsed()
         self._forget_departures()
@@ -272,7 +275,7 @@ class Room:
             self._nudged_at = now
             for peer in self.peers:
                 peer.nudge()
-        if now - self._hello_at >= self._limits.keepalive:
+        if now - self._hello_at >= self._limits.keepalive and not self._closed:
             await self.hello(PRESENT)
 
     async def _heard_from(self, frame: Frame) -> None:

@@ -5,7 +5,9 @@ room that failed to load or was discarded leaves nothing behind in its manager."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from typing import Any
 
 import pytest
 
@@ -162,3 +164,60 @@ async def test_the_room_nudges_its_peers_every_quiet_peer_seconds() -> None:
         await manager.maintain_once()
     assert (member.nudges, joining.nudges) == (1, 0)
     await room.close()
+
+
+class _SlowCompactions(MemoryUpdateLog):
+    """An update log whose compactions wait until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.compacting = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def compact(self, room: RoomId, merge: Any) -> Any:
+        self.compacting.set()
+        await self.release.wait()
+        return await super().compact(room, merge)
+
+
+async def test_a_slow_compaction_holds_up_no_nudge() -> None:
+    """Compactions run one after the other and may take long; hellos and nudges keep their
+    own beat meanwhile, or quiet clients would take their connections for dead."""
+    log = _SlowCompactions()
+    manager = RoomManager(
+        log,
+        MemoryBus().node(),
+        node_id=new_node_id(),
+        limits=RoomLimits(quiet_peer=0.1),
+        metrics=RoomMetrics(),
+        compact_after=1,
+    )
+    busy = await manager.open(RoomId(uuid.uuid4(), "busy"))
+    busy.updates_since_compaction = 1  # due for a compaction
+    quiet = await manager.open(RoomId(uuid.uuid4(), "quiet"))
+    member = Listener()
+    quiet.admit(member)
+    quiet.greet(member)
+    maintenance = asyncio.create_task(manager.maintain_forever(interval=0.02))
+    try:
+        await asyncio.wait_for(log.compacting.wait(), 2)
+        await asyncio.sleep(0.5)  # five quiet_peer periods, the compaction still under way
+        assert member.nudges >= 3
+    finally:
+        log.release.set()
+        maintenance.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await maintenance
+    await busy.close()
+    await quiet.close()
+
+
+async def test_a_closed_room_says_nothing_more() -> None:
+    _, room, peer = await _joining()
+    room.greet(peer)
+    await room.close()
+    sent = len(peer.sent)
+    room._nudged_at = room._hello_at = 0.0  # long overdue
+    await room.keep_alive()
+    assert peer.nudges == 0
+    assert len(peer.sent) == sent
