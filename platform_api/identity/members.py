@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -136,6 +137,10 @@ async def accept_invitation(
     tenant_id, token_hash = parsed
     password_hash = await idn.passwords.hash(password)
     async with tenant_transaction(idn.pool, tenant_id) as conn:
+        # Membership first, as every change of it takes its locks: an organization being
+        # deleted meanwhile is gone when this goes on (else each would wait for the other:
+        # this on the organization's row, the deletion on this invitation's).
+        await store.lock_membership(conn, tenant_id)
         invitation = await store.lock_invitation(conn, tenant_id, token_hash)
         if invitation is None:
             raise not_found("Invitation")
@@ -206,6 +211,16 @@ async def delete_my_account(idn: Identity, who: Principal, password: str) -> Non
         await _erase_everywhere(idn, conn, lambda: user_deleted(who.tenant_id, who.user_id))
 
 
+NOT_AN_OWNER = "https://mrbill.dev/problems/not-an-owner"
+NAME_MISMATCH = "https://mrbill.dev/problems/confirmation-mismatch"
+
+
+def _as_read(name: str) -> str:
+    """A name as a reader sees and types it: the same letters however they are encoded,
+    spaces collapsed (a page shows two as one), any case (phones capitalise)."""
+    return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
+
+
 async def delete_organization(
     idn: Identity, who: Principal, password: str, organization: str
 ) -> None:
@@ -217,7 +232,7 @@ async def delete_organization(
         await store.lock_membership(conn, who.tenant_id)
         role = await acting_role(conn, who)
         if role != "owner":
-            raise forbidden("Only an owner deletes the organization")
+            raise Problem(403, "Only an owner deletes the organization", type_=NOT_AN_OWNER)
         password_hash = await store.get_password_hash(conn, who.tenant_id, who.user_id)
         ok, _ = await idn.passwords.verify(password_hash, password)
         if not ok:
@@ -225,8 +240,10 @@ async def delete_organization(
         tenant = await store.get_tenant(conn, who.tenant_id)
         if tenant is None:
             raise not_found("Organization")
-        if organization.strip() != tenant["name"].strip():
-            raise Problem(422, "Type the organization's name as it is to confirm")
+        if _as_read(organization) != _as_read(tenant["name"]):
+            raise Problem(
+                422, "Type the organization's name as it is to confirm", type_=NAME_MISMATCH
+            )
         await store.delete_tenant(conn, who.tenant_id)
         await _erase_everywhere(idn, conn, lambda: tenant_deleted(who.tenant_id))
 

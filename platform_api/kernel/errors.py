@@ -227,6 +227,20 @@ def install_error_handlers(app: FastAPI) -> None:
             locale=request_locale(request),
         )
 
+    @app.exception_handler(asyncpg.DeadlockDetectedError)
+    @app.exception_handler(asyncpg.SerializationError)
+    async def _collided(request: Request, exc: asyncpg.PostgresError) -> JSONResponse:
+        # PostgreSQL broke a tie between two transactions and rolled this one back whole:
+        # nothing of it was stored, and the same request again normally succeeds.
+        _log.warning("transaction_collided", path=request.url.path, error=type(exc).__name__)
+        return problem_response(
+            503,
+            "The request collided with another one and changed nothing; try again",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
+            locale=request_locale(request),
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         _log.exception("unhandled_error", path=request.url.path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -293,10 +294,16 @@ async def test_an_owner_deletes_the_organization(
     # Deleting the owner's account alone is refused: a member is left to hand over to.
     assert_problem(await _delete_me(identity, owner), 409)
 
-    assert_problem(await _delete_organization(identity, member, name), 403)  # not an owner
+    refused = await _delete_organization(identity, member, name)  # not an owner
+    assert_problem(refused, 403)
+    assert refused.json()["type"] == "https://mrbill.dev/problems/not-an-owner"
     assert_problem(await _delete_organization(identity, owner, name, "not it"), 403)
-    assert_problem(await _delete_organization(identity, owner, name + " Ltda"), 422)
-    assert (await _delete_organization(identity, owner, f"  {name} ")).status_code == 204
+    mismatch = await _delete_organization(identity, owner, name + " Ltda")
+    assert_problem(mismatch, 422)
+    assert mismatch.json()["type"] == "https://mrbill.dev/problems/confirmation-mismatch"
+    # Typed as a reader sees it: any case, spaces collapsed, letters however encoded.
+    typed = unicodedata.normalize("NFD", "  " + name.upper().replace(" ", "   ") + " ")
+    assert (await _delete_organization(identity, owner, typed)).status_code == 204
 
     for person in (owner, member, gone):
         assert_problem(await _login(identity, person.email), 401)
@@ -316,6 +323,60 @@ async def test_an_owner_deletes_the_organization(
         ("identity.tenant.deleted", None),
         ("identity.tenant.deleted", timedelta(minutes=16)),
     ]
+
+
+async def test_an_owner_demoted_or_deactivated_cannot_delete_the_organization(
+    identity: httpx.AsyncClient, sign_up: SignUp, invite_member: InviteMember
+) -> None:
+    """The role as it is now decides, not the one an access token still carries."""
+    owner = await sign_up()
+    name = (await identity.get("/me", headers=owner.auth)).json()["tenant"]["name"]
+    partner = await invite_member(owner)
+    assert (await _set_role(identity, owner, partner, "owner")).status_code == 200
+    # The partner, now an owner, demotes the first; its token still says owner.
+    assert (await _set_role(identity, partner, owner, "admin")).status_code == 200
+    refused = await _delete_organization(identity, owner, name)
+    assert_problem(refused, 403)
+    assert refused.json()["type"] == "https://mrbill.dev/problems/not-an-owner"
+    # Promoted back, then deactivated: told so.
+    assert (await _set_role(identity, partner, owner, "owner")).status_code == 200
+    assert (
+        await identity.post(f"/users/{owner.user_id}/deactivate", headers=partner.auth)
+    ).status_code == 200
+    refused = await _delete_organization(identity, owner, name)
+    assert_problem(refused, 403)
+    assert refused.json()["type"] == "https://mrbill.dev/problems/account-deactivated"
+    assert (await identity.get("/me", headers=partner.auth)).status_code == 200
+
+
+async def test_an_invitation_accepted_while_the_organization_is_deleted(
+    identity: httpx.AsyncClient, sign_up: SignUp, identity_db: ServiceDatabase
+) -> None:
+    """Accepting locks the invitation and then needs the organization's row; deleting
+    takes the organization's row and then needs the invitation's. Both take the membership
+    lock first, so one waits for the other instead of each for the other: here the deletion
+    comes first and the invitation is gone when the acceptance goes on."""
+    owner = await sign_up()
+    name = (await identity.get("/me", headers=owner.auth)).json()["tenant"]["name"]
+    token = (await _invite(identity, owner)).json()["token"]
+    holder = await asyncpg.connect(identity_db.app_dsn)
+    try:
+        held = holder.transaction()
+        await held.start()
+        await holder.execute("SELECT set_config('app.tenant_id', $1, true)", owner.tenant_id)
+        await holder.execute(
+            "SELECT 1 FROM tenants WHERE tenant_id = $1 FOR UPDATE", uuid.UUID(owner.tenant_id)
+        )
+        deleting = asyncio.create_task(_delete_organization(identity, owner, name))
+        await asyncio.sleep(0.3)  # waits for the organization's row
+        accepting = asyncio.create_task(_accept(identity, token))
+        await asyncio.sleep(0.3)  # waits too (without the membership lock: on the row, the
+        await held.rollback()  # invitation locked, and the deletion would then wait on it)
+        deleted, accepted = await asyncio.gather(deleting, accepting)
+    finally:
+        await holder.close()
+    assert deleted.status_code == 204, deleted.text
+    assert_problem(accepted, 404)
 
 
 async def test_deleting_the_organization_is_said_in_portuguese(

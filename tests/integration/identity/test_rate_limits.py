@@ -116,7 +116,8 @@ async def test_password_checks_behind_an_access_token_are_limited_per_account(
     tight_settings: IdentitySettings, sign_up: SignUp
 ) -> None:
     """A stolen access token must not buy unlimited guesses of the password behind it: a
-    password change and an account deletion share one budget per account."""
+    password change, an account deletion and an organization deletion share one budget per
+    account."""
     account, bystander = await sign_up(), await sign_up()
     async with from_address(tight_settings, "10.4.4.1") as here:
         for attempt in range(PER_ACCOUNT):
@@ -135,6 +136,8 @@ async def test_password_checks_behind_an_access_token_are_limited_per_account(
         assert_limited(
             await here.post("/me/delete", json={"password": PASSWORD}, headers=account.auth)
         )
+        whole = {"password": PASSWORD, "organization": "whatever it is called"}
+        assert_limited(await here.post("/tenant/delete", json=whole, headers=account.auth))
         assert (await _login(here, account.email, PASSWORD)).status_code == 200
         # Another account's budget is its own.
         other = await here.post("/me/password", json=right, headers=bystander.auth)

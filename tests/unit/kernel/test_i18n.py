@@ -5,10 +5,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import asyncpg
+import httpx
 import pytest
+from fastapi import FastAPI
 
 from infra.local.messages import extract, load_catalog
-from platform_api.kernel.errors import problem_response, validation_message
+from platform_api.kernel.errors import (
+    install_error_handlers,
+    problem_response,
+    validation_message,
+)
 from platform_api.kernel.i18n import VALIDATION, Invalid, fields, negotiate, translate
 
 
@@ -165,3 +172,23 @@ def test_a_template_that_cannot_be_filled_is_never_an_error() -> None:
     assert translate("a { brace {n}", "en", {"n": 1}) == "a { brace {n}"
     error = Invalid("{message} is taken", message="it")  # (a field may be called message)
     assert str(error) == "it is taken"
+
+
+@pytest.mark.parametrize("error", [asyncpg.DeadlockDetectedError, asyncpg.SerializationError])
+async def test_a_transaction_rolled_back_by_a_collision_is_a_503_to_retry(error: type) -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/collide")
+    async def collide() -> None:
+        raise error("deadlock detected")
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        response = await client.get("/collide", headers={"Accept-Language": "pt-BR"})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["detail"] == (
+        "A requisição colidiu com outra e nada foi alterado; tente de novo"
+    )

@@ -5,7 +5,7 @@ import { useAuth } from '../auth/AuthContext';
 import { FormError, TextField } from '../components/Field';
 import { said, useSubmit } from '../components/useSubmit';
 import { useI18n, type MessageKey } from '../i18n';
-import { changePassword, DEACTIVATED, deleteAccount, deleteOrganization, exportMyData } from './api';
+import { changePassword, DEACTIVATED, deleteAccount, deleteOrganization, exportMyData, NAME_MISMATCH, NOT_AN_OWNER } from './api';
 
 /** Your account: who you are, your password, your data (LGPD: export and erasure). */
 export function AccountPage() {
@@ -71,8 +71,9 @@ export function AccountPage() {
       } catch (e) {
         throw said(e, {
           [DEACTIVATED]: ['_', t('account.deactivated')],
+          [NOT_AN_OWNER]: ['_', t('team.notAllowed')],
+          [NAME_MISMATCH]: ['organization', t('org.nameMismatch')],
           403: ['password', t('account.wrongPassword')],
-          422: ['organization', t('org.nameMismatch')],
         });
       }
       await logOut().catch(() => undefined); // every account is gone: this session with them
@@ -156,6 +157,8 @@ export function AccountPage() {
               name="organization"
               required
               autoComplete="off"
+              autoCapitalize="off"
+              spellCheck={false}
               error={eraseAll.errors.organization}
             />
             <TextField label={t('account.confirmPassword')} name="password" type="password" required autoComplete="current-password" error={eraseAll.errors.password} />

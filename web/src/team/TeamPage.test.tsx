@@ -152,12 +152,18 @@ describe('TeamPage', () => {
     expect(sent(fetch, 'POST', '/api/identity/token/logout')).toHaveLength(1);
   });
 
-  it('does not offer the only active owner to step down', async () => {
+  it('does not offer the only active owner to step down, unless others are still to load', async () => {
     const owner = person(1, 'owner');
-    stubApi(owner, [owner, person(3, 'owner', { status: 'deactivated' })]);
-    renderAt('/team');
+    const members = [owner, person(3, 'owner', { status: 'deactivated' })];
+    stubApi(owner, members);
+    const { unmount } = renderAt('/team');
     await screen.findByLabelText('Role of Person 3');
     expect(screen.queryByLabelText('Role of Person 1')).toBeNull();
+    unmount();
+    vi.unstubAllGlobals();
+    stubApi(owner, members, (url) => (url.pathname === '/api/identity/users' && !url.searchParams.get('cursor') ? json({ items: members, next_cursor: 'more' }) : undefined));
+    renderAt('/team');
+    expect(await screen.findByLabelText('Role of Person 1')).toBeTruthy(); // (another owner may be further down)
   });
 
   it('offers an admin what an admin may do, and no more', async () => {
@@ -250,7 +256,9 @@ describe('AccountPage', () => {
 
   it('lets an owner delete the organization, confirmed with its name and a password', async () => {
     const me = person(1, 'owner');
-    let answer = problem(422, "Type the organization's name as it is to confirm");
+    const typed = (type: string, status: number, detail: string) =>
+      new Response(JSON.stringify({ type, title: 'Refused', status, detail }), { status, headers: { 'content-type': 'application/problem+json' } });
+    let answer = typed('https://mrbill.dev/problems/confirmation-mismatch', 422, "Type the organization's name as it is to confirm");
     const fetch = stubApi(me, [], (url) => {
       if (url.pathname === '/api/identity/tenant/delete') return answer;
       if (url.pathname === '/api/identity/token/logout') return new Response(null, { status: 204 });
@@ -270,10 +278,15 @@ describe('AccountPage', () => {
     fireEvent.click(submit);
     expect(await section.findByText('This is not your current password.')).toBeTruthy();
     expect(password.getAttribute('aria-invalid')).toBe('true');
+    answer = typed('https://mrbill.dev/problems/not-an-owner', 403, 'Only an owner deletes the organization');
+    fireEvent.click(submit); // (demoted meanwhile: not a password problem)
+    expect(await section.findByText('Your role does not allow this (it may have changed: reload the page).')).toBeTruthy();
+    expect(password.getAttribute('aria-invalid')).toBeNull();
     answer = new Response(null, { status: 204 });
     fireEvent.change(name, { target: { value: 'Quokka Labs' } });
     fireEvent.click(submit);
     expect((await screen.findByTestId('where')).textContent).toBe('/login {"flash":"org.deleted"}');
     expect(sent(fetch, 'POST', '/api/identity/tenant/delete').at(-1)).toEqual({ password: 'my-password-1', organization: 'Quokka Labs' });
+    expect(sent(fetch, 'POST', '/api/identity/token/logout')).toHaveLength(1);
   });
 });

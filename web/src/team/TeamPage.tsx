@@ -111,8 +111,9 @@ export function TeamPage() {
   const roleName = (role: string) => t(`team.role.${role}` as MessageKey);
   const mayChange = (m: Member) => manages && m.user_id !== me?.user.user_id && (m.role !== 'owner' || myRole === 'owner');
   const isMe = (m: Member) => m.user_id === me?.user.user_id;
-  // An owner may step down while another owner is active (the API keeps one in any case).
-  const anotherOwner = members?.some((m) => !isMe(m) && m.role === 'owner' && m.status === 'active') ?? false;
+  // An owner may step down while another owner is active (the API keeps one in any case):
+  // offered unless the whole list is here and shows none.
+  const anotherOwner = nextMembers !== null || (members?.some((m) => !isMe(m) && m.role === 'owner' && m.status === 'active') ?? false);
   const stepDown = async (role: Role) => {
     await changeRole(me!.user.user_id, role);
     // The change ended this person's sessions, this one too: it goes on with a new log-in.

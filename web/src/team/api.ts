@@ -5,6 +5,8 @@ import { COOKIE_ONLY } from '../auth/AuthContext';
 
 /** The problem a deactivated member's still-valid token gets from member management. */
 export const DEACTIVATED = 'https://mrbill.dev/problems/account-deactivated';
+export const NOT_AN_OWNER = 'https://mrbill.dev/problems/not-an-owner';
+export const NAME_MISMATCH = 'https://mrbill.dev/problems/confirmation-mismatch';
 
 export const ROLES = ['owner', 'admin', 'member'] as const;
 export type Role = (typeof ROLES)[number];
