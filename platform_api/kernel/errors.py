@@ -216,16 +216,19 @@ def install_error_handlers(app: FastAPI) -> None:
             locale=request_locale(request),
         )
 
-    @app.exception_handler(DatabaseBusy)
-    async def _busy(request: Request, exc: DatabaseBusy) -> JSONResponse:
-        _log.warning("database_busy", path=request.url.path)
+    def retry_soon(request: Request, detail: str) -> JSONResponse:
         return problem_response(
             503,
-            "The service is busy; try again in a moment",
+            detail,
             instance=request.url.path,
             headers={"Retry-After": "1"},
             locale=request_locale(request),
         )
+
+    @app.exception_handler(DatabaseBusy)
+    async def _busy(request: Request, exc: DatabaseBusy) -> JSONResponse:
+        _log.warning("database_busy", path=request.url.path)
+        return retry_soon(request, N_("The service is busy; try again in a moment"))
 
     @app.exception_handler(asyncpg.DeadlockDetectedError)
     @app.exception_handler(asyncpg.SerializationError)
@@ -233,12 +236,8 @@ def install_error_handlers(app: FastAPI) -> None:
         # PostgreSQL broke a tie between two transactions and rolled this one back whole:
         # nothing of it was stored, and the same request again normally succeeds.
         _log.warning("transaction_collided", path=request.url.path, error=type(exc).__name__)
-        return problem_response(
-            503,
-            "The request collided with another one and changed nothing; try again",
-            instance=request.url.path,
-            headers={"Retry-After": "1"},
-            locale=request_locale(request),
+        return retry_soon(
+            request, N_("The request collided with another one and changed nothing; try again")
         )
 
     @app.exception_handler(Exception)

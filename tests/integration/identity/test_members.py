@@ -213,6 +213,29 @@ async def test_export_contains_my_data_as_an_attachment(
     assert "token_hash" not in response.text
 
 
+async def _nothing_left_but_events(
+    identity_db: ServiceDatabase, tenant_id: str
+) -> list[asyncpg.Record]:
+    """Check that the organization has no tenant, user, invitation or log-in row left, and
+    return its outbox rows (type, body, delay), oldest first."""
+    conn = await asyncpg.connect(identity_db.app_dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", tenant_id)
+            for table in ("tenants", "users", "invitations"):
+                assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table  # noqa: S608
+            left = "SELECT count(*) FROM login_directory WHERE tenant_id = $1"
+            assert await conn.fetchval(left, uuid.UUID(tenant_id)) == 0
+            return list(
+                await conn.fetch(
+                    """SELECT type, body, deliver_after - created_at AS delay
+                       FROM outbox ORDER BY id"""
+                )
+            )
+    finally:
+        await conn.close()
+
+
 async def test_account_deletion(
     identity: httpx.AsyncClient,
     sign_up: SignUp,
@@ -233,25 +256,9 @@ async def test_account_deletion(
     assert (await _delete_me(identity, owner)).status_code == 204
     assert_problem(await _login(identity, owner.email), 401)
     assert_problem(await identity.get("/me", headers=owner.auth), 404)
-    conn = await asyncpg.connect(identity_db.app_dsn)
-    try:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", owner.tenant_id)
-            assert await conn.fetchval("SELECT count(*) FROM tenants") == 0
-            assert await conn.fetchval("SELECT count(*) FROM users") == 0
-            assert await conn.fetchval("SELECT count(*) FROM invitations") == 0
-        left = "SELECT count(*) FROM login_directory WHERE tenant_id = $1"
-        assert await conn.fetchval(left, uuid.UUID(owner.tenant_id)) == 0
-        # Each deletion left its event in the outbox, for the other services to erase: the
-        # departed members, then the organization.
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", owner.tenant_id)
-            rows = await conn.fetch(
-                """SELECT type, body, deliver_after - created_at AS delay
-                   FROM outbox ORDER BY id"""
-            )
-    finally:
-        await conn.close()
+    # Nothing of the organization is left but the events of its deletions, for the other
+    # services to erase: the departed members, then the organization.
+    rows = await _nothing_left_but_events(identity_db, owner.tenant_id)
     bodies = [json.loads(r["body"]) for r in rows]  # (a bare connection: jsonb as text)
     # Each twice: now, and once the access tokens of before have expired (15 min + 1).
     sweep = timedelta(minutes=16)
@@ -308,17 +315,7 @@ async def test_an_owner_deletes_the_organization(
     for person in (owner, member, gone):
         assert_problem(await _login(identity, person.email), 401)
     assert_problem(await identity.get("/me", headers=member.auth), 404)
-    conn = await asyncpg.connect(identity_db.app_dsn)
-    try:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", owner.tenant_id)
-            assert await conn.fetchval("SELECT count(*) FROM tenants") == 0
-            assert await conn.fetchval("SELECT count(*) FROM users") == 0
-            rows = await conn.fetch(
-                "SELECT type, deliver_after - created_at AS delay FROM outbox ORDER BY id"
-            )
-    finally:
-        await conn.close()
+    rows = await _nothing_left_but_events(identity_db, owner.tenant_id)
     assert [(r["type"], r["delay"]) for r in rows] == [
         ("identity.tenant.deleted", None),
         ("identity.tenant.deleted", timedelta(minutes=16)),
