@@ -38,6 +38,8 @@ SERVICES: tuple[Service, ...] = (
         {
             "IDENTITY_JWT_PRIVATE_KEY_FILE": "{state}/keys/identity-ed25519.pem",
             "IDENTITY_PUBLIC_BASE_URL": "{entry}",
+            # Password reset messages, as .eml files (open them with any mail client).
+            "IDENTITY_MAIL_FOLDER": "{data}/mail",
         },
     ),
     Service(

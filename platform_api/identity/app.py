@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 import asyncpg
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from platform_api.kernel.outbox import OutboxRelay
 from platform_api.kernel.ratelimit import RateLimiter
 from platform_api.kernel.tasks import check_running, stop
 
+from .mail import FolderMailer, Mailer, SesMailer
 from .routes import router
 from .security import Passwords, TokenSigner
 from .service import Identity
@@ -63,6 +65,7 @@ def create_app(
                 signer=signer,
                 limiter=limiter,
                 digest_key=digest_key.encode(),
+                mailer=mailer_for(settings),
             )
             app.state.relay = None
             if settings.run_relay and settings.migrations_database_url:
@@ -94,6 +97,16 @@ def create_app(
     )
     app.include_router(router)
     return app
+
+
+def mailer_for(settings: IdentitySettings) -> Mailer:
+    if settings.mail == "ses":
+        return SesMailer(
+            settings.mail_from,
+            region=settings.aws_region,
+            endpoint_url=settings.aws_endpoint_url or None,
+        )
+    return FolderMailer(Path(settings.mail_folder), settings.mail_from)
 
 
 async def _start_relay(

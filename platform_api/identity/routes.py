@@ -20,8 +20,9 @@ from platform_api.kernel import (
     tenant_transaction,
     unauthorized,
 )
+from platform_api.kernel.errors import request_locale
 
-from . import members, service, store
+from . import members, resets, service, store
 from .schemas import (
     AcceptOut,
     AccountDeleteIn,
@@ -34,6 +35,8 @@ from .schemas import (
     LoginIn,
     MeOut,
     PasswordChangeIn,
+    PasswordForgottenIn,
+    PasswordResetIn,
     RefreshIn,
     RoleIn,
     SignUpIn,
@@ -197,6 +200,25 @@ async def delete_my_account(body: AccountDeleteIn, who: Caller, idn: Idn) -> Res
     """LGPD: erase your account (confirm with your password; checks are rate-limited as a
     password change's are)."""
     await members.delete_my_account(idn, who, body.password)
+    return Response(status_code=204)
+
+
+@router.post("/password/forgotten", status_code=202, tags=["accounts"])
+async def password_forgotten(body: PasswordForgottenIn, request: Request, idn: Idn) -> Response:
+    """Send a one-time link to reset the password of each account of this e-mail address.
+    Answered alike whether or not one exists; rate-limited per client and per address."""
+    await resets.request_reset(
+        idn, email=body.email, client=_client(request), locale=request_locale(request)
+    )
+    return Response(status_code=202)
+
+
+@router.post("/password/reset", status_code=204, tags=["accounts"])
+async def password_reset(body: PasswordResetIn, request: Request, idn: Idn) -> Response:
+    """Set a new password with a link's token; every session of the account ends."""
+    await resets.reset_password(
+        idn, token=body.token, new_password=body.new_password, client=_client(request)
+    )
     return Response(status_code=204)
 
 

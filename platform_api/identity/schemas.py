@@ -57,6 +57,15 @@ class AccountDeleteIn(Strict):
     password: Annotated[str, Field(min_length=1, max_length=128)]
 
 
+class PasswordForgottenIn(Strict):
+    email: Email
+
+
+class PasswordResetIn(Strict):
+    token: Annotated[str, Field(min_length=1, max_length=200, description="From the link")]
+    new_password: Password
+
+
 class TenantDeleteIn(Strict):
     password: Annotated[str, Field(min_length=1, max_length=128)]
     organization: Annotated[

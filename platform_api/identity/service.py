@@ -18,6 +18,7 @@ from platform_api.kernel.i18n import N_
 from platform_api.kernel.ratelimit import RateLimiter
 
 from . import store
+from .mail import Mailer
 from .security import Passwords, TokenSigner, email_digest, new_opaque_token, parse_opaque_token
 from .settings import IdentitySettings
 
@@ -35,6 +36,7 @@ class Identity:
     signer: TokenSigner
     limiter: RateLimiter
     digest_key: bytes
+    mailer: Mailer
 
     def digest(self, email: str) -> bytes:
         return email_digest(self.digest_key, email)

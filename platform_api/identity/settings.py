@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -39,6 +39,15 @@ class IdentitySettings(EventBusSettings):
     argon2_memory_kib: int = Field(default=19456, ge=19456)
     argon2_parallelism: int = Field(default=1, ge=1)
     public_base_url: str = "http://localhost:8080"
+    # Password resets: a one-time link by e-mail, valid this long. "folder" writes each
+    # message to IDENTITY_MAIL_FOLDER as an .eml file (local stack, tests); "ses" sends it
+    # with Amazon SES from IDENTITY_MAIL_FROM (a verified identity) in IDENTITY_AWS_REGION.
+    mail: Literal["folder", "ses"] = "folder"
+    mail_folder: str = ".local/mail"
+    mail_from: str = "Mr Bill <no-reply@mrbill.dev>"
+    password_reset_ttl_minutes: int = Field(default=60, ge=5, le=1440)
+    reset_rate_per_address: str = "20/hour"
+    reset_rate_per_account: str = "5/hour"
     refresh_cookie_name: str = "mrbill_refresh"
     cookie_secure: bool = False
 
@@ -56,6 +65,8 @@ class IdentitySettings(EventBusSettings):
                     "production relays deletions for erasure: set"
                     " IDENTITY_MIGRATIONS_DATABASE_URL (and keep IDENTITY_RUN_RELAY on)"
                 )
+            if self.mail != "ses":
+                raise ValueError("production sends e-mail with SES: set IDENTITY_MAIL=ses")
             if self.event_bus == "aws" and "identity" not in self.event_topic_arns:
                 raise ValueError('IDENTITY_EVENT_TOPIC_ARNS needs {"identity": "arn:aws:sns:…"}')
         return self

@@ -346,3 +346,53 @@ async def invitations_sent_by(
         tenant_id,
         user_id,
     )
+
+
+async def tenant_name(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> str | None:
+    return await conn.fetchval("SELECT name FROM tenants WHERE tenant_id = $1", tenant_id)
+
+
+async def insert_password_reset(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    token_hash: bytes,
+    expires_at: datetime,
+) -> None:
+    await conn.execute(
+        """INSERT INTO password_resets (tenant_id, user_id, token_hash, expires_at)
+           VALUES ($1, $2, $3, $4)""",
+        tenant_id,
+        user_id,
+        token_hash,
+        expires_at,
+    )
+
+
+async def lock_password_reset(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, token_hash: bytes
+) -> Row | None:
+    """The reset a link names, locked, with its user's status, if it is unused and current."""
+    return await conn.fetchrow(
+        """SELECT r.reset_id, r.user_id, u.status, t.status AS tenant_status
+           FROM password_resets r
+           JOIN users u USING (tenant_id, user_id)
+           JOIN tenants t USING (tenant_id)
+           WHERE r.tenant_id = $1 AND r.token_hash = $2
+             AND r.used_at IS NULL AND r.expires_at > now()
+           FOR UPDATE OF r""",
+        tenant_id,
+        token_hash,
+    )
+
+
+async def use_password_resets(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    """Spend every open reset link of a user: one new password makes all of them void."""
+    await conn.execute(
+        """UPDATE password_resets SET used_at = now()
+           WHERE tenant_id = $1 AND user_id = $2 AND used_at IS NULL""",
+        tenant_id,
+        user_id,
+    )

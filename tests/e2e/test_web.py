@@ -43,8 +43,9 @@ def _ready(url: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The whole local stack (services, three collab nodes, nginx, built web app) on offset ports."""
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The whole local stack (services, three collab nodes, nginx, built web app) on offset
+    ports: its base URL and its run folder (the e-mail it sends lands in ``mail/``)."""
     _need_tools()
     webapp.ensure_built()
     run_dir = tmp_path_factory.mktemp("stack")
@@ -71,7 +72,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the local stack did not start:\n{log_path.read_text()[-4000:]}")
             time.sleep(0.5)
-        yield base
+        yield base, run_dir
     finally:
         # The stack may already be gone (it failed to start): nothing left to stop then.
         with contextlib.suppress(ProcessLookupError):
@@ -100,12 +101,14 @@ def test_component_unit_tests() -> None:
     _node(["npx", "vitest", "run"], dict(os.environ), timeout=300)
 
 
-def test_browser_flows(stack: str) -> None:
+def test_browser_flows(stack: tuple[str, Path]) -> None:
     """Playwright (playwright-core + node:test): sign-up, POCs, the two-user dojo, isolation, axe."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    base, run_dir = stack
     env = {
         **os.environ,
-        "MRBILL_E2E_BASE_URL": stack,
+        "MRBILL_E2E_BASE_URL": base,
+        "MRBILL_E2E_MAIL": str(run_dir / "mail"),
         "MRBILL_E2E_ARTIFACTS": str(ARTIFACTS),
         "CHROMIUM": CHROMIUM,
     }

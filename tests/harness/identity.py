@@ -32,9 +32,13 @@ identity_db = database_fixture("identity")
 
 @pytest.fixture(scope="session")
 def identity_settings(
-    identity_db: ServiceDatabase, redis_url: str, run_id: str
+    identity_db: ServiceDatabase,
+    redis_url: str,
+    run_id: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> IdentitySettings:
     return IdentitySettings(
+        mail_folder=str(tmp_path_factory.mktemp("identity-mail")),
         environment="test",
         # One key for the session: tokens from any identity app instance (in-process or
         # served over HTTP, e.g. for the dojo service's JWKS) verify everywhere.
@@ -44,6 +48,7 @@ def identity_settings(
         rate_limit_prefix=f"test-{run_id}",
         login_rate_per_address="10000/minute",
         signup_rate_per_address="10000/minute",
+        reset_rate_per_address="10000/minute",
         db_pool_max=4,
     )
 

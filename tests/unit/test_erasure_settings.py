@@ -18,6 +18,7 @@ IDENTITY: dict[str, Any] = {
     "jwt_private_key": SecretStr("a key"),
     "email_digest_key": SecretStr("a digest key"),
     "cookie_secure": True,
+    "mail": "ses",
 }
 COLLAB: dict[str, Any] = {
     "environment": "production",
@@ -38,6 +39,12 @@ def test_identity_in_production_relays_its_deletions() -> None:
         IdentitySettings(**IDENTITY, **owner, event_bus="aws")
     arn = {"identity": "arn:aws:sns:sa-east-1:1:mrbill-identity-events"}
     IdentitySettings(**IDENTITY, **owner, event_bus="aws", event_topic_arns=arn)
+
+
+def test_identity_in_production_sends_mail_with_ses() -> None:
+    owner = {"migrations_database_url": "postgresql://identity_owner@db/identity"}
+    with pytest.raises(ValidationError, match="IDENTITY_MAIL=ses"):
+        IdentitySettings(**{**IDENTITY, "mail": "folder"}, **owner)
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,9 @@
-// Sign up, log out, log in, silent refresh; then POCs: create, find by a misspelled name, filter
-// by a tag (when the POC and search services run in this stack).
+// Sign up, log out, log in, silent refresh; a forgotten password reset through the e-mailed
+// link; then POCs: create, find by a misspelled name, filter by a tag (when the POC and search
+// services run in this stack).
 import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { apiAvailable, axe, launch, newPage, shot, signUp, unique, until } from './helpers.mjs';
 
@@ -50,6 +53,68 @@ test('sign up, log out, log in; a reload keeps the session through the refresh c
   await page.click('form button[type=submit]');
   await page.waitForURL('**/pocs');
   await page.getByTestId('who').waitFor();
+});
+
+/** The last message the stack sent to `address` (as .eml files in its mail folder). */
+async function lastMailTo(address) {
+  const folder = process.env.MRBILL_E2E_MAIL;
+  let found = null;
+  await until(async () => {
+    const names = (await readdir(folder).catch(() => [])).filter((n) => n.endsWith('.eml')).sort();
+    for (const name of names.reverse()) {
+      // quoted-printable: long lines are broken with a trailing '=' (the link has no '=')
+      const text = (await readFile(path.join(folder, name), 'utf8')).replace(/=\r?\n/g, '');
+      if (text.includes(`To: ${address}`)) {
+        found = text;
+        return true;
+      }
+    }
+    return false;
+  }, 10000, `a message to ${address}`);
+  return found;
+}
+
+test('a forgotten password: a link by e-mail, a new password, the old one no more', { skip: !process.env.MRBILL_E2E_MAIL && 'no mail folder' }, async () => {
+  const fresh = await newPage(browser, 'pt-BR');
+  await fresh.goto('/login');
+  await fresh.getByRole('link', { name: 'Esqueceu a senha?' }).click();
+  await fresh.waitForURL('**/password/forgotten');
+  await fresh.getByLabel('E-mail').fill(user.email);
+  await fresh.getByRole('button', { name: 'Enviar o link' }).click();
+  await fresh.getByText(`Se alguma conta usa ${user.email}, um link`).waitFor();
+  assert.deepEqual(await axe(fresh), [], 'axe: password forgotten');
+  const mail = await lastMailTo(user.email);
+  assert.match(mail, /^Subject: Redefina sua senha do Mr Bill$/m);
+  const link = /^.+: (http\S+\/reset#\S+)$/m.exec(mail)?.[1];
+  assert.ok(link, 'the message carries a link');
+  const url = new URL(link);
+  await fresh.goto(url.pathname + url.hash);
+  await fresh.getByLabel('Nova senha', { exact: true }).fill('a brand-new password 77');
+  await fresh.getByRole('button', { name: 'Salvar a nova senha' }).click();
+  await fresh.waitForURL('**/login');
+  await fresh.getByText('Sua senha foi trocada e todas as sessões foram encerradas.', { exact: false }).waitFor();
+  await shot(fresh, 'password-reset-done');
+  await fresh.getByLabel('E-mail').fill(user.email);
+  await fresh.getByLabel('Senha').fill(user.password);
+  await fresh.getByRole('button', { name: 'Entrar' }).click();
+  await fresh.locator('.form-error').waitFor(); // the old password no more
+  await fresh.getByLabel('Senha').fill('a brand-new password 77');
+  await fresh.getByRole('button', { name: 'Entrar' }).click();
+  await fresh.waitForURL('**/pocs');
+  // The link is spent.
+  await fresh.goto(url.pathname + url.hash);
+  await fresh.getByLabel('Nova senha', { exact: true }).fill('yet another password 88');
+  await fresh.getByRole('button', { name: 'Salvar a nova senha' }).click();
+  await fresh.getByText('Este link não é válido', { exact: false }).waitFor();
+  user.password = 'a brand-new password 77';
+  await fresh.close();
+  // Every session of before ended with the reset: the first page is back at the log-in.
+  await page.reload();
+  await page.waitForURL('**/login');
+  await page.getByLabel('E-mail').fill(user.email);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL('**/pocs');
 });
 
 test('create a POC, find it by a misspelled name, filter by a tag', async (t) => {

@@ -8,7 +8,7 @@ import { DojoLobbyPage } from './dojo/DojoLobbyPage';
 import { DojoRoomPage } from './dojo/DojoRoomPage';
 import { JoinDojoPage } from './dojo/Invites';
 import { I18nProvider, LOCALES, useI18n, type Locale } from './i18n';
-import { AcceptInvitationPage, LoginPage, SignupPage } from './pages/Auth';
+import { AcceptInvitationPage, LoginPage, PasswordForgottenPage, PasswordResetPage, SignupPage } from './pages/Auth';
 import { PocDetailPage } from './pocs/PocDetailPage';
 import { PocFormPage } from './pocs/PocFormPage';
 import { PocImportPage } from './pocs/PocImportPage';
@@ -82,6 +82,8 @@ export function AppRoutes() {
       <Route path="/login" element={<LoginPage />} />
       <Route path="/signup" element={<SignupPage />} />
       <Route path="/invite" element={<AcceptInvitationPage />} />
+      <Route path="/password/forgotten" element={<PasswordForgottenPage />} />
+      <Route path="/reset" element={<PasswordResetPage />} />
       <Route path="/pocs" element={<RequireAuth><PocListPage /></RequireAuth>} />
       <Route path="/pocs/new" element={<RequireAuth><PocFormPage /></RequireAuth>} />
       <Route path="/pocs/import" element={<RequireAuth><PocImportPage /></RequireAuth>} />

@@ -1,9 +1,10 @@
-import { type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
+import { api, request } from '../api/http';
 import { Link, useLocation, useNavigate, useSearchParams } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext';
 import { FormError, TextField } from '../components/Field';
 import { Flash } from '../components/Flash';
-import { useSubmit } from '../components/useSubmit';
+import { said, useSubmit } from '../components/useSubmit';
 import { useI18n } from '../i18n';
 
 function useAfterLogin() {
@@ -39,7 +40,92 @@ export function LoginPage() {
         </button>
       </form>
       <p>
+        <Link to="/password/forgotten">{t('reset.forgot')}</Link>
+      </p>
+      <p>
         {t('auth.noAccount')} <Link to="/signup">{t('auth.signup')}</Link>
+      </p>
+    </section>
+  );
+}
+
+/** Ask for a link to reset one's password. The answer is the same whether or not an account
+ * uses the address, and so is what the page says. */
+export function PasswordForgottenPage() {
+  const { t } = useI18n();
+  const { errors, message, busy, run } = useSubmit();
+  const [sentTo, setSentTo] = useState<string | null>(null);
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const email = String(new FormData(event.currentTarget).get('email') ?? '').trim();
+    void run(async () => {
+      await request('/api/identity/password/forgotten', { method: 'POST', body: { email }, anonymous: true }); // (202, no body)
+      setSentTo(email);
+    });
+  };
+  return (
+    <section className="auth-card" aria-labelledby="forgot-title">
+      <h1 id="forgot-title">{t('reset.forgotTitle')}</h1>
+      {sentTo ? (
+        <p className="flash" role="status">
+          {t('reset.sent', { email: sentTo })}
+        </p>
+      ) : (
+        <form onSubmit={onSubmit} noValidate>
+          <p className="hint">{t('reset.forgotHelp')}</p>
+          <FormError message={message} />
+          <TextField label={t('auth.email')} name="email" type="email" autoComplete="username" required error={errors.email} />
+          <button type="submit" className="primary" disabled={busy}>
+            {t('reset.send')}
+          </button>
+        </form>
+      )}
+      <p>
+        <Link to="/login">{t('reset.backToLogin')}</Link>
+      </p>
+    </section>
+  );
+}
+
+/** Choose a new password with the link's token (in the fragment, as invitations carry it). */
+export function PasswordResetPage() {
+  const { t } = useI18n();
+  const navigate = useNavigate();
+  const token = decodeURIComponent(window.location.hash.slice(1));
+  const { errors, message, busy, run } = useSubmit();
+  if (!token) return <FormError message={t('reset.invalid')} />;
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const next = String(new FormData(event.currentTarget).get('new_password') ?? '');
+    void run(async () => {
+      try {
+        await api<void>('/api/identity/password/reset', { method: 'POST', body: { token, new_password: next }, anonymous: true });
+      } catch (e) {
+        throw said(e, { 404: ['_', t('reset.invalid')] });
+      }
+      navigate('/login', { replace: true, state: { flash: 'reset.done' } });
+    });
+  };
+  return (
+    <section className="auth-card" aria-labelledby="reset-title">
+      <h1 id="reset-title">{t('reset.title')}</h1>
+      <form onSubmit={onSubmit} noValidate>
+        <FormError message={message} />
+        <TextField
+          label={t('account.newPassword')}
+          name="new_password"
+          type="password"
+          required
+          autoComplete="new-password"
+          hint={t('auth.passwordHint')}
+          error={errors.new_password}
+        />
+        <button type="submit" className="primary" disabled={busy}>
+          {t('reset.submit')}
+        </button>
+      </form>
+      <p>
+        <Link to="/password/forgotten">{t('reset.again')}</Link>
       </p>
     </section>
   );

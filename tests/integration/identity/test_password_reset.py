@@ -1,0 +1,215 @@
+"""A forgotten password: a one-time link by e-mail (a folder of .eml files here, SES on moto
+below), then a new password; nothing tells who has an account."""
+
+from __future__ import annotations
+
+import email
+import re
+import uuid
+from email.message import Message
+from email.policy import default
+from pathlib import Path
+
+import aioboto3
+import httpx
+import pytest
+
+from platform_api.identity.mail import Mail, SesMailer
+from platform_api.identity.settings import IdentitySettings
+from tests.harness.polling import eventually
+
+from .conftest import PASSWORD, Account, SignUp
+from .test_members import InviteMember
+
+NEW_PASSWORD = "a brand new password 42"
+LINK = re.compile(r"^(?P<org>.+): (?P<url>http\S+/reset#(?P<token>\S+))$", re.MULTILINE)
+
+
+def _mails_to(folder: Path, address: str) -> list[Message]:
+    found = []
+    for path in sorted(folder.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=default)
+        if message["To"] == address:
+            found.append(message)
+    return found
+
+
+async def _mail_to(folder: Path, address: str, count: int = 1) -> Message:
+    async def mails() -> list[Message]:
+        return _mails_to(folder, address)
+
+    found = await eventually(mails, lambda got: len(got) >= count, what="the mail")
+    return found[-1]
+
+
+async def _a_mail_went_out_since(
+    identity: httpx.AsyncClient, folder: Path, sign_up: SignUp
+) -> None:
+    """Ask for someone else's link and wait for it. The request decides before it answers
+    whether anything is to be sent; this gives a message decided on all the same the time
+    another one took to arrive."""
+    someone = await sign_up()
+    await _forgot(identity, someone.email)
+    await _mail_to(folder, someone.email)
+
+
+def _text(message: Message) -> str:
+    return message.get_content()  # type: ignore[attr-defined, no-any-return]
+
+
+async def _forgot(identity: httpx.AsyncClient, address: str, language: str = "en") -> None:
+    response = await identity.post(
+        "/password/forgotten", json={"email": address}, headers={"Accept-Language": language}
+    )
+    assert response.status_code == 202, response.text
+
+
+async def test_a_forgotten_password_is_reset_with_the_link_once(
+    identity: httpx.AsyncClient, identity_settings: IdentitySettings, sign_up: SignUp
+) -> None:
+    folder = Path(identity_settings.mail_folder)
+    account = await sign_up()
+    name = (await identity.get("/me", headers=account.auth)).json()["tenant"]["name"]
+    await _forgot(identity, account.email.upper())  # (addresses are compared as normalised)
+    mail = await _mail_to(folder, account.email)
+    assert mail["Subject"] == "Reset your Mr Bill password"
+    [link] = LINK.finditer(_text(mail))
+    assert link["org"] == name
+    assert link["url"].startswith(f"{identity_settings.public_base_url}/reset#")
+
+    refreshed = await identity.post("/token/refresh", json={"refresh_token": account.refresh_token})
+    assert refreshed.status_code == 200
+    body = {"token": link["token"], "new_password": NEW_PASSWORD}
+    assert (await identity.post("/password/reset", json=body)).status_code == 204
+    # The new password logs in, the old does not; every session of before has ended.
+    login = {"email": account.email, "password": NEW_PASSWORD}
+    assert (await identity.post("/login", json=login)).status_code == 200
+    old = {"email": account.email, "password": PASSWORD}
+    assert (await identity.post("/login", json=old)).status_code == 401
+    again = await identity.post(
+        "/token/refresh", json={"refresh_token": refreshed.json()["refresh_token"]}
+    )
+    assert again.status_code == 401
+    # Once: the link is spent.
+    used = await identity.post("/password/reset", json=body)
+    assert used.status_code == 404
+    assert "not valid" in used.json()["detail"]
+
+
+async def test_asking_says_nothing_about_who_has_an_account(
+    identity: httpx.AsyncClient, identity_settings: IdentitySettings, sign_up: SignUp
+) -> None:
+    folder = Path(identity_settings.mail_folder)
+    nobody = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
+    await _forgot(identity, nobody)  # (the same 202 as for an account)
+    await _a_mail_went_out_since(identity, folder, sign_up)
+    assert _mails_to(folder, nobody) == []
+
+
+async def test_a_new_link_and_a_new_password_spend_the_older_links(
+    identity: httpx.AsyncClient, identity_settings: IdentitySettings, sign_up: SignUp
+) -> None:
+    folder = Path(identity_settings.mail_folder)
+    account = await sign_up()
+    await _forgot(identity, account.email)
+    first = await _mail_to(folder, account.email)
+    await _forgot(identity, account.email, "pt-BR")
+    second = await _mail_to(folder, account.email, 2)
+    assert second["Subject"] == "Redefina sua senha do Mr Bill"
+    assert "Se não foi você, ignore esta mensagem" in _text(second)
+    [older] = LINK.finditer(_text(first))
+    [newer] = LINK.finditer(_text(second))
+    body = {"token": newer["token"], "new_password": NEW_PASSWORD}
+    assert (await identity.post("/password/reset", json=body)).status_code == 204
+    stale = {"token": older["token"], "new_password": "yet another password"}
+    refused = await identity.post(
+        "/password/reset", json=stale, headers={"Accept-Language": "pt-BR"}
+    )
+    assert refused.status_code == 404
+    assert refused.json()["detail"].startswith("Este link para redefinir a senha não é válido")
+
+
+async def test_one_mail_lists_every_organization_of_the_address(
+    identity: httpx.AsyncClient,
+    identity_settings: IdentitySettings,
+    sign_up: SignUp,
+    invite_member: InviteMember,
+) -> None:
+    folder = Path(identity_settings.mail_folder)
+    first = await sign_up()
+    second = await sign_up()
+    # The first person joins the second organization too, with the same address.
+    invitation = await identity.post(
+        "/invitations", json={"email": first.email, "role": "member"}, headers=second.auth
+    )
+    accept = {"token": invitation.json()["token"], "full_name": "Twice", "password": PASSWORD}
+    assert (await identity.post("/invitations/accept", json=accept)).status_code == 201
+    await _forgot(identity, first.email)
+    links = list(LINK.finditer(_text(await _mail_to(folder, first.email))))
+    assert len(links) == 2
+    assert len({link["token"] for link in links}) == 2
+
+
+async def test_a_deactivated_account_gets_no_link(
+    identity: httpx.AsyncClient,
+    identity_settings: IdentitySettings,
+    sign_up: SignUp,
+    invite_member: InviteMember,
+) -> None:
+    folder = Path(identity_settings.mail_folder)
+    owner = await sign_up()
+    member: Account = await invite_member(owner)
+    await _forgot(identity, member.email)
+    [link] = LINK.finditer(_text(await _mail_to(folder, member.email)))
+    deactivated = await identity.post(f"/users/{member.user_id}/deactivate", headers=owner.auth)
+    assert deactivated.status_code == 200
+    body = {"token": link["token"], "new_password": NEW_PASSWORD}
+    assert (await identity.post("/password/reset", json=body)).status_code == 404
+    await _forgot(identity, member.email)
+    await _a_mail_went_out_since(identity, folder, sign_up)
+    assert len(_mails_to(folder, member.email)) == 1  # no new link
+
+
+async def test_asking_is_rate_limited_per_address(
+    identity: httpx.AsyncClient, identity_settings: IdentitySettings, sign_up: SignUp
+) -> None:
+    account = await sign_up()
+    budget = int(identity_settings.reset_rate_per_account.split("/")[0])
+    for _ in range(budget):
+        await _forgot(identity, account.email)
+    refused = await identity.post("/password/forgotten", json={"email": account.email})
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) > 0
+    await _mail_to(Path(identity_settings.mail_folder), account.email, budget)
+
+
+@pytest.mark.parametrize(
+    "token", ["", "no-dot", f"{uuid.uuid4().hex}.made-up", "x" * 201, "not-a-uuid.secret"]
+)
+async def test_a_made_up_link_is_refused(identity: httpx.AsyncClient, token: str) -> None:
+    response = await identity.post(
+        "/password/reset", json={"token": token, "new_password": NEW_PASSWORD}
+    )
+    assert response.status_code in (404, 422)
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_ses_sends_the_message_as_built(aws_endpoint: str) -> None:
+    sender = "no-reply@mrbill.dev"
+    session = aioboto3.Session()
+    async with session.client("sesv2", region_name="sa-east-1", endpoint_url=aws_endpoint) as ses:
+        await ses.create_email_identity(EmailIdentity=sender)
+    mailer = SesMailer(f"Mr Bill <{sender}>", region="sa-east-1", endpoint_url=aws_endpoint)
+    to = f"ana-{uuid.uuid4().hex[:8]}@example.com"
+    await mailer.send(Mail(to=to, subject="Olá", text="Link: x", language="pt-BR"))
+    async with httpx.AsyncClient() as client:  # moto keeps what was sent
+        sent = (await client.get(f"{aws_endpoint}/moto-api/data.json")).json()
+    [raw] = [m["raw_data"] for m in sent["ses"]["RawMessage"] if to in m["destinations"]]
+    message = email.message_from_string(raw, policy=default)
+    assert (message["From"], message["To"], message["Subject"]) == (
+        f"Mr Bill <{sender}>",
+        to,
+        "Olá",
+    )
+    assert message["Content-Language"] == "pt-BR"
+    assert message.get_content().strip() == "Link: x"  # type: ignore[attr-defined]
