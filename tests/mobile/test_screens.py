@@ -114,10 +114,18 @@ def _indexed(client: ApiClient, count: int) -> Callable[[], object]:
     return check
 
 
+async def test_a_forgotten_password_opens_the_reset_page(make_app: AppFactory) -> None:
+    app = make_app("pt-BR")
+    assert w(app, "forgot").text == "Esqueceu a senha?"
+    press(app, "forgot")
+    assert make_app.opened[-1] == f"{app.config.api_url}/password/forgotten"  # type: ignore[attr-defined]
+
+
 async def test_sign_up_in_portuguese(make_app: AppFactory, person: Person) -> None:
     app = make_app("pt-BR")
     assert w(app, "submit").text == "Entrar"
     press(app, "switch")
+    assert not shown(app.login_screen.forgot_button)  # (not while signing up)
     assert w(app, "submit").text == "Cadastrar"
     assert shown(app.login_screen.signup_fields)
     w(app, "organization").value = person.organization

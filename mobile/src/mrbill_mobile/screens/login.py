@@ -33,6 +33,9 @@ class LoginScreen:
             t("login.submit"), id="submit", on_press=self.submit, style=Pack(margin=(12, 0, 4, 0))
         )
         self.switch_button = toga.Button(t("login.to_signup"), id="switch", on_press=self.toggle)
+        # Resetting a password happens in the browser: the link comes by e-mail.
+        self.forgot_button = toga.Button(t("login.forgot"), id="forgot", on_press=self.forgot)
+        forgot = hideable(self.forgot_button, shown=True)
         self.box = column(
             self.heading,
             hideable(self.signup_fields),
@@ -40,6 +43,7 @@ class LoginScreen:
             field(t("login.password"), self.password),
             holder(self.message),
             self.submit_button,
+            forgot,
             self.switch_button,
             margin=16,
         )
@@ -51,10 +55,14 @@ class LoginScreen:
         t = self.app.t
         self.signing_up = not self.signing_up
         set_shown(self.signup_fields, self.signing_up)
+        set_shown(self.forgot_button, not self.signing_up)
         self.heading.text = t("signup.title" if self.signing_up else "login.title")
         self.submit_button.text = t("signup.submit" if self.signing_up else "login.submit")
         self.switch_button.text = t("signup.to_login" if self.signing_up else "login.to_signup")
         self.say(None)
+
+    def forgot(self, widget: toga.Widget | None = None) -> None:
+        self.app.opener(f"{self.app.config.api_url.rstrip('/')}/password/forgotten")
 
     def submit(self, widget: toga.Widget | None = None, **kwargs: Any) -> None:
         self.app.spawn(self._submit())
