@@ -52,6 +52,7 @@ async def set_user_status(
         user = await store.update_user(conn, who.tenant_id, user_id, status=status)
         if status == "deactivated":
             await store.revoke_user_tokens(conn, who.tenant_id, user_id)
+            await store.use_password_resets(conn, who.tenant_id, user_id)  # void on return too
     return user
 
 

@@ -63,6 +63,7 @@ async def request_reset(idn: Identity, *, email: str, client: str, locale: str) 
             if user is None or user["status"] != "active" or user["tenant_status"] != "active":
                 continue
             token, token_hash = new_opaque_token(tenant_id)
+            await store.forget_spent_password_resets(conn, tenant_id, user["user_id"])
             await store.insert_password_reset(conn, tenant_id, user["user_id"], token_hash, expires)
             name = await store.tenant_name(conn, tenant_id) or ""
         links.append((name, f"{settings.public_base_url.rstrip('/')}/reset#{token}"))
@@ -97,11 +98,23 @@ async def reset_password(idn: Identity, *, token: str, new_password: str, client
     tenant_id, token_hash = parsed
     password_hash = await idn.passwords.hash(new_password)
     async with tenant_transaction(idn.pool, tenant_id) as conn:
-        reset = await store.lock_password_reset(conn, tenant_id, token_hash)
+        user_id = await store.password_reset_user(conn, tenant_id, token_hash)
+        if user_id is None:
+            raise Problem(404, INVALID)
+        # The user's row first, then the link, then the tokens: the order a refresh, a
+        # deactivation and another link of the same account take them in, so that each
+        # waits for the other, and what is read next (the link still unused, the account
+        # still active) is what holds when this commits.
+        await store.lock_user(conn, tenant_id, user_id)
+        reset = await store.usable_password_reset(conn, tenant_id, token_hash)
         if reset is None or reset["status"] != "active" or reset["tenant_status"] != "active":
             raise Problem(404, INVALID)
-        # The user's row before the tokens, the order a refresh takes them in: one in flight
-        # waits, and its new token is revoked with the rest.
-        await store.update_user(conn, tenant_id, reset["user_id"], password_hash=password_hash)
-        await store.use_password_resets(conn, tenant_id, reset["user_id"])
-        await store.revoke_user_tokens(conn, tenant_id, reset["user_id"])
+        await store.update_user(
+            conn,
+            tenant_id,
+            user_id,
+            password_hash=password_hash,
+            password_changed_at=datetime.now(UTC),
+        )
+        await store.use_password_resets(conn, tenant_id, user_id)
+        await store.revoke_user_tokens(conn, tenant_id, user_id)

@@ -174,7 +174,14 @@ async def log_in(
             fields: dict[str, Any] = {"last_login_at": datetime.now(UTC)}
             if needs_rehash:
                 fields["password_hash"] = await idn.passwords.hash(password)
-            await store.update_user(conn, candidate, user["user_id"], **fields)
+            # Only while the password checked is still the account's: one reset or changed
+            # during the check (an attacker who knew the old one, locked out by the owner)
+            # must not open a session the change could not see to end.
+            current = user["password_hash"]
+            if not await store.update_user_if_password(
+                conn, candidate, user["user_id"], current, **fields
+            ):
+                continue
             return await _start_session(
                 idn, conn, tenant_id=candidate, user_id=user["user_id"], role=user["role"]
             )
@@ -261,15 +268,17 @@ async def change_password(idn: Identity, who: Principal, current: str, new: str)
             # As at log-in: a suspended organization's tokens buy no new session.
             raise unauthorized("This organization is not active")
         ok, _ = await idn.passwords.verify(password_hash, current)
-        if not ok:
-            raise Problem(403, "The current password is wrong")
-        await store.update_user(
+        # (a password reset or changed during the check wins: this one's "current" no longer is)
+        if not ok or not await store.update_user_if_password(
             conn,
             who.tenant_id,
             who.user_id,
+            password_hash,
             password_hash=await idn.passwords.hash(new),
             password_changed_at=datetime.now(UTC),
-        )
+        ):
+            raise Problem(403, "The current password is wrong")
+        await store.use_password_resets(conn, who.tenant_id, who.user_id)  # the links are void
         await store.revoke_user_tokens(conn, who.tenant_id, who.user_id)
         return await _start_session(
             idn, conn, tenant_id=who.tenant_id, user_id=who.user_id, role=role

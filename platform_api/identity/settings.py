@@ -65,6 +65,11 @@ class IdentitySettings(EventBusSettings):
                     "production relays deletions for erasure: set"
                     " IDENTITY_MIGRATIONS_DATABASE_URL (and keep IDENTITY_RUN_RELAY on)"
                 )
+            if not self.public_base_url.startswith("https://"):
+                raise ValueError(
+                    "IDENTITY_PUBLIC_BASE_URL must be the site's https:// address in production"
+                    " (links in e-mail point there)"
+                )
             if self.mail != "ses":
                 raise ValueError("production sends e-mail with SES: set IDENTITY_MAIL=ses")
             if self.event_bus == "aws" and "identity" not in self.event_topic_arns:

@@ -131,6 +131,30 @@ async def update_user(
     )
 
 
+async def update_user_if_password(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    expected: str | None,
+    /,
+    **fields: Any,
+) -> bool:
+    """Update the user only while their password hash is still ``expected`` (the one just
+    checked): a password set meanwhile (a reset, a change) wins over whatever checked the
+    old one. Whether the row was updated."""
+    assignments = ", ".join(f"{name} = ${i + 4}" for i, name in enumerate(fields))
+    updated = await conn.fetchval(
+        f"""UPDATE users SET {assignments}, updated_at = now()
+            WHERE tenant_id = $1 AND user_id = $2 AND password_hash IS NOT DISTINCT FROM $3
+            RETURNING user_id""",
+        tenant_id,
+        user_id,
+        expected,
+        *fields.values(),
+    )
+    return updated is not None
+
+
 async def lock_membership(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> None:
     """Serialise the changes of a tenant's owners and members until the transaction ends: two
     owners demoting, deactivating or deleting each other at once must not both see the other
@@ -369,20 +393,51 @@ async def insert_password_reset(
     )
 
 
-async def lock_password_reset(
+async def password_reset_user(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, token_hash: bytes
+) -> uuid.UUID | None:
+    """The user a link names, whether or not it may still be used."""
+    return await conn.fetchval(
+        "SELECT user_id FROM password_resets WHERE tenant_id = $1 AND token_hash = $2",
+        tenant_id,
+        token_hash,
+    )
+
+
+async def lock_user(conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    await conn.execute(
+        "SELECT 1 FROM users WHERE tenant_id = $1 AND user_id = $2 FOR UPDATE",
+        tenant_id,
+        user_id,
+    )
+
+
+async def usable_password_reset(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, token_hash: bytes
 ) -> Row | None:
-    """The reset a link names, locked, with its user's status, if it is unused and current."""
+    """The reset a link names, if it is unused and current, with its user's status and their
+    organization's (read under the user's lock: see ``reset_password``)."""
     return await conn.fetchrow(
         """SELECT r.reset_id, r.user_id, u.status, t.status AS tenant_status
            FROM password_resets r
            JOIN users u USING (tenant_id, user_id)
            JOIN tenants t USING (tenant_id)
            WHERE r.tenant_id = $1 AND r.token_hash = $2
-             AND r.used_at IS NULL AND r.expires_at > now()
-           FOR UPDATE OF r""",
+             AND r.used_at IS NULL AND r.expires_at > now()""",
         tenant_id,
         token_hash,
+    )
+
+
+async def forget_spent_password_resets(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    """Drop a user's links that can no longer be used: the table keeps only live ones."""
+    await conn.execute(
+        """DELETE FROM password_resets
+           WHERE tenant_id = $1 AND user_id = $2 AND (used_at IS NOT NULL OR expires_at <= now())""",
+        tenant_id,
+        user_id,
     )
 
 

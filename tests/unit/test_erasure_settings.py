@@ -19,6 +19,7 @@ IDENTITY: dict[str, Any] = {
     "email_digest_key": SecretStr("a digest key"),
     "cookie_secure": True,
     "mail": "ses",
+    "public_base_url": "https://mrbill.example.com.br",
 }
 COLLAB: dict[str, Any] = {
     "environment": "production",

@@ -3,19 +3,23 @@ below), then a new password; nothing tells who has an account."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import re
 import uuid
 from email.message import Message
 from email.policy import default
 from pathlib import Path
+from typing import Any
 
 import aioboto3
+import asyncpg
 import httpx
 import pytest
 
 from platform_api.identity.mail import Mail, SesMailer
 from platform_api.identity.settings import IdentitySettings
+from platform_api.kernel.provision import ServiceDatabase
 from tests.harness.polling import eventually
 
 from .conftest import PASSWORD, Account, SignUp
@@ -106,7 +110,7 @@ async def test_asking_says_nothing_about_who_has_an_account(
     assert _mails_to(folder, nobody) == []
 
 
-async def test_a_new_link_and_a_new_password_spend_the_older_links(
+async def test_a_new_password_spends_every_other_link(
     identity: httpx.AsyncClient, identity_settings: IdentitySettings, sign_up: SignUp
 ) -> None:
     folder = Path(identity_settings.mail_folder)
@@ -184,13 +188,22 @@ async def test_asking_is_rate_limited_per_address(
 
 
 @pytest.mark.parametrize(
-    "token", ["", "no-dot", f"{uuid.uuid4().hex}.made-up", "x" * 201, "not-a-uuid.secret"]
+    ("token", "status"),
+    [
+        ("no-dot", 404),
+        (f"{uuid.uuid4().hex}.made-up", 404),
+        ("not-a-uuid.secret", 404),
+        ("", 422),
+        ("x" * 201, 422),
+    ],
 )
-async def test_a_made_up_link_is_refused(identity: httpx.AsyncClient, token: str) -> None:
+async def test_a_made_up_link_is_refused(
+    identity: httpx.AsyncClient, token: str, status: int
+) -> None:
     response = await identity.post(
         "/password/reset", json={"token": token, "new_password": NEW_PASSWORD}
     )
-    assert response.status_code in (404, 422)
+    assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
 
 
@@ -213,3 +226,117 @@ async def test_ses_sends_the_message_as_built(aws_endpoint: str) -> None:
     )
     assert message["Content-Language"] == "pt-BR"
     assert message.get_content().strip() == "Link: x"  # type: ignore[attr-defined]
+
+
+async def _link_for(identity: httpx.AsyncClient, folder: Path, address: str, count: int = 1) -> str:
+    await _forgot(identity, address)
+    [link] = LINK.finditer(_text(await _mail_to(folder, address, count)))
+    return link["token"]
+
+
+async def _holding_the_user(
+    identity_db: ServiceDatabase, account: Account
+) -> tuple[asyncpg.Connection, Any]:
+    """Lock the account's row from outside, as a transaction under way would."""
+    holder = await asyncpg.connect(identity_db.app_dsn)
+    held = holder.transaction()
+    await held.start()
+    await holder.execute("SELECT set_config('app.tenant_id', $1, true)", account.tenant_id)
+    await holder.execute(
+        "SELECT 1 FROM users WHERE user_id = $1 FOR UPDATE", uuid.UUID(account.user_id)
+    )
+    return holder, held
+
+
+async def test_a_link_expires(
+    identity: httpx.AsyncClient,
+    identity_settings: IdentitySettings,
+    identity_db: ServiceDatabase,
+    sign_up: SignUp,
+) -> None:
+    account = await sign_up()
+    token = await _link_for(identity, Path(identity_settings.mail_folder), account.email)
+    conn = await asyncpg.connect(identity_db.app_dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", account.tenant_id)
+            await conn.execute("UPDATE password_resets SET expires_at = now() - interval '1 s'")
+    finally:
+        await conn.close()
+    body = {"token": token, "new_password": NEW_PASSWORD}
+    assert (await identity.post("/password/reset", json=body)).status_code == 404
+
+
+async def test_a_password_change_or_a_deactivation_voids_open_links(
+    identity: httpx.AsyncClient,
+    identity_settings: IdentitySettings,
+    sign_up: SignUp,
+    invite_member: InviteMember,
+) -> None:
+    folder = Path(identity_settings.mail_folder)
+    owner = await sign_up()
+    token = await _link_for(identity, folder, owner.email)
+    change = {"current_password": PASSWORD, "new_password": "a changed password 12"}
+    assert (await identity.post("/me/password", json=change, headers=owner.auth)).status_code == 200
+    body = {"token": token, "new_password": NEW_PASSWORD}
+    assert (await identity.post("/password/reset", json=body)).status_code == 404
+
+    member = await invite_member(owner)
+    token = await _link_for(identity, folder, member.email)
+    for action in ("deactivate", "reactivate"):
+        done = await identity.post(f"/users/{member.user_id}/{action}", headers=owner.auth)
+        assert done.status_code == 200
+    body = {"token": token, "new_password": NEW_PASSWORD}
+    assert (await identity.post("/password/reset", json=body)).status_code == 404
+
+
+async def test_two_links_used_at_once_set_one_password(
+    identity: httpx.AsyncClient,
+    identity_settings: IdentitySettings,
+    identity_db: ServiceDatabase,
+    sign_up: SignUp,
+) -> None:
+    folder = Path(identity_settings.mail_folder)
+    account = await sign_up()
+    first = await _link_for(identity, folder, account.email)
+    second = await _link_for(identity, folder, account.email, 2)
+    holder, held = await _holding_the_user(identity_db, account)
+    try:
+        using = [
+            asyncio.create_task(
+                identity.post("/password/reset", json={"token": t, "new_password": p})
+            )
+            for t, p in ((first, NEW_PASSWORD), (second, "the other new password"))
+        ]
+        await asyncio.sleep(0.3)  # both wait for the account's row
+        await held.rollback()
+        answers = await asyncio.gather(*using)
+    finally:
+        await holder.close()
+    assert sorted(a.status_code for a in answers) == [204, 404]
+
+
+async def test_a_log_in_with_the_old_password_during_a_reset_gets_no_session(
+    identity: httpx.AsyncClient,
+    identity_settings: IdentitySettings,
+    identity_db: ServiceDatabase,
+    sign_up: SignUp,
+) -> None:
+    """The log-in checks the old password before the reset commits and would store its
+    session after: it must fail, or the reset could not end that session."""
+    account = await sign_up()
+    token = await _link_for(identity, Path(identity_settings.mail_folder), account.email)
+    holder, held = await _holding_the_user(identity_db, account)
+    try:
+        body = {"token": token, "new_password": NEW_PASSWORD}
+        resetting = asyncio.create_task(identity.post("/password/reset", json=body))
+        await asyncio.sleep(0.3)  # the reset waits for the row
+        old = {"email": account.email, "password": PASSWORD}
+        logging_in = asyncio.create_task(identity.post("/login", json=old))
+        await asyncio.sleep(0.5)  # the old password checked; its update waits behind the reset
+        await held.rollback()
+        reset, login = await asyncio.gather(resetting, logging_in)
+    finally:
+        await holder.close()
+    assert reset.status_code == 204
+    assert login.status_code == 401

@@ -73,4 +73,11 @@ describe('a forgotten password', () => {
     await waitFor(() => expect(screen.getByTestId('where').textContent).toBe('/login {"flash":"reset.done"}'));
     expect(body(fetch, '/api/identity/password/reset').at(-1)).toEqual({ token: 't1.secret', new_password: 'a brand new password' });
   });
+
+  it('says a garbled link is not valid instead of failing', async () => {
+    window.location.hash = '#%E0%A4%A';
+    stub(() => undefined);
+    renderAt('/reset');
+    expect(await screen.findByText('This link is not valid: it expired, was used already, or is incomplete. Ask for a new one.')).toBeTruthy();
+  });
 });

@@ -7,6 +7,15 @@ import { Flash } from '../components/Flash';
 import { said, useSubmit } from '../components/useSubmit';
 import { useI18n } from '../i18n';
 
+/** The token a link carries in its fragment; none when it is garbled (a broken %-escape). */
+function fragment(): string {
+  try {
+    return decodeURIComponent(window.location.hash.slice(1));
+  } catch {
+    return '';
+  }
+}
+
 function useAfterLogin() {
   const navigate = useNavigate();
   const location = useLocation();
@@ -91,7 +100,8 @@ export function PasswordForgottenPage() {
 export function PasswordResetPage() {
   const { t } = useI18n();
   const navigate = useNavigate();
-  const token = decodeURIComponent(window.location.hash.slice(1));
+  // (a failed link stays in the history, but it is spent or wrong by then; a reset replaces it)
+  const token = fragment();
   const { errors, message, busy, run } = useSubmit();
   if (!token) return <FormError message={t('reset.invalid')} />;
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
@@ -184,7 +194,7 @@ export function AcceptInvitationPage() {
   const navigate = useNavigate();
   // Identity's invitation links carry the token in the fragment (/invite#<token>), which the
   // browser never sends to a server or puts in a Referer.
-  const token = decodeURIComponent(window.location.hash.slice(1)) || params.get('token');
+  const token = fragment() || params.get('token');
   const { errors, message, busy, run } = useSubmit();
   if (!token) return <FormError message={t('auth.inviteMissing')} />;
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
