@@ -68,6 +68,13 @@ async def _forgot(identity: httpx.AsyncClient, address: str, language: str = "en
     assert response.status_code == 202, response.text
 
 
+async def _reset(
+    identity: httpx.AsyncClient, token: str, password: str = NEW_PASSWORD, language: str = "en"
+) -> httpx.Response:
+    body = {"token": token, "new_password": password}
+    return await identity.post("/password/reset", json=body, headers={"Accept-Language": language})
+
+
 async def test_a_forgotten_password_is_reset_with_the_link_once(
     identity: httpx.AsyncClient, identity_settings: IdentitySettings, sign_up: SignUp
 ) -> None:
@@ -83,8 +90,7 @@ async def test_a_forgotten_password_is_reset_with_the_link_once(
 
     refreshed = await identity.post("/token/refresh", json={"refresh_token": account.refresh_token})
     assert refreshed.status_code == 200
-    body = {"token": link["token"], "new_password": NEW_PASSWORD}
-    assert (await identity.post("/password/reset", json=body)).status_code == 204
+    assert (await _reset(identity, link["token"])).status_code == 204
     # The new password logs in, the old does not; every session of before has ended.
     login = {"email": account.email, "password": NEW_PASSWORD}
     assert (await identity.post("/login", json=login)).status_code == 200
@@ -95,7 +101,7 @@ async def test_a_forgotten_password_is_reset_with_the_link_once(
     )
     assert again.status_code == 401
     # Once: the link is spent.
-    used = await identity.post("/password/reset", json=body)
+    used = await _reset(identity, link["token"], "yet another password")
     assert used.status_code == 404
     assert "not valid" in used.json()["detail"]
 
@@ -123,12 +129,8 @@ async def test_a_new_password_spends_every_other_link(
     assert "Se não foi você, ignore esta mensagem" in _text(second)
     [older] = LINK.finditer(_text(first))
     [newer] = LINK.finditer(_text(second))
-    body = {"token": newer["token"], "new_password": NEW_PASSWORD}
-    assert (await identity.post("/password/reset", json=body)).status_code == 204
-    stale = {"token": older["token"], "new_password": "yet another password"}
-    refused = await identity.post(
-        "/password/reset", json=stale, headers={"Accept-Language": "pt-BR"}
-    )
+    assert (await _reset(identity, newer["token"])).status_code == 204
+    refused = await _reset(identity, older["token"], "yet another password", "pt-BR")
     assert refused.status_code == 404
     assert refused.json()["detail"].startswith("Este link para redefinir a senha não é válido")
 
@@ -167,8 +169,7 @@ async def test_a_deactivated_account_gets_no_link(
     [link] = LINK.finditer(_text(await _mail_to(folder, member.email)))
     deactivated = await identity.post(f"/users/{member.user_id}/deactivate", headers=owner.auth)
     assert deactivated.status_code == 200
-    body = {"token": link["token"], "new_password": NEW_PASSWORD}
-    assert (await identity.post("/password/reset", json=body)).status_code == 404
+    assert (await _reset(identity, link["token"])).status_code == 404
     await _forgot(identity, member.email)
     await _a_mail_went_out_since(identity, folder, sign_up)
     assert len(_mails_to(folder, member.email)) == 1  # no new link
@@ -200,9 +201,7 @@ async def test_asking_is_rate_limited_per_address(
 async def test_a_made_up_link_is_refused(
     identity: httpx.AsyncClient, token: str, status: int
 ) -> None:
-    response = await identity.post(
-        "/password/reset", json={"token": token, "new_password": NEW_PASSWORD}
-    )
+    response = await _reset(identity, token)
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
 
@@ -263,8 +262,7 @@ async def test_a_link_expires(
             await conn.execute("UPDATE password_resets SET expires_at = now() - interval '1 s'")
     finally:
         await conn.close()
-    body = {"token": token, "new_password": NEW_PASSWORD}
-    assert (await identity.post("/password/reset", json=body)).status_code == 404
+    assert (await _reset(identity, token)).status_code == 404
 
 
 async def test_a_password_change_or_a_deactivation_voids_open_links(
@@ -278,16 +276,14 @@ async def test_a_password_change_or_a_deactivation_voids_open_links(
     token = await _link_for(identity, folder, owner.email)
     change = {"current_password": PASSWORD, "new_password": "a changed password 12"}
     assert (await identity.post("/me/password", json=change, headers=owner.auth)).status_code == 200
-    body = {"token": token, "new_password": NEW_PASSWORD}
-    assert (await identity.post("/password/reset", json=body)).status_code == 404
+    assert (await _reset(identity, token)).status_code == 404
 
     member = await invite_member(owner)
     token = await _link_for(identity, folder, member.email)
     for action in ("deactivate", "reactivate"):
         done = await identity.post(f"/users/{member.user_id}/{action}", headers=owner.auth)
         assert done.status_code == 200
-    body = {"token": token, "new_password": NEW_PASSWORD}
-    assert (await identity.post("/password/reset", json=body)).status_code == 404
+    assert (await _reset(identity, token)).status_code == 404
 
 
 async def test_two_links_used_at_once_set_one_password(
@@ -303,10 +299,8 @@ async def test_two_links_used_at_once_set_one_password(
     holder, held = await _holding_the_user(identity_db, account)
     try:
         using = [
-            asyncio.create_task(
-                identity.post("/password/reset", json={"token": t, "new_password": p})
-            )
-            for t, p in ((first, NEW_PASSWORD), (second, "the other new password"))
+            asyncio.create_task(_reset(identity, first)),
+            asyncio.create_task(_reset(identity, second, "the other new password")),
         ]
         await asyncio.sleep(0.3)  # both wait for the account's row
         await held.rollback()
@@ -328,8 +322,7 @@ async def test_a_log_in_with_the_old_password_during_a_reset_gets_no_session(
     token = await _link_for(identity, Path(identity_settings.mail_folder), account.email)
     holder, held = await _holding_the_user(identity_db, account)
     try:
-        body = {"token": token, "new_password": NEW_PASSWORD}
-        resetting = asyncio.create_task(identity.post("/password/reset", json=body))
+        resetting = asyncio.create_task(_reset(identity, token))
         await asyncio.sleep(0.3)  # the reset waits for the row
         old = {"email": account.email, "password": PASSWORD}
         logging_in = asyncio.create_task(identity.post("/login", json=old))

@@ -1,9 +1,10 @@
 import { fireEvent, render, screen, waitFor } from '@testing-library/react';
-import { MemoryRouter, Route, Routes, useLocation } from 'react-router-dom';
+import { MemoryRouter, Route, Routes } from 'react-router-dom';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuthProvider } from '../auth/AuthContext';
 import { I18nProvider } from '../i18n';
 import { LoginPage, PasswordForgottenPage, PasswordResetPage } from './Auth';
+import { Where } from '../test-utils';
 
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
@@ -18,10 +19,6 @@ function stub(handler: (path: string, init: RequestInit) => Response | undefined
 const body = (fetch: ReturnType<typeof stub>, path: string) =>
   fetch.mock.calls.filter(([url]) => new URL(url, 'http://localhost').pathname === path).map(([, init]) => JSON.parse(String((init as RequestInit).body)));
 
-function Where() {
-  const location = useLocation();
-  return <output data-testid="where">{`${location.pathname} ${JSON.stringify(location.state)}`}</output>;
-}
 
 const renderAt = (path: string) =>
   render(

@@ -1,11 +1,12 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import { MemoryRouter, Route, Routes, useLocation } from 'react-router-dom';
+import { MemoryRouter, Route, Routes } from 'react-router-dom';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuthProvider } from '../auth/AuthContext';
 import { I18nProvider } from '../i18n';
 import { AccountPage } from './AccountPage';
 import type { Member } from './api';
 import { TeamPage } from './TeamPage';
+import { Where } from '../test-utils';
 
 const tenant = { tenant_id: 't-1', name: 'Quokka Labs', slug: 'quokka-labs' };
 const person = (n: number, role: Member['role'], extra: Partial<Member> = {}): Member => ({
@@ -45,10 +46,6 @@ const sent = (fetch: ReturnType<typeof stubApi>, method: string, path: string) =
     .filter(([url, init]) => new URL(url, 'http://localhost').pathname === path && ((init as RequestInit | undefined)?.method ?? 'GET') === method)
     .map(([, init]) => JSON.parse(String((init as RequestInit).body ?? 'null')));
 
-function Where() {
-  const location = useLocation();
-  return <output data-testid="where">{`${location.pathname} ${JSON.stringify(location.state)}`}</output>;
-}
 
 const renderAt = (path: string) =>
   render(
