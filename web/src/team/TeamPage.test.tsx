@@ -163,6 +163,29 @@ describe('TeamPage', () => {
     expect(await screen.findByLabelText('Role of Person 1')).toBeTruthy(); // (another owner may be further down)
   });
 
+  it('pages through the pending invitations', async () => {
+    const owner = person(1, 'owner');
+    const invitation = (n: number) => ({
+      invitation_id: `inv-${n}`,
+      email: `new${n}@quokka.dev`,
+      role: 'member',
+      created_at: '2026-01-02T10:00:00Z',
+      expires_at: '2026-01-09T10:00:00Z',
+    });
+    stubApi(owner, [owner], (url, init) => {
+      if (url.pathname !== '/api/identity/invitations' || (init.method ?? 'GET') !== 'GET') return undefined;
+      return url.searchParams.get('cursor') === 'page-2'
+        ? json({ items: [invitation(2)], next_cursor: null })
+        : json({ items: [invitation(1)], next_cursor: 'page-2' });
+    });
+    renderAt('/team');
+    await waitFor(() => expect(screen.getAllByTestId('invitation')).toHaveLength(1));
+    fireEvent.click(screen.getByRole('button', { name: 'More invitations' }));
+    await waitFor(() => expect(screen.getAllByTestId('invitation')).toHaveLength(2));
+    expect(screen.getByText('new2@quokka.dev · Member')).toBeTruthy();
+    expect(screen.queryByRole('button', { name: 'More invitations' })).toBeNull();
+  });
+
   it('offers an admin what an admin may do, and no more', async () => {
     const admin = person(2, 'admin');
     stubApi(admin, [person(1, 'owner'), admin, person(3, 'admin'), person(4, 'member')]);

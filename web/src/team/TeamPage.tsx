@@ -31,6 +31,7 @@ export function TeamPage() {
   const [members, setMembers] = useState<Member[] | null>(null);
   const [nextMembers, setNextMembers] = useState<string | null>(null);
   const [invitations, setInvitations] = useState<Invitation[]>([]);
+  const [nextInvitations, setNextInvitations] = useState<string | null>(null);
   const [unavailable, setUnavailable] = useState(false);
   const [created, setCreated] = useState<InvitationCreated | null>(null);
   const [copied, setCopied] = useState(false);
@@ -43,7 +44,11 @@ export function TeamPage() {
       const page = await listMembers();
       setMembers(page.items);
       setNextMembers(page.next_cursor);
-      if (manages) setInvitations((await listInvitations()).items);
+      if (manages) {
+        const pending = await listInvitations();
+        setInvitations(pending.items);
+        setNextInvitations(pending.next_cursor);
+      }
       setUnavailable(false);
     } catch {
       setUnavailable(true);
@@ -52,6 +57,16 @@ export function TeamPage() {
   useEffect(() => {
     void load();
   }, [load]);
+
+  const moreInvitations = async () => {
+    try {
+      const page = await listInvitations(nextInvitations);
+      setInvitations((current) => [...current, ...page.items.filter((i) => !current.some((c) => c.invitation_id === i.invitation_id))]);
+      setNextInvitations(page.next_cursor);
+    } catch {
+      setUnavailable(true);
+    }
+  };
 
   const more = async () => {
     try {
@@ -259,6 +274,11 @@ export function TeamPage() {
                   </li>
                 ))}
               </ul>
+              {nextInvitations && (
+                <button type="button" onClick={() => void moreInvitations()}>
+                  {t('team.moreInvitations')}
+                </button>
+              )}
             </section>
           </div>
         )}
