@@ -178,9 +178,10 @@ async def log_in(
             # during the check (an attacker who knew the old one, locked out by the owner)
             # must not open a session the change could not see to end.
             current = user["password_hash"]
-            if not await store.update_user_if_password(
-                conn, candidate, user["user_id"], current, **fields
-            ):
+            updated = await store.update_user(
+                conn, candidate, user["user_id"], while_password=current, **fields
+            )
+            if updated is None:
                 continue
             return await _start_session(
                 idn, conn, tenant_id=candidate, user_id=user["user_id"], role=user["role"]
@@ -269,13 +270,16 @@ async def change_password(idn: Identity, who: Principal, current: str, new: str)
             raise unauthorized("This organization is not active")
         ok, _ = await idn.passwords.verify(password_hash, current)
         # (a password reset or changed during the check wins: this one's "current" no longer is)
-        if not ok or not await store.update_user_if_password(
-            conn,
-            who.tenant_id,
-            who.user_id,
-            password_hash,
-            password_hash=await idn.passwords.hash(new),
-            password_changed_at=datetime.now(UTC),
+        if not ok or (
+            await store.update_user(
+                conn,
+                who.tenant_id,
+                who.user_id,
+                while_password=password_hash,
+                password_hash=await idn.passwords.hash(new),
+                password_changed_at=datetime.now(UTC),
+            )
+            is None
         ):
             raise Problem(403, "The current password is wrong")
         await store.use_password_resets(conn, who.tenant_id, who.user_id)  # the links are void

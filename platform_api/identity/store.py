@@ -118,41 +118,34 @@ async def list_users(
     )
 
 
+_ANY_PASSWORD: Any = object()
+
+
 async def update_user(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID, **fields: Any
-) -> Row | None:
-    assignments = ", ".join(f"{name} = ${i + 3}" for i, name in enumerate(fields))
-    return await conn.fetchrow(
-        f"""UPDATE users SET {assignments}, updated_at = now()
-            WHERE tenant_id = $1 AND user_id = $2 RETURNING {USER_COLUMNS}""",
-        tenant_id,
-        user_id,
-        *fields.values(),
-    )
-
-
-async def update_user_if_password(
     conn: asyncpg.Connection,
     tenant_id: uuid.UUID,
     user_id: uuid.UUID,
-    expected: str | None,
     /,
+    *,
+    while_password: str | None = _ANY_PASSWORD,
     **fields: Any,
-) -> bool:
-    """Update the user only while their password hash is still ``expected`` (the one just
-    checked): a password set meanwhile (a reset, a change) wins over whatever checked the
-    old one. Whether the row was updated."""
-    assignments = ", ".join(f"{name} = ${i + 4}" for i, name in enumerate(fields))
-    updated = await conn.fetchval(
+) -> Row | None:
+    """Set ``fields`` of a user; the row as it is then, or None when none was updated.
+
+    With ``while_password``, only while the user's password hash is still that one (the one
+    just checked): a password set meanwhile (a reset, a change) wins over whatever checked
+    the old one."""
+    values = [tenant_id, user_id, *fields.values()]
+    assignments = ", ".join(f"{name} = ${i + 3}" for i, name in enumerate(fields))
+    condition = ""
+    if while_password is not _ANY_PASSWORD:
+        values.append(while_password)
+        condition = f" AND password_hash IS NOT DISTINCT FROM ${len(values)}"
+    return await conn.fetchrow(
         f"""UPDATE users SET {assignments}, updated_at = now()
-            WHERE tenant_id = $1 AND user_id = $2 AND password_hash IS NOT DISTINCT FROM $3
-            RETURNING user_id""",
-        tenant_id,
-        user_id,
-        expected,
-        *fields.values(),
+            WHERE tenant_id = $1 AND user_id = $2{condition} RETURNING {USER_COLUMNS}""",
+        *values,
     )
-    return updated is not None
 
 
 async def lock_membership(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> None:
