@@ -8,13 +8,11 @@ declared oversize bodies in plain text, hence this middleware.)
 
 from __future__ import annotations
 
-import json
-
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import PROBLEM_JSON
-from .i18n import N_, negotiate, translate
+from .errors import problem_response
+from .i18n import N_, negotiate
 
 _TOO_LARGE = N_("The request body exceeds {max_bytes} bytes")
 
@@ -38,7 +36,7 @@ class BodySizeLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(scope, send)
+            await self._refuse(scope, receive, send)
             return
         received = 0
 
@@ -53,22 +51,14 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, limited_receive, send)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        locale = negotiate(dict(scope["headers"]).get(b"accept-language", b"").decode("latin-1"))
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": translate("Content Too Large", locale),
-                "status": 413,
-                "detail": translate(_TOO_LARGE, locale, {"max_bytes": self.max_bytes}),
-                "instance": scope["path"],
-            }
-        ).encode()
-        headers = [
-            (b"content-type", PROBLEM_JSON.encode()),
-            (b"content-length", str(len(body)).encode()),
-            (b"content-language", locale.encode()),
-            (b"vary", b"Accept-Language"),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The same problem the error handlers answer, sent before the app runs."""
+        language = dict(scope["headers"]).get(b"accept-language", b"").decode("latin-1")
+        response = problem_response(
+            413,
+            _TOO_LARGE,
+            instance=scope["path"],
+            locale=negotiate(language),
+            params={"max_bytes": self.max_bytes},
+        )
+        await response(scope, receive, send)
