@@ -163,45 +163,42 @@ def validation_message(error: Mapping[str, Any], locale: str) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     """Map every exception that can leave a handler to problem+json, in one place."""
 
+    def answer(request: Request, status: int, detail: str, **rest: Any) -> JSONResponse:
+        """The problem for this request: its path, and the language it asks for."""
+        return problem_response(
+            status, detail, instance=request.url.path, locale=request_locale(request), **rest
+        )
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(
+        return answer(
+            request,
             exc.status,
             exc.template,
             title=exc.title,
             type_=exc.type,
-            instance=request.url.path,
             headers=exc.headers,
-            locale=request_locale(request),
             params=exc.params,
             **exc.extra,
         )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        locale = request_locale(request)
-        errors = _validation_errors(exc, locale)
+        errors = _validation_errors(exc, request_locale(request))
         if any(e["type"] == "json_invalid" for e in errors):
-            return problem_response(
-                400, "The request body is not valid JSON", instance=request.url.path, locale=locale
-            )
-        return problem_response(
-            422,
-            "The request does not match the expected schema",
-            instance=request.url.path,
-            locale=locale,
-            errors=errors,
+            return answer(request, 400, N_("The request body is not valid JSON"))
+        return answer(
+            request, 422, N_("The request does not match the expected schema"), errors=errors
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "")
-        return problem_response(
+        return answer(
+            request,
             exc.status_code,
             detail,
-            instance=request.url.path,
             headers=dict(exc.headers or {}),
-            locale=request_locale(request),
             params=getattr(exc, "params", None),
         )
 
@@ -209,21 +206,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _data(request: Request, exc: asyncpg.DataError) -> JSONResponse:
         # Input the schema let through but PostgreSQL refuses (a safety net, logged).
         _log.warning("data_error", path=request.url.path, error=type(exc).__name__)
-        return problem_response(
-            422,
-            "A value in the request cannot be stored",
-            instance=request.url.path,
-            locale=request_locale(request),
-        )
+        return answer(request, 422, N_("A value in the request cannot be stored"))
 
     def retry_soon(request: Request, detail: str) -> JSONResponse:
-        return problem_response(
-            503,
-            detail,
-            instance=request.url.path,
-            headers={"Retry-After": "1"},
-            locale=request_locale(request),
-        )
+        return answer(request, 503, detail, headers={"Retry-After": "1"})
 
     @app.exception_handler(DatabaseBusy)
     async def _busy(request: Request, exc: DatabaseBusy) -> JSONResponse:
@@ -243,9 +229,4 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         _log.exception("unhandled_error", path=request.url.path)
-        return problem_response(
-            500,
-            "An unexpected error occurred; it has been logged",
-            instance=request.url.path,
-            locale=request_locale(request),
-        )
+        return answer(request, 500, N_("An unexpected error occurred; it has been logged"))
