@@ -16,6 +16,7 @@ import {
   type Invitation,
   type InvitationCreated,
   type Member,
+  type Page,
   type Role,
 } from './api';
 
@@ -58,25 +59,18 @@ export function TeamPage() {
     void load();
   }, [load]);
 
-  const moreInvitations = async () => {
+  /** The next page of a list (both are newest first, by cursor: a page never repeats one). */
+  const nextPage = async <T,>(load: (next: string | null) => Promise<Page<T>>, next: string | null, add: (items: T[]) => void, setNext: (next: string | null) => void) => {
     try {
-      const page = await listInvitations(nextInvitations);
-      setInvitations((current) => [...current, ...page.items.filter((i) => !current.some((c) => c.invitation_id === i.invitation_id))]);
-      setNextInvitations(page.next_cursor);
+      const page = await load(next);
+      add(page.items);
+      setNext(page.next_cursor);
     } catch {
       setUnavailable(true);
     }
   };
-
-  const more = async () => {
-    try {
-      const page = await listMembers(nextMembers);
-      setMembers((current) => [...(current ?? []), ...page.items]);
-      setNextMembers(page.next_cursor);
-    } catch {
-      setUnavailable(true);
-    }
-  };
+  const more = () => nextPage(listMembers, nextMembers, (items) => setMembers((current) => [...(current ?? []), ...items]), setNextMembers);
+  const moreInvitations = () => nextPage(listInvitations, nextInvitations, (items) => setInvitations((current) => [...current, ...items]), setNextInvitations);
 
   const update = (member: Member) => setMembers((current) => current && current.map((m) => (m.user_id === member.user_id ? member : m)));
   /** Run a row's action; a refusal is said in the reader's words (`conflict`: what a 409

@@ -22,7 +22,7 @@ export type Member = {
 };
 export type Invitation = { invitation_id: string; email: string; role: Role; created_at: string; expires_at: string };
 export type InvitationCreated = Invitation & { token: string; accept_url: string };
-type Page<T> = { items: T[]; next_cursor: string | null };
+export type Page<T> = { items: T[]; next_cursor: string | null };
 
 const cursor = (next?: string | null) => (next ? `&cursor=${encodeURIComponent(next)}` : '');
 const user = (id: string) => `/api/identity/users/${encodeURIComponent(id)}`;
