@@ -1,8 +1,26 @@
-import { useLocation } from 'react-router-dom';
+import { render } from '@testing-library/react';
+import type { ReactNode } from 'react';
+import { MemoryRouter, Routes, useLocation } from 'react-router-dom';
+import { AuthProvider } from './auth/AuthContext';
+import { I18nProvider } from './i18n';
 
 /** Where the router is, and the state it was sent there with, for tests to read
  * (`getByTestId('where')`: "<pathname> <state as JSON>"). */
 export function Where() {
   const location = useLocation();
   return <output data-testid="where">{`${location.pathname} ${JSON.stringify(location.state)}`}</output>;
+}
+
+/** The app's providers in English around `routes`, opened at `path`, with `Where` beside. */
+export function renderApp(path: string, routes: ReactNode) {
+  return render(
+    <I18nProvider initial="en">
+      <AuthProvider>
+        <MemoryRouter initialEntries={[path]}>
+          <Routes>{routes}</Routes>
+          <Where />
+        </MemoryRouter>
+      </AuthProvider>
+    </I18nProvider>,
+  );
 }

@@ -1,10 +1,8 @@
-import { fireEvent, render, screen, waitFor } from '@testing-library/react';
-import { MemoryRouter, Route, Routes } from 'react-router-dom';
+import { fireEvent, screen, waitFor } from '@testing-library/react';
+import { Route } from 'react-router-dom';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AuthProvider } from '../auth/AuthContext';
-import { I18nProvider } from '../i18n';
 import { LoginPage, PasswordForgottenPage, PasswordResetPage } from './Auth';
-import { Where } from '../test-utils';
+import { renderApp } from '../test-utils';
 
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
@@ -21,19 +19,13 @@ const body = (fetch: ReturnType<typeof stub>, path: string) =>
 
 
 const renderAt = (path: string) =>
-  render(
-    <I18nProvider initial="en">
-      <AuthProvider>
-        <MemoryRouter initialEntries={[path]}>
-          <Routes>
-            <Route path="/login" element={<LoginPage />} />
-            <Route path="/password/forgotten" element={<PasswordForgottenPage />} />
-            <Route path="/reset" element={<PasswordResetPage />} />
-          </Routes>
-          <Where />
-        </MemoryRouter>
-      </AuthProvider>
-    </I18nProvider>,
+  renderApp(
+    path,
+    <>
+      <Route path="/login" element={<LoginPage />} />
+      <Route path="/password/forgotten" element={<PasswordForgottenPage />} />
+      <Route path="/reset" element={<PasswordResetPage />} />
+    </>,
   );
 
 afterEach(() => {

@@ -1,12 +1,10 @@
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import { MemoryRouter, Route, Routes } from 'react-router-dom';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { Route } from 'react-router-dom';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AuthProvider } from '../auth/AuthContext';
-import { I18nProvider } from '../i18n';
 import { AccountPage } from './AccountPage';
 import type { Member } from './api';
 import { TeamPage } from './TeamPage';
-import { Where } from '../test-utils';
+import { renderApp } from '../test-utils';
 
 const tenant = { tenant_id: 't-1', name: 'Quokka Labs', slug: 'quokka-labs' };
 const person = (n: number, role: Member['role'], extra: Partial<Member> = {}): Member => ({
@@ -48,18 +46,13 @@ const sent = (fetch: ReturnType<typeof stubApi>, method: string, path: string) =
 
 
 const renderAt = (path: string) =>
-  render(
-    <I18nProvider initial="en">
-      <AuthProvider>
-        <MemoryRouter initialEntries={[path]}>
-          <Routes>
-            <Route path="/team" element={<TeamPage />} />
-            <Route path="/account" element={<AccountPage />} />
-            <Route path="/login" element={<Where />} />
-          </Routes>
-        </MemoryRouter>
-      </AuthProvider>
-    </I18nProvider>,
+  renderApp(
+    path,
+    <>
+      <Route path="/team" element={<TeamPage />} />
+      <Route path="/account" element={<AccountPage />} />
+      <Route path="/login" element={null} />
+    </>,
   );
 
 afterEach(() => {
@@ -144,7 +137,7 @@ describe('TeamPage', () => {
     fireEvent.change(mine, { target: { value: 'admin' } });
     expect(screen.queryByRole('button', { name: 'Make Person 1 an admin' })).toBeNull(); // (said as a step down)
     fireEvent.click(screen.getByRole('button', { name: 'Step down: become an admin' }));
-    expect((await screen.findByTestId('where')).textContent).toBe('/login {"flash":"team.steppedDown"}');
+    await waitFor(() => expect(screen.getByTestId('where').textContent).toBe('/login {"flash":"team.steppedDown"}'));
     expect(sent(fetch, 'PUT', `/api/identity/users/${owner.user_id}/role`)).toEqual([{ role: 'admin' }]);
     expect(sent(fetch, 'POST', '/api/identity/token/logout')).toHaveLength(1);
   });
@@ -271,7 +264,7 @@ describe('AccountPage', () => {
     expect(screen.queryByRole('heading', { name: 'Delete the organization' })).toBeNull(); // (owners only)
     answer = new Response(null, { status: 204 });
     fireEvent.click(screen.getByRole('button', { name: 'Delete my account' }));
-    expect((await screen.findByTestId('where')).textContent).toBe('/login {"flash":"account.deleted"}');
+    await waitFor(() => expect(screen.getByTestId('where').textContent).toBe('/login {"flash":"account.deleted"}'));
   });
 
   it('lets an owner delete the organization, confirmed with its name and a password', async () => {
@@ -305,7 +298,7 @@ describe('AccountPage', () => {
     answer = new Response(null, { status: 204 });
     fireEvent.change(name, { target: { value: 'Quokka Labs' } });
     fireEvent.click(submit);
-    expect((await screen.findByTestId('where')).textContent).toBe('/login {"flash":"org.deleted"}');
+    await waitFor(() => expect(screen.getByTestId('where').textContent).toBe('/login {"flash":"org.deleted"}'));
     expect(sent(fetch, 'POST', '/api/identity/tenant/delete').at(-1)).toEqual({ password: 'my-password-1', organization: 'Quokka Labs' });
     expect(sent(fetch, 'POST', '/api/identity/token/logout')).toHaveLength(1);
   });
