@@ -7,7 +7,7 @@ import asyncio
 import email
 import re
 import uuid
-from email.message import Message
+from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 from typing import Any
@@ -29,21 +29,28 @@ NEW_PASSWORD = "a brand new password 42"
 LINK = re.compile(r"^(?P<org>.+): (?P<url>http\S+/reset#(?P<token>\S+))$", re.MULTILINE)
 
 
-def _mails_to(folder: Path, address: str) -> list[Message]:
+def _mails_to(folder: Path, address: str) -> list[EmailMessage]:
     found = []
     for path in sorted(folder.glob("*.eml")):
         message = email.message_from_bytes(path.read_bytes(), policy=default)
+        assert isinstance(message, EmailMessage)  # (what the default policy makes)
         if message["To"] == address:
             found.append(message)
     return found
 
 
-async def _mail_to(folder: Path, address: str, count: int = 1) -> Message:
-    async def mails() -> list[Message]:
+async def _mail_to(folder: Path, address: str, count: int = 1) -> EmailMessage:
+    async def mails() -> list[EmailMessage]:
         return _mails_to(folder, address)
 
     found = await eventually(mails, lambda got: len(got) >= count, what="the mail")
     return found[-1]
+
+
+@pytest.fixture
+def folder(identity_settings: IdentitySettings) -> Path:
+    """Where the identity app under test leaves the messages it sends."""
+    return Path(identity_settings.mail_folder)
 
 
 async def _a_mail_went_out_since(
@@ -57,8 +64,8 @@ async def _a_mail_went_out_since(
     await _mail_to(folder, someone.email)
 
 
-def _text(message: Message) -> str:
-    return message.get_content()  # type: ignore[attr-defined, no-any-return]
+def _text(message: EmailMessage) -> str:
+    return str(message.get_content())
 
 
 async def _forgot(identity: httpx.AsyncClient, address: str, language: str = "en") -> None:
@@ -76,9 +83,8 @@ async def _reset(
 
 
 async def test_a_forgotten_password_is_reset_with_the_link_once(
-    identity: httpx.AsyncClient, identity_settings: IdentitySettings, sign_up: SignUp
+    identity: httpx.AsyncClient, identity_settings: IdentitySettings, folder: Path, sign_up: SignUp
 ) -> None:
-    folder = Path(identity_settings.mail_folder)
     account = await sign_up()
     name = (await identity.get("/me", headers=account.auth)).json()["tenant"]["name"]
     await _forgot(identity, account.email.upper())  # (addresses are compared as normalised)
@@ -107,9 +113,8 @@ async def test_a_forgotten_password_is_reset_with_the_link_once(
 
 
 async def test_asking_says_nothing_about_who_has_an_account(
-    identity: httpx.AsyncClient, identity_settings: IdentitySettings, sign_up: SignUp
+    identity: httpx.AsyncClient, folder: Path, sign_up: SignUp
 ) -> None:
-    folder = Path(identity_settings.mail_folder)
     nobody = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
     await _forgot(identity, nobody)  # (the same 202 as for an account)
     await _a_mail_went_out_since(identity, folder, sign_up)
@@ -117,9 +122,8 @@ async def test_asking_says_nothing_about_who_has_an_account(
 
 
 async def test_a_new_password_spends_every_other_link(
-    identity: httpx.AsyncClient, identity_settings: IdentitySettings, sign_up: SignUp
+    identity: httpx.AsyncClient, folder: Path, sign_up: SignUp
 ) -> None:
-    folder = Path(identity_settings.mail_folder)
     account = await sign_up()
     await _forgot(identity, account.email)
     first = await _mail_to(folder, account.email)
@@ -136,12 +140,8 @@ async def test_a_new_password_spends_every_other_link(
 
 
 async def test_one_mail_lists_every_organization_of_the_address(
-    identity: httpx.AsyncClient,
-    identity_settings: IdentitySettings,
-    sign_up: SignUp,
-    invite_member: InviteMember,
+    identity: httpx.AsyncClient, folder: Path, sign_up: SignUp
 ) -> None:
-    folder = Path(identity_settings.mail_folder)
     first = await sign_up()
     second = await sign_up()
     # The first person joins the second organization too, with the same address.
@@ -158,11 +158,10 @@ async def test_one_mail_lists_every_organization_of_the_address(
 
 async def test_a_deactivated_account_gets_no_link(
     identity: httpx.AsyncClient,
-    identity_settings: IdentitySettings,
+    folder: Path,
     sign_up: SignUp,
     invite_member: InviteMember,
 ) -> None:
-    folder = Path(identity_settings.mail_folder)
     owner = await sign_up()
     member: Account = await invite_member(owner)
     await _forgot(identity, member.email)
@@ -176,7 +175,7 @@ async def test_a_deactivated_account_gets_no_link(
 
 
 async def test_asking_is_rate_limited_per_address(
-    identity: httpx.AsyncClient, identity_settings: IdentitySettings, sign_up: SignUp
+    identity: httpx.AsyncClient, identity_settings: IdentitySettings, folder: Path, sign_up: SignUp
 ) -> None:
     account = await sign_up()
     budget = int(identity_settings.reset_rate_per_account.split("/")[0])
@@ -185,7 +184,7 @@ async def test_asking_is_rate_limited_per_address(
     refused = await identity.post("/password/forgotten", json={"email": account.email})
     assert refused.status_code == 429
     assert int(refused.headers["retry-after"]) > 0
-    await _mail_to(Path(identity_settings.mail_folder), account.email, budget)
+    await _mail_to(folder, account.email, budget)
 
 
 @pytest.mark.parametrize(
@@ -249,12 +248,12 @@ async def _holding_the_user(
 
 async def test_a_link_expires(
     identity: httpx.AsyncClient,
-    identity_settings: IdentitySettings,
+    folder: Path,
     identity_db: ServiceDatabase,
     sign_up: SignUp,
 ) -> None:
     account = await sign_up()
-    token = await _link_for(identity, Path(identity_settings.mail_folder), account.email)
+    token = await _link_for(identity, folder, account.email)
     conn = await asyncpg.connect(identity_db.app_dsn)
     try:
         async with conn.transaction():
@@ -267,11 +266,10 @@ async def test_a_link_expires(
 
 async def test_a_password_change_or_a_deactivation_voids_open_links(
     identity: httpx.AsyncClient,
-    identity_settings: IdentitySettings,
+    folder: Path,
     sign_up: SignUp,
     invite_member: InviteMember,
 ) -> None:
-    folder = Path(identity_settings.mail_folder)
     owner = await sign_up()
     token = await _link_for(identity, folder, owner.email)
     change = {"current_password": PASSWORD, "new_password": "a changed password 12"}
@@ -288,11 +286,10 @@ async def test_a_password_change_or_a_deactivation_voids_open_links(
 
 async def test_two_links_used_at_once_set_one_password(
     identity: httpx.AsyncClient,
-    identity_settings: IdentitySettings,
+    folder: Path,
     identity_db: ServiceDatabase,
     sign_up: SignUp,
 ) -> None:
-    folder = Path(identity_settings.mail_folder)
     account = await sign_up()
     first = await _link_for(identity, folder, account.email)
     second = await _link_for(identity, folder, account.email, 2)
@@ -312,14 +309,14 @@ async def test_two_links_used_at_once_set_one_password(
 
 async def test_a_log_in_with_the_old_password_during_a_reset_gets_no_session(
     identity: httpx.AsyncClient,
-    identity_settings: IdentitySettings,
+    folder: Path,
     identity_db: ServiceDatabase,
     sign_up: SignUp,
 ) -> None:
     """The log-in checks the old password before the reset commits and would store its
     session after: it must fail, or the reset could not end that session."""
     account = await sign_up()
-    token = await _link_for(identity, Path(identity_settings.mail_folder), account.email)
+    token = await _link_for(identity, folder, account.email)
     holder, held = await _holding_the_user(identity_db, account)
     try:
         resetting = asyncio.create_task(_reset(identity, token))
