@@ -19,7 +19,7 @@ from platform_api.kernel.tasks import check_running, stop
 
 from .mail import FolderMailer, Mailer, SesMailer
 from .routes import router
-from .security import Passwords, TokenSigner
+from .security import Passwords, SecretBox, TokenSigner
 from .service import Identity
 from .settings import IdentitySettings
 
@@ -66,6 +66,7 @@ def create_app(
                 limiter=limiter,
                 digest_key=digest_key.encode(),
                 mailer=mailer_for(settings),
+                secrets=SecretBox(settings),
             )
             app.state.relay = None
             if settings.run_relay and settings.migrations_database_url:

@@ -22,7 +22,7 @@ from platform_api.kernel import (
 )
 from platform_api.kernel.errors import request_locale
 
-from . import members, resets, service, store
+from . import members, resets, service, store, twofactor
 from .schemas import (
     AcceptOut,
     AccountDeleteIn,
@@ -36,7 +36,9 @@ from .schemas import (
     MeOut,
     PasswordChangeIn,
     PasswordForgottenIn,
+    PasswordIn,
     PasswordResetIn,
+    RecoveryCodesOut,
     RefreshIn,
     RoleIn,
     SignUpIn,
@@ -44,6 +46,9 @@ from .schemas import (
     TenantDeleteIn,
     TenantOut,
     TokenOut,
+    TwoFactorCodeIn,
+    TwoFactorLoginIn,
+    TwoFactorSetupOut,
     UserOut,
     UserPage,
 )
@@ -144,6 +149,18 @@ async def log_in(body: LoginIn, request: Request, response: Response, idn: Idn) 
     return _token_out(idn, session, request, response)
 
 
+@router.post("/login/two-factor", response_model=TokenOut, tags=["tokens"])
+async def log_in_with_code(
+    body: TwoFactorLoginIn, request: Request, response: Response, idn: Idn
+) -> TokenOut:
+    """The second step of a log-in with two-step verification on: ``/login`` answered 401
+    ``two-factor-required`` with a challenge; send it with the authenticator app's code (or
+    a recovery code, which is then spent). A wrong code: 401 ``invalid-code``; the fifth, or
+    a challenge older than five minutes: 401 ``two-factor-expired`` (log in again)."""
+    session = await twofactor.complete_log_in(idn, body.challenge, body.code, _client(request))
+    return _token_out(idn, session, request, response)
+
+
 @router.post("/token/refresh", response_model=TokenOut, tags=["tokens"])
 async def refresh(body: RefreshIn, request: Request, response: Response, idn: Idn) -> TokenOut:
     """Rotate the refresh token (body or cookie) and get a new access token."""
@@ -183,6 +200,36 @@ async def change_password(
     Retry-After."""
     session = await service.change_password(idn, who, body.current_password, body.new_password)
     return _token_out(idn, session, request, response)
+
+
+@router.post("/me/two-factor", response_model=TwoFactorSetupOut, tags=["two-factor"])
+async def start_two_factor(body: PasswordIn, who: Caller, idn: Idn) -> TwoFactorSetupOut:
+    """Start turning two-step verification on: a new key for an authenticator app (as text
+    and as an otpauth:// URI for a QR code). Nothing changes until a code of it is
+    confirmed. Password checks share the per-account budget of a password change."""
+    secret, uri = await twofactor.start_setup(idn, who, body.password)
+    return TwoFactorSetupOut(secret=secret, otpauth_uri=uri)
+
+
+@router.post("/me/two-factor/confirm", response_model=RecoveryCodesOut, tags=["two-factor"])
+async def confirm_two_factor(body: TwoFactorCodeIn, who: Caller, idn: Idn) -> RecoveryCodesOut:
+    """Turn two-step verification on with a code from the app; the answer holds ten
+    recovery codes, shown this once: each logs in once instead of a code."""
+    return RecoveryCodesOut(recovery_codes=await twofactor.confirm_setup(idn, who, body.code))
+
+
+@router.post("/me/two-factor/recovery-codes", response_model=RecoveryCodesOut, tags=["two-factor"])
+async def new_recovery_codes(body: PasswordIn, who: Caller, idn: Idn) -> RecoveryCodesOut:
+    """Ten new recovery codes; the old ones stop working."""
+    codes = await twofactor.replace_recovery_codes(idn, who, body.password)
+    return RecoveryCodesOut(recovery_codes=codes)
+
+
+@router.post("/me/two-factor/disable", status_code=204, tags=["two-factor"])
+async def disable_two_factor(body: PasswordIn, who: Caller, idn: Idn) -> Response:
+    """Turn two-step verification off (the key and the recovery codes are forgotten)."""
+    await twofactor.turn_off(idn, who, body.password)
+    return Response(status_code=204)
 
 
 @router.get("/me/export", tags=["privacy"])
@@ -268,6 +315,13 @@ async def deactivate_user(user_id: uuid.UUID, who: Caller, idn: Idn) -> UserOut:
 @router.post("/users/{user_id}/reactivate", response_model=UserOut, tags=["members"])
 async def reactivate_user(user_id: uuid.UUID, who: Caller, idn: Idn) -> UserOut:
     return UserOut(**dict(await members.set_user_status(idn, who, user_id, "active")))
+
+
+@router.post("/users/{user_id}/two-factor/reset", response_model=UserOut, tags=["two-factor"])
+async def reset_two_factor(user_id: uuid.UUID, who: Caller, idn: Idn) -> UserOut:
+    """Owners and admins: turn a member's two-step verification off, for one who lost both
+    the phone and the recovery codes (only an owner does it for an owner)."""
+    return UserOut(**dict(await twofactor.reset_for(idn, who, user_id)))
 
 
 @router.put("/users/{user_id}/role", response_model=UserOut, tags=["members"])

@@ -57,6 +57,40 @@ class AccountDeleteIn(Strict):
     password: Annotated[str, Field(min_length=1, max_length=128)]
 
 
+class PasswordIn(Strict):
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+Code = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        description="The authenticator app's 6-digit code, or a recovery code",
+    ),
+]
+
+
+class TwoFactorCodeIn(Strict):
+    code: Code
+
+
+class TwoFactorLoginIn(Strict):
+    challenge: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="The challenge of the log-in's two-factor-required answer"
+    )
+    code: Code
+
+
+class TwoFactorSetupOut(BaseModel):
+    secret: str = Field(description="The key to type into an authenticator app (base32)")
+    otpauth_uri: str = Field(description="The same key as an otpauth:// URI, for a QR code")
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str] = Field(description="Shown once: each works once")
+
+
 class PasswordForgottenIn(Strict):
     email: Email
 
@@ -108,6 +142,8 @@ class UserOut(BaseModel):
     status: Literal["active", "deactivated"]
     created_at: datetime
     last_login_at: datetime | None
+    two_factor: bool = Field(description="Two-step verification is on")
+    recovery_codes_left: int = Field(description="Unused recovery codes (0 when it is off)")
 
 
 class TenantOut(BaseModel):

@@ -1,8 +1,10 @@
-"""Passwords (argon2id), access tokens (EdDSA JWT) and opaque tokens (refresh, invitation)."""
+"""Passwords (argon2id), access tokens (EdDSA JWT), opaque tokens (refresh, invitation) and the
+encryption of authenticator keys."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import secrets
@@ -16,6 +18,7 @@ import jwt
 import structlog
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -145,3 +148,25 @@ def parse_opaque_token(token: str) -> tuple[uuid.UUID, bytes] | None:
 
 def email_digest(key: bytes, email: str) -> bytes:
     return hmac.new(key, email.encode(), hashlib.sha256).digest()
+
+
+class SecretBox:
+    """Encrypts authenticator keys at rest: the first key encrypts, every key decrypts."""
+
+    DEVELOPMENT_KEY = base64.urlsafe_b64encode(
+        hashlib.sha256(b"development-only-two-factor-key").digest()
+    )
+
+    def __init__(self, settings: IdentitySettings) -> None:
+        keys = [k.strip() for k in settings.two_factor_keys.get_secret_value().split(",")]
+        keys = [k for k in keys if k] or [self.DEVELOPMENT_KEY.decode()]
+        self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
+
+    def seal(self, secret: str) -> bytes:
+        return self._fernet.encrypt(secret.encode())
+
+    def open(self, sealed: bytes) -> str:
+        try:
+            return self._fernet.decrypt(bytes(sealed)).decode()
+        except InvalidToken:  # a key removed from IDENTITY_TWO_FACTOR_KEYS too soon
+            raise RuntimeError("an authenticator key cannot be decrypted with any key") from None

@@ -19,10 +19,18 @@ from platform_api.kernel.ratelimit import RateLimiter
 
 from . import store
 from .mail import Mailer
-from .security import Passwords, TokenSigner, email_digest, new_opaque_token, parse_opaque_token
+from .security import (
+    Passwords,
+    SecretBox,
+    TokenSigner,
+    email_digest,
+    new_opaque_token,
+    parse_opaque_token,
+)
 from .settings import IdentitySettings
 
 GENERIC_LOGIN_FAILURE = N_("Invalid email or password")
+TWO_FACTOR_REQUIRED = "https://mrbill.dev/problems/two-factor-required"
 ADMIN_ROLES = ("owner", "admin")
 
 
@@ -37,6 +45,7 @@ class Identity:
     limiter: RateLimiter
     digest_key: bytes
     mailer: Mailer
+    secrets: SecretBox  # authenticator keys, encrypted at rest
 
     def digest(self, email: str) -> bytes:
         return email_digest(self.digest_key, email)
@@ -171,22 +180,58 @@ async def log_in(
             ok, needs_rehash = await idn.passwords.verify(user["password_hash"], password)
             if not ok or user["status"] != "active" or user["tenant_status"] != "active":
                 continue
-            fields: dict[str, Any] = {"last_login_at": datetime.now(UTC)}
+            fields: dict[str, Any] = {}
+            if not user["two_factor"]:  # (with it on, the log-in happens with the code)
+                fields["last_login_at"] = datetime.now(UTC)
             if needs_rehash:
                 fields["password_hash"] = await idn.passwords.hash(password)
             # Only while the password checked is still the account's: one reset or changed
             # during the check (an attacker who knew the old one, locked out by the owner)
             # must not open a session the change could not see to end.
             current = user["password_hash"]
-            updated = await store.update_user(
-                conn, candidate, user["user_id"], while_password=current, **fields
-            )
-            if updated is None:
+            if fields and (
+                await store.update_user(
+                    conn, candidate, user["user_id"], while_password=current, **fields
+                )
+                is None
+            ):
                 continue
-            return await _start_session(
-                idn, conn, tenant_id=candidate, user_id=user["user_id"], role=user["role"]
-            )
+            if user["two_factor"]:
+                challenge = await _open_challenge(idn, conn, user)
+            else:
+                return await _start_session(
+                    idn, conn, tenant_id=candidate, user_id=user["user_id"], role=user["role"]
+                )
+        raise two_factor_required(challenge, idn.settings.two_factor_challenge_seconds)
     raise unauthorized(GENERIC_LOGIN_FAILURE)
+
+
+async def _open_challenge(idn: Identity, conn: asyncpg.Connection, user: asyncpg.Record) -> str:
+    """Note a log-in whose password was right and that waits for its code; the challenge
+    that names it. It holds when the password was set: a password reset or changed before
+    the code comes voids it (see ``twofactor.complete_log_in``)."""
+    challenge, token_hash = new_opaque_token(user["tenant_id"])
+    await store.insert_challenge(
+        conn,
+        user["tenant_id"],
+        user["user_id"],
+        token_hash=token_hash,
+        password_changed_at=user["password_changed_at"],
+        expires_at=datetime.now(UTC) + timedelta(seconds=idn.settings.two_factor_challenge_seconds),
+    )
+    return challenge
+
+
+def two_factor_required(challenge: str, expires_in: int) -> Problem:
+    """The answer to a right password of an account with two-step verification on."""
+    return Problem(
+        401,
+        N_("Enter the code from your authenticator app"),
+        type_=TWO_FACTOR_REQUIRED,
+        headers={"WWW-Authenticate": 'Bearer realm="mrbill"'},
+        challenge=challenge,
+        expires_in=expires_in,
+    )
 
 
 async def refresh(idn: Identity, refresh_token: str) -> Session:

@@ -31,6 +31,12 @@ class IdentitySettings(EventBusSettings):
     jwt_previous_public_keys: str = ""
     # Key of the HMAC that turns e-mail addresses into login-directory digests.
     email_digest_key: SecretStr = SecretStr("")
+    # Keys (Fernet, comma-separated: the first encrypts, every one decrypts, for rotation)
+    # that encrypt the authenticator secrets of two-step verification. Development and
+    # tests may leave it empty: a fixed development key is used.
+    two_factor_keys: SecretStr = SecretStr("")
+    # A log-in whose password was right waits this long for its code.
+    two_factor_challenge_seconds: int = Field(default=300, ge=60, le=900)
     login_rate_per_account: str = "10/minute"
     login_rate_per_address: str = "60/minute"
     signup_rate_per_address: str = "20/hour"
@@ -58,6 +64,8 @@ class IdentitySettings(EventBusSettings):
                 raise ValueError("IDENTITY_JWT_PRIVATE_KEY is required in production")
             if not self.email_digest_key.get_secret_value():
                 raise ValueError("IDENTITY_EMAIL_DIGEST_KEY is required in production")
+            if not self.two_factor_keys.get_secret_value():
+                raise ValueError("IDENTITY_TWO_FACTOR_KEYS is required in production")
             if not self.cookie_secure:
                 raise ValueError("IDENTITY_COOKIE_SECURE must be true in production")
             if not (self.run_relay and self.migrations_database_url):

@@ -11,7 +11,10 @@ import asyncpg
 Row: TypeAlias = asyncpg.Record
 
 USER_COLUMNS = (
-    "user_id, tenant_id, email, full_name, role, status, created_at, updated_at, last_login_at"
+    "user_id, tenant_id, email, full_name, role, status, created_at, updated_at, last_login_at,"
+    " totp_enabled_at IS NOT NULL AS two_factor,"
+    " (SELECT count(*)::int FROM recovery_codes c"
+    "  WHERE c.tenant_id = users.tenant_id AND c.user_id = users.user_id) AS recovery_codes_left"
 )
 
 
@@ -68,7 +71,8 @@ async def directory_tenants(conn: asyncpg.Connection, digest: bytes) -> list[uui
 
 async def user_for_login(conn: asyncpg.Connection, tenant_id: uuid.UUID, email: str) -> Row | None:
     return await conn.fetchrow(
-        """SELECT u.user_id, u.tenant_id, u.password_hash, u.role, u.status, t.status AS tenant_status
+        """SELECT u.user_id, u.tenant_id, u.password_hash, u.role, u.status, t.status AS tenant_status,
+                  u.password_changed_at, u.totp_enabled_at IS NOT NULL AS two_factor
            FROM users u JOIN tenants t USING (tenant_id)
            WHERE u.tenant_id = $1 AND u.email = $2""",
         tenant_id,
@@ -443,4 +447,132 @@ async def use_password_resets(
            WHERE tenant_id = $1 AND user_id = $2 AND used_at IS NULL""",
         tenant_id,
         user_id,
+    )
+
+
+async def two_factor_state(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> Row | None:
+    """A user's password and two-step verification, locked until the transaction ends."""
+    return await conn.fetchrow(
+        """SELECT u.email, u.password_hash, u.totp_secret, u.totp_enabled_at, u.totp_last_step,
+                  t.name AS tenant_name
+           FROM users u JOIN tenants t USING (tenant_id)
+           WHERE u.tenant_id = $1 AND u.user_id = $2 AND u.status = 'active'
+           FOR UPDATE OF u""",
+        tenant_id,
+        user_id,
+    )
+
+
+async def replace_recovery_codes(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID, hashes: list[bytes]
+) -> None:
+    await conn.execute(
+        "DELETE FROM recovery_codes WHERE tenant_id = $1 AND user_id = $2", tenant_id, user_id
+    )
+    await conn.execute(
+        """INSERT INTO recovery_codes (tenant_id, user_id, code_hash)
+           SELECT $1, $2, h FROM unnest($3::bytea[]) AS h""",
+        tenant_id,
+        user_id,
+        hashes,
+    )
+
+
+async def use_recovery_code(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID, code_hash: bytes
+) -> bool:
+    """Spend a recovery code: whether it was one of the user's unused ones."""
+    spent = await conn.fetchval(
+        """DELETE FROM recovery_codes WHERE tenant_id = $1 AND user_id = $2 AND code_hash = $3
+           RETURNING 1""",
+        tenant_id,
+        user_id,
+        code_hash,
+    )
+    return spent is not None
+
+
+async def insert_challenge(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    *,
+    token_hash: bytes,
+    password_changed_at: datetime,
+    expires_at: datetime,
+) -> None:
+    # A user's expired challenges go as a new one comes: the table keeps the live ones.
+    await conn.execute(
+        """DELETE FROM two_factor_challenges
+           WHERE tenant_id = $1 AND user_id = $2 AND expires_at <= now()""",
+        tenant_id,
+        user_id,
+    )
+    await conn.execute(
+        """INSERT INTO two_factor_challenges
+               (tenant_id, user_id, token_hash, password_changed_at, expires_at)
+           VALUES ($1, $2, $3, $4, $5)""",
+        tenant_id,
+        user_id,
+        token_hash,
+        password_changed_at,
+        expires_at,
+    )
+
+
+async def challenge_user(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, token_hash: bytes
+) -> uuid.UUID | None:
+    return await conn.fetchval(
+        "SELECT user_id FROM two_factor_challenges WHERE tenant_id = $1 AND token_hash = $2",
+        tenant_id,
+        token_hash,
+    )
+
+
+async def lock_challenge(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, token_hash: bytes
+) -> Row | None:
+    """A challenge with what deciding it needs of its user and organization (read under the
+    user's lock: see ``twofactor.complete_log_in``)."""
+    return await conn.fetchrow(
+        """SELECT c.challenge_id, c.user_id, c.failures, c.expires_at,
+                  c.password_changed_at = u.password_changed_at AS same_password,
+                  u.role, u.status, u.totp_secret, u.totp_enabled_at, u.totp_last_step,
+                  t.status AS tenant_status
+           FROM two_factor_challenges c
+           JOIN users u USING (tenant_id, user_id)
+           JOIN tenants t USING (tenant_id)
+           WHERE c.tenant_id = $1 AND c.token_hash = $2
+           FOR UPDATE OF c""",
+        tenant_id,
+        token_hash,
+    )
+
+
+async def count_challenge_failure(conn: asyncpg.Connection, challenge_id: uuid.UUID) -> int:
+    return await conn.fetchval(
+        """UPDATE two_factor_challenges SET failures = failures + 1
+           WHERE challenge_id = $1 RETURNING failures""",
+        challenge_id,
+    )
+
+
+async def delete_challenge(conn: asyncpg.Connection, challenge_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM two_factor_challenges WHERE challenge_id = $1", challenge_id)
+
+
+async def turn_off_two_factor(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> Row | None:
+    """Forget a user's authenticator secret, recovery codes and waiting log-ins; the user's
+    row as it is then (None: no such user)."""
+    for table in ("recovery_codes", "two_factor_challenges"):
+        await conn.execute(
+            f"DELETE FROM {table} WHERE tenant_id = $1 AND user_id = $2", tenant_id, user_id
+        )
+    return await update_user(
+        conn, tenant_id, user_id, totp_secret=None, totp_enabled_at=None, totp_last_step=None
     )

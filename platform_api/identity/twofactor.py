@@ -1,0 +1,278 @@
+"""Two-step verification: codes from an authenticator app (TOTP, RFC 6238) and one-time
+recovery codes.
+
+Turning it on takes the password, then a code from the app (so the app surely has the
+key); the answer is ten recovery codes, shown once. With it on, a right password at log-in
+opens a challenge (``service.log_in``) that a code turns into a session. The key is stored
+encrypted (``IDENTITY_TWO_FACTOR_KEYS``), the recovery codes as keyed hashes; a code is good
+once (the last time step used is kept), and a challenge takes five wrong codes at most.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Literal
+
+import asyncpg
+import pyotp
+
+from platform_api.kernel import Problem, forbidden, not_found, tenant_transaction, unauthorized
+from platform_api.kernel.auth import Principal
+from platform_api.kernel.i18n import N_
+
+from . import store
+from .security import parse_opaque_token
+from .service import ADMIN_ROLES, Identity, Session, _start_session, acting_role, password_attempt
+
+ISSUER = "Mr Bill"
+STEP_SECONDS = 30
+RECOVERY_CODES = 10
+MAX_CODE_FAILURES = 5
+_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
+_TOTP_CODE = re.compile(r"[0-9]{6}")  # (\d would take any script's digits)
+
+WRONG_PASSWORD = "https://mrbill.dev/problems/wrong-password"  # noqa: S105 - a problem type
+INVALID_CODE = "https://mrbill.dev/problems/invalid-code"
+TWO_FACTOR_ON = "https://mrbill.dev/problems/two-factor-on"
+TWO_FACTOR_OFF = "https://mrbill.dev/problems/two-factor-off"
+NOT_STARTED = "https://mrbill.dev/problems/two-factor-not-started"
+EXPIRED = "https://mrbill.dev/problems/two-factor-expired"
+_WRONG_CODE = N_("The code is wrong or expired")
+
+
+def matching_step(secret: str, code: str, last_step: int | None, now: float) -> int | None:
+    """The time step ``code`` is the code of, one step early or late at most (the phone's
+    clock), unless a code of that step or a later one was used already."""
+    code = code.strip().replace(" ", "")
+    if not _TOTP_CODE.fullmatch(code):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = int(now // STEP_SECONDS)
+    for step in (current - 1, current, current + 1):
+        if (last_step is None or step > last_step) and hmac.compare_digest(
+            totp.generate_otp(step), code
+        ):
+            return step
+    return None
+
+
+def new_recovery_codes() -> list[str]:
+    """Ten codes of ten characters (50 bits each), written ``abcde-fghij``."""
+    codes = []
+    for _ in range(RECOVERY_CODES):
+        raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(10))
+        codes.append(f"{raw[:5]}-{raw[5:]}")
+    return codes
+
+
+def recovery_hash(key: bytes, code: str) -> bytes:
+    """A recovery code as stored: keyed, so that a copy of the table alone cannot be
+    searched for the codes. Case, spaces and hyphens do not count."""
+    normalized = re.sub(r"[\s-]", "", code).lower()
+    return hmac.new(key, b"recovery-code:" + normalized.encode(), hashlib.sha256).digest()
+
+
+def _wrong_password() -> Problem:
+    return Problem(403, N_("The password is wrong"), type_=WRONG_PASSWORD)
+
+
+def _otpauth_uri(secret: str, email: str, organization: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=f"{email} ({organization})", issuer_name=ISSUER)
+
+
+async def _checked_password(
+    idn: Identity, who: Principal, password: str, conn: asyncpg.Connection
+) -> store.Row:
+    """The caller's two-step state, locked, once their password is checked (a per-account
+    budget: see ``password_attempt``)."""
+    await acting_role(conn, who)
+    state = await store.two_factor_state(conn, who.tenant_id, who.user_id)
+    if state is None:
+        raise not_found("User")
+    ok, _ = await idn.passwords.verify(state["password_hash"], password)
+    if not ok:
+        raise _wrong_password()
+    return state
+
+
+async def start_setup(idn: Identity, who: Principal, password: str) -> tuple[str, str]:
+    """A new authenticator key for the caller, not in force until a code confirms it:
+    the key, and the same as an otpauth:// URI (a QR code for the app)."""
+    await password_attempt(idn, who)
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        state = await _checked_password(idn, who, password, conn)
+        if state["totp_enabled_at"] is not None:
+            raise Problem(409, N_("Two-step verification is already on"), type_=TWO_FACTOR_ON)
+        secret = pyotp.random_base32()
+        await store.update_user(
+            conn, who.tenant_id, who.user_id, totp_secret=idn.secrets.seal(secret)
+        )
+    return secret, _otpauth_uri(secret, state["email"], state["tenant_name"])
+
+
+async def _code_attempt(idn: Identity, user_id: uuid.UUID) -> None:
+    """Count a code check against a per-account budget as large as the log-in one: six
+    digits must not be guessed at leisure."""
+    await idn.limiter.hit(
+        idn.settings.login_rate_per_account,
+        "two-factor-code",
+        str(user_id),
+        detail="Too many codes tried",
+    )
+
+
+async def confirm_setup(idn: Identity, who: Principal, code: str) -> list[str]:
+    """Turn two-step verification on with a code of the new key; the recovery codes."""
+    await _code_attempt(idn, who.user_id)
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        await acting_role(conn, who)
+        state = await store.two_factor_state(conn, who.tenant_id, who.user_id)
+        if state is None:
+            raise not_found("User")
+        if state["totp_enabled_at"] is not None:
+            raise Problem(409, N_("Two-step verification is already on"), type_=TWO_FACTOR_ON)
+        if state["totp_secret"] is None:
+            raise Problem(
+                409, N_("Start turning two-step verification on first"), type_=NOT_STARTED
+            )
+        secret = idn.secrets.open(state["totp_secret"])
+        step = matching_step(secret, code, None, time.time())
+        if step is None:
+            raise Problem(400, _WRONG_CODE, type_=INVALID_CODE)
+        await store.update_user(
+            conn,
+            who.tenant_id,
+            who.user_id,
+            totp_enabled_at=datetime.now(UTC),
+            totp_last_step=step,
+        )
+        return await _new_codes(idn, conn, who)
+
+
+async def _new_codes(idn: Identity, conn: asyncpg.Connection, who: Principal) -> list[str]:
+    codes = new_recovery_codes()
+    await store.replace_recovery_codes(
+        conn, who.tenant_id, who.user_id, [recovery_hash(idn.digest_key, c) for c in codes]
+    )
+    return codes
+
+
+async def replace_recovery_codes(idn: Identity, who: Principal, password: str) -> list[str]:
+    """New recovery codes for the caller; the old ones stop working."""
+    await password_attempt(idn, who)
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        state = await _checked_password(idn, who, password, conn)
+        if state["totp_enabled_at"] is None:
+            raise Problem(409, N_("Two-step verification is off"), type_=TWO_FACTOR_OFF)
+        return await _new_codes(idn, conn, who)
+
+
+async def turn_off(idn: Identity, who: Principal, password: str) -> None:
+    await password_attempt(idn, who)
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        state = await _checked_password(idn, who, password, conn)
+        if state["totp_enabled_at"] is None:
+            raise Problem(409, N_("Two-step verification is off"), type_=TWO_FACTOR_OFF)
+        await store.turn_off_two_factor(conn, who.tenant_id, who.user_id)
+
+
+async def reset_for(idn: Identity, who: Principal, user_id: uuid.UUID) -> store.Row:
+    """An owner or admin turns a member's two-step verification off (a lost phone, the
+    recovery codes lost too): the member logs in with the password alone and may turn it on
+    again. Only an owner does it for an owner."""
+    async with tenant_transaction(idn.pool, who.tenant_id) as conn:
+        acting = await acting_role(conn, who)
+        if acting not in ADMIN_ROLES:
+            raise forbidden("Only owners and admins manage members")
+        target = await store.get_user(conn, who.tenant_id, user_id)
+        if target is None:
+            raise not_found("User")
+        if target["role"] == "owner" and acting != "owner":
+            raise forbidden("Only an owner can change another owner")
+        user = await store.turn_off_two_factor(conn, who.tenant_id, user_id)
+    assert user is not None  # (locked by the update: erasure waits for this transaction)
+    return user
+
+
+async def complete_log_in(idn: Identity, challenge: str, code: str, client: str) -> Session:
+    """The second step of a log-in: a code (or a recovery code) for its challenge."""
+    await idn.limiter.hit(
+        idn.settings.login_rate_per_address, "login-addr", client, detail="Too many login attempts"
+    )
+    parsed = parse_opaque_token(challenge)
+    if parsed is None:
+        raise _expired()
+    tenant_id, token_hash = parsed
+    outcome: Session | Literal["wrong", "expired"]
+    async with tenant_transaction(idn.pool, tenant_id) as conn:
+        # The user's row first, as a password reset and a change take it: the challenge is
+        # then read as of after any of them, and none can land between the read and the
+        # session (which it could not see to end).
+        user_id = await store.challenge_user(conn, tenant_id, token_hash)
+        if user_id is None:
+            raise _expired()
+        await _code_attempt(idn, user_id)
+        await store.lock_user(conn, tenant_id, user_id)
+        row = await store.lock_challenge(conn, tenant_id, token_hash)
+        outcome = await _decide(idn, conn, tenant_id, row, code)
+    if outcome == "wrong":
+        raise unauthorized_code()
+    if outcome == "expired":
+        raise _expired()
+    return outcome
+
+
+async def _decide(
+    idn: Identity, conn: asyncpg.Connection, tenant_id: uuid.UUID, row: store.Row | None, code: str
+) -> Session | Literal["wrong", "expired"]:
+    """What a code makes of a locked challenge; a wrong one is counted (and the fifth
+    voids the challenge), a right one spends it and opens the session."""
+    if row is None:
+        return "expired"
+    if (
+        row["expires_at"] <= datetime.now(UTC)
+        or not row["same_password"]
+        or row["status"] != "active"
+        or row["tenant_status"] != "active"
+        or row["totp_enabled_at"] is None
+    ):
+        await store.delete_challenge(conn, row["challenge_id"])
+        return "expired"
+    user_id = row["user_id"]
+    step = matching_step(
+        idn.secrets.open(row["totp_secret"]), code, row["totp_last_step"], time.time()
+    )
+    last_step = row["totp_last_step"]
+    if step is not None:
+        last_step = step
+    elif not await store.use_recovery_code(
+        conn, tenant_id, user_id, recovery_hash(idn.digest_key, code)
+    ):
+        failures = await store.count_challenge_failure(conn, row["challenge_id"])
+        if failures >= MAX_CODE_FAILURES:
+            await store.delete_challenge(conn, row["challenge_id"])
+            return "expired"
+        return "wrong"
+    await store.delete_challenge(conn, row["challenge_id"])
+    await store.update_user(
+        conn, tenant_id, user_id, last_login_at=datetime.now(UTC), totp_last_step=last_step
+    )
+    return await _start_session(idn, conn, tenant_id=tenant_id, user_id=user_id, role=row["role"])
+
+
+def unauthorized_code() -> Problem:
+    problem = unauthorized(_WRONG_CODE)
+    problem.type = INVALID_CODE
+    return problem
+
+
+def _expired() -> Problem:
+    problem = unauthorized(N_("This sign-in expired: enter your password again"))
+    problem.type = EXPIRED
+    return problem
