@@ -291,7 +291,7 @@ async def list_users(
         rows = await store.list_users(
             conn, who.tenant_id, limit=limit + 1, after=_after(cursor, "user_id"), status=status
         )
-    items = [UserOut(**dict(r)) for r in rows[:limit]]
+    items = [_user_out(r, who) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
@@ -301,9 +301,19 @@ async def list_users(
     return UserPage(items=items, next_cursor=next_cursor)
 
 
+def _user_out(row: store.Row, who: Principal) -> UserOut:
+    """A member as the caller may see them: whether another member has two-step
+    verification on (and their recovery codes left) is for owners and admins only, not a
+    list of the accounts easiest to take over."""
+    out = UserOut(**dict(row))
+    if row["user_id"] != who.user_id and not who.has_any_role(*service.ADMIN_ROLES):
+        return out.model_copy(update={"two_factor": None, "recovery_codes_left": None})
+    return out
+
+
 @router.get("/users/{user_id}", response_model=UserOut, tags=["members"])
 async def get_user(user_id: uuid.UUID, who: Caller, idn: Idn) -> UserOut:
-    return UserOut(**dict(await members.get_user(idn, who, user_id)))
+    return _user_out(await members.get_user(idn, who, user_id), who)
 
 
 @router.post("/users/{user_id}/deactivate", response_model=UserOut, tags=["members"])

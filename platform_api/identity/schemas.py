@@ -142,8 +142,9 @@ class UserOut(BaseModel):
     status: Literal["active", "deactivated"]
     created_at: datetime
     last_login_at: datetime | None
-    two_factor: bool = Field(description="Two-step verification is on")
-    recovery_codes_left: int = Field(description="Unused recovery codes (0 when it is off)")
+    # Shown for yourself, and to owners and admins (null otherwise).
+    two_factor: bool | None = Field(description="Two-step verification is on")
+    recovery_codes_left: int | None = Field(description="Unused recovery codes (0 when off)")
 
 
 class TenantOut(BaseModel):

@@ -165,6 +165,11 @@ class SecretBox:
     def seal(self, secret: str) -> bytes:
         return self._fernet.encrypt(secret.encode())
 
+    def rotate(self, sealed: bytes) -> bytes:
+        """``sealed`` encrypted again with the first key (keys only added: nothing to do
+        for a secret sealed with the first one already, but it costs little)."""
+        return self._fernet.rotate(bytes(sealed))
+
     def open(self, sealed: bytes) -> str:
         try:
             return self._fernet.decrypt(bytes(sealed)).decode()

@@ -37,6 +37,10 @@ class IdentitySettings(EventBusSettings):
     two_factor_keys: SecretStr = SecretStr("")
     # A log-in whose password was right waits this long for its code.
     two_factor_challenge_seconds: int = Field(default=300, ge=60, le=900)
+    # Code checks per account and password, besides the per-minute log-in budget: six
+    # digits must not be guessed for days on end by someone who has the password (a new
+    # password starts a new budget).
+    two_factor_codes_per_day: str = "50/day"
     login_rate_per_account: str = "10/minute"
     login_rate_per_address: str = "60/minute"
     signup_rate_per_address: str = "20/hour"

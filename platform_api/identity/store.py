@@ -455,8 +455,8 @@ async def two_factor_state(
 ) -> Row | None:
     """A user's password and two-step verification, locked until the transaction ends."""
     return await conn.fetchrow(
-        """SELECT u.email, u.password_hash, u.totp_secret, u.totp_enabled_at, u.totp_last_step,
-                  t.name AS tenant_name
+        """SELECT u.email, u.password_hash, u.password_changed_at,
+                  u.totp_secret, u.totp_enabled_at, u.totp_last_step, t.name AS tenant_name
            FROM users u JOIN tenants t USING (tenant_id)
            WHERE u.tenant_id = $1 AND u.user_id = $2 AND u.status = 'active'
            FOR UPDATE OF u""",
@@ -503,7 +503,10 @@ async def insert_challenge(
     password_changed_at: datetime,
     expires_at: datetime,
 ) -> None:
-    # A user's expired challenges go as a new one comes: the table keeps the live ones.
+    # The user's row first, as everything that decides a challenge takes it (a second step,
+    # a password reset, turning it off); then a user's expired challenges go as a new one
+    # comes: the table keeps the live ones.
+    await lock_user(conn, tenant_id, user_id)
     await conn.execute(
         """DELETE FROM two_factor_challenges
            WHERE tenant_id = $1 AND user_id = $2 AND expires_at <= now()""",
@@ -524,9 +527,11 @@ async def insert_challenge(
 
 async def challenge_user(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, token_hash: bytes
-) -> uuid.UUID | None:
-    return await conn.fetchval(
-        "SELECT user_id FROM two_factor_challenges WHERE tenant_id = $1 AND token_hash = $2",
+) -> Row | None:
+    """Whose challenge it is, and since when their password is theirs."""
+    return await conn.fetchrow(
+        "SELECT user_id, password_changed_at FROM two_factor_challenges"
+        " WHERE tenant_id = $1 AND token_hash = $2",
         tenant_id,
         token_hash,
     )
@@ -568,7 +573,8 @@ async def turn_off_two_factor(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID
 ) -> Row | None:
     """Forget a user's authenticator secret, recovery codes and waiting log-ins; the user's
-    row as it is then (None: no such user)."""
+    row as it is then (None: no such user). The row is locked first, as everywhere."""
+    await lock_user(conn, tenant_id, user_id)
     for table in ("recovery_codes", "two_factor_challenges"):
         await conn.execute(
             f"DELETE FROM {table} WHERE tenant_id = $1 AND user_id = $2", tenant_id, user_id

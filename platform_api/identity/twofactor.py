@@ -17,10 +17,11 @@ import secrets
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import asyncpg
 import pyotp
+import structlog
 
 from platform_api.kernel import Problem, forbidden, not_found, tenant_transaction, unauthorized
 from platform_api.kernel.auth import Principal
@@ -30,6 +31,7 @@ from . import store
 from .security import parse_opaque_token
 from .service import ADMIN_ROLES, Identity, Session, _start_session, acting_role, password_attempt
 
+_log = structlog.get_logger("identity.two_factor")
 ISSUER = "Mr Bill"
 STEP_SECONDS = 30
 RECOVERY_CODES = 10
@@ -43,6 +45,7 @@ TWO_FACTOR_ON = "https://mrbill.dev/problems/two-factor-on"
 TWO_FACTOR_OFF = "https://mrbill.dev/problems/two-factor-off"
 NOT_STARTED = "https://mrbill.dev/problems/two-factor-not-started"
 EXPIRED = "https://mrbill.dev/problems/two-factor-expired"
+OWN_ACCOUNT = "https://mrbill.dev/problems/own-account"
 _WRONG_CODE = N_("The code is wrong or expired")
 
 
@@ -116,25 +119,33 @@ async def start_setup(idn: Identity, who: Principal, password: str) -> tuple[str
     return secret, _otpauth_uri(secret, state["email"], state["tenant_name"])
 
 
-async def _code_attempt(idn: Identity, user_id: uuid.UUID) -> None:
-    """Count a code check against a per-account budget as large as the log-in one: six
-    digits must not be guessed at leisure."""
+async def _code_attempt(idn: Identity, user_id: uuid.UUID, password_since: datetime) -> None:
+    """Count a code check against two budgets of the account: one as large as the log-in
+    one per minute, and ``two_factor_codes_per_day`` for its current password (someone who
+    knows it gets a new challenge at every log-in: without a daily cap, a code would fall
+    to guessing in some weeks; a new password starts a new budget)."""
     await idn.limiter.hit(
         idn.settings.login_rate_per_account,
         "two-factor-code",
         str(user_id),
         detail="Too many codes tried",
     )
+    await idn.limiter.hit(
+        idn.settings.two_factor_codes_per_day,
+        "two-factor-code-day",
+        f"{user_id}:{password_since.timestamp()}",
+        detail="Too many codes tried",
+    )
 
 
 async def confirm_setup(idn: Identity, who: Principal, code: str) -> list[str]:
     """Turn two-step verification on with a code of the new key; the recovery codes."""
-    await _code_attempt(idn, who.user_id)
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         await acting_role(conn, who)
         state = await store.two_factor_state(conn, who.tenant_id, who.user_id)
         if state is None:
             raise not_found("User")
+        await _code_attempt(idn, who.user_id, state["password_changed_at"])
         if state["totp_enabled_at"] is not None:
             raise Problem(409, N_("Two-step verification is already on"), type_=TWO_FACTOR_ON)
         if state["totp_secret"] is None:
@@ -186,6 +197,12 @@ async def reset_for(idn: Identity, who: Principal, user_id: uuid.UUID) -> store.
     """An owner or admin turns a member's two-step verification off (a lost phone, the
     recovery codes lost too): the member logs in with the password alone and may turn it on
     again. Only an owner does it for an owner."""
+    if user_id == who.user_id:  # (a stolen access token must not buy it: the password does)
+        raise Problem(
+            409,
+            N_("Turn your own two-step verification off on your account page"),
+            type_=OWN_ACCOUNT,
+        )
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         acting = await acting_role(conn, who)
         if acting not in ADMIN_ROLES:
@@ -196,7 +213,8 @@ async def reset_for(idn: Identity, who: Principal, user_id: uuid.UUID) -> store.
         if target["role"] == "owner" and acting != "owner":
             raise forbidden("Only an owner can change another owner")
         user = await store.turn_off_two_factor(conn, who.tenant_id, user_id)
-    assert user is not None  # (locked by the update: erasure waits for this transaction)
+        if user is None:  # erased meanwhile
+            raise not_found("User")
     return user
 
 
@@ -214,11 +232,11 @@ async def complete_log_in(idn: Identity, challenge: str, code: str, client: str)
         # The user's row first, as a password reset and a change take it: the challenge is
         # then read as of after any of them, and none can land between the read and the
         # session (which it could not see to end).
-        user_id = await store.challenge_user(conn, tenant_id, token_hash)
-        if user_id is None:
+        owner = await store.challenge_user(conn, tenant_id, token_hash)
+        if owner is None:
             raise _expired()
-        await _code_attempt(idn, user_id)
-        await store.lock_user(conn, tenant_id, user_id)
+        await _code_attempt(idn, owner["user_id"], owner["password_changed_at"])
+        await store.lock_user(conn, tenant_id, owner["user_id"])
         row = await store.lock_challenge(conn, tenant_id, token_hash)
         outcome = await _decide(idn, conn, tenant_id, row, code)
     if outcome == "wrong":
@@ -245,9 +263,14 @@ async def _decide(
         await store.delete_challenge(conn, row["challenge_id"])
         return "expired"
     user_id = row["user_id"]
-    step = matching_step(
-        idn.secrets.open(row["totp_secret"]), code, row["totp_last_step"], time.time()
-    )
+    sealed: bytes | None = row["totp_secret"]
+    try:
+        secret = idn.secrets.open(row["totp_secret"])
+    except RuntimeError as exc:  # a key dropped too soon: recovery codes still work
+        _log.error("two_factor_key_unreadable", user_id=str(user_id), error=str(exc))
+        step, sealed = None, None
+    else:
+        step = matching_step(secret, code, row["totp_last_step"], time.time())
     last_step = row["totp_last_step"]
     if step is not None:
         last_step = step
@@ -260,9 +283,10 @@ async def _decide(
             return "expired"
         return "wrong"
     await store.delete_challenge(conn, row["challenge_id"])
-    await store.update_user(
-        conn, tenant_id, user_id, last_login_at=datetime.now(UTC), totp_last_step=last_step
-    )
+    fields: dict[str, Any] = {"last_login_at": datetime.now(UTC), "totp_last_step": last_step}
+    if sealed is not None:  # under the first key, so that older keys can be retired
+        fields["totp_secret"] = idn.secrets.rotate(sealed)
+    await store.update_user(conn, tenant_id, user_id, **fields)
     return await _start_session(idn, conn, tenant_id=tenant_id, user_id=user_id, role=row["role"])
 
 

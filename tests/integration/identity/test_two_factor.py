@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,11 +11,15 @@ import asyncpg
 import httpx
 import pyotp
 
+from platform_api.identity.app import create_app
+from platform_api.identity.settings import IdentitySettings
 from platform_api.identity.twofactor import STEP_SECONDS
 from platform_api.kernel.provision import ServiceDatabase
+from tests.harness.asgi import serve
 
 from .conftest import PASSWORD, Account, SignUp
 from .test_members import InviteMember
+from .test_password_reset import NEW_PASSWORD
 
 REQUIRED = "https://mrbill.dev/problems/two-factor-required"
 INVALID = "https://mrbill.dev/problems/invalid-code"
@@ -248,6 +253,17 @@ async def test_an_owner_or_admin_turns_it_off_for_a_member_who_lost_the_phone(
     flags = {u["user_id"]: u["two_factor"] for u in listed.json()["items"]}
     assert flags == {owner.user_id: True, admin.user_id: False, member.user_id: True}
 
+    # Who has it on is for owners and admins (and oneself) to see.
+    seen = await identity.get("/users", headers=member.auth)
+    flags = {u["user_id"]: u["two_factor"] for u in seen.json()["items"]}
+    assert flags == {owner.user_id: None, admin.user_id: None, member.user_id: True}
+    one = await identity.get(f"/users/{owner.user_id}", headers=member.auth)
+    assert (one.json()["two_factor"], one.json()["recovery_codes_left"]) == (None, None)
+    # Nobody turns their own off without the password, as an admin neither.
+    own = await identity.post(f"/users/{owner.user_id}/two-factor/reset", headers=owner.auth)
+    assert (own.status_code, own.json()["type"]) == (409, "https://mrbill.dev/problems/own-account")
+    assert (await _me(identity, owner))["two_factor"] is True
+
     by_member = await identity.post(f"/users/{owner.user_id}/two-factor/reset", headers=member.auth)
     assert by_member.status_code == 403
     by_admin = await identity.post(f"/users/{owner.user_id}/two-factor/reset", headers=admin.auth)
@@ -261,6 +277,50 @@ async def test_an_owner_or_admin_turns_it_off_for_a_member_who_lost_the_phone(
         "/users/00000000-0000-0000-0000-000000000000/two-factor/reset", headers=owner.auth
     )
     assert unknown.status_code == 404
+
+
+async def test_recovery_codes_still_work_when_the_key_cannot_be_read(
+    identity: httpx.AsyncClient, identity_db: ServiceDatabase, sign_up: SignUp
+) -> None:
+    """A key encrypted with a key no longer configured: the codes of the app fail, not the
+    log-in; a recovery code gets the person in."""
+    account = await sign_up()
+    on = await _turn_on(identity, account)
+    await _as_tenant(identity_db, account, "UPDATE users SET totp_secret = 'not a fernet token'")
+    challenge = await _challenge(identity, account)
+    totp = await _second_step(identity, challenge, on.code(on.used_step + 1))
+    assert (totp.status_code, totp.json()["type"]) == (401, INVALID)
+    assert (await _second_step(identity, challenge, on.recovery_codes[0])).status_code == 200
+
+
+async def test_codes_have_a_daily_budget_per_password(
+    identity_settings: IdentitySettings, sign_up: SignUp, run_id: str
+) -> None:
+    """Someone who knows the password gets a new challenge at every log-in: past the
+    daily budget, no code is checked until the password changes."""
+    settings = identity_settings.model_copy(
+        update={
+            "two_factor_codes_per_day": "3/day",
+            "rate_limit_prefix": f"test-{run_id}-daily-{uuid.uuid4().hex[:6]}",
+        }
+    )
+    async with serve(create_app(settings)) as capped:
+        account = await sign_up()
+        on = await _turn_on(capped, account)  # the first code checked
+        for _ in range(2):
+            wrong = await _second_step(capped, await _challenge(capped, account), "aaaaa-aaaaa")
+            assert wrong.status_code == 401
+        over = await _second_step(
+            capped, await _challenge(capped, account), on.code(on.used_step + 1)
+        )
+        assert over.status_code == 429
+        assert "Retry-After" in over.headers
+        change = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+        changed = await capped.post("/me/password", json=change, headers=account.auth)
+        assert changed.status_code == 200
+        login = {"email": account.email, "password": NEW_PASSWORD}
+        challenge = (await capped.post("/login", json=login)).json()["challenge"]
+        assert (await _second_step(capped, challenge, on.code(on.used_step + 1))).status_code == 200
 
 
 async def test_the_key_and_the_recovery_codes_are_not_stored_as_given(

@@ -67,6 +67,9 @@ def test_keys_rotate_the_first_encrypts_every_one_decrypts() -> None:
     assert only_new.open(rotated.seal(SECRET)) == SECRET
     with pytest.raises(RuntimeError, match="cannot be decrypted"):
         only_new.open(sealed)
+    # What a log-in does with the key it read: sealed again with the first key, the old
+    # key may go.
+    assert only_new.open(rotated.rotate(sealed)) == SECRET
 
 
 def test_production_needs_its_own_two_factor_keys() -> None:
