@@ -1,5 +1,6 @@
-"""Mobile app fixtures: the real services behind one base URL, API clients for it, and a
-colleague who runs dojos through the real dojo API.
+"""Mobile app fixtures: the real services behind one base URL, API clients for it, an
+authenticator app for two-step verification, and a colleague who runs dojos through the real
+dojo API.
 
 Screens run on Toga's dummy backend (no display); the screenshot test starts its own
 process with the Qt backend.
@@ -21,6 +22,7 @@ from mrbill_mobile.api import ApiClient, IdentityApi
 from mrbill_mobile.tokens import MemoryTokenStore
 
 from tests.harness.collab import Mint, mint, ticket_key
+from tests.mobile.authenticator import Authenticator, turn_on
 from tests.mobile.facilitator import Facilitator
 from tests.mobile.stack import Stack, running_stack
 
@@ -79,6 +81,12 @@ async def signed_in(new_client: Callable[..., ApiClient], person: Person) -> Api
     client = new_client()
     await IdentityApi(client).sign_up(person.organization, "Mobile Tester", person.email, PASSWORD)
     return client
+
+
+@pytest.fixture
+async def authenticator(signed_in: ApiClient) -> Authenticator:
+    """Two-step verification turned on for the signed-up owner: their authenticator app."""
+    return await turn_on(signed_in, PASSWORD)
 
 
 @pytest.fixture

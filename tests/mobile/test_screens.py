@@ -1,5 +1,6 @@
-"""The screens on Toga's dummy backend (no display), against the real services: log in,
-search, create, edit, request a video. Assertions are on widget state."""
+"""The screens on Toga's dummy backend (no display), against the real services: log in
+(with two-step verification too), search, create, edit, request a video. Assertions are on
+widget state."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from mrbill_mobile.config import AppConfig
 from mrbill_mobile.tokens import MemoryTokenStore
 
 from tests.harness.ywire import eventually
+from tests.mobile.authenticator import Authenticator
 from tests.mobile.conftest import Person
 from tests.mobile.facilitator import Facilitator
 from tests.mobile.stack import Stack
@@ -119,6 +121,103 @@ async def test_a_forgotten_password_opens_the_reset_page(make_app: AppFactory) -
     assert w(app, "forgot").text == "Esqueceu a senha?"
     press(app, "forgot")
     assert make_app.opened[-1] == f"{app.config.api_url}/password/forgotten"  # type: ignore[attr-defined]
+
+
+def unwrapped(text: str) -> str:
+    """A label's text as one line (``ui.say`` breaks long messages for a phone's width)."""
+    return " ".join(text.split())
+
+
+async def test_log_in_with_two_step_verification(
+    make_app: AppFactory, authenticator: Authenticator, person: Person
+) -> None:
+    """A right password asks for the authenticator's code on the same screen; a wrong code
+    says why and stays there; the right one goes in as a log-in does."""
+    app = make_app()
+    screen = app.login_screen
+    await log_in(app, person)
+    assert app.body.children == [screen.box]
+    assert not shown(app.nav)
+    assert screen.heading.text == "Two-step verification"
+    assert shown(screen.code_fields)
+    assert not shown(screen.credentials)
+    assert not shown(screen.forgot_button)
+    assert not shown(screen.switch_button)
+    assert shown(screen.back_button)
+    assert w(app, "submit").text == "Verify"
+    assert "One of your recovery codes works here too." in unwrapped(screen.code_hint.text)
+    assert not shown(screen.message)
+    assert screen.password.value == ""  # (hidden: no longer in app.widgets)
+    assert app.client.tokens.load() is None
+
+    w(app, "code").value = authenticator.wrong_code()
+    press(app, "submit")
+    await app.settle()
+    assert unwrapped(screen.message.text) == "The code is wrong or expired"
+    assert shown(screen.code_fields)
+    assert w(app, "code").value == ""
+    assert not shown(app.banner)
+
+    w(app, "code").value = await authenticator.code()
+    press(app, "submit")
+    await app.settle()
+    assert app.body.children == [app.list_screen.box]
+    assert app.client.tokens.load()  # kept as after any log-in
+    assert app.window.title == f"Mr Bill · {person.organization}"
+
+    press(app, "nav.logout")
+    await app.settle()
+    assert app.body.children == [screen.box]
+    assert shown(screen.credentials)  # the next log-in starts from the password
+    assert not shown(screen.code_fields)
+    assert w(app, "submit").text == "Log in"
+
+
+async def test_two_step_log_in_in_portuguese_back_expired_and_a_recovery_code(
+    make_app: AppFactory, authenticator: Authenticator, person: Person
+) -> None:
+    """Back to the password by choice, then by force after the fifth wrong code (the
+    service's message, in Portuguese); a recovery code in the same field goes in."""
+    app = make_app("pt-BR")
+    screen = app.login_screen
+    await log_in(app, person)
+    assert screen.heading.text == "Verificação em duas etapas"
+    assert w(app, "submit").text == "Verificar"
+    assert w(app, "back").text == "Voltar para a senha"
+    assert "códigos de recuperação também serve aqui" in unwrapped(screen.code_hint.text)
+
+    press(app, "back")
+    assert shown(screen.credentials)
+    assert shown(screen.forgot_button)
+    assert shown(screen.switch_button)
+    assert not shown(screen.code_fields)
+    assert not shown(screen.back_button)
+    assert screen.heading.text == "Entrar no Mr Bill"
+    assert w(app, "submit").text == "Entrar"
+    assert w(app, "email").value == person.email
+
+    await log_in(app, person)
+    for _ in range(4):
+        w(app, "code").value = authenticator.wrong_code()
+        press(app, "submit")
+        await app.settle()
+    assert unwrapped(screen.message.text) == "O código está errado ou expirou"
+    assert shown(screen.code_fields)
+    w(app, "code").value = authenticator.wrong_code()
+    press(app, "submit")
+    await app.settle()
+    assert not shown(screen.code_fields)  # the fifth: this log-in is over
+    assert shown(screen.credentials)
+    assert unwrapped(screen.message.text) == "Este acesso expirou: digite sua senha de novo"
+
+    await log_in(app, person)
+    assert shown(screen.code_fields)
+    assert not shown(screen.message)
+    w(app, "code").value = authenticator.recovery_codes[0]
+    press(app, "submit")
+    await app.settle()
+    assert app.body.children == [app.list_screen.box]
+    assert app.list_screen.count.text.startswith("Nenhuma POC")
 
 
 async def test_sign_up_in_portuguese(make_app: AppFactory, person: Person) -> None:

@@ -21,6 +21,14 @@ EN: dict[str, str] = {
     "signup.full_name": "Your name",
     "signup.submit": "Sign up",
     "signup.to_login": "I already have an account",
+    "two_factor.title": "Two-step verification",
+    "two_factor.hint": (
+        "Enter the 6-digit code from your authenticator app. "
+        "No phone at hand? One of your recovery codes works here too."
+    ),
+    "two_factor.code": "Code",
+    "two_factor.submit": "Verify",
+    "two_factor.back": "Back to the password",
     "nav.pocs": "POCs",
     "nav.content": "Reports",
     "nav.dojos": "Dojos",
@@ -98,6 +106,14 @@ PT_BR: dict[str, str] = {
     "signup.full_name": "Seu nome",
     "signup.submit": "Cadastrar",
     "signup.to_login": "Já tenho uma conta",
+    "two_factor.title": "Verificação em duas etapas",
+    "two_factor.hint": (
+        "Digite o código de 6 dígitos do seu app autenticador. "
+        "Está sem o celular? Um dos seus códigos de recuperação também serve aqui."
+    ),
+    "two_factor.code": "Código",
+    "two_factor.submit": "Verificar",
+    "two_factor.back": "Voltar para a senha",
     "nav.pocs": "POCs",
     "nav.content": "Relatórios",
     "nav.dojos": "Dojos",

@@ -2,7 +2,14 @@
 
 from .client import ApiClient
 from .dojos import DojoSource, HttpDojoSource
-from .errors import ApiError, AuthRequired, Offline
+from .errors import (
+    INVALID_CODE,
+    ApiError,
+    AuthRequired,
+    Offline,
+    TwoFactorExpired,
+    TwoFactorRequired,
+)
 from .models import (
     STATUSES,
     VISIBILITIES,
@@ -18,6 +25,7 @@ from .models import (
 from .services import ContentApi, IdentityApi, PocsApi, SearchApi
 
 __all__ = [
+    "INVALID_CODE",
     "STATUSES",
     "VISIBILITIES",
     "ApiClient",
@@ -38,4 +46,6 @@ __all__ = [
     "SearchApi",
     "SearchPage",
     "Ticket",
+    "TwoFactorExpired",
+    "TwoFactorRequired",
 ]

@@ -16,11 +16,23 @@ class IdentityApi:
         self.client = client
 
     async def login(self, email: str, password: str, tenant_id: str | None = None) -> None:
+        """Log in; `TwoFactorRequired` when the account wants a code too (`login_two_factor`)."""
         body: dict[str, Any] = {"email": email, "password": password}
         if tenant_id:
             body["tenant_id"] = tenant_id
         self.client.adopt(
             await self.client.json("POST", "identity", "/login", json=body, auth=False)
+        )
+
+    async def login_two_factor(self, challenge: str, code: str) -> None:
+        """The second step: the authenticator app's 6-digit code, or a recovery code.
+
+        A wrong code is an `ApiError` of type `INVALID_CODE` (the challenge stays usable);
+        `TwoFactorExpired` means starting again from the password.
+        """
+        body = {"challenge": challenge, "code": code}
+        self.client.adopt(
+            await self.client.json("POST", "identity", "/login/two-factor", json=body, auth=False)
         )
 
     async def sign_up(self, organization: str, full_name: str, email: str, password: str) -> None:

@@ -64,9 +64,14 @@ def holder(widget: toga.Widget) -> toga.Box:
     return widget._mrbill_holder  # type: ignore[attr-defined, no-any-return]
 
 
+def wrap(text: str | None, width: int = 52) -> str:
+    """Break ``text`` into lines that fit a phone's width: labels do not wrap by themselves."""
+    return "\n".join(textwrap.fill(line, width) for line in (text or "").splitlines())
+
+
 def say(label: toga.Label, text: str | None, width: int = 52) -> None:
-    """Show ``text`` (wrapped: labels do not wrap by themselves), or hide the label."""
-    label.text = "\n".join(textwrap.fill(line, width) for line in (text or "").splitlines())
+    """Show ``text`` (wrapped), or hide the label."""
+    label.text = wrap(text, width)
     set_shown(label, bool(text))
 
 
