@@ -1,6 +1,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import {
   api,
+  ApiError,
   cancelRefresh,
   onAccessToken,
   refreshAccessToken,
@@ -9,14 +10,37 @@ import {
   type TokenOut,
 } from '../api/http';
 
-export type User = { user_id: string; email: string; full_name: string; role: string; status: string };
+export type User = {
+  user_id: string;
+  email: string;
+  full_name: string;
+  role: string;
+  status: string;
+  /** Two-step verification is on: a log-in asks for a code after the password. */
+  two_factor: boolean;
+  /** Unused recovery codes (0 when two-step verification is off). */
+  recovery_codes_left: number;
+};
 export type Tenant = { tenant_id: string; name: string; slug: string };
 export type Me = { user: User; tenant: Tenant };
+
+/** A right password for an account with two-step verification on: a code finishes the log-in. */
+export type TwoFactorChallenge = { challenge: string; expires_in: number };
+
+/** The problems of a log-in in two steps (POST /login, then POST /login/two-factor). */
+export const TWO_FACTOR_REQUIRED = 'https://mrbill.dev/problems/two-factor-required';
+export const INVALID_CODE = 'https://mrbill.dev/problems/invalid-code';
+export const TWO_FACTOR_EXPIRED = 'https://mrbill.dev/problems/two-factor-expired';
 
 type Auth = {
   status: 'loading' | 'anonymous' | 'authenticated';
   me: Me | null;
-  logIn: (email: string, password: string) => Promise<void>;
+  /** Log in; with two-step verification on, the challenge a code answers (`logInWithCode`). */
+  logIn: (email: string, password: string) => Promise<TwoFactorChallenge | null>;
+  /** The second step: the code from the app, or a recovery code. */
+  logInWithCode: (challenge: string, code: string) => Promise<void>;
+  /** Read the account again (after a change of its two-step verification, say). */
+  reloadMe: () => Promise<void>;
   signUp: (input: { organization: string; full_name: string; email: string; password: string }) => Promise<void>;
   acceptInvitation: (input: { token: string; full_name: string; password: string }) => Promise<void>;
   logOut: () => Promise<void>;
@@ -73,14 +97,32 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       status,
       me,
       logIn: async (email, password) => {
-        const tokens = await api<TokenOut>('/api/identity/login', {
+        let tokens: TokenOut;
+        try {
+          tokens = await api<TokenOut>('/api/identity/login', {
+            method: 'POST',
+            body: { email, password },
+            headers: COOKIE_ONLY,
+            anonymous: true,
+          });
+        } catch (e) {
+          if (e instanceof ApiError && e.problem.type === TWO_FACTOR_REQUIRED && typeof e.problem.challenge === 'string')
+            return { challenge: e.problem.challenge, expires_in: Number(e.problem.expires_in ?? 300) };
+          throw e;
+        }
+        await start(tokens);
+        return null;
+      },
+      logInWithCode: async (challenge, code) => {
+        const tokens = await api<TokenOut>('/api/identity/login/two-factor', {
           method: 'POST',
-          body: { email, password },
+          body: { challenge, code },
           headers: COOKIE_ONLY,
           anonymous: true,
         });
         await start(tokens);
       },
+      reloadMe: async () => setMe(await api<Me>('/api/identity/me')),
       signUp: async (input) => {
         const out = await api<{ tokens: TokenOut }>('/api/identity/signup', {
           method: 'POST',

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
-import { api, request } from '../api/http';
+import { api, ApiError, request } from '../api/http';
 import { Link, useLocation, useNavigate, useSearchParams } from 'react-router-dom';
-import { useAuth } from '../auth/AuthContext';
+import { INVALID_CODE, TWO_FACTOR_EXPIRED, useAuth } from '../auth/AuthContext';
 import { FormError, TextField } from '../components/Field';
 import { Flash } from '../components/Flash';
 import { said, useSubmit } from '../components/useSubmit';
@@ -23,38 +23,127 @@ function useAfterLogin() {
   return () => navigate(from, { replace: true });
 }
 
+/** Log in: the password, then, for an account with two-step verification on, a code. */
 export function LoginPage() {
   const { t } = useI18n();
   const { logIn } = useAuth();
   const done = useAfterLogin();
   const { errors, message, busy, run } = useSubmit();
+  const [email, setEmail] = useState('');
+  const [challenge, setChallenge] = useState<string | null>(null);
+  // Why the password is asked again (the code step expired).
+  const [again, setAgain] = useState<string | null>(null);
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
+    const typed = String(form.get('email'));
+    setEmail(typed);
+    setAgain(null);
     void run(async () => {
-      await logIn(String(form.get('email')), String(form.get('password')));
-      done();
+      const next = await logIn(typed, String(form.get('password')));
+      if (next) setChallenge(next.challenge);
+      else done();
     });
   };
   return (
     <section className="auth-card" aria-labelledby="login-title">
-      <h1 id="login-title">{t('auth.loginTitle')}</h1>
+      <h1 id="login-title">{t(challenge ? 'twoFactor.title' : 'auth.loginTitle')}</h1>
       <Flash />
+      {challenge ? (
+        <CodeStep
+          challenge={challenge}
+          onDone={done}
+          onBack={(why) => {
+            setChallenge(null);
+            setAgain(why);
+          }}
+        />
+      ) : (
+        <>
+          <form onSubmit={onSubmit} noValidate>
+            <FormError message={message ?? again} />
+            <TextField label={t('auth.email')} name="email" type="email" autoComplete="username" required defaultValue={email} error={errors.email} />
+            <TextField
+              label={t('auth.password')}
+              name="password"
+              type="password"
+              autoComplete="current-password"
+              required
+              autoFocus={Boolean(email)}
+              error={errors.password}
+            />
+            <button type="submit" className="primary" disabled={busy}>
+              {t('auth.login')}
+            </button>
+          </form>
+          <p>
+            <Link to="/password/forgotten">{t('reset.forgot')}</Link>
+          </p>
+          <p>
+            {t('auth.noAccount')} <Link to="/signup">{t('auth.signup')}</Link>
+          </p>
+        </>
+      )}
+    </section>
+  );
+}
+
+/** The second step of a log-in: the code the authenticator app shows, or one of the recovery
+ * codes (the same field takes either; the switch only says which, and brings the right
+ * keyboard). A wrong code keeps the step; an expired sign-in goes back to the password
+ * (`onBack` with what to say, or null when the reader chose to). */
+function CodeStep({ challenge, onDone, onBack }: { challenge: string; onDone: () => void; onBack: (why: string | null) => void }) {
+  const { t } = useI18n();
+  const { logInWithCode } = useAuth();
+  const { errors, message, busy, run } = useSubmit();
+  const [recovery, setRecovery] = useState(false);
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const code = String(new FormData(event.currentTarget).get('code') ?? '').trim();
+    void run(async () => {
+      try {
+        await logInWithCode(challenge, code);
+      } catch (e) {
+        const detail = e instanceof ApiError ? e.problem.detail : undefined;
+        if (e instanceof ApiError && e.problem.type === TWO_FACTOR_EXPIRED) return onBack(detail || t('twoFactor.expired'));
+        throw said(e, { [INVALID_CODE]: ['code', detail || t('twoFactor.wrongCode')] });
+      }
+      onDone();
+    });
+  };
+  return (
+    <>
       <form onSubmit={onSubmit} noValidate>
+        <p>{t(recovery ? 'twoFactor.askRecovery' : 'twoFactor.askCode')}</p>
         <FormError message={message} />
-        <TextField label={t('auth.email')} name="email" type="email" autoComplete="username" required error={errors.email} />
-        <TextField label={t('auth.password')} name="password" type="password" autoComplete="current-password" required error={errors.password} />
+        <TextField
+          key={recovery ? 'recovery' : 'app'}
+          label={t(recovery ? 'twoFactor.recoveryCode' : 'twoFactor.code')}
+          name="code"
+          required
+          autoFocus
+          autoComplete={recovery ? 'off' : 'one-time-code'}
+          inputMode={recovery ? 'text' : 'numeric'}
+          autoCapitalize="off"
+          spellCheck={false}
+          hint={t(recovery ? 'twoFactor.recoveryHint' : 'twoFactor.codeHint')}
+          error={errors.code}
+        />
         <button type="submit" className="primary" disabled={busy}>
-          {t('auth.login')}
+          {t('twoFactor.verify')}
         </button>
       </form>
       <p>
-        <Link to="/password/forgotten">{t('reset.forgot')}</Link>
+        <button type="button" className="link" onClick={() => setRecovery(!recovery)}>
+          {t(recovery ? 'twoFactor.useApp' : 'twoFactor.useRecovery')}
+        </button>
       </p>
       <p>
-        {t('auth.noAccount')} <Link to="/signup">{t('auth.signup')}</Link>
+        <button type="button" className="link" onClick={() => onBack(null)}>
+          {t('twoFactor.backToPassword')}
+        </button>
       </p>
-    </section>
+    </>
   );
 }
 

@@ -6,6 +6,7 @@ import { FormError, TextField } from '../components/Field';
 import { said, useSubmit } from '../components/useSubmit';
 import { useI18n, type MessageKey } from '../i18n';
 import { changePassword, DEACTIVATED, deleteAccount, deleteOrganization, exportMyData, NAME_MISMATCH, NOT_AN_OWNER } from './api';
+import { TwoFactorPanel } from './TwoFactor';
 
 /** Your account: who you are, your password, your data (LGPD: export and erasure). */
 export function AccountPage() {
@@ -123,6 +124,8 @@ export function AccountPage() {
         </form>
         <div aria-live="polite">{changed && <p className="flash">{t('account.passwordChanged')}</p>}</div>
       </section>
+
+      <TwoFactorPanel />
 
       <section className="panel" aria-labelledby="data-title">
         <h2 id="data-title">{t('account.data')}</h2>

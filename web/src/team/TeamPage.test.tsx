@@ -15,6 +15,8 @@ const person = (n: number, role: Member['role'], extra: Partial<Member> = {}): M
   status: 'active',
   created_at: '2026-01-01T10:00:00Z',
   last_login_at: null,
+  two_factor: false,
+  recovery_codes_left: 0,
   ...extra,
 });
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
@@ -194,11 +196,51 @@ describe('TeamPage', () => {
     expect(await screen.findByText('No invitation waiting.')).toBeTruthy();
   });
 
+  it('marks who has two-step verification on, and resets it for someone who lost their phone once confirmed', async () => {
+    const owner = person(1, 'owner', { two_factor: true, recovery_codes_left: 10 });
+    const lost = person(2, 'member', { two_factor: true, recovery_codes_left: 7 });
+    const plain = person(3, 'member');
+    const demoted = person(4, 'admin', { two_factor: true, recovery_codes_left: 10 });
+    const fetch = stubApi(owner, [owner, lost, plain, demoted], (url) => {
+      if (url.pathname === `/api/identity/users/${lost.user_id}/two-factor/reset`) return json({ ...lost, two_factor: false, recovery_codes_left: 0 });
+      if (url.pathname === `/api/identity/users/${demoted.user_id}/two-factor/reset`) return problem(403, 'Only an owner or an admin does this');
+    });
+    renderAt('/team');
+    await waitFor(() => expect(screen.getAllByTestId('member')).toHaveLength(4));
+    const [mine, theirs, third, fourth] = screen.getAllByTestId('member');
+    expect(within(mine).getByText('2-step')).toBeTruthy();
+    expect(within(theirs).getByText('2-step')).toBeTruthy();
+    expect(within(third).queryByText('2-step')).toBeNull();
+    // Offered only for those who have it on, and not for oneself (that is the account page's).
+    expect(screen.queryByRole('button', { name: 'Reset two-step verification of Person 1' })).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Reset two-step verification of Person 3' })).toBeNull();
+    const path = `/api/identity/users/${lost.user_id}/two-factor/reset`;
+
+    fireEvent.click(within(theirs).getByRole('button', { name: 'Reset two-step verification of Person 2' }));
+    expect(within(theirs).getByText(/^Turn off the two-step verification of Person 2\? Their password alone/)).toBeTruthy();
+    fireEvent.click(within(theirs).getByRole('button', { name: 'Cancel' }));
+    expect(sent(fetch, 'POST', path)).toHaveLength(0);
+    fireEvent.click(within(theirs).getByRole('button', { name: 'Reset two-step verification of Person 2' }));
+    fireEvent.click(within(theirs).getByRole('button', { name: 'Reset' }));
+    await waitFor(() => expect(within(theirs).queryByText('2-step')).toBeNull());
+    expect(within(theirs).queryByRole('button', { name: /Reset two-step verification/ })).toBeNull();
+    expect(sent(fetch, 'POST', path)).toHaveLength(1);
+
+    // Refused (the role changed meanwhile): said in the row, the marker stays.
+    fireEvent.click(within(fourth).getByRole('button', { name: 'Reset two-step verification of Person 4' }));
+    fireEvent.click(within(fourth).getByRole('button', { name: 'Reset' }));
+    expect(await within(fourth).findByText('Your role does not allow this (it may have changed: reload the page).')).toBeTruthy();
+    expect(within(fourth).getByText('2-step')).toBeTruthy();
+  });
+
   it('shows a member the team without the owners’ tools', async () => {
     const member = person(2, 'member');
-    const fetch = stubApi(member, [person(1, 'owner'), member]);
+    // (whether others have two-step verification on is not a member's to know: null)
+    const fetch = stubApi(member, [person(1, 'owner', { two_factor: null, recovery_codes_left: null }), member]);
     renderAt('/team');
     await waitFor(() => expect(screen.getAllByTestId('member')).toHaveLength(2));
+    expect(screen.queryByText('2-step')).toBeNull();
+    expect(screen.queryByRole('button', { name: /Reset two-step verification/ })).toBeNull();
     expect(screen.getByText('Owners and admins invite people and manage their access.')).toBeTruthy();
     expect(screen.queryByRole('heading', { name: 'Invite someone' })).toBeNull();
     expect(screen.queryByRole('combobox')).toBeNull();
@@ -301,5 +343,129 @@ describe('AccountPage', () => {
     await waitFor(() => expect(screen.getByTestId('where').textContent).toBe('/login {"flash":"org.deleted"}'));
     expect(sent(fetch, 'POST', '/api/identity/tenant/delete').at(-1)).toEqual({ password: 'my-password-1', organization: 'Quokka Labs' });
     expect(sent(fetch, 'POST', '/api/identity/token/logout')).toHaveLength(1);
+  });
+});
+
+describe('AccountPage: two-step verification', () => {
+  const typed = (type: string, status: number, detail: string) =>
+    new Response(JSON.stringify({ type, title: 'Refused', status, detail }), { status, headers: { 'content-type': 'application/problem+json' } });
+  const wrongPassword = () => typed('https://mrbill.dev/problems/wrong-password', 403, 'The password is wrong');
+  const codes = Array.from({ length: 10 }, (_, i) => `abcd${i}-fghij`);
+  const section = async () => within((await screen.findByRole('heading', { name: 'Two-step verification' })).closest('section')!);
+  const withPassword = (area: Awaited<ReturnType<typeof section>>, password: string, button: string) => {
+    fireEvent.change(area.getByLabelText('Your password'), { target: { value: password } });
+    fireEvent.click(area.getByRole('button', { name: button }));
+  };
+  const body = (init: RequestInit) => JSON.parse(String(init.body));
+  afterEach(() => {
+    Reflect.deleteProperty(navigator, 'clipboard');
+  });
+
+  it('is turned on with the password, the QR code or the key, and a code; the recovery codes are shown once', async () => {
+    const me = person(1, 'member');
+    let state = { two_factor: false, recovery_codes_left: 0 };
+    const uri = 'otpauth://totp/Mr%20Bill:p1%40quokka.dev%20%28Quokka%20Labs%29?secret=JBSWY3DPEHPK3PXP&issuer=Mr%20Bill';
+    const fetch = stubApi(me, [], (url, init) => {
+      if (url.pathname === '/api/identity/me') return json({ user: { ...me, ...state }, tenant });
+      if (url.pathname === '/api/identity/me/two-factor')
+        return body(init).password === 'my-password-1' ? json({ secret: 'JBSWY3DPEHPK3PXP', otpauth_uri: uri }) : wrongPassword();
+      if (url.pathname === '/api/identity/me/two-factor/confirm') {
+        if (body(init).code !== '123456') return typed('https://mrbill.dev/problems/invalid-code', 400, 'The code is wrong or expired');
+        state = { two_factor: true, recovery_codes_left: 10 };
+        return json({ recovery_codes: codes });
+      }
+    });
+    const writeText = vi.fn(async (_text: string) => undefined);
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true });
+    renderAt('/account');
+    const area = await section();
+    expect(area.getByText(/^Off: your password alone opens your account/)).toBeTruthy();
+    fireEvent.click(area.getByRole('button', { name: 'Turn on two-step verification' }));
+    withPassword(area, 'nope', 'Continue');
+    expect(await area.findByText('This is not your current password.')).toBeTruthy();
+    withPassword(area, 'my-password-1', 'Continue');
+
+    const qr = await area.findByRole('img', { name: 'QR code of the key, for your authenticator app' });
+    const src = qr.getAttribute('src')!;
+    expect(src).toMatch(/^data:image\/svg\+xml;charset=utf-8,/);
+    expect(decodeURIComponent(src.slice(src.indexOf(',') + 1))).toMatch(/^<svg[\s\S]*<path/);
+    expect(area.getByTestId('two-factor-secret').textContent).toBe('JBSWY3DPEHPK3PXP'); // (to type, when scanning fails)
+    const code = area.getByLabelText('Code from the app');
+    expect(code.getAttribute('autocomplete')).toBe('one-time-code');
+    fireEvent.change(code, { target: { value: '000000' } });
+    fireEvent.click(area.getByRole('button', { name: 'Turn it on' }));
+    expect(await area.findByText('The code is wrong or expired')).toBeTruthy();
+    expect(code.getAttribute('aria-invalid')).toBe('true');
+    fireEvent.change(code, { target: { value: '123456' } });
+    fireEvent.click(area.getByRole('button', { name: 'Turn it on' }));
+
+    const list = await area.findByTestId('recovery-codes');
+    expect(within(list).getAllByRole('listitem').map((li) => li.textContent)).toEqual(codes);
+    expect(area.getByText(/^Keep these codes somewhere safe.*Each works once.*They are shown only now\.$/)).toBeTruthy();
+    await waitFor(() => expect(document.activeElement).toBe(area.getByRole('heading', { name: 'Your recovery codes' })));
+    fireEvent.click(area.getByRole('button', { name: 'Copy the codes' }));
+    expect(await area.findByRole('button', { name: 'Copied' })).toBeTruthy();
+    const copied = writeText.mock.calls[0][0];
+    expect(copied.split('\n').filter((line) => /^abcd\d-fghij$/.test(line))).toEqual(codes);
+    expect(copied).toContain('p1@quokka.dev (Quokka Labs)');
+    expect(area.getByRole('button', { name: 'Download as text' })).toBeTruthy();
+
+    fireEvent.click(area.getByRole('button', { name: 'Done' }));
+    expect(await area.findByText('Recovery codes left: 10')).toBeTruthy(); // (the account read again)
+    expect(area.queryByTestId('recovery-codes')).toBeNull(); // once
+    expect(area.getByRole('button', { name: 'Turn off' })).toBeTruthy();
+    expect(sent(fetch, 'POST', '/api/identity/me/two-factor')).toEqual([{ password: 'nope' }, { password: 'my-password-1' }]);
+    expect(sent(fetch, 'POST', '/api/identity/me/two-factor/confirm')).toEqual([{ code: '000000' }, { code: '123456' }]);
+  });
+
+  it('makes new recovery codes and turns it off, each with the password; says when another tab changed it', async () => {
+    const me = person(1, 'member');
+    let state = { two_factor: true, recovery_codes_left: 2 };
+    let disable = () => {
+      state = { two_factor: false, recovery_codes_left: 0 };
+      return new Response(null, { status: 204 });
+    };
+    const fetch = stubApi(me, [], (url, init) => {
+      if (url.pathname === '/api/identity/me') return json({ user: { ...me, ...state }, tenant });
+      if (url.pathname === '/api/identity/me/two-factor/recovery-codes') {
+        if (body(init).password !== 'my-password-1') return wrongPassword();
+        state = { two_factor: true, recovery_codes_left: 10 };
+        return json({ recovery_codes: codes });
+      }
+      if (url.pathname === '/api/identity/me/two-factor/disable') return disable();
+    });
+    const { unmount } = renderAt('/account');
+    const area = await section();
+    expect(area.getByText('Recovery codes left: 2')).toBeTruthy();
+    expect(area.getByText('Few recovery codes left: make new ones before you run out.')).toBeTruthy();
+
+    fireEvent.click(area.getByRole('button', { name: 'New recovery codes' }));
+    expect(area.getByText('Ten new recovery codes replace the ones you have: those stop working.')).toBeTruthy();
+    withPassword(area, 'my-password-1', 'Make new recovery codes');
+    expect(within(await area.findByTestId('recovery-codes')).getAllByRole('listitem')).toHaveLength(10);
+    fireEvent.click(area.getByRole('button', { name: 'Done' }));
+    expect(await area.findByText('Recovery codes left: 10')).toBeTruthy();
+    expect(area.queryByText('Few recovery codes left: make new ones before you run out.')).toBeNull();
+
+    fireEvent.click(area.getByRole('button', { name: 'Turn off' }));
+    fireEvent.click(area.getByRole('button', { name: 'Cancel' }));
+    expect(area.queryByLabelText('Your password')).toBeNull();
+    fireEvent.click(area.getByRole('button', { name: 'Turn off' }));
+    withPassword(area, 'my-password-1', 'Turn off two-step verification');
+    expect(await area.findByText('Two-step verification is off.')).toBeTruthy();
+    expect(area.getByRole('button', { name: 'Turn on two-step verification' })).toBeTruthy();
+    expect(sent(fetch, 'POST', '/api/identity/me/two-factor/disable')).toEqual([{ password: 'my-password-1' }]);
+
+    // Turned off in another tab while this one still shows it on: this one catches up.
+    state = { two_factor: true, recovery_codes_left: 10 };
+    unmount();
+    renderAt('/account');
+    const again = await section();
+    fireEvent.click(again.getByRole('button', { name: 'Turn off' }));
+    state = { two_factor: false, recovery_codes_left: 0 };
+    disable = () => typed('https://mrbill.dev/problems/two-factor-off', 409, 'Two-step verification is already off');
+    withPassword(again, 'my-password-1', 'Turn off two-step verification');
+    expect(await again.findByText(/^Two-step verification was changed meanwhile/)).toBeTruthy();
+    expect(again.getByRole('button', { name: 'Turn on two-step verification' })).toBeTruthy();
   });
 });

@@ -10,6 +10,7 @@ import {
   invite,
   listInvitations,
   listMembers,
+  resetTwoFactor,
   revokeInvitation,
   ROLES,
   setActive,
@@ -19,6 +20,7 @@ import {
   type Page,
   type Role,
 } from './api';
+import { ResetTwoFactor } from './TwoFactor';
 
 /** The organization's people: members with their roles, invitations, and (for owners and
  * admins) inviting, changing roles, deactivating. The API decides; the page only offers what
@@ -163,6 +165,14 @@ export function TeamPage() {
                         <span className="status status-failed">{t('team.deactivated')}</span>
                       </>
                     )}
+                    {m.two_factor && (
+                      <>
+                        {' '}
+                        <span className="badge" title={t('team.twoFactorOn')}>
+                          {t('team.twoFactor')}
+                        </span>
+                      </>
+                    )}
                   </th>
                   <td>
                     {myRole === 'owner' && (!isMe(m) || anotherOwner) ? (
@@ -181,14 +191,18 @@ export function TeamPage() {
                   {manages && (
                     <td>
                       {mayChange(m) && (
-                        <button
-                          type="button"
-                          className={m.status === 'active' ? 'danger' : undefined}
-                          onClick={() => void onRow(m.user_id, async () => update(await setActive(m.user_id, m.status !== 'active')))}
-                          aria-label={t(m.status === 'active' ? 'team.deactivateWho' : 'team.reactivateWho', { name: m.full_name })}
-                        >
-                          {t(m.status === 'active' ? 'team.deactivate' : 'team.reactivate')}
-                        </button>
+                        <div className="actions">
+                          <button
+                            type="button"
+                            className={m.status === 'active' ? 'danger' : undefined}
+                            onClick={() => void onRow(m.user_id, async () => update(await setActive(m.user_id, m.status !== 'active')))}
+                            aria-label={t(m.status === 'active' ? 'team.deactivateWho' : 'team.reactivateWho', { name: m.full_name })}
+                          >
+                            {t(m.status === 'active' ? 'team.deactivate' : 'team.reactivate')}
+                          </button>
+                          {/* For someone who lost their phone: their password alone until they turn it on again. */}
+                          {m.two_factor && <ResetTwoFactor member={m} onReset={() => onRow(m.user_id, async () => update(await resetTwoFactor(m.user_id)))} />}
+                        </div>
                       )}
                       {rowError?.id === m.user_id && <FormError message={rowError.message} />}
                     </td>

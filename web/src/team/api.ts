@@ -7,6 +7,12 @@ import { COOKIE_ONLY } from '../auth/AuthContext';
 export const DEACTIVATED = 'https://mrbill.dev/problems/account-deactivated';
 export const NOT_AN_OWNER = 'https://mrbill.dev/problems/not-an-owner';
 export const NAME_MISMATCH = 'https://mrbill.dev/problems/confirmation-mismatch';
+export const WRONG_PASSWORD = 'https://mrbill.dev/problems/wrong-password';
+/** Two-step verification is already on (turning it on), or off (turning it off, new codes). */
+export const TWO_FACTOR_ON = 'https://mrbill.dev/problems/two-factor-on';
+export const TWO_FACTOR_OFF = 'https://mrbill.dev/problems/two-factor-off';
+/** A code to confirm, and no setup under way (it was confirmed or restarted elsewhere). */
+export const TWO_FACTOR_NOT_STARTED = 'https://mrbill.dev/problems/two-factor-not-started';
 
 export const ROLES = ['owner', 'admin', 'member'] as const;
 export type Role = (typeof ROLES)[number];
@@ -19,6 +25,10 @@ export type Member = {
   status: 'active' | 'deactivated';
   created_at: string;
   last_login_at: string | null;
+  /** Two-step verification is on; null when not the caller's to know (a member looking at
+   * someone else: only owners and admins see it). */
+  two_factor: boolean | null;
+  recovery_codes_left: number | null;
 };
 export type Invitation = { invitation_id: string; email: string; role: Role; created_at: string; expires_at: string };
 export type InvitationCreated = Invitation & { token: string; accept_url: string };
@@ -33,6 +43,8 @@ export const invite = (email: string, role: Role) => api<InvitationCreated>('/ap
 export const revokeInvitation = (id: string) => api<void>(`/api/identity/invitations/${encodeURIComponent(id)}`, { method: 'DELETE' });
 export const changeRole = (id: string, role: Role) => api<Member>(`${user(id)}/role`, { method: 'PUT', body: { role } });
 export const setActive = (id: string, active: boolean) => api<Member>(`${user(id)}/${active ? 'reactivate' : 'deactivate'}`, { method: 'POST' });
+/** For someone who lost their phone: they log in with their password alone until they turn it on again. */
+export const resetTwoFactor = (id: string) => api<Member>(`${user(id)}/two-factor/reset`, { method: 'POST' });
 
 /** Every session of yours ends; the answer is a new one for this browser (its cookie). */
 export const changePassword = (current_password: string, new_password: string) =>
@@ -41,6 +53,16 @@ export const deleteAccount = (password: string) => api<void>('/api/identity/me/d
 /** The whole organization, every account with it (owners only). */
 export const deleteOrganization = (password: string, organization: string) =>
   api<void>('/api/identity/tenant/delete', { method: 'POST', body: { password, organization } });
+/** Two-step verification, turned on in two steps: the password gives a new authenticator key
+ * (not in force yet), then a code from the app confirms it and brings the recovery codes. */
+export const startTwoFactor = (password: string) =>
+  api<{ secret: string; otpauth_uri: string }>('/api/identity/me/two-factor', { method: 'POST', body: { password } });
+export const confirmTwoFactor = (code: string) =>
+  api<{ recovery_codes: string[] }>('/api/identity/me/two-factor/confirm', { method: 'POST', body: { code } });
+export const disableTwoFactor = (password: string) => api<void>('/api/identity/me/two-factor/disable', { method: 'POST', body: { password } });
+/** Ten new recovery codes; the old ones stop working. */
+export const newRecoveryCodes = (password: string) =>
+  api<{ recovery_codes: string[] }>('/api/identity/me/two-factor/recovery-codes', { method: 'POST', body: { password } });
 /** Everything identity holds about you, as the file it names. */
 export async function exportMyData(): Promise<{ blob: Blob; filename: string }> {
   const response = await request('/api/identity/me/export');
