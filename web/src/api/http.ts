@@ -119,6 +119,9 @@ async function toError(response: Response): Promise<ApiError> {
       /* a broken body keeps the status line */
     }
   }
+  // A rate limit says when to try again (seconds): kept with the problem for the reader.
+  const retryAfter = Number(response.headers.get('retry-after'));
+  if (Number.isFinite(retryAfter) && retryAfter > 0) problem = { ...problem, retry_after: retryAfter };
   return new ApiError(problem);
 }
 

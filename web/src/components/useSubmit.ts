@@ -19,14 +19,23 @@ export function useSubmit() {
       if (error instanceof ApiError) {
         const fields = error.fieldErrors();
         setErrors(fields);
-        // Rate limits (log-in, sign-up, password checks) say when to try again.
-        setMessage(error.status === 429 ? t('common.tooManyAttempts') : summary(error, fields, t('common.fixErrors')));
+        // Rate limits (log-in, sign-up, password and code checks) say when to try again.
+        setMessage(error.status === 429 ? tooMany(error, t) : summary(error, fields, t('common.fixErrors')));
       } else setMessage(t('common.error'));
     } finally {
       setBusy(false);
     }
   };
   return { errors, message, busy, run };
+}
+
+/** A rate limit's refusal: "wait a minute", or, for a longer wait (the daily budget of
+ * two-step codes), how many minutes or hours its Retry-After says. */
+function tooMany(error: ApiError, t: ReturnType<typeof useI18n>['t']): string {
+  const seconds = Number(error.problem.retry_after ?? 0);
+  if (seconds <= 90) return t('common.tooManyAttempts');
+  if (seconds < 90 * 60) return t('common.tooManyAttemptsMinutes', { count: Math.ceil(seconds / 60) });
+  return t('common.tooManyAttemptsHours', { count: Math.ceil(seconds / 3600) });
 }
 
 /** One line for a form about a refusal: a rule about the request as a whole (a model-level

@@ -104,6 +104,25 @@ describe('a log-in with two-step verification on', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Verify' }));
   };
 
+  it('says how long to wait when the codes of the day are spent', async () => {
+    stubLogin(() => new Response(JSON.stringify({ title: 'Too Many Requests', status: 429, detail: 'Too many codes tried' }), {
+      status: 429,
+      headers: { 'content-type': 'application/problem+json', 'retry-after': '7000' },
+    }));
+    renderAt('/login');
+    verify(await password(), '654321');
+    expect(await screen.findByText('Too many attempts: try again in 2 hours.')).toBeTruthy();
+  });
+
+  it('shows a wrong code under the field it was typed in only', async () => {
+    stubLogin(() => problem(INVALID, 401, 'The code is wrong or expired'));
+    renderAt('/login');
+    verify(await password(), '654321');
+    expect(await screen.findByText('The code is wrong or expired')).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'Use a recovery code instead' }));
+    expect(screen.queryByText('The code is wrong or expired')).toBeNull();
+  });
+
   it('asks for the code after the password, keeps the step on a wrong one, and logs in with the right one', async () => {
     const fetch = stubLogin((sent) => (sent.code === '123456' ? json(tokens) : problem(INVALID, 401, 'The code is wrong or expired')));
     renderAt('/login');

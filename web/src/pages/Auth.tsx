@@ -97,9 +97,12 @@ function CodeStep({ challenge, onDone, onBack }: { challenge: string; onDone: ()
   const { logInWithCode } = useAuth();
   const { errors, message, busy, run } = useSubmit();
   const [recovery, setRecovery] = useState(false);
+  // The field's error is about what was typed in it: not carried over to the other kind.
+  const [erredAs, setErredAs] = useState<boolean | null>(null);
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const code = String(new FormData(event.currentTarget).get('code') ?? '').trim();
+    setErredAs(recovery);
     void run(async () => {
       try {
         await logInWithCode(challenge, code);
@@ -127,19 +130,19 @@ function CodeStep({ challenge, onDone, onBack }: { challenge: string; onDone: ()
           autoCapitalize="off"
           spellCheck={false}
           hint={t(recovery ? 'twoFactor.recoveryHint' : 'twoFactor.codeHint')}
-          error={errors.code}
+          error={erredAs === recovery ? errors.code : undefined}
         />
         <button type="submit" className="primary" disabled={busy}>
           {t('twoFactor.verify')}
         </button>
       </form>
       <p>
-        <button type="button" className="link" onClick={() => setRecovery(!recovery)}>
+        <button type="button" className="link" disabled={busy} onClick={() => setRecovery(!recovery)}>
           {t(recovery ? 'twoFactor.useApp' : 'twoFactor.useRecovery')}
         </button>
       </p>
       <p>
-        <button type="button" className="link" onClick={() => onBack(null)}>
+        <button type="button" className="link" disabled={busy} onClick={() => onBack(null)}>
           {t('twoFactor.backToPassword')}
         </button>
       </p>

@@ -1,6 +1,6 @@
 // Two-step verification: turning it on and off on the account page, and an owner's or
 // admin's reset of it on the Team page (for someone who lost their phone).
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import QRCode from 'qrcode';
 import { ApiError } from '../api/http';
 import { saveBlob } from '../api/download';
@@ -317,6 +317,7 @@ export function ResetTwoFactor({ member, onReset }: { member: Member; onReset: (
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const start = useRef<HTMLButtonElement>(null);
+  const warning = useId();
   const reset = async () => {
     setBusy(true);
     try {
@@ -324,6 +325,7 @@ export function ResetTwoFactor({ member, onReset }: { member: Member; onReset: (
     } finally {
       setBusy(false);
       setConfirming(false);
+      setTimeout(() => start.current?.focus()); // (still there when the reset failed)
     }
   };
   if (!confirming)
@@ -334,13 +336,15 @@ export function ResetTwoFactor({ member, onReset }: { member: Member; onReset: (
     );
   return (
     <div className="confirm">
-      <p>{t('team.resetTwoFactorConfirm', { name: member.full_name })}</p>
+      <p id={warning}>{t('team.resetTwoFactorConfirm', { name: member.full_name })}</p>
       <div className="actions">
-        <button type="button" className="danger" autoFocus disabled={busy} onClick={() => void reset()}>
+        {/* Focus on Cancel: a second Enter must not confirm what the warning is about. */}
+        <button type="button" className="danger" aria-describedby={warning} disabled={busy} onClick={() => void reset()}>
           {t('team.resetTwoFactorYes')}
         </button>
         <button
           type="button"
+          autoFocus
           onClick={() => {
             setConfirming(false);
             setTimeout(() => start.current?.focus());
