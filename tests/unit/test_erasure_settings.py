@@ -17,6 +17,7 @@ IDENTITY: dict[str, Any] = {
     "database_url": "postgresql://identity_app@db/identity",
     "jwt_private_key": SecretStr("a key"),
     "email_digest_key": SecretStr("a digest key"),
+    "two_factor_keys": SecretStr("bWFkZS11cC10d28tZmFjdG9yLWtleS1mb3ItdGVzdHM="),
     "cookie_secure": True,
     "mail": "ses",
     "public_base_url": "https://mrbill.example.com.br",
