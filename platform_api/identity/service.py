@@ -196,12 +196,12 @@ async def log_in(
                 is None
             ):
                 continue
-            if user["two_factor"]:
-                challenge = await _open_challenge(idn, conn, user)
-            else:
+            if not user["two_factor"]:
                 return await _start_session(
                     idn, conn, tenant_id=candidate, user_id=user["user_id"], role=user["role"]
                 )
+            challenge = await _open_challenge(idn, conn, user)
+        # (raised once the challenge is committed)
         raise two_factor_required(challenge, idn.settings.two_factor_challenge_seconds)
     raise unauthorized(GENERIC_LOGIN_FAILURE)
 
@@ -224,11 +224,9 @@ async def _open_challenge(idn: Identity, conn: asyncpg.Connection, user: asyncpg
 
 def two_factor_required(challenge: str, expires_in: int) -> Problem:
     """The answer to a right password of an account with two-step verification on."""
-    return Problem(
-        401,
+    return unauthorized(
         N_("Enter the code from your authenticator app"),
         type_=TWO_FACTOR_REQUIRED,
-        headers={"WWW-Authenticate": 'Bearer realm="mrbill"'},
         challenge=challenge,
         expires_in=expires_in,
     )

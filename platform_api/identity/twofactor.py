@@ -85,8 +85,26 @@ def _wrong_password() -> Problem:
     return Problem(403, N_("The password is wrong"), type_=WRONG_PASSWORD)
 
 
+def _already_on() -> Problem:
+    return Problem(409, N_("Two-step verification is already on"), type_=TWO_FACTOR_ON)
+
+
+def _off() -> Problem:
+    return Problem(409, N_("Two-step verification is off"), type_=TWO_FACTOR_OFF)
+
+
 def _otpauth_uri(secret: str, email: str, organization: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=f"{email} ({organization})", issuer_name=ISSUER)
+
+
+async def _locked_state(conn: asyncpg.Connection, who: Principal) -> store.Row:
+    """The caller's two-step state, locked until the transaction ends (an active member's:
+    a deactivated one is told so)."""
+    await acting_role(conn, who)
+    state = await store.two_factor_state(conn, who.tenant_id, who.user_id)
+    if state is None:
+        raise not_found("User")
+    return state
 
 
 async def _checked_password(
@@ -94,10 +112,7 @@ async def _checked_password(
 ) -> store.Row:
     """The caller's two-step state, locked, once their password is checked (a per-account
     budget: see ``password_attempt``)."""
-    await acting_role(conn, who)
-    state = await store.two_factor_state(conn, who.tenant_id, who.user_id)
-    if state is None:
-        raise not_found("User")
+    state = await _locked_state(conn, who)
     ok, _ = await idn.passwords.verify(state["password_hash"], password)
     if not ok:
         raise _wrong_password()
@@ -111,7 +126,7 @@ async def start_setup(idn: Identity, who: Principal, password: str) -> tuple[str
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         state = await _checked_password(idn, who, password, conn)
         if state["totp_enabled_at"] is not None:
-            raise Problem(409, N_("Two-step verification is already on"), type_=TWO_FACTOR_ON)
+            raise _already_on()
         secret = pyotp.random_base32()
         await store.update_user(
             conn, who.tenant_id, who.user_id, totp_secret=idn.secrets.seal(secret)
@@ -141,13 +156,10 @@ async def _code_attempt(idn: Identity, user_id: uuid.UUID, password_since: datet
 async def confirm_setup(idn: Identity, who: Principal, code: str) -> list[str]:
     """Turn two-step verification on with a code of the new key; the recovery codes."""
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
-        await acting_role(conn, who)
-        state = await store.two_factor_state(conn, who.tenant_id, who.user_id)
-        if state is None:
-            raise not_found("User")
+        state = await _locked_state(conn, who)
         await _code_attempt(idn, who.user_id, state["password_changed_at"])
         if state["totp_enabled_at"] is not None:
-            raise Problem(409, N_("Two-step verification is already on"), type_=TWO_FACTOR_ON)
+            raise _already_on()
         if state["totp_secret"] is None:
             raise Problem(
                 409, N_("Start turning two-step verification on first"), type_=NOT_STARTED
@@ -180,7 +192,7 @@ async def replace_recovery_codes(idn: Identity, who: Principal, password: str) -
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         state = await _checked_password(idn, who, password, conn)
         if state["totp_enabled_at"] is None:
-            raise Problem(409, N_("Two-step verification is off"), type_=TWO_FACTOR_OFF)
+            raise _off()
         return await _new_codes(idn, conn, who)
 
 
@@ -189,7 +201,7 @@ async def turn_off(idn: Identity, who: Principal, password: str) -> None:
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         state = await _checked_password(idn, who, password, conn)
         if state["totp_enabled_at"] is None:
-            raise Problem(409, N_("Two-step verification is off"), type_=TWO_FACTOR_OFF)
+            raise _off()
         await store.turn_off_two_factor(conn, who.tenant_id, who.user_id)
 
 
@@ -240,7 +252,7 @@ async def complete_log_in(idn: Identity, challenge: str, code: str, client: str)
         row = await store.lock_challenge(conn, tenant_id, token_hash)
         outcome = await _decide(idn, conn, tenant_id, row, code)
     if outcome == "wrong":
-        raise unauthorized_code()
+        raise unauthorized(_WRONG_CODE, type_=INVALID_CODE)
     if outcome == "expired":
         raise _expired()
     return outcome
@@ -290,13 +302,5 @@ async def _decide(
     return await _start_session(idn, conn, tenant_id=tenant_id, user_id=user_id, role=row["role"])
 
 
-def unauthorized_code() -> Problem:
-    problem = unauthorized(_WRONG_CODE)
-    problem.type = INVALID_CODE
-    return problem
-
-
 def _expired() -> Problem:
-    problem = unauthorized(N_("This sign-in expired: enter your password again"))
-    problem.type = EXPIRED
-    return problem
+    return unauthorized(N_("This sign-in expired: enter your password again"), type_=EXPIRED)

@@ -70,8 +70,13 @@ def not_found(what: str = "Resource") -> Problem:
     return Problem(404, what + " not found")
 
 
-def unauthorized(detail: str = N_("Missing or invalid access token")) -> Problem:
-    return Problem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="mrbill"'})
+def unauthorized(
+    detail: str = N_("Missing or invalid access token"), *, type_: str = "about:blank", **extra: Any
+) -> Problem:
+    """A 401 that tells the client how to authenticate (``extra``: members of the problem)."""
+    return Problem(
+        401, detail, type_=type_, headers={"WWW-Authenticate": 'Bearer realm="mrbill"'}, **extra
+    )
 
 
 def forbidden(detail: str = N_("You are not allowed to do this")) -> Problem:
