@@ -3,7 +3,7 @@
 One database per run (``test_<service>_<run_id>``), so that concurrent runs never share or
 drop each other's. :func:`service_database` is the context manager; :func:`database_fixture`
 makes the session fixture ``<service>_db`` from it; :func:`owner_connections` connects as its
-owner.
+owner; :func:`tenant_connection` opens a transaction scoped to one tenant.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 
 from platform_api.kernel import create_pool, migrations
+from platform_api.kernel.db import TENANT_SETTING
 from platform_api.kernel.provision import ServiceDatabase, drop_database, provision_database
 
 
@@ -51,3 +52,17 @@ async def owner_connections(db: ServiceDatabase) -> AsyncIterator[asyncpg.Pool]:
         yield pool
     finally:
         await pool.close()
+
+
+@asynccontextmanager
+async def tenant_connection(dsn: str, tenant_id: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to ``dsn`` in a transaction scoped to ``tenant_id`` for row-level
+    security, as the services' ``tenant_transaction``: for a test to read or change rows
+    behind the API's back. Committed at the end, unless the block raises."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config($1, $2, true)", TENANT_SETTING, tenant_id)
+            yield conn
+    finally:
+        await conn.close()

@@ -21,6 +21,7 @@ from platform_api.identity.settings import IdentitySettings
 from platform_api.kernel.events import InMemoryBus
 from platform_api.kernel.provision import ServiceDatabase
 from tests.harness.asgi import serve
+from tests.harness.databases import tenant_connection
 from tests.harness.pagination import follow_pages, malformed_cursors
 from tests.harness.polling import eventually
 
@@ -218,22 +219,17 @@ async def _nothing_left_but_events(
 ) -> list[asyncpg.Record]:
     """Check that the organization has no tenant, user, invitation or log-in row left, and
     return its outbox rows (type, body, delay), oldest first."""
-    conn = await asyncpg.connect(identity_db.app_dsn)
-    try:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", tenant_id)
-            for table in ("tenants", "users", "invitations"):
-                assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table  # noqa: S608
-            left = "SELECT count(*) FROM login_directory WHERE tenant_id = $1"
-            assert await conn.fetchval(left, uuid.UUID(tenant_id)) == 0
-            return list(
-                await conn.fetch(
-                    """SELECT type, body, deliver_after - created_at AS delay
-                       FROM outbox ORDER BY id"""
-                )
+    async with tenant_connection(identity_db.app_dsn, tenant_id) as conn:
+        for table in ("tenants", "users", "invitations"):
+            assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table  # noqa: S608
+        left = "SELECT count(*) FROM login_directory WHERE tenant_id = $1"
+        assert await conn.fetchval(left, uuid.UUID(tenant_id)) == 0
+        return list(
+            await conn.fetch(
+                """SELECT type, body, deliver_after - created_at AS delay
+                   FROM outbox ORDER BY id"""
             )
-    finally:
-        await conn.close()
+        )
 
 
 async def test_account_deletion(
@@ -515,14 +511,9 @@ async def test_a_suspended_organization_gets_no_new_session(
     """Log-in refuses a suspended organization; a refresh and a password change, made with
     tokens issued before the suspension, must not hand out a session either."""
     owner = await sign_up()
-    conn = await asyncpg.connect(identity_db.owner_dsn)
-    try:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", owner.tenant_id)
-            suspend = "UPDATE tenants SET status = 'suspended' WHERE tenant_id = $1"
-            assert await conn.execute(suspend, uuid.UUID(owner.tenant_id)) == "UPDATE 1"
-    finally:
-        await conn.close()
+    async with tenant_connection(identity_db.owner_dsn, owner.tenant_id) as conn:
+        suspend = "UPDATE tenants SET status = 'suspended' WHERE tenant_id = $1"
+        assert await conn.execute(suspend, uuid.UUID(owner.tenant_id)) == "UPDATE 1"
     assert_problem(await _login(identity, owner.email), 401)
     refreshed = await identity.post("/token/refresh", json={"refresh_token": owner.refresh_token})
     assert_problem(refreshed, 401)

@@ -20,6 +20,7 @@ import pytest
 from platform_api.identity.mail import Mail, SesMailer
 from platform_api.identity.settings import IdentitySettings
 from platform_api.kernel.provision import ServiceDatabase
+from tests.harness.databases import tenant_connection
 from tests.harness.polling import eventually
 
 from .conftest import PASSWORD, Account, SignUp
@@ -254,13 +255,8 @@ async def test_a_link_expires(
 ) -> None:
     account = await sign_up()
     token = await _link_for(identity, folder, account.email)
-    conn = await asyncpg.connect(identity_db.app_dsn)
-    try:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", account.tenant_id)
-            await conn.execute("UPDATE password_resets SET expires_at = now() - interval '1 s'")
-    finally:
-        await conn.close()
+    async with tenant_connection(identity_db.app_dsn, account.tenant_id) as conn:
+        await conn.execute("UPDATE password_resets SET expires_at = now() - interval '1 s'")
     assert (await _reset(identity, token)).status_code == 404
 
 

@@ -16,6 +16,7 @@ from platform_api.identity.settings import IdentitySettings
 from platform_api.identity.twofactor import STEP_SECONDS
 from platform_api.kernel.provision import ServiceDatabase
 from tests.harness.asgi import serve
+from tests.harness.databases import tenant_connection
 
 from .conftest import PASSWORD, Account, SignUp
 from .test_members import InviteMember
@@ -371,10 +372,5 @@ async def test_a_made_up_challenge_is_refused(identity: httpx.AsyncClient) -> No
 
 
 async def _as_tenant(db: ServiceDatabase, account: Account, sql: str) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(db.app_dsn)
-    try:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", account.tenant_id)
-            return await conn.fetch(sql)
-    finally:
-        await conn.close()
+    async with tenant_connection(db.app_dsn, account.tenant_id) as conn:
+        return await conn.fetch(sql)
