@@ -48,6 +48,7 @@ from .schemas import (
     TokenOut,
     TwoFactorCodeIn,
     TwoFactorLoginIn,
+    TwoFactorOnOut,
     TwoFactorSetupOut,
     UserOut,
     UserPage,
@@ -211,11 +212,16 @@ async def start_two_factor(body: PasswordIn, who: Caller, idn: Idn) -> TwoFactor
     return TwoFactorSetupOut(secret=secret, otpauth_uri=uri)
 
 
-@router.post("/me/two-factor/confirm", response_model=RecoveryCodesOut, tags=["two-factor"])
-async def confirm_two_factor(body: TwoFactorCodeIn, who: Caller, idn: Idn) -> RecoveryCodesOut:
+@router.post("/me/two-factor/confirm", response_model=TwoFactorOnOut, tags=["two-factor"])
+async def confirm_two_factor(
+    body: TwoFactorCodeIn, request: Request, response: Response, who: Caller, idn: Idn
+) -> TwoFactorOnOut:
     """Turn two-step verification on with a code from the app; the answer holds ten
-    recovery codes, shown this once: each logs in once instead of a code."""
-    return RecoveryCodesOut(recovery_codes=await twofactor.confirm_setup(idn, who, body.code))
+    recovery codes, shown this once (each logs in once instead of a code), and a new session
+    for this client (its refresh token in the cookie, as at log-in): every other session of
+    the account ends, as at a password change."""
+    codes, session = await twofactor.confirm_setup(idn, who, body.code)
+    return TwoFactorOnOut(recovery_codes=codes, session=_token_out(idn, session, request, response))
 
 
 @router.post("/me/two-factor/recovery-codes", response_model=RecoveryCodesOut, tags=["two-factor"])

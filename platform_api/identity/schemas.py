@@ -134,6 +134,12 @@ class TokenOut(BaseModel):
     refresh_expires_in: int
 
 
+class TwoFactorOnOut(RecoveryCodesOut):
+    session: TokenOut = Field(
+        description="A new session for this client: every other session of the account ended"
+    )
+
+
 class UserOut(BaseModel):
     user_id: uuid.UUID
     email: str

@@ -2,7 +2,8 @@
 recovery codes.
 
 Turning it on takes the password, then a code from the app (so the app surely has the
-key); the answer is ten recovery codes, shown once. With it on, a right password at log-in
+key); the answer is ten recovery codes, shown once, and a new session: every other session
+of the account ends, so one opened with the password alone before cannot go on. With it on, a right password at log-in
 opens a challenge (``service.log_in``) that a code turns into a session. The key is stored
 encrypted (``IDENTITY_TWO_FACTOR_KEYS``), the recovery codes as keyed hashes; a code is good
 once (the last time step used is kept), and a challenge takes five wrong codes at most.
@@ -97,19 +98,19 @@ def _otpauth_uri(secret: str, email: str, organization: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=f"{email} ({organization})", issuer_name=ISSUER)
 
 
-async def _locked_state(conn: asyncpg.Connection, who: Principal) -> store.Row:
+async def _locked_state(conn: asyncpg.Connection, who: Principal) -> dict[str, Any]:
     """The caller's two-step state, locked until the transaction ends (an active member's:
-    a deactivated one is told so)."""
-    await acting_role(conn, who)
+    a deactivated one is told so), with their ``role``."""
+    role = await acting_role(conn, who)
     state = await store.two_factor_state(conn, who.tenant_id, who.user_id)
     if state is None:
         raise not_found("User")
-    return state
+    return {**dict(state), "role": role}
 
 
 async def _checked_password(
     idn: Identity, who: Principal, password: str, conn: asyncpg.Connection
-) -> store.Row:
+) -> dict[str, Any]:
     """The caller's two-step state, locked, once their password is checked (a per-account
     budget: see ``password_attempt``)."""
     state = await _locked_state(conn, who)
@@ -153,8 +154,11 @@ async def _code_attempt(idn: Identity, user_id: uuid.UUID, password_since: datet
     )
 
 
-async def confirm_setup(idn: Identity, who: Principal, code: str) -> list[str]:
-    """Turn two-step verification on with a code of the new key; the recovery codes."""
+async def confirm_setup(idn: Identity, who: Principal, code: str) -> tuple[list[str], Session]:
+    """Turn two-step verification on with a code of the new key: the recovery codes, and a
+    new session for the client that turned it on. Every other session of the account ends
+    (as at a password change): whoever logged in with a stolen password before must not
+    keep a way in that skips the code."""
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         state = await _locked_state(conn, who)
         await _code_attempt(idn, who.user_id, state["password_changed_at"])
@@ -175,7 +179,12 @@ async def confirm_setup(idn: Identity, who: Principal, code: str) -> list[str]:
             totp_enabled_at=datetime.now(UTC),
             totp_last_step=step,
         )
-        return await _new_codes(idn, conn, who)
+        codes = await _new_codes(idn, conn, who)
+        await store.revoke_user_tokens(conn, who.tenant_id, who.user_id)
+        session = await _start_session(
+            idn, conn, tenant_id=who.tenant_id, user_id=who.user_id, role=state["role"]
+        )
+        return codes, session
 
 
 async def _new_codes(idn: Identity, conn: asyncpg.Connection, who: Principal) -> list[str]:

@@ -124,6 +124,38 @@ async def test_turning_it_on_takes_the_password_and_a_code_of_the_new_key(
     assert again.json()["type"] == "https://mrbill.dev/problems/two-factor-on"
 
 
+async def test_turning_it_on_ends_every_other_session_and_opens_a_new_one(
+    identity: httpx.AsyncClient, sign_up: SignUp
+) -> None:
+    account = await sign_up()
+    # Another device, logged in with the password alone before the second step existed.
+    other = await identity.post("/login", json={"email": account.email, "password": PASSWORD})
+    assert other.status_code == 200, other.text
+    before = [account.refresh_token, other.json()["refresh_token"]]
+
+    started = await identity.post(
+        "/me/two-factor", json={"password": PASSWORD}, headers=account.auth
+    )
+    code = pyotp.TOTP(started.json()["secret"]).now()
+    confirmed = await identity.post(
+        "/me/two-factor/confirm", json={"code": code}, headers=account.auth
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    session = confirmed.json()["session"]
+    assert session["token_type"] == "Bearer"
+    assert confirmed.cookies.get("mrbill_refresh") == session["refresh_token"]
+
+    for token in before:
+        refused = await identity.post("/token/refresh", json={"refresh_token": token})
+        assert refused.status_code == 401, refused.text
+    renewed = await identity.post(
+        "/token/refresh", json={"refresh_token": session["refresh_token"]}
+    )
+    assert renewed.status_code == 200, renewed.text
+    me = await identity.get("/me", headers={"Authorization": f"Bearer {session['access_token']}"})
+    assert me.json()["user"]["two_factor"] is True
+
+
 async def test_a_log_in_then_takes_a_code_each_good_once(
     identity: httpx.AsyncClient, sign_up: SignUp
 ) -> None:

@@ -372,7 +372,7 @@ describe('AccountPage: two-step verification', () => {
       if (url.pathname === '/api/identity/me/two-factor/confirm') {
         if (body(init).code !== '123456') return typed('https://mrbill.dev/problems/invalid-code', 400, 'The code is wrong or expired');
         state = { two_factor: true, recovery_codes_left: 10 };
-        return json({ recovery_codes: codes });
+        return json({ recovery_codes: codes, session: { ...tokens, access_token: 'after-two-factor' } });
       }
     });
     const writeText = vi.fn(async (_text: string) => undefined);
@@ -416,6 +416,13 @@ describe('AccountPage: two-step verification', () => {
     expect(area.getByRole('button', { name: 'Turn off' })).toBeTruthy();
     expect(sent(fetch, 'POST', '/api/identity/me/two-factor')).toEqual([{ password: 'nope' }, { password: 'my-password-1' }]);
     expect(sent(fetch, 'POST', '/api/identity/me/two-factor/confirm')).toEqual([{ code: '000000' }, { code: '123456' }]);
+    // Every other session ended: the browser asked for its new refresh token in the cookie
+    // alone, and goes on with the new access token.
+    const confirms = fetch.mock.calls.filter(([input]) => String(input).endsWith('/two-factor/confirm'));
+    expect(confirms.map(([, init]) => (init?.headers as Record<string, string>)['x-token-delivery'])).toEqual(['cookie', 'cookie']);
+    const last = fetch.mock.calls.at(-1)!;
+    expect(new URL(String(last[0]), 'http://localhost').pathname).toBe('/api/identity/me');
+    expect((last[1]?.headers as Record<string, string>).authorization).toBe('Bearer after-two-factor');
   });
 
   it('makes new recovery codes and turns it off, each with the password; says when another tab changed it', async () => {
@@ -430,7 +437,7 @@ describe('AccountPage: two-step verification', () => {
       if (url.pathname === '/api/identity/me/two-factor/recovery-codes') {
         if (body(init).password !== 'my-password-1') return wrongPassword();
         state = { two_factor: true, recovery_codes_left: 10 };
-        return json({ recovery_codes: codes });
+        return json({ recovery_codes: codes, session: { ...tokens, access_token: 'after-two-factor' } });
       }
       if (url.pathname === '/api/identity/me/two-factor/disable') return disable();
     });

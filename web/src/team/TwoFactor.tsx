@@ -2,7 +2,7 @@
 // admin's reset of it on the Team page (for someone who lost their phone).
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import QRCode from 'qrcode';
-import { ApiError } from '../api/http';
+import { ApiError, type TokenOut } from '../api/http';
 import { saveBlob } from '../api/download';
 import { INVALID_CODE, useAuth } from '../auth/AuthContext';
 import { FormError, TextField } from '../components/Field';
@@ -34,7 +34,7 @@ const OVERVIEW: Step = { at: 'overview' };
 /** The account page's section: on or off, and the way from one to the other. */
 export function TwoFactorPanel() {
   const { t } = useI18n();
-  const { me, reloadMe } = useAuth();
+  const { me, reloadMe, adopt } = useAuth();
   const [step, setStep] = useState<Step>(OVERVIEW);
   const [note, setNote] = useState<MessageKey | null>(null);
   const heading = useRef<HTMLHeadingElement>(null);
@@ -110,9 +110,10 @@ export function TwoFactorPanel() {
           uri={step.uri}
           onCancel={() => back()}
           onStale={changedElsewhere}
-          onDone={async (codes) => {
-            await reloadMe().catch(() => undefined);
-            go({ at: 'codes', codes });
+          onDone={async ({ recovery_codes, session }) => {
+            // Every other session of the account ended: this browser goes on with the new one.
+            await adopt(session).catch(() => undefined);
+            go({ at: 'codes', codes: recovery_codes });
           }}
         />
       )}
@@ -197,7 +198,7 @@ function ScanStep({
   uri: string;
   onCancel: () => void;
   onStale: () => Promise<void>;
-  onDone: (codes: string[]) => Promise<void>;
+  onDone: (out: { recovery_codes: string[]; session: TokenOut }) => Promise<void>;
 }) {
   const { t } = useI18n();
   const { errors, message, busy, run } = useSubmit();
@@ -216,9 +217,9 @@ function ScanStep({
     event.preventDefault();
     const code = String(new FormData(event.currentTarget).get('code') ?? '').trim();
     void run(async () => {
-      let codes: string[];
+      let out: { recovery_codes: string[]; session: TokenOut };
       try {
-        codes = (await confirmTwoFactor(code)).recovery_codes;
+        out = await confirmTwoFactor(code);
       } catch (e) {
         if (e instanceof ApiError && e.problem.type === TWO_FACTOR_ON) return onStale();
         const detail = e instanceof ApiError ? e.problem.detail : undefined;
@@ -228,7 +229,7 @@ function ScanStep({
           [TWO_FACTOR_NOT_STARTED]: ['_', t('twoFactor.notStarted')],
         });
       }
-      await onDone(codes);
+      await onDone(out);
     });
   };
   return (

@@ -57,8 +57,13 @@ export const deleteOrganization = (password: string, organization: string) =>
  * (not in force yet), then a code from the app confirms it and brings the recovery codes. */
 export const startTwoFactor = (password: string) =>
   api<{ secret: string; otpauth_uri: string }>('/api/identity/me/two-factor', { method: 'POST', body: { password } });
+/** The answer also carries a new session for this browser: every other one of the account ends. */
 export const confirmTwoFactor = (code: string) =>
-  api<{ recovery_codes: string[] }>('/api/identity/me/two-factor/confirm', { method: 'POST', body: { code } });
+  api<{ recovery_codes: string[]; session: TokenOut }>('/api/identity/me/two-factor/confirm', {
+    method: 'POST',
+    body: { code },
+    headers: COOKIE_ONLY,
+  });
 export const disableTwoFactor = (password: string) => api<void>('/api/identity/me/two-factor/disable', { method: 'POST', body: { password } });
 /** Ten new recovery codes; the old ones stop working. */
 export const newRecoveryCodes = (password: string) =>
