@@ -3,7 +3,9 @@
 Identity sends one kind of message so far, the password reset link. A message is built once
 (:class:`Mail`) and handed to a :class:`Mailer`; the folder keeps each message as an RFC 5322
 file a mail client opens (``IDENTITY_MAIL=folder``, ``IDENTITY_MAIL_FOLDER``), SES sends it
-(``IDENTITY_MAIL=ses``, from ``IDENTITY_MAIL_FROM``, a verified identity).
+(``IDENTITY_MAIL=ses``, from ``IDENTITY_MAIL_FROM``, a verified identity). A message that
+fails to go out for a passing reason (SES throttling or down, the network, a full disk) is
+tried again (:class:`RetryingMailer`); one SES refuses for good is not.
 """
 
 from __future__ import annotations
@@ -19,6 +21,30 @@ from pathlib import Path
 from typing import Protocol
 
 import aioboto3
+import structlog
+from botocore.exceptions import ClientError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential,
+)
+
+_log = structlog.get_logger("identity.mail")
+
+# SES errors that another try cannot mend: the message, its addresses or the account are
+# refused (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendEmail.html).
+REFUSED = frozenset(
+    {
+        "MessageRejected",
+        "MailFromDomainNotVerifiedException",
+        "AccountSuspendedException",
+        "SendingPausedException",
+        "BadRequestException",
+        "NotFoundException",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -85,3 +111,47 @@ class SesMailer:
                 Destination={"ToAddresses": [mail.to]},
                 Content={"Raw": {"Data": data}},
             )
+
+
+def passing(error: BaseException) -> bool:
+    """Whether another try may send what failed with ``error``: anything but a refusal."""
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code") not in REFUSED
+    return isinstance(error, Exception)
+
+
+class RetryingMailer:
+    """Sends through ``mailer``, trying again after passing failures: waits double from
+    ``first_wait`` up to ``longest_wait`` seconds, for ``within`` seconds at most (a reset
+    link is worth sending only while it works). The last failure is raised."""
+
+    def __init__(
+        self,
+        mailer: Mailer,
+        *,
+        within: float,
+        first_wait: float = 1.0,
+        longest_wait: float = 60.0,
+    ) -> None:
+        self.mailer = mailer
+        self._within = within
+        self._first_wait = first_wait
+        self._longest_wait = longest_wait
+
+    async def send(self, mail: Mail) -> None:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(passing),
+            wait=wait_exponential(multiplier=self._first_wait, max=self._longest_wait),
+            stop=stop_after_delay(self._within),
+            before_sleep=_tried,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await self.mailer.send(mail)
+
+
+def _tried(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    wait = state.next_action.sleep if state.next_action else None
+    _log.warning("mail_send_failed", attempt=state.attempt_number, error=repr(error), retry_in=wait)

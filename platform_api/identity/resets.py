@@ -20,7 +20,7 @@ from platform_api.kernel import Problem, tenant_transaction
 from platform_api.kernel.i18n import N_, translate
 
 from . import store
-from .mail import Mail
+from .mail import Mail, RetryingMailer
 from .security import new_opaque_token, parse_opaque_token
 from .service import Identity
 
@@ -82,8 +82,10 @@ async def request_reset(idn: Identity, *, email: str, client: str, locale: str) 
 
 
 async def _send(idn: Identity, mail: Mail) -> None:
+    """Send, trying again after passing failures while the links work."""
+    within = idn.settings.password_reset_ttl_minutes * 60
     try:
-        await idn.mailer.send(mail)
+        await RetryingMailer(idn.mailer, within=within).send(mail)
     except Exception as exc:  # the person asks again; nothing else waits for it
         _log.error("password_reset_mail_failed", error=repr(exc))
 

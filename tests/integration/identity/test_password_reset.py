@@ -16,8 +16,9 @@ import aioboto3
 import asyncpg
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
-from platform_api.identity.mail import Mail, SesMailer
+from platform_api.identity.mail import FolderMailer, Mail, Mailer, RetryingMailer, SesMailer
 from platform_api.identity.settings import IdentitySettings
 from platform_api.kernel.provision import ServiceDatabase
 from tests.harness.databases import tenant_connection
@@ -326,3 +327,87 @@ async def test_a_log_in_with_the_old_password_during_a_reset_gets_no_session(
         await holder.close()
     assert reset.status_code == 204
     assert login.status_code == 401
+
+
+class _Counted:
+    """A mailer's tries, counted."""
+
+    def __init__(self, mailer: Mailer) -> None:
+        self.mailer = mailer
+        self.tries = 0
+
+    async def send(self, mail: Mail) -> None:
+        self.tries += 1
+        await self.mailer.send(mail)
+
+
+def _block(folder: Path) -> None:
+    """A file where the folder goes: every message sent there fails until ``_unblock``."""
+    folder.write_text("no folder for a moment")
+
+
+def _unblock(folder: Path) -> None:
+    folder.unlink()
+
+
+async def test_a_message_that_cannot_go_out_yet_is_tried_again(tmp_path: Path) -> None:
+    folder = tmp_path / "mail"
+    _block(folder)
+    counted = _Counted(FolderMailer(folder, "no-reply@mrbill.dev"))
+    mailer = RetryingMailer(counted, within=30, first_wait=0.05, longest_wait=0.2)
+    sending = asyncio.create_task(mailer.send(Mail(to="ana@example.com", subject="s", text="t")))
+
+    async def tries() -> int:
+        return counted.tries
+
+    await eventually(tries, lambda n: n >= 3, what="three tries")
+    assert not sending.done()
+    _unblock(folder)
+    await asyncio.wait_for(sending, 5)
+    [message] = _mails_to(folder, "ana@example.com")
+    assert message["Subject"] == "s"
+
+
+async def test_a_message_that_cannot_go_out_in_time_fails(tmp_path: Path) -> None:
+    folder = tmp_path / "mail"
+    _block(folder)
+    counted = _Counted(FolderMailer(folder, "no-reply@mrbill.dev"))
+    mailer = RetryingMailer(counted, within=0.3, first_wait=0.05, longest_wait=0.1)
+    with pytest.raises(FileExistsError):
+        await mailer.send(Mail(to="ana@example.com", subject="s", text="t"))
+    assert counted.tries > 1
+
+
+async def test_a_message_ses_refuses_is_not_tried_again(aws_endpoint: str) -> None:
+    unverified = f"nobody-{uuid.uuid4().hex[:8]}@unverified.example"
+    counted = _Counted(SesMailer(unverified, region="sa-east-1", endpoint_url=aws_endpoint))
+    mailer = RetryingMailer(counted, within=30, first_wait=5)
+    with pytest.raises(ClientError) as refused:
+        await mailer.send(Mail(to="ana@example.com", subject="s", text="t"))
+    assert refused.value.response["Error"]["Code"] == "MessageRejected"
+    assert counted.tries == 1
+
+
+def _set_aside(folder: Path) -> Path:
+    """Move the messages sent so far aside, for ``rename`` back."""
+    aside = folder.with_name(folder.name + "-aside")
+    folder.rename(aside)
+    return aside
+
+
+async def test_a_reset_mail_goes_out_once_the_mail_is_back(
+    identity: httpx.AsyncClient, folder: Path, sign_up: SignUp
+) -> None:
+    """Through the service: the first try meets no mail folder, a later one sends."""
+    account = await sign_up()
+    aside = _set_aside(folder)
+    try:
+        _block(folder)
+        await _forgot(identity, account.email)
+        await asyncio.sleep(0.5)  # (the first try, on its way after the answer, fails)
+        assert _mails_to(aside, account.email) == []
+    finally:
+        _unblock(folder)
+        aside.rename(folder)
+    mail = await _mail_to(folder, account.email)
+    assert LINK.search(_text(mail))
