@@ -17,6 +17,7 @@ from platform_api.kernel.outbox import OutboxRelay
 from platform_api.kernel.ratelimit import RateLimiter
 from platform_api.kernel.tasks import check_running, stop
 
+from . import resets
 from .mail import FolderMailer, Mailer, SesMailer
 from .routes import router
 from .security import Passwords, SecretBox, TokenSigner
@@ -68,6 +69,8 @@ def create_app(
                 mailer=mailer_for(settings),
                 secrets=SecretBox(settings),
             )
+            # Messages still being sent are given up before the pool closes.
+            opened.push_async_callback(resets.stop_sending, app.state.identity)
             app.state.relay = None
             if settings.run_relay and settings.migrations_database_url:
                 app.state.relay = await _start_relay(settings, publisher, opened)

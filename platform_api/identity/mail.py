@@ -5,7 +5,7 @@ Identity sends one kind of message so far, the password reset link. A message is
 file a mail client opens (``IDENTITY_MAIL=folder``, ``IDENTITY_MAIL_FOLDER``), SES sends it
 (``IDENTITY_MAIL=ses``, from ``IDENTITY_MAIL_FROM``, a verified identity). A message that
 fails to go out for a passing reason (SES throttling or down, the network, a full disk) is
-tried again (:class:`RetryingMailer`); one SES refuses for good is not.
+tried again (:class:`RetryingMailer`); one SES refuses is not.
 """
 
 from __future__ import annotations
@@ -22,28 +22,22 @@ from typing import Protocol
 
 import aioboto3
 import structlog
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception,
-    stop_after_delay,
-    wait_exponential,
+    stop_before_delay,
+    wait_exponential_jitter,
 )
 
 _log = structlog.get_logger("identity.mail")
 
-# SES errors that another try cannot mend: the message, its addresses or the account are
-# refused (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendEmail.html).
-REFUSED = frozenset(
-    {
-        "MessageRejected",
-        "MailFromDomainNotVerifiedException",
-        "AccountSuspendedException",
-        "SendingPausedException",
-        "BadRequestException",
-        "NotFoundException",
-    }
+# SES answers that another try may get past: throttling and SES's own failures. Anything
+# else it says (a rejected address, a paused account, bad credentials) stands.
+_BUSY_CODES = frozenset(
+    {"TooManyRequestsException", "Throttling", "ThrottlingException", "ServiceUnavailable"}
 )
 
 
@@ -114,16 +108,22 @@ class SesMailer:
 
 
 def passing(error: BaseException) -> bool:
-    """Whether another try may send what failed with ``error``: anything but a refusal."""
+    """Whether another try may send what failed with ``error``: SES busy or failing, the
+    network, or the disk (the folder); never a refusal, bad credentials or a bug."""
     if isinstance(error, ClientError):
-        return error.response.get("Error", {}).get("Code") not in REFUSED
-    return isinstance(error, Exception)
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        code = error.response.get("Error", {}).get("Code")
+        return status == 429 or status >= 500 or code in _BUSY_CODES
+    return isinstance(error, BotoConnectionError | HTTPClientError | OSError)
 
 
 class RetryingMailer:
-    """Sends through ``mailer``, trying again after passing failures: waits double from
-    ``first_wait`` up to ``longest_wait`` seconds, for ``within`` seconds at most (a reset
-    link is worth sending only while it works). The last failure is raised."""
+    """Sends through ``mailer``, trying again after passing failures (:func:`passing`): the
+    waits double from ``first_wait`` up to ``longest_wait`` seconds, with up to
+    ``first_wait`` of jitter so that messages failed together do not come back together.
+    Nothing is sent after ``within`` seconds (a reset link is worth sending only while it
+    works): no try starts later, and one under way is cut off then. The last failure is
+    raised."""
 
     def __init__(
         self,
@@ -139,16 +139,21 @@ class RetryingMailer:
         self._longest_wait = longest_wait
 
     async def send(self, mail: Mail) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._within
         retrying = AsyncRetrying(
             retry=retry_if_exception(passing),
-            wait=wait_exponential(multiplier=self._first_wait, max=self._longest_wait),
-            stop=stop_after_delay(self._within),
+            wait=wait_exponential_jitter(
+                initial=self._first_wait, max=self._longest_wait, jitter=self._first_wait
+            ),
+            stop=stop_before_delay(self._within),
             before_sleep=_tried,
             reraise=True,
         )
         async for attempt in retrying:
             with attempt:
-                await self.mailer.send(mail)
+                async with asyncio.timeout_at(deadline):
+                    await self.mailer.send(mail)
 
 
 def _tried(state: RetryCallState) -> None:

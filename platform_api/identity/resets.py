@@ -25,7 +25,6 @@ from .security import new_opaque_token, parse_opaque_token
 from .service import Identity
 
 _log = structlog.get_logger("identity.resets")
-_sending: set[asyncio.Task[None]] = set()  # messages on their way (kept from the collector)
 
 SUBJECT = N_("Reset your Mr Bill password")
 BODY = N_(
@@ -76,18 +75,30 @@ async def request_reset(idn: Identity, *, email: str, client: str, locale: str) 
     mail = Mail(
         to=email, subject=translate(SUBJECT, locale), text="\n".join(lines), language=locale
     )
-    task = asyncio.get_running_loop().create_task(_send(idn, mail))
-    _sending.add(task)
-    task.add_done_callback(_sending.discard)
+    within = (expires - datetime.now(UTC)).total_seconds()
+    task = asyncio.get_running_loop().create_task(_send(idn, mail, within))
+    idn.sending.add(task)
+    task.add_done_callback(idn.sending.discard)
 
 
-async def _send(idn: Identity, mail: Mail) -> None:
+async def _send(idn: Identity, mail: Mail, within: float) -> None:
     """Send, trying again after passing failures while the links work."""
-    within = idn.settings.password_reset_ttl_minutes * 60
     try:
         await RetryingMailer(idn.mailer, within=within).send(mail)
+    except asyncio.CancelledError:
+        _log.error("password_reset_mail_abandoned", detail="the service stopped before it went out")
+        raise
     except Exception as exc:  # the person asks again; nothing else waits for it
         _log.error("password_reset_mail_failed", error=repr(exc))
+
+
+async def stop_sending(idn: Identity) -> None:
+    """Give up the messages still on their way (the service is stopping): each is logged
+    as abandoned, and its person asks again."""
+    tasks = list(idn.sending)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def reset_password(idn: Identity, *, token: str, new_password: str, client: str) -> None:

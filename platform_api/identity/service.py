@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import unicodedata
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,6 +47,8 @@ class Identity:
     digest_key: bytes
     mailer: Mailer
     secrets: SecretBox  # authenticator keys, encrypted at rest
+    # Messages on their way (``resets``), kept from the collector and stopped with the app.
+    sending: set[asyncio.Task[None]] = field(default_factory=set)
 
     def digest(self, email: str) -> bytes:
         return email_digest(self.digest_key, email)
@@ -304,7 +307,9 @@ async def change_password(idn: Identity, who: Principal, current: str, new: str)
     await password_attempt(idn, who)
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         # A deactivated member's access token outlives the deactivation by minutes: it is told
-        # so here, and buys no new session.
+        # so here, and buys no new session. The row first: the role read is the one that
+        # holds when this commits (a role change waits, and revokes the session after).
+        await store.lock_user(conn, who.tenant_id, who.user_id)
         role = await acting_role(conn, who)
         password_hash = await store.get_password_hash(conn, who.tenant_id, who.user_id)
         tenant = await store.get_tenant(conn, who.tenant_id)

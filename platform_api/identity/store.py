@@ -456,7 +456,8 @@ async def two_factor_state(
     """A user's password and two-step verification, locked until the transaction ends."""
     return await conn.fetchrow(
         """SELECT u.email, u.password_hash, u.password_changed_at,
-                  u.totp_secret, u.totp_enabled_at, u.totp_last_step, t.name AS tenant_name
+                  u.totp_secret, u.totp_enabled_at, u.totp_last_step, t.name AS tenant_name,
+                  t.status AS tenant_status
            FROM users u JOIN tenants t USING (tenant_id)
            WHERE u.tenant_id = $1 AND u.user_id = $2 AND u.status = 'active'
            FOR UPDATE OF u""",

@@ -3,7 +3,7 @@ recovery codes.
 
 Turning it on takes the password, then a code from the app (so the app surely has the
 key); the answer is ten recovery codes, shown once, and a new session: every other session
-of the account ends, so one opened with the password alone before cannot go on. With it on, a right password at log-in
+of the account ends (its access token, as after a password change, lives out its minutes). With it on, a right password at log-in
 opens a challenge (``service.log_in``) that a code turns into a session. The key is stored
 encrypted (``IDENTITY_TWO_FACTOR_KEYS``), the recovery codes as keyed hashes; a code is good
 once (the last time step used is kept), and a challenge takes five wrong codes at most.
@@ -100,7 +100,9 @@ def _otpauth_uri(secret: str, email: str, organization: str) -> str:
 
 async def _locked_state(conn: asyncpg.Connection, who: Principal) -> dict[str, Any]:
     """The caller's two-step state, locked until the transaction ends (an active member's:
-    a deactivated one is told so), with their ``role``."""
+    a deactivated one is told so), with their ``role`` as it is under that lock (a role
+    change takes the row too: one read before it could be stale by the commit)."""
+    await store.lock_user(conn, who.tenant_id, who.user_id)
     role = await acting_role(conn, who)
     state = await store.two_factor_state(conn, who.tenant_id, who.user_id)
     if state is None:
@@ -157,13 +159,16 @@ async def _code_attempt(idn: Identity, user_id: uuid.UUID, password_since: datet
 async def confirm_setup(idn: Identity, who: Principal, code: str) -> tuple[list[str], Session]:
     """Turn two-step verification on with a code of the new key: the recovery codes, and a
     new session for the client that turned it on. Every other session of the account ends
-    (as at a password change): whoever logged in with a stolen password before must not
-    keep a way in that skips the code."""
+    (as at a password change): whoever logged in with a stolen password before keeps no
+    refresh token that skips the code."""
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         state = await _locked_state(conn, who)
         await _code_attempt(idn, who.user_id, state["password_changed_at"])
         if state["totp_enabled_at"] is not None:
             raise _already_on()
+        if state["tenant_status"] != "active":
+            # As at a password change: a suspended organization's tokens buy no new session.
+            raise unauthorized("This organization is not active")
         if state["totp_secret"] is None:
             raise Problem(
                 409, N_("Start turning two-step verification on first"), type_=NOT_STARTED

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -179,3 +180,17 @@ async def identity_keys(identity: httpx.AsyncClient) -> KeySet:
     response = await identity.get("/.well-known/jwks.json")
     response.raise_for_status()
     return KeySet(static_keys=response.json()["keys"])
+
+
+async def holding_the_user(
+    identity_db: ServiceDatabase, account: Account
+) -> tuple[asyncpg.Connection, Any]:
+    """Lock the account's row from outside, as a transaction under way would."""
+    holder = await asyncpg.connect(identity_db.app_dsn)
+    held = holder.transaction()
+    await held.start()
+    await holder.execute("SELECT set_config('app.tenant_id', $1, true)", account.tenant_id)
+    await holder.execute(
+        "SELECT 1 FROM users WHERE user_id = $1 FOR UPDATE", uuid.UUID(account.user_id)
+    )
+    return holder, held

@@ -57,4 +57,5 @@ async def turn_on(client: ApiClient, password: str) -> Authenticator:
         "POST", "identity", "/me/two-factor/confirm", json={"code": await app.code()}
     )
     app.recovery_codes = confirmed["recovery_codes"]
+    client.adopt(confirmed["session"])  # every other session, this one's too, ended
     return app

@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pyotp
 import pytest
 
 from platform_api.identity import store
@@ -508,9 +509,12 @@ async def test_two_owners_acting_on_each_other_at_once_leave_one_owner(
 async def test_a_suspended_organization_gets_no_new_session(
     identity: httpx.AsyncClient, sign_up: SignUp, identity_db: ServiceDatabase
 ) -> None:
-    """Log-in refuses a suspended organization; a refresh and a password change, made with
-    tokens issued before the suspension, must not hand out a session either."""
+    """Log-in refuses a suspended organization; a refresh, a password change and turning
+    two-step verification on, made with tokens issued before the suspension, must not hand
+    out a session either."""
     owner = await sign_up()
+    setup = await identity.post("/me/two-factor", json={"password": PASSWORD}, headers=owner.auth)
+    assert setup.status_code == 200, setup.text
     async with tenant_connection(identity_db.owner_dsn, owner.tenant_id) as conn:
         suspend = "UPDATE tenants SET status = 'suspended' WHERE tenant_id = $1"
         assert await conn.execute(suspend, uuid.UUID(owner.tenant_id)) == "UPDATE 1"
@@ -519,3 +523,6 @@ async def test_a_suspended_organization_gets_no_new_session(
     assert_problem(refreshed, 401)
     change = {"current_password": PASSWORD, "new_password": "a brand new password"}
     assert_problem(await identity.post("/me/password", json=change, headers=owner.auth), 401)
+    code = {"code": pyotp.TOTP(setup.json()["secret"]).now()}
+    confirmed = await identity.post("/me/two-factor/confirm", json=code, headers=owner.auth)
+    assert_problem(confirmed, 401)

@@ -7,21 +7,26 @@ import asyncio
 import email
 import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
-from typing import Any
 
 import aioboto3
-import asyncpg
 import httpx
 import pytest
 from botocore.exceptions import ClientError
 
+from platform_api.identity.app import create_app
 from platform_api.identity.mail import FolderMailer, Mail, Mailer, RetryingMailer, SesMailer
+from platform_api.identity.service import Identity
 from platform_api.identity.settings import IdentitySettings
 from platform_api.kernel.provision import ServiceDatabase
+from tests.harness.asgi import serve
 from tests.harness.databases import tenant_connection
+from tests.harness.identity import holding_the_user
+from tests.harness.moto import FAKE_CREDENTIALS
 from tests.harness.polling import eventually
 
 from .conftest import PASSWORD, Account, SignUp
@@ -234,20 +239,6 @@ async def _link_for(identity: httpx.AsyncClient, folder: Path, address: str, cou
     return link["token"]
 
 
-async def _holding_the_user(
-    identity_db: ServiceDatabase, account: Account
-) -> tuple[asyncpg.Connection, Any]:
-    """Lock the account's row from outside, as a transaction under way would."""
-    holder = await asyncpg.connect(identity_db.app_dsn)
-    held = holder.transaction()
-    await held.start()
-    await holder.execute("SELECT set_config('app.tenant_id', $1, true)", account.tenant_id)
-    await holder.execute(
-        "SELECT 1 FROM users WHERE user_id = $1 FOR UPDATE", uuid.UUID(account.user_id)
-    )
-    return holder, held
-
-
 async def test_a_link_expires(
     identity: httpx.AsyncClient,
     folder: Path,
@@ -290,7 +281,7 @@ async def test_two_links_used_at_once_set_one_password(
     account = await sign_up()
     first = await _link_for(identity, folder, account.email)
     second = await _link_for(identity, folder, account.email, 2)
-    holder, held = await _holding_the_user(identity_db, account)
+    holder, held = await holding_the_user(identity_db, account)
     try:
         using = [
             asyncio.create_task(_reset(identity, first)),
@@ -314,7 +305,7 @@ async def test_a_log_in_with_the_old_password_during_a_reset_gets_no_session(
     session after: it must fail, or the reset could not end that session."""
     account = await sign_up()
     token = await _link_for(identity, folder, account.email)
-    holder, held = await _holding_the_user(identity_db, account)
+    holder, held = await holding_the_user(identity_db, account)
     try:
         resetting = asyncio.create_task(_reset(identity, token))
         await asyncio.sleep(0.3)  # the reset waits for the row
@@ -388,26 +379,78 @@ async def test_a_message_ses_refuses_is_not_tried_again(aws_endpoint: str) -> No
     assert counted.tries == 1
 
 
-def _set_aside(folder: Path) -> Path:
-    """Move the messages sent so far aside, for ``rename`` back."""
-    aside = folder.with_name(folder.name + "-aside")
-    folder.rename(aside)
-    return aside
+@asynccontextmanager
+async def _identity_counting_tries(
+    settings: IdentitySettings, folder: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, _Counted, Identity]]:
+    """An identity service of its own, sending to ``folder``, its mailer's tries counted."""
+    app = create_app(settings.model_copy(update={"mail_folder": str(folder)}))
+    async with serve(app) as client:
+        idn: Identity = app.state.identity
+        counted = _Counted(idn.mailer)
+        idn.mailer = counted
+        yield client, counted, idn
+
+
+async def _tried(counted: _Counted, times: int) -> None:
+    async def tries() -> int:
+        return counted.tries
+
+    await eventually(tries, lambda n: n >= times, what=f"{times} tries")
 
 
 async def test_a_reset_mail_goes_out_once_the_mail_is_back(
-    identity: httpx.AsyncClient, folder: Path, sign_up: SignUp
+    identity_settings: IdentitySettings, sign_up: SignUp, tmp_path: Path
 ) -> None:
     """Through the service: the first try meets no mail folder, a later one sends."""
+    folder = tmp_path / "mail"
     account = await sign_up()
-    aside = _set_aside(folder)
-    try:
+    async with _identity_counting_tries(identity_settings, folder) as (client, counted, _):
         _block(folder)
-        await _forgot(identity, account.email)
-        await asyncio.sleep(0.5)  # (the first try, on its way after the answer, fails)
-        assert _mails_to(aside, account.email) == []
-    finally:
+        await _forgot(client, account.email)
+        await _tried(counted, 1)
         _unblock(folder)
-        aside.rename(folder)
-    mail = await _mail_to(folder, account.email)
+        mail = await _mail_to(folder, account.email)
+        assert counted.tries >= 2
     assert LINK.search(_text(mail))
+
+
+async def test_a_stopping_service_gives_up_its_mail(
+    identity_settings: IdentitySettings, sign_up: SignUp, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mail"
+    _block(folder)
+    account = await sign_up()
+    async with _identity_counting_tries(identity_settings, folder) as (client, counted, idn):
+        await _forgot(client, account.email)
+        await _tried(counted, 1)
+        sending = list(idn.sending)
+        assert sending  # (trying again later)
+    # Stopped: given up, not left behind.
+    assert all(task.cancelled() for task in sending)
+    assert not idn.sending
+
+
+async def test_a_try_under_way_is_cut_off_when_time_is_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SES that accepts the connection and never answers: the send ends at the deadline."""
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        ses = SesMailer(
+            "no-reply@mrbill.dev", region="sa-east-1", endpoint_url=f"http://127.0.0.1:{port}"
+        )
+        mailer = RetryingMailer(ses, within=0.5, first_wait=0.1)
+        with pytest.raises(TimeoutError):
+            await mailer.send(Mail(to="ana@example.com", subject="s", text="t"))
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import jwt
 import pyotp
 
 from platform_api.identity.app import create_app
@@ -17,6 +19,7 @@ from platform_api.identity.twofactor import STEP_SECONDS
 from platform_api.kernel.provision import ServiceDatabase
 from tests.harness.asgi import serve
 from tests.harness.databases import tenant_connection
+from tests.harness.identity import holding_the_user
 
 from .conftest import PASSWORD, Account, SignUp
 from .test_members import InviteMember
@@ -154,6 +157,36 @@ async def test_turning_it_on_ends_every_other_session_and_opens_a_new_one(
     assert renewed.status_code == 200, renewed.text
     me = await identity.get("/me", headers={"Authorization": f"Bearer {session['access_token']}"})
     assert me.json()["user"]["two_factor"] is True
+
+
+async def test_the_new_session_carries_the_role_as_it_is_when_it_commits(
+    identity: httpx.AsyncClient,
+    identity_db: ServiceDatabase,
+    sign_up: SignUp,
+    invite_member: InviteMember,
+) -> None:
+    """An admin demoted while turning it on gets a session of a member, not of an admin."""
+    owner = await sign_up()
+    admin = await invite_member(owner, role="admin")
+    started = await identity.post("/me/two-factor", json={"password": PASSWORD}, headers=admin.auth)
+    code = {"code": pyotp.TOTP(started.json()["secret"]).now()}
+    holder, held = await holding_the_user(identity_db, admin)
+    try:
+        confirming = asyncio.create_task(
+            identity.post("/me/two-factor/confirm", json=code, headers=admin.auth)
+        )
+        await asyncio.sleep(0.3)  # it waits for the row
+        demoted = "UPDATE users SET role = 'member' WHERE user_id = $1"
+        await holder.execute(demoted, uuid.UUID(admin.user_id))
+        await held.commit()
+        confirmed = await confirming
+    finally:
+        await holder.close()
+    assert confirmed.status_code == 200, confirmed.text
+    claims = jwt.decode(
+        confirmed.json()["session"]["access_token"], options={"verify_signature": False}
+    )
+    assert claims["roles"] == ["member"]
 
 
 async def test_a_log_in_then_takes_a_code_each_good_once(

@@ -437,7 +437,7 @@ describe('AccountPage: two-step verification', () => {
       if (url.pathname === '/api/identity/me/two-factor/recovery-codes') {
         if (body(init).password !== 'my-password-1') return wrongPassword();
         state = { two_factor: true, recovery_codes_left: 10 };
-        return json({ recovery_codes: codes, session: { ...tokens, access_token: 'after-two-factor' } });
+        return json({ recovery_codes: codes });
       }
       if (url.pathname === '/api/identity/me/two-factor/disable') return disable();
     });

@@ -112,7 +112,7 @@ export function TwoFactorPanel() {
           onStale={changedElsewhere}
           onDone={async ({ recovery_codes, session }) => {
             // Every other session of the account ended: this browser goes on with the new one.
-            await adopt(session).catch(() => undefined);
+            await adopt(session).catch(() => reloadMe().catch(() => undefined));
             go({ at: 'codes', codes: recovery_codes });
           }}
         />
