@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -19,6 +20,7 @@ from platform_api.kernel import Problem, forbidden, not_found, tenant_transactio
 from platform_api.kernel.auth import Principal
 
 from . import store, store_content, ydoc
+from .room import change_room
 from .service import Dojos, Row, can_manage, dojo_is, load
 from .tickets import room_key
 
@@ -55,11 +57,9 @@ def view(row: Row) -> dict[str, Any]:
     }
 
 
-async def _feed(ctx: Dojos, room: str, change: Any) -> None:
+async def _feed(ctx: Dojos, room: str, change: Callable[[bytes], bytes | None]) -> None:
     try:
-        update = change(await ctx.collab.state(room))
-        if update is not None:
-            await ctx.collab.apply(room, update)
+        await change_room(ctx, room, change)
     except Problem as exc:
         _log.warning("chat_feed_unavailable", room=room, error=exc.detail)
 

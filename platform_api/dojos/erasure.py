@@ -6,13 +6,19 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+import structlog
+
 from platform_api.kernel import tenant_transaction
 
-from . import store, store_content
+from . import store, store_content, ydoc
 from .participants import remove_departed_member
+from .room import change_room
 from .service import Dojos
+from .snapshots import rewrite_state
+from .tickets import room_key
 
 FORMER_MEMBER = "Former member"
+_log = structlog.get_logger("dojos.erasure")
 
 
 @dataclass(frozen=True)
@@ -38,8 +44,34 @@ class DojosEraser:
     are history. Invites they made that still let someone in are deleted (whoever joined
     with one stays); revoked and expired ones stay as history.
 
-    Left as they are: the Yjs state in the snapshot files (its ``chat`` feed carries the
-    authors' names as they were when it was taken) and the collab engine's own copy.
+    The Yjs state of every dojo they joined, whatever its status, gets the same name: in
+    the live room (through the collab engine, as the chat feed is written), the ``chat``
+    feed's entries they wrote (each keeps its id, text, time and place) and the ``dojo``
+    map's ``driver_name`` / ``next_driver_name`` while ``driver`` / ``next_driver`` is
+    them; in this service's snapshot files, the same change, each file rewritten at its key.
+    The replaced entries are deleted items, which Yrs collects when its transaction
+    commits: neither the room's document nor a rewritten file holds the old name's bytes.
+    A large feed is renamed in several updates (each under the engine's message size). Run
+    again, it finds nothing to change (no update, no file written), and mends what a race
+    left: a second copy of an entry, or an entry whose message was deleted as it was
+    renamed. A dojo that fails (a collab engine out of reach) leaves the others renamed and
+    fails the erasure, which comes back. Some writes race it and may show the old name
+    again: a message the member was posting as their account went, a snapshot read from a
+    collab node that had not yet received the change; identity sends the deletion a second
+    time, once the member's last access token has expired, and that run renames what they
+    left.
+
+    Left as they are: their name where someone typed it (in a message, in the code), what
+    peers' clients already received, and the collab engine's own copies. Its update log
+    (database ``collab``) keeps each update as it came, the one that added their message
+    among them, until the engine compacts the room (idle, or every
+    ``compact_after_updates``): compaction re-encodes the document, which drops the old
+    name, except when it merges the updates instead (one holds a character outside the
+    BMP, such as an emoji, or waits for a missing part), which keeps it. The engine's
+    earlier compaction snapshots (``room_snapshots`` and their files) are kept as they
+    were. Only the organization's erasure, in the engine, removes those. So is a snapshot
+    file whose row never committed (its transaction rolled back after the file was
+    written): no row names it.
     """
 
     ctx: Dojos
@@ -59,8 +91,69 @@ class DojosEraser:
     async def erase_user(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
         async with tenant_transaction(self.ctx.pool, tenant_id) as conn:
             joined = await store.dojos_taken_part_in(conn, tenant_id, user_id)
+            named = await store.dojos_ever_joined(conn, tenant_id, user_id)
         for dojo_id in joined:
             await remove_departed_member(self.ctx, tenant_id, dojo_id, user_id)
         async with tenant_transaction(self.ctx.pool, tenant_id) as conn:
             await store.rename_member(conn, tenant_id, user_id, FORMER_MEMBER)
             await store.delete_pending_invites(conn, tenant_id, user_id)
+        # After the rename: what the service writes into a room from now on reads the new
+        # name. One dojo that fails leaves the others renamed; the erasure comes back.
+        failed: list[Exception] = []
+        for dojo_id in named:
+            try:
+                await self._rename_in_yjs(tenant_id, dojo_id, user_id)
+            except Exception as exc:
+                _log.error("member_rename_failed", dojo=str(dojo_id), error=repr(exc))
+                failed.append(exc)
+        if failed:
+            raise failed[0]
+
+    async def _rename_in_yjs(
+        self, tenant_id: uuid.UUID, dojo_id: uuid.UUID, user_id: uuid.UUID
+    ) -> None:
+        """The room, under the dojo's lock (two erasures of one member, redelivered, take
+        turns: each would copy the entries it renames), then the files, each on its own."""
+        author = str(user_id)
+        async with tenant_transaction(self.ctx.pool, tenant_id) as conn:
+            # Locked: every snapshot reads the room under this lock, so one that read it
+            # before the change has committed its row, and the keys include it; one after
+            # it reads the new name.
+            if await store.get_dojo(conn, tenant_id, dojo_id, lock=True) is None:
+                return
+            kept = await store_content.message_ids(conn, tenant_id, dojo_id, user_id)
+            room = room_key(tenant_id, dojo_id)
+            for _ in range(ydoc.CHAT_FEED_LENGTH + 2):  # (an update renames one entry at least)
+                renamed = await change_room(
+                    self.ctx,
+                    room,
+                    lambda state: ydoc.rename_author(state, author, FORMER_MEMBER, kept=kept),
+                )
+                if not renamed:
+                    break
+            else:
+                raise RuntimeError(f"the room of dojo {dojo_id} keeps naming the member")
+            keys = await store_content.snapshot_keys(conn, tenant_id, dojo_id)
+        for key in keys:
+            await self._rename_in_file(tenant_id, dojo_id, key, author)
+
+    async def _rename_in_file(
+        self, tenant_id: uuid.UUID, dojo_id: uuid.UUID, key: str, author: str
+    ) -> None:
+        """Rewrite one snapshot file, holding the dojo against an organization's erasure
+        meanwhile (which would delete the file, and this write bring it back). Only a
+        file whose state holds their id is decoded; one that cannot be read is left and
+        logged: no retry mends it."""
+
+        def rename(state: bytes) -> bytes | None:
+            if author.encode() not in state:
+                return None
+            return ydoc.renamed_state(state, author, FORMER_MEMBER)
+
+        async with tenant_transaction(self.ctx.pool, tenant_id) as conn:
+            if not await store.share_dojo(conn, tenant_id, dojo_id):
+                return
+            try:
+                await rewrite_state(self.ctx, key, rename)
+            except (ValueError, KeyError, TypeError) as exc:  # not a snapshot file of ours
+                _log.error("snapshot_file_unreadable", key=key, error=repr(exc))

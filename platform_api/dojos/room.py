@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -74,10 +75,19 @@ async def seed_code(ctx: Dojos, room: str, code: str) -> bytes:
     return state
 
 
+async def change_room(ctx: Dojos, room: str, change: Callable[[bytes], bytes | None]) -> bool:
+    """Apply the update ``change`` makes of the room's state (a :mod:`.ydoc` function), if
+    it makes one; return whether it did. An unreachable collab engine raises
+    :class:`Problem`: the caller decides whether that is worth a retry."""
+    update = change(await ctx.collab.state(room))
+    if update is None:
+        return False
+    await ctx.collab.apply(room, update)
+    return True
+
+
 async def write_meta(ctx: Dojos, room: str, meta: dict[str, Any]) -> None:
-    update = ydoc.set_meta(await ctx.collab.state(room), meta)
-    if update is not None:
-        await ctx.collab.apply(room, update)
+    await change_room(ctx, room, lambda state: ydoc.set_meta(state, meta))
 
 
 async def seed_once(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> None:

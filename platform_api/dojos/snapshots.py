@@ -3,7 +3,9 @@
 A snapshot is taken at the start, on every rotation, on demand, at the end, and by the worker
 every few minutes while the code changes. The row (``dojo_code_snapshots``) holds the code;
 the object store keeps the whole Yjs state beside it at
-``dojos/{tenant}/{dojo}/snapshots/{timestamp}.json`` for exact replay.
+``dojos/{tenant}/{dojo}/snapshots/{timestamp}.json`` for exact replay, except where a
+member's erasure rewrote it (``rewrite_state``): its code and text are as they were, but
+the entries that named them are new items, not the room's.
 
 Attribution: in a randori only the driver can write, and every change of driver is preceded
 by a snapshot, so each interval between two snapshots has one author, recorded as the
@@ -19,6 +21,7 @@ import difflib
 import json
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -77,6 +80,22 @@ async def take_snapshot(
         turn=dojo["turn"],
         object_key=key,
     )
+
+
+async def rewrite_state(ctx: Dojos, key: str, rewrite: Callable[[bytes], bytes | None]) -> bool:
+    """Replace the Yjs state of the snapshot file ``key`` with ``rewrite(state)`` (a
+    :mod:`.ydoc` function; None leaves the file as it is), keeping the rest, at the same key
+    (the store replaces a file atomically). Return whether the file was written."""
+    data = await ctx.blobs.get(key)
+    if data is None:
+        return False
+    blob = json.loads(data)
+    state = rewrite(base64.b64decode(blob["yjs_update"]))
+    if state is None:
+        return False
+    blob["yjs_update"] = base64.b64encode(state).decode()
+    await ctx.blobs.put(key, json.dumps(blob).encode())
+    return True
 
 
 async def snapshot_now(ctx: Dojos, who: Principal, dojo_id: uuid.UUID) -> Row:

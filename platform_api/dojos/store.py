@@ -353,6 +353,29 @@ async def dojos_taken_part_in(
     return [r["dojo_id"] for r in rows]
 
 
+async def dojos_ever_joined(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """Every dojo ``user_id`` joined, whatever became of it or of them since: those whose
+    room and snapshot files may show their name."""
+    rows = await conn.fetch(
+        """SELECT dojo_id FROM dojo_participants WHERE tenant_id = $1 AND user_id = $2
+           ORDER BY dojo_id""",
+        tenant_id,
+        user_id,
+    )
+    return [r["dojo_id"] for r in rows]
+
+
+async def share_dojo(conn: asyncpg.Connection, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> bool:
+    """Hold the dojo's row against its deletion (an organization's erasure locks every dojo
+    first) until the transaction ends, letting others read it; False if it is gone."""
+    row = await conn.fetchrow(
+        "SELECT 1 FROM dojos WHERE tenant_id = $1 AND dojo_id = $2 FOR SHARE", tenant_id, dojo_id
+    )
+    return row is not None
+
+
 async def rename_member(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID, name: str
 ) -> None:

@@ -130,10 +130,28 @@ async def has_snapshot(
     )
 
 
-async def snapshot_keys(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> list[str]:
-    """The object keys of every code snapshot of the tenant (erasure)."""
+async def message_ids(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, dojo_id: uuid.UUID, user_id: uuid.UUID
+) -> set[str]:
+    """The ids of ``user_id``'s chat messages in the dojo that still exist."""
     rows = await conn.fetch(
-        "SELECT object_key FROM dojo_code_snapshots WHERE tenant_id = $1 ORDER BY object_key",
+        """SELECT message_id FROM dojo_chat_messages
+           WHERE tenant_id = $1 AND dojo_id = $2 AND user_id = $3""",
         tenant_id,
+        dojo_id,
+        user_id,
+    )
+    return {str(r["message_id"]) for r in rows}
+
+
+async def snapshot_keys(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, dojo_id: uuid.UUID | None = None
+) -> list[str]:
+    """The object keys of every code snapshot of the tenant, or of one of its dojos (erasure)."""
+    rows = await conn.fetch(
+        """SELECT object_key FROM dojo_code_snapshots
+           WHERE tenant_id = $1 AND ($2::uuid IS NULL OR dojo_id = $2) ORDER BY object_key""",
+        tenant_id,
+        dojo_id,
     )
     return [r["object_key"] for r in rows]
