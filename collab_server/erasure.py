@@ -19,7 +19,9 @@ class CollabEraser:
 
     A member deleted: nothing here. A room's document is the organization's record of a
     session (its code, its chat); the member's account, name and e-mail are erased by
-    identity and their participant records by the dojo service.
+    identity, and the dojo service renames them in its records and, through this engine's
+    internal API, in each room's document (the log keeps the updates as they came until
+    the room is compacted).
     """
 
     log: PostgresUpdateLog

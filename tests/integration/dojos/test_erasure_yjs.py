@@ -60,13 +60,28 @@ def _renamed(chat: list[Any], member: Account) -> list[Any]:
     return [{**m, "name": FORMER_MEMBER} if m["user_id"] == member.user_id else m for m in chat]
 
 
-async def test_an_erased_member_s_name_leaves_the_rooms_and_the_snapshot_files(
+@dataclasses.dataclass(frozen=True)
+class Team:
+    """An organization of two on the dojo service: its owner and the member to erase."""
+
+    stack: Stack
+    ctx: Dojos
+    owner: Account
+    member: Account
+
+
+@pytest.fixture
+async def team(
     stack: Stack, sign_up: SignUp, invite_member: Callable[..., Awaitable[Account]]
-) -> None:
-    s = stack
-    ctx: Dojos = s.app.state.dojos
+) -> Team:
     owner = await sign_up()
-    member = await invite_member(owner)
+    return Team(stack, stack.app.state.dojos, owner, await invite_member(owner))
+
+
+async def test_an_erased_member_s_name_leaves_the_rooms_and_the_snapshot_files(
+    team: Team,
+) -> None:
+    s, ctx, owner, member = team.stack, team.ctx, team.owner, team.member
     tenant = uuid.UUID(owner.tenant_id)
     running = await _dojo_with_the_member_driving(s, owner, member)
     ended = await _dojo_with_the_member_driving(s, owner, member)
@@ -124,12 +139,9 @@ async def test_an_erased_member_s_name_leaves_the_rooms_and_the_snapshot_files(
 
 
 async def test_a_collab_node_out_of_reach_fails_the_erasure_until_it_is_back(
-    stack: Stack, sign_up: SignUp, invite_member: Callable[..., Awaitable[Account]]
+    team: Team,
 ) -> None:
-    s = stack
-    ctx: Dojos = s.app.state.dojos
-    owner = await sign_up()
-    member = await invite_member(owner)
+    s, ctx, owner, member = team.stack, team.ctx, team.owner, team.member
     tenant, user = uuid.UUID(owner.tenant_id), uuid.UUID(member.user_id)
     did = await _dojo_with_the_member_driving(s, owner, member)
     await s.ok("POST", f"/dojos/{did}/end", owner)
@@ -152,14 +164,11 @@ async def test_a_collab_node_out_of_reach_fails_the_erasure_until_it_is_back(
 
 
 async def test_a_feed_larger_than_one_message_is_renamed_in_several(
-    stack: Stack, sign_up: SignUp, invite_member: Callable[..., Awaitable[Account]]
+    team: Team,
 ) -> None:
     """The member's messages, with their HTML, weigh more than the collab node takes in one
     message (a MiB): renamed all the same."""
-    s = stack
-    ctx: Dojos = s.app.state.dojos
-    owner = await sign_up()
-    member = await invite_member(owner)
+    s, ctx, owner, member = team.stack, team.ctx, team.owner, team.member
     tenant = uuid.UUID(owner.tenant_id)
     did = await _dojo_with_the_member_driving(s, owner, member)
     for _ in range(120):
