@@ -175,6 +175,7 @@ const en = {
   'room.youDrive': 'You are the driver: type away.',
   'room.participants': 'Participants',
   'room.you': '(you)',
+  'room.formerMember': 'Former member',
   'room.role.facilitator': 'facilitator',
   'room.role.driver': 'driver',
   'room.role.navigator': 'navigator',
@@ -538,6 +539,7 @@ const ptBR: Dictionary = {
   'room.youDrive': 'Você é o piloto: pode digitar.',
   'room.participants': 'Participantes',
   'room.you': '(você)',
+  'room.formerMember': 'Ex-membro',
   'room.role.facilitator': 'facilitador',
   'room.role.driver': 'piloto',
   'room.role.navigator': 'copiloto',
@@ -754,7 +756,7 @@ export function translate(locale: Locale, key: MessageKey, params: Record<string
   return template.replace(/\{(\w+)\}/g, (_, name: string) => String(params[name] ?? `{${name}}`));
 }
 
-type I18n = {
+export type I18n = {
   locale: Locale;
   setLocale: (locale: Locale) => void;
   t: (key: MessageKey, params?: Record<string, string | number>) => string;

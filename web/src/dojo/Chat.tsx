@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { useI18n } from '../i18n';
 import { listMessages, sendMessage, type ChatMessage } from './api';
+import { shownName } from './names';
 
 type Props = {
   dojoId: string;
@@ -63,7 +64,7 @@ export function Chat({ dojoId, me, liveKey, open }: Props) {
       <ol ref={list} className="messages" aria-live="polite" data-testid="chat-messages">
         {messages.map((m) => (
           <li key={m.message_id} className={m.user_id === me ? 'mine' : ''}>
-            <strong>{m.display_name}</strong>{' '}
+            <strong>{shownName(m.display_name, t)}</strong>{' '}
             <time dateTime={m.timestamp}>{new Date(m.timestamp).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' })}</time>
             <p dangerouslySetInnerHTML={{ __html: m.html }} />
           </li>

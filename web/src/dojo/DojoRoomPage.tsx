@@ -23,6 +23,7 @@ import { canManage } from './DojoLobbyPage';
 import { InviteButton } from './Invites';
 import { userColor } from './languages';
 import { Snapshots } from './Snapshots';
+import { shownName } from './names';
 
 type Access = 'loading' | 'ok' | 'not-found' | 'not-member';
 /** The timer as read, with our clock at that moment (to count down without drift). */
@@ -111,7 +112,8 @@ export function DojoRoomPage() {
     if (!dojo) return;
     // Only a hand-over: not the first driver at the start, nor the end.
     if (lastDriver.current && dojo.driver_id && lastDriver.current !== dojo.driver_id) {
-      const name = people.find((p) => p.user_id === dojo.driver_id)?.display_name ?? '?';
+      const found = people.find((p) => p.user_id === dojo.driver_id)?.display_name;
+      const name = found === undefined ? '?' : shownName(found, t);
       setCue(t('room.rotated', { name }));
       if (sound) playChime();
       setTimeout(() => setCue(null), 5000);
@@ -160,7 +162,10 @@ export function DojoRoomPage() {
   const live = dojo.status === 'active';
   const readOnly = !canWrite;
   const active = people.filter((p) => p.status === 'active');
-  const nameOf = (uid: string | null | undefined) => active.find((p) => p.user_id === uid)?.display_name ?? '—';
+  const nameOf = (uid: string | null | undefined) => {
+    const name = active.find((p) => p.user_id === uid)?.display_name;
+    return name === undefined ? '—' : shownName(name, t);
+  };
   const left = timer ? remainingMs(timer, now) : null;
   const statusText: Record<ConnectionStatus, MessageKey> = {
     connecting: 'room.conn.connecting',
@@ -260,7 +265,7 @@ export function DojoRoomPage() {
               {active.map((p) => (
                 <li key={p.user_id} data-role={p.role} data-can-write={p.can_write}>
                   <span className="swatch" aria-hidden="true" style={{ background: userColor(p.user_id).color }} />
-                  {p.display_name} {p.user_id === userId && t('room.you')} —{' '}
+                  {shownName(p.display_name, t)} {p.user_id === userId && t('room.you')} —{' '}
                   <span className="role">
                     {t(`room.role.${p.role}` as MessageKey)}
                     {p.role === 'driver' && p.user_id === dojo.creator_id && `, ${t('room.role.facilitator')}`}

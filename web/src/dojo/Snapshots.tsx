@@ -16,6 +16,7 @@ import {
   type Snapshot,
 } from './api';
 import { languageExtension } from './languages';
+import { shownName } from './names';
 
 type Props = {
   dojo: Dojo;
@@ -106,7 +107,10 @@ export function Snapshots({ dojo, people, manager, refreshKey, onRestored }: Pro
     saveBlob(await exportDojo(id), `dojo-${id}.zip`);
   };
 
-  const nameOf = (uid: string | null) => people.find((p) => p.user_id === uid)?.display_name;
+  const nameOf = (uid: string | null) => {
+    const name = people.find((p) => p.user_id === uid)?.display_name;
+    return name === undefined ? undefined : shownName(name, t);
+  };
   const live = dojo.status === 'active';
 
   return (
