@@ -3,8 +3,9 @@ recovery codes.
 
 Turning it on takes the password, then a code from the app (so the app surely has the
 key); the answer is ten recovery codes, shown once, and a new session: every other session
-of the account ends (its access token, as after a password change, lives out its minutes). With it on, a right password at log-in
-opens a challenge (``service.log_in``) that a code turns into a session. The key is stored
+of the account ends (an access token already issued, as after a password change, lives out
+its minutes). With it on, a right password at log-in opens a challenge
+(``service.log_in``) that a code turns into a session. The key is stored
 encrypted (``IDENTITY_TWO_FACTOR_KEYS``), the recovery codes as keyed hashes; a code is good
 once (the last time step used is kept), and a challenge takes five wrong codes at most.
 """
