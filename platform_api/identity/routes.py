@@ -34,6 +34,7 @@ from .schemas import (
     JwksOut,
     LoginIn,
     MeOut,
+    PasswordAndCodeIn,
     PasswordChangeIn,
     PasswordForgottenIn,
     PasswordIn,
@@ -199,7 +200,9 @@ async def change_password(
     session for the client that changed it (its refresh token in the cookie, as at log-in).
     Password checks have a per-account budget as large as log-in's: past it, 429 with
     Retry-After."""
-    session = await service.change_password(idn, who, body.current_password, body.new_password)
+    session = await service.change_password(
+        idn, who, body.current_password, body.new_password, body.code
+    )
     return _token_out(idn, session, request, response)
 
 
@@ -225,16 +228,18 @@ async def confirm_two_factor(
 
 
 @router.post("/me/two-factor/recovery-codes", response_model=RecoveryCodesOut, tags=["two-factor"])
-async def new_recovery_codes(body: PasswordIn, who: Caller, idn: Idn) -> RecoveryCodesOut:
-    """Ten new recovery codes; the old ones stop working."""
-    codes = await twofactor.replace_recovery_codes(idn, who, body.password)
+async def new_recovery_codes(body: PasswordAndCodeIn, who: Caller, idn: Idn) -> RecoveryCodesOut:
+    """Ten new recovery codes, for the password and a code from the app (or a recovery
+    code); the old ones stop working."""
+    codes = await twofactor.replace_recovery_codes(idn, who, body.password, body.code)
     return RecoveryCodesOut(recovery_codes=codes)
 
 
 @router.post("/me/two-factor/disable", status_code=204, tags=["two-factor"])
-async def disable_two_factor(body: PasswordIn, who: Caller, idn: Idn) -> Response:
-    """Turn two-step verification off (the key and the recovery codes are forgotten)."""
-    await twofactor.turn_off(idn, who, body.password)
+async def disable_two_factor(body: PasswordAndCodeIn, who: Caller, idn: Idn) -> Response:
+    """Turn two-step verification off, for the password and a code from the app (or a
+    recovery code: a lost phone); the key and the recovery codes are forgotten."""
+    await twofactor.turn_off(idn, who, body.password, body.code)
     return Response(status_code=204)
 
 

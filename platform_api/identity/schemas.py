@@ -51,6 +51,7 @@ class RefreshIn(Strict):
 class PasswordChangeIn(Strict):
     current_password: Annotated[str, Field(min_length=1, max_length=128)]
     new_password: Password
+    code: SecondFactor = None
 
 
 class AccountDeleteIn(Strict):
@@ -71,8 +72,21 @@ Code = Annotated[
 ]
 
 
+SecondFactor = Annotated[
+    str | None,
+    Field(
+        max_length=32,
+        description="With two-step verification on: the app's code, or a recovery code",
+    ),
+]
+
+
 class TwoFactorCodeIn(Strict):
     code: Code
+
+
+class PasswordAndCodeIn(PasswordIn):
+    code: SecondFactor = None
 
 
 class TwoFactorLoginIn(Strict):

@@ -301,9 +301,14 @@ async def password_attempt(idn: Identity, who: Principal) -> None:
     )
 
 
-async def change_password(idn: Identity, who: Principal, current: str, new: str) -> Session:
+async def change_password(
+    idn: Identity, who: Principal, current: str, new: str, code: str | None = None
+) -> Session:
     """Every session of the caller's ends; the returned one, opened with the new password,
-    keeps the client that changed it signed in."""
+    keeps the client that changed it signed in. With two-step verification on, it takes a
+    code too (``twofactor.second_factor``)."""
+    from . import twofactor  # (it builds on this module)
+
     await password_attempt(idn, who)
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         # A deactivated member's access token outlives the deactivation by minutes: it is told
@@ -317,6 +322,9 @@ async def change_password(idn: Identity, who: Principal, current: str, new: str)
             # As at log-in: a suspended organization's tokens buy no new session.
             raise unauthorized("This organization is not active")
         ok, _ = await idn.passwords.verify(password_hash, current)
+        if ok:
+            state = await store.two_factor_state(conn, who.tenant_id, who.user_id)
+            await twofactor.second_factor(idn, conn, who, state, code)
         # (a password reset or changed during the check wins: this one's "current" no longer is)
         if not ok or (
             await store.update_user(

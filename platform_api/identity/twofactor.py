@@ -48,6 +48,7 @@ TWO_FACTOR_OFF = "https://mrbill.dev/problems/two-factor-off"
 NOT_STARTED = "https://mrbill.dev/problems/two-factor-not-started"
 EXPIRED = "https://mrbill.dev/problems/two-factor-expired"
 OWN_ACCOUNT = "https://mrbill.dev/problems/own-account"
+CODE_REQUIRED = "https://mrbill.dev/problems/two-factor-code-required"
 _WRONG_CODE = N_("The code is wrong or expired")
 
 
@@ -201,23 +202,57 @@ async def _new_codes(idn: Identity, conn: asyncpg.Connection, who: Principal) ->
     return codes
 
 
-async def replace_recovery_codes(idn: Identity, who: Principal, password: str) -> list[str]:
-    """New recovery codes for the caller; the old ones stop working."""
+async def replace_recovery_codes(
+    idn: Identity, who: Principal, password: str, code: str | None
+) -> list[str]:
+    """New recovery codes for the caller (the password and a code); the old ones stop
+    working."""
     await password_attempt(idn, who)
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         state = await _checked_password(idn, who, password, conn)
         if state["totp_enabled_at"] is None:
             raise _off()
+        await second_factor(idn, conn, who, state, code)
         return await _new_codes(idn, conn, who)
 
 
-async def turn_off(idn: Identity, who: Principal, password: str) -> None:
+async def turn_off(idn: Identity, who: Principal, password: str, code: str | None) -> None:
+    """The password and a code (a recovery code does, for a lost phone)."""
     await password_attempt(idn, who)
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         state = await _checked_password(idn, who, password, conn)
         if state["totp_enabled_at"] is None:
             raise _off()
+        await second_factor(idn, conn, who, state, code)
         await store.turn_off_two_factor(conn, who.tenant_id, who.user_id)
+
+
+async def second_factor(
+    idn: Identity, conn: asyncpg.Connection, who: Principal, state: Any, code: str | None
+) -> None:
+    """With two-step verification on, what the password alone would change (the password,
+    the recovery codes, turning it off) takes a code too, or a recovery code (spent): a
+    password known to someone else, with a session of theirs from before it was turned on,
+    must not remove the second factor or lock the owner out. ``state`` is the caller's,
+    locked (``store.two_factor_state``). Code checks share the log-in's budgets."""
+    if state["totp_enabled_at"] is None:
+        return
+    if not code:
+        raise Problem(403, N_("Enter the code from your authenticator app"), type_=CODE_REQUIRED)
+    await _code_attempt(idn, who.user_id, state["password_changed_at"])
+    try:
+        secret = idn.secrets.open(state["totp_secret"])
+    except RuntimeError as exc:  # a key dropped too soon: recovery codes still work
+        _log.error("two_factor_key_unreadable", user_id=str(who.user_id), error=str(exc))
+        step = None
+    else:
+        step = matching_step(secret, code, state["totp_last_step"], time.time())
+    if step is not None:
+        await store.update_user(conn, who.tenant_id, who.user_id, totp_last_step=step)
+    elif not await store.use_recovery_code(
+        conn, who.tenant_id, who.user_id, recovery_hash(idn.digest_key, code)
+    ):
+        raise Problem(403, _WRONG_CODE, type_=INVALID_CODE)
 
 
 async def reset_for(idn: Identity, who: Principal, user_id: uuid.UUID) -> store.Row:

@@ -163,9 +163,13 @@ test('two-step verification: turned on with a code of the key shown, then a log-
   await page.waitForURL('**/account');
   await twoStep().getByText('Recovery codes left: 8').waitFor();
 
-  // Turned off, the password alone opens the account again.
+  // Turning it off takes the password and a code (here a recovery code: a lost phone);
+  // then the password alone opens the account again.
   await twoStep().getByRole('button', { name: 'Turn off' }).click();
   await twoStep().getByLabel('Your password').fill(user.password);
+  await twoStep().getByRole('button', { name: 'Turn off two-step verification' }).click();
+  await twoStep().getByText('With two-step verification on, this takes a code from your app (or a recovery code) too.').waitFor();
+  await twoStep().getByLabel('Code from the app').fill(codes[2]);
   await twoStep().getByRole('button', { name: 'Turn off two-step verification' }).click();
   await twoStep().getByText('Two-step verification is off.').waitFor();
   await page.getByRole('button', { name: 'Log out' }).click();

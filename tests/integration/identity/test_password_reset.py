@@ -233,7 +233,7 @@ async def test_ses_sends_the_message_as_built(aws_endpoint: str) -> None:
     assert message.get_content().strip() == "Link: x"  # type: ignore[attr-defined]
 
 
-async def _link_for(identity: httpx.AsyncClient, folder: Path, address: str, count: int = 1) -> str:
+async def link_for(identity: httpx.AsyncClient, folder: Path, address: str, count: int = 1) -> str:
     await _forgot(identity, address)
     [link] = LINK.finditer(_text(await _mail_to(folder, address, count)))
     return link["token"]
@@ -246,7 +246,7 @@ async def test_a_link_expires(
     sign_up: SignUp,
 ) -> None:
     account = await sign_up()
-    token = await _link_for(identity, folder, account.email)
+    token = await link_for(identity, folder, account.email)
     async with tenant_connection(identity_db.app_dsn, account.tenant_id) as conn:
         await conn.execute("UPDATE password_resets SET expires_at = now() - interval '1 s'")
     assert (await _reset(identity, token)).status_code == 404
@@ -259,13 +259,13 @@ async def test_a_password_change_or_a_deactivation_voids_open_links(
     invite_member: InviteMember,
 ) -> None:
     owner = await sign_up()
-    token = await _link_for(identity, folder, owner.email)
+    token = await link_for(identity, folder, owner.email)
     change = {"current_password": PASSWORD, "new_password": "a changed password 12"}
     assert (await identity.post("/me/password", json=change, headers=owner.auth)).status_code == 200
     assert (await _reset(identity, token)).status_code == 404
 
     member = await invite_member(owner)
-    token = await _link_for(identity, folder, member.email)
+    token = await link_for(identity, folder, member.email)
     for action in ("deactivate", "reactivate"):
         done = await identity.post(f"/users/{member.user_id}/{action}", headers=owner.auth)
         assert done.status_code == 200
@@ -279,8 +279,8 @@ async def test_two_links_used_at_once_set_one_password(
     sign_up: SignUp,
 ) -> None:
     account = await sign_up()
-    first = await _link_for(identity, folder, account.email)
-    second = await _link_for(identity, folder, account.email, 2)
+    first = await link_for(identity, folder, account.email)
+    second = await link_for(identity, folder, account.email, 2)
     holder, held = await holding_the_user(identity_db, account)
     try:
         using = [
@@ -304,7 +304,7 @@ async def test_a_log_in_with_the_old_password_during_a_reset_gets_no_session(
     """The log-in checks the old password before the reset commits and would store its
     session after: it must fail, or the reset could not end that session."""
     account = await sign_up()
-    token = await _link_for(identity, folder, account.email)
+    token = await link_for(identity, folder, account.email)
     holder, held = await holding_the_user(identity_db, account)
     try:
         resetting = asyncio.create_task(_reset(identity, token))
@@ -364,7 +364,8 @@ async def test_a_message_that_cannot_go_out_in_time_fails(tmp_path: Path) -> Non
     _block(folder)
     counted = _Counted(FolderMailer(folder, "no-reply@mrbill.dev"))
     mailer = RetryingMailer(counted, within=0.3, first_wait=0.05, longest_wait=0.1)
-    with pytest.raises(FileExistsError):
+    # The last failure, or the deadline cutting off a try still under way (a slow disk).
+    with pytest.raises((FileExistsError, TimeoutError)):
         await mailer.send(Mail(to="ana@example.com", subject="s", text="t"))
     assert counted.tries > 1
 

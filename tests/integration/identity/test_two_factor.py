@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -23,11 +24,12 @@ from tests.harness.identity import holding_the_user
 
 from .conftest import PASSWORD, Account, SignUp
 from .test_members import InviteMember
-from .test_password_reset import NEW_PASSWORD
+from .test_password_reset import NEW_PASSWORD, link_for
 
 REQUIRED = "https://mrbill.dev/problems/two-factor-required"
 INVALID = "https://mrbill.dev/problems/invalid-code"
 EXPIRED = "https://mrbill.dev/problems/two-factor-expired"
+CODE_REQUIRED = "https://mrbill.dev/problems/two-factor-code-required"
 
 
 @dataclass
@@ -55,9 +57,11 @@ async def _turn_on(identity: httpx.AsyncClient, account: Account) -> TwoFactor:
     return TwoFactor(secret, confirmed.json()["recovery_codes"], step)
 
 
-async def _challenge(identity: httpx.AsyncClient, account: Account, **headers: str) -> str:
+async def _challenge(
+    identity: httpx.AsyncClient, account: Account, password: str = PASSWORD, **headers: str
+) -> str:
     answer = await identity.post(
-        "/login", json={"email": account.email, "password": PASSWORD}, headers=headers
+        "/login", json={"email": account.email, "password": password}, headers=headers
     )
     assert answer.status_code == 401, answer.text
     problem = answer.json()
@@ -262,7 +266,11 @@ async def test_a_challenge_expires_and_a_new_password_voids_it(
     # A password changed (or reset) while the code is awaited: the log-in with the old
     # password ends there.
     challenge = await _challenge(identity, account)
-    change = {"current_password": PASSWORD, "new_password": "a changed password 12"}
+    change = {
+        "current_password": PASSWORD,
+        "new_password": "a changed password 12",
+        "code": on.recovery_codes[-1],
+    }
     assert (
         await identity.post("/me/password", json=change, headers=account.auth)
     ).status_code == 200
@@ -270,13 +278,15 @@ async def test_a_challenge_expires_and_a_new_password_voids_it(
     assert voided.json()["type"] == EXPIRED
 
 
-async def test_new_recovery_codes_replace_the_old_and_turning_off_takes_the_password(
+async def test_new_recovery_codes_replace_the_old_and_turning_off_takes_a_code_too(
     identity: httpx.AsyncClient, sign_up: SignUp
 ) -> None:
     account = await sign_up()
     on = await _turn_on(identity, account)
     renewed = await identity.post(
-        "/me/two-factor/recovery-codes", json={"password": PASSWORD}, headers=account.auth
+        "/me/two-factor/recovery-codes",
+        json={"password": PASSWORD, "code": on.code(on.used_step + 1)},
+        headers=account.auth,
     )
     assert renewed.status_code == 200
     new_codes = renewed.json()["recovery_codes"]
@@ -290,8 +300,24 @@ async def test_new_recovery_codes_replace_the_old_and_turning_off_takes_the_pass
         "/me/two-factor/disable", json={"password": "nope nope"}, headers=account.auth
     )
     assert wrong.status_code == 403
+    # The password alone no longer does; nor does a wrong code, or one already used.
+    for code, problem in (
+        (None, CODE_REQUIRED),
+        ("000000", INVALID),
+        (on.code(on.used_step + 1), INVALID),
+        (new_codes[0], INVALID),
+    ):
+        refused = await identity.post(
+            "/me/two-factor/disable",
+            json={"password": PASSWORD, "code": code},
+            headers=account.auth,
+        )
+        assert (refused.status_code, refused.json()["type"]) == (403, problem)
+    assert (await _me(identity, account))["two_factor"] is True
     off = await identity.post(
-        "/me/two-factor/disable", json={"password": PASSWORD}, headers=account.auth
+        "/me/two-factor/disable",
+        json={"password": PASSWORD, "code": new_codes[1].upper()},  # (a lost phone)
+        headers=account.auth,
     )
     assert off.status_code == 204
     me = await _me(identity, account)
@@ -305,6 +331,28 @@ async def test_new_recovery_codes_replace_the_old_and_turning_off_takes_the_pass
         409,
         "https://mrbill.dev/problems/two-factor-off",
     )
+
+
+async def test_with_it_on_a_password_change_takes_a_code_too(
+    identity: httpx.AsyncClient, sign_up: SignUp
+) -> None:
+    account = await sign_up()
+    on = await _turn_on(identity, account)
+    change = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    alone = await identity.post("/me/password", json=change, headers=account.auth)
+    assert (alone.status_code, alone.json()["type"]) == (403, CODE_REQUIRED)
+    wrong_password = {**change, "current_password": "nope nope", "code": "000000"}
+    refused = await identity.post("/me/password", json=wrong_password, headers=account.auth)
+    assert refused.status_code == 403
+    assert refused.json()["type"] != INVALID  # (the password is checked first)
+    code = on.code(on.used_step + 1)
+    changed = await identity.post(
+        "/me/password", json={**change, "code": code}, headers=account.auth
+    )
+    assert changed.status_code == 200, changed.text
+    # The code is spent: a log-in with the new password takes the next one.
+    challenge = await _challenge(identity, account, password=NEW_PASSWORD)
+    assert (await _second_step(identity, challenge, code)).json()["type"] == INVALID
 
 
 async def test_an_owner_or_admin_turns_it_off_for_a_member_who_lost_the_phone(
@@ -381,9 +429,11 @@ async def test_codes_have_a_daily_budget_per_password(
         )
         assert over.status_code == 429
         assert "Retry-After" in over.headers
-        change = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
-        changed = await capped.post("/me/password", json=change, headers=account.auth)
-        assert changed.status_code == 200
+        # A password change takes a code now: past the budget, the reset link gives a new
+        # password (and a new budget).
+        token = await link_for(capped, Path(settings.mail_folder), account.email)
+        reset = {"token": token, "new_password": NEW_PASSWORD}
+        assert (await capped.post("/password/reset", json=reset)).status_code == 204
         login = {"email": account.email, "password": NEW_PASSWORD}
         challenge = (await capped.post("/login", json=login)).json()["challenge"]
         assert (await _second_step(capped, challenge, on.code(on.used_step + 1))).status_code == 200

@@ -1,11 +1,11 @@
 import { useState, type FormEvent } from 'react';
 import { useNavigate } from 'react-router-dom';
 import { saveBlob } from '../api/download';
-import { useAuth } from '../auth/AuthContext';
+import { INVALID_CODE, useAuth } from '../auth/AuthContext';
 import { FormError, TextField } from '../components/Field';
 import { said, useSubmit } from '../components/useSubmit';
 import { useI18n, type MessageKey } from '../i18n';
-import { changePassword, DEACTIVATED, deleteAccount, deleteOrganization, exportMyData, NAME_MISMATCH, NOT_AN_OWNER } from './api';
+import { changePassword, CODE_REQUIRED, DEACTIVATED, deleteAccount, deleteOrganization, exportMyData, NAME_MISMATCH, NOT_AN_OWNER } from './api';
 import { TwoFactorPanel } from './TwoFactor';
 
 /** Your account: who you are, your password, your data (LGPD: export and erasure). */
@@ -30,9 +30,15 @@ export function AccountPage() {
       try {
         // Every session of ours ends with the old password; this browser carries on with the
         // new session the answer brings.
-        await adopt(await changePassword(String(data.get('current_password') ?? ''), next));
+        const code = me.user.two_factor ? String(data.get('code') ?? '').trim() : undefined;
+        await adopt(await changePassword(String(data.get('current_password') ?? ''), next, code));
       } catch (e) {
-        throw said(e, { [DEACTIVATED]: ['_', t('account.deactivated')], 403: ['current_password', t('account.wrongPassword')] });
+        throw said(e, {
+          [DEACTIVATED]: ['_', t('account.deactivated')],
+          [CODE_REQUIRED]: ['code', t('twoFactor.codeRequired')],
+          [INVALID_CODE]: ['code', t('twoFactor.wrongCode')],
+          403: ['current_password', t('account.wrongPassword')],
+        });
       }
       form.reset();
       setChanged(true);
@@ -118,6 +124,16 @@ export function AccountPage() {
             hint={t('auth.passwordHint')}
             error={password.errors.new_password}
           />
+          {me.user.two_factor && (
+            <TextField
+              label={t('twoFactor.code')}
+              name="code"
+              required
+              autoComplete="one-time-code"
+              hint={t('twoFactor.codeHint')}
+              error={password.errors.code}
+            />
+          )}
           <button type="submit" className="primary" disabled={password.busy}>
             {t('account.changePassword')}
           </button>

@@ -22,6 +22,8 @@ const person = (n: number, role: Member['role'], extra: Partial<Member> = {}): M
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 const problem = (status: number, detail: string) =>
   new Response(JSON.stringify({ title: 'Conflict', status, detail }), { status, headers: { 'content-type': 'application/problem+json' } });
+const typed = (type: string, status: number, detail: string) =>
+  new Response(JSON.stringify({ type, title: 'Refused', status, detail }), { status, headers: { 'content-type': 'application/problem+json' } });
 const tokens = { access_token: 'a.b.c', token_type: 'bearer', expires_in: 900, refresh_expires_in: 86400 };
 
 type Handler = (url: URL, init: RequestInit) => Response | undefined;
@@ -282,6 +284,29 @@ describe('AccountPage', () => {
     expect(sent(fetch, 'POST', '/api/identity/login')).toEqual([]);
   });
 
+  it('with two-step verification on, asks for a code as well', async () => {
+    const me = { ...person(1, 'owner'), two_factor: true, recovery_codes_left: 10 };
+    const fetch = stubApi(me, [], (url, init) => {
+      if (url.pathname !== '/api/identity/me/password') return undefined;
+      const { code } = JSON.parse(String(init.body)) as { code?: string };
+      if (!code) return typed('https://mrbill.dev/problems/two-factor-code-required', 403, 'Enter the code from your authenticator app');
+      if (code !== '246810') return typed('https://mrbill.dev/problems/invalid-code', 403, 'The code is wrong or expired');
+      return json({ ...tokens, access_token: 'g.h.i' });
+    });
+    renderAt('/account');
+    fireEvent.change(await screen.findByLabelText('Current password'), { target: { value: 'old-password-1' } });
+    fireEvent.change(screen.getByLabelText('New password'), { target: { value: 'new-password-22' } });
+    const code = within(screen.getByRole('region', { name: 'Password' })).getByLabelText('Code from the app');
+    fireEvent.change(code, { target: { value: '111111' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Change the password' }));
+    expect(await screen.findByText('The code is wrong or expired.')).toBeTruthy();
+    expect(code.getAttribute('aria-invalid')).toBe('true');
+    fireEvent.change(code, { target: { value: ' 246810 ' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Change the password' }));
+    expect(await screen.findByText('Password changed. Your sessions on other devices end within 15 minutes.')).toBeTruthy();
+    expect(sent(fetch, 'POST', '/api/identity/me/password').map((b) => (b as { code: string }).code)).toEqual(['111111', '246810']);
+  });
+
   it('says why a deletion is refused, and signs out once the account is gone', async () => {
     const me = person(1, 'member');
     let answer = problem(403, 'The password is wrong');
@@ -311,8 +336,6 @@ describe('AccountPage', () => {
 
   it('lets an owner delete the organization, confirmed with its name and a password', async () => {
     const me = person(1, 'owner');
-    const typed = (type: string, status: number, detail: string) =>
-      new Response(JSON.stringify({ type, title: 'Refused', status, detail }), { status, headers: { 'content-type': 'application/problem+json' } });
     let answer = typed('https://mrbill.dev/problems/confirmation-mismatch', 422, "Type the organization's name as it is to confirm");
     const fetch = stubApi(me, [], (url) => {
       if (url.pathname === '/api/identity/tenant/delete') return answer;
@@ -347,13 +370,12 @@ describe('AccountPage', () => {
 });
 
 describe('AccountPage: two-step verification', () => {
-  const typed = (type: string, status: number, detail: string) =>
-    new Response(JSON.stringify({ type, title: 'Refused', status, detail }), { status, headers: { 'content-type': 'application/problem+json' } });
   const wrongPassword = () => typed('https://mrbill.dev/problems/wrong-password', 403, 'The password is wrong');
   const codes = Array.from({ length: 10 }, (_, i) => `abcd${i}-fghij`);
   const section = async () => within((await screen.findByRole('heading', { name: 'Two-step verification' })).closest('section')!);
-  const withPassword = (area: Awaited<ReturnType<typeof section>>, password: string, button: string) => {
+  const withPassword = (area: Awaited<ReturnType<typeof section>>, password: string, button: string, code?: string) => {
     fireEvent.change(area.getByLabelText('Your password'), { target: { value: password } });
+    if (code !== undefined) fireEvent.change(area.getByLabelText('Code from the app'), { target: { value: code } });
     fireEvent.click(area.getByRole('button', { name: button }));
   };
   const body = (init: RequestInit) => JSON.parse(String(init.body));
@@ -425,7 +447,7 @@ describe('AccountPage: two-step verification', () => {
     expect((last[1]?.headers as Record<string, string>).authorization).toBe('Bearer after-two-factor');
   });
 
-  it('makes new recovery codes and turns it off, each with the password; says when another tab changed it', async () => {
+  it('makes new recovery codes and turns it off, each with the password and a code; says when another tab changed it', async () => {
     const me = person(1, 'member');
     let state = { two_factor: true, recovery_codes_left: 2 };
     let disable = () => {
@@ -436,6 +458,7 @@ describe('AccountPage: two-step verification', () => {
       if (url.pathname === '/api/identity/me') return json({ user: { ...me, ...state }, tenant });
       if (url.pathname === '/api/identity/me/two-factor/recovery-codes') {
         if (body(init).password !== 'my-password-1') return wrongPassword();
+        if (body(init).code !== '654321') return typed('https://mrbill.dev/problems/invalid-code', 403, 'The code is wrong or expired');
         state = { two_factor: true, recovery_codes_left: 10 };
         return json({ recovery_codes: codes });
       }
@@ -448,7 +471,10 @@ describe('AccountPage: two-step verification', () => {
 
     fireEvent.click(area.getByRole('button', { name: 'New recovery codes' }));
     expect(area.getByText('Ten new recovery codes replace the ones you have: those stop working.')).toBeTruthy();
-    withPassword(area, 'my-password-1', 'Make new recovery codes');
+    withPassword(area, 'my-password-1', 'Make new recovery codes', '000000');
+    expect(await area.findByText('The code is wrong or expired.')).toBeTruthy();
+    expect(area.getByLabelText('Code from the app').getAttribute('aria-invalid')).toBe('true');
+    withPassword(area, 'my-password-1', 'Make new recovery codes', '654321');
     expect(within(await area.findByTestId('recovery-codes')).getAllByRole('listitem')).toHaveLength(10);
     fireEvent.click(area.getByRole('button', { name: 'Done' }));
     expect(await area.findByText('Recovery codes left: 10')).toBeTruthy();
@@ -458,10 +484,10 @@ describe('AccountPage: two-step verification', () => {
     fireEvent.click(area.getByRole('button', { name: 'Cancel' }));
     expect(area.queryByLabelText('Your password')).toBeNull();
     fireEvent.click(area.getByRole('button', { name: 'Turn off' }));
-    withPassword(area, 'my-password-1', 'Turn off two-step verification');
+    withPassword(area, 'my-password-1', 'Turn off two-step verification', 'abcde-fghij');
     expect(await area.findByText('Two-step verification is off.')).toBeTruthy();
     expect(area.getByRole('button', { name: 'Turn on two-step verification' })).toBeTruthy();
-    expect(sent(fetch, 'POST', '/api/identity/me/two-factor/disable')).toEqual([{ password: 'my-password-1' }]);
+    expect(sent(fetch, 'POST', '/api/identity/me/two-factor/disable')).toEqual([{ password: 'my-password-1', code: 'abcde-fghij' }]);
 
     // Turned off in another tab while this one still shows it on: this one catches up.
     state = { two_factor: true, recovery_codes_left: 10 };
@@ -471,7 +497,7 @@ describe('AccountPage: two-step verification', () => {
     fireEvent.click(again.getByRole('button', { name: 'Turn off' }));
     state = { two_factor: false, recovery_codes_left: 0 };
     disable = () => typed('https://mrbill.dev/problems/two-factor-off', 409, 'Two-step verification is already off');
-    withPassword(again, 'my-password-1', 'Turn off two-step verification');
+    withPassword(again, 'my-password-1', 'Turn off two-step verification', '123456');
     expect(await again.findByText(/^Two-step verification was changed meanwhile/)).toBeTruthy();
     expect(again.getByRole('button', { name: 'Turn on two-step verification' })).toBeTruthy();
   });

@@ -9,6 +9,7 @@ import { FormError, TextField } from '../components/Field';
 import { said, useSubmit } from '../components/useSubmit';
 import { useI18n, type MessageKey } from '../i18n';
 import {
+  CODE_REQUIRED,
   confirmTwoFactor,
   DEACTIVATED,
   disableTwoFactor,
@@ -140,20 +141,24 @@ function PasswordStep({
   const { errors, message, busy, run } = useSubmit();
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    const password = String(new FormData(event.currentTarget).get('password') ?? '');
+    const data = new FormData(event.currentTarget);
+    const password = String(data.get('password') ?? '');
+    const code = String(data.get('code') ?? '').trim();
     void run(async () => {
       let out: PasswordOutcome;
       try {
         if (action === 'enable') {
           const setup = await startTwoFactor(password);
           out = { kind: 'scan', secret: setup.secret, uri: setup.otpauth_uri };
-        } else if (action === 'codes') out = { kind: 'codes', codes: (await newRecoveryCodes(password)).recovery_codes };
-        else out = (await disableTwoFactor(password), { kind: 'off' });
+        } else if (action === 'codes') out = { kind: 'codes', codes: (await newRecoveryCodes(password, code)).recovery_codes };
+        else out = (await disableTwoFactor(password, code), { kind: 'off' });
       } catch (e) {
         if (e instanceof ApiError && (e.problem.type === TWO_FACTOR_ON || e.problem.type === TWO_FACTOR_OFF)) return onStale();
         throw said(e, {
           [DEACTIVATED]: ['_', t('account.deactivated')],
           [WRONG_PASSWORD]: ['password', t('account.wrongPassword')],
+          [CODE_REQUIRED]: ['code', t('twoFactor.codeRequired')],
+          [INVALID_CODE]: ['code', t('twoFactor.wrongCode')],
           403: ['password', t('account.wrongPassword')],
         });
       }
@@ -173,6 +178,16 @@ function PasswordStep({
         autoComplete="current-password"
         error={errors.password}
       />
+      {action !== 'enable' && (
+        <TextField
+          label={t('twoFactor.code')}
+          name="code"
+          required
+          autoComplete="one-time-code"
+          hint={t('twoFactor.codeHint')}
+          error={errors.code}
+        />
+      )}
       <div className="actions">
         <button type="submit" className={action === 'disable' ? 'danger' : 'primary'} disabled={busy}>
           {t(`twoFactor.go.${action}`)}

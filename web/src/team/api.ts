@@ -11,6 +11,8 @@ export const WRONG_PASSWORD = 'https://mrbill.dev/problems/wrong-password';
 /** Two-step verification is already on (turning it on), or off (turning it off, new codes). */
 export const TWO_FACTOR_ON = 'https://mrbill.dev/problems/two-factor-on';
 export const TWO_FACTOR_OFF = 'https://mrbill.dev/problems/two-factor-off';
+/** With two-step verification on, the password alone no longer changes it, nor the password. */
+export const CODE_REQUIRED = 'https://mrbill.dev/problems/two-factor-code-required';
 /** A code to confirm, and no setup under way (it was confirmed or restarted elsewhere). */
 export const TWO_FACTOR_NOT_STARTED = 'https://mrbill.dev/problems/two-factor-not-started';
 
@@ -47,8 +49,9 @@ export const setActive = (id: string, active: boolean) => api<Member>(`${user(id
 export const resetTwoFactor = (id: string) => api<Member>(`${user(id)}/two-factor/reset`, { method: 'POST' });
 
 /** Every session of yours ends; the answer is a new one for this browser (its cookie). */
-export const changePassword = (current_password: string, new_password: string) =>
-  api<TokenOut>('/api/identity/me/password', { method: 'POST', body: { current_password, new_password }, headers: COOKIE_ONLY });
+/** `code`: with two-step verification on, the app's code (or a recovery code) too. */
+export const changePassword = (current_password: string, new_password: string, code?: string) =>
+  api<TokenOut>('/api/identity/me/password', { method: 'POST', body: { current_password, new_password, code }, headers: COOKIE_ONLY });
 export const deleteAccount = (password: string) => api<void>('/api/identity/me/delete', { method: 'POST', body: { password } });
 /** The whole organization, every account with it (owners only). */
 export const deleteOrganization = (password: string, organization: string) =>
@@ -64,10 +67,11 @@ export const confirmTwoFactor = (code: string) =>
     body: { code },
     headers: COOKIE_ONLY,
   });
-export const disableTwoFactor = (password: string) => api<void>('/api/identity/me/two-factor/disable', { method: 'POST', body: { password } });
+export const disableTwoFactor = (password: string, code: string) =>
+  api<void>('/api/identity/me/two-factor/disable', { method: 'POST', body: { password, code } });
 /** Ten new recovery codes; the old ones stop working. */
-export const newRecoveryCodes = (password: string) =>
-  api<{ recovery_codes: string[] }>('/api/identity/me/two-factor/recovery-codes', { method: 'POST', body: { password } });
+export const newRecoveryCodes = (password: string, code: string) =>
+  api<{ recovery_codes: string[] }>('/api/identity/me/two-factor/recovery-codes', { method: 'POST', body: { password, code } });
 /** Everything identity holds about you, as the file it names. */
 export async function exportMyData(): Promise<{ blob: Blob; filename: string }> {
   const response = await request('/api/identity/me/export');
