@@ -16,7 +16,7 @@ from platform_api.kernel.erasure import tenant_deleted, user_deleted
 from platform_api.kernel.events import Event
 from platform_api.kernel.outbox import enqueue
 
-from . import store
+from . import store, twofactor
 from .security import new_opaque_token, parse_opaque_token
 from .service import ADMIN_ROLES, Identity, Session, _start_session, acting_role, password_attempt
 
@@ -185,8 +185,11 @@ async def export_my_data(idn: Identity, who: Principal) -> dict[str, Any]:
     }
 
 
-async def delete_my_account(idn: Identity, who: Principal, password: str) -> None:
-    """LGPD erasure. The last owner of a tenant with other members must hand over first."""
+async def delete_my_account(
+    idn: Identity, who: Principal, password: str, code: str | None = None
+) -> None:
+    """LGPD erasure. The last owner of a tenant with other members must hand over first.
+    With two-step verification on, it takes a code too (``twofactor.second_factor``)."""
     await password_attempt(idn, who)
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         await store.lock_membership(conn, who.tenant_id)
@@ -197,6 +200,7 @@ async def delete_my_account(idn: Identity, who: Principal, password: str) -> Non
         ok, _ = await idn.passwords.verify(password_hash, password)
         if not ok:
             raise Problem(403, "The password is wrong")
+        await _second_factor(idn, conn, who, code)
         if role == "owner" and await store.count_active_owners(conn, who.tenant_id) <= 1:
             if await store.count_users(conn, who.tenant_id) > 1:
                 raise Problem(
@@ -212,6 +216,14 @@ async def delete_my_account(idn: Identity, who: Principal, password: str) -> Non
         await _erase_everywhere(idn, conn, lambda: user_deleted(who.tenant_id, who.user_id))
 
 
+async def _second_factor(
+    idn: Identity, conn: asyncpg.Connection, who: Principal, code: str | None
+) -> None:
+    state = await store.two_factor_state(conn, who.tenant_id, who.user_id)
+    if state is not None:
+        await twofactor.second_factor(idn, conn, who, state, code)
+
+
 NOT_AN_OWNER = "https://mrbill.dev/problems/not-an-owner"
 NAME_MISMATCH = "https://mrbill.dev/problems/confirmation-mismatch"
 
@@ -223,11 +235,12 @@ def _as_read(name: str) -> str:
 
 
 async def delete_organization(
-    idn: Identity, who: Principal, password: str, organization: str
+    idn: Identity, who: Principal, password: str, organization: str, code: str | None = None
 ) -> None:
     """LGPD erasure of a whole organization, by one of its owners: every account (those
     deactivated too), and in every other service everything it holds. Confirmed with the
-    owner's password and the organization's name, typed as it is."""
+    owner's password (and a code, with two-step verification on) and the organization's
+    name, typed as it is."""
     await password_attempt(idn, who)
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
         await store.lock_membership(conn, who.tenant_id)
@@ -238,6 +251,7 @@ async def delete_organization(
         ok, _ = await idn.passwords.verify(password_hash, password)
         if not ok:
             raise Problem(403, "The password is wrong")
+        await _second_factor(idn, conn, who, code)
         tenant = await store.get_tenant(conn, who.tenant_id)
         if tenant is None:
             raise not_found("Organization")

@@ -199,7 +199,8 @@ async def change_password(
     """Change your password; every refresh token of yours is revoked, and the answer is a new
     session for the client that changed it (its refresh token in the cookie, as at log-in).
     Password checks have a per-account budget as large as log-in's: past it, 429 with
-    Retry-After."""
+    Retry-After. With two-step verification on, `code` too (the app's or a recovery code):
+    else 403 `two-factor-code-required` or `invalid-code`."""
     session = await service.change_password(
         idn, who, body.current_password, body.new_password, body.code
     )
@@ -255,9 +256,9 @@ async def export_my_data(who: Caller, idn: Idn) -> JSONResponse:
 
 @router.post("/me/delete", status_code=204, tags=["privacy"])
 async def delete_my_account(body: AccountDeleteIn, who: Caller, idn: Idn) -> Response:
-    """LGPD: erase your account (confirm with your password; checks are rate-limited as a
-    password change's are)."""
-    await members.delete_my_account(idn, who, body.password)
+    """LGPD: erase your account (confirm with your password, and a `code` with two-step
+    verification on; checks are rate-limited as a password change's are)."""
+    await members.delete_my_account(idn, who, body.password, body.code)
     return Response(status_code=204)
 
 
@@ -283,9 +284,10 @@ async def password_reset(body: PasswordResetIn, request: Request, idn: Idn) -> R
 @router.post("/tenant/delete", status_code=204, tags=["privacy"])
 async def delete_organization(body: TenantDeleteIn, who: Caller, idn: Idn) -> Response:
     """LGPD: erase the organization (owners only): every account, and everything every
-    service holds of it. Confirm with your password and the organization's name; the
-    password checks are rate-limited as a password change's are."""
-    await members.delete_organization(idn, who, body.password, body.organization)
+    service holds of it. Confirm with your password (and a `code` with two-step
+    verification on) and the organization's name; the password checks are rate-limited as
+    a password change's are."""
+    await members.delete_organization(idn, who, body.password, body.organization, body.code)
     return Response(status_code=204)
 
 

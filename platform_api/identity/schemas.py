@@ -56,6 +56,7 @@ class PasswordChangeIn(Strict):
 
 class AccountDeleteIn(Strict):
     password: Annotated[str, Field(min_length=1, max_length=128)]
+    code: SecondFactor = None
 
 
 class PasswordIn(Strict):
@@ -119,6 +120,7 @@ class TenantDeleteIn(Strict):
     organization: Annotated[
         str, Field(min_length=1, max_length=200, description="Its name, typed to confirm")
     ]
+    code: SecondFactor = None
 
 
 class InvitationIn(Strict):

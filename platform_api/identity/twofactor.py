@@ -139,11 +139,15 @@ async def start_setup(idn: Identity, who: Principal, password: str) -> tuple[str
     return secret, _otpauth_uri(secret, state["email"], state["tenant_name"])
 
 
-async def _code_attempt(idn: Identity, user_id: uuid.UUID, password_since: datetime) -> None:
+async def _code_attempt(
+    idn: Identity, user_id: uuid.UUID, password_since: datetime, *, day: str = "two-factor-code-day"
+) -> None:
     """Count a code check against two budgets of the account: one as large as the log-in
     one per minute, and ``two_factor_codes_per_day`` for its current password (someone who
     knows it gets a new challenge at every log-in: without a daily cap, a code would fall
-    to guessing in some weeks; a new password starts a new budget)."""
+    to guessing in some weeks; a new password starts a new budget). The checks of a
+    signed-in owner have a daily budget of their own (``day``): someone who spends the
+    log-ins' must not keep the owner from changing the password."""
     await idn.limiter.hit(
         idn.settings.login_rate_per_account,
         "two-factor-code",
@@ -152,7 +156,7 @@ async def _code_attempt(idn: Identity, user_id: uuid.UUID, password_since: datet
     )
     await idn.limiter.hit(
         idn.settings.two_factor_codes_per_day,
-        "two-factor-code-day",
+        day,
         f"{user_id}:{password_since.timestamp()}",
         detail="Too many codes tried",
     )
@@ -231,15 +235,20 @@ async def second_factor(
     idn: Identity, conn: asyncpg.Connection, who: Principal, state: Any, code: str | None
 ) -> None:
     """With two-step verification on, what the password alone would change (the password,
-    the recovery codes, turning it off) takes a code too, or a recovery code (spent): a
-    password known to someone else, with a session of theirs from before it was turned on,
-    must not remove the second factor or lock the owner out. ``state`` is the caller's,
-    locked (``store.two_factor_state``). Code checks share the log-in's budgets."""
+    the recovery codes, turning it off, deleting the account or the organization) takes a
+    code too, or a recovery code (spent): a password known to someone else, with a session
+    of theirs from before it was turned on, must not remove the second factor, lock the
+    owner out or erase the account. ``state`` is the caller's, locked
+    (``store.two_factor_state``). Code checks have the log-in's budget per minute and a
+    daily one of their own."""
     if state["totp_enabled_at"] is None:
         return
+    code = (code or "").strip()
     if not code:
         raise Problem(403, N_("Enter the code from your authenticator app"), type_=CODE_REQUIRED)
-    await _code_attempt(idn, who.user_id, state["password_changed_at"])
+    await _code_attempt(
+        idn, who.user_id, state["password_changed_at"], day="two-factor-code-day-signed-in"
+    )
     try:
         secret = idn.secrets.open(state["totp_secret"])
     except RuntimeError as exc:  # a key dropped too soon: recovery codes still work

@@ -6,7 +6,6 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -24,7 +23,7 @@ from tests.harness.identity import holding_the_user
 
 from .conftest import PASSWORD, Account, SignUp
 from .test_members import InviteMember
-from .test_password_reset import NEW_PASSWORD, link_for
+from .test_password_reset import NEW_PASSWORD
 
 REQUIRED = "https://mrbill.dev/problems/two-factor-required"
 INVALID = "https://mrbill.dev/problems/invalid-code"
@@ -355,6 +354,26 @@ async def test_with_it_on_a_password_change_takes_a_code_too(
     assert (await _second_step(identity, challenge, code)).json()["type"] == INVALID
 
 
+async def test_with_it_on_deleting_the_account_takes_a_code_too(
+    identity: httpx.AsyncClient, sign_up: SignUp
+) -> None:
+    account = await sign_up()
+    on = await _turn_on(identity, account)
+    for path, extra in (("/tenant/delete", {"organization": "not asked yet"}), ("/me/delete", {})):
+        alone = await identity.post(
+            path, json={"password": PASSWORD, **extra}, headers=account.auth
+        )
+        assert (alone.status_code, alone.json()["type"]) == (403, CODE_REQUIRED)
+    gone = await identity.post(
+        "/me/delete",
+        json={"password": PASSWORD, "code": f" {on.recovery_codes[0]} "},
+        headers=account.auth,
+    )
+    assert gone.status_code == 204, gone.text
+    login = {"email": account.email, "password": PASSWORD}
+    assert (await identity.post("/login", json=login)).status_code == 401
+
+
 async def test_an_owner_or_admin_turns_it_off_for_a_member_who_lost_the_phone(
     identity: httpx.AsyncClient, sign_up: SignUp, invite_member: InviteMember
 ) -> None:
@@ -429,11 +448,15 @@ async def test_codes_have_a_daily_budget_per_password(
         )
         assert over.status_code == 429
         assert "Retry-After" in over.headers
-        # A password change takes a code now: past the budget, the reset link gives a new
-        # password (and a new budget).
-        token = await link_for(capped, Path(settings.mail_folder), account.email)
-        reset = {"token": token, "new_password": NEW_PASSWORD}
-        assert (await capped.post("/password/reset", json=reset)).status_code == 204
+        # The owner, signed in, has a budget of their own: the password changes (with a
+        # code), and the new one starts a new log-in budget.
+        change = {
+            "current_password": PASSWORD,
+            "new_password": NEW_PASSWORD,
+            "code": on.recovery_codes[0],
+        }
+        changed = await capped.post("/me/password", json=change, headers=account.auth)
+        assert changed.status_code == 200, changed.text
         login = {"email": account.email, "password": NEW_PASSWORD}
         challenge = (await capped.post("/login", json=login)).json()["challenge"]
         assert (await _second_step(capped, challenge, on.code(on.used_step + 1))).status_code == 200

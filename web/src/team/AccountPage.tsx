@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { useNavigate } from 'react-router-dom';
 import { saveBlob } from '../api/download';
+import { ApiError } from '../api/http';
 import { INVALID_CODE, useAuth } from '../auth/AuthContext';
 import { FormError, TextField } from '../components/Field';
 import { said, useSubmit } from '../components/useSubmit';
@@ -11,7 +12,7 @@ import { TwoFactorPanel } from './TwoFactor';
 /** Your account: who you are, your password, your data (LGPD: export and erasure). */
 export function AccountPage() {
   const { t } = useI18n();
-  const { me, adopt, logOut } = useAuth();
+  const { me, adopt, logOut, reloadMe } = useAuth();
   const navigate = useNavigate();
   const password = useSubmit();
   const erase = useSubmit();
@@ -19,6 +20,19 @@ export function AccountPage() {
   const [changed, setChanged] = useState(false);
   const [exportError, setExportError] = useState<string | null>(null);
   if (!me) return <p>{t('common.loading')}</p>;
+  const twoFactor = me.user.two_factor;
+
+  /** With two-step verification on, the forms below take a code from the app as well. */
+  const codeOf = (data: FormData) => (twoFactor ? String(data.get('code') ?? '').trim() : undefined);
+  /** The answers about that code; one asked for while this page shows it off (turned on in
+   * another tab) reads the account again, so that the field appears. */
+  const codeProblems = (e: unknown): Partial<Record<string, [string, string]>> => {
+    if (e instanceof ApiError && e.problem.type === CODE_REQUIRED && !twoFactor) void reloadMe().catch(() => undefined);
+    return {
+      [CODE_REQUIRED]: [twoFactor ? 'code' : '_', t('twoFactor.codeRequired')],
+      [INVALID_CODE]: ['code', t('twoFactor.wrongCode')],
+    };
+  };
 
   const onPassword = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -30,13 +44,11 @@ export function AccountPage() {
       try {
         // Every session of ours ends with the old password; this browser carries on with the
         // new session the answer brings.
-        const code = me.user.two_factor ? String(data.get('code') ?? '').trim() : undefined;
-        await adopt(await changePassword(String(data.get('current_password') ?? ''), next, code));
+        await adopt(await changePassword(String(data.get('current_password') ?? ''), next, codeOf(data)));
       } catch (e) {
         throw said(e, {
           [DEACTIVATED]: ['_', t('account.deactivated')],
-          [CODE_REQUIRED]: ['code', t('twoFactor.codeRequired')],
-          [INVALID_CODE]: ['code', t('twoFactor.wrongCode')],
+          ...codeProblems(e),
           403: ['current_password', t('account.wrongPassword')],
         });
       }
@@ -60,9 +72,14 @@ export function AccountPage() {
     const data = new FormData(event.currentTarget);
     void erase.run(async () => {
       try {
-        await deleteAccount(String(data.get('password') ?? ''));
+        await deleteAccount(String(data.get('password') ?? ''), codeOf(data));
       } catch (e) {
-        throw said(e, { [DEACTIVATED]: ['_', t('account.deactivated')], 403: ['password', t('account.wrongPassword')], 409: ['_', t('account.handOver')] });
+        throw said(e, {
+          [DEACTIVATED]: ['_', t('account.deactivated')],
+          ...codeProblems(e),
+          403: ['password', t('account.wrongPassword')],
+          409: ['_', t('account.handOver')],
+        });
       }
       await logOut().catch(() => undefined); // the account is gone: its session with it
       navigate('/login', { replace: true, state: { flash: 'account.deleted' } });
@@ -74,10 +91,11 @@ export function AccountPage() {
     const data = new FormData(event.currentTarget);
     void eraseAll.run(async () => {
       try {
-        await deleteOrganization(String(data.get('password') ?? ''), String(data.get('organization') ?? ''));
+        await deleteOrganization(String(data.get('password') ?? ''), String(data.get('organization') ?? ''), codeOf(data));
       } catch (e) {
         throw said(e, {
           [DEACTIVATED]: ['_', t('account.deactivated')],
+          ...codeProblems(e),
           [NOT_AN_OWNER]: ['_', t('team.notAllowed')],
           [NAME_MISMATCH]: ['organization', t('org.nameMismatch')],
           403: ['password', t('account.wrongPassword')],
@@ -124,16 +142,7 @@ export function AccountPage() {
             hint={t('auth.passwordHint')}
             error={password.errors.new_password}
           />
-          {me.user.two_factor && (
-            <TextField
-              label={t('twoFactor.code')}
-              name="code"
-              required
-              autoComplete="one-time-code"
-              hint={t('twoFactor.codeHint')}
-              error={password.errors.code}
-            />
-          )}
+          {twoFactor && <CodeField error={password.errors.code} />}
           <button type="submit" className="primary" disabled={password.busy}>
             {t('account.changePassword')}
           </button>
@@ -159,6 +168,7 @@ export function AccountPage() {
         <form onSubmit={onDelete} noValidate>
           <FormError message={erase.message} />
           <TextField label={t('account.confirmPassword')} name="password" type="password" required autoComplete="current-password" error={erase.errors.password} />
+          {twoFactor && <CodeField error={erase.errors.code} />}
           <button type="submit" className="danger" disabled={erase.busy}>
             {t('account.deleteButton')}
           </button>
@@ -181,6 +191,7 @@ export function AccountPage() {
               error={eraseAll.errors.organization}
             />
             <TextField label={t('account.confirmPassword')} name="password" type="password" required autoComplete="current-password" error={eraseAll.errors.password} />
+            {twoFactor && <CodeField error={eraseAll.errors.code} />}
             <button type="submit" className="danger" disabled={eraseAll.busy}>
               {t('org.deleteButton')}
             </button>
@@ -189,4 +200,11 @@ export function AccountPage() {
       )}
     </div>
   );
+}
+
+/** A code from the authenticator app (or a recovery code), asked with the password while
+ * two-step verification is on. */
+function CodeField({ error }: { error?: string }) {
+  const { t } = useI18n();
+  return <TextField label={t('twoFactor.code')} name="code" required autoComplete="one-time-code" hint={t('twoFactor.codeHint')} error={error} />;
 }

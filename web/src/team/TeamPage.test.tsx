@@ -307,6 +307,30 @@ describe('AccountPage', () => {
     expect(sent(fetch, 'POST', '/api/identity/me/password').map((b) => (b as { code: string }).code)).toEqual(['111111', '246810']);
   });
 
+  it('asks for a code to delete the account once it learns two-step verification is on (another tab)', async () => {
+    const me = person(1, 'member');
+    let state = { two_factor: false, recovery_codes_left: 0 };
+    const fetch = stubApi(me, [], (url, init) => {
+      if (url.pathname === '/api/identity/me') return json({ user: { ...me, ...state }, tenant });
+      if (url.pathname !== '/api/identity/me/delete') return undefined;
+      const { code } = JSON.parse(String(init.body)) as { code?: string };
+      return code === '135790'
+        ? new Response(null, { status: 204 })
+        : typed('https://mrbill.dev/problems/two-factor-code-required', 403, 'Enter the code from your authenticator app');
+    });
+    renderAt('/account');
+    const zone = within(await screen.findByRole('region', { name: 'Delete your account' }));
+    expect(zone.queryByLabelText('Code from the app')).toBeNull();
+    state = { two_factor: true, recovery_codes_left: 10 }; // (turned on elsewhere)
+    fireEvent.change(zone.getByLabelText('Your password, to confirm'), { target: { value: 'my-password-1' } });
+    fireEvent.click(zone.getByRole('button', { name: 'Delete my account' }));
+    expect(await zone.findByText('With two-step verification on, this takes a code from your app (or a recovery code) too.')).toBeTruthy();
+    fireEvent.change(await zone.findByLabelText('Code from the app'), { target: { value: '135790' } });
+    fireEvent.click(zone.getByRole('button', { name: 'Delete my account' }));
+    await waitFor(() => expect(sent(fetch, 'POST', '/api/identity/me/delete')).toHaveLength(2));
+    expect(sent(fetch, 'POST', '/api/identity/me/delete')).toEqual([{ password: 'my-password-1' }, { password: 'my-password-1', code: '135790' }]);
+  });
+
   it('says why a deletion is refused, and signs out once the account is gone', async () => {
     const me = person(1, 'member');
     let answer = problem(403, 'The password is wrong');

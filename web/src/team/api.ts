@@ -52,10 +52,10 @@ export const resetTwoFactor = (id: string) => api<Member>(`${user(id)}/two-facto
 /** `code`: with two-step verification on, the app's code (or a recovery code) too. */
 export const changePassword = (current_password: string, new_password: string, code?: string) =>
   api<TokenOut>('/api/identity/me/password', { method: 'POST', body: { current_password, new_password, code }, headers: COOKIE_ONLY });
-export const deleteAccount = (password: string) => api<void>('/api/identity/me/delete', { method: 'POST', body: { password } });
+export const deleteAccount = (password: string, code?: string) => api<void>('/api/identity/me/delete', { method: 'POST', body: { password, code } });
 /** The whole organization, every account with it (owners only). */
-export const deleteOrganization = (password: string, organization: string) =>
-  api<void>('/api/identity/tenant/delete', { method: 'POST', body: { password, organization } });
+export const deleteOrganization = (password: string, organization: string, code?: string) =>
+  api<void>('/api/identity/tenant/delete', { method: 'POST', body: { password, organization, code } });
 /** Two-step verification, turned on in two steps: the password gives a new authenticator key
  * (not in force yet), then a code from the app confirms it and brings the recovery codes. */
 export const startTwoFactor = (password: string) =>
