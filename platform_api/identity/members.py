@@ -200,7 +200,7 @@ async def delete_my_account(
         ok, _ = await idn.passwords.verify(password_hash, password)
         if not ok:
             raise Problem(403, "The password is wrong")
-        await _second_factor(idn, conn, who, code)
+        await twofactor.require_second_factor(idn, conn, who, code)
         if role == "owner" and await store.count_active_owners(conn, who.tenant_id) <= 1:
             if await store.count_users(conn, who.tenant_id) > 1:
                 raise Problem(
@@ -214,14 +214,6 @@ async def delete_my_account(
             return
         await store.delete_user(conn, who.tenant_id, who.user_id)
         await _erase_everywhere(idn, conn, lambda: user_deleted(who.tenant_id, who.user_id))
-
-
-async def _second_factor(
-    idn: Identity, conn: asyncpg.Connection, who: Principal, code: str | None
-) -> None:
-    state = await store.two_factor_state(conn, who.tenant_id, who.user_id)
-    if state is not None:
-        await twofactor.second_factor(idn, conn, who, state, code)
 
 
 NOT_AN_OWNER = "https://mrbill.dev/problems/not-an-owner"
@@ -251,7 +243,7 @@ async def delete_organization(
         ok, _ = await idn.passwords.verify(password_hash, password)
         if not ok:
             raise Problem(403, "The password is wrong")
-        await _second_factor(idn, conn, who, code)
+        await twofactor.require_second_factor(idn, conn, who, code)
         tenant = await store.get_tenant(conn, who.tenant_id)
         if tenant is None:
             raise not_found("Organization")

@@ -323,8 +323,7 @@ async def change_password(
             raise unauthorized("This organization is not active")
         ok, _ = await idn.passwords.verify(password_hash, current)
         if ok:
-            state = await store.two_factor_state(conn, who.tenant_id, who.user_id)
-            await twofactor.second_factor(idn, conn, who, state, code)
+            await twofactor.require_second_factor(idn, conn, who, code)
         # (a password reset or changed during the check wins: this one's "current" no longer is)
         if not ok or (
             await store.update_user(

@@ -213,10 +213,7 @@ async def replace_recovery_codes(
     working."""
     await password_attempt(idn, who)
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
-        state = await _checked_password(idn, who, password, conn)
-        if state["totp_enabled_at"] is None:
-            raise _off()
-        await second_factor(idn, conn, who, state, code)
+        await _both_factors(idn, conn, who, password, code)
         return await _new_codes(idn, conn, who)
 
 
@@ -224,11 +221,27 @@ async def turn_off(idn: Identity, who: Principal, password: str, code: str | Non
     """The password and a code (a recovery code does, for a lost phone)."""
     await password_attempt(idn, who)
     async with tenant_transaction(idn.pool, who.tenant_id) as conn:
-        state = await _checked_password(idn, who, password, conn)
-        if state["totp_enabled_at"] is None:
-            raise _off()
-        await second_factor(idn, conn, who, state, code)
+        await _both_factors(idn, conn, who, password, code)
         await store.turn_off_two_factor(conn, who.tenant_id, who.user_id)
+
+
+async def _both_factors(
+    idn: Identity, conn: asyncpg.Connection, who: Principal, password: str, code: str | None
+) -> None:
+    """The password and a code of the caller, whose two-step verification must be on."""
+    state = await _checked_password(idn, who, password, conn)
+    if state["totp_enabled_at"] is None:
+        raise _off()
+    await second_factor(idn, conn, who, state, code)
+
+
+async def require_second_factor(
+    idn: Identity, conn: asyncpg.Connection, who: Principal, code: str | None
+) -> None:
+    """:func:`second_factor` for a caller whose row is locked and password checked."""
+    state = await store.two_factor_state(conn, who.tenant_id, who.user_id)
+    if state is not None:
+        await second_factor(idn, conn, who, state, code)
 
 
 async def second_factor(

@@ -7,7 +7,7 @@ import { FormError, TextField } from '../components/Field';
 import { said, useSubmit } from '../components/useSubmit';
 import { useI18n, type MessageKey } from '../i18n';
 import { changePassword, CODE_REQUIRED, DEACTIVATED, deleteAccount, deleteOrganization, exportMyData, NAME_MISMATCH, NOT_AN_OWNER } from './api';
-import { TwoFactorPanel } from './TwoFactor';
+import { CodeField, TwoFactorPanel } from './TwoFactor';
 
 /** Your account: who you are, your password, your data (LGPD: export and erasure). */
 export function AccountPage() {
@@ -200,11 +200,4 @@ export function AccountPage() {
       )}
     </div>
   );
-}
-
-/** A code from the authenticator app (or a recovery code), asked with the password while
- * two-step verification is on. */
-function CodeField({ error }: { error?: string }) {
-  const { t } = useI18n();
-  return <TextField label={t('twoFactor.code')} name="code" required autoComplete="one-time-code" hint={t('twoFactor.codeHint')} error={error} />;
 }

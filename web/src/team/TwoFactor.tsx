@@ -125,6 +125,13 @@ export function TwoFactorPanel() {
 
 type PasswordOutcome = { kind: 'scan'; secret: string; uri: string } | { kind: 'codes'; codes: string[] } | { kind: 'off' };
 
+/** A code from the authenticator app (or a recovery code), asked with the password while
+ * two-step verification is on. */
+export function CodeField({ error }: { error?: string }) {
+  const { t } = useI18n();
+  return <TextField label={t('twoFactor.code')} name="code" required autoComplete="one-time-code" hint={t('twoFactor.codeHint')} error={error} />;
+}
+
 /** The password, asked again before any change of the two-step verification. */
 function PasswordStep({
   action,
@@ -178,16 +185,7 @@ function PasswordStep({
         autoComplete="current-password"
         error={errors.password}
       />
-      {action !== 'enable' && (
-        <TextField
-          label={t('twoFactor.code')}
-          name="code"
-          required
-          autoComplete="one-time-code"
-          hint={t('twoFactor.codeHint')}
-          error={errors.code}
-        />
-      )}
+      {action !== 'enable' && <CodeField error={errors.code} />}
       <div className="actions">
         <button type="submit" className={action === 'disable' ? 'danger' : 'primary'} disabled={busy}>
           {t(`twoFactor.go.${action}`)}
