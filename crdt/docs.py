@@ -11,6 +11,7 @@ from pycrdt import merge_updates as _merge_updates
 
 from .errors import ProtocolError
 from .messages import encode_sync_step2
+from .scrub import scrub_deleted
 from .update import (
     Extent,
     decode_state_vector,
@@ -94,14 +95,25 @@ def compact_updates(updates: Sequence[bytes]) -> bytes:
     So is text holding a character outside the BMP (an emoji: two UTF-16 units, which Yjs
     counts and may split). Yrs keeps text as UTF-8 and cannot hold half of such a pair: a
     piece split inside one is encoded shorter than the clocks it spans, and every later
-    struct of its client would be stored under the wrong id."""
+    struct of its client would be stored under the wrong id.
+
+    A merge keeps what the updates deleted, content and all (a deleted chat entry, an
+    overwritten name), which the document's encoding drops; so the merge is scrubbed of it
+    (:func:`crdt.scrub.scrub_deleted`), as the document would have done."""
     if not updates:
         return EMPTY_UPDATE
     try:
         encoded = _document_encoding(updates)
     except ProtocolError:
         encoded = None
-    return merge_updates(updates) if encoded is None else encoded
+    if encoded is not None:
+        return encoded
+    merged = merge_updates(updates)
+    try:
+        scrubbed = scrub_deleted(merged)
+    except ProtocolError:  # a row stored before one of today's rules: kept as it is
+        return merged
+    return scrubbed
 
 
 def _document_encoding(updates: Sequence[bytes]) -> bytes | None:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import crdt
 from crdt import ProtocolError
 from crdt.docs import _whole_extent
+from crdt.scrub import scrub_deleted
 from crdt.update import update_extent
 
 LIMIT = 1 << 20
@@ -163,7 +164,9 @@ def test_rows_todays_validator_refuses_are_merged_not_applied() -> None:
     with pytest.raises(ProtocolError):
         update_extent(nested)
     updates, _ = keystrokes(20)
-    assert crdt.compact_updates([*updates, nested]) == crdt.merge_updates([*updates, nested])
+    merged = crdt.merge_updates([*updates, nested])
+    # (Merged, the nested item follows its origin and no longer names its parent.)
+    assert crdt.compact_updates([*updates, nested]) == scrub_deleted(merged) != merged
 
 
 def test_a_snapshots_extent_is_read_without_walking_its_structs() -> None:
@@ -224,3 +227,31 @@ def test_compacting_any_prefix_of_a_log_loses_nothing(
     cut %= len(log) + 1
     snapshot = crdt.compact_updates(log[:cut])
     assert text_and_clocks(loaded(snapshot, *log[cut:])) == text_and_clocks(loaded(*log))
+
+
+def test_a_merged_compaction_keeps_no_deleted_content() -> None:
+    """Text with an emoji is merged, not re-encoded; what was deleted still leaves no bytes:
+    an overwritten name, a deleted feed entry, erased characters."""
+    doc: pycrdt.Doc[Any] = pycrdt.Doc(client_id=11)
+    sent: list[bytes] = []
+    doc.observe(lambda event: sent.append(event.update))
+    code = doc.get("code", type=pycrdt.Text)
+    state = doc.get("state", type=pycrdt.Map)
+    feed = doc.get("feed", type=pycrdt.Array)
+    code.insert(0, "print('olá 😀') # Ana Souza")
+    state["driver_name"] = "Ana Souza"
+    feed.extend([{"by": "Ana Souza", "text": "oi"}, {"by": "Bill", "text": "😀"}])
+    del code[len(code) - len(" # Ana Souza") :]
+    state["driver_name"] = "Former member"
+    del feed[0]
+    feed.insert(0, [{"by": "Former member", "text": "oi"}])
+
+    compacted = crdt.compact_updates(sent)
+
+    assert b"Ana Souza" in crdt.merge_updates(sent)
+    assert b"Ana Souza" not in compacted
+    again = loaded(compacted)
+    assert str(again.get("code", type=pycrdt.Text)) == "print('olá 😀')"
+    assert again.get("state", type=pycrdt.Map).to_py() == {"driver_name": "Former member"}
+    assert again.get("feed", type=pycrdt.Array).to_py() == feed.to_py()
+    assert again.get_state() == doc.get_state()
