@@ -198,8 +198,21 @@ async def post_control(request: web.Request) -> web.Response:
     return web.json_response({"applied": True})
 
 
+async def post_forget_history(request: web.Request) -> web.Response:
+    """POST /internal/rooms/{room}/forget-history: compact the room now and delete its
+    earlier snapshots, so that what its document deleted (a renamed member's old name) is
+    gone from the log too. Waits for a compaction of the room under way on another node.
+    Answers the snapshot the room keeps (``null``: it has none)."""
+    room_id = await _authorize(request)
+    manager: RoomManager = request.app[ROOMS]
+    done = await manager.forget_history(room_id)
+    kept = None if done is None else {"seq": done.seq, "size": done.size}
+    return web.json_response({"snapshot": kept})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/internal/rooms/{room}/state", get_state)
     app.router.add_get("/internal/rooms/{room}/snapshots", list_snapshots)
     app.router.add_post("/internal/rooms/{room}/updates", post_update)
     app.router.add_post("/internal/rooms/{room}/control", post_control)
+    app.router.add_post("/internal/rooms/{room}/forget-history", post_forget_history)

@@ -19,6 +19,7 @@ from .ports import (
     ORGANIZATION_GONE,
     ORGANIZATION_GONE_REASON,
     AccessLedger,
+    Compaction,
     FanoutBus,
     TenantErased,
     UpdateLog,
@@ -205,6 +206,19 @@ class RoomManager:
             # what came during the compaction (counted twice if merged too: on the safe side).
             room.size = done.size + max(0, room.size - size)
             self._metrics.compactions.inc()
+
+    async def forget_history(self, room_id: RoomId) -> Compaction | None:
+        """Compact a room now, here or not, and keep only the snapshot it leaves (see
+        ``UpdateLog.forget_history``)."""
+        room = self.rooms.get(room_id)
+        size = room.size if room is not None else 0
+        done = await self._log.forget_history(room_id, compact_updates)
+        if done is not None:
+            self._metrics.compactions.inc()
+            if room is not None and self.rooms.get(room_id) is room:
+                room.updates_since_compaction = 0
+                room.size = done.size + max(0, room.size - size)
+        return done
 
     async def _unload(self, room_id: RoomId, room: Room) -> None:
         """Unload a room no one is in or joining. Peers join between the caller's awaits

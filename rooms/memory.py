@@ -47,6 +47,18 @@ class MemoryUpdateLog:
         self._log[room] = [r for r in self._log[room] if r[0] not in merged]
         return Compaction(seq, len(snapshot))
 
+    async def forget_history(
+        self, room: RoomId, merge: Callable[[list[bytes]], bytes]
+    ) -> Compaction | None:
+        done = await self.compact(room, merge)
+        kept = self._snapshots[room][-1:]
+        if kept and done is None:
+            seq, at, state = kept[0]
+            kept = [(seq, at, merge([state]))]
+            done = Compaction(seq, len(kept[0][2]))
+        self._snapshots[room] = kept
+        return done
+
     async def snapshots(self, room: RoomId) -> list[SnapshotInfo]:
         return [SnapshotInfo(s, len(d), at) for s, at, d in self._snapshots[room]]
 

@@ -51,6 +51,15 @@ class UpdateLog(Protocol):
         merge, or another node is compacting the room)."""
         ...
 
+    async def forget_history(
+        self, room: RoomId, merge: Callable[[list[bytes]], bytes]
+    ) -> Compaction | None:
+        """Compact the room now, waiting for a compaction under way, and delete every
+        snapshot but the one that leaves: nothing the document deleted stays in the log.
+        With nothing to merge, the latest snapshot is merged alone. Returns the snapshot
+        kept (None: the room has none)."""
+        ...
+
     async def snapshots(self, room: RoomId) -> list[SnapshotInfo]: ...
 
     async def snapshot_at(self, room: RoomId, seq: int) -> bytes | None: ...

@@ -264,12 +264,13 @@ class PostgresUpdateLog:
         )
 
     async def compact(
-        self, room: RoomId, merge: Callable[[list[bytes]], bytes]
+        self, room: RoomId, merge: Callable[[list[bytes]], bytes], *, wait: bool = False
     ) -> Compaction | None:
         """Merge snapshot + log into a new snapshot and delete exactly the merged rows.
 
         Rows committed after the read stay in the log, so nothing can fall between the
-        snapshot and the log. An advisory lock keeps two nodes from compacting one room.
+        snapshot and the log. An advisory lock keeps two nodes from compacting one room:
+        one that finds it taken does nothing, unless told to ``wait`` for it.
 
         READ COMMITTED is what keeps its two reads consistent: the lock is free only once
         the previous compaction has committed, so each statement after it sees that
@@ -281,10 +282,7 @@ class PostgresUpdateLog:
         """
         async with tenant_transaction(self._pool, room.tenant) as conn:
             await _writable(conn, room.tenant)  # until it commits: no erasure meanwhile
-            locked = await conn.fetchval(
-                "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", room.key
-            )
-            if not locked:
+            if not await _room_lock(conn, room, wait=wait):
                 return None
             snapshot, _, rows = await self._read(conn, room)
             if not rows:
@@ -315,6 +313,72 @@ class PostgresUpdateLog:
                 [r["seq"] for r in rows],
             )
         return Compaction(seq, len(merged))
+
+    async def forget_history(
+        self, room: RoomId, merge: Callable[[list[bytes]], bytes]
+    ) -> Compaction | None:
+        """Compact the room now (after a compaction under way elsewhere), then delete every
+        snapshot before the latest, with its blob: what the room's document has deleted
+        is then nowhere in the log (LGPD). With no row to merge, the latest snapshot is
+        compacted alone and rewritten where that changes it (one made before deleted
+        content was dropped from merges). Returns the snapshot kept (None: the room has
+        none).
+
+        The earlier snapshots go after the compaction commits, in a transaction of their
+        own: a failure there leaves the room loadable from the snapshot just made. Their
+        blobs go before their rows commit, so a failure leaves every row naming its blob,
+        and running it again finds them (a missing blob is no error)."""
+        latest = await self.compact(room, merge, wait=True) or await self._recompact(room, merge)
+        async with tenant_transaction(self._pool, room.tenant) as conn:
+            await _writable(conn, room.tenant)
+            await _room_lock(conn, room, wait=True)
+            earlier = await conn.fetch(
+                """SELECT id, blob_key FROM room_snapshots WHERE tenant_id = $1 AND room = $2
+                   AND id < (SELECT max(id) FROM room_snapshots WHERE tenant_id = $1 AND room = $2)""",
+                room.tenant,
+                room.name,
+            )
+            for row in earlier:
+                if row["blob_key"] is not None:
+                    await self._snapshots.delete(row["blob_key"])
+            await conn.execute(
+                "DELETE FROM room_snapshots WHERE tenant_id = $1 AND id = ANY($2::bigint[])",
+                room.tenant,
+                [row["id"] for row in earlier],
+            )
+        if earlier:
+            _log.info("room_history_forgotten", room=room.key, snapshots=len(earlier))
+        return latest
+
+    async def _recompact(
+        self, room: RoomId, merge: Callable[[list[bytes]], bytes]
+    ) -> Compaction | None:
+        """Rewrite the latest snapshot in place as ``merge`` of it alone, if that differs."""
+        async with tenant_transaction(self._pool, room.tenant) as conn:
+            await _writable(conn, room.tenant)
+            await _room_lock(conn, room, wait=True)
+            snap = await conn.fetchrow(
+                """SELECT id, seq_upto, inline_state, blob_key FROM room_snapshots
+                   WHERE tenant_id = $1 AND room = $2 ORDER BY id DESC LIMIT 1""",
+                room.tenant,
+                room.name,
+            )
+            if snap is None:
+                return None
+            state = await self._snapshot_bytes(snap)
+            merged = await self._merge(merge, [state])
+            if merged != state:
+                if snap["blob_key"] is not None:
+                    await self._snapshots.put(snap["blob_key"], merged)  # (atomic replace)
+                await conn.execute(
+                    """UPDATE room_snapshots SET inline_state = $3, size = $4
+                       WHERE tenant_id = $1 AND id = $2""",
+                    room.tenant,
+                    snap["id"],
+                    None if snap["blob_key"] is not None else merged,
+                    len(merged),
+                )
+        return Compaction(snap["seq_upto"], len(merged))
 
     async def _merge(self, merge: Callable[[list[bytes]], bytes], updates: list[bytes]) -> bytes:
         loop = asyncio.get_running_loop()
@@ -482,6 +546,17 @@ async def _writable(conn: asyncpg.Connection, tenant: uuid.UUID) -> None:
         await conn.execute("SELECT collab_tenant_writable($1)", tenant)
     except asyncpg.PostgresError as exc:
         raise (_erased(exc) or exc) from None
+
+
+async def _room_lock(conn: asyncpg.Connection, room: RoomId, *, wait: bool) -> bool:
+    """Take the room's compaction lock for the transaction: wait for it, or only try."""
+    if wait:
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", room.key)
+        return True
+    locked: bool = await conn.fetchval(
+        "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", room.key
+    )
+    return locked
 
 
 def _usable(conn: asyncpg.pool.PoolConnectionProxy | None) -> bool:

@@ -33,6 +33,11 @@ class Collab(Protocol):
         """Change live connections: ``{"type": "role", "user", "role"}`` or ``revoke``."""
         ...
 
+    async def forget_history(self, room: str) -> None:
+        """Have the engine compact the room's stored state now and drop its earlier
+        snapshots: what the document deleted (a renamed member's old name) leaves it."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -85,6 +90,9 @@ class HttpCollab:
     async def control(self, room: str, command: dict[str, str]) -> None:
         await self._call("POST", room, "control", json=command)
 
+    async def forget_history(self, room: str) -> None:
+        await self._call("POST", room, "forget-history")
+
     async def aclose(self) -> None:
         await self._client.aclose()
 
@@ -107,6 +115,9 @@ class MemoryCollab:
 
     async def control(self, room: str, command: dict[str, str]) -> None:
         self.controls.append((room, command))
+
+    async def forget_history(self, room: str) -> None:
+        """Nothing is stored here but the document, which drops what it deletes."""
 
     async def aclose(self) -> None:
         return None

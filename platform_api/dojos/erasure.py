@@ -61,17 +61,17 @@ class DojosEraser:
     time, once the member's last access token has expired, and that run renames what they
     left.
 
+    The collab engine's own copies go next: its update log (database ``collab``) keeps
+    each update as it came, the one that added their message among them, and its earlier
+    compaction snapshots keep the room as it was. The engine is asked to forget the room's
+    history: it compacts the room at once (re-encoding the document, or merging the
+    updates with what they deleted dropped) and deletes every snapshot before that one.
+
     Left as they are: their name where someone typed it (in a message, in the code), what
-    peers' clients already received, and the collab engine's own copies. Its update log
-    (database ``collab``) keeps each update as it came, the one that added their message
-    among them, until the engine compacts the room (idle, or every
-    ``compact_after_updates``): compaction re-encodes the document, which drops the old
-    name, except when it merges the updates instead (one holds a character outside the
-    BMP, such as an emoji, or waits for a missing part), which keeps it. The engine's
-    earlier compaction snapshots (``room_snapshots`` and their files) are kept as they
-    were. Only the organization's erasure, in the engine, removes those. So is a snapshot
-    file whose row never committed (its transaction rolled back after the file was
-    written): no row names it.
+    peers' clients already received, a snapshot file whose row never committed (its
+    transaction rolled back after the file was written: no row names it), and inside the
+    engine, text that Yrs cannot cut (a deletion ending inside a character outside the
+    BMP keeps the piece it cuts).
     """
 
     ctx: Dojos
@@ -134,6 +134,8 @@ class DojosEraser:
             else:
                 raise RuntimeError(f"the room of dojo {dojo_id} keeps naming the member")
             keys = await store_content.snapshot_keys(conn, tenant_id, dojo_id)
+        # The engine's log still holds the updates that carried the old name.
+        await self.ctx.collab.forget_history(room)
         for key in keys:
             await self._rename_in_file(tenant_id, dojo_id, key, author)
 

@@ -51,6 +51,22 @@ async def _files(ctx: Dojos, owner: Account, did: str) -> dict[str, bytes]:
     return {key: data for key, data in files.items() if data is not None}
 
 
+async def _engine_history(ctx: Dojos, room: str) -> bytes:
+    """What the collab engine stores of the room, once it has forgotten its history: its
+    one snapshot (asked for through its internal API)."""
+    collab = ctx.collab
+    assert isinstance(collab, HttpCollab)
+    listed = await collab._call("GET", room, "snapshots")
+    [snapshot] = listed.json()["items"]
+    stored = await collab._call(
+        "GET",
+        room,
+        f"state?snapshot={snapshot['seq']}",
+        headers={"Accept": "application/octet-stream"},
+    )
+    return stored.content
+
+
 def _state(data: bytes) -> bytes:
     return base64.b64decode(json.loads(data)["yjs_update"])
 
@@ -123,6 +139,7 @@ async def test_an_erased_member_s_name_leaves_the_rooms_and_the_snapshot_files(
                 old, new = json.loads(before[key]), json.loads(data)
                 assert {**old, "yjs_update": None} == {**new, "yjs_update": None}
         after |= files
+        assert NAME not in await _engine_history(ctx, room)
     # The removal from the running dojo took one more snapshot (the keyboard passed on),
     # of the room before it was renamed: rewritten too.
     assert len(after) == len(before) + 1

@@ -1,0 +1,170 @@
+"""Forgetting a room's history (LGPD): compact now, keep one snapshot, and hold nothing the
+document deleted, on the real database, the snapshot folder and a node's internal API."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pycrdt
+import pytest
+
+import crdt
+from platform_api.kernel import create_pool
+from platform_api.kernel.db import tenant_transaction
+from platform_api.kernel.provision import ServiceDatabase
+from rooms import LocalSnapshotStore, PostgresUpdateLog, RoomId
+
+from .conftest import Connect, Mint, StartNode
+
+NAME = b"Ana Souza"
+
+
+@pytest.fixture
+async def log(collab_db: ServiceDatabase, tmp_path: Path) -> AsyncIterator[PostgresUpdateLog]:
+    pool = await create_pool(collab_db.app_dsn, min_size=1, max_size=4)
+    async with PostgresUpdateLog(pool, LocalSnapshotStore(tmp_path)) as log:
+        yield log
+    await pool.close()
+
+
+def _session() -> tuple[list[bytes], list[bytes]]:
+    """A room large enough for a snapshot blob, with an emoji (so it is merged, not
+    re-encoded): the updates that name the member, then the rename."""
+    doc: pycrdt.Doc[Any] = pycrdt.Doc(client_id=3)
+    sent: list[bytes] = []
+    doc.observe(lambda event: sent.append(event.update))
+    doc.get("code", type=pycrdt.Text).insert(0, "# 😀\n" + "x = 1\n" * 20_000)
+    doc.get("state", type=pycrdt.Map)["driver_name"] = NAME.decode()
+    named = list(sent)
+    doc.get("state", type=pycrdt.Map)["driver_name"] = "Former member"
+    return named, sent[len(named) :]
+
+
+def _blob_files(folder: Path) -> list[Path]:
+    return list(folder.rglob("*.ydoc"))
+
+
+def _driver(state: bytes) -> str:
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    doc.apply_update(state)
+    return str(doc.get("state", type=pycrdt.Map)["driver_name"])
+
+
+async def _stored(log: PostgresUpdateLog, room: RoomId) -> list[bytes]:
+    """Every byte string the log holds for the room: snapshots (blobs read) and rows."""
+    assert log._pool is not None
+    async with tenant_transaction(log._pool, room.tenant) as conn:
+        rows = await conn.fetch(
+            "SELECT seq_upto, inline_state, blob_key FROM room_snapshots WHERE room = $1",
+            room.name,
+        )
+        updates = await conn.fetch("SELECT update FROM room_updates WHERE room = $1", room.name)
+    held = [await log._snapshot_bytes(row) for row in rows]
+    return held + [bytes(row["update"]) for row in updates]
+
+
+async def test_the_rooms_history_is_compacted_to_one_snapshot_without_the_old_name(
+    log: PostgresUpdateLog, tmp_path: Path
+) -> None:
+    room = RoomId(uuid.uuid4(), "dojo-forget")
+    named, rename = _session()
+    for update in named:
+        await log.append(room, update)
+    first = await log.compact(room, crdt.compact_updates)
+    assert first is not None
+    assert first.size > 64 * 1024
+    blobs = _blob_files(tmp_path)
+    assert len(blobs) == 1
+    assert NAME in blobs[0].read_bytes()
+    for update in rename:
+        await log.append(room, update)
+
+    kept = await log.forget_history(room, crdt.compact_updates)
+
+    assert kept is not None
+    assert kept.seq > first.seq
+    assert [s.seq for s in await log.snapshots(room)] == [kept.seq]
+    assert await log.snapshot_at(room, first.seq) is None
+    assert not blobs[0].exists()
+    stored = await _stored(log, room)
+    assert len(stored) == 1
+    assert NAME not in stored[0]
+    loaded = await log.load(room)
+    assert loaded.updates == []
+    assert _driver(loaded.snapshot or b"") == "Former member"
+    # Again: nothing to merge, nothing to forget; the snapshot stays.
+    again = await log.forget_history(room, crdt.compact_updates)
+    assert again == kept
+    assert [s.seq for s in await log.snapshots(room)] == [kept.seq]
+
+
+@pytest.mark.parametrize("blob", [True, False])
+async def test_a_snapshot_merged_with_what_it_deleted_is_rewritten_in_place(
+    log: PostgresUpdateLog, tmp_path: Path, blob: bool
+) -> None:
+    """A snapshot made by a plain merge (as before deleted content was dropped from
+    merges) still holds the old name with nothing left to compact: it is compacted alone."""
+    room = RoomId(uuid.uuid4(), f"dojo-old-{blob}")
+    named, rename = _session()
+    if not blob:  # small enough to stay inline in the database
+        doc: pycrdt.Doc[Any] = pycrdt.Doc(client_id=4)
+        named, rename = [], []
+        doc.observe(lambda event: rename.append(event.update))
+        doc.get("state", type=pycrdt.Map)["driver_name"] = NAME.decode()
+        doc.get("state", type=pycrdt.Map)["driver_name"] = "😀 Former member"
+    for update in named + rename:
+        await log.append(room, update)
+    old = await log.compact(room, crdt.merge_updates)
+    assert old is not None
+    assert any(NAME in held for held in await _stored(log, room))
+    assert bool(_blob_files(tmp_path)) is blob
+
+    kept = await log.forget_history(room, crdt.compact_updates)
+
+    assert kept is not None
+    assert kept.seq == old.seq
+    assert kept.size < old.size
+    stored = await _stored(log, room)
+    assert len(stored) == 1
+    assert NAME not in stored[0]
+    assert _driver(stored[0]).endswith("Former member")
+    assert [(s.seq, s.size) for s in await log.snapshots(room)] == [(kept.seq, kept.size)]
+
+
+async def test_a_room_with_nothing_stored_has_nothing_to_forget(log: PostgresUpdateLog) -> None:
+    assert await log.forget_history(RoomId(uuid.uuid4(), "empty"), crdt.compact_updates) is None
+
+
+async def test_the_internal_api_forgets_a_live_rooms_history(
+    start_node: StartNode, connect: Connect, mint: Mint, room_key: str, log: PostgresUpdateLog
+) -> None:
+    base = await start_node(update_log=log)
+    peer = await connect(base, room_key)
+    await peer.insert("print('secret')")
+    await peer.edit(lambda text: text.__delitem__(slice(0, len(text))))
+    await peer.insert("print('kept')")
+    await peer.handled()  # (committed)
+    http = base.replace("ws://", "http://").removesuffix("/collab")
+    url = f"{http}/internal/rooms/{room_key}"
+    service = {"Authorization": f"Bearer {mint(room_key, role='service')}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{url}/forget-history") as refused:
+            assert refused.status == 401
+            assert refused.content_type == "application/problem+json"
+        async with session.post(f"{url}/forget-history", headers=service) as response:
+            assert response.status == 200
+            kept = (await response.json())["snapshot"]
+        async with session.get(f"{url}/snapshots", headers=service) as listed:
+            assert [s["seq"] for s in (await listed.json())["items"]] == [kept["seq"]]
+    room = RoomId.parse(room_key)
+    stored = await _stored(log, room)
+    assert len(stored) == 1
+    assert b"secret" not in stored[0]
+    # The peer goes on editing the same room.
+    await peer.insert("!")
+    await peer.handled()
+    assert (await log.load(room)).updates
