@@ -169,7 +169,7 @@ def test_a_merged_yjs_session_keeps_its_document_and_loses_what_it_deleted(
 
 
 def test_an_update_that_deletes_nothing_of_its_own_comes_back_as_it_is() -> None:
-    for update in YJS_UPDATES[:3] + [crdt.EMPTY_UPDATE]:
+    for update in [*YJS_UPDATES[:3], crdt.EMPTY_UPDATE]:
         assert scrub_deleted(update) is update
     deletion = crdt.encode_deletion([crdt.ItemRange(7, 0, 5)])  # items it does not hold
     assert scrub_deleted(deletion) is deletion
@@ -187,7 +187,8 @@ def test_a_string_is_not_cut_inside_a_character_outside_the_bmp() -> None:
     assert scrub_deleted(merged) == merged
     whole = crdt.merge_updates([*updates, crdt.encode_deletion([crdt.ItemRange(9, 1, 3)])])
     scrubbed = scrub_deleted(whole)
-    assert "b😀".encode() not in scrubbed and b"cd" in scrubbed
+    assert "b😀".encode() not in scrubbed
+    assert b"cd" in scrubbed
     assert (
         _view(_loaded(scrubbed))
         == _view(_loaded(whole))
