@@ -177,6 +177,7 @@ def create_app(
                 metrics=app[METRICS],
                 idle_seconds=settings.idle_room_seconds,
                 compact_after=settings.compact_after_updates,
+                snapshots_kept=settings.snapshots_kept,
                 access=access,
             )
             manager_ref.append(manager)

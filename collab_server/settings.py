@@ -78,6 +78,9 @@ class CollabSettings(BaseSettings):
     first_message_timeout: float = Field(default=5.0, gt=0)
     idle_room_seconds: float = Field(default=30.0, ge=0)
     compact_after_updates: int = Field(default=500, ge=1)
+    # A compaction keeps this many of the room's latest snapshots and deletes the ones
+    # before (a room loads from its latest; the others serve GET …/state?snapshot=seq).
+    snapshots_kept: int = Field(default=3, ge=1)
     # On SIGTERM: the time peers get to leave, then the time pending updates get to commit.
     drain_seconds: float = Field(default=5.0, ge=0)
     # Nodes holding the same room greet each other on the bus; a room only one node holds

@@ -66,6 +66,7 @@ class RoomManager:
         metrics: RoomMetrics,
         idle_seconds: float = 30.0,
         compact_after: int = 500,
+        snapshots_kept: int = 3,
         access: AccessLedger | None = None,
     ) -> None:
         self.rooms: dict[RoomId, Room] = {}
@@ -77,6 +78,7 @@ class RoomManager:
         self._metrics = metrics
         self._idle = idle_seconds
         self._compact_after = compact_after
+        self._snapshots_kept = snapshots_kept
         # One per room loaded or being loaded: a room unloaded, discarded or whose load
         # failed leaves none behind (whoever waited on it starts over with the current one).
         self._locks: dict[RoomId, asyncio.Lock] = {}
@@ -206,6 +208,9 @@ class RoomManager:
             # what came during the compaction (counted twice if merged too: on the safe side).
             room.size = done.size + max(0, room.size - size)
             self._metrics.compactions.inc()
+            # A room loads from its latest snapshot: the ones before are only kept a while
+            # (another node compacting it meanwhile trims them in its turn).
+            await self._log.drop_snapshots(room.id, keep=self._snapshots_kept, wait=False)
 
     async def forget_history(self, room_id: RoomId) -> Compaction | None:
         """Compact a room now, here or not, and keep only the snapshot it leaves (see

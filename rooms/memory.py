@@ -59,6 +59,12 @@ class MemoryUpdateLog:
         self._snapshots[room] = kept
         return done
 
+    async def drop_snapshots(self, room: RoomId, *, keep: int, wait: bool = True) -> int:
+        snapshots = self._snapshots[room]
+        kept = snapshots[-max(keep, 1) :]
+        self._snapshots[room] = kept
+        return len(snapshots) - len(kept)
+
     async def snapshots(self, room: RoomId) -> list[SnapshotInfo]:
         return [SnapshotInfo(s, len(d), at) for s, at, d in self._snapshots[room]]
 

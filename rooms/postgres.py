@@ -324,19 +324,31 @@ class PostgresUpdateLog:
         content was dropped from merges). Returns the snapshot kept (None: the room has
         none).
 
-        The earlier snapshots go after the compaction commits, in a transaction of their
-        own: a failure there leaves the room loadable from the snapshot just made. Their
-        blobs go before their rows commit, so a failure leaves every row naming its blob,
-        and running it again finds them (a missing blob is no error)."""
+        The earlier snapshots go after the compaction commits (``drop_snapshots``): a
+        failure there leaves the room loadable from the snapshot just made."""
         latest = await self.compact(room, merge, wait=True) or await self._recompact(room, merge)
+        forgotten = await self.drop_snapshots(room, keep=1)
+        if forgotten:
+            _log.info("room_history_forgotten", room=room.key, snapshots=forgotten)
+        return latest
+
+    async def drop_snapshots(self, room: RoomId, *, keep: int, wait: bool = True) -> int:
+        """Delete the room's snapshots but the ``keep`` latest, each with its blob; return
+        how many went (none if the room's compaction lock is taken and not to be waited
+        for). Under the room's compaction lock, in a transaction of its own: the
+        blobs go before the rows commit, so a failure leaves every row naming its blob, and
+        running it again finds them (a missing blob is no error). A room loads from its
+        latest snapshot only, which stays."""
         async with tenant_transaction(self._pool, room.tenant) as conn:
             await _writable(conn, room.tenant)
-            await _room_lock(conn, room, wait=True)
+            if not await _room_lock(conn, room, wait=wait):
+                return 0
             earlier = await conn.fetch(
                 """SELECT id, blob_key FROM room_snapshots WHERE tenant_id = $1 AND room = $2
-                   AND id < (SELECT max(id) FROM room_snapshots WHERE tenant_id = $1 AND room = $2)""",
+                   ORDER BY id DESC OFFSET $3""",
                 room.tenant,
                 room.name,
+                max(keep, 1),
             )
             for row in earlier:
                 if row["blob_key"] is not None:
@@ -346,9 +358,7 @@ class PostgresUpdateLog:
                 room.tenant,
                 [row["id"] for row in earlier],
             )
-        if earlier:
-            _log.info("room_history_forgotten", room=room.key, snapshots=len(earlier))
-        return latest
+        return len(earlier)
 
     async def _recompact(
         self, room: RoomId, merge: Callable[[list[bytes]], bytes]

@@ -1,5 +1,6 @@
-"""Forgetting a room's history (LGPD): compact now, keep one snapshot, and hold nothing the
-document deleted, on the real database, the snapshot folder and a node's internal API."""
+"""A room's history: forgotten on request (LGPD: compact now, keep one snapshot, hold nothing
+the document deleted), and trimmed by every compaction to its latest snapshots; on the real
+database, the snapshot folder and a node's internal API."""
 
 from __future__ import annotations
 
@@ -16,7 +17,16 @@ import crdt
 from platform_api.kernel import create_pool
 from platform_api.kernel.db import tenant_transaction
 from platform_api.kernel.provision import ServiceDatabase
-from rooms import LocalSnapshotStore, PostgresUpdateLog, RoomId
+from rooms import (
+    LocalSnapshotStore,
+    MemoryBus,
+    PostgresUpdateLog,
+    RoomId,
+    RoomLimits,
+    RoomManager,
+    RoomMetrics,
+    new_node_id,
+)
 
 from .conftest import Connect, Mint, StartNode
 
@@ -168,3 +178,42 @@ async def test_the_internal_api_forgets_a_live_rooms_history(
     await peer.insert("!")
     await peer.handled()
     assert (await log.load(room)).updates
+
+
+async def test_compactions_keep_the_latest_snapshots_only(
+    log: PostgresUpdateLog, tmp_path: Path
+) -> None:
+    """Every compaction adds a snapshot of the whole document; a node keeps the room's
+    ``snapshots_kept`` latest and deletes the ones before, rows and blobs."""
+    manager = RoomManager(
+        log,
+        MemoryBus().node(),
+        node_id=new_node_id(),
+        limits=RoomLimits(),
+        metrics=RoomMetrics(),
+        compact_after=2,
+        snapshots_kept=2,
+    )
+    room_id = RoomId(uuid.uuid4(), "dojo-kept")
+    room = await manager.open(room_id)
+    editor: pycrdt.Doc[Any] = pycrdt.Doc(client_id=8)
+    sent: list[bytes] = []
+    editor.observe(lambda event: sent.append(event.update))
+    code = editor.get("code", type=pycrdt.Text)
+    code.insert(0, "x = 1\n" * 15_000)  # each snapshot a blob
+    for round_ in range(5):
+        code.insert(len(code), f"# round {round_}\n")
+        for update in sent:
+            await room.apply_and_share(update, origin=None)
+        sent.clear()
+        await manager.maintain_once()
+
+    snapshots = await log.snapshots(room_id)
+    assert len(snapshots) == 2
+    assert sorted(p.stem for p in _blob_files(tmp_path)) == sorted(str(s.seq) for s in snapshots)
+    loaded = await log.load(room_id)
+    assert loaded.snapshot_seq == snapshots[-1].seq
+    again: pycrdt.Doc[Any] = pycrdt.Doc()
+    again.apply_update(loaded.snapshot or b"")
+    assert str(again.get("code", type=pycrdt.Text)) == str(code)
+    await manager.discard(room, 1001, "test over")
