@@ -12,14 +12,18 @@ an item it encodes from an offset. Nothing else changes: the same clients and cl
 same neighbours, the same delete set, so the update builds the same document, and later
 updates that name those items still find them.
 
-Left as they are: an item whose string would have to be cut inside a character outside
-the BMP (Yrs cannot hold half of one), and the content of items the delete set does not
-cover.
+Left as they are: the content of items the delete set does not cover, and a character
+outside the BMP that a deletion cuts in half (Yrs cannot hold half of one): the piece that
+keeps its content takes the whole character.
+
+One walk over the update's structs and one over its delete set, each client's deleted
+ranges followed by a moving index: linear in the update's size. A string is re-encoded as
+UTF-16 only when it is cut.
 """
 
 from __future__ import annotations
 
-import bisect
+from collections.abc import Callable
 
 from pycrdt import write_var_uint
 
@@ -44,6 +48,7 @@ from .update import (
 )
 
 _Ranges = list[tuple[int, int]]
+_Cut = tuple[int, int, bool]  # start, end (offsets into an item), deleted
 
 
 def scrub_deleted(update: bytes) -> bytes:
@@ -66,36 +71,49 @@ def scrub_deleted(update: bytes) -> bytes:
         clock, pos = var_uint_at(update, pos, _INVALID)
         head = update[client_start:pos]
         ranges = deleted.get(client, [])
-        written: list[bytes] = []
+        at = 0  # the first of the client's deleted ranges not wholly before ``clock``
+        block = bytearray()
+        count = structs
+        run = pos  # where the structs copied as they are start
         for _ in range(structs):
             start = pos
-            pos, length, pieces = _struct(update, pos, client, clock, ranges)
-            if pieces is None:
-                written.append(update[start:pos])
-            else:
-                written.extend(pieces)
-                changed = True
+            pos, length, replace = _struct(update, pos)
+            while at < len(ranges) and ranges[at][1] <= clock:
+                at += 1
+            if at < len(ranges) and ranges[at][0] < clock + length:
+                pieces = replace(client, clock, _cuts(ranges, at, clock, length))
+                if pieces is not None:
+                    block += update[run:start]
+                    for piece in pieces:
+                        block += piece
+                    count += len(pieces) - 1
+                    run = pos
+                    changed = True
             clock += length
-        out += write_var_uint(len(written)) + head
-        for piece in written:
-            out += piece
+        block += update[run:pos]
+        out += write_var_uint(count) + head + block
     if not changed:
         return update
     out += update[pos:]  # the delete set, as it was
     return bytes(out)
 
 
-def _struct(
-    data: bytes, pos: int, client: int, clock: int, ranges: _Ranges
-) -> tuple[int, int, list[bytes] | None]:
-    """Read the struct at ``pos``: the position after it, its length, and what replaces it
-    (None: the struct as it is)."""
+_Replace = Callable[[int, int, list[_Cut]], "list[bytes] | None"]
+
+
+def _kept(client: int, clock: int, cuts: list[_Cut]) -> None:
+    return None
+
+
+def _struct(data: bytes, pos: int) -> tuple[int, int, _Replace]:
+    """Read the struct at ``pos``: the position after it, its length, and what makes its
+    pieces for given cuts (None: the struct as it is)."""
     info = data[pos]
     pos += 1
     ref = info & 0x1F
     if ref in (_GC, _SKIP):
         length, pos = var_uint_at(data, pos, _INVALID)
-        return pos, length, None
+        return pos, length, _kept
     links_start = pos  # what places the item: origin, right origin, parent
     if info & _ORIGIN:
         pos = _skip_id(data, pos)
@@ -107,76 +125,86 @@ def _struct(
         pos = _skip_parent(data, pos, info)
     links = data[links_start:pos]
     content_start = pos
-    text: str | None = None
     if ref == _STRING:
         text, pos = var_string_at(data, pos, _INVALID)
-        units = _utf16_offsets(text)
-        length = units[-1]
+        units = text if text.isascii() else None
+        length = len(text) if units is not None else len(text.encode("utf-16-le")) // 2
     else:
         length, pos = _skip_content(data, pos, ref)
-    cuts = _cuts(ranges, clock, length)
-    if ref == _DELETED or not any(gone for _, _, gone in cuts):
-        return pos, length, None
-    if ref == _STRING:
-        assert text is not None
-        index = {unit: at for at, unit in enumerate(units)}
-        if any(start not in index for start, _, _ in cuts[1:]):
-            return pos, length, None  # a cut inside a character outside the BMP
-        contents = [_string(text[index[start] : index[end]]) for start, end, _ in cuts]
-    elif ref == _ANY:
-        values = _any_values(data, content_start)
-        contents = [
-            write_var_uint(end - start) + b"".join(values[start:end]) for start, end, _ in cuts
-        ]
-    else:  # content of length 1 (binary, embed, format): wholly deleted
-        contents = [data[content_start:pos]]
-    pieces: list[bytes] = []
-    for (start, end, gone), content in zip(cuts, contents, strict=True):
-        piece_ref = _DELETED if gone else ref
-        if start == 0:
-            piece = bytes([(info & ~0x1F) | piece_ref]) + links
-        else:  # placed right after the piece before it, as Yjs writes an item from an offset
-            piece = (
-                bytes([_ORIGIN | (info & (_RIGHT_ORIGIN | _PARENT_SUB)) | piece_ref])
-                + write_var_uint(client)
-                + write_var_uint(clock + start - 1)
-                + right
-            )
-        pieces.append(piece + (write_var_uint(end - start) if gone else content))
-    return pos, length, pieces
+    if ref == _DELETED:
+        return pos, length, _kept
+    end = pos
+
+    def replace(client: int, clock: int, cuts: list[_Cut]) -> list[bytes] | None:
+        if ref == _STRING:
+            cuts, contents = _string_pieces(text, cuts)
+        elif ref == _ANY:
+            values = _any_values(data, content_start)
+            contents = [write_var_uint(b - a) + b"".join(values[a:b]) for a, b, _ in cuts]
+        else:  # content of length 1 (binary, embed, format, a subdocument): wholly deleted
+            contents = [data[content_start:end]] * len(cuts)
+        if not any(gone for _, _, gone in cuts):
+            return None
+        pieces = []
+        for (start, stop, gone), content in zip(cuts, contents, strict=True):
+            piece_ref = _DELETED if gone else ref
+            if start == 0:
+                piece = bytes([(info & ~0x1F) | piece_ref]) + links
+            else:  # placed right after the piece before it, as Yjs writes from an offset
+                piece = (
+                    bytes([_ORIGIN | (info & (_RIGHT_ORIGIN | _PARENT_SUB)) | piece_ref])
+                    + write_var_uint(client)
+                    + write_var_uint(clock + start - 1)
+                    + right
+                )
+            pieces.append(piece + (write_var_uint(stop - start) if gone else content))
+        return pieces
+
+    return pos, length, replace
 
 
-def _cuts(ranges: _Ranges, clock: int, length: int) -> list[tuple[int, int, bool]]:
-    """The item ``clock`` .. ``clock + length`` cut where the deleted ``ranges`` start and
-    end: ``(start, end, deleted)`` offsets into the item, in order, covering it."""
+def _cuts(ranges: _Ranges, at: int, clock: int, length: int) -> list[_Cut]:
+    """The item ``clock`` .. ``clock + length`` cut where the deleted ``ranges`` (from index
+    ``at``, the first that ends past ``clock``) start and end, in order, covering it."""
     end = clock + length
-    at = max(bisect.bisect_right(ranges, (clock, clock)) - 1, 0)
-    cuts: list[tuple[int, int, bool]] = []
+    cuts: list[_Cut] = []
     offset = clock
-    for low, high in ranges[at:]:
+    for index in range(at, len(ranges)):
+        low, high = ranges[index]
         if low >= end:
             break
         low, high = max(low, offset), min(high, end)
-        if high <= offset:
-            continue
         if low > offset:
             cuts.append((offset - clock, low - clock, False))
         cuts.append((low - clock, high - clock, True))
         offset = high
-    if offset < end or not cuts:
+    if offset < end:
         cuts.append((offset - clock, length, False))
     return cuts
 
 
-def _utf16_offsets(text: str) -> list[int]:
-    """For each character of ``text``, and its end, the offset in UTF-16 units (as Yjs
-    counts a string) at which it starts."""
+def _string_pieces(text: str, cuts: list[_Cut]) -> tuple[list[_Cut], list[bytes]]:
+    """The cuts of a string item, none inside a character outside the BMP (the kept piece
+    beside it takes it whole), and each piece's content."""
     if text.isascii():
-        return list(range(len(text) + 1))
-    offsets = [0]
-    for char in text:
-        offsets.append(offsets[-1] + (2 if ord(char) > 0xFFFF else 1))
-    return offsets
+        return cuts, [_string(text[a:b]) for a, b, _ in cuts]
+    units = text.encode("utf-16-le")
+    bounds = [0]
+    for index in range(1, len(cuts)):
+        at = cuts[index][0]
+        if 0xDC <= units[2 * at + 1] <= 0xDF:  # the second half of a pair: move off it
+            at += -1 if cuts[index - 1][2] else 1
+        bounds.append(max(at, bounds[-1]))
+    bounds.append(cuts[-1][1])
+    moved: list[_Cut] = []
+    for index, (_, _, gone) in enumerate(cuts):
+        start, stop = bounds[index], bounds[index + 1]
+        if start >= stop:
+            continue
+        if moved and moved[-1][2] == gone:
+            start = moved.pop()[0]
+        moved.append((start, stop, gone))
+    return moved, [_string(units[2 * a : 2 * b].decode("utf-16-le")) for a, b, _ in moved]
 
 
 def _string(text: str) -> bytes:

@@ -18,6 +18,7 @@ from platform_api.kernel import Problem, outgoing_headers
 from .tickets import TicketSigner
 
 _BYTES = "application/octet-stream"
+FORGET_TIMEOUT_SECONDS = 120.0
 
 
 class Collab(Protocol):
@@ -91,7 +92,8 @@ class HttpCollab:
         await self._call("POST", room, "control", json=command)
 
     async def forget_history(self, room: str) -> None:
-        await self._call("POST", room, "forget-history")
+        # A compaction of a large room, after one under way: longer than a read or write.
+        await self._call("POST", room, "forget-history", timeout=FORGET_TIMEOUT_SECONDS)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -70,8 +70,8 @@ class DojosEraser:
     Left as they are: their name where someone typed it (in a message, in the code), what
     peers' clients already received, a snapshot file whose row never committed (its
     transaction rolled back after the file was written: no row names it), and inside the
-    engine, text that Yrs cannot cut (a deletion ending inside a character outside the
-    BMP keeps the piece it cuts).
+    engine, a character outside the BMP (an emoji) that a deletion cut in half, which Yrs
+    cannot hold half of.
     """
 
     ctx: Dojos
@@ -134,10 +134,11 @@ class DojosEraser:
             else:
                 raise RuntimeError(f"the room of dojo {dojo_id} keeps naming the member")
             keys = await store_content.snapshot_keys(conn, tenant_id, dojo_id)
-        # The engine's log still holds the updates that carried the old name.
-        await self.ctx.collab.forget_history(room)
         for key in keys:
             await self._rename_in_file(tenant_id, dojo_id, key, author)
+        # Last (a large room takes a while): the engine's log still holds the updates that
+        # carried the old name. Failing, it fails the erasure, which runs it again.
+        await self.ctx.collab.forget_history(room)
 
     async def _rename_in_file(
         self, tenant_id: uuid.UUID, dojo_id: uuid.UUID, key: str, author: str
