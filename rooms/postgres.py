@@ -326,11 +326,13 @@ class PostgresUpdateLog:
 
         The earlier snapshots go after the compaction commits (``drop_snapshots``): a
         failure there leaves the room loadable from the snapshot just made."""
-        latest = await self.compact(room, merge, wait=True) or await self._recompact(room, merge)
+        await self.compact(room, merge, wait=True) or await self._recompact(room, merge)
         forgotten = await self.drop_snapshots(room, keep=1)
         if forgotten:
             _log.info("room_history_forgotten", room=room.key, snapshots=forgotten)
-        return latest
+        # The one kept: another node's compaction may have come between.
+        kept = (await self.snapshots(room))[-1:]
+        return Compaction(kept[0].seq, kept[0].size) if kept else None
 
     async def drop_snapshots(self, room: RoomId, *, keep: int, wait: bool = True) -> int:
         """Delete the room's snapshots but the ``keep`` latest, each with its blob; return

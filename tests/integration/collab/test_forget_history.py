@@ -4,12 +4,14 @@ database, the snapshot folder and a node's internal API."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pycrdt
 import pytest
 
@@ -25,6 +27,7 @@ from rooms import (
     RoomLimits,
     RoomManager,
     RoomMetrics,
+    TenantErased,
     new_node_id,
 )
 
@@ -154,7 +157,7 @@ async def test_the_internal_api_forgets_a_live_rooms_history(
 ) -> None:
     base = await start_node(update_log=log)
     peer = await connect(base, room_key)
-    await peer.insert("print('secret')")
+    await peer.insert("print('secret 😀')")  # (an emoji: merged, then scrubbed)
     await peer.edit(lambda text: text.__delitem__(slice(0, len(text))))
     await peer.insert("print('kept')")
     await peer.handled()  # (committed)
@@ -217,3 +220,36 @@ async def test_compactions_keep_the_latest_snapshots_only(
     again.apply_update(loaded.snapshot or b"")
     assert str(again.get("code", type=pycrdt.Text)) == str(code)
     await manager.discard(room, 1001, "test over")
+
+
+async def test_forgetting_waits_for_a_compaction_under_way_elsewhere(
+    log: PostgresUpdateLog, collab_db: ServiceDatabase
+) -> None:
+    room = RoomId(uuid.uuid4(), "dojo-busy")
+    named, rename = _session()
+    for update in named + rename:
+        await log.append(room, update)
+    other = await asyncpg.connect(collab_db.app_dsn)
+    try:
+        async with other.transaction():  # another node compacting the room
+            await other.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", room.key)
+            forgetting = asyncio.create_task(log.forget_history(room, crdt.compact_updates))
+            await asyncio.sleep(0.3)
+            assert not forgetting.done()
+        kept = await asyncio.wait_for(forgetting, 10)
+    finally:
+        await other.close()
+    assert kept is not None
+    stored = await _stored(log, room)
+    assert len(stored) == 1
+    assert NAME not in stored[0]
+
+
+async def test_an_erased_organization_has_no_history_to_forget(
+    log: PostgresUpdateLog,
+) -> None:
+    room = RoomId(uuid.uuid4(), "dojo-gone")
+    await log.append(room, _session()[0][0])
+    await log.erase_tenant(room.tenant)
+    with pytest.raises(TenantErased):
+        await log.forget_history(room, crdt.compact_updates)
