@@ -209,8 +209,14 @@ class RoomManager:
             room.size = done.size + max(0, room.size - size)
             self._metrics.compactions.inc()
             # A room loads from its latest snapshot: the ones before are only kept a while
-            # (another node compacting it meanwhile trims them in its turn).
-            await self._log.drop_snapshots(room.id, keep=self._snapshots_kept, wait=False)
+            # (another node compacting it meanwhile trims them in its turn). Housekeeping:
+            # failing, it holds up neither the room's unloading nor the pass.
+            try:
+                await self._log.drop_snapshots(room.id, keep=self._snapshots_kept, wait=False)
+            except TenantErased:
+                raise
+            except Exception as exc:
+                _log.error("snapshot_trim_failed", room=room.id.key, error=repr(exc))
 
     async def forget_history(self, room_id: RoomId) -> Compaction | None:
         """Compact a room now, here or not, and keep only the snapshot it leaves (see

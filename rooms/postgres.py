@@ -246,7 +246,16 @@ class PostgresUpdateLog:
         """The latest snapshot and the rows after it, read as of one moment (REPEATABLE
         READ): between two READ COMMITTED reads another node's compaction could commit, and
         the rows it merged would be in neither the snapshot read nor the log read. Read-only,
-        the transaction never fails to serialize, and it blocks no append or compaction."""
+        the transaction never fails to serialize, and it blocks no append or compaction.
+
+        A snapshot's blob is read outside that moment: compactions committed meanwhile may
+        have trimmed it (``drop_snapshots``). Then the room is read again, once."""
+        try:
+            return await self._load(room)
+        except SnapshotMissing:
+            return await self._load(room)
+
+    async def _load(self, room: RoomId) -> StoredState:
         async with tenant_transaction(
             self._pool, room.tenant, isolation="repeatable_read", readonly=True
         ) as conn:
@@ -327,30 +336,38 @@ class PostgresUpdateLog:
         The earlier snapshots go after the compaction commits (``drop_snapshots``): a
         failure there leaves the room loadable from the snapshot just made."""
         await self.compact(room, merge, wait=True) or await self._recompact(room, merge)
-        forgotten = await self.drop_snapshots(room, keep=1)
+        forgotten = dropped = await self.drop_snapshots(room, keep=1)
+        while dropped:
+            dropped = await self.drop_snapshots(room, keep=1)
+            forgotten += dropped
         if forgotten:
             _log.info("room_history_forgotten", room=room.key, snapshots=forgotten)
         # The one kept: another node's compaction may have come between.
         kept = (await self.snapshots(room))[-1:]
         return Compaction(kept[0].seq, kept[0].size) if kept else None
 
-    async def drop_snapshots(self, room: RoomId, *, keep: int, wait: bool = True) -> int:
+    async def drop_snapshots(
+        self, room: RoomId, *, keep: int, wait: bool = True, limit: int = 100
+    ) -> int:
         """Delete the room's snapshots but the ``keep`` latest, each with its blob; return
         how many went (none if the room's compaction lock is taken and not to be waited
         for). Under the room's compaction lock, in a transaction of its own: the
         blobs go before the rows commit, so a failure leaves every row naming its blob, and
         running it again finds them (a missing blob is no error). A room loads from its
-        latest snapshot only, which stays."""
+        latest snapshot only, which stays. At most ``limit`` at a time, the oldest of them
+        last: a room with a long backlog (from before snapshots were trimmed) is trimmed
+        over several compactions, none holding the room's lock for long."""
         async with tenant_transaction(self._pool, room.tenant) as conn:
             await _writable(conn, room.tenant)
             if not await _room_lock(conn, room, wait=wait):
                 return 0
             earlier = await conn.fetch(
                 """SELECT id, blob_key FROM room_snapshots WHERE tenant_id = $1 AND room = $2
-                   ORDER BY id DESC OFFSET $3""",
+                   ORDER BY id DESC OFFSET $3 LIMIT $4""",
                 room.tenant,
                 room.name,
                 max(keep, 1),
+                limit,
             )
             for row in earlier:
                 if row["blob_key"] is not None:
@@ -471,7 +488,14 @@ class PostgresUpdateLog:
                 room.name,
                 seq,
             )
-        return await self._snapshot_bytes(snap) if snap else None
+            if snap is None:
+                return None
+        try:
+            return await self._snapshot_bytes(snap)
+        except SnapshotMissing:
+            if seq in {s.seq for s in await self.snapshots(room)}:
+                raise
+            return None  # trimmed since it was read: gone, not damaged
 
     async def erase_tenant(self, tenant: uuid.UUID) -> int:
         """Erase every room of ``tenant`` (LGPD): updates, snapshots and their blobs; mark it

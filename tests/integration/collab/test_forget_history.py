@@ -27,6 +27,7 @@ from rooms import (
     RoomLimits,
     RoomManager,
     RoomMetrics,
+    StoredState,
     TenantErased,
     new_node_id,
 )
@@ -253,3 +254,57 @@ async def test_an_erased_organization_has_no_history_to_forget(
     await log.erase_tenant(room.tenant)
     with pytest.raises(TenantErased):
         await log.forget_history(room, crdt.compact_updates)
+
+
+class PausedReads(LocalSnapshotStore):
+    """A snapshot folder whose next read waits, after the row naming it was read, until
+    ``go`` is set."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.paused, self.go = asyncio.Event(), asyncio.Event()
+        self.pausing = False
+
+    async def get(self, key: str) -> bytes | None:
+        if self.pausing:
+            self.pausing = False
+            self.paused.set()
+            await self.go.wait()
+        return await super().get(key)
+
+
+@pytest.mark.parametrize("read", ["load", "snapshot_at"])
+async def test_a_snapshot_trimmed_while_it_is_read_is_gone_not_damaged(
+    collab_db: ServiceDatabase, tmp_path: Path, read: str
+) -> None:
+    """A read takes the row, then the blob: a forget-history committed in between deleted
+    both. A load reads the room again; a snapshot asked for by seq is no longer there."""
+    store = PausedReads(tmp_path)
+    pool = await create_pool(collab_db.app_dsn, min_size=1, max_size=4)
+    try:
+        async with PostgresUpdateLog(pool, store) as log:
+            room = RoomId(uuid.uuid4(), f"dojo-race-{read}")
+            named, rename = _session()
+            for update in named:
+                await log.append(room, update)
+            first = await log.compact(room, crdt.compact_updates)  # a blob
+            assert first is not None
+            store.pausing = True
+            reading = asyncio.create_task(
+                log.load(room) if read == "load" else log.snapshot_at(room, first.seq)
+            )
+            await store.paused.wait()
+            for update in rename:
+                await log.append(room, update)
+            kept = await log.forget_history(room, crdt.compact_updates)
+            store.go.set()
+            result = await reading
+    finally:
+        await pool.close()
+    assert kept is not None
+    if read == "load":
+        assert isinstance(result, StoredState)
+        assert result.snapshot_seq == kept.seq
+        assert _driver(result.snapshot or b"") == "Former member"
+    else:
+        assert result is None
