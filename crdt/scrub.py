@@ -23,8 +23,6 @@ UTF-16 only when it is cut.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pycrdt import write_var_uint
 
 from ._reader import var_string_at, var_uint_at
@@ -77,11 +75,12 @@ def scrub_deleted(update: bytes) -> bytes:
         run = pos  # where the structs copied as they are start
         for _ in range(structs):
             start = pos
-            pos, length, replace = _struct(update, pos)
+            pos, length = _struct(update, pos)
             while at < len(ranges) and ranges[at][1] <= clock:
                 at += 1
             if at < len(ranges) and ranges[at][0] < clock + length:
-                pieces = replace(client, clock, _cuts(ranges, at, clock, length))
+                cuts = _cuts(ranges, at, clock, length)
+                pieces = _pieces(update, start, pos, client, clock, cuts)
                 if pieces is not None:
                     block += update[run:start]
                     for piece in pieces:
@@ -98,69 +97,69 @@ def scrub_deleted(update: bytes) -> bytes:
     return bytes(out)
 
 
-_Replace = Callable[[int, int, list[_Cut]], "list[bytes] | None"]
+def _struct(data: bytes, pos: int) -> tuple[int, int]:
+    """The position after the struct at ``pos``, and its length (in clocks)."""
+    ref = data[pos] & 0x1F
+    if ref in (_GC, _SKIP):
+        length, pos = var_uint_at(data, pos + 1, _INVALID)
+        return pos, length
+    content = _links(data, pos)[2]
+    if ref == _STRING:
+        text, pos = var_string_at(data, content, _INVALID)
+        return pos, len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
+    length, pos = _skip_content(data, content, ref)
+    return pos, length
 
 
-def _kept(client: int, clock: int, cuts: list[_Cut]) -> None:
-    return None
-
-
-def _struct(data: bytes, pos: int) -> tuple[int, int, _Replace]:
-    """Read the struct at ``pos``: the position after it, its length, and what makes its
-    pieces for given cuts (None: the struct as it is)."""
+def _links(data: bytes, pos: int) -> tuple[int, int, int]:
+    """For the item at ``pos``, what places it (origin, right origin, parent): where its
+    right origin starts and ends (empty without one), and where its content starts."""
     info = data[pos]
     pos += 1
-    ref = info & 0x1F
-    if ref in (_GC, _SKIP):
-        length, pos = var_uint_at(data, pos, _INVALID)
-        return pos, length, _kept
-    links_start = pos  # what places the item: origin, right origin, parent
     if info & _ORIGIN:
         pos = _skip_id(data, pos)
-    right_start = pos
+    right = pos
     if info & _RIGHT_ORIGIN:
         pos = _skip_id(data, pos)
-    right = data[right_start:pos]
+    right_end = pos
     if not info & (_ORIGIN | _RIGHT_ORIGIN):
         pos = _skip_parent(data, pos, info)
-    links = data[links_start:pos]
-    content_start = pos
+    return right, right_end, pos
+
+
+def _pieces(
+    data: bytes, start: int, end: int, client: int, clock: int, cuts: list[_Cut]
+) -> list[bytes] | None:
+    """What replaces the struct at ``start`` .. ``end`` cut as ``cuts`` (None: the struct as
+    it is, when it holds no content to drop)."""
+    info = data[start]
+    ref = info & 0x1F
+    if ref in (_GC, _SKIP, _DELETED):
+        return None
+    right, right_end, content = _links(data, start)
     if ref == _STRING:
-        text, pos = var_string_at(data, pos, _INVALID)
-        units = text if text.isascii() else None
-        length = len(text) if units is not None else len(text.encode("utf-16-le")) // 2
-    else:
-        length, pos = _skip_content(data, pos, ref)
-    if ref == _DELETED:
-        return pos, length, _kept
-    end = pos
-
-    def replace(client: int, clock: int, cuts: list[_Cut]) -> list[bytes] | None:
-        if ref == _STRING:
-            cuts, contents = _string_pieces(text, cuts)
-        elif ref == _ANY:
-            values = _any_values(data, content_start)
-            contents = [write_var_uint(b - a) + b"".join(values[a:b]) for a, b, _ in cuts]
-        else:  # content of length 1 (binary, embed, format, a subdocument): wholly deleted
-            contents = [data[content_start:end]] * len(cuts)
-        if not any(gone for _, _, gone in cuts):
-            return None
-        pieces = []
-        for (start, stop, gone), content in zip(cuts, contents, strict=True):
-            piece_ref = _DELETED if gone else ref
-            if start == 0:
-                piece = bytes([(info & ~0x1F) | piece_ref]) + links
-            else:  # placed right after the piece before it, as Yjs writes from an offset
-                piece = (
-                    bytes([_ORIGIN | (info & (_RIGHT_ORIGIN | _PARENT_SUB)) | piece_ref])
-                    + write_var_uint(client)
-                    + write_var_uint(clock + start - 1)
-                    + right
-                )
-            pieces.append(piece + (write_var_uint(stop - start) if gone else content))
-        return pieces
-
-    return pos, length, replace
+        cuts, contents = _string_pieces(var_string_at(data, content, _INVALID)[0], cuts)
+    elif ref == _ANY:
+        values = _any_values(data, content)
+        contents = [write_var_uint(b - a) + b"".join(values[a:b]) for a, b, _ in cuts]
+    else:  # content of length 1 (binary, embed, format, a subdocument): wholly deleted
+        contents = [data[content:end]] * len(cuts)
+    if not any(gone for _, _, gone in cuts):
+        return None
+    pieces = []
+    for (first, stop, gone), kept in zip(cuts, contents, strict=True):
+        piece_ref = _DELETED if gone else ref
+        if first == 0:
+            piece = bytes([(info & ~0x1F) | piece_ref]) + data[start + 1 : content]
+        else:  # placed right after the piece before it, as Yjs writes from an offset
+            piece = (
+                bytes([_ORIGIN | (info & (_RIGHT_ORIGIN | _PARENT_SUB)) | piece_ref])
+                + write_var_uint(client)
+                + write_var_uint(clock + first - 1)
+                + data[right:right_end]
+            )
+        pieces.append(piece + (write_var_uint(stop - first) if gone else kept))
+    return pieces
 
 
 def _cuts(ranges: _Ranges, at: int, clock: int, length: int) -> list[_Cut]:

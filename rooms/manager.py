@@ -199,15 +199,22 @@ class RoomManager:
         except Exception as exc:
             _log.error("erased_room_discard_failed", room=room.id.key, error=repr(exc))
 
+    def _compacted(self, room: Room | None, size: int, done: Compaction) -> None:
+        """Count a compaction that made ``done`` of a room whose size was ``size`` before
+        (``room``: None, or no longer the loaded one, if only the log was compacted)."""
+        self._metrics.compactions.inc()
+        if room is None or self.rooms.get(room.id) is not room:
+            return
+        room.updates_since_compaction = 0
+        # The size counted every update's bytes: the document is the snapshot now, plus
+        # what came during the compaction (counted twice if merged too: on the safe side).
+        room.size = done.size + max(0, room.size - size)
+
     async def compact(self, room: Room) -> None:
         size = room.size
         done = await self._log.compact(room.id, compact_updates)
         if done is not None:
-            room.updates_since_compaction = 0
-            # The size counted every update's bytes: the document is the snapshot now, plus
-            # what came during the compaction (counted twice if merged too: on the safe side).
-            room.size = done.size + max(0, room.size - size)
-            self._metrics.compactions.inc()
+            self._compacted(room, size, done)
             # A room loads from its latest snapshot: the ones before are only kept a while
             # (another node compacting it meanwhile trims them in its turn). Housekeeping:
             # failing, it holds up neither the room's unloading nor the pass.
@@ -225,10 +232,7 @@ class RoomManager:
         size = room.size if room is not None else 0
         done = await self._log.forget_history(room_id, compact_updates)
         if done is not None:
-            self._metrics.compactions.inc()
-            if room is not None and self.rooms.get(room_id) is room:
-                room.updates_since_compaction = 0
-                room.size = done.size + max(0, room.size - size)
+            self._compacted(room, size, done)
         return done
 
     async def _unload(self, room_id: RoomId, room: Room) -> None:

@@ -51,12 +51,12 @@ class MemoryUpdateLog:
         self, room: RoomId, merge: Callable[[list[bytes]], bytes]
     ) -> Compaction | None:
         done = await self.compact(room, merge)
-        kept = self._snapshots[room][-1:]
-        if kept and done is None:
-            seq, at, state = kept[0]
-            kept = [(seq, at, merge([state]))]
-            done = Compaction(seq, len(kept[0][2]))
-        self._snapshots[room] = kept
+        snapshots = self._snapshots[room]
+        if snapshots and done is None:
+            seq, at, state = snapshots[-1]
+            snapshots[-1] = (seq, at, merge([state]))
+            done = Compaction(seq, len(snapshots[-1][2]))
+        await self.drop_snapshots(room, keep=1)
         return done
 
     async def drop_snapshots(self, room: RoomId, *, keep: int, wait: bool = True) -> int:

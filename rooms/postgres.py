@@ -335,7 +335,8 @@ class PostgresUpdateLog:
 
         The earlier snapshots go after the compaction commits (``drop_snapshots``): a
         failure there leaves the room loadable from the snapshot just made."""
-        await self.compact(room, merge, wait=True) or await self._recompact(room, merge)
+        if await self.compact(room, merge, wait=True) is None:
+            await self._recompact(room, merge)
         forgotten = dropped = await self.drop_snapshots(room, keep=1)
         while dropped:
             dropped = await self.drop_snapshots(room, keep=1)
