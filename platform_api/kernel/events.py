@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -27,6 +28,16 @@ from pydantic import Field, model_validator
 from .settings import ServiceSettings
 
 _log = structlog.get_logger("events")
+
+# SQS (and SNS delivering to it) takes #x9 #xA #xD, #x20-#xD7FF, #xE000-#xFFFD and
+# #x10000-#x10FFFF in a message; json.dumps already escapes what is below #x20.
+_REFUSED_BY_SQS = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
 BusKind = Literal["memory", "redis", "aws"]
 
 
@@ -68,7 +79,11 @@ class Event:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"), default=str)
+        """Compact UTF-8 JSON. Text stays as it is (an escaped "ç" would take 6 bytes instead
+        of 2, and SNS counts bytes), except the characters SNS and SQS refuse in a message:
+        those are escaped, so every event can travel on every bus."""
+        text = json.dumps(self.to_dict(), separators=(",", ":"), default=str, ensure_ascii=False)
+        return _REFUSED_BY_SQS.sub(_escape, text)
 
     @classmethod
     def from_dict(cls, data: Any) -> Event:

@@ -9,7 +9,7 @@ Bodies are either the raw event (raw message delivery) or SNS's notification wra
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -20,6 +20,53 @@ from .events import Delivery, Event, MalformedEvent
 
 _log = structlog.get_logger("events.aws")
 SNS_BATCH = 10  # PublishBatch and DeleteMessageBatch take at most 10 entries
+SNS_BATCH_BYTES = 256 * 1024  # PublishBatch's messages and their attributes, all together
+
+
+def _entry(event: Event) -> dict[str, Any]:
+    return {
+        "Message": event.to_json(),
+        "MessageAttributes": {
+            "type": {"DataType": "String", "StringValue": event.type},
+            "tenant_id": {"DataType": "String", "StringValue": str(event.tenant_id)},
+        },
+    }
+
+
+def entry_size(entry: Mapping[str, Any]) -> int:
+    """The bytes SNS counts for an entry: the message, and each attribute's name, type and
+    value."""
+    size = len(entry["Message"].encode())
+    for name, attribute in entry["MessageAttributes"].items():
+        size += len(name.encode()) + len(attribute["DataType"].encode())
+        size += len(attribute["StringValue"].encode())
+    return size
+
+
+def _batches(events: Sequence[Event]) -> Iterator[list[dict[str, Any]]]:
+    """Entries for ``events``, in order, in batches of at most ``SNS_BATCH`` entries and
+    ``SNS_BATCH_BYTES``; an event too large for any batch is logged and left out."""
+    batch: list[dict[str, Any]] = []
+    room = SNS_BATCH_BYTES
+    for event in events:
+        entry = _entry(event)
+        size = entry_size(entry)
+        if size > SNS_BATCH_BYTES:
+            _log.error(
+                "event_too_large_for_sns",
+                id=str(event.id),
+                type=event.type,
+                aggregate_id=str(event.aggregate_id),
+                bytes=size,
+            )
+            continue
+        if len(batch) == SNS_BATCH or size > room:
+            yield batch
+            batch, room = [], SNS_BATCH_BYTES
+        batch.append(entry)
+        room -= size
+    if batch:
+        yield batch
 
 
 class SnsPublisher:
@@ -41,29 +88,22 @@ class SnsPublisher:
         return cls(client, stack, topic_arns)
 
     async def publish(self, events: Sequence[Event]) -> None:
+        """Publish in batches SNS takes: at most 10 entries and 256 KiB in all.
+
+        An event that alone is over SNS's limit can never be published: it is logged and
+        left out rather than retried for ever in front of every event after it. (The
+        services' input limits keep their events well under it.)"""
         by_topic: dict[str, list[Event]] = {}
         for event in events:
             if event.topic not in self._topic_arns:
                 raise LookupError(f"no SNS topic configured for {event.topic!r}")
             by_topic.setdefault(event.topic, []).append(event)
         for topic, batch in by_topic.items():
-            for start in range(0, len(batch), SNS_BATCH):
-                chunk = batch[start : start + SNS_BATCH]
+            for chunk in _batches(batch):
                 response = await self._client.publish_batch(
                     TopicArn=self._topic_arns[topic],
                     PublishBatchRequestEntries=[
-                        {
-                            "Id": str(i),
-                            "Message": event.to_json(),
-                            "MessageAttributes": {
-                                "type": {"DataType": "String", "StringValue": event.type},
-                                "tenant_id": {
-                                    "DataType": "String",
-                                    "StringValue": str(event.tenant_id),
-                                },
-                            },
-                        }
-                        for i, event in enumerate(chunk)
+                        dict(entry, Id=str(i)) for i, entry in enumerate(chunk)
                     ],
                 )
                 if response.get("Failed"):

@@ -6,11 +6,13 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import aioboto3
 import pytest
 import redis.asyncio as aioredis
+from structlog.testing import capture_logs
 
 from platform_api.kernel.events import (
     BusConfig,
@@ -24,6 +26,7 @@ from platform_api.kernel.events import (
     create_publisher,
     new_event,
 )
+from platform_api.kernel.events_aws import SnsPublisher, entry_size
 from platform_api.kernel.events_redis import RedisStreamsConsumer
 from tests.harness.moto import FAKE_CREDENTIALS, sns_to_sqs
 
@@ -174,3 +177,58 @@ def test_envelope_round_trip_keeps_trace_context() -> None:
     event = _event()
     assert Event.from_json(event.to_json()) == event
     assert event.topic == "poc"
+
+
+def test_envelope_keeps_text_as_utf8_and_escapes_what_sqs_refuses() -> None:
+    text = "Integração 😀 \ufffe\ud800 \x01"
+    event = new_event("poc.updated", tenant_id=uuid.uuid4(), aggregate_id=uuid.uuid4(),
+                      version=1, payload={"name": text})  # fmt: skip
+    body = event.to_json()
+    assert "Integração 😀" in body  # 2 and 4 bytes, not 6 and 12
+    assert "\\ufffe\\ud800 \\u0001" in body
+    body.encode()  # no lone surrogate left: SNS and SQS take it
+    assert Event.from_json(body) == event
+
+
+async def test_sns_batches_stay_under_the_aggregate_size_limit(aws_endpoint: str) -> None:
+    """SNS refuses a PublishBatch over 256 KiB in all (moto does not check it): the publisher
+    splits by size as well as by count, and leaves out, with a log, an event no batch can
+    carry instead of failing every batch after it."""
+    arns, queue_url = await sns_to_sqs(aws_endpoint, ["poc"], name=f"big-{uuid.uuid4().hex[:8]}")
+    description = "Integração contínua e ação: " * 1_000  # ~29 KB in UTF-8
+    events = [_big_event(description, version) for version in range(1, 21)]
+    too_large = _big_event("ç" * 140_000, 99)  # 280 KB on its own
+    sent: list[list[int]] = []
+
+    def record(params: dict, **_: object) -> None:
+        sent.append([entry_size(entry) for entry in params["PublishBatchRequestEntries"]])
+
+    region = FAKE_CREDENTIALS["AWS_DEFAULT_REGION"]
+    async with AsyncExitStack() as stack:
+        client = await stack.enter_async_context(
+            aioboto3.Session().client("sns", endpoint_url=aws_endpoint, region_name=region)
+        )
+        client.meta.events.register("provide-client-params.sns.PublishBatch", record)
+        publisher = SnsPublisher(client, stack, arns)
+        with capture_logs() as logs:
+            await publisher.publish([*events[:10], too_large, *events[10:]])
+
+    assert sum(len(batch) for batch in sent) == 20
+    assert all(len(batch) <= 10 and sum(batch) <= 256 * 1024 for batch in sent)
+    assert len(sent) == 3  # eight ~29 KB events fill a batch
+    assert [(log["event"], log["id"]) for log in logs] == [
+        ("event_too_large_for_sns", str(too_large.id))
+    ]
+    config = BusConfig(kind="aws", topic_arns=arns, queue_url=queue_url,
+                       aws_endpoint_url=aws_endpoint)  # fmt: skip
+    consumer = await create_consumer(config, topics=["poc"], group="search", name="c1")
+    try:
+        deliveries = await _receive_until(consumer, 20)
+    finally:
+        await consumer.aclose()
+    assert sorted(d.event.version for d in deliveries) == list(range(1, 21))
+
+
+def _big_event(description: str, version: int) -> Event:
+    return new_event("poc.updated", tenant_id=uuid.uuid4(), aggregate_id=uuid.uuid4(),
+                     version=version, payload={"description": description})  # fmt: skip
