@@ -15,6 +15,37 @@ MAX_TAG_LENGTH = 50
 _TAG = re.compile(r"^[\w+#.-]+$")
 
 
+# One spelling per well-known language, so that facets do not split "python" and "Python"
+# and a filter on "golang" finds what was saved as "Go".
+_LANGUAGES = {
+    name.lower(): name
+    for name in (
+        "Python", "TypeScript", "JavaScript", "Go", "Rust", "Java", "Kotlin", "Swift", "C",
+        "C++", "C#", "Ruby", "PHP", "Elixir", "Erlang", "Scala", "Haskell", "Clojure", "Dart",
+        "Lua", "Zig", "OCaml", "F#", "R", "Julia", "SQL", "Shell", "HTML", "CSS", "Terraform",
+    )
+} | {"golang": "Go", "ts": "TypeScript", "js": "JavaScript", "py": "Python", "bash": "Shell"}  # fmt: skip
+
+
+def nfc(value: str) -> str:
+    """Text in Unicode's composed form: "ç" typed on one keyboard and pasted from a PDF on
+    another ("c" and a combining cedilla) are then the same text, found by the same search."""
+    return unicodedata.normalize("NFC", value)
+
+
+def language_name(value: str) -> str:
+    """The spelling a language is kept under (``"golang"`` → ``"Go"``); others as given,
+    trimmed, in composed form."""
+    name = nfc(" ".join(value.split()))
+    return _LANGUAGES.get(name.lower(), name)
+
+
+def tag_key(value: str) -> str:
+    """A tag as it is kept and filtered on: composed form, lower case, words joined by
+    ``-``."""
+    return "-".join(nfc(value).lower().split())
+
+
 def _no_control_characters(value: str) -> str:
     # NUL cannot be stored by PostgreSQL; other control characters break logs and layouts.
     if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n\r" for ch in value):
@@ -33,6 +64,7 @@ def clean_line(max_length: int, min_length: int = 1) -> object:
     return Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+        AfterValidator(nfc),
         AfterValidator(_no_control_characters),
         AfterValidator(_single_line),
     ]
@@ -41,16 +73,19 @@ def clean_line(max_length: int, min_length: int = 1) -> object:
 def clean_text(max_length: int) -> object:
     """Multi-line text (e.g. Markdown) without control characters, of bounded length."""
     return Annotated[
-        str, StringConstraints(max_length=max_length), AfterValidator(_no_control_characters)
+        str,
+        StringConstraints(max_length=max_length),
+        AfterValidator(nfc),
+        AfterValidator(_no_control_characters),
     ]
 
 
 def normalize_tags(values: list[str]) -> list[str]:
-    """Tags as POCs and dojos keep them: trimmed, lower-case, inner spaces as ``-``, without
-    empties and duplicates (in order)."""
+    """Tags as POCs and dojos keep them (``tag_key``), without empties and duplicates (in
+    order)."""
     tags: list[str] = []
     for raw in values:
-        tag = "-".join(raw.strip().lower().split())
+        tag = tag_key(raw)
         if not tag:
             continue
         if len(tag) > MAX_TAG_LENGTH:

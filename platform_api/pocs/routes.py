@@ -24,6 +24,7 @@ from platform_api.kernel import (
 )
 from platform_api.kernel.errors import request_locale
 from platform_api.kernel.streaming import ClosingStreamingResponse
+from platform_api.kernel.text import language_name, tag_key
 
 from . import service, store, transfer
 from .events import snapshot
@@ -127,10 +128,10 @@ async def list_pocs(
     filters = store.ListFilter(
         viewer_id=who.user_id,
         mine_only=scope == "mine",
-        language=language,
+        language=language_name(language) if language else None,
         status=status,
         visibility=visibility,
-        tags=tuple(t.strip().lower() for t in tag),
+        tags=tuple(dict.fromkeys(key for key in map(tag_key, tag) if key)),
         name_contains=q,
     )
     async with tenant_transaction(svc.pool, who.tenant_id) as conn:

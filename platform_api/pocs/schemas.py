@@ -21,7 +21,7 @@ from pydantic import (
 from pydantic_core import PydanticKnownError
 
 from platform_api.kernel.i18n import N_, Invalid
-from platform_api.kernel.text import MAX_TAG_LENGTH, Tags
+from platform_api.kernel.text import MAX_TAG_LENGTH, Tags, language_name, nfc
 
 MAX_FRAMEWORKS = 20
 MAX_DESCRIPTION = 20_000
@@ -29,19 +29,10 @@ Status = Literal["idea", "in_progress", "done", "abandoned"]
 Visibility = Literal["private", "tenant"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# One spelling per well-known language, so that facets do not split "python" and "Python".
-_LANGUAGES = {
-    name.lower(): name
-    for name in (
-        "Python", "TypeScript", "JavaScript", "Go", "Rust", "Java", "Kotlin", "Swift", "C",
-        "C++", "C#", "Ruby", "PHP", "Elixir", "Erlang", "Scala", "Haskell", "Clojure", "Dart",
-        "Lua", "Zig", "OCaml", "F#", "R", "Julia", "SQL", "Shell", "HTML", "CSS", "Terraform",
-    )
-} | {"golang": "Go", "ts": "TypeScript", "js": "JavaScript", "py": "Python", "bash": "Shell"}  # fmt: skip
 
 
 def _single_line(value: str) -> str:
-    value = " ".join(value.split())
+    value = nfc(" ".join(value.split()))
     if _CONTROL.search(value):
         raise Invalid(N_("control characters are not allowed"))
     return value
@@ -50,7 +41,7 @@ def _single_line(value: str) -> str:
 def _query_text(value: str) -> str:
     if _CONTROL.search(value):
         raise Invalid(N_("control characters are not allowed"))
-    return value.strip()
+    return nfc(value.strip())
 
 
 QueryText = Annotated[str, AfterValidator(_query_text)]
@@ -59,7 +50,7 @@ QueryText = Annotated[str, AfterValidator(_query_text)]
 def _multi_line(value: str) -> str:
     if _CONTROL.search(value):
         raise Invalid(N_("control characters are not allowed"))
-    return value.strip()
+    return nfc(value.strip())
 
 
 def normalize_frameworks(values: list[str]) -> list[str]:
@@ -83,7 +74,7 @@ def canonical_language(value: str) -> str | None:
     name = _single_line(value)
     if len(name) > 50:
         raise Invalid(N_("a language name has at most 50 characters"))
-    return _LANGUAGES.get(name.lower(), name) or None
+    return language_name(name) or None
 
 
 _URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)

@@ -49,7 +49,7 @@ def parse_import(body: bytes, fmt: Format) -> list[Any]:
     if fmt == "json":
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to read
             raise Problem(400, "The file is not valid JSON") from None
         if isinstance(data, dict) and isinstance(data.get("items"), list):
             data = data["items"]

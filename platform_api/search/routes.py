@@ -24,6 +24,7 @@ from platform_api.kernel import (
     require_roles,
 )
 from platform_api.kernel.i18n import N_, Invalid
+from platform_api.kernel.text import language_name, nfc, tag_key
 
 from . import service
 from .index import Hit, PocDocument, SearchPage, SearchQuery, Sort, TagMode
@@ -50,7 +51,7 @@ Q = TypeVar("Q", SearchQuery, DojoQuery)
 def _text(value: str) -> str:
     if _CONTROL.search(value):
         raise Invalid(N_("control characters are not allowed"))
-    return value.strip()
+    return nfc(value.strip())
 
 
 Text = Annotated[str, AfterValidator(_text)]
@@ -64,8 +65,13 @@ SuggestLimit = Annotated[int, Query(ge=1, le=20)]
 
 
 def tag_keys(tags: list[str]) -> tuple[str, ...]:
-    """Tags as the index keys them: lower case, words joined by ``-``."""
-    return tuple("-".join(t.lower().split()) for t in tags)
+    """Tags as the index keys them (``tag_key``), once each."""
+    return tuple(dict.fromkeys(key for key in map(tag_key, tags) if key))
+
+
+def language_keys(languages: list[str]) -> tuple[str, ...]:
+    """Languages under the spelling they are kept by (``"golang"`` finds Go)."""
+    return tuple(dict.fromkeys(language_name(name) for name in languages if name))
 
 
 def _search(request: Request) -> Search:
@@ -165,7 +171,7 @@ async def search(
         tenant_id=who.tenant_id,
         viewer_id=who.user_id,
         text=q,
-        languages=tuple(language),
+        languages=language_keys(language),
         tags=tag_keys(tags),
         tag_mode=tag_mode,
         statuses=tuple(status),

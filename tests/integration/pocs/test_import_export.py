@@ -74,6 +74,8 @@ async def test_bad_files(pocs: httpx.AsyncClient, sign_up: SignUp) -> None:
     assert (await post(b"nom,langue\nx,y", "text/csv")).status_code == 400
     assert (await post(b'{"name": "x"}', "application/json")).status_code == 400
     assert (await post(b"[{", "application/json")).status_code == 400
+    deep = await post(b"[" * 50_000 + b"]" * 50_000, "application/json")  # Python's parser gives up
+    assert (deep.status_code, deep.json()["detail"]) == (400, "The file is not valid JSON")
     extra = await post(b"name,language\nx,Go,surprise\n", "text/csv")
     assert extra.status_code == 422
     too_many = json.dumps([{"name": f"n{i}"} for i in range(51)]).encode()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import httpx
 import pytest
 
@@ -65,6 +67,33 @@ async def test_filters(pocs: httpx.AsyncClient, sign_up: SignUp, make_poc: MakeP
     assert await names(q="py") == {"Py web", "Py cli"}
     assert await names(q="%") == set()
     assert await names(scope="mine", language="go") == {"Go api"}
+    assert await names(language="golang") == {"Go api"}  # the alias it was saved under
+    assert await names(tag=["web", "web"]) == {"Py web", "Go api"}
+    assert await names(tag=[" WEB "]) == {"Py web", "Go api"}
+
+
+async def test_text_is_kept_composed_and_found_either_way(
+    pocs: httpx.AsyncClient, sign_up: SignUp, make_poc: MakePoc
+) -> None:
+    """Text pasted from a PDF or a Mac often spells "ç" as "c" and a combining cedilla: it is
+    kept in the composed form, so a name, a tag or a filter typed either way is the same."""
+    owner = await sign_up()
+    decomposed = unicodedata.normalize("NFD", "Integração em São Paulo")
+    created = await make_poc(owner, name=decomposed, tags=[unicodedata.normalize("NFD", "ação")],
+                             language=unicodedata.normalize("NFD", "Pascal Objetivo ã"))  # fmt: skip
+    assert created["name"] == "Integração em São Paulo"
+    assert created["tags"] == ["ação"]
+    assert created["language"] == "Pascal Objetivo ã"
+
+    async def names(**params: object) -> set[str]:
+        response = await pocs.get("/pocs", params=params, headers=owner.auth)
+        assert response.status_code == 200, response.text
+        return {p["name"] for p in response.json()["items"]}
+
+    found = {"Integração em São Paulo"}
+    assert await names(q="Integração") == found
+    assert await names(q=unicodedata.normalize("NFD", "São")) == found
+    assert await names(tag=unicodedata.normalize("NFD", "Ação")) == found
 
 
 @pytest.mark.parametrize(

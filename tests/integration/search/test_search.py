@@ -95,6 +95,8 @@ async def test_filters_facets_and_highlights(
     assert _names(python_done) == ["FastAPI billing service"]
     two_languages = await _search(search, owner, language=["go", "typescript"], q="api")
     assert _names(two_languages) == ["gRPC gateway"]
+    assert _names(await _search(search, owner, language="golang")) == ["gRPC gateway"]
+    assert _names(await _search(search, owner, tags=["CRDT", "crdt"])) == ["Realtime cursors"]
     typed = await _search(search, owner, q="reactt")
     facets = {f["value"]: f["count"] for f in typed["facets"]["language"]}
     assert facets == {"TypeScript": 2}
