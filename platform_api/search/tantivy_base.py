@@ -69,7 +69,8 @@ def filtered(query: Query) -> tuple[Occur, Query]:
 
 
 def text_clauses(schema: tantivy.Schema, words: list[str], fields: dict[str, float]) -> Clauses:
-    """Every term must match some field: exactly (boosted), with typos, or as a prefix."""
+    """Every term must match some field: exactly (boosted), with typos, or (the last one, as
+    it is being typed, even a single letter) as a prefix."""
     clauses = []
     for i, word in enumerate(words):
         options: Clauses = []
@@ -79,7 +80,7 @@ def text_clauses(schema: tantivy.Schema, words: list[str], fields: dict[str, flo
             if fuzziness(word):
                 fuzzy = Query.fuzzy_term_query(schema, name, word, fuzziness(word), True)
                 options.append((Occur.Should, Query.boost_query(fuzzy, boost)))
-            if i == len(words) - 1 and len(word) >= 2:
+            if i == len(words) - 1:
                 prefix = Query.fuzzy_term_query(schema, name, word, 0, True, True)
                 options.append((Occur.Should, Query.boost_query(prefix, boost)))
         clauses.append((Occur.Must, Query.boolean_query(options)))

@@ -57,6 +57,8 @@ def _names(body: dict[str, Any]) -> list[str]:
         ("billing invoices", {"FastAPI billing service"}),
         ("grpc", {"gRPC gateway"}),
         ("dash", {"React dashboard"}),  # as you type
+        ("realtime c", {"Realtime cursors"}),  # the first letter of the next word
+        ("d", {"React dashboard", "Django admin tricks"}),
         ("kubernetes", set()),
     ],
 )
@@ -193,6 +195,7 @@ async def test_suggestions(
         return response.json()
 
     assert set((await suggest("rea"))["names"]) == {"React dashboard", "Realtime cursors"}
+    assert (await suggest("React d"))["names"] == ["React dashboard"]
     assert (await suggest("fr"))["tags"] == ["frontend"]
     assert (await suggest("dahsboard"))["names"] == ["React dashboard"]
     assert (await suggest("zzz")) == {"names": [], "tags": []}
