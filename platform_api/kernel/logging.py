@@ -10,6 +10,18 @@ from structlog.tracebacks import ExceptionDictTransformer
 from structlog.types import Processor
 
 
+class _Stdout:
+    """Whatever ``sys.stdout`` is when a line is written, not when logging was configured:
+    a logger made while the stream was swapped (a test capturing output, a tool
+    redirecting it) never writes to one closed since."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Send stdlib and structlog records to stdout as one JSON object per line."""
     shared: list[Processor] = [
@@ -27,7 +39,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(_Stdout()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
@@ -38,7 +50,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(_Stdout())  # type: ignore[arg-type]
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
