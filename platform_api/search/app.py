@@ -16,7 +16,9 @@ from prometheus_client import CollectorRegistry
 from platform_api.kernel import KeySet, TokenVerifier, create_pool, create_service_app
 from platform_api.kernel.db import close_pool
 from platform_api.kernel.events import InMemoryBus
+from platform_api.kernel.tasks import stop
 
+from . import service
 from .consumer import IndexConsumer, open_consumer
 from .index import SearchIndex
 from .index_dojos import DojoIndex
@@ -140,6 +142,7 @@ def create_app(
         ) as search:
             app.state.search = search
             app.state.consumer_task = None
+            upgrade = asyncio.create_task(service.rebuild_after_upgrade(search))
             consumer = await open_consumer(settings, bus) if settings.consume else None
             if consumer is not None:
                 worker = IndexConsumer(
@@ -152,6 +155,7 @@ def create_app(
             try:
                 yield
             finally:
+                await stop(upgrade)
                 if consumer is not None:
                     await worker.stop_and_wait(app.state.consumer_task)
                     await consumer.aclose()

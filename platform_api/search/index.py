@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,16 @@ Sort = Literal["relevance", "newest", "name"]
 TagMode = Literal["all", "any"]
 MAX_TERMS = 10
 _WORD = re.compile(r"\w+")
+# Letters that fold to others without being a base letter and a mark (ASCII folding).
+_LIGATURES = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "ð": "d",
+                            "þ": "th", "\u0131": "i"})  # fmt: skip
+
+
+def fold(text: str) -> str:
+    """Lower case without accents ("Ação" → "acao"), as the embedded index keeps words: a
+    query typed without them finds words written with them, and the other way round."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_LIGATURES))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 class BadCursor(ValueError):
@@ -224,8 +235,9 @@ def edit_distance(a: str, b: str, limit: int) -> int:
 
 
 def matches(word: str, term: str, *, prefix: bool) -> bool:
-    """Whether an indexed ``word`` matches a query ``term`` under the typo rule."""
-    word = word.lower()
+    """Whether an indexed ``word`` matches a query ``term`` under the typo rule (accents
+    and case aside)."""
+    word, term = fold(word), fold(term)
     if word == term or (prefix and word.startswith(term)):
         return True
     allowed = fuzziness(term)

@@ -1,4 +1,4 @@
-"""The embedded dojo index: tantivy, beside the POC index (``<data_dir>/dojos-v1``).
+"""The embedded dojo index: tantivy, beside the POC index (``<data_dir>/dojos-v2``).
 
 Same engine, typo rule and paging as ``index_tantivy`` (both on ``tantivy_base``). Who may
 see a document is indexed as its ``audience``: ``tenant`` for a public dojo, else
@@ -17,9 +17,10 @@ from typing import Any
 import tantivy
 from tantivy import Occur, Query
 
-from .index import Suggestions
+from .index import Suggestions, fold
 from .index_dojos import DOJO_FACETS, DojoDocument, DojoQuery, DojoRemoval
 from .tantivy_base import (
+    FOLDED,
     Clauses,
     TantivyAdapter,
     filtered,
@@ -41,7 +42,7 @@ def _schema() -> tantivy.Schema:
     for name in ("status", "language", "tags", "name_sort"):
         b.add_text_field(name, stored=True, tokenizer_name="raw", fast=True)
     for name in TEXT_FIELDS:
-        b.add_text_field(name, stored=name in ("name", "description"))
+        b.add_text_field(name, stored=name in ("name", "description"), tokenizer_name=FOLDED)
     # Times as microseconds since the epoch (tantivy's dates keep whole seconds only).
     for name in ("created_us", "start_us", "version", "participant_count", "private"):
         b.add_integer_field(name, stored=True, indexed=True, fast=True)
@@ -69,7 +70,7 @@ def _document(doc: DojoDocument) -> tantivy.Document:
         ("language_key", doc.language.lower()),
         ("language_text", doc.language),
         ("name", doc.name),
-        ("name_sort", doc.name.lower()),
+        ("name_sort", fold(doc.name)),
         ("description", doc.description),
         ("tags_text", " ".join(doc.tags)),
     ):

@@ -3,7 +3,7 @@
 Why tantivy: it runs on any laptop with ``pip install`` (the embedded PostgreSQL from PyPI has
 no pg_trgm, so PostgreSQL could not be typo-tolerant there), it has real fuzzy term queries
 (Levenshtein automata), BM25 relevance, fast-field sorting and term aggregations for facets.
-Files live in ``<data_dir>/pocs-v1``; ``path=None`` keeps the index in RAM. Tantivy allows
+Files live in ``<data_dir>/pocs-v2``; ``path=None`` keeps the index in RAM. Tantivy allows
 one writer per index directory: one process owns it (the search service). What the POC and
 dojo indexes share is in ``tantivy_base``.
 """
@@ -17,8 +17,9 @@ from typing import Any
 import tantivy
 from tantivy import Occur, Query
 
-from .index import PocDocument, Removal, SearchQuery, Suggestions
+from .index import PocDocument, Removal, SearchQuery, Suggestions, fold
 from .tantivy_base import (
+    FOLDED,
     Clauses,
     TantivyAdapter,
     filtered,
@@ -48,7 +49,7 @@ def _schema() -> tantivy.Schema:
     b.add_text_field("frameworks", stored=True, tokenizer_name="raw")
     b.add_text_field("repository_url", stored=True, tokenizer_name="raw", index_option="basic")
     for name in TEXT_FIELDS:
-        b.add_text_field(name, stored=name in ("name", "description"))
+        b.add_text_field(name, stored=name in ("name", "description"), tokenizer_name=FOLDED)
     # Times as microseconds since the epoch: tantivy's date fields keep whole seconds only.
     for name in ("created_us", "updated_us", "version"):
         b.add_integer_field(name, stored=True, indexed=True, fast=True)
@@ -64,7 +65,7 @@ def _document(doc: PocDocument) -> tantivy.Document:
         ("visibility", doc.visibility),
         ("status", doc.status),
         ("name", doc.name),
-        ("name_sort", doc.name.lower()),
+        ("name_sort", fold(doc.name)),
         ("description", doc.description),
         ("tags_text", " ".join(doc.tags)),
         ("frameworks_text", " ".join(doc.frameworks)),

@@ -343,6 +343,38 @@ async def reindex_tenant(search: Search, tenant_id: uuid.UUID) -> ReindexReport:
     return ReindexReport(**poc_counts.__dict__, dojos=dojo_counts)
 
 
+async def rebuild_after_upgrade(
+    search: Search, *, tenants: Sequence[uuid.UUID] | None = None, first_retry: float = 2.0
+) -> None:
+    """Fill indexes opened empty beside an earlier schema version's directory (their
+    ``older_versions``) from the services' feeds, for every tenant seen, then delete the old
+    directories (``tenants``: these instead of every tenant seen). Tenants whose rebuild fails (a service still starting) are tried again,
+    waiting longer each time; searches meanwhile answer from what is in so far."""
+    upgraded: list[Any] = [
+        index for index in (search.index, search.dojo_index) if getattr(index, "older_versions", [])
+    ]
+    if not upgraded:
+        return
+    pending = list(tenants) if tenants is not None else await known_tenants(search)
+    _log.info("index_upgrade_rebuild_started", tenants=len(pending))
+    wait = first_retry
+    while True:
+        failed = []
+        for tenant_id in pending:
+            try:
+                await reindex_tenant(search, tenant_id)
+            except Exception as exc:  # a service away: this tenant comes again
+                failed.append(tenant_id)
+                _log.warning("index_upgrade_rebuild_failed", tenant=str(tenant_id), error=repr(exc))
+        if not failed:
+            break
+        await asyncio.sleep(wait)
+        pending, wait = failed, min(wait * 2, 60.0)
+    for index in upgraded:
+        index.forget_older_versions()
+    _log.info("index_upgrade_rebuild_done")
+
+
 async def known_tenants(search: Search) -> list[uuid.UUID]:
     async with search.pool.acquire() as conn:
         return await store.known_tenants(conn)

@@ -10,6 +10,7 @@ and version listings are the same for both and live here.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -21,12 +22,14 @@ import tantivy
 from tantivy import Occur, Query
 
 from .index import (
+    MAX_TERMS,
     BadCursor,
     Hit,
     Indexed,
     Paged,
     SearchPage,
     Suggestions,
+    fold,
     fuzziness,
     highlight,
     matches,
@@ -34,6 +37,16 @@ from .index import (
 )
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The tokenizer of full-text fields: tantivy's default (words, none over 40 bytes, lower
+# case) and ASCII folding, so that "acao" finds "ação". Queries go through the same one.
+FOLDED = "folded"
+_FOLDED = (
+    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    .filter(tantivy.Filter.remove_long(40))
+    .filter(tantivy.Filter.lowercase())
+    .filter(tantivy.Filter.ascii_fold())
+    .build()
+)
 MAX_OFFSET = 10_000
 Clauses = list[tuple[Occur, Query]]
 D = TypeVar("D", bound=Indexed)
@@ -68,6 +81,11 @@ def filtered(query: Query) -> tuple[Occur, Query]:
     return Occur.Must, Query.const_score_query(query, 0.0)
 
 
+def words_of(text: str) -> list[str]:
+    """The terms of a query as the full-text fields hold them (at most ``MAX_TERMS``)."""
+    return [word for term in terms(text) for word in _FOLDED.analyze(term)][:MAX_TERMS]
+
+
 def text_clauses(schema: tantivy.Schema, words: list[str], fields: dict[str, float]) -> Clauses:
     """Every term must match some field: exactly (boosted), with typos, or (the last one, as
     it is being typed, even a single letter) as a prefix."""
@@ -92,11 +110,11 @@ def tag_suggestions(
 ) -> list[str]:
     """Tags of the visible documents (facet counts) that start like ``prefix`` (typos too)."""
     buckets = searcher.aggregate(visible, {"tags": {"terms": {"field": "tags", "size": 1000}}})
-    stem = "-".join(prefix.lower().split())
+    stem = fold("-".join(prefix.split()))
     return [
         b["key"]
         for b in buckets["tags"]["buckets"]
-        if b["key"].startswith(stem) or matches(b["key"][: len(stem)], stem, prefix=False)
+        if fold(b["key"]).startswith(stem) or matches(b["key"][: len(stem)], stem, prefix=False)
     ][:limit]
 
 
@@ -115,7 +133,7 @@ class TantivyAdapter(Generic[D, R, Q]):
     """The index port on tantivy for one document kind (see the subclasses)."""
 
     kind: ClassVar[str]  # the directory's name: ``<kind>-v<schema_version>``
-    schema_version: ClassVar[int] = 1
+    schema_version: ClassVar[int] = 2  # 2: full text folded (``FOLDED``), names sorted folded
     heap_size: ClassVar[int]
     id_field: ClassVar[str]
     facets: ClassVar[dict[str, int]]
@@ -131,12 +149,21 @@ class TantivyAdapter(Generic[D, R, Q]):
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.schema = self.build_schema()
+        # Directories of earlier schema versions: the service rebuilds this one from the
+        # POC and dojo services, then forgets them (``forget_older_versions``).
+        self.older_versions: list[Path] = []
         if path is None:
             self._index = tantivy.Index(self.schema)
         else:
+            self.older_versions = sorted(
+                older
+                for version in range(1, self.schema_version)
+                if (older := Path(path) / f"{self.kind}-v{version}").is_dir()
+            )
             directory = Path(path) / f"{self.kind}-v{self.schema_version}"
             directory.mkdir(parents=True, exist_ok=True)
             self._index = tantivy.Index(self.schema, path=str(directory), reuse=True)
+        self._index.register_tokenizer(FOLDED, _FOLDED)
         self._writer = self._index.writer(heap_size=self.heap_size, num_threads=1)
         self._lock = threading.Lock()
 
@@ -149,6 +176,12 @@ class TantivyAdapter(Generic[D, R, Q]):
 
     def _any_of(self, field: str, values: Sequence[str]) -> Query:
         return any_of(self.schema, field, values)
+
+    def forget_older_versions(self) -> None:
+        """Delete the directories of earlier schema versions (once this one is rebuilt)."""
+        for directory in self.older_versions:
+            shutil.rmtree(directory, ignore_errors=True)
+        self.older_versions = []
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -190,7 +223,7 @@ class TantivyAdapter(Generic[D, R, Q]):
 
     def _search(self, q: Q) -> SearchPage[D]:
         offset = page_offset(q.after)
-        words = terms(q.text)
+        words = words_of(q.text)
         query = self.build_query(q, words)
         searcher = self._index.searcher()
         order: dict[str, Any] = {}
@@ -226,7 +259,7 @@ class TantivyAdapter(Generic[D, R, Q]):
         return await asyncio.to_thread(self._suggestions, visible, prefix, limit)
 
     def _suggestions(self, visible: Callable[[], Clauses], prefix: str, limit: int) -> Suggestions:
-        words = terms(prefix)
+        words = words_of(prefix)
         if not words:
             return Suggestions([], [])
         searcher = self._index.searcher()

@@ -3,6 +3,7 @@ and anything newer that events brought in is kept."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
@@ -13,6 +14,7 @@ import pytest
 
 from platform_api.dojos import DojosSettings
 from platform_api.kernel import KeySet
+from platform_api.kernel.tasks import stop
 from platform_api.pocs.app import create_app as create_pocs_app
 from platform_api.pocs.settings import PocsSettings
 from platform_api.search import reindex
@@ -20,7 +22,7 @@ from platform_api.search.index import PocDocument, SearchQuery
 from platform_api.search.index_dojos import DojoQuery
 from platform_api.search.index_dojos_tantivy import TantivyDojoIndex
 from platform_api.search.index_tantivy import TantivyIndex
-from platform_api.search.service import Search, reindex_tenant
+from platform_api.search.service import Search, rebuild_after_upgrade, reindex_tenant
 from platform_api.search.settings import SearchSettings
 from tests.harness.dojos import MakeDojo, dojos_app
 from tests.harness.identity import Account, SignUp
@@ -267,3 +269,66 @@ async def test_documents_indexed_by_events_while_the_feeds_are_read_are_kept(
     assert (report.removed, report.dojos.removed) == (0, 0)
     assert await _names(engine, owner) == ["Late POC", "Listed POC"]
     assert await _dojo_names(engine, owner) == ["Late kata", "Listed kata"]
+
+
+async def test_an_index_of_a_new_schema_version_is_rebuilt_at_start(
+    search: httpx.AsyncClient, sign_up: SignUp, make_poc: MakePoc, sync: Sync, tmp_path: Path
+) -> None:
+    """An upgrade that changes how the index keeps words opens an empty directory beside the
+    old one: the service fills it from the POC service's feed, then deletes the old one."""
+    engine: Search = search.app.state.search  # type: ignore[attr-defined]
+    owner = await sign_up()
+    for name in ("Ação", "Bravo"):
+        await make_poc(owner, name=name)
+    await sync()
+    old = tmp_path / "pocs-v1"
+    old.mkdir()
+    (old / "meta.json").write_text("{}")
+    original = engine.index
+    engine.index = upgraded = TantivyIndex(tmp_path)
+    try:
+        assert upgraded.older_versions == [old]
+        assert await _names(engine, owner) == []
+        await rebuild_after_upgrade(engine, tenants=[uuid.UUID(owner.tenant_id)])
+        assert await _names(engine, owner) == ["Ação", "Bravo"]
+        assert not old.exists()
+        assert upgraded.older_versions == []
+    finally:
+        await upgraded.aclose()
+        engine.index = original
+
+
+async def test_an_upgrade_rebuild_waits_for_the_poc_service(
+    search: httpx.AsyncClient, sign_up: SignUp, tmp_path: Path
+) -> None:
+    """The POC service still starting: the old directory stays and the rebuild comes again."""
+    engine: Search = search.app.state.search  # type: ignore[attr-defined]
+    owner = await sign_up()
+    old = tmp_path / "pocs-v1"
+    old.mkdir()
+    original, feed = engine.index, engine.pocs_client
+    engine.index = upgraded = TantivyIndex(tmp_path)
+    attempts: list[httpx.Request] = []
+    tried_thrice = asyncio.Event()
+
+    async def attempted(request: httpx.Request) -> None:
+        attempts.append(request)
+        if len(attempts) == 3:
+            tried_thrice.set()
+
+    engine.pocs_client = away = httpx.AsyncClient(
+        base_url="http://127.0.0.1:9", timeout=1, event_hooks={"request": [attempted]}
+    )  # nothing listens there
+    try:
+        task = asyncio.create_task(
+            rebuild_after_upgrade(engine, tenants=[uuid.UUID(owner.tenant_id)], first_retry=0.05)
+        )
+        async with asyncio.timeout(10):
+            await tried_thrice.wait()
+        assert not task.done()
+        assert old.exists()
+        await stop(task)
+    finally:
+        await away.aclose()
+        await upgraded.aclose()
+        engine.index, engine.pocs_client = original, feed

@@ -199,3 +199,24 @@ async def test_suggestions(
     assert (await suggest("fr"))["tags"] == ["frontend"]
     assert (await suggest("dahsboard"))["names"] == ["React dashboard"]
     assert (await suggest("zzz")) == {"names": [], "tags": []}
+
+
+async def test_accents_neither_hide_nor_reorder(
+    search: httpx.AsyncClient, sign_up: SignUp, make_poc: MakePoc, sync: Sync
+) -> None:
+    """Words are found with or without their accents, and names sort among their letters."""
+    owner = await sign_up()
+    for name, tags in (("Plano de ação", ["ação"]), ("Zebra", []), ("Árvore", []),
+                       ("abacate", []), ("Ética", [])):  # fmt: skip
+        await make_poc(owner, name=name, tags=tags)
+    await sync()
+    for q in ("acao", "plano acao", "ação", "AÇAO"):
+        body = await _search(search, owner, q=q)
+        assert _names(body) == ["Plano de ação"], q
+    assert (await _search(search, owner, q="acao"))["items"][0]["highlights"]["name"] == (
+        "Plano de <mark>ação</mark>"
+    )
+    by_name = await _search(search, owner, sort="name")
+    assert _names(by_name) == ["abacate", "Árvore", "Ética", "Plano de ação", "Zebra"]
+    suggested = await search.get("/suggest", params={"q": "aca"}, headers=owner.auth)
+    assert suggested.json()["tags"] == ["ação"]
