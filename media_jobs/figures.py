@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from .i18n import status_label, words
+
 
 @dataclass(frozen=True)
 class Figures:
     total: int
     by_language: list[tuple[str, int]]  # most common first
     by_month: list[int]  # 12 counts, January first (months of created_at)
-    by_status: list[tuple[str, int]]
+    by_status: list[tuple[str, int]]  # by the status's label in the document's language
     top_tags: list[tuple[str, int]]
 
 
@@ -24,10 +26,13 @@ def _month(poc: dict[str, Any]) -> int | None:
         return None
 
 
-def summarize(pocs: list[dict[str, Any]], *, unknown: str = "?", top: int = 10) -> Figures:
-    """Count POCs per language, month, status and tag."""
+def summarize(
+    pocs: list[dict[str, Any]], *, unknown: str = "?", top: int = 10, language: str = "en"
+) -> Figures:
+    """Count POCs per language, month, status and tag; statuses are named in ``language``."""
     languages = Counter((p.get("language") or unknown) for p in pocs)
-    statuses = Counter((p.get("status") or unknown) for p in pocs)
+    no_status = words(language)["no_status"]
+    statuses = Counter((status_label(p.get("status"), language) or no_status) for p in pocs)
     tags = Counter(tag for p in pocs for tag in set(p.get("tags") or []))
     months = [0] * 12
     for poc in pocs:

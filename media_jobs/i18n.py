@@ -9,6 +9,17 @@ _MONTHS = {
     "pt-BR": ["jan", "fev", "mar", "abr", "mai", "jun", "jul", "ago", "set", "out", "nov", "dez"],
 }
 
+# The POC statuses, in the words the web app uses for them (web/src/i18n.tsx, "status.*").
+_STATUSES = {
+    "en": {"idea": "Idea", "in_progress": "In progress", "done": "Done", "abandoned": "Abandoned"},
+    "pt-BR": {
+        "idea": "Ideia",
+        "in_progress": "Em andamento",
+        "done": "Concluída",
+        "abandoned": "Abandonada",
+    },
+}
+
 _TEXT = {
     "en": {
         "report_title": "POC report",
@@ -83,6 +94,14 @@ _TEXT = {
 
 def words(language: str) -> dict[str, str]:
     return _TEXT.get(language, _TEXT["en"])
+
+
+def status_label(status: str | None, language: str) -> str:
+    """A POC status as readers know it (``in_progress`` is "Em andamento" in pt-BR); a status
+    this module does not know is shown as it is, and none at all as an empty string."""
+    if not status:
+        return ""
+    return _STATUSES.get(language, _STATUSES["en"]).get(status, status)
 
 
 def month_names(language: str) -> list[str]:

@@ -35,7 +35,7 @@ from reportlab.platypus import (
 
 from .figures import Figures, summarize
 from .fonts import clean, font_files
-from .i18n import format_date, format_period, month_names, words
+from .i18n import format_date, format_period, month_names, status_label, words
 from .rtl import BidiParagraph, has_rtl, visual
 
 Progress = Callable[[int], None]
@@ -236,7 +236,7 @@ def _poc_table(
             if url.startswith(("http://", "https://"))
             else escape(url[:60])
         )
-        status = clean(poc.get("status"), limit=20, single_line=True)
+        status = clean(status_label(poc.get("status"), language), limit=20, single_line=True)
         rows.append(
             [
                 cell,
@@ -282,7 +282,7 @@ def render_report(
     """Write the PDF report of ``pocs`` to ``out``; return ``out``."""
     report = progress or (lambda _pct: None)
     w, st = words(language), _styles()
-    figures = summarize(pocs, unknown=w["unknown"])
+    figures = summarize(pocs, unknown=w["unknown"], language=language)
     report(10)
     safe_title = clean(title, limit=120, single_line=True) or w["report_title"]
     period_text = format_period(period[0], period[1], language)

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .figures import Figures
 from .fonts import clean, font_files, is_rtl
-from .i18n import format_date, month_names, words
+from .i18n import format_date, month_names, status_label, words
 
 W, H = 1280, 720
 BG_TOP, BG_BOTTOM = (24, 27, 56), (52, 44, 110)
@@ -146,7 +146,7 @@ def poc_slide(poc: dict[str, Any], index: int, total: int, language: str) -> Ima
             f"{format_date(poc.get('started_on'), language)} → "
             f"{format_date(poc.get('finished_on'), language)}"
         )
-    status = clean(poc.get("status"), limit=30, single_line=True)
+    status = clean(status_label(poc.get("status"), language), limit=30, single_line=True)
     footer = f"{dates}   ·   {status}" if status else dates
     draw.text((left, H - 140), footer, font=font(24), fill=MUTED)
     # Progress through the year's slides.

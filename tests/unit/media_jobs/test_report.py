@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import unicodedata
 from datetime import date
+
+import pytest
 
 from media_jobs.report import render_report
 from tests.harness.media import artifact_dir, pdf_pages, pdf_text, pdf_to_pngs
@@ -108,3 +111,27 @@ def test_right_to_left_text_reads_in_order() -> None:
     positions = [text.index(word) for word in HEBREW_WORDS]
     assert positions == sorted(positions)
     pdf_to_pngs(pdf, folder)
+
+
+RAW_STATUS = re.compile(r"\b(idea|in_progress|done|abandoned)\b")
+
+
+@pytest.mark.parametrize(
+    ("language", "labels"),
+    [
+        ("pt-BR", ["Ideia", "Em andamento", "Concluída", "Abandonada"]),
+        ("en", ["Idea", "In progress", "Done", "Abandoned"]),
+    ],
+)
+def test_statuses_are_named_in_the_documents_language(language: str, labels: list[str]) -> None:
+    """The status pie and every row say "Em andamento", never the code ``in_progress``."""
+    folder = artifact_dir(f"report-statuses-{language}")
+    pocs = sample_pocs(4)
+    for poc, status in zip(pocs, ("idea", "in_progress", "done", "abandoned"), strict=True):
+        poc["status"] = status
+    pdf = render_report(pocs, folder / "r.pdf", title="t", period=YEAR, language=language)
+    text = pdf_text(pdf)
+    for label in labels:
+        # once in the pie's legend ("Label  1"), once in the POC's row
+        assert len(re.findall(rf"{label}\b", text)) >= 2, label
+    assert RAW_STATUS.search(text) is None, RAW_STATUS.search(text)

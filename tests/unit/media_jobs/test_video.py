@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import time
 from datetime import date
+from typing import Any
 
 import pytest
+from PIL import ImageDraw
 
-from media_jobs import video
+from media_jobs import slides, video
 from media_jobs.video import render_video
 from tests.harness.media import artifact_dir, probe, thumbnail_strip
 
@@ -83,3 +85,26 @@ def test_cancelling_midway_leaves_no_file() -> None:
     with pytest.raises(KeyboardInterrupt):
         render_video(sample_pocs(6), folder / "v.mp4", title="t", period=YEAR, progress=progress)
     assert not (folder / "v.mp4").exists()
+
+
+@pytest.mark.parametrize(
+    ("language", "status", "label"),
+    [("pt-BR", "in_progress", "Em andamento"), ("en", "in_progress", "In progress")],
+)
+def test_slide_footer_names_the_status(
+    monkeypatch: pytest.MonkeyPatch, language: str, status: str, label: str
+) -> None:
+    drawn: list[str] = []
+    draw_text = ImageDraw.ImageDraw.text
+
+    def spy(self: ImageDraw.ImageDraw, xy: Any, text: Any, *args: Any, **kwargs: Any) -> None:
+        drawn.append(str(text))
+        draw_text(self, xy, text, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", spy)
+    poc = sample_pocs(1)[0] | {"status": status}
+    slides.poc_slide(poc, 1, 1, language)
+    footer = [t for t in drawn if "·" in t]
+    assert footer, drawn
+    assert footer[0].endswith(label)
+    assert status not in " ".join(drawn)
