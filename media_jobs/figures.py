@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
+
+from platform_api.content.pocs import work_day
 
 from .i18n import status_label, words
 
@@ -14,16 +15,14 @@ from .i18n import status_label, words
 class Figures:
     total: int
     by_language: list[tuple[str, int]]  # most common first
-    by_month: list[int]  # 12 counts, January first (months of created_at)
+    by_month: list[int]  # 12 counts, January first (months the POCs' work started)
     by_status: list[tuple[str, int]]  # by the status's label in the document's language
     top_tags: list[tuple[str, int]]
 
 
 def _month(poc: dict[str, Any]) -> int | None:
-    try:
-        return date.fromisoformat(str(poc.get("created_at") or "")[:10]).month
-    except ValueError:
-        return None
+    day = work_day(poc)
+    return day.month if day else None
 
 
 def summarize(

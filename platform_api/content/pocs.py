@@ -34,7 +34,8 @@ POC_FIELDS = (
 
 @dataclass(frozen=True)
 class PocQuery:
-    """A user's POCs created in [from_date, to_date], optionally filtered."""
+    """A user's POCs worked on in [from_date, to_date] (see :func:`work_period`), optionally
+    filtered."""
 
     from_date: date
     to_date: date
@@ -45,7 +46,8 @@ class PocQuery:
 
 class PocSource(Protocol):
     async def fetch(self, who: Principal, token: str, query: PocQuery) -> list[dict[str, Any]]:
-        """The caller's POCs matching ``query``, oldest first, as plain dicts (``POC_FIELDS``)."""
+        """The caller's POCs matching ``query``, in the order their work started, as plain
+        dicts (``POC_FIELDS``)."""
         ...
 
 
@@ -72,10 +74,36 @@ def normalize(raw: dict[str, Any]) -> dict[str, Any]:
     return poc
 
 
+def _day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value or "")[:10])
+    except ValueError:
+        return None
+
+
+def work_period(poc: dict[str, Any]) -> tuple[date, date] | None:
+    """When a POC's work happened: ``[started_on, finished_on]``, a POC still open (or with
+    only one of the dates) being one day; without ``started_on``, ``finished_on``, then the
+    day it was registered (``created_at``). ``None`` when it has no usable date at all."""
+    started, finished = _day(poc.get("started_on")), _day(poc.get("finished_on"))
+    start = started or finished or _day(poc.get("created_at"))
+    if start is None:
+        return None
+    end = finished or start
+    return (start, end) if start <= end else (end, start)
+
+
+def work_day(poc: dict[str, Any]) -> date | None:
+    """The day a POC's work started (:func:`work_period`): what reports sort and count by."""
+    period = work_period(poc)
+    return period[0] if period else None
+
+
 def matches(poc: dict[str, Any], query: PocQuery) -> bool:
-    """Whether a normalized POC falls in the query's dates and filters (tags: any of them)."""
-    created = (poc["created_at"] or "")[:10]
-    if not query.from_date.isoformat() <= created <= query.to_date.isoformat():
+    """Whether a normalized POC was worked on in the query's period (its
+    :func:`work_period` overlaps it) and passes the filters (tags: any of them)."""
+    period = work_period(poc)
+    if period is None or period[0] > query.to_date or period[1] < query.from_date:
         return False
     if query.tags and not set(query.tags) & set(poc["tags"]):
         return False
@@ -84,9 +112,14 @@ def matches(poc: dict[str, Any], query: PocQuery) -> bool:
     return not (query.status and poc["status"] != query.status)
 
 
+def _order(poc: dict[str, Any]) -> tuple[date, str, str]:
+    return (work_day(poc) or date.min, poc["created_at"] or "", poc["poc_id"])
+
+
 def select(raw_pocs: list[dict[str, Any]], query: PocQuery) -> list[dict[str, Any]]:
+    """The POCs ``query`` asks for, in the order their work started."""
     pocs = [normalize(raw) for raw in raw_pocs]
-    return sorted((p for p in pocs if matches(p, query)), key=lambda p: p["created_at"] or "")
+    return sorted((p for p in pocs if matches(p, query)), key=_order)
 
 
 class HttpPocSource:

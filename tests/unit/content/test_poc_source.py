@@ -8,7 +8,7 @@ from datetime import date
 import httpx
 import pytest
 
-from platform_api.content.pocs import HttpPocSource, MemoryPocSource, PocQuery
+from platform_api.content.pocs import HttpPocSource, MemoryPocSource, PocQuery, select
 from platform_api.kernel import Problem
 from platform_api.kernel.auth import Principal
 
@@ -107,3 +107,41 @@ async def test_memory_source_filters_like_the_api() -> None:
         {"name": "old", "tags": ["ml"], "language": "Go", "created_at": "2024-03-01"},
     )
     assert [p["name"] for p in await source.fetch(WHO, "t", QUERY)] == ["in"]
+
+
+def _poc(name: str, created: str, started: str | None = None, finished: str | None = None) -> dict:
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+        "name": name,
+        "created_at": f"{created}T12:00:00+00:00",
+        "started_on": started,
+        "finished_on": finished,
+    }
+
+
+WORKED = [
+    _poc("registered later", "2026-01-10", "2025-03-01", "2025-04-15"),
+    _poc("registered early, done before", "2025-02-01", "2023-05-01", "2023-06-01"),
+    _poc("across new year", "2024-11-01", "2024-11-20", "2025-02-10"),
+    _poc("only finished", "2026-02-01", None, "2025-06-30"),
+    _poc("no dates", "2025-07-04"),
+    _poc("still open", "2025-09-01", "2025-08-01"),
+]
+
+
+@pytest.mark.parametrize(
+    ("year", "names"),
+    [
+        (2023, ["registered early, done before"]),
+        (2024, ["across new year"]),
+        (
+            2025,
+            ["across new year", "registered later", "only finished", "no dates", "still open"],
+        ),
+        (2026, []),
+    ],
+)
+def test_a_year_holds_the_pocs_worked_on_in_it(year: int, names: list[str]) -> None:
+    """Not the day a POC was registered: when its work happened, in the order it started."""
+    query = PocQuery(date(year, 1, 1), date(year, 12, 31))
+    assert [p["name"] for p in select(WORKED, query)] == names
