@@ -67,7 +67,7 @@ def to_out(row: Any) -> ContentRequestOut:
         from_date=row["from_date"],
         to_date=row["to_date"],
         language=row["output_language"],
-        filter=PocFilter(**(row["parameters"] or {}).get("filter", {})),
+        filter=PocFilter.stored((row["parameters"] or {}).get("filter", {})),
         poc_count=row["poc_count"],
         error=row["error_message"],
         size_bytes=row["result_bytes"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     model_validator,
 )
 
@@ -21,6 +22,7 @@ from platform_api.kernel.text import normalize_tags
 RequestType = Literal["report", "video"]
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 OutputLanguage = Literal["pt-BR", "en"]
+PocStatus = Literal["idea", "in_progress", "done", "abandoned"]  # as the POC service has them
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 
@@ -37,7 +39,16 @@ class PocFilter(Strict):
         default_factory=list
     )
     language: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] | None = None
-    status: Annotated[str, StringConstraints(strip_whitespace=True, max_length=30)] | None = None
+    status: PocStatus | None = None
+
+    @classmethod
+    def stored(cls, data: dict[str, Any]) -> PocFilter:
+        """The filter a request was made with, as stored. One saved before statuses were
+        checked may hold any text (it matched no POC): it is shown as it was given."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError:
+            return cls.model_construct(**data)
 
 
 class ContentRequestIn(Strict):

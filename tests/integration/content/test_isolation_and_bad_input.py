@@ -61,6 +61,8 @@ async def test_other_tenants_and_users_get_404(
         {"type": "video", "year": 2025, "filter": {"tags": ["x" * 51]}},
         {"type": "video", "year": 2025, "filter": {"tags": ["t"] * 21}},
         {"type": "video", "year": 2025, "extra": 1},
+        {"type": "report", "year": 2025, "filter": {"status": "Done"}},
+        {"type": "report", "year": 2025, "filter": {"status": "finished"}},
         {"type": "video", "year": "twenty"},
     ],
 )
