@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from platform_api.content.pocs import work_day
@@ -15,33 +16,67 @@ from .i18n import status_label, words
 class Figures:
     total: int
     by_language: list[tuple[str, int]]  # most common first
-    by_month: list[int]  # 12 counts, January first (months the POCs' work started)
+    # (first day of the month, count), oldest first: the 12 months of a year, or every month
+    # of a period over more than one calendar year (see :func:`months_of`).
+    by_month: list[tuple[date, int]]
     by_status: list[tuple[str, int]]  # by the status's label in the document's language
     top_tags: list[tuple[str, int]]
 
+    @property
+    def months_span_years(self) -> bool:
+        """Whether the months belong to more than one year (labels must say which)."""
+        return bool(self.by_month) and self.by_month[0][0].year != self.by_month[-1][0].year
 
-def _month(poc: dict[str, Any]) -> int | None:
-    day = work_day(poc)
-    return day.month if day else None
+
+def months_of(period: tuple[date, date] | None, pocs: list[dict[str, Any]]) -> list[date]:
+    """The months to count in: January to December of the period's year (or of the POCs'
+    first year), or, when the period spans several calendar years, each of its months."""
+    if period is not None and period[0].year != period[1].year:
+        first, last = period[0].replace(day=1), period[1].replace(day=1)
+        months = []
+        while first <= last:
+            months.append(first)
+            first = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        return months
+    if period is not None:
+        year = period[0].year
+    else:
+        days = [d for d in map(work_day, pocs) if d is not None]
+        year = min(days).year if days else date.today().year
+    return [date(year, month, 1) for month in range(1, 13)]
 
 
 def summarize(
-    pocs: list[dict[str, Any]], *, unknown: str = "?", top: int = 10, language: str = "en"
+    pocs: list[dict[str, Any]],
+    *,
+    unknown: str = "?",
+    top: int = 10,
+    language: str = "en",
+    period: tuple[date, date] | None = None,
 ) -> Figures:
-    """Count POCs per language, month, status and tag; statuses are named in ``language``."""
+    """Count POCs per language, month, status and tag; statuses are named in ``language``.
+
+    A POC counts in the month its work started (:func:`work_day`), or the period's first
+    month when it started before the period."""
     languages = Counter((p.get("language") or unknown) for p in pocs)
     no_status = words(language)["no_status"]
     statuses = Counter((status_label(p.get("status"), language) or no_status) for p in pocs)
     tags = Counter(tag for p in pocs for tag in set(p.get("tags") or []))
-    months = [0] * 12
+    months = dict.fromkeys(months_of(period, pocs), 0)
+    multi_year = period is not None and period[0].year != period[1].year
     for poc in pocs:
-        month = _month(poc)
-        if month is not None:
-            months[month - 1] += 1
+        day = work_day(poc)
+        if day is None:
+            continue
+        if period is not None:
+            day = min(max(day, period[0]), period[1])
+        key = day.replace(day=1) if multi_year else next(iter(months)).replace(month=day.month)
+        if key in months:
+            months[key] += 1
     return Figures(
         total=len(pocs),
         by_language=languages.most_common(top),
-        by_month=months,
+        by_month=list(months.items()),
         by_status=statuses.most_common(),
         top_tags=tags.most_common(top),
     )

@@ -108,6 +108,17 @@ def month_names(language: str) -> list[str]:
     return _MONTHS.get(language, _MONTHS["en"])
 
 
+def month_label(month: date, language: str, *, with_year: bool = False) -> str:
+    """A month's short name; with its year (``jan/25``, ``Jan '25``) when the months shown
+    belong to more than one year."""
+    name = month_names(language)[month.month - 1]
+    if not with_year:
+        return name
+    if language == "pt-BR":
+        return f"{name}/{month.year % 100:02d}"
+    return f"{name} '{month.year % 100:02d}"
+
+
 def format_date(value: date | str | None, language: str) -> str:
     """``2025-03-07`` as ``07/03/2025`` (pt-BR) or ``Mar 7, 2025`` (en)."""
     if value is None or value == "":

@@ -35,7 +35,7 @@ from reportlab.platypus import (
 
 from .figures import Figures, summarize
 from .fonts import clean, font_files
-from .i18n import format_date, format_period, month_names, status_label, words
+from .i18n import format_date, format_period, month_label, status_label, words
 from .rtl import BidiParagraph, has_rtl, visual
 
 Progress = Callable[[int], None]
@@ -129,7 +129,14 @@ def _stat_cards(figures: Figures, w: dict[str, str], st: dict[str, ParagraphStyl
     return table
 
 
-def _bars(title: str, items: list[tuple[str, int]], *, horizontal: bool, width: float) -> Drawing:
+def _bars(
+    title: str,
+    items: list[tuple[str, int]],
+    *,
+    horizontal: bool,
+    width: float,
+    upright_labels: bool = False,
+) -> Drawing:
     regular, bold = _fonts()
     height = 190
     drawing = Drawing(width, height)
@@ -152,6 +159,10 @@ def _bars(title: str, items: list[tuple[str, int]], *, horizontal: bool, width: 
     chart.categoryAxis.categoryNames = labels
     chart.categoryAxis.labels.fontName = regular
     chart.categoryAxis.labels.fontSize = 7
+    if upright_labels:  # many narrow bars: their labels read bottom to top
+        chart.categoryAxis.labels.angle = 90
+        chart.categoryAxis.labels.boxAnchor = "e"
+        chart.categoryAxis.labels.fontSize = 6
     chart.barLabelFormat = "%d"
     chart.barLabels.fontName = regular
     chart.barLabels.fontSize = 7
@@ -187,21 +198,26 @@ def _pie(title: str, items: list[tuple[str, int]], width: float) -> Drawing:
 
 def _charts(figures: Figures, language: str, w: dict[str, str]) -> Table:
     half = (WIDTH - 2 * MARGIN) / 2 - 6
-    months = list(zip(month_names(language), figures.by_month, strict=True))
-    grid = [
-        [
-            _bars(w["by_language"], figures.by_language[:8], horizontal=True, width=half),
-            _bars(w["by_month"], months, horizontal=False, width=half),
-        ],
-        [
-            _pie(w["by_status"], figures.by_status, half),
-            _bars(w["top_tags"], figures.top_tags[:8], horizontal=True, width=half),
-        ],
+    span = figures.months_span_years
+    months = [(month_label(m, language, with_year=span), n) for m, n in figures.by_month]
+    by_language = _bars(w["by_language"], figures.by_language[:8], horizontal=True, width=half)
+    by_status = _pie(w["by_status"], figures.by_status, half)
+    top_tags = _bars(w["top_tags"], figures.top_tags[:8], horizontal=True, width=half)
+    style: list[tuple[Any, ...]] = [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 12),
     ]
+    if span:  # up to 37 months over several years: the whole width, on a row of its own
+        by_month = _bars(
+            w["by_month"], months, horizontal=False, width=2 * half, upright_labels=True
+        )
+        grid: list[list[Any]] = [[by_month, ""], [by_language, by_status], [top_tags, ""]]
+        style.append(("SPAN", (0, 0), (1, 0)))
+    else:
+        by_month = _bars(w["by_month"], months, horizontal=False, width=half)
+        grid = [[by_language, by_month], [by_status, top_tags]]
     table = Table(grid, colWidths=[half + 6, half + 6])
-    table.setStyle(
-        TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOTTOMPADDING", (0, 0), (-1, -1), 12)])
-    )
+    table.setStyle(TableStyle(style))
     return table
 
 
@@ -282,7 +298,7 @@ def render_report(
     """Write the PDF report of ``pocs`` to ``out``; return ``out``."""
     report = progress or (lambda _pct: None)
     w, st = words(language), _styles()
-    figures = summarize(pocs, unknown=w["unknown"], language=language)
+    figures = summarize(pocs, unknown=w["unknown"], language=language, period=period)
     report(10)
     safe_title = clean(title, limit=120, single_line=True) or w["report_title"]
     period_text = format_period(period[0], period[1], language)

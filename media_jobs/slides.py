@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .figures import Figures
 from .fonts import clean, font_files, is_rtl
-from .i18n import format_date, month_names, status_label, words
+from .i18n import format_date, month_label, status_label, words
 
 W, H = 1280, 720
 BG_TOP, BG_BOTTOM = (24, 27, 56), (52, 44, 110)
@@ -163,8 +163,9 @@ def closing_card(figures: Figures, language: str, empty: bool) -> Image.Image:
         _paragraph(draw, (110, 350), w["empty_body"], font(30), MUTED, W - 220, 2, 42)
         return image
     draw.text((110, 80), w["closing"], font=font(60, True), fill=WHITE)
-    months = month_names(language)
-    busiest = max(range(12), key=lambda m: figures.by_month[m])
+    span = figures.months_span_years
+    counts = [n for _, n in figures.by_month]
+    busiest = max(range(len(counts)), key=lambda m: counts[m]) if counts else 0
     stats = [
         (str(figures.total), w["total"]),
         (
@@ -173,22 +174,34 @@ def closing_card(figures: Figures, language: str, empty: bool) -> Image.Image:
             else "—",
             w["most_used"],
         ),
-        (months[busiest], w["busiest"]),
+        (
+            month_label(figures.by_month[busiest][0], language, with_year=span) if counts else "—",
+            w["busiest"],
+        ),
     ]
     for i, (value, label) in enumerate(stats):
         x = 110 + i * 360
         draw.text((x, 190), value, font=font(54, True), fill=ACCENT)
         draw.text((x, 258), label, font=font(24), fill=MUTED)
-    top = max(figures.by_month) or 1
-    for m, count in enumerate(figures.by_month):  # a small bar chart of the months
-        x = 110 + m * 88
+    top = max(counts, default=0) or 1
+    step = (W - 220) // max(len(counts), 12)  # 88 px for a year's 12 months
+    for m, (month, count) in enumerate(figures.by_month):  # a small bar chart of the months
+        x = 110 + m * step
         height = int(220 * count / top)
         draw.rounded_rectangle(
-            (x, 560 - height, x + 56, 560), radius=6, fill=ACCENT if m == busiest else CHIP
+            (x, 560 - height, x + step * 2 // 3, 560),
+            radius=min(6, step // 6),
+            fill=ACCENT if m == busiest else CHIP,
         )
-        draw.text((x + 28, 572), months[m], font=font(20), fill=MUTED, anchor="ma")
-        if count:
-            draw.text((x + 28, 552 - height), str(count), font=font(20), fill=WHITE, anchor="md")
+        centre = x + step // 3
+        if not span:
+            draw.text(
+                (centre, 572), month_label(month, language), font=font(20), fill=MUTED, anchor="ma"
+            )
+        elif m == 0 or month.month == 1:  # too many bars to name: mark where each year starts
+            draw.text((x, 572), str(month.year), font=font(20), fill=MUTED, anchor="la")
+        if count and (not span or m == busiest):
+            draw.text((centre, 552 - height), str(count), font=font(20), fill=WHITE, anchor="md")
     tags = [clean(t, limit=24, single_line=True) for t, _ in figures.top_tags[:6]]
     _chips(draw, 110, 625, [f"#{t}" for t in tags if t], W - 110)
     return image

@@ -115,7 +115,7 @@ def render_video(
     """Write the video of ``pocs`` to ``out`` (and the title card as a JPEG ``thumbnail``)."""
     report = progress or (lambda _pct: None)
     w = words(language)
-    figures = summarize(pocs, unknown=w["unknown"], language=language)
+    figures = summarize(pocs, unknown=w["unknown"], language=language, period=period)
     period_text = format_period(period[0], period[1], language)
     count_line = f"{len(pocs)} {w['pocs']}"
     card = title_card(title or w["video_title"], period_text, count_line)

@@ -84,12 +84,15 @@ def media_type(key: str) -> str:
 
 
 def download_filename(row: Any) -> str:
+    """``mrbill-report-2025.pdf`` for a calendar year, ``…-2024-2026.pdf`` for whole years,
+    else both dates: ``…-2024-03-01_2025-02-28.pdf``."""
     start, end = row["from_date"], row["to_date"]
-    period = (
-        str(start.year)
-        if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31)
-        else (f"{start.isoformat()}_{end.isoformat()}")
-    )
+    if (start.month, start.day, end.month, end.day) != (1, 1, 12, 31):
+        period = f"{start.isoformat()}_{end.isoformat()}"
+    elif start.year == end.year:
+        period = str(start.year)
+    else:
+        period = f"{start.year}-{end.year}"
     extension = "mp4" if row["type"] == "video" else "pdf"
     return f"mrbill-{row['type']}-{period}.{extension}"
 

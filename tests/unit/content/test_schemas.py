@@ -1,11 +1,14 @@
-"""Content request bodies: what they accept, and how stored ones read back."""
+"""Content request bodies (what they accept, how stored ones read back) and file names."""
 
 from __future__ import annotations
+
+from datetime import date
 
 import pytest
 from pydantic import ValidationError
 
 from platform_api.content.schemas import ContentRequestIn, PocFilter
+from platform_api.content.service import download_filename
 
 
 @pytest.mark.parametrize("status", ["idea", "in_progress", "done", "abandoned"])
@@ -29,3 +32,17 @@ def test_a_filter_stored_before_statuses_were_checked_still_reads_back() -> None
     stored = PocFilter.stored({"tags": ["ml"], "language": None, "status": "Done"})
     assert stored.model_dump(mode="json") == {"tags": ["ml"], "language": None, "status": "Done"}
     assert PocFilter.stored({"status": "done"}).status == "done"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "name"),
+    [
+        (date(2025, 1, 1), date(2025, 12, 31), "mrbill-report-2025.pdf"),
+        (date(2024, 1, 1), date(2026, 12, 31), "mrbill-report-2024-2026.pdf"),
+        (date(2024, 1, 1), date(2025, 6, 30), "mrbill-report-2024-01-01_2025-06-30.pdf"),
+        (date(2025, 3, 1), date(2025, 3, 31), "mrbill-report-2025-03-01_2025-03-31.pdf"),
+    ],
+)
+def test_download_filename_names_the_whole_period(start: date, end: date, name: str) -> None:
+    row = {"type": "report", "from_date": start, "to_date": end}
+    assert download_filename(row) == name

@@ -135,3 +135,15 @@ def test_statuses_are_named_in_the_documents_language(language: str, labels: lis
         # once in the pie's legend ("Label  1"), once in the POC's row
         assert len(re.findall(rf"{label}\b", text)) >= 2, label
     assert RAW_STATUS.search(text) is None, RAW_STATUS.search(text)
+
+
+def test_months_of_several_years_are_told_apart() -> None:
+    """Three years: 36 bars, labelled with their year, not three Marches added up."""
+    folder = artifact_dir("report-three-years")
+    pocs = sample_pocs(6, year=2024) + sample_pocs(6, year=2025) + sample_pocs(6, year=2026)
+    period = (date(2024, 1, 1), date(2026, 12, 31))
+    pdf = render_report(pocs, folder / "r.pdf", title="t", period=period, language="pt-BR")
+    text = pdf_text(pdf)
+    for label in ("jan/24", "dez/24", "jun/25", "dez/26"):
+        assert label in text, label
+    pdf_to_pngs(pdf, folder)

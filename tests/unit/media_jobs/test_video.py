@@ -11,6 +11,7 @@ import pytest
 from PIL import ImageDraw
 
 from media_jobs import slides, video
+from media_jobs.figures import summarize
 from media_jobs.video import render_video
 from tests.harness.media import artifact_dir, probe, thumbnail_strip
 
@@ -108,3 +109,23 @@ def test_slide_footer_names_the_status(
     assert footer, drawn
     assert footer[0].endswith(label)
     assert status not in " ".join(drawn)
+
+
+def test_closing_card_of_several_years_says_which_year_was_busiest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    drawn: list[str] = []
+    draw_text = ImageDraw.ImageDraw.text
+
+    def spy(self: ImageDraw.ImageDraw, xy: Any, text: Any, *args: Any, **kwargs: Any) -> None:
+        drawn.append(str(text))
+        draw_text(self, xy, text, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", spy)
+    pocs = [{"started_on": "2024-03-01"}, {"started_on": "2025-03-01"}]
+    pocs += [{"started_on": "2025-05-01"}, {"started_on": "2025-05-20"}]
+    period = (date(2024, 1, 1), date(2025, 12, 31))
+    image = slides.closing_card(summarize(pocs, period=period), "pt-BR", empty=False)
+    image.save(artifact_dir("video-closing-two-years") / "closing.png")
+    assert "mai/25" in drawn  # not "mai", and not March with 2024's and 2025's added up
+    assert {"2024", "2025"} <= set(drawn)  # where each year's months begin
