@@ -20,7 +20,7 @@ import asyncpg
 import structlog
 
 from platform_api.content import store
-from platform_api.content.schemas import TERMINAL
+from platform_api.content.schemas import FAILURES, TERMINAL
 from platform_api.content.service import CONTENT_TYPES, THUMBNAIL_TYPE, object_key, thumbnail_key
 from platform_api.content.settings import ContentSettings
 from platform_api.kernel import tenant_transaction
@@ -112,7 +112,7 @@ async def handle(deps: Deps, delivery: Delivery) -> str:
                 request_id,
                 lease,
                 status="failed",
-                error="Generation failed repeatedly; please try again later",
+                error=FAILURES["failed_repeatedly"],
             )
             await deps.queue.dead_letter(delivery, reason="too many attempts")
             return "dead-lettered"
@@ -232,7 +232,7 @@ async def _failed(
                 request_id,
                 lease,
                 status="failed",
-                error=f"The file could not be generated ({type(exc).__name__})",
+                error=FAILURES["generation_failed"],  # the exception is in the log above
             )
         await deps.queue.dead_letter(delivery, reason=f"{type(exc).__name__}: {exc}"[:500])
         return "failed"

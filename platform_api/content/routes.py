@@ -21,6 +21,7 @@ from platform_api.kernel import (
 )
 from platform_api.kernel.auth import bearer_token
 from platform_api.kernel.blobs import BlobError, LocalBlobStore
+from platform_api.kernel.errors import request_locale
 from platform_api.kernel.streaming import ClosingStreamingResponse
 
 from . import service, store
@@ -34,6 +35,7 @@ from .schemas import (
     PocFilter,
     RequestType,
     Status,
+    failure,
 )
 from .service import Content
 
@@ -57,7 +59,18 @@ def _content(request: Request) -> Content:
 Ctx = Annotated[Content, Depends(_content)]
 
 
-def to_out(row: Any) -> ContentRequestOut:
+def _locale(request: Request, response: Response) -> str:
+    """The reader's language (``Accept-Language``, as for problems): failure reasons are in it."""
+    response.headers.append("Vary", "Accept-Language")
+    return request_locale(request)
+
+
+Locale = Annotated[str, Depends(_locale)]
+
+
+def to_out(row: Any, locale: str = "en") -> ContentRequestOut:
+    """A request as the API shows it, its failure reason in ``locale``."""
+    error_code, error = failure(row["error_message"], locale)
     return ContentRequestOut(
         request_id=row["request_id"],
         type=row["type"],
@@ -69,7 +82,8 @@ def to_out(row: Any) -> ContentRequestOut:
         language=row["output_language"],
         filter=PocFilter.stored((row["parameters"] or {}).get("filter", {})),
         poc_count=row["poc_count"],
-        error=row["error_message"],
+        error=error,
+        error_code=error_code,
         size_bytes=row["result_bytes"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
@@ -105,6 +119,7 @@ async def create_request(
     response: Response,
     who: Caller,
     ctx: Ctx,
+    locale: Locale,
     idempotency_key: IdempotencyKey = None,
 ) -> ContentRequestOut:
     """Ask for a PDF report or a yearly video of your POCs; it is generated in the background."""
@@ -117,7 +132,7 @@ async def create_request(
     response.headers["Location"] = (
         f"{request.scope.get('root_path', '')}/content-requests/{row['request_id']}"
     )
-    return to_out(row)
+    return to_out(row, locale)
 
 
 @router.get(
@@ -129,6 +144,7 @@ async def create_request(
 async def list_requests(
     who: Caller,
     ctx: Ctx,
+    locale: Locale,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     type: RequestType | None = None,
@@ -151,7 +167,9 @@ async def list_requests(
         next_cursor = encode_cursor(
             {"created_at": last["created_at"].isoformat(), "request_id": str(last["request_id"])}
         )
-    return ContentRequestPage(items=[to_out(r) for r in rows[:limit]], next_cursor=next_cursor)
+    return ContentRequestPage(
+        items=[to_out(r, locale) for r in rows[:limit]], next_cursor=next_cursor
+    )
 
 
 @router.get(
@@ -160,9 +178,11 @@ async def list_requests(
     tags=["content"],
     responses=problem_responses(401, 404),
 )
-async def get_request(request_id: uuid.UUID, who: Caller, ctx: Ctx) -> ContentRequestOut:
+async def get_request(
+    request_id: uuid.UUID, who: Caller, ctx: Ctx, locale: Locale
+) -> ContentRequestOut:
     """One request, with its status and progress (poll it, or follow ``/events``)."""
-    return to_out(await service.get_request(ctx, who, request_id))
+    return to_out(await service.get_request(ctx, who, request_id), locale)
 
 
 @router.post(
@@ -171,9 +191,11 @@ async def get_request(request_id: uuid.UUID, who: Caller, ctx: Ctx) -> ContentRe
     tags=["content"],
     responses=problem_responses(401, 404, 409),
 )
-async def cancel_request(request_id: uuid.UUID, who: Caller, ctx: Ctx) -> ContentRequestOut:
+async def cancel_request(
+    request_id: uuid.UUID, who: Caller, ctx: Ctx, locale: Locale
+) -> ContentRequestOut:
     """Stop a queued or running request (a worker rendering it stops at its next step)."""
-    return to_out(await service.cancel_request(ctx, who, request_id))
+    return to_out(await service.cancel_request(ctx, who, request_id), locale)
 
 
 @router.delete(
@@ -216,7 +238,9 @@ async def download(request_id: uuid.UUID, who: Caller, ctx: Ctx) -> DownloadOut:
         **problem_responses(401, 404),
     },
 )
-async def events(request_id: uuid.UUID, who: Caller, ctx: Ctx, request: Request) -> Response:
+async def events(
+    request_id: uuid.UUID, who: Caller, ctx: Ctx, request: Request, locale: Locale
+) -> Response:
     """Server-Sent Events: a ``progress`` event on every change, until the request ends."""
     await service.get_request(ctx, who, request_id)  # 404 before the stream starts
     hub: ProgressHub = request.app.state.progress
@@ -229,7 +253,7 @@ async def events(request_id: uuid.UUID, who: Caller, ctx: Ctx, request: Request)
         hub,
         request_id,
         read,
-        lambda row: to_out(row).model_dump(mode="json", by_alias=True),
+        lambda row: to_out(row, locale).model_dump(mode="json", by_alias=True),
         max_seconds=ctx.settings.events_max_seconds,
         terminal=TERMINAL,
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     AfterValidator,
@@ -16,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from platform_api.kernel.i18n import N_, Invalid
+from platform_api.kernel.i18n import N_, Invalid, translate
 from platform_api.kernel.text import normalize_tags
 
 RequestType = Literal["report", "video"]
@@ -25,6 +26,28 @@ OutputLanguage = Literal["pt-BR", "en"]
 PocStatus = Literal["idea", "in_progress", "done", "abandoned"]  # as the POC service has them
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+FailureCode = Literal["generation_failed", "failed_repeatedly"]
+# Why a request failed, as people read it: stored in English, translated when it is shown.
+# What went wrong inside (an exception) is for the logs only.
+FAILURES: dict[str, str] = {
+    "generation_failed": N_("The file could not be generated; please try again later"),
+    "failed_repeatedly": N_("Generation failed repeatedly; please try again later"),
+}
+# What workers stored before the reasons above: "The file could not be generated (OSError)".
+_OLD_GENERATION_FAILED = re.compile(r"The file could not be generated \(\w+\)")
+
+
+def failure(stored: str | None, locale: str) -> tuple[FailureCode | None, str | None]:
+    """A stored failure reason as (its code, its text in ``locale``). A reason this version
+    does not know is shown as it was stored, without a code."""
+    if stored is None:
+        return None, None
+    if _OLD_GENERATION_FAILED.fullmatch(stored):
+        stored = FAILURES["generation_failed"]
+    for code, message in FAILURES.items():
+        if stored == message:
+            return cast(FailureCode, code), translate(message, locale)
+    return None, stored
 
 
 class Strict(BaseModel):
@@ -88,7 +111,13 @@ class ContentRequestOut(BaseModel):
     language: OutputLanguage
     filter: PocFilter
     poc_count: int
-    error: str | None = Field(default=None, description="Why it failed (status failed)")
+    error: str | None = Field(
+        default=None,
+        description="Why it failed (status failed), in the language of Accept-Language",
+    )
+    error_code: FailureCode | None = Field(
+        default=None, description="Why it failed, for programs (status failed)"
+    )
     size_bytes: int | None = Field(default=None, description="Size of the finished file")
     created_at: datetime
     updated_at: datetime

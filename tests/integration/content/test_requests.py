@@ -304,3 +304,37 @@ async def test_list_is_paginated_and_filtered(
             "/content-requests", params={"cursor": cursor}, headers=user.auth
         )
         assert response.status_code == 400, (cursor, response.text)
+
+
+async def test_a_failure_is_explained_in_the_readers_language(
+    content: httpx.AsyncClient,
+    new_user: NewUser,
+    worker: Deps,
+    wait_for_status: Poll,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every attempt fails with an OSError: the reason says so in words, in English or in
+    Portuguese as the reader asks, and names no exception; the log keeps the exception."""
+
+    def broken_render(*args: Any) -> Any:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(jobs, "_render", broken_render)
+    monkeypatch.setattr(jobs, "_log", structlog.get_logger("media_jobs"))
+    user = await new_user()
+    body = {"type": "report", "year": 2031}
+    with capture_logs() as logs:
+        created = (await content.post("/content-requests", json=body, headers=user.auth)).json()
+        done = await wait_for_status(created["request_id"], user.auth, ("succeeded", "failed"))
+    assert done["status"] == "failed", done
+    assert done["error_code"] == "generation_failed"
+    assert done["error"] == "The file could not be generated; please try again later"
+    assert "OSError" not in str(done)
+    assert any(e.get("error") == "OSError" for e in logs if e["event"] == "job_failed")
+    url = f"/content-requests/{created['request_id']}"
+    pt = await content.get(url, headers={**user.auth, "Accept-Language": "pt-BR,pt;q=0.9"})
+    assert pt.json()["error"] == "Não foi possível gerar o arquivo; tente de novo mais tarde"
+    assert pt.json()["error_code"] == "generation_failed"
+    assert "Accept-Language" in pt.headers["vary"]
+    listed = await content.get("/content-requests", headers={**user.auth, "Accept-Language": "pt"})
+    assert listed.json()["items"][0]["error"] == pt.json()["error"]

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from platform_api.content.schemas import ContentRequestIn, PocFilter
+from platform_api.content.schemas import ContentRequestIn, PocFilter, failure
 from platform_api.content.service import download_filename
 
 
@@ -46,3 +46,31 @@ def test_a_filter_stored_before_statuses_were_checked_still_reads_back() -> None
 def test_download_filename_names_the_whole_period(start: date, end: date, name: str) -> None:
     row = {"type": "report", "from_date": start, "to_date": end}
     assert download_filename(row) == name
+
+
+@pytest.mark.parametrize(
+    ("stored", "locale", "expected"),
+    [
+        (None, "pt-BR", (None, None)),
+        (
+            "The file could not be generated (OSError)",  # as stored by earlier workers
+            "pt-BR",
+            ("generation_failed", "Não foi possível gerar o arquivo; tente de novo mais tarde"),
+        ),
+        (
+            "Generation failed repeatedly; please try again later",
+            "en",
+            ("failed_repeatedly", "Generation failed repeatedly; please try again later"),
+        ),
+        (
+            "Generation failed repeatedly; please try again later",
+            "pt-BR",
+            ("failed_repeatedly", "A geração falhou várias vezes; tente de novo mais tarde"),
+        ),
+        ("Something else", "pt-BR", (None, "Something else")),
+    ],
+)
+def test_failure_reasons_read_in_the_readers_language(
+    stored: str | None, locale: str, expected: tuple[str | None, str | None]
+) -> None:
+    assert failure(stored, locale) == expected
