@@ -20,7 +20,7 @@ from platform_api.kernel import (
     tenant_transaction,
 )
 from platform_api.kernel.auth import bearer_token
-from platform_api.kernel.blobs import BlobError, LocalBlobStore
+from platform_api.kernel.blobs import BlobError, LinkExpired, LocalBlobStore, NoSuchObject
 from platform_api.kernel.errors import request_locale
 from platform_api.kernel.streaming import ClosingStreamingResponse
 
@@ -289,8 +289,10 @@ async def signed_file(
     params = {"expires": expires or "", "filename": filename or "", "sig": sig or ""}
     try:
         path = ctx.blobs.open_signed(key, params)
-    except BlobError as exc:
-        raise Problem(
-            403, "This download link is not valid: {reason}", params={"reason": str(exc)}
-        ) from None
+    except NoSuchObject:
+        raise not_found("File") from None  # deleted since the link was given
+    except LinkExpired:
+        raise Problem(403, "The download link has expired; ask for a new one") from None
+    except BlobError:  # forged or altered, or a key that names no file
+        raise Problem(403, "This download link is not valid") from None
     return FileResponse(path, media_type=service.media_type(key), filename=filename or path.name)

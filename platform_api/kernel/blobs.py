@@ -36,6 +36,18 @@ class BlobError(Exception):
     store would not delete."""
 
 
+class LinkInvalid(BlobError):
+    """A signed URL whose signature does not match: forged, altered, or for another key."""
+
+
+class LinkExpired(BlobError):
+    """A signed URL, genuine, whose time is over."""
+
+
+class NoSuchObject(BlobError):
+    """A signed URL, genuine and current, to an object that is no longer there."""
+
+
 def _is_safe(key: str) -> bool:
     return len(key) <= 1024 and bool(_KEY.fullmatch(key)) and ".." not in key.split("/")
 
@@ -206,15 +218,15 @@ class LocalBlobStore:
         try:
             expires = int(params.get("expires", ""))
         except ValueError:
-            raise BlobError("invalid signature") from None
+            raise LinkInvalid("invalid signature") from None
         expected = self._signature(check_key(key), expires, params.get("filename", ""))
         if not hmac.compare_digest(expected, params.get("sig", "")):
-            raise BlobError("invalid signature")
+            raise LinkInvalid("invalid signature")
         if expires < time.time():
-            raise BlobError("the link has expired")
+            raise LinkExpired("the link has expired")
         path = self.path_of(key)
         if not path.is_file():
-            raise BlobError("no such object")
+            raise NoSuchObject("no such object")
         return path
 
     async def aclose(self) -> None:

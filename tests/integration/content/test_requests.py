@@ -20,6 +20,7 @@ from structlog.testing import capture_logs
 from media_jobs import jobs
 from media_jobs.jobs import Deps
 from platform_api.content.pocs import MemoryPocSource
+from platform_api.kernel.blobs import LocalBlobStore
 from platform_api.kernel.queues.redis_streams import RedisStreamsQueue
 from tests.harness.pagination import follow_pages, malformed_cursors
 from tests.unit.media_jobs.samples import sample_pocs
@@ -338,3 +339,40 @@ async def test_a_failure_is_explained_in_the_readers_language(
     assert "Accept-Language" in pt.headers["vary"]
     listed = await content.get("/content-requests", headers={**user.auth, "Accept-Language": "pt"})
     assert listed.json()["items"][0]["error"] == pt.json()["error"]
+
+
+async def test_download_links_say_what_is_wrong_with_them(
+    content: httpx.AsyncClient, blobs: LocalBlobStore
+) -> None:
+    """Each case its own problem, in one language: altered (403), expired (403: ask for a
+    new one), or to a file deleted since (404)."""
+    key = f"tenants/{uuid.uuid4()}/users/{uuid.uuid4()}/reports/{uuid.uuid4()}.pdf"
+    await blobs.put_bytes(key, b"%PDF-1.7", content_type="application/pdf")
+    good = await blobs.download_url(key, expires_in=60, filename="r.pdf")
+    expired = await blobs.download_url(key, expires_in=-5, filename="r.pdf")
+    cases = [
+        (good.replace("sig=", "sig=0"), 403, "This download link is not valid"),
+        (expired, 403, "The download link has expired; ask for a new one"),
+    ]
+    pt = {
+        "This download link is not valid": "Este link de download não é válido",
+        "The download link has expired; ask for a new one": "O link de download expirou; peça um novo",
+        "File not found": "Arquivo não encontrado",
+    }
+    for url, status, detail in cases:
+        for language, said in (("en", detail), ("pt-BR", pt[detail])):
+            parts = urlsplit(url)
+            response = await content.get(
+                f"{parts.path}?{parts.query}", headers={"Accept-Language": language}
+            )
+            assert response.status_code == status, (url, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["detail"] == said
+    await blobs.delete(key)
+    for language, said in (("en", "File not found"), ("pt-BR", "Arquivo não encontrado")):
+        gone = await content.get(
+            f"{urlsplit(good).path}?{urlsplit(good).query}", headers={"Accept-Language": language}
+        )
+        assert gone.status_code == 404, gone.text
+        assert gone.headers["content-type"].startswith("application/problem+json")
+        assert gone.json()["detail"] == said

@@ -18,8 +18,11 @@ from platform_api.kernel.aws import ClientClosed
 from platform_api.kernel.blobs import (
     BlobError,
     BlobStore,
+    LinkExpired,
+    LinkInvalid,
     LocalBlobStore,
     MemoryBlobStore,
+    NoSuchObject,
     S3BlobStore,
 )
 from tests.harness.moto import CountingSession, bucket_with_key
@@ -83,12 +86,18 @@ async def test_download_url_serves_the_object(store: tuple[str, BlobStore]) -> N
         params = dict(parse_qsl(parts.query))
         served_key = parts.path.removeprefix("/files/")
         assert blobs.open_signed(served_key, params).read_bytes() == b"movie"
-        with pytest.raises(BlobError):
+        with pytest.raises(LinkInvalid):
             blobs.open_signed(served_key, {**params, "sig": "0" * 64})
-        with pytest.raises(BlobError):
+        with pytest.raises(LinkInvalid):
             blobs.open_signed(served_key, {**params, "expires": str(int(time.time()) + 999)})
-        with pytest.raises(BlobError):
+        with pytest.raises(LinkInvalid):
             blobs.open_signed(f"videos/{uuid.uuid4()}/u/2025/r.mp4", params)
+        stale = await blobs.download_url(key, expires_in=-1, filename="r.mp4")
+        with pytest.raises(LinkExpired):
+            blobs.open_signed(served_key, dict(parse_qsl(urlsplit(stale).query)))
+        await blobs.delete(key)
+        with pytest.raises(NoSuchObject):
+            blobs.open_signed(served_key, params)
 
 
 async def test_s3_objects_are_encrypted_with_kms(aws_endpoint: str) -> None:
