@@ -6,7 +6,7 @@ import re
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from .i18n import N_, Invalid
 
@@ -31,6 +31,14 @@ def nfc(value: str) -> str:
     """Text in Unicode's composed form: "ç" typed on one keyboard and pasted from a PDF on
     another ("c" and a combining cedilla) are then the same text, found by the same search."""
     return unicodedata.normalize("NFC", value)
+
+
+def _composed(value: object) -> object:
+    return nfc(value) if isinstance(value, str) else value
+
+
+# Before the length checks: the composed form of a text can be longer than what was typed.
+Composed = BeforeValidator(_composed)
 
 
 def language_name(value: str) -> str:
@@ -64,7 +72,7 @@ def clean_line(max_length: int, min_length: int = 1) -> object:
     return Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-        AfterValidator(nfc),
+        Composed,
         AfterValidator(_no_control_characters),
         AfterValidator(_single_line),
     ]
@@ -75,7 +83,7 @@ def clean_text(max_length: int) -> object:
     return Annotated[
         str,
         StringConstraints(max_length=max_length),
-        AfterValidator(nfc),
+        Composed,
         AfterValidator(_no_control_characters),
     ]
 

@@ -21,7 +21,7 @@ from pydantic import (
 from pydantic_core import PydanticKnownError
 
 from platform_api.kernel.i18n import N_, Invalid
-from platform_api.kernel.text import MAX_TAG_LENGTH, Tags, language_name, nfc
+from platform_api.kernel.text import MAX_TAG_LENGTH, Composed, Tags, language_name, nfc
 
 MAX_FRAMEWORKS = 20
 MAX_DESCRIPTION = 20_000
@@ -106,14 +106,15 @@ def _name(value: str) -> str:
     return value
 
 
-Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_name)]
+Name = Annotated[str, Composed, Field(min_length=1, max_length=100), AfterValidator(_name)]
 Description = Annotated[
     str,
+    Composed,
     Field(max_length=MAX_DESCRIPTION),
     AfterValidator(_multi_line),
     Field(description="Markdown"),
 ]
-Language = Annotated[str, Field(max_length=100), AfterValidator(canonical_language)]
+Language = Annotated[str, Composed, Field(max_length=100), AfterValidator(canonical_language)]
 Frameworks = Annotated[
     list[Annotated[str, Field(max_length=200)]],
     Field(max_length=100),

@@ -142,8 +142,8 @@ def create_app(
         ) as search:
             app.state.search = search
             app.state.consumer_task = None
-            upgrade = asyncio.create_task(service.rebuild_after_upgrade(search))
             consumer = await open_consumer(settings, bus) if settings.consume else None
+            upgrade = asyncio.create_task(service.rebuild_after_upgrade(search))
             if consumer is not None:
                 worker = IndexConsumer(
                     search,

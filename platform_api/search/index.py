@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
+from platform_api.kernel.text import nfc
+
 Sort = Literal["relevance", "newest", "name"]
 TagMode = Literal["all", "any"]
 MAX_TERMS = 10
@@ -69,11 +71,11 @@ class PocDocument:
                 tenant_id=uuid.UUID(str(data["tenant_id"])),
                 poc_id=uuid.UUID(str(data["poc_id"])),
                 owner_id=uuid.UUID(str(data["owner_id"])),
-                name=str(data["name"]),
-                description=str(data.get("description") or ""),
-                language=str(data["language"]) if data.get("language") else None,
-                tags=tuple(str(t) for t in data.get("tags") or ()),
-                frameworks=tuple(str(f) for f in data.get("frameworks") or ()),
+                name=nfc(str(data["name"])),
+                description=nfc(str(data.get("description") or "")),
+                language=nfc(str(data["language"])) if data.get("language") else None,
+                tags=tuple(nfc(str(t)) for t in data.get("tags") or ()),
+                frameworks=tuple(nfc(str(f)) for f in data.get("frameworks") or ()),
                 status=str(data["status"]),
                 visibility=str(data["visibility"]),
                 repository_url=str(data["repository_url"]) if data.get("repository_url") else None,

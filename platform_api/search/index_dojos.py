@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from platform_api.kernel.text import nfc
+
 from .index import Hit, SearchPage, Suggestions
 
 DojoSort = Literal["relevance", "newest", "name", "start"]
@@ -74,13 +76,13 @@ class DojoDocument:
                 tenant_id=uuid.UUID(str(data["tenant_id"])),
                 dojo_id=uuid.UUID(str(data["dojo_id"])),
                 creator_id=uuid.UUID(str(data["creator_id"])),
-                name=str(data["name"]),
-                description=str(data.get("description") or ""),
-                language=str(data["language"]),
+                name=nfc(str(data["name"])),
+                description=nfc(str(data.get("description") or "")),
+                language=nfc(str(data["language"])),
                 format=str(data.get("format") or ""),
                 status=str(data["status"]),
                 is_private=private,
-                tags=tuple(str(t) for t in data.get("tags") or ()),
+                tags=tuple(nfc(str(t)) for t in data.get("tags") or ()),
                 participant_ids=tuple(uuid.UUID(str(u)) for u in data.get("participant_ids") or ()),
                 participant_count=count,
                 scheduled_start_time=_when(data.get("scheduled_start_time")),

@@ -70,8 +70,11 @@ def tag_keys(tags: list[str]) -> tuple[str, ...]:
 
 
 def language_keys(languages: list[str]) -> tuple[str, ...]:
-    """Languages under the spelling they are kept by (``"golang"`` finds Go)."""
-    return tuple(dict.fromkeys(language_name(name) for name in languages if name))
+    """Languages as given and under the spelling POCs keep them (``"golang"`` finds Go;
+    a dojo keeps its language as typed, so ``"golang"`` stays too)."""
+    return tuple(
+        dict.fromkeys(key for name in languages if name for key in (name, language_name(name)))
+    )
 
 
 def _search(request: Request) -> Search:

@@ -347,29 +347,39 @@ async def rebuild_after_upgrade(
     search: Search, *, tenants: Sequence[uuid.UUID] | None = None, first_retry: float = 2.0
 ) -> None:
     """Fill indexes opened empty beside an earlier schema version's directory (their
-    ``older_versions``) from the services' feeds, for every tenant seen, then delete the old
-    directories (``tenants``: these instead of every tenant seen). Tenants whose rebuild fails (a service still starting) are tried again,
-    waiting longer each time; searches meanwhile answer from what is in so far."""
+    ``older_versions``) from the services' feeds, for every tenant seen (or ``tenants``),
+    then delete the old directories. What fails (a service or the database still starting)
+    is tried again, waiting longer each time; searches meanwhile answer from what is in so
+    far, and events keep coming in (a rebuild keeps whatever they made newer)."""
     upgraded: list[Any] = [
         index for index in (search.index, search.dojo_index) if getattr(index, "older_versions", [])
     ]
     if not upgraded:
         return
-    pending = list(tenants) if tenants is not None else await known_tenants(search)
-    _log.info("index_upgrade_rebuild_started", tenants=len(pending))
+    pending = list(tenants) if tenants is not None else None
     wait = first_retry
     while True:
-        failed = []
-        for tenant_id in pending:
-            try:
-                await reindex_tenant(search, tenant_id)
-            except Exception as exc:  # a service away: this tenant comes again
-                failed.append(tenant_id)
-                _log.warning("index_upgrade_rebuild_failed", tenant=str(tenant_id), error=repr(exc))
-        if not failed:
-            break
+        failed: list[uuid.UUID] = []
+        try:
+            if pending is None:
+                pending = await known_tenants(search)
+                _log.info("index_upgrade_rebuild_started", tenants=len(pending))
+            for tenant_id in pending:
+                try:
+                    await reindex_tenant(search, tenant_id)
+                except Exception as exc:  # a service away: this tenant comes again
+                    failed.append(tenant_id)
+                    _log.warning(
+                        "index_upgrade_rebuild_failed", tenant=str(tenant_id), error=repr(exc)
+                    )
+        except Exception as exc:  # the database away: start again
+            _log.warning("index_upgrade_rebuild_failed", error=repr(exc))
+        else:
+            if not failed:
+                break
+            pending = failed
         await asyncio.sleep(wait)
-        pending, wait = failed, min(wait * 2, 60.0)
+        wait = min(wait * 2, 60.0)
     for index in upgraded:
         index.forget_older_versions()
     _log.info("index_upgrade_rebuild_done")

@@ -82,8 +82,11 @@ def filtered(query: Query) -> tuple[Occur, Query]:
 
 
 def words_of(text: str) -> list[str]:
-    """The terms of a query as the full-text fields hold them (at most ``MAX_TERMS``)."""
-    return [word for term in terms(text) for word in _FOLDED.analyze(term)][:MAX_TERMS]
+    """The terms of a query as the full-text fields hold them (at most ``MAX_TERMS``). A word
+    too long for the index stays, folded, so that it finds nothing rather than vanishing
+    from the query (which would then find everything)."""
+    words = [word for term in terms(text) for word in (_FOLDED.analyze(term) or [fold(term)])]
+    return words[:MAX_TERMS]
 
 
 def text_clauses(schema: tantivy.Schema, words: list[str], fields: dict[str, float]) -> Clauses:

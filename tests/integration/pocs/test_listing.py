@@ -96,6 +96,16 @@ async def test_text_is_kept_composed_and_found_either_way(
     assert await names(tag=unicodedata.normalize("NFD", "Ação")) == found
 
 
+async def test_a_name_longer_once_composed_is_refused_with_its_field(
+    pocs: httpx.AsyncClient, sign_up: SignUp
+) -> None:
+    owner = await sign_up()
+    name = "\ufb2c" * 100  # 100 characters typed, 300 once composed
+    response = await pocs.post("/pocs", json={"name": name}, headers=owner.auth)
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["errors"]] == [["body", "name"]]
+
+
 @pytest.mark.parametrize(
     "cursor",
     [

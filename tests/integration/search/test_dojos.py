@@ -370,3 +370,13 @@ async def test_forged_positions_and_no_token(search: httpx.AsyncClient, sign_up:
         assert (
             await search.get("/search/dojos", params={"q": q}, headers=owner.auth)
         ).status_code == 200
+
+
+async def test_a_dojo_language_saved_as_an_alias_is_found_by_it(
+    search: httpx.AsyncClient, sign_up: SignUp, make_dojo: MakeDojo, sync: Sync
+) -> None:
+    """Dojos keep their language as typed; the filter's alias mapping must not lose them."""
+    owner = await sign_up()
+    await make_dojo(owner, name="Gophers", language="golang")
+    await sync()
+    assert _names(await _find(search, owner, language="golang")) == ["Gophers"]

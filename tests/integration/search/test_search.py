@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import unicodedata
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 
+from platform_api.search.index import PocDocument
+from platform_api.search.service import Search
 from tests.harness.identity import Account, SignUp
 from tests.harness.pocs import MakePoc
 
@@ -220,3 +224,30 @@ async def test_accents_neither_hide_nor_reorder(
     assert _names(by_name) == ["abacate", "Árvore", "Ética", "Plano de ação", "Zebra"]
     suggested = await search.get("/suggest", params={"q": "aca"}, headers=owner.auth)
     assert suggested.json()["tags"] == ["ação"]
+
+
+@pytest.mark.parametrize("q", ["a" * 40, "grpc " + "x" * 45, "ç" * 20])
+async def test_words_too_long_for_the_index_find_nothing(
+    search: httpx.AsyncClient, sign_up: SignUp, make_poc: MakePoc, sync: Sync, q: str
+) -> None:
+    owner, _ = await _tenant_with_catalog(sign_up, make_poc, sync)
+    assert (await _search(search, owner, q=q))["total"] == 0
+
+
+async def test_documents_stored_decomposed_are_indexed_composed(
+    search: httpx.AsyncClient, sign_up: SignUp
+) -> None:
+    """Names saved before text was kept composed reach the index through events and
+    rebuilds as they were: the index composes them."""
+    engine: Search = search.app.state.search  # type: ignore[attr-defined]
+    owner = await sign_up()
+    doc = PocDocument.from_payload(
+        {
+            "poc_id": str(uuid.uuid4()), "tenant_id": owner.tenant_id, "owner_id": owner.user_id,
+            "name": unicodedata.normalize("NFD", "Plano de ação"), "status": "idea",
+            "visibility": "private", "created_at": "2024-01-01T00:00:00+00:00",
+            "updated_at": "2024-01-01T00:00:00+00:00", "version": 1,
+        }
+    )  # fmt: skip
+    await engine.index.apply([doc], [])
+    assert _names(await _search(search, owner, q="acao")) == ["Plano de ação"]
