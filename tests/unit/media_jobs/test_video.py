@@ -88,21 +88,27 @@ def test_cancelling_midway_leaves_no_file() -> None:
     assert not (folder / "v.mp4").exists()
 
 
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every text the slides draw, in order."""
+    texts: list[str] = []
+    draw_text = ImageDraw.ImageDraw.text
+
+    def spy(self: ImageDraw.ImageDraw, xy: Any, text: Any, *args: Any, **kwargs: Any) -> None:
+        texts.append(str(text))
+        draw_text(self, xy, text, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", spy)
+    return texts
+
+
 @pytest.mark.parametrize(
     ("language", "status", "label"),
     [("pt-BR", "in_progress", "Em andamento"), ("en", "in_progress", "In progress")],
 )
 def test_slide_footer_names_the_status(
-    monkeypatch: pytest.MonkeyPatch, language: str, status: str, label: str
+    drawn: list[str], language: str, status: str, label: str
 ) -> None:
-    drawn: list[str] = []
-    draw_text = ImageDraw.ImageDraw.text
-
-    def spy(self: ImageDraw.ImageDraw, xy: Any, text: Any, *args: Any, **kwargs: Any) -> None:
-        drawn.append(str(text))
-        draw_text(self, xy, text, *args, **kwargs)
-
-    monkeypatch.setattr(ImageDraw.ImageDraw, "text", spy)
     poc = sample_pocs(1)[0] | {"status": status}
     slides.poc_slide(poc, 1, 1, language)
     footer = [t for t in drawn if "·" in t]
@@ -111,17 +117,7 @@ def test_slide_footer_names_the_status(
     assert status not in " ".join(drawn)
 
 
-def test_closing_card_of_several_years_says_which_year_was_busiest(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    drawn: list[str] = []
-    draw_text = ImageDraw.ImageDraw.text
-
-    def spy(self: ImageDraw.ImageDraw, xy: Any, text: Any, *args: Any, **kwargs: Any) -> None:
-        drawn.append(str(text))
-        draw_text(self, xy, text, *args, **kwargs)
-
-    monkeypatch.setattr(ImageDraw.ImageDraw, "text", spy)
+def test_closing_card_of_several_years_says_which_year_was_busiest(drawn: list[str]) -> None:
     pocs = [{"started_on": "2024-03-01"}, {"started_on": "2025-03-01"}]
     pocs += [{"started_on": "2025-05-01"}, {"started_on": "2025-05-20"}]
     period = (date(2024, 1, 1), date(2025, 12, 31))
