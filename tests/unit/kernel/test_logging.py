@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sys
 
 import pytest
 import structlog
@@ -42,3 +44,29 @@ def test_an_exception_is_logged_with_its_traceback_but_not_the_frames_variables(
     assert [frame["name"] for frame in error["frames"]][-1] == "_login"
     assert "correct-horse-battery-staple" not in line
     assert all("locals" not in frame for frame in error["frames"])
+
+
+def test_a_logger_writes_to_the_stdout_of_the_moment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A logger made while output went elsewhere (a capture since closed) writes where
+    output goes now, instead of failing on the closed stream."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    access = logging.getLogger("uvicorn.access").disabled
+    then, now = io.StringIO(), io.StringIO()
+    try:
+        monkeypatch.setattr(sys, "stdout", then)
+        configure_logging("search")
+        logger = structlog.get_logger("test")
+        logger.info("first")
+        then.close()
+        monkeypatch.setattr(sys, "stdout", now)
+        logger.info("second")
+        logging.getLogger("test").warning("third")
+    finally:
+        structlog.reset_defaults()
+        root.handlers[:], root.level = handlers, level
+        logging.getLogger("uvicorn.access").disabled = access
+    assert [json.loads(line)["message"] for line in now.getvalue().splitlines()] == [
+        "second",
+        "third",
+    ]
