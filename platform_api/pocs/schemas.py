@@ -106,15 +106,15 @@ def _name(value: str) -> str:
     return value
 
 
-Name = Annotated[str, Composed, Field(min_length=1, max_length=100), AfterValidator(_name)]
+Name = Annotated[str, Field(min_length=1, max_length=100), Composed, AfterValidator(_name)]
 Description = Annotated[
     str,
-    Composed,
     Field(max_length=MAX_DESCRIPTION),
+    Composed,
     AfterValidator(_multi_line),
     Field(description="Markdown"),
 ]
-Language = Annotated[str, Composed, Field(max_length=100), AfterValidator(canonical_language)]
+Language = Annotated[str, Field(max_length=100), Composed, AfterValidator(canonical_language)]
 Frameworks = Annotated[
     list[Annotated[str, Field(max_length=200)]],
     Field(max_length=100),
