@@ -112,6 +112,27 @@ def _replay(row: asyncpg.Record, request_hash: str) -> asyncpg.Record:
     return row
 
 
+ACTIVE_RETRY_SECONDS = 30  # Retry-After when a limit on active requests is reached
+
+
+def _check_active(ctx: Content, mine: int, ours: int) -> None:
+    retry = {"Retry-After": str(ACTIVE_RETRY_SECONDS)}
+    if mine >= ctx.settings.max_active_per_user:
+        raise Problem(
+            429,
+            "You have {count} reports or videos in progress; wait for one to finish",
+            params={"count": mine},
+            headers=retry,
+        )
+    if ours >= ctx.settings.max_active_per_tenant:
+        raise Problem(
+            429,
+            "Your organization has {count} reports or videos in progress; wait for one to finish",
+            params={"count": ours},
+            headers=retry,
+        )
+
+
 async def create_request(
     ctx: Content, who: Principal, token: str, body: ContentRequestIn, idempotency_key: str | None
 ) -> tuple[asyncpg.Record, bool]:
@@ -144,6 +165,7 @@ async def create_request(
     title = body.title or f"{_TITLES[(body.type, body.language)]} {_period(body)}"
     try:
         async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
+            _check_active(ctx, *await store.active_requests(conn, who.tenant_id, who.user_id))
             request_id = await store.insert_request(
                 conn,
                 tenant_id=who.tenant_id,

@@ -27,6 +27,10 @@ class ContentSettings(EventBusSettings):
     )
     pocs_timeout_seconds: float = Field(default=10.0, gt=0)
     max_pocs_per_request: int = Field(default=2000, ge=1)
+    # Requests waiting or rendering at once: a user's, and an organization's, so that one
+    # user's batch of videos cannot hold every other organization's reports in the queue.
+    max_active_per_user: int = Field(default=5, ge=1)
+    max_active_per_tenant: int = Field(default=20, ge=1)
     # Object storage: a local folder (signed download URLs served by this service) or S3.
     blob_backend: Literal["local", "s3"] = "local"
     blob_dir: str = ".local/objects"

@@ -28,6 +28,23 @@ async def _notify(conn: asyncpg.Connection, request_id: uuid.UUID) -> None:
     await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(request_id))
 
 
+async def active_requests(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[int, int]:
+    """The requests waiting or rendering: the user's, and their organization's. Takes a
+    lock on the organization's count for the transaction, so that two requests made at
+    once cannot both pass a limit."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", str(tenant_id))
+    row = await conn.fetchrow(
+        """SELECT count(*) FILTER (WHERE user_id = $2) AS mine, count(*) AS ours
+           FROM content_requests
+           WHERE tenant_id = $1 AND status IN ('queued', 'running')""",
+        tenant_id,
+        user_id,
+    )
+    return int(row["mine"]), int(row["ours"])
+
+
 async def insert_request(
     conn: asyncpg.Connection,
     *,

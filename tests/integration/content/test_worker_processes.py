@@ -34,9 +34,14 @@ VISIBILITY = 2
 
 @pytest.fixture
 def stack_settings(content_settings: ContentSettings) -> ContentSettings:
-    """The session's settings with a queue of this test's own (no in-process worker on it)."""
+    """The session's settings with a queue of this test's own (no in-process worker on it),
+    taking more requests at once from one user than the default (one user queues six)."""
     return content_settings.model_copy(
-        update={"queue_name": f"proc-{uuid.uuid4().hex[:8]}", "visibility_timeout_seconds": 2}
+        update={
+            "queue_name": f"proc-{uuid.uuid4().hex[:8]}",
+            "visibility_timeout_seconds": 2,
+            "max_active_per_user": 10,
+        }
     )
 
 
