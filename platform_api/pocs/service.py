@@ -192,7 +192,12 @@ def _row_errors(exc: ValidationError, locale: str) -> list[dict[str, Any]]:
 
 
 async def import_pocs(
-    pocs: Pocs, who: Principal, rows: list[Any], *, dry_run: bool = False, locale: str = "en"
+    pocs: Pocs,
+    who: Principal,
+    rows: list[tuple[int, Any]],
+    *,
+    dry_run: bool = False,
+    locale: str = "en",
 ) -> ImportReport:
     """Validate every row; import all of them in one transaction, or none (422 with a report,
     its rows' errors said in ``locale``)."""
@@ -204,7 +209,7 @@ async def import_pocs(
         )
     valid: list[tuple[int, PocIn]] = []
     rejected: list[RowError] = []
-    for number, raw in enumerate(rows, start=1):
+    for number, raw in rows:
         try:
             valid.append((number, PocIn.model_validate(raw)))
         except ValidationError as exc:

@@ -43,8 +43,11 @@ def _text(body: bytes) -> str:
         raise Problem(400, "The file is not UTF-8 text") from None
 
 
-def parse_import(body: bytes, fmt: Format) -> list[Any]:
-    """The rows of an import file, unvalidated (each becomes a ``PocIn`` or a row error)."""
+def parse_import(body: bytes, fmt: Format) -> list[tuple[int, Any]]:
+    """The rows of an import file, unvalidated (each becomes a ``PocIn`` or a row error), with
+    the number a reader sees: the item's place in a JSON array; in a CSV file, the record's
+    place after the header as a spreadsheet counts it (blank lines count, and are left
+    out)."""
     text = _text(body)
     if fmt == "json":
         try:
@@ -55,25 +58,40 @@ def parse_import(body: bytes, fmt: Format) -> list[Any]:
             data = data["items"]
         if not isinstance(data, list):
             raise Problem(400, "A JSON import is an array of POC objects")
-        return [_drop_export_only(row) for row in data]
+        return [(number, _drop_export_only(row)) for number, row in enumerate(data, start=1)]
     try:
-        reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-        header = reader.fieldnames or []
-        unknown = [c for c in header if c not in EXPORT_COLUMNS]
-        if "name" not in header or unknown:
-            columns = {"columns": ", ".join(IMPORT_COLUMNS), "unknown": ", ".join(unknown[:5])}
-            if unknown:
-                raise Problem(
-                    400,
-                    "The CSV header must name the columns: {columns} (unknown: {unknown})",
-                    params=columns,
-                )
-            raise Problem(400, "The CSV header must name the columns: {columns}", params=columns)
-        return [_csv_row(row) for row in reader]
+        records = csv.reader(io.StringIO(text, newline=""), strict=True)
+        header = next(records, [])
+        _check_header(header)
+        return [
+            (number, _csv_row(dict(zip(header, cells, strict=False)), cells[len(header) :]))
+            for number, cells in enumerate(records, start=1)
+            if cells
+        ]
     except csv.Error as exc:
         raise Problem(
             400, "The CSV file is malformed: {reason}", params={"reason": str(exc)}
         ) from None
+
+
+def _check_header(header: list[str]) -> None:
+    unknown = [c for c in header if c not in EXPORT_COLUMNS]
+    columns = {"columns": ", ".join(IMPORT_COLUMNS), "unknown": ", ".join(unknown[:5])}
+    if unknown:
+        raise Problem(
+            400,
+            "The CSV header must name the columns: {columns} (unknown: {unknown})",
+            params=columns,
+        )
+    if "name" not in header:
+        raise Problem(400, "The CSV header must name the columns: {columns}", params=columns)
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise Problem(
+            400,
+            "The CSV header names a column more than once: {columns}",
+            params={"columns": ", ".join(twice)},
+        )
 
 
 def _drop_export_only(row: Any) -> Any:
@@ -86,12 +104,12 @@ def _drop_export_only(row: Any) -> Any:
     return row
 
 
-def _csv_row(row: dict[str | None, Any]) -> dict[str, Any]:
-    if None in row:  # more cells than header columns
-        return {"__extra_cells__": row[None]}
+def _csv_row(row: dict[str, str], extra: list[str]) -> dict[str, Any]:
+    if extra:  # more cells than header columns
+        return {"__extra_cells__": extra}
     data: dict[str, Any] = {}
     for key, value in row.items():
-        if key is None or key not in IMPORT_COLUMNS or value is None:
+        if key not in IMPORT_COLUMNS:
             continue
         value = (
             value.removeprefix("'")

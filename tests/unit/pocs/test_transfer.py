@@ -12,9 +12,11 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from platform_api.kernel import Problem
 from platform_api.pocs.transfer import EXPORT_COLUMNS, _cell, export_writer, parse_import
 
 # --- the one-shot renderers the export used before it was streamed (the reference) ---------
@@ -140,7 +142,26 @@ def test_a_chunked_export_imports_back() -> None:
     }
     rows = [row, {**row, "name": "Second"}]
     for fmt in ("csv", "json"):
-        parsed = parse_import(chunked(fmt, rows, [1]).encode(), fmt)
+        numbered = parse_import(chunked(fmt, rows, [1]).encode(), fmt)
+        assert [number for number, _ in numbered] == [1, 2], fmt
+        parsed = [row for _, row in numbered]
         assert [p["name"] for p in parsed] == ["=cmd", "Second"], fmt
         assert parsed[0]["frameworks"] == ["Gin", "gRPC"], fmt
         assert parsed[0]["description"] == 'two\nlines, "quoted"', fmt
+
+
+def test_csv_rows_are_numbered_as_a_spreadsheet_shows_them() -> None:
+    """Blank lines count (and are left out); a cell over several lines is one row."""
+    body = b'name,description\nfirst,x\n\nsecond,"two\nlines"\n\n\nthird,y\n'
+    rows = parse_import(body, "csv")
+    assert [(number, row["name"]) for number, row in rows] == [
+        (1, "first"),
+        (3, "second"),
+        (6, "third"),
+    ]
+
+
+def test_a_csv_column_named_twice_is_refused() -> None:
+    with pytest.raises(Problem) as refused:
+        parse_import(b"name,language,name\na,Go,b\n", "csv")
+    assert (refused.value.status, refused.value.params) == (400, {"columns": "name"})
