@@ -35,7 +35,7 @@ SORTS: dict[str, tuple[str, str]] = {
     "newest": ("p.created_at", "DESC"),
     "oldest": ("p.created_at", "ASC"),
     "updated": ("p.updated_at", "DESC"),
-    "name": ("lower(p.name)", "ASC"),
+    "name": ("poc_name_key(p.name)", "ASC"),  # accents aside (migration 0003)
 }
 
 

@@ -72,6 +72,18 @@ async def test_filters(pocs: httpx.AsyncClient, sign_up: SignUp, make_poc: MakeP
     assert await names(tag=[" WEB "]) == {"Py web", "Go api"}
 
 
+async def test_names_sort_among_their_letters_whatever_their_accents(
+    pocs: httpx.AsyncClient, sign_up: SignUp, make_poc: MakePoc
+) -> None:
+    owner = await sign_up()
+    for name in ("Zebra", "Óculos", "abacate", "Ética", "Árvore", "ábaco"):
+        await make_poc(owner, name=name)
+    pages = await _pages(pocs, owner.auth, sort="name")
+    assert [name for page in pages for name in page] == [
+        "abacate", "ábaco", "Árvore", "Ética", "Óculos", "Zebra"
+    ]  # fmt: skip
+
+
 async def test_text_is_kept_composed_and_found_either_way(
     pocs: httpx.AsyncClient, sign_up: SignUp, make_poc: MakePoc
 ) -> None:
