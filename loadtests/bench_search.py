@@ -11,6 +11,8 @@ at a time, for each query class:
 
 - ``text``: one or two popular words;
 - ``typo``: a misspelt word (``pyhton``, ``kafak``, ...);
+- ``typing``: a popular word and the first letter of the next, as typed (``rate l``): the
+  one-letter prefix matches every word of the index that starts with it;
 - ``filter``: no words, one language or one tag (newest first);
 - ``facets``: no words and no filter: the facet counts of a whole tenant;
 - ``suggest``: as-you-type suggestions for a 2-5 letter prefix.
@@ -38,7 +40,7 @@ from loadtests import poc_corpus
 from platform_api.search.index import SearchQuery
 from platform_api.search.index_tantivy import TantivyIndex
 
-CLASSES = ("text", "typo", "filter", "facets", "suggest")
+CLASSES = ("text", "typo", "typing", "filter", "facets", "suggest")
 
 
 @dataclass
@@ -68,6 +70,9 @@ def _query(kind: str, tenant: poc_corpus.Tenant, rng: random.Random) -> SearchQu
         return SearchQuery(tenant.tenant_id, viewer, text=poc_corpus.typical_query(rng))
     if kind == "typo":
         return SearchQuery(tenant.tenant_id, viewer, text=poc_corpus.typo_query(rng))
+    if kind == "typing":
+        words = [*poc_corpus.typical_query(rng).split(), poc_corpus.prefix_query(rng)]
+        return SearchQuery(tenant.tenant_id, viewer, text=f"{words[0]} {words[-1][0]}")
     if kind == "filter":
         if rng.random() < 0.5:
             return SearchQuery(
