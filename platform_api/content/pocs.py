@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 import httpx
@@ -81,15 +81,19 @@ def _day(value: Any) -> date | None:
         return None
 
 
-def work_period(poc: dict[str, Any]) -> tuple[date, date] | None:
-    """When a POC's work happened: ``[started_on, finished_on]``, a POC still open (or with
-    only one of the dates) being one day; without ``started_on``, ``finished_on``, then the
-    day it was registered (``created_at``). ``None`` when it has no usable date at all."""
+def work_period(poc: dict[str, Any], today: date | None = None) -> tuple[date, date] | None:
+    """When a POC's work happened: ``[started_on, finished_on]``; a POC in progress with no
+    ``finished_on`` goes on until ``today`` (so it is in every year it was worked on), one
+    with only one of the dates otherwise is one day; without ``started_on``,
+    ``finished_on``, then the day it was registered (``created_at``). ``None`` when it has
+    no usable date at all."""
     started, finished = _day(poc.get("started_on")), _day(poc.get("finished_on"))
     start = started or finished or _day(poc.get("created_at"))
     if start is None:
         return None
     end = finished or start
+    if started and not finished and poc.get("status") == "in_progress":
+        end = max(start, today or datetime.now(UTC).date())
     return (start, end) if start <= end else (end, start)
 
 
@@ -99,10 +103,10 @@ def work_day(poc: dict[str, Any]) -> date | None:
     return period[0] if period else None
 
 
-def matches(poc: dict[str, Any], query: PocQuery) -> bool:
+def matches(poc: dict[str, Any], query: PocQuery, today: date | None = None) -> bool:
     """Whether a normalized POC was worked on in the query's period (its
     :func:`work_period` overlaps it) and passes the filters (tags: any of them)."""
-    period = work_period(poc)
+    period = work_period(poc, today)
     if period is None or period[0] > query.to_date or period[1] < query.from_date:
         return False
     if query.tags and not set(query.tags) & set(poc["tags"]):
@@ -116,10 +120,12 @@ def _order(poc: dict[str, Any]) -> tuple[date, str, str]:
     return (work_day(poc) or date.min, poc["created_at"] or "", poc["poc_id"])
 
 
-def select(raw_pocs: list[dict[str, Any]], query: PocQuery) -> list[dict[str, Any]]:
+def select(
+    raw_pocs: list[dict[str, Any]], query: PocQuery, today: date | None = None
+) -> list[dict[str, Any]]:
     """The POCs ``query`` asks for, in the order their work started."""
     pocs = [normalize(raw) for raw in raw_pocs]
-    return sorted((p for p in pocs if matches(p, query)), key=_order)
+    return sorted((p for p in pocs if matches(p, query, today)), key=_order)
 
 
 class HttpPocSource:

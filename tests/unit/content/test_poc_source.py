@@ -109,13 +109,20 @@ async def test_memory_source_filters_like_the_api() -> None:
     assert [p["name"] for p in await source.fetch(WHO, "t", QUERY)] == ["in"]
 
 
-def _poc(name: str, created: str, started: str | None = None, finished: str | None = None) -> dict:
+def _poc(
+    name: str,
+    created: str,
+    started: str | None = None,
+    finished: str | None = None,
+    status: str = "done",
+) -> dict:
     return {
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
         "name": name,
         "created_at": f"{created}T12:00:00+00:00",
         "started_on": started,
         "finished_on": finished,
+        "status": status,
     }
 
 
@@ -126,22 +133,32 @@ WORKED = [
     _poc("only finished", "2026-02-01", None, "2025-06-30"),
     _poc("no dates", "2025-07-04"),
     _poc("still open", "2025-09-01", "2025-08-01"),
+    _poc("in progress since 2024", "2024-05-01", "2024-06-01", status="in_progress"),
 ]
+TODAY = date(2026, 3, 1)
 
 
 @pytest.mark.parametrize(
     ("year", "names"),
     [
         (2023, ["registered early, done before"]),
-        (2024, ["across new year"]),
+        (2024, ["in progress since 2024", "across new year"]),
         (
             2025,
-            ["across new year", "registered later", "only finished", "no dates", "still open"],
+            [
+                "in progress since 2024",
+                "across new year",
+                "registered later",
+                "only finished",
+                "no dates",
+                "still open",
+            ],
         ),
-        (2026, []),
+        (2026, ["in progress since 2024"]),
+        (2027, []),  # not worked on yet
     ],
 )
 def test_a_year_holds_the_pocs_worked_on_in_it(year: int, names: list[str]) -> None:
     """Not the day a POC was registered: when its work happened, in the order it started."""
     query = PocQuery(date(year, 1, 1), date(year, 12, 31))
-    assert [p["name"] for p in select(WORKED, query)] == names
+    assert [p["name"] for p in select(WORKED, query, TODAY)] == names
