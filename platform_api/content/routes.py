@@ -110,7 +110,7 @@ def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     tags=["content"],
     responses={
         200: {"description": "Replay of an earlier request with the same key"},
-        **problem_responses(401, 502, 503),
+        **problem_responses(401, 429, 502, 503),
     },
 )
 async def create_request(

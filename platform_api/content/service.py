@@ -139,13 +139,15 @@ async def create_request(
     """Snapshot the POCs and queue the job. Returns ``(request, created)``; a retry with the
     same Idempotency-Key returns the first request instead of making a second one."""
     request_hash = _request_hash(body)
-    if idempotency_key:
-        async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
-            found = await store.by_idempotency_key(
-                conn, who.tenant_id, who.user_id, idempotency_key
-            )
+    async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
+        found = await _same_key(conn, who, idempotency_key)
         if found is not None:
             return _replay(found, request_hash), False
+        # Refused before the POC service is asked for a whole export; counted again below,
+        # under the organization's lock, where it decides.
+        _check_active(
+            ctx, *await store.active_requests(conn, who.tenant_id, who.user_id, lock=False)
+        )
     assert body.from_date is not None
     assert body.to_date is not None
     query = PocQuery(
@@ -165,7 +167,13 @@ async def create_request(
     title = body.title or f"{_TITLES[(body.type, body.language)]} {_period(body)}"
     try:
         async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
-            _check_active(ctx, *await store.active_requests(conn, who.tenant_id, who.user_id))
+            active = await store.active_requests(conn, who.tenant_id, who.user_id, lock=True)
+            # A retry made while the first request was being made: it is one of the active
+            # ones now, and the retry is its replay, not one too many.
+            found = await _same_key(conn, who, idempotency_key)
+            if found is not None:
+                return _replay(found, request_hash), False
+            _check_active(ctx, *active)
             request_id = await store.insert_request(
                 conn,
                 tenant_id=who.tenant_id,
@@ -198,6 +206,14 @@ async def create_request(
         return _replay(found, request_hash), False
     _log.info("content_requested", request_id=str(request_id), type=body.type, pocs=len(pocs))
     return row, True
+
+
+async def _same_key(
+    conn: asyncpg.Connection, who: Principal, idempotency_key: str | None
+) -> asyncpg.Record | None:
+    if not idempotency_key:
+        return None
+    return await store.by_idempotency_key(conn, who.tenant_id, who.user_id, idempotency_key)
 
 
 def _period(body: ContentRequestIn) -> str:

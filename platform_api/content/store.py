@@ -29,12 +29,13 @@ async def _notify(conn: asyncpg.Connection, request_id: uuid.UUID) -> None:
 
 
 async def active_requests(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool
 ) -> tuple[int, int]:
-    """The requests waiting or rendering: the user's, and their organization's. Takes a
-    lock on the organization's count for the transaction, so that two requests made at
-    once cannot both pass a limit."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", str(tenant_id))
+    """The requests waiting or rendering: the user's, and their organization's. With
+    ``lock``, first takes a lock on the organization's count for the transaction, so that
+    two requests made at once cannot both pass a limit."""
+    if lock:
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", str(tenant_id))
     row = await conn.fetchrow(
         """SELECT count(*) FILTER (WHERE user_id = $2) AS mine, count(*) AS ours
            FROM content_requests
