@@ -246,8 +246,12 @@ class TantivyAdapter(Generic[D, R, Q]):
         aggregations = searcher.aggregate(
             query, {n: {"terms": {"field": n, "size": s}} for n, s in self.facets.items()}
         )
+        # Most used first; among equals, in the order of their letters ("ação" before "admin").
         facets = {
-            name: [(b["key"], int(b["doc_count"])) for b in aggregations[name]["buckets"]]
+            name: sorted(
+                ((b["key"], int(b["doc_count"])) for b in aggregations[name]["buckets"]),
+                key=lambda value: (-value[1], fold(value[0]), value[0]),
+            )
             for name in self.facets
         }
         more = len(result.hits) > q.limit and offset + q.limit <= MAX_OFFSET

@@ -224,6 +224,10 @@ async def test_accents_neither_hide_nor_reorder(
     assert _names(by_name) == ["abacate", "Árvore", "Ética", "Plano de ação", "Zebra"]
     suggested = await search.get("/suggest", params={"q": "aca"}, headers=owner.auth)
     assert suggested.json()["tags"] == ["ação"]
+    await make_poc(owner, name="Painel", tags=["admin", "zebu", "ética"])
+    await sync()
+    tags = [f["value"] for f in (await _search(search, owner))["facets"]["tags"]]
+    assert tags == ["ação", "admin", "ética", "zebu"]  # equals by their letters
 
 
 @pytest.mark.parametrize("q", ["a" * 40, "grpc " + "x" * 45, "ç" * 20])
