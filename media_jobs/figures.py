@@ -63,14 +63,15 @@ def summarize(
     statuses = Counter((status_label(p.get("status"), language) or no_status) for p in pocs)
     tags = Counter(tag for p in pocs for tag in set(p.get("tags") or []))
     months = dict.fromkeys(months_of(period, pocs), 0)
-    multi_year = period is not None and period[0].year != period[1].year
+    first, last = next(iter(months)), next(reversed(months))
+    multi_year = first.year != last.year
     for poc in pocs:
         day = work_day(poc)
         if day is None:
             continue
         if period is not None:
             day = min(max(day, period[0]), period[1])
-        key = day.replace(day=1) if multi_year else next(iter(months)).replace(month=day.month)
+        key = day.replace(day=1) if multi_year else first.replace(month=day.month)
         if key in months:
             months[key] += 1
     return Figures(

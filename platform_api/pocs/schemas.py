@@ -32,7 +32,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _single_line(value: str) -> str:
-    value = nfc(" ".join(value.split()))
+    value = " ".join(value.split())
     if _CONTROL.search(value):
         raise Invalid(N_("control characters are not allowed"))
     return value
@@ -50,7 +50,7 @@ QueryText = Annotated[str, AfterValidator(_query_text)]
 def _multi_line(value: str) -> str:
     if _CONTROL.search(value):
         raise Invalid(N_("control characters are not allowed"))
-    return nfc(value.strip())
+    return value.strip()
 
 
 def normalize_frameworks(values: list[str]) -> list[str]:
@@ -116,7 +116,7 @@ Description = Annotated[
 ]
 Language = Annotated[str, Field(max_length=100), Composed, AfterValidator(canonical_language)]
 Frameworks = Annotated[
-    list[Annotated[str, Field(max_length=200)]],
+    list[Annotated[str, Field(max_length=200), Composed]],
     Field(max_length=100),
     AfterValidator(normalize_frameworks),
 ]

@@ -94,10 +94,14 @@ async def test_text_is_kept_composed_and_found_either_way(
     owner = await sign_up()
     decomposed = unicodedata.normalize("NFD", "Integração em São Paulo")
     created = await make_poc(owner, name=decomposed, tags=[unicodedata.normalize("NFD", "ação")],
-                             language=unicodedata.normalize("NFD", "Pascal Objetivo ã"))  # fmt: skip
+                             language=unicodedata.normalize("NFD", "Pascal Objetivo ã"),
+                             frameworks=[unicodedata.normalize("NFD", "Ação.js")],
+                             description=unicodedata.normalize("NFD", "Integração"))  # fmt: skip
     assert created["name"] == "Integração em São Paulo"
     assert created["tags"] == ["ação"]
     assert created["language"] == "Pascal Objetivo ã"
+    assert created["frameworks"] == ["Ação.js"]
+    assert created["description"] == "Integração"
 
     async def names(**params: object) -> set[str]:
         response = await pocs.get("/pocs", params=params, headers=owner.auth)
