@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from platform_api.kernel import (
@@ -15,6 +15,7 @@ from platform_api.kernel import (
     current_principal,
     decode_cursor,
     encode_cursor,
+    idempotency,
     not_found,
     problem_responses,
     tenant_transaction,
@@ -41,15 +42,6 @@ from .service import Content
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(current_principal)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=200,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Makes retries safe: the same key returns the first request",
-    ),
-]
 
 
 def _content(request: Request) -> Content:
@@ -120,7 +112,7 @@ async def create_request(
     who: Caller,
     ctx: Ctx,
     locale: Locale,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: idempotency.IdempotencyKey = None,
 ) -> ContentRequestOut:
     """Ask for a PDF report or a yearly video of your POCs; it is generated in the background."""
     row, created = await service.create_request(

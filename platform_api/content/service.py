@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from platform_api.kernel import Problem, not_found, tenant_transaction
+from platform_api.kernel import Problem, idempotency, not_found, tenant_transaction
 from platform_api.kernel.auth import Principal
 from platform_api.kernel.blobs import BlobStore
 from platform_api.kernel.i18n import N_
@@ -104,11 +104,7 @@ def _request_hash(body: ContentRequestIn) -> str:
 
 def _replay(row: asyncpg.Record, request_hash: str) -> asyncpg.Record:
     if row["request_hash"] != request_hash:
-        raise Problem(
-            422,
-            "This Idempotency-Key was already used with a different request",
-            type_="https://mrbill.dev/problems/idempotency-key-reuse",
-        )
+        raise idempotency.key_reused()
     return row
 
 

@@ -127,6 +127,36 @@ def drop_outbox_delivery() -> None:
     run_sql("ALTER TABLE outbox DROP COLUMN deliver_after;")
 
 
+def create_idempotency_keys(retention: str) -> None:
+    """The table of ``platform_api.kernel.idempotency`` (a migration calls this): tenant rows
+    under forced row-level security, and a policy that lets the owner see every tenant's
+    records older than ``retention`` (an SQL interval), to delete them."""
+    run_sql(
+        """
+        CREATE TABLE idempotency_keys (
+            tenant_id uuid NOT NULL,
+            user_id uuid NOT NULL,
+            key varchar(200) NOT NULL,
+            operation varchar(50) NOT NULL,
+            request_hash char(64) NOT NULL,
+            result jsonb NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (tenant_id, user_id, key)
+        );
+        CREATE INDEX idx_idempotency_keys_created ON idempotency_keys (created_at);
+        """
+    )
+    enable_tenant_rls("idempotency_keys")
+    run_sql(
+        f"""CREATE POLICY expire_idempotency_keys ON idempotency_keys TO CURRENT_USER
+            USING (created_at < now() - interval '{retention}');"""
+    )
+
+
+def drop_idempotency_keys() -> None:
+    run_sql("DROP TABLE idempotency_keys;")
+
+
 def run_env() -> None:
     """Body of every service's Alembic ``env.py`` (online mode only)."""
     dsn = context.config.attributes["owner_dsn"]

@@ -18,6 +18,7 @@ from platform_api.kernel import (
     current_principal,
     decode_cursor,
     encode_cursor,
+    idempotency,
     problem_responses,
     tenant_transaction,
     unauthorized,
@@ -102,11 +103,34 @@ def _next_cursor(rows: list[Any], limit: int, sort: str) -> str | None:
     )
 
 
-@router.post("/pocs", status_code=201, response_model=PocOut, tags=["pocs"])
-async def create_poc(body: PocIn, who: Caller, svc: Svc, response: Response) -> PocOut:
-    """Register a POC. Tags are normalised (trimmed, lower-case, unique)."""
-    row = await service.create_poc(svc, who, body)
+REPLAYED = "Idempotent-Replayed"  # on the answer to a retry: the first request's result
+
+
+def _once(key: str | None, *parts: Any) -> service.Once | None:
+    return service.Once(key, idempotency.request_hash(*parts)) if key else None
+
+
+@router.post(
+    "/pocs",
+    status_code=201,
+    response_model=PocOut,
+    tags=["pocs"],
+)
+async def create_poc(
+    body: PocIn,
+    who: Caller,
+    svc: Svc,
+    response: Response,
+    idempotency_key: idempotency.IdempotencyKey = None,
+) -> PocOut:
+    """Register a POC. Tags are normalised (trimmed, lower-case, unique). With an
+    ``Idempotency-Key``, a retry within 24 hours gets the POC the first request made instead
+    of a second one (the answer then carries ``Idempotent-Replayed: true``)."""
+    once = _once(idempotency_key, body.model_dump(mode="json"))
+    row, replayed = await service.create_poc(svc, who, body, once)
     response.headers["Location"] = f"/pocs/{row['poc_id']}"
+    if replayed:
+        response.headers[REPLAYED] = "true"
     return _with_etag(response, row)
 
 
@@ -237,17 +261,29 @@ async def import_pocs(
     svc: Svc,
     response: Response,
     dry_run: bool = False,
+    idempotency_key: idempotency.IdempotencyKey = None,
 ) -> ImportReport:
-    """Import POCs from CSV (``text/csv``) or JSON: all rows, or none (422 lists the bad rows)."""
+    """Import POCs from CSV (``text/csv``) or JSON: all rows, or none (422 lists the bad rows).
+    With an ``Idempotency-Key``, a retry of the same file within 24 hours gets the first
+    import's report and imports nothing again (the answer then carries
+    ``Idempotent-Replayed: true``)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in ("text/csv", "application/json"):
         raise Problem(415, "Send the file as text/csv or application/json")
-    rows = transfer.parse_import(await request.body(), "csv" if media == "text/csv" else "json")
-    report = await service.import_pocs(
-        svc, who, rows, dry_run=dry_run, locale=request_locale(request)
+    raw = await request.body()
+    rows = transfer.parse_import(raw, "csv" if media == "text/csv" else "json")
+    report, replayed = await service.import_pocs(
+        svc,
+        who,
+        rows,
+        dry_run=dry_run,
+        locale=request_locale(request),
+        once=_once(idempotency_key, media, raw),
     )
     if dry_run:
         response.status_code = 200
+    if replayed:
+        response.headers[REPLAYED] = "true"
     return report
 
 

@@ -15,7 +15,14 @@ from typing import Any
 import asyncpg
 from pydantic import ValidationError
 
-from platform_api.kernel import Principal, Problem, forbidden, not_found, tenant_transaction
+from platform_api.kernel import (
+    Principal,
+    Problem,
+    forbidden,
+    idempotency,
+    not_found,
+    tenant_transaction,
+)
 from platform_api.kernel.db import bounded_connection_waits
 from platform_api.kernel.errors import validation_message
 from platform_api.kernel.i18n import Invalid
@@ -116,13 +123,54 @@ def _check_precondition(row: Any, if_match: str | None, *, required: bool) -> No
         )
 
 
-async def create_poc(pocs: Pocs, who: Principal, data: PocIn) -> Any:
-    """Register a POC owned by the caller."""
+@dataclass(frozen=True)
+class Once:
+    """A request's ``Idempotency-Key`` and the digest of what it asks for."""
+
+    key: str
+    digest: str
+
+    async def recall(self, conn: asyncpg.Connection, who: Principal, operation: str) -> Any:
+        return await idempotency.recall(
+            conn,
+            tenant_id=who.tenant_id,
+            user_id=who.user_id,
+            key=self.key,
+            operation=operation,
+            digest=self.digest,
+        )
+
+    async def remember(
+        self, conn: asyncpg.Connection, who: Principal, operation: str, result: Any
+    ) -> None:
+        await idempotency.remember(
+            conn,
+            tenant_id=who.tenant_id,
+            user_id=who.user_id,
+            key=self.key,
+            operation=operation,
+            digest=self.digest,
+            result=result,
+        )
+
+
+async def create_poc(
+    pocs: Pocs, who: Principal, data: PocIn, once: Once | None = None
+) -> tuple[Any, bool]:
+    """Register a POC owned by the caller. Returns ``(poc, replayed)``: a retry with the
+    same ``once`` key gets the POC the first request made, as it is now."""
     async with tenant_transaction(pocs.pool, who.tenant_id) as conn:
+        if once is not None and (found := await once.recall(conn, who, "pocs.create")):
+            row = await store.get_poc(conn, uuid.UUID(found["poc_id"]))
+            if row is None:  # purged since
+                raise not_found("POC")
+            return row, True
         poc_id = await store.insert_poc(conn, who.tenant_id, who.user_id, data.model_dump())
         row = await store.get_poc(conn, poc_id)
         await enqueue(conn, [poc_event("poc.created", row)])
-    return row
+        if once is not None:
+            await once.remember(conn, who, "pocs.create", {"poc_id": str(poc_id)})
+    return row, False
 
 
 async def get_poc(pocs: Pocs, who: Principal, poc_id: uuid.UUID) -> Any:
@@ -198,9 +246,11 @@ async def import_pocs(
     *,
     dry_run: bool = False,
     locale: str = "en",
-) -> ImportReport:
+    once: Once | None = None,
+) -> tuple[ImportReport, bool]:
     """Validate every row; import all of them in one transaction, or none (422 with a report,
-    its rows' errors said in ``locale``)."""
+    its rows' errors said in ``locale``). Returns ``(report, replayed)``: a retry with the
+    same ``once`` key gets the first import's report and imports nothing."""
     if len(rows) > pocs.settings.import_max_rows:
         raise Problem(
             413,
@@ -229,15 +279,19 @@ async def import_pocs(
             **report.model_dump(mode="json"),
         )
     if dry_run or not valid:
-        return report
+        return report, False
     async with tenant_transaction(pocs.pool, who.tenant_id) as conn:
+        if once is not None and (found := await once.recall(conn, who, "pocs.import")):
+            return ImportReport.model_validate(found), True
         events = []
         for number, data in valid:
             poc_id = await store.insert_poc(conn, who.tenant_id, who.user_id, data.model_dump())
             events.append(poc_event("poc.created", await store.get_poc(conn, poc_id)))
             report.imported.append(ImportedRow(row=number, poc_id=poc_id))
         await enqueue(conn, events)
-    return report
+        if once is not None:
+            await once.remember(conn, who, "pocs.import", report.model_dump(mode="json"))
+    return report, False
 
 
 EXPORT_MAX_ROWS = 100_000  # the oldest this many POCs, as the export has always held
@@ -309,6 +363,12 @@ async def purge_expired(owner_pool: asyncpg.Pool, retention: timedelta, *, batch
             return total
 
 
+async def expire_idempotency_keys(owner_pool: asyncpg.Pool) -> int:
+    """Forget the ``Idempotency-Key`` answers past their retention, every tenant's."""
+    async with owner_pool.acquire() as conn:
+        return await idempotency.expire(conn)
+
+
 @dataclass(frozen=True)
 class PocsEraser:
     """What the POC service erases when identity deletes an organization or an account.
@@ -325,8 +385,10 @@ class PocsEraser:
     async def erase_tenant(self, tenant_id: uuid.UUID) -> None:
         async with tenant_transaction(self.pool, tenant_id) as conn:
             await store.erase_tenant(conn, tenant_id)
+            await idempotency.forget(conn, tenant_id)
 
     async def erase_user(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
         async with tenant_transaction(self.pool, tenant_id) as conn:
             erased = await store.erase_member_pocs(conn, tenant_id, user_id)
+            await idempotency.forget(conn, tenant_id, user_id)
             await enqueue(conn, [poc_event("poc.purged", row) for row in erased])

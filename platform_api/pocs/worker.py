@@ -24,7 +24,7 @@ from platform_api.kernel.logging import configure_logging
 from platform_api.kernel.outbox import OutboxRelay
 from platform_api.kernel.tasks import stop
 
-from .service import PocsEraser, purge_expired
+from .service import PocsEraser, expire_idempotency_keys, purge_expired
 from .settings import PocsSettings
 
 _log = structlog.get_logger("pocs.worker")
@@ -37,6 +37,9 @@ async def purge_forever(pool: object, retention: timedelta) -> None:
             purged = await purge_expired(pool, retention)  # type: ignore[arg-type]
             if purged:
                 _log.info("trash_purged", count=purged)
+            expired = await expire_idempotency_keys(pool)  # type: ignore[arg-type]
+            if expired:
+                _log.info("idempotency_keys_expired", count=expired)
         except Exception:  # the database is away: try again at the next round
             _log.exception("trash_purge_failed")
         await asyncio.sleep(PURGE_EVERY_SECONDS)

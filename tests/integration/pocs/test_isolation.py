@@ -95,12 +95,16 @@ async def app_conn(pocs_db: ServiceDatabase) -> AsyncIterator[asyncpg.Connection
 
 
 async def test_rls_hides_and_protects_other_tenants_rows(
-    app_conn: asyncpg.Connection, sign_up: SignUp, make_poc: MakePoc
+    app_conn: asyncpg.Connection, sign_up: SignUp, make_poc: MakePoc, pocs: httpx.AsyncClient
 ) -> None:
     a, b = await sign_up(), await sign_up()
     poc = await make_poc(a, tags=["t"], frameworks=["f"], visibility="tenant")
+    once = await pocs.post(
+        "/pocs", json={"name": "Once"}, headers={**a.auth, "Idempotency-Key": "once"}
+    )
+    assert once.status_code == 201, once.text
     a_tenant, poc_id = uuid.UUID(a.tenant_id), uuid.UUID(poc["poc_id"])
-    tables = ("pocs", "poc_tags", "poc_frameworks", "outbox")
+    tables = ("pocs", "poc_tags", "poc_frameworks", "outbox", "idempotency_keys")
     async with app_conn.transaction():
         await app_conn.execute("SELECT set_config('app.tenant_id', $1, true)", a.tenant_id)
         for table in tables:
@@ -135,7 +139,7 @@ async def test_catalog_forces_rls_everywhere(app_conn: asyncpg.Connection) -> No
            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"""
     )
     names = {t["relname"] for t in tables} - {"alembic_version"}
-    assert names == {"pocs", "poc_tags", "poc_frameworks", "outbox"}
+    assert names == {"pocs", "poc_tags", "poc_frameworks", "outbox", "idempotency_keys"}
     assert all(
         t["relrowsecurity"] and t["relforcerowsecurity"] for t in tables if t["relname"] in names
     )
@@ -155,5 +159,9 @@ async def test_catalog_forces_rls_everywhere(app_conn: asyncpg.Connection) -> No
     assert all(p["has_using"] and p["has_check"] for p in tenant)
     # The other policies (relay, purge) are for the owner role only, never for the app role.
     others = [p for p in policies if p["polname"] != "tenant_isolation"]
-    assert {p["polname"] for p in others} == {"outbox_relay", "purge_expired"}
+    assert {p["polname"] for p in others} == {
+        "outbox_relay",
+        "purge_expired",
+        "expire_idempotency_keys",
+    }
     assert all(me["rolname"] not in p["roles"] and "public" not in p["roles"] for p in others)
