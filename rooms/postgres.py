@@ -28,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 import asyncpg
 import structlog
 
-from platform_api.kernel.db import tenant_transaction
+from platform_api.kernel.db import tenant_transaction, usable
 from platform_api.kernel.processes import exit_with_parent
 from platform_api.kernel.tasks import stop
 
@@ -204,7 +204,7 @@ class PostgresUpdateLog:
         """
         for attempt in range(self._pool.get_max_size() + 3):
             try:
-                if not _usable(self._conn):
+                if not usable(self._conn):
                     await self._drop_connection()
                     self._conn = await self._pool.acquire(timeout=5)
                 assert self._conn is not None
@@ -594,14 +594,3 @@ async def _room_lock(conn: asyncpg.Connection, room: RoomId, *, wait: bool) -> b
         "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", room.key
     )
     return locked
-
-
-def _usable(conn: asyncpg.pool.PoolConnectionProxy | None) -> bool:
-    """Whether the held connection can take the next statement. The pool detaches a proxy
-    whose connection was lost (its methods then raise InterfaceError)."""
-    if conn is None:
-        return False
-    try:
-        return not conn.is_closed()
-    except asyncpg.InterfaceError:
-        return False

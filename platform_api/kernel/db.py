@@ -54,6 +54,19 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
     )
 
 
+def usable(conn: asyncpg.pool.PoolConnectionProxy | None) -> bool:
+    """Whether a connection held from a pool (say, for ``LISTEN``) can take the next
+    statement. When its connection is lost (the database restarted or failed over), the pool
+    takes it back by itself and detaches the proxy, whose methods then raise
+    ``InterfaceError``."""
+    if conn is None:
+        return False
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False
+
+
 async def close_pool(pool: asyncpg.Pool, *, within: float = 10.0) -> None:
     """Close ``pool`` gracefully, or, past ``within`` seconds, at once: a graceful close waits
     for every connection to come back, and a shutdown must not wait on one that never does

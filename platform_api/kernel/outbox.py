@@ -32,6 +32,7 @@ import asyncpg
 import structlog
 from asyncpg.pool import PoolConnectionProxy
 
+from .db import usable
 from .events import Event, Publisher
 
 _log = structlog.get_logger("outbox")
@@ -135,7 +136,7 @@ class OutboxRelay:
             while True:
                 self._wake.clear()  # before the read: a NOTIFY during it wakes the next round
                 try:
-                    if listener is not None and listener.is_closed():  # database restarted
+                    if listener is not None and not usable(listener):  # database restarted
                         await self._drop_listener(listener)
                         listener = None
                     if listener is None:

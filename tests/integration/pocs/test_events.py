@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, cast
 
@@ -189,13 +189,21 @@ async def test_purge_removes_only_expired_trash(
 
 
 async def _relays_a_new_poc(
-    relay: OutboxRelay, sign_up: SignUp, make_poc: MakePoc, *, within: float
+    relay: OutboxRelay,
+    sign_up: SignUp,
+    make_poc: MakePoc,
+    *,
+    within: float,
+    meanwhile: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Run ``relay`` while a POC is made, until its event is published (at most ``within`` s)."""
+    """Run ``relay`` while a POC is made, until its event is published (at most ``within`` s);
+    ``meanwhile`` runs once the relay has started, before the POC is made."""
     assert isinstance(relay.publisher, InMemoryBus)
     published = relay.publisher.published
     task = asyncio.create_task(relay.run())
     try:
+        if meanwhile is not None:
+            await meanwhile()
         owner = await sign_up()
         poc = await make_poc(owner, name="Relayed")
         deadline = asyncio.get_running_loop().time() + within
@@ -214,6 +222,29 @@ async def test_relay_loop_wakes_on_notify(
 ) -> None:
     relay = OutboxRelay(owner_pool, InMemoryBus(), poll_seconds=60)  # only NOTIFY is in time
     await _relays_a_new_poc(relay, sign_up, make_poc, within=5)
+
+
+async def test_a_relay_listens_again_when_its_connection_is_lost(
+    sign_up: SignUp, make_poc: MakePoc, owner_pool: asyncpg.Pool
+) -> None:
+    """The database restarts or fails over: the pool takes the lost listening connection back
+    by itself, and the relay must notice and listen on a new one, not fail for ever."""
+
+    async def cut_the_listener() -> None:
+        for _ in range(500):
+            async with owner_pool.acquire() as conn:
+                cut = await conn.fetchval(
+                    """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                       WHERE datname = current_database() AND pid <> pg_backend_pid()
+                         AND query LIKE 'LISTEN%'"""
+                )
+            if cut:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the relay never listened")
+
+    relay = OutboxRelay(owner_pool, InMemoryBus(), poll_seconds=0.05)
+    await _relays_a_new_poc(relay, sign_up, make_poc, within=10, meanwhile=cut_the_listener)
 
 
 class _AwayAtFirst:
