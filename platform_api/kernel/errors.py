@@ -3,10 +3,12 @@ in the language the request asks for (``Accept-Language``, see :mod:`.i18n`)."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
+import redis.exceptions
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -165,6 +167,19 @@ def validation_message(error: Mapping[str, Any], locale: str) -> str:
     return message
 
 
+# What a request meets when a dependency is out of reach rather than wrong: answered 503.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    ConnectionError,  # refused or reset: PostgreSQL or Redis down, restarting, failing over
+    socket.gaierror,  # its name does not resolve (yet), as during a DNS flip
+    asyncpg.PostgresConnectionError,  # the connection was lost in the middle of a request
+    asyncpg.OperatorInterventionError,  # shutting down, starting up, or the query cancelled
+    asyncpg.InsufficientResourcesError,  # too many connections, disk or memory full
+    redis.exceptions.ConnectionError,  # still lost after the client's retries
+    redis.exceptions.TimeoutError,
+)
+UNAVAILABLE_RETRY_SECONDS = 5
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every exception that can leave a handler to problem+json, in one place."""
 
@@ -230,6 +245,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return retry_soon(
             request, N_("The request collided with another one and changed nothing; try again")
         )
+
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database or Redis is out of reach: restarting, failing over, or full. Nothing
+        # of the request is known to be stored (an Idempotency-Key makes its retry safe);
+        # one line per request, no stack trace, while an outage floods the logs.
+        _log.warning("dependency_unavailable", path=request.url.path, error=type(exc).__name__)
+        return answer(
+            request,
+            503,
+            N_("The service is temporarily unavailable; try again in a moment"),
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)},
+        )
+
+    for unavailable in UNAVAILABLE:
+        app.add_exception_handler(unavailable, _unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -17,6 +17,7 @@ import structlog
 from redis.exceptions import ResponseError
 
 from .events import Delivery, Event, MalformedEvent
+from .redis_client import redis_from_url
 
 _log = structlog.get_logger("events.redis")
 
@@ -35,7 +36,7 @@ class RedisStreamsPublisher:
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "mrbill:events") -> RedisStreamsPublisher:
-        return cls(aioredis.Redis.from_url(url), prefix=prefix)
+        return cls(redis_from_url(url), prefix=prefix)
 
     async def publish(self, events: Sequence[Event]) -> None:
         async with self._client.pipeline(transaction=False) as pipe:
@@ -84,7 +85,7 @@ class RedisStreamsConsumer:
     ) -> RedisStreamsConsumer:
         """Connect and create the consumer group on every stream (idempotent)."""
         consumer = cls(
-            aioredis.Redis.from_url(url),
+            redis_from_url(url),
             topics=topics,
             group=group,
             name=name,
@@ -92,18 +93,33 @@ class RedisStreamsConsumer:
             claim_idle_seconds=claim_idle_seconds,
         )
         try:
-            for stream in consumer._streams:
-                try:
-                    await consumer._client.xgroup_create(stream, group, id="0", mkstream=True)
-                except ResponseError as exc:
-                    if "BUSYGROUP" not in str(exc):
-                        raise
+            await consumer._create_groups()
         except BaseException:
             await consumer.aclose()  # Redis away: a caller that tries again leaks nothing
             raise
         return consumer
 
+    async def _create_groups(self) -> None:
+        for stream in self._streams:
+            try:
+                await self._client.xgroup_create(stream, self._group, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
     async def receive(self, *, max_messages: int = 10, wait_seconds: float = 1.0) -> list[Delivery]:
+        try:
+            return await self._receive(max_messages, wait_seconds)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+        # Redis lost its data (restarted without persistence, or a node was replaced): the
+        # streams and the group are gone, and every read would fail from now on.
+        _log.warning("consumer_group_recreated", group=self._group)
+        await self._create_groups()
+        return []
+
+    async def _receive(self, max_messages: int, wait_seconds: float) -> list[Delivery]:
         deliveries: list[Delivery] = []
         for stream in self._streams:  # first, what a dead consumer left behind
             claimed = await self._client.xautoclaim(

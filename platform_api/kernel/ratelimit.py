@@ -13,6 +13,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from .errors import Problem
+from .redis_client import retry_options
 
 
 def storage_uri(redis_url: str) -> str:
@@ -25,7 +26,11 @@ class RateLimiter:
 
     def __init__(self, redis_url: str, *, prefix: str) -> None:
         # Our own connection pool, so that shutdown can close it (limits has no close()).
-        self._pool = redis.asyncio.ConnectionPool.from_url(redis_url) if redis_url else None
+        self._pool = (
+            redis.asyncio.ConnectionPool.from_url(redis_url, **retry_options())
+            if redis_url
+            else None
+        )
         options: dict[str, Any] = (
             {"connection_pool": self._pool, "implementation": "redispy"} if self._pool else {}
         )

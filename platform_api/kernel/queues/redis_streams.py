@@ -18,8 +18,12 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
-import redis.asyncio as aioredis
+import structlog
 from redis.exceptions import ResponseError
+
+from ..redis_client import redis_from_url
+
+_log = structlog.get_logger("queues.redis_streams")
 
 if TYPE_CHECKING:
     from . import Delivery
@@ -56,7 +60,7 @@ class RedisStreamsQueue:
         visibility_timeout: float = 60.0,
         consumer: str | None = None,
     ) -> None:
-        self._redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        self._redis = redis_from_url(redis_url, decode_responses=True)
         tag = "{" + name + "}"
         self.stream, self.delayed, self.dead = f"{tag}:jobs", f"{tag}:delayed", f"{tag}:dead"
         self.visibility_ms = int(visibility_timeout * 1000)
@@ -79,6 +83,19 @@ class RedisStreamsQueue:
         await self._redis.xadd(self.stream, {"body": json.dumps(body), "prior": "0"})
 
     async def receive(self, *, wait_seconds: float = 1.0) -> Delivery | None:
+        try:
+            return await self._receive(wait_seconds)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+        # Redis lost its data (restarted without persistence, or a node was replaced): the
+        # stream and the group are gone, and every read would fail from now on.
+        _log.warning("queue_group_recreated", queue=self.stream)
+        self._group_ready = False
+        await self._ensure_group()
+        return None
+
+    async def _receive(self, wait_seconds: float) -> Delivery | None:
         await self._ensure_group()
         await self._promote(keys=[self.delayed, self.stream], args=[time.time()])
         # First, jobs whose consumer went quiet for longer than the visibility timeout.
