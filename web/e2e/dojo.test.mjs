@@ -209,6 +209,36 @@ test('chat messages appear on both sides', async () => {
   await shot(navigator, 'dojo-room-chat');
 });
 
+test('a participant who leaves and joins again, the room still open, is let back in', async () => {
+  const dojoId = dojoPath.split('/').pop();
+  const api = async (token, method, path, body) => {
+    const response = await fetch(`${BASE}/api/dojos/dojos${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: body && JSON.stringify(body),
+    });
+    assert.ok(response.ok, `${method} ${path}: ${response.status}`);
+    return response.status === 204 ? null : response.json();
+  };
+  const facilitator = await apiLogin(owner.email, owner.password);
+  const him = await apiLogin(member.email, password);
+  // He leaves (from another device, say): the room refuses his page at once...
+  await api(him, 'POST', `/${dojoId}/leave`);
+  await until(async () => (await navigator.getByTestId('connection-status').getAttribute('data-status')) === 'forbidden', 5000, 'his page is refused');
+  // ...and he is back within a moment, with a new link, before his page has looked.
+  const invite = await api(facilitator, 'POST', `/${dojoId}/invites`, { role: 'navigator' });
+  await api(him, 'POST', '/join', { code: invite.code });
+  await until(async () => (await navigator.getByTestId('connection-status').getAttribute('data-status')) === 'connected', 15000, 'his page is let back in');
+  // The keyboard comes to him: what he types reaches the room.
+  await until(async () => (await readOnly(driver)) === 'false', 5000, 'Dora drives since he left');
+  await driver.getByRole('button', { name: /Trocar agora|Rotate now/ }).click();
+  await until(async () => (await readOnly(navigator)) === 'false', 5000, 'he drives');
+  await navigator.click('[data-testid=editor] .cm-content');
+  await navigator.keyboard.press('Control+End');
+  await navigator.keyboard.type(`  # back ${id}`);
+  await until(async () => (await code(driver)).includes(`# back ${id}`), 3000, 'his text reaches the room');
+});
+
 test('a colleague without an invite is told to ask for one', async () => {
   const page = await addMember(colleague, 'en-US');
   // The lobby lists the dojo for everyone in the organization...

@@ -74,6 +74,7 @@ export function CollabEditor({ room, ticket, readOnly, language, user, label, on
     let alive = true;
     let retry: ReturnType<typeof setTimeout> | undefined; // a fresh session, again
     let syncing: ReturnType<typeof setTimeout> | undefined; // the fresh session's deadline
+    let reentry: ReturnType<typeof setTimeout> | undefined; // a ticket again, after a refusal
     denied.current = false;
     const { color, light } = userColor(user.id);
     const countPeers = (ws: WebsocketProvider) => {
@@ -122,7 +123,24 @@ export function CollabEditor({ room, ticket, readOnly, language, user, label, on
               else if (fresh.current === s) giveUp(s, 'disconnected');
             },
           );
-        } else if (shown()) latest.current.onStatus(code === 4403 ? 'forbidden' : 'disconnected');
+        } else if (shown() && code === 4403) {
+          // Refused (we left, were removed or our invite was revoked). Access may come back (a
+          // participant who left joins again, from another tab say): ask the dojo service for a
+          // ticket again a little later; it refuses one to whoever is no longer in the dojo.
+          latest.current.onStatus('forbidden');
+          clearTimeout(reentry);
+          reentry = setTimeout(() => {
+            if (!shown()) return;
+            latest.current.renewTicket().then(
+              (ticket) => {
+                if (!shown()) return;
+                ws.params = { ticket };
+                ws.connect();
+              },
+              () => undefined,
+            );
+          }, RETRY_AFTER_MS);
+        } else if (shown()) latest.current.onStatus('disconnected');
         else if (fresh.current === s) giveUp(s, code === 4403 ? 'forbidden' : 'disconnected');
       });
       return s;
@@ -219,6 +237,7 @@ export function CollabEditor({ room, ticket, readOnly, language, user, label, on
       alive = false;
       clearTimeout(retry);
       clearTimeout(syncing);
+      clearTimeout(reentry);
       if (fresh.current) close(fresh.current);
       fresh.current = null;
       if (session.current) close(session.current);

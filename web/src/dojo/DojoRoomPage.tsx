@@ -126,12 +126,18 @@ export function DojoRoomPage() {
     return () => clearInterval(tick);
   }, []);
 
-  // After a 4401 (an expired ticket: a laptop woke up, say): the new ticket is the page's too,
-  // so that a later connection (the editor starting again) does not present the expired one.
+  // After a 4401 (an expired ticket: a laptop woke up, say) or a 4403 (refused: we may be back
+  // in the dojo): the new ticket is the page's too, so that a later connection (the editor
+  // starting again) does not present the old one. Refused one: we are no longer in the dojo.
   const renewTicket = useCallback(async () => {
-    const out = await roomTicket(id);
-    setTicket({ token: out.ticket, role: out.role });
-    return out.ticket;
+    try {
+      const out = await roomTicket(id);
+      setTicket({ token: out.ticket, role: out.role });
+      return out.ticket;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 403) setAccess('not-member');
+      throw e;
+    }
   }, [id]);
   const onRoomChange = useCallback(() => void refresh().catch(() => undefined), [refresh]);
   const onChat = useCallback(() => setChatKey((k) => k + 1), []);
