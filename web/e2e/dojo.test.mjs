@@ -239,6 +239,27 @@ test('a participant who leaves and joins again, the room still open, is let back
   await until(async () => (await code(driver)).includes(`# back ${id}`), 3000, 'his text reaches the room');
 });
 
+test('a long line scrolls inside the editor; the room keeps the width of the window', async () => {
+  // Nico drives (the test before gave him the keyboard).
+  await navigator.click('[data-testid=editor] .cm-content');
+  await navigator.keyboard.press('Control+End');
+  const long = `\nnames = [${Array.from({ length: 40 }, (_, i) => `"name${i}"`).join(', ')}]`;
+  await navigator.keyboard.insertText(long);
+  await until(async () => (await code(driver)).includes('"name39"]'), 3000, 'the long line reaches the room');
+  await driver.getByRole('button', { name: /Tirar um snapshot|Take a snapshot/ }).click();
+  await until(async () => (await driver.getByTestId('snapshot-code').innerText()).includes('"name39"]'), 5000, 'the replay shows it');
+  for (const page of [driver, navigator]) {
+    const { scroll, client } = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      client: document.documentElement.clientWidth,
+    }));
+    assert.ok(scroll <= client, `the page is ${scroll} px wide in a ${client} px window`);
+    const timer = await page.getByTestId('timer').boundingBox();
+    assert.ok(timer && timer.x + timer.width <= client, 'the timer is in the window');
+  }
+  await shot(driver, 'dojo-room-long-line');
+});
+
 test('a colleague without an invite is told to ask for one', async () => {
   const page = await addMember(colleague, 'en-US');
   // The lobby lists the dojo for everyone in the organization...
