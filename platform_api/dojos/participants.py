@@ -206,10 +206,12 @@ async def set_role(
             raise Problem(409, "Free co-editing has no driver")
         if role == "observer" and base == "facilitator":
             raise Problem(409, "The facilitator cannot become an observer")
-        if role == "observer" or (role == "driver" and base == "observer"):
-            base = "navigator" if role == "driver" else "observer"
+        # The lasting role: an observer made navigator (or driver) navigates from now on, and
+        # so joins the rotation; anyone else keeps theirs unless made an observer.
+        wanted = "observer" if role == "observer" else "navigator" if base == "observer" else base
+        if wanted != base:
             target = await store.update_participant(
-                conn, who.tenant_id, dojo_id, user_id, role=base
+                conn, who.tenant_id, dojo_id, user_id, role=wanted
             )
         order = [u for u in dojo["rotation_order"] if u != user_id or role != "observer"]
         if role != "observer" and user_id not in order:
