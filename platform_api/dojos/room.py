@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import structlog
 
 from platform_api.kernel import Problem, tenant_transaction
@@ -172,6 +173,25 @@ async def _push_failed(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID, exc
             dojo_id,
         )
     return False
+
+
+async def withdraw_writes(ctx: Dojos, conn: asyncpg.Connection, dojo: Row) -> bool:
+    """Make everyone who writes in the room read-only now, before its state is read for the
+    dojo's last snapshot, so that the snapshot holds all the room accepted; what they send
+    meanwhile is refused (their clients start again from the room's code). Return whether
+    anyone was concerned: should the change then be rolled back, :func:`push_room` gives
+    them back what the database says. The engine away is logged: the push does it later."""
+    people = await store.list_participants(
+        conn, dojo["tenant_id"], dojo["dojo_id"], active_only=True
+    )
+    writers = [p["user_id"] for p in people if can_write(dojo, p)]
+    room = room_key(dojo["tenant_id"], dojo["dojo_id"])
+    try:
+        for user in writers:  # one, but in free co-editing
+            await ctx.collab.control(room, {"type": "role", "user": str(user), "role": "read"})
+    except Problem as exc:
+        _log.warning("room_writes_not_withdrawn", dojo_id=str(dojo["dojo_id"]), error=exc.detail)
+    return bool(writers)
 
 
 async def revoke(

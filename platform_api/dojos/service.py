@@ -228,37 +228,45 @@ async def start(ctx: Dojos, who: Principal, dojo_id: uuid.UUID) -> Row:
 
 async def end(ctx: Dojos, who: Principal, dojo_id: uuid.UUID) -> Row:
     """End: a final snapshot, the timer stops, everyone becomes read-only."""
-    from .room import push_room, room_state
+    from .room import push_room, room_state, withdraw_writes
     from .snapshots import take_snapshot
 
-    async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
-        dojo = await load_managed(conn, who, dojo_id)
-        if dojo["status"] != "active":
-            raise dojo_is(dojo["status"])
-        state = await room_state(ctx, dojo)
-        if state is not None:
-            await take_snapshot(
-                ctx,
+    withdrawn = False
+    try:
+        async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
+            dojo = await load_managed(conn, who, dojo_id)
+            if dojo["status"] != "active":
+                raise dojo_is(dojo["status"])
+            # Nobody writes from here on: the last snapshot is the code the room ends with.
+            withdrawn = await withdraw_writes(ctx, conn, dojo)
+            state = await room_state(ctx, dojo)
+            if state is not None:
+                await take_snapshot(
+                    ctx,
+                    conn,
+                    dojo,
+                    "end",
+                    user_id=who.user_id,
+                    driver_id=dojo["driver_id"],
+                    state=state,
+                )
+            dojo = await store.update_dojo(
                 conn,
-                dojo,
-                "end",
-                user_id=who.user_id,
-                driver_id=dojo["driver_id"],
-                state=state,
+                who.tenant_id,
+                dojo_id,
+                status="ended",
+                ended_at=now(),
+                timer_state="stopped",
+                turn_due_at=None,
+                turn_remaining_ms=None,
+                next_snapshot_at=None,
+                room_sync_due=True,
             )
-        dojo = await store.update_dojo(
-            conn,
-            who.tenant_id,
-            dojo_id,
-            status="ended",
-            ended_at=now(),
-            timer_state="stopped",
-            turn_due_at=None,
-            turn_remaining_ms=None,
-            next_snapshot_at=None,
-            room_sync_due=True,
-        )
-        await emit(conn, "dojo.ended", dojo)
+            await emit(conn, "dojo.ended", dojo)
+    except Exception:
+        if withdrawn:  # the dojo runs on: its writers get their access back
+            await push_room(ctx, who.tenant_id, dojo_id)
+        raise
     await push_room(ctx, who.tenant_id, dojo_id)
     return dojo
 
