@@ -115,6 +115,9 @@ async def _change(
             raise Problem(409, "The dojo is not running")
         if dojo["format"] == "free":
             raise Problem(409, "Free co-editing has no driver and no timer")
+        if dojo["format"] == "prepared" and action in ("pause", "resume"):
+            # The facilitator hands the keyboard over by hand: no timer takes it away.
+            raise Problem(409, "A prepared kata has no rotation timer")
         at = now()
         state = dojo["timer_state"]
         if action == "pause":

@@ -41,3 +41,23 @@ async def test_an_observer_made_navigator_navigates_and_takes_turns(
     )
     assert watching["role"] == "observer"
     assert (await stack.ok("GET", f"/dojos/{did}/timer", owner))["order"] == [owner.user_id]
+
+
+async def test_a_prepared_kata_has_no_timer_to_start(
+    stack: Stack, sign_up: SignUp, invite_member: Any
+) -> None:
+    owner = await sign_up()
+    ana = await invite_member(owner)
+    body = dojo_body(format="prepared", rotation_seconds=5)
+    did = (await stack.ok("POST", "/dojos", owner, 201, json=body))["dojo_id"]
+    await join_with_invite(stack, owner, ana, did)
+    await stack.ok("POST", f"/dojos/{did}/start", owner)
+    refused = await stack.call("POST", f"/dojos/{did}/timer/resume", owner)
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == "A prepared kata has no rotation timer"
+    timer = await stack.ok("GET", f"/dojos/{did}/timer", owner)
+    assert (timer["state"], timer["driver_id"]) == ("stopped", owner.user_id)
+    # The facilitator hands over by hand.
+    await stack.ok("POST", f"/dojos/{did}/timer/skip", owner)
+    timer = await stack.ok("GET", f"/dojos/{did}/timer", owner)
+    assert (timer["state"], timer["driver_id"]) == ("stopped", ana.user_id)

@@ -247,12 +247,13 @@ export function DojoRoomPage() {
                 <button type="button" onClick={act(() => timerAction(id, 'skip'))}>
                   {t('room.rotate')}
                 </button>
-                {timer?.state === 'running' && (
+                {/* A prepared kata has no timer: its facilitator hands the keyboard over. */}
+                {dojo.format === 'randori' && timer?.state === 'running' && (
                   <button type="button" onClick={act(() => timerAction(id, 'pause'))}>
                     {t('room.pause')}
                   </button>
                 )}
-                {timer && timer.state !== 'running' && dojo.driver_id && (
+                {dojo.format === 'randori' && timer && timer.state !== 'running' && dojo.driver_id && (
                   <button type="button" onClick={act(() => timerAction(id, 'resume'))}>
                     {t('room.resume')}
                   </button>
