@@ -107,7 +107,13 @@ async def load_viewed(
 
 
 def effective_role(dojo: Row, participant: Row) -> str:
-    if participant["status"] == "active" and dojo["driver_id"] == participant["user_id"]:
+    """Their role, or ``driver`` for whoever has the keyboard of a running dojo (once it has
+    ended nobody drives; the last snapshot says who drove last)."""
+    if (
+        participant["status"] == "active"
+        and dojo["status"] == "active"
+        and dojo["driver_id"] == participant["user_id"]
+    ):
         return "driver"
     return str(participant["role"])
 

@@ -31,7 +31,7 @@ def remaining_ms(dojo: Row, at: datetime) -> int | None:
 
 def next_driver(dojo: Row | dict[str, Any]) -> uuid.UUID | None:
     order: list[uuid.UUID] = list(dojo["rotation_order"])
-    if not order or dojo["format"] == "free":
+    if not order or dojo["format"] == "free" or dojo["status"] in ("ended", "archived"):
         return None
     driver = dojo["driver_id"]
     if driver in order:

@@ -12,7 +12,7 @@ from platform_api.dojos.tickets import room_key
 from tests.harness.ywire import eventually
 from tests.integration.conftest import SignUp
 
-from .conftest import STARTING_CODE, Stack, dojo_body
+from .conftest import STARTING_CODE, Stack, dojo_body, join_with_invite
 
 
 class _TypedMeanwhile:
@@ -60,3 +60,23 @@ async def test_the_end_snapshot_holds_what_the_room_ends_with(
     assert snaps[0]["reason"] == "end"
     last = await stack.ok("GET", f"/dojos/{did}/snapshots/{snaps[0]['snapshot_id']}", bill)
     assert last["code"] == ydoc.text_of(await ctx.collab.state(room))
+
+
+async def test_nobody_drives_an_ended_dojo(
+    stack: Stack, sign_up: SignUp, invite_member: Any
+) -> None:
+    bill = await sign_up()
+    ana = await invite_member(bill)
+    did = (await stack.ok("POST", "/dojos", bill, 201, json=dojo_body()))["dojo_id"]
+    await join_with_invite(stack, bill, ana, did)
+    await stack.ok("POST", f"/dojos/{did}/start", bill)
+    await stack.ok("POST", f"/dojos/{did}/timer/skip", bill)  # ana drives
+    await stack.ok("POST", f"/dojos/{did}/end", bill)
+    people = (await stack.ok("GET", f"/dojos/{did}/participants", bill))["items"]
+    roles = {p["user_id"]: (p["role"], p["can_write"]) for p in people}
+    assert roles == {bill.user_id: ("facilitator", False), ana.user_id: ("navigator", False)}
+    timer = await stack.ok("GET", f"/dojos/{did}/timer", bill)
+    assert (timer["state"], timer["next_driver_id"]) == ("stopped", None)
+    # Who drove last stays on record: in the last snapshot.
+    snaps = (await stack.ok("GET", f"/dojos/{did}/snapshots", bill))["items"]
+    assert (snaps[0]["reason"], snaps[0]["driver_id"]) == ("end", ana.user_id)

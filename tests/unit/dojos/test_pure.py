@@ -287,6 +287,7 @@ def test_timer_arithmetic() -> None:
     now = datetime.now(UTC)
     dojo = {
         "format": "randori",
+        "status": "active",
         "rotation_order": [a, b, c],
         "driver_id": c,
         "timer_state": "running",
@@ -301,3 +302,4 @@ def test_timer_arithmetic() -> None:
     assert next_driver({**dojo, "driver_id": uuid.uuid4()}) == a
     assert next_driver({**dojo, "format": "free"}) is None
     assert next_driver({**dojo, "rotation_order": []}) is None
+    assert next_driver({**dojo, "status": "ended"}) is None  # nobody drives an ended dojo

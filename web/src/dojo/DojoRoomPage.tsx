@@ -233,7 +233,7 @@ export function DojoRoomPage() {
                   {timeLeft(left)}
                 </p>
                 {timer?.state === 'paused' && <p className="hint">{t('room.paused')}</p>}
-                <p>{t('room.driver', { name: nameOf(dojo.driver_id) })}</p>
+                <p>{t('room.driver', { name: nameOf(live ? dojo.driver_id : null) })}</p>
                 <p>{t('room.nextDriver', { name: nameOf(timer?.next_driver_id) })}</p>
               </>
             )}
