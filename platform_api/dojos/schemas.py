@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from platform_api.kernel.i18n import N_, Invalid
 from platform_api.kernel.text import Tags, clean_line, clean_text
 
 Format = Literal["randori", "prepared", "free"]
@@ -180,8 +181,14 @@ class OrderIn(Strict):
     order: list[uuid.UUID] = Field(min_length=1, max_length=200)
 
 
+def _said(text: str) -> str:
+    if not text.strip():
+        raise Invalid(N_("a message cannot be blank"))
+    return text
+
+
 class MessageIn(Strict):
-    text: Annotated[clean_text(2000), Field(min_length=1)]  # type: ignore[valid-type]
+    text: Annotated[clean_text(2000), Field(min_length=1), AfterValidator(_said)]  # type: ignore[valid-type]
 
 
 class MessageOut(BaseModel):

@@ -1,0 +1,31 @@
+"""Chat input: what a message must hold."""
+
+from __future__ import annotations
+
+from tests.integration.conftest import SignUp
+
+from .conftest import Stack, dojo_body
+
+
+async def test_a_blank_message_is_refused(stack: Stack, sign_up: SignUp) -> None:
+    bill = await sign_up()
+    did = (await stack.ok("POST", "/dojos", bill, 201, json=dojo_body()))["dojo_id"]
+    for blank in (" ", "\n\n", " \t "):
+        refused = await stack.call("POST", f"/dojos/{did}/messages", bill, json={"text": blank})
+        assert refused.status_code == 422, blank
+        assert refused.json()["errors"][0]["msg"].endswith("a message cannot be blank")
+    assert (await stack.ok("GET", f"/dojos/{did}/messages", bill))["items"] == []
+    said = await stack.ok("POST", f"/dojos/{did}/messages", bill, 201, json={"text": " hi "})
+    assert said["text"] == " hi "  # kept as written
+
+
+async def test_the_refusal_speaks_portuguese(stack: Stack, sign_up: SignUp) -> None:
+    bill = await sign_up()
+    did = (await stack.ok("POST", "/dojos", bill, 201, json=dojo_body()))["dojo_id"]
+    refused = await stack.client.post(
+        f"/dojos/{did}/messages",
+        json={"text": "  "},
+        headers={**bill.auth, "Accept-Language": "pt-BR"},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["msg"].endswith("a mensagem não pode ficar em branco")
