@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import io
 import json
 import uuid
 from collections import Counter
@@ -157,13 +158,27 @@ async def diff(
     """A unified diff of the code between two snapshots."""
     old = await get(ctx, who, dojo_id, old_id)
     new = await get(ctx, who, dojo_id, new_id)
-    lines = difflib.unified_diff(
-        old["code"].splitlines(keepends=True),
-        new["code"].splitlines(keepends=True),
-        fromfile=f"{old['timestamp'].isoformat()} ({old['reason']})",
-        tofile=f"{new['timestamp'].isoformat()} ({new['reason']})",
+    return unified_diff(
+        old["code"],
+        new["code"],
+        f"{old['timestamp'].isoformat()} ({old['reason']})",
+        f"{new['timestamp'].isoformat()} ({new['reason']})",
     )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
+    """``diff -u`` of two texts: a last line without its newline is marked as such, so that
+    adding a line after it shows as that (a line ending now), not as a line changed for
+    nothing."""
+    lines = difflib.unified_diff(
+        io.StringIO(old).readlines(),  # lines end at "\n" only, as diff's do
+        io.StringIO(new).readlines(),
+        fromfile=old_name,
+        tofile=new_name,
+    )
+    return "".join(
+        line if line.endswith("\n") else f"{line}\n\\ No newline at end of file\n" for line in lines
+    )
 
 
 def attribute(snapshots: list[Row | dict[str, Any]]) -> list[tuple[str, uuid.UUID | None]]:

@@ -13,7 +13,7 @@ from pycrdt import Array, Doc, Text, merge_updates
 from crdt import compact_updates
 from platform_api.dojos import ydoc
 from platform_api.dojos.chat import render
-from platform_api.dojos.snapshots import attribute
+from platform_api.dojos.snapshots import attribute, unified_diff
 from platform_api.dojos.timer import next_driver, remaining_ms
 
 EMPTY = Doc().get_update()
@@ -303,3 +303,20 @@ def test_timer_arithmetic() -> None:
     assert next_driver({**dojo, "format": "free"}) is None
     assert next_driver({**dojo, "rotation_order": []}) is None
     assert next_driver({**dojo, "status": "ended"}) is None  # nobody drives an ended dojo
+
+
+def test_a_diff_marks_a_last_line_without_its_newline() -> None:
+    text = unified_diff("a\nb", "a\nb\nc\n", "before", "after")
+    assert text.splitlines() == [
+        "--- before",
+        "+++ after",
+        "@@ -1,2 +1,3 @@",
+        " a",
+        "-b",
+        "\\ No newline at end of file",
+        "+b",
+        "+c",
+    ]
+    # What diff -u says; a line break inside a line (\r) is not the end of a line.
+    assert unified_diff("x\ry\n", "x\ry\n", "1", "2") == ""
+    assert "+x\ry\n" in unified_diff("", "x\ry\n", "1", "2")
