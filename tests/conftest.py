@@ -7,8 +7,14 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.harness.moto import FAKE_CREDENTIALS, moto_server
+
+# Property tests check what holds, not how fast: a per-example deadline fails them on a
+# loaded machine (speed is measured in loadtests/, never asserted in a test).
+settings.register_profile("mrbill", deadline=None)
+settings.load_profile("mrbill")
 
 DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -1,4 +1,5 @@
-"""The Locust dojo user, headless for a few seconds against the reference Node server."""
+"""The Locust dojo user, headless for a few seconds against the reference Node server (long
+enough for a loaded CI machine to connect every user and edit)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def test_locust_dojo_reports_sync_and_edit_latencies(tmp_path: Path) -> None:
     with start_server(builtin_servers()["node"]) as server:
         command = [
             sys.executable, "-m", "locust", "-f", "loadtests/locust_dojo.py", "--headless",
-            "-u", "6", "-r", "6", "-t", "4s", "--host", server.url,
+            "-u", "6", "-r", "6", "-t", "10s", "--host", server.url,
             "--csv", str(tmp_path / "dojo"), "--only-summary", "--loglevel", "WARNING",
         ]  # fmt: skip
         env = {**os.environ, "DOJO_ROOMS": "2", "DOJO_PARAMS": "ticket=unchecked"}

@@ -46,6 +46,7 @@ async def test_compaction_brings_the_size_back_to_the_document() -> None:
         limits=RoomLimits(max_document_bytes=LIMIT),
         metrics=RoomMetrics(),
         compact_after=500,
+        idle_seconds=3600,  # a slow run must not unload the room this test holds
     )
     room = await manager.open(RoomId(uuid.uuid4(), "dojo"))
     updates = _keystrokes(15_000)
