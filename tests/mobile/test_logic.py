@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -21,6 +23,7 @@ from mrbill_mobile.logic.dojos import NeedsInvite, load_dojos, observer_ticket
 from mrbill_mobile.logic.poc_form import PocForm, parse_tags
 from mrbill_mobile.logic.poc_list import PocList
 from mrbill_mobile.observer import DojoObserver
+from mrbill_mobile.tokens import MemoryTokenStore
 
 from tests.harness.collab import Mint
 from tests.harness.ywire import eventually
@@ -248,3 +251,58 @@ async def test_observer_reports_when_removed_from_the_dojo(
     with pytest.raises(ApiError) as refused:
         await source.ticket(dojo["dojo_id"])
     assert refused.value.status == 403
+
+
+class Gateway(httpx.AsyncBaseTransport):
+    """The entry point (load balancer, nginx) in front of the real services: while ``down``,
+    it answers 502 Bad Gateway with its own HTML page, as when a service restarts."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.refused = 0
+        self._real = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            self.refused += 1
+            return httpx.Response(502, html="<html><h1>502 Bad Gateway</h1></html>")
+        return await self._real.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._real.aclose()
+
+
+async def test_a_service_away_behind_the_gateway_is_offline_for_a_while(
+    signed_in: ApiClient, new_client: Callable[..., ApiClient]
+) -> None:
+    """502/503/504 from the entry point: the list keeps what it shows, a report being made
+    keeps being followed and shows up when the service is back, and the app is offline (its
+    banner) meanwhile, not failed."""
+    await PocsApi(signed_in).create({"name": "Survives outages", "language": "python"})
+    gateway = Gateway()
+    tokens = MemoryTokenStore()
+    tokens.save(signed_in.tokens.load() or "")
+    client = new_client(transport=gateway, tokens=tokens)
+    seen: list[bool] = []
+    client.on_connectivity(seen.append)
+    model = PocList(SearchApi(client))
+    await eventually(lambda: _refreshed(model, 1), timeout=20, what="the first POC")
+
+    gateway.down = True
+    await model.refresh()
+    assert model.state.offline
+    assert model.state.error is None
+    assert [p.name for p in model.state.items] == ["Survives outages"]
+    assert seen == [False]
+
+    gateway.down = False
+    job = ContentJob(ContentApi(client), poll_seconds=0.2)
+    await job.start("report", datetime.date.today().year, "en")
+    gateway.down = True
+    following = asyncio.ensure_future(job.follow(within=60))
+    await eventually(lambda: gateway.refused >= 3, what="polls to hit the gateway")
+    assert not following.done()
+    gateway.down = False
+    done = await following
+    assert done.status == "succeeded"
+    assert seen == [False, True, False, True]

@@ -9,6 +9,7 @@ from .errors import (
     Offline,
     TwoFactorExpired,
     TwoFactorRequired,
+    Unavailable,
 )
 from .models import (
     STATUSES,
@@ -48,4 +49,5 @@ __all__ = [
     "Ticket",
     "TwoFactorExpired",
     "TwoFactorRequired",
+    "Unavailable",
 ]

@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 
 from ..tokens import TokenStore
-from .errors import ApiError, AuthRequired, Offline
+from .errors import ApiError, AuthRequired, Offline, Unavailable
 
 REFRESH_MARGIN_SECONDS = 30.0  # refresh this long before the access token expires
+GATEWAY_ERRORS = (502, 503, 504)  # the service behind the entry point is not there now
 Listener = Callable[[bool], None]
 
 
@@ -73,7 +74,10 @@ class ApiClient:
         except httpx.TransportError as exc:  # refused, DNS, TLS, timeout, reset
             self._set_online(False)
             raise Offline(str(exc) or type(exc).__name__) from exc
-        self._set_online(response.status_code not in (502, 503, 504))
+        if response.status_code in GATEWAY_ERRORS:
+            self._set_online(False)
+            raise Unavailable(ApiError.from_response(response))
+        self._set_online(True)
         return response
 
     async def aclose(self) -> None:
@@ -136,7 +140,8 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        """Send a request; raise `ApiError` for problems, `Offline` when unreachable.
+        """Send a request; raise `ApiError` for problems, `Offline` when unreachable (or
+        `Unavailable`, an `Offline`, when the gateway answers that the service is not there).
 
         With ``auth``, a 401 leads to one silent refresh and one retry; if that fails too,
         `AuthRequired` tells the app to show the login screen.

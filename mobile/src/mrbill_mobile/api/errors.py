@@ -117,3 +117,14 @@ class TwoFactorExpired(ApiError):
 
 class Offline(Exception):
     """The API could not be reached (no network, DNS, refused, timed out)."""
+
+
+class Unavailable(Offline):
+    """The entry point answered, but not the service behind it (502, 503, 504: restarting,
+    overloaded, being deployed): as good as offline for a while, so it is treated so (the
+    screens keep what they show, reports keep being followed); ``problem`` says what the
+    gateway or the service answered."""
+
+    def __init__(self, problem: ApiError) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
