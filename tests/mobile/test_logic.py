@@ -245,6 +245,8 @@ async def test_observer_reports_when_removed_from_the_dojo(
         await asyncio.wait_for(observer.synced.wait(), timeout=10)
         await facilitator.remove(dojo["dojo_id"], me.user_id)
         await eventually(lambda: bool(closed), timeout=10, what="the room to close")
+        # Nothing goes on asking for tickets for a connection that is gone.
+        await eventually(lambda: all(t.done() for t in observer._tasks), what="renewal to stop")
     finally:
         await observer.close()
     assert closed == [4403]

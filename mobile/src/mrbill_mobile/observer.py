@@ -3,7 +3,8 @@
 It answers the server's sync step 1 (with nothing: it never edits), applies sync step 2 and
 updates to a local pycrdt document, and reports the shared text ``code`` after each change.
 It never sends a document update; the room would drop one anyway (read ticket). Before the
-ticket expires it sends a fresh one as a text frame, as the collab server expects.
+ticket expires it sends a fresh one as a text frame, as the collab server expects, until the
+connection closes.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ class DojoObserver:
             pass  # the close code below says why
         finally:
             self.close_code = self._ws.close_code
+            for task in self._tasks:  # no ticket to renew for a closed connection
+                if task is not asyncio.current_task():
+                    task.cancel()
             if self.on_closed is not None:
                 self.on_closed(self.close_code)
 
@@ -102,8 +106,9 @@ class DojoObserver:
         self.on_closed = None  # closing on purpose: nothing to report
         for task in self._tasks:
             task.cancel()
-        if self._ws is not None:
-            await self._ws.close()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._ws is not None:
+            await self._ws.close()
+            self.close_code = self._ws.close_code
