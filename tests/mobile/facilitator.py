@@ -36,6 +36,10 @@ class Facilitator:
         )
         return invite
 
+    async def end(self, dojo_id: str) -> dict[str, Any]:
+        dojo: dict[str, Any] = await self.call("POST", f"/dojos/{dojo_id}/end")
+        return dojo
+
     async def remove(self, dojo_id: str, user_id: str) -> None:
         await self.client.call("DELETE", "dojos", f"/dojos/{dojo_id}/participants/{user_id}")
 

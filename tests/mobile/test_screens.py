@@ -385,3 +385,33 @@ async def test_infinite_scroll_loads_the_next_page(
     assert sorted(row_names(app)) == [f"Spike {n}" for n in range(5)]
     assert not shown(app.list_screen.more)
     assert app.list_screen.count.text == "5 of 5 POCs"
+
+
+async def test_a_dojo_ending_while_watched(
+    make_app: AppFactory, signed_in: ApiClient, person: Person, facilitator: Facilitator
+) -> None:
+    """The facilitator ends the dojo: the screen says so at once and keeps the final code,
+    and the app stops watching (no connection, no ticket renewals)."""
+    dojo = await facilitator.create("Kata: Mars rover", start=True)
+    app = make_app("pt-BR")
+    await log_in(app, person)
+    press(app, "nav.dojos")
+    await app.settle()
+    w(app, "invite-code").value = (await facilitator.invite(dojo["dojo_id"]))["code"]
+    press(app, f"watch-{dojo['dojo_id']}")
+    await app.settle()
+    writer = await facilitator.writer(dojo["dojo_id"])
+    await writer.insert("rover = (0, 0, 'N')\n")
+    await eventually(lambda: "rover" in app.dojo_screen.code_view.value, what="live code")
+    observer = app.dojo_screen.observer
+    assert observer is not None
+
+    await facilitator.end(dojo["dojo_id"])
+    await eventually(lambda: app.dojo_screen.observer is None, timeout=10, what="the end")
+    await app.settle()
+    assert app.dojo_screen.watching.text == "“Kata: Mars rover” terminou. Este é o código final."
+    assert not observer.connected
+    assert all(task.done() for task in observer._tasks)
+    assert shown(app.dojo_screen.code_view)
+    assert app.dojo_screen.code_view.value == "rover = (0, 0, 'N')\n"
+    assert not shown(app.dojo_screen.message)

@@ -89,6 +89,7 @@ EN: dict[str, str] = {
     "dojos.watching": "Watching “{name}” (read-only)",
     "dojos.stop": "Stop watching",
     "dojos.closed": "The room closed the connection (code {code}).",
+    "dojos.ended": "“{name}” has ended. This is its final code.",
     "dojos.unavailable": "Live code is not available on this device.",
     "dojos.participants": "participants: {count}",
 }
@@ -174,6 +175,7 @@ PT_BR: dict[str, str] = {
     "dojos.watching": "Assistindo “{name}” (somente leitura)",
     "dojos.stop": "Parar de assistir",
     "dojos.closed": "A sala encerrou a conexão (código {code}).",
+    "dojos.ended": "“{name}” terminou. Este é o código final.",
     "dojos.unavailable": "O código ao vivo não está disponível neste aparelho.",
     "dojos.participants": "participantes: {count}",
 }

@@ -4,7 +4,8 @@ It answers the server's sync step 1 (with nothing: it never edits), applies sync
 updates to a local pycrdt document, and reports the shared text ``code`` after each change.
 It never sends a document update; the room would drop one anyway (read ticket). Before the
 ticket expires it sends a fresh one as a text frame, as the collab server expects, until the
-connection closes.
+connection closes. Changes to the room's ``dojo`` map (status, driver: written by the dojo
+service) are reported too, as a signal to re-read the dojo from its API, which is the record.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .api import Ticket
 _log = logging.getLogger(__name__)
 TicketSource = Callable[[], Awaitable[Ticket]]
 SYNC = 0  # y-websocket message type; 1 is awareness, which an observer only listens to
+META = "dojo"  # the room's map of the dojo's state, written by the dojo service
 
 
 class DojoObserver:
@@ -30,16 +32,20 @@ class DojoObserver:
         *,
         renew: TicketSource | None = None,
         on_closed: Callable[[int | None], None] | None = None,
+        on_meta: Callable[[dict[str, Any]], None] | None = None,
         text: str = "code",
     ) -> None:
-        from pycrdt import Doc, Text  # a native wheel: imported only when a dojo is watched
+        from pycrdt import Doc, Map, Text  # a native wheel: imported only when a dojo is watched
 
         self.ticket = ticket
         self.on_code = on_code
         self.renew = renew
         self.on_closed = on_closed
+        self.on_meta = on_meta
         self.doc: Any = Doc()
         self.text: Any = self.doc.get(text, type=Text)
+        self.meta_map: Any = self.doc.get(META, type=Map)
+        self.meta: dict[str, Any] = {}
         self.code = ""
         self.close_code: int | None = None
         self.synced = asyncio.Event()
@@ -75,6 +81,11 @@ class DojoObserver:
                 if code != self.code:
                     self.code = code
                     self.on_code(code)
+                meta = self.meta_map.to_py() or {}
+                if meta != self.meta:
+                    self.meta = meta
+                    if self.on_meta is not None:
+                        self.on_meta(meta)
         except ConnectionClosed:
             pass  # the close code below says why
         finally:
@@ -103,7 +114,7 @@ class DojoObserver:
         return self._ws is not None and self.close_code is None
 
     async def close(self) -> None:
-        self.on_closed = None  # closing on purpose: nothing to report
+        self.on_closed = self.on_meta = None  # closing on purpose: nothing to report
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -2,7 +2,7 @@
 list dojos, join one with an invite code and get a room ticket.
 
 `HttpDojoSource` follows the routes of the dojo service (``/api/dojos/dojos``,
-``/dojos/join``, ``/dojos/{id}/tickets``).
+``/dojos/{id}``, ``/dojos/join``, ``/dojos/{id}/tickets``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ from .models import Dojo, Ticket
 class DojoSource(Protocol):
     async def list(self, status: str) -> list[Dojo]:
         """Dojos of the organization with this status (``scheduled`` or ``active``)."""
+        ...
+
+    async def get(self, dojo_id: str) -> Dojo:
+        """One dojo as the service holds it now (its status: has it ended?)."""
         ...
 
     async def join(self, code: str) -> str:
@@ -36,6 +40,9 @@ class HttpDojoSource:
             "GET", "dojos", "/dojos", params={"status": status, "limit": 50}
         )
         return [Dojo.from_json(item) for item in data["items"]]
+
+    async def get(self, dojo_id: str) -> Dojo:
+        return Dojo.from_json(await self.client.json("GET", "dojos", f"/dojos/{dojo_id}"))
 
     async def join(self, code: str) -> str:
         data = await self.client.json("POST", "dojos", "/dojos/join", json={"code": code})

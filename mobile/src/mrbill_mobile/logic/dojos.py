@@ -20,6 +20,12 @@ async def load_dojos(source: DojoSource) -> DojoLists:
     return DojoLists(live, upcoming)
 
 
+async def has_ended(source: DojoSource, dojo_id: str) -> bool:
+    """Whether the dojo is over (ended or archived), as its API says: the room's own map only
+    signals that something changed, since any writer in the room could write it too."""
+    return (await source.get(dojo_id)).status in ("ended", "archived")
+
+
 class NeedsInvite(Exception):
     """You are not a participant yet: an invite code is needed to join as an observer."""
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import toga
 from toga.style import Pack
 
 from ..api import Dojo
-from ..logic.dojos import NeedsInvite, load_dojos, observer_ticket
+from ..logic.dojos import NeedsInvite, has_ended, load_dojos, observer_ticket
 from .ui import (
     MUTED,
     caption,
@@ -33,6 +33,7 @@ class DojoScreen:
         self.app = app
         t = app.t
         self.observer: DojoObserver | None = None
+        self.dojo: Dojo | None = None  # the one being watched
         self.live = column()
         self.upcoming = column()
         self.code = toga.TextInput(id="invite-code", placeholder="…#abc123")
@@ -98,19 +99,42 @@ class DojoScreen:
             return
         say(self.message, None)
         self.code.value = ""
+        self.dojo = dojo
         self.observer = DojoObserver(
             ticket, self._show_code,
             renew=lambda: self.app.dojo_source.ticket(dojo.dojo_id),
-            on_closed=self._closed,
+            on_closed=self._closed, on_meta=self._meta,
         )  # fmt: skip
         await self.observer.start()
         self.watching.text = t("dojos.watching", name=dojo.name)
         set_shown(self.code_view, True)
         set_shown(self.stop_button, True)
 
+    def _meta(self, meta: dict[str, Any]) -> None:
+        """The service changed the room's dojo map: if it no longer says active, ask the API."""
+        if self.dojo is not None and meta.get("status", "active") != "active":
+            self.app.spawn(self._check_ended(self.dojo))
+
     def _closed(self, code: int | None) -> None:
-        """The room closed the connection (ended, removed, ticket refused): say so."""
-        say(self.message, self.app.t("dojos.closed", code=code or "-"))
+        """The room closed the connection (ended, removed, ticket refused): say why."""
+        if self.dojo is not None:
+            self.app.spawn(self._after_close(self.dojo, code))
+
+    async def _after_close(self, dojo: Dojo, code: int | None) -> None:
+        if not await self._check_ended(dojo):
+            say(self.message, self.app.t("dojos.closed", code=code or "-"))
+
+    async def _check_ended(self, dojo: Dojo) -> bool:
+        """If the dojo is over: stop watching, keep its final code on screen and say so."""
+        if self.dojo is not dojo or not await has_ended(self.app.dojo_source, dojo.dojo_id):
+            return False
+        if self.dojo is dojo:
+            if self.observer is not None:
+                await self.observer.close()
+                self.observer = None
+            say(self.message, None)
+            self.watching.text = self.app.t("dojos.ended", name=dojo.name)
+        return True
 
     def _show_code(self, code: str) -> None:
         self.code_view.value = code
@@ -119,6 +143,7 @@ class DojoScreen:
         self.app.spawn(self.stop())
 
     async def stop(self) -> None:
+        self.dojo = None
         if self.observer is not None:
             await self.observer.close()
             self.observer = None
