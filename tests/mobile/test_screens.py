@@ -415,3 +415,30 @@ async def test_a_dojo_ending_while_watched(
     assert shown(app.dojo_screen.code_view)
     assert app.dojo_screen.code_view.value == "rover = (0, 0, 'N')\n"
     assert not shown(app.dojo_screen.message)
+
+
+async def test_log_out_while_searching_and_following_a_report(
+    make_app: AppFactory, signed_in: ApiClient, person: Person
+) -> None:
+    """Logging out on purpose is not a session that ended: no such message, and whoever
+    logs in next sees nothing of the last session's report."""
+    await PocsApi(signed_in).create({"name": "Reported then logged out"})
+    app = make_app()
+    await log_in(app, person)
+    w(app, "query").value = "reported"
+    press(app, "nav.content")
+    press(app, "report")
+    press(app, "nav.logout")
+    await app.settle()
+    await app.settle()  # (anything the log-out left running has run by now)
+    assert app.body.children == [app.login_screen.box]
+    assert not shown(app.login_screen.message)
+    assert not shown(app.banner)
+
+    await log_in(app, person)
+    assert w(app, "query").value == ""
+    press(app, "nav.content")
+    assert app.content_screen.state.text == "Nothing requested yet."
+    assert w(app, "progress").value == 0
+    assert not w(app, "open").enabled
+    assert w(app, "report").enabled

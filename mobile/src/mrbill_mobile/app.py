@@ -149,6 +149,13 @@ class MrBillApp(toga.App):
         self.spawn(self._logout())
 
     async def _logout(self) -> None:
+        # What this session still has running (a search, a report being followed) would
+        # find no session and say "your session ended"; and nothing of it is for whoever
+        # logs in next.
+        current = asyncio.current_task()
+        for task in list(self.tasks):
+            if task is not current:
+                task.cancel()
         await self.dojo_screen.stop()
         try:
             await self.identity.logout()
@@ -156,6 +163,8 @@ class MrBillApp(toga.App):
             _log.warning("logout could not reach the server: %s", exc)
         self.me = None
         self.list_screen.reset()
+        self.content_screen.reset()
+        self.set_banner(None)
         self.show(self.login_screen.box)
 
     # -- tasks and errors -------------------------------------------------------------------

@@ -43,6 +43,13 @@ class ContentScreen:
             margin=8,
         )
 
+    def reset(self) -> None:
+        """Forget the last request (at log-out: it was someone's session)."""
+        self.job = None
+        self.state.text = self.app.t("content.none")
+        self.progress.value = 0
+        self.open_button.enabled = False
+
     def request(self, kind: str) -> None:
         self.app.spawn(self._request(kind))
 

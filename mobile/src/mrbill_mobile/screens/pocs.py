@@ -26,6 +26,7 @@ class PocListScreen:
             id="query", placeholder=t("pocs.search"), on_change=self._typed, style=Pack(flex=1)
         )
         self._filling = False  # true while the filters are refilled from facets
+        self._resetting = False  # true while reset() empties the search box
         self._filled: dict[str, list[str]] = {}  # what each filter holds now
         self.language = toga.Selection(
             id="language", items=[t("pocs.all_languages")], on_change=self._filtered,
@@ -56,14 +57,20 @@ class PocListScreen:
         )  # fmt: skip
 
     def reset(self) -> None:
+        """Forget the list (at log-out), without searching for the emptied box."""
         self.model = PocList(self.app.search, self.render)
-        self.query.value = ""
+        self._resetting = True
+        try:
+            self.query.value = ""
+        finally:
+            self._resetting = False
         self.rows.clear()
 
     # -- events -----------------------------------------------------------------------------
 
     def _typed(self, widget: toga.TextInput) -> None:
-        self.app.spawn(self.model.type_query(widget.value))
+        if not self._resetting:
+            self.app.spawn(self.model.type_query(widget.value))
 
     def _filtered(self, widget: toga.Selection) -> None:
         if self._filling:
