@@ -133,12 +133,21 @@ async def test_form_create_validate_edit_and_conflict(signed_in: ApiClient) -> N
     assert updated.language == "Go"
     assert updated.version > created.version
 
+    # Edited meanwhile elsewhere: the POC is read again, this form's change kept on top.
     stale.name = "Someone else's edit"
     assert await stale.save(pocs) is None
-    assert stale.message
-    assert "changed" in stale.message.lower()
+    assert stale.conflict
+    assert stale.message is None
+    assert stale.editing is not None
+    assert stale.editing.version == updated.version
+    assert (stale.name, stale.language) == ("Someone else's edit", "Go")
+    assert stale.changes() == {"name": "Someone else's edit"}
+    merged = await stale.save(pocs)
+    assert merged is not None
+    assert not stale.conflict
+    assert (merged.name, merged.language) == ("Someone else's edit", "Go")
 
-    await pocs.delete(updated)
+    await pocs.delete(merged)
     with pytest.raises(ApiError) as gone:
         await pocs.get(updated.poc_id)
     assert gone.value.status == 404

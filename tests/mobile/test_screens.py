@@ -442,3 +442,34 @@ async def test_log_out_while_searching_and_following_a_report(
     assert w(app, "progress").value == 0
     assert not w(app, "open").enabled
     assert w(app, "report").enabled
+
+
+async def test_an_edit_made_meanwhile_on_the_web_is_kept(
+    make_app: AppFactory, signed_in: ApiClient, person: Person
+) -> None:
+    """Someone changes the POC (If-Match: the version they read) while it is open here:
+    saving says so, loads their change, keeps the one typed here, and saves both."""
+    pocs = PocsApi(signed_in)
+    poc = await pocs.create({"name": "Rate limiter", "description": "Token bucket"})
+    app = make_app("pt-BR")
+    await log_in(app, person)
+    app.show_form(poc.poc_id)
+    await app.settle()
+    w(app, "form-name").value = "Rate limiter — açúcar 🍬"
+
+    await pocs.update(poc, {"description": "Leaky bucket, from the web"})
+    press(app, "save")
+    await app.settle()
+    assert app.body.children == [app.form_screen.box]
+    assert unwrapped(app.form_screen.message.text).startswith("Alguém alterou esta POC")
+    assert w(app, "form-name").value == "Rate limiter — açúcar 🍬"
+    assert w(app, "form-description").value == "Leaky bucket, from the web"
+
+    press(app, "save")
+    await app.settle()
+    assert app.body.children == [app.list_screen.box]
+    saved = await pocs.get(poc.poc_id)
+    assert (saved.name, saved.description) == (
+        "Rate limiter — açúcar 🍬",
+        "Leaky bucket, from the web",
+    )

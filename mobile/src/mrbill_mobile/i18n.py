@@ -59,6 +59,10 @@ EN: dict[str, str] = {
     "form.delete": "Delete",
     "form.cancel": "Cancel",
     "form.fix_fields": "Please correct the fields marked in red.",
+    "form.conflict": (
+        "Someone changed this POC meanwhile. Their changes are loaded and yours are kept: "
+        "check and save again."
+    ),
     "status.idea": "Idea",
     "status.in_progress": "In progress",
     "status.done": "Done",
@@ -145,6 +149,10 @@ PT_BR: dict[str, str] = {
     "form.delete": "Excluir",
     "form.cancel": "Cancelar",
     "form.fix_fields": "Corrija os campos marcados em vermelho.",
+    "form.conflict": (
+        "Alguém alterou esta POC enquanto isso. As alterações dessa pessoa foram carregadas "
+        "e as suas mantidas: confira e salve de novo."
+    ),
     "status.idea": "Ideia",
     "status.in_progress": "Em andamento",
     "status.done": "Concluída",

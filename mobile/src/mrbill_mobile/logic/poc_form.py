@@ -34,6 +34,7 @@ class PocForm:
     errors: dict[str, str] = field(default_factory=dict)
     message: str | None = None
     editing: Poc | None = None
+    conflict: bool = False  # the last save found the POC changed by someone else
 
     @classmethod
     def for_poc(cls, poc: Poc) -> PocForm:
@@ -54,20 +55,47 @@ class PocForm:
             "visibility": self.visibility,
         }
 
-    async def save(self, api: PocsApi) -> Poc | None:
-        """Create or update; on a 4xx keep the messages in ``errors`` / ``message``."""
-        self.errors, self.message = {}, None
+    def changes(self) -> dict[str, Any]:
+        """What this form changes in the POC it edits (everything, for a new one)."""
         body = self.body()
+        if self.editing is None:
+            return body
+        read = PocForm.for_poc(self.editing).body()
+        return {k: v for k, v in body.items() if v != read[k]}
+
+    async def save(self, api: PocsApi) -> Poc | None:
+        """Create or update; on a 4xx keep the messages in ``errors`` / ``message``.
+
+        An edit sends only the fields this form changed, so that it does not undo what
+        someone else changed meanwhile in others. When someone did (412), the POC is read
+        again and this form rebased on it (`rebase`): ``conflict`` is set, and saving again
+        sends these changes on top of theirs.
+        """
+        self.errors, self.message, self.conflict = {}, None, False
         try:
             if self.editing is None:
-                saved = await api.create(body)
+                saved = await api.create(self.body())
             else:
-                saved = await api.update(self.editing, body)
+                changes = self.changes()
+                saved = await api.update(self.editing, changes) if changes else self.editing
         except ApiError as exc:
             if exc.status >= 500 or exc.status == 401:
                 raise
+            if exc.status == 412 and self.editing is not None:
+                self.rebase(await api.get(self.editing.poc_id))
+                self.conflict = True
+                return None
             self.errors = {k: v for k, v in exc.field_errors.items() if k in FIELDS}
             self.message = None if self.errors else exc.message
             return None
         self.editing = saved
         return saved
+
+    def rebase(self, latest: Poc) -> None:
+        """Take ``latest`` as the POC being edited, keeping what this form changed in it."""
+        changed = self.changes()
+        fresh = PocForm.for_poc(latest)
+        for name in FIELDS:
+            if name not in changed:
+                setattr(self, name, getattr(fresh, name))
+        self.editing = latest

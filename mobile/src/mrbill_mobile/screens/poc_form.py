@@ -90,8 +90,10 @@ class PocFormScreen:
     def _messages(self) -> None:
         for name, label in self.errors.items():
             say(label, self.form.errors.get(name))
-        fix = self.app.t("form.fix_fields") if self.form.errors else None
-        say(self.message, self.form.message or fix)
+        t = self.app.t
+        fix = t("form.fix_fields") if self.form.errors else None
+        conflict = t("form.conflict") if self.form.conflict else None
+        say(self.message, self.form.message or conflict or fix)
 
     def save(self, widget: toga.Widget | None = None) -> None:
         self.app.spawn(self._save())
@@ -103,6 +105,8 @@ class PocFormScreen:
             saved = await self.form.save(self.app.pocs)
         finally:
             self.save_button.enabled = True
+        if self.form.conflict:  # the fields now show their changes, with this person's
+            self._show(self.form)
         self._messages()
         if saved is not None:
             self.app.list_screen.model.upsert(saved)
