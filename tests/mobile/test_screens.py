@@ -473,3 +473,29 @@ async def test_an_edit_made_meanwhile_on_the_web_is_kept(
         "Rate limiter — açúcar 🍬",
         "Leaky bucket, from the web",
     )
+
+
+async def test_a_refused_search_says_why(
+    make_app: AppFactory, signed_in: ApiClient, person: Person
+) -> None:
+    """A search the API refuses (a pasted text longer than a query may be) is not silent."""
+    await PocsApi(signed_in).create({"name": "Visible anyway"})
+    await eventually(_indexed(signed_in, 1), timeout=20, what="the index")
+    app = make_app("pt-BR")
+    await log_in(app, person)
+    w(app, "query").value = "visible " * 30
+    await app.settle()
+    said = [text for text in labels(app.list_screen.box) if "200" in text]
+    assert said  # the API's message: at most 200 characters
+    assert row_names(app) == ["Visible anyway"]  # what was shown stays
+    w(app, "query").value = "visible"
+    await app.settle()
+    assert not [text for text in labels(app.list_screen.box) if "200" in text]
+    assert row_names(app) == ["Visible anyway"]
+
+
+def labels(widget: toga.Widget) -> list[str]:
+    """The text of every label shown in ``widget``."""
+    own = [widget.text] if isinstance(widget, toga.Label) else []
+    inner = getattr(widget, "content", None) or widget
+    return own + [text for child in inner.children for text in labels(child)]

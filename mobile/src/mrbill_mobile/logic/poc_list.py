@@ -110,7 +110,8 @@ class PocList:
             raise
         except ApiError as exc:
             if generation == self._generation:
-                state.offline, state.error = False, exc.message
+                # A refused search (a query longer than the API takes, say) says why.
+                state.offline, state.error = False, exc.field_errors.get("q", exc.message)
         else:
             if generation == self._generation:
                 state.items = list(page.items) if reset else [*state.items, *page.items]

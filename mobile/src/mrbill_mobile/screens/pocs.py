@@ -9,7 +9,7 @@ from toga.style import Pack
 
 from ..api import Poc
 from ..logic.poc_list import ListState, PocList
-from .ui import MUTED, caption, column, hideable, row, set_shown
+from .ui import MUTED, caption, column, error_label, hideable, holder, row, say, set_shown
 
 if TYPE_CHECKING:
     from ..app import MrBillApp
@@ -36,6 +36,7 @@ class PocListScreen:
             id="tag", items=[t("pocs.all_tags")], on_change=self._filtered, style=Pack(flex=1)
         )
         self.count = caption()
+        self.error = error_label()  # why the last search failed
         self.rows = column()
         self.more = toga.Button(t("pocs.more"), id="more", on_press=self._more)
         self.scroll = toga.ScrollContainer(
@@ -52,6 +53,7 @@ class PocListScreen:
                 gap=4, margin=(4, 0),
             ),
             self.count,
+            holder(self.error),
             self.scroll,
             margin=8, flex=1,
         )  # fmt: skip
@@ -105,6 +107,7 @@ class PocListScreen:
             self.count.text = t("pocs.empty")
         else:
             self.count.text = t("pocs.count", shown=len(state.items), total=state.total)
+        say(self.error, state.error)
         self.rows.clear()
         for poc in state.items:
             self.rows.add(self._row(poc))
