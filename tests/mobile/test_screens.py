@@ -499,3 +499,20 @@ def labels(widget: toga.Widget) -> list[str]:
     own = [widget.text] if isinstance(widget, toga.Label) else []
     inner = getattr(widget, "content", None) or widget
     return own + [text for child in inner.children for text in labels(child)]
+
+
+async def test_a_search_that_finds_nothing_says_so(
+    make_app: AppFactory, signed_in: ApiClient, person: Person
+) -> None:
+    """No match is not an empty organization: no invitation to add a first POC."""
+    await PocsApi(signed_in).create({"name": "Kafka lag monitor", "language": "go"})
+    await eventually(_indexed(signed_in, 1), timeout=20, what="the index")
+    app = make_app("pt-BR")
+    await log_in(app, person)
+    w(app, "query").value = "zzqxw"
+    await app.settle()
+    assert row_names(app) == []
+    assert app.list_screen.count.text == "Nenhuma POC corresponde a esta busca."
+    w(app, "query").value = ""
+    await app.settle()
+    assert row_names(app) == ["Kafka lag monitor"]

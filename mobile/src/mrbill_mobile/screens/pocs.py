@@ -104,7 +104,8 @@ class PocListScreen:
         if state.loading and not state.items:
             self.count.text = t("pocs.loading")
         elif state.loaded and not state.items:
-            self.count.text = t("pocs.empty")
+            searched = state.query.strip() or state.language or state.tag
+            self.count.text = t("pocs.no_match" if searched else "pocs.empty")
         else:
             self.count.text = t("pocs.count", shown=len(state.items), total=state.total)
         say(self.error, state.error)
