@@ -516,3 +516,31 @@ async def test_a_search_that_finds_nothing_says_so(
     w(app, "query").value = ""
     await app.settle()
     assert row_names(app) == ["Kafka lag monitor"]
+
+
+async def test_a_filter_stays_shown_while_nothing_matches(
+    make_app: AppFactory, signed_in: ApiClient, person: Person
+) -> None:
+    """A language filter with words that match nothing still shows as chosen (its facet is
+    gone from the answer), so that it can be seen and taken off."""
+    for name, language in (("Go scheduler", "go"), ("Python chatbot", "python")):
+        await PocsApi(signed_in).create({"name": name, "language": language})
+    await eventually(_indexed(signed_in, 2), timeout=20, what="the index")
+    app = make_app()
+    await log_in(app, person)
+    w(app, "language").value = "Go (1)"
+    await app.settle()
+    assert row_names(app) == ["Go scheduler"]
+    w(app, "query").value = "zzqxw"
+    await app.settle()
+    assert row_names(app) == []
+    assert w(app, "language").value == "Go (0)"
+    w(app, "query").value = ""
+    await app.settle()
+    assert w(app, "language").value == "Go (1)"
+    w(app, "query").value = "zzqxw"
+    await app.settle()
+    w(app, "language").value = "All languages"
+    w(app, "query").value = ""
+    await app.settle()
+    assert sorted(row_names(app)) == ["Go scheduler", "Python chatbot"]

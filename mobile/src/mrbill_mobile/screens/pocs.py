@@ -117,8 +117,12 @@ class PocListScreen:
 
     def _fill(self, selection: toga.Selection, everything: str, chosen: str | None,
               values: list[str]) -> None:  # fmt: skip
+        current = next((v for v in values if _facet_value(v, everything) == chosen), None)
+        if chosen and current is None:  # chosen, but nothing matches now: still chosen
+            current = f"{chosen} (0)"
+            values = [*values, current]
         items = [everything, *values]
-        current = next((v for v in values if _facet_value(v, everything) == chosen), everything)
+        current = current or everything
         if self._filled.get(str(selection.id)) == items and selection.value == current:
             return
         self._filling = True
