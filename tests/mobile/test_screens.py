@@ -544,3 +544,33 @@ async def test_a_filter_stays_shown_while_nothing_matches(
     w(app, "query").value = ""
     await app.settle()
     assert sorted(row_names(app)) == ["Go scheduler", "Python chatbot"]
+
+
+async def test_the_banner_fits_a_phone(
+    make_app: AppFactory, signed_in: ApiClient, person: Person, stack: Stack
+) -> None:
+    """Long messages in the banner are broken into lines (a label does not wrap, and would
+    widen the window past the screen), and the offline one still goes when back online."""
+    pocs = PocsApi(signed_in)
+    poc = await pocs.create({"name": "Deleted elsewhere first"})
+    app = make_app("pt-BR")
+    await log_in(app, person)
+    app.show_form(poc.poc_id)
+    await app.settle()
+    await pocs.update(poc, {"description": "changed meanwhile"})
+    press(app, "delete")  # with the version read: refused, and the banner says why
+    await app.settle()
+    assert shown(app.banner)
+    assert "A POC mudou desde que você a leu" in unwrapped(app.banner.text)
+    assert max(len(line) for line in app.banner.text.splitlines()) <= 52
+
+    app.client.base_url = "http://127.0.0.1:9"
+    press(app, "nav.pocs")
+    press(app, "refresh")
+    await app.settle()
+    assert unwrapped(app.banner.text) == app.t("offline")
+    assert max(len(line) for line in app.banner.text.splitlines()) <= 52
+    app.client.base_url = stack.base_url
+    press(app, "refresh")
+    await app.settle()
+    assert not shown(app.banner)

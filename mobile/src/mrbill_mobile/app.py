@@ -32,7 +32,7 @@ from .api import (
 )
 from .config import AppConfig
 from .i18n import Translator, detect_language
-from .screens.ui import hideable, set_shown
+from .screens.ui import hideable, set_shown, wrap
 from .tokens import TokenStore, default_store
 
 _log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ class MrBillApp(toga.App):
         from .screens.pocs import PocListScreen
 
         self.banner = toga.Label("", style=Pack(margin=8, color="white"))
+        self.banner_message = ""  # what the banner says, unwrapped
         self.nav = toga.Box(style=Pack(direction="row", margin=4, gap=4))
         for key, action in (
             ("nav.pocs", self.show_pocs),
@@ -205,13 +206,16 @@ class MrBillApp(toga.App):
                 await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
     def set_banner(self, text: str | None, color: str = BANNER_ERROR) -> None:
-        self.banner.text = text or ""
+        # Wrapped to a phone's width: a label does not wrap, and a long message would
+        # widen the whole window past the screen.
+        self.banner_message = text or ""
+        self.banner.text = wrap(text)
         self.banner.style.background_color = color
         set_shown(self.banner, bool(text))
 
     def _connectivity(self, online: bool) -> None:
         if online:
-            if self.banner.text == self.t("offline"):
+            if self.banner_message == self.t("offline"):
                 self.set_banner(None)
         else:
             self.set_banner(self.t("offline"), BANNER_OFFLINE)
