@@ -13,7 +13,7 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 from mrbill_mobile.config import AppConfig
-from mrbill_mobile.i18n import CATALOGS, Translator, detect_language
+from mrbill_mobile.i18n import CATALOGS, Translator, detect_language, problem_text
 from mrbill_mobile.tokens import FileTokenStore, KeyringTokenStore, default_store
 
 MOBILE = Path(__file__).resolve().parents[2] / "mobile"
@@ -144,3 +144,15 @@ def test_the_desktop_backend_keeps_none_alive() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert abs(int(done.stdout.split()[-1])) < 100  # (a few come and go with the loop)
+
+
+def test_when_to_try_again() -> None:
+    en, pt = Translator("en"), Translator("pt-BR")
+    assert problem_text(en, "Too many login attempts", None) == "Too many login attempts"
+    assert problem_text(en, "Slow down.", 1) == "Slow down. Try again in a second."
+    assert problem_text(pt, "Muitas tentativas", 39) == (
+        "Muitas tentativas. Tente de novo em 39 segundos."
+    )
+    assert problem_text(en, "Too many", 60) == "Too many. Try again in a minute."
+    assert problem_text(en, "Too many", 61) == "Too many. Try again in 2 minutes."
+    assert problem_text(pt, "Limite diário", 3 * 3600) == "Limite diário. Tente de novo em 3 horas."

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import toga
-from mrbill_mobile.api import ApiClient, PocsApi, SearchApi
+from mrbill_mobile.api import ApiClient, ApiError, IdentityApi, PocsApi, SearchApi
 from mrbill_mobile.app import MrBillApp
 from mrbill_mobile.config import AppConfig
 from mrbill_mobile.tokens import MemoryTokenStore
@@ -574,3 +574,19 @@ async def test_the_banner_fits_a_phone(
     press(app, "refresh")
     await app.settle()
     assert not shown(app.banner)
+
+
+async def test_too_many_log_in_attempts_say_when_to_try_again(
+    make_app: AppFactory, new_client: Callable[..., ApiClient], signed_in: ApiClient, person: Person
+) -> None:
+    """The per-account log-in budget spent: the message says when to try again, from the
+    answer's Retry-After, as the web app does."""
+    other = IdentityApi(new_client())
+    for _ in range(10):
+        with pytest.raises(ApiError):
+            await other.login(person.email, "not the password")
+    app = make_app("pt-BR")
+    await log_in(app, person)
+    said = unwrapped(app.login_screen.message.text)
+    assert said.startswith("Muitas tentativas de login. Tente de novo em ")
+    assert said.endswith(("segundos.", "um minuto."))

@@ -31,7 +31,7 @@ from .api import (
     SearchApi,
 )
 from .config import AppConfig
-from .i18n import Translator, detect_language
+from .i18n import Translator, detect_language, problem_text
 from .screens.ui import hideable, set_shown, wrap
 from .tokens import TokenStore, default_store
 
@@ -194,7 +194,8 @@ class MrBillApp(toga.App):
             self.show(self.login_screen.box)
             self.login_screen.say(self.t("error.session"))
         elif isinstance(exc, ApiError):
-            self.set_banner(self.t("error.generic", message=exc.message), BANNER_ERROR)
+            message = problem_text(self.t, exc.message, exc.retry_after)
+            self.set_banner(self.t("error.generic", message=message), BANNER_ERROR)
         else:
             _log.exception("unexpected error", exc_info=exc)
             self.set_banner(self.t("error.generic", message=str(exc) or type(exc).__name__))

@@ -6,6 +6,7 @@ Plain dicts: a handful of short strings needs no gettext toolchain on a phone.
 from __future__ import annotations
 
 import locale
+import math
 import os
 
 EN: dict[str, str] = {
@@ -36,6 +37,11 @@ EN: dict[str, str] = {
     "offline": "You are offline. Showing what was loaded last.",
     "error.generic": "Something went wrong: {message}",
     "error.session": "Your session ended. Please log in again.",
+    "retry.second": "{message}. Try again in a second.",
+    "retry.seconds": "{message}. Try again in {count} seconds.",
+    "retry.minute": "{message}. Try again in a minute.",
+    "retry.minutes": "{message}. Try again in {count} minutes.",
+    "retry.hours": "{message}. Try again in {count} hours.",
     "pocs.search": "Search POCs (typos are fine)",
     "pocs.all_languages": "All languages",
     "pocs.all_tags": "All tags",
@@ -127,6 +133,11 @@ PT_BR: dict[str, str] = {
     "offline": "Você está sem conexão. Mostrando os últimos dados carregados.",
     "error.generic": "Algo deu errado: {message}",
     "error.session": "Sua sessão terminou. Entre novamente.",
+    "retry.second": "{message}. Tente de novo em um segundo.",
+    "retry.seconds": "{message}. Tente de novo em {count} segundos.",
+    "retry.minute": "{message}. Tente de novo em um minuto.",
+    "retry.minutes": "{message}. Tente de novo em {count} minutos.",
+    "retry.hours": "{message}. Tente de novo em {count} horas.",
     "pocs.search": "Buscar POCs (erros de digitação tudo bem)",
     "pocs.all_languages": "Todas as linguagens",
     "pocs.all_tags": "Todas as tags",
@@ -203,6 +214,23 @@ def detect_language(override: str | None = None) -> str:
             choice = ""
         choice = choice or os.environ.get("LC_ALL") or os.environ.get("LANG") or ""
     return "pt-BR" if choice.lower().replace("_", "-").startswith("pt") else "en"
+
+
+def problem_text(t: Translator, message: str, retry_after: float | None) -> str:
+    """An API problem's message for a person; with a ``Retry-After`` (429: too many
+    attempts, too many reports at once), also when to try again."""
+    if not retry_after or retry_after <= 0:
+        return message
+    message = message.rstrip(".")
+    seconds = math.ceil(retry_after)
+    if seconds < 60:
+        key = "retry.second" if seconds == 1 else "retry.seconds"
+        return t(key, message=message, count=seconds)
+    minutes = math.ceil(seconds / 60)
+    if minutes < 120:
+        key = "retry.minute" if minutes == 1 else "retry.minutes"
+        return t(key, message=message, count=minutes)
+    return t("retry.hours", message=message, count=math.ceil(minutes / 60))
 
 
 class Translator:

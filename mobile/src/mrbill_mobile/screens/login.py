@@ -9,6 +9,7 @@ import toga
 from toga.style import Pack
 
 from ..api import ApiError, TwoFactorExpired, TwoFactorRequired
+from ..i18n import problem_text
 from .ui import caption, column, error_label, field, hideable, holder, say, set_shown, title, wrap
 
 if TYPE_CHECKING:
@@ -119,7 +120,8 @@ class LoginScreen:
             return
         except ApiError as exc:  # a wrong code too: the challenge stays, try again
             fields = exc.field_errors
-            self.say("\n".join(f"{k}: {v}" for k, v in fields.items()) or exc.message)
+            message = problem_text(self.app.t, exc.message, exc.retry_after)
+            self.say("\n".join(f"{k}: {v}" for k, v in fields.items()) or message)
             return
         finally:
             self.submit_button.enabled = True
