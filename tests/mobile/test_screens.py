@@ -228,12 +228,20 @@ async def test_sign_up_in_portuguese(make_app: AppFactory, person: Person) -> No
     assert w(app, "submit").text == "Cadastrar"
     assert shown(app.login_screen.signup_fields)
     w(app, "organization").value = person.organization
-    w(app, "full_name").value = "Ana Souza"
-    w(app, "email").value = person.email
+    w(app, "full_name").value = ""
+    w(app, "email").value = "ana.souza"
     w(app, "password").value = "short"
     press(app, "submit")
     await app.settle()
-    assert "password" in app.login_screen.message.text  # the API's validation message
+    # The API's validation messages, under their fields; no field names of the API's.
+    shown_texts = labels(app.login_screen.box)
+    assert "Corrija os campos marcados em vermelho." in shown_texts
+    for message in ("Deve ter pelo menos 1 caractere", "E-mail inválido"):
+        assert message in shown_texts
+    assert "Deve ter pelo menos 10 caracteres" in shown_texts
+    assert not [text for text in shown_texts if "full_name" in text or "password:" in text]
+    w(app, "full_name").value = "Ana Souza"
+    w(app, "email").value = person.email
     w(app, "password").value = person.password
     press(app, "submit")
     await app.settle()

@@ -27,15 +27,19 @@ class LoginScreen:
         self.heading = title(t("login.title"))
         self.organization = toga.TextInput(id="organization")
         self.full_name = toga.TextInput(id="full_name")
+        # The API's validation messages, under the fields they are about.
+        self.errors = {
+            name: error_label() for name in ("organization", "full_name", "email", "password")
+        }
         self.signup_fields = column(
-            field(t("signup.organization"), self.organization),
-            field(t("signup.full_name"), self.full_name),
+            field(t("signup.organization"), self.organization, self.errors["organization"]),
+            field(t("signup.full_name"), self.full_name, self.errors["full_name"]),
         )
         self.email = toga.TextInput(id="email", placeholder="you@company.com")
         self.password = toga.PasswordInput(id="password", on_confirm=self.submit)
         self.credentials = column(
-            field(t("login.email"), self.email),
-            field(t("login.password"), self.password),
+            field(t("login.email"), self.email, self.errors["email"]),
+            field(t("login.password"), self.password, self.errors["password"]),
         )
         # A text field, not a number: recovery codes (``abcde-fghij``) go in it too.
         self.code = toga.TextInput(id="code", placeholder="123456", on_confirm=self.submit)
@@ -62,8 +66,11 @@ class LoginScreen:
             margin=16,
         )
 
-    def say(self, text: str | None) -> None:
+    def say(self, text: str | None, fields: dict[str, str] | None = None) -> None:
+        """A message for the screen, and the validation messages under their fields."""
         say(self.message, text)
+        for name, label in self.errors.items():
+            say(label, (fields or {}).get(name))
 
     def _layout(self) -> None:
         """Show the step at hand: log in, sign up, or the code of a two-step log-in."""
@@ -120,8 +127,10 @@ class LoginScreen:
             return
         except ApiError as exc:  # a wrong code too: the challenge stays, try again
             fields = exc.field_errors
-            message = problem_text(self.app.t, exc.message, exc.retry_after)
-            self.say("\n".join(f"{k}: {v}" for k, v in fields.items()) or message)
+            other = "\n".join(f"{k}: {v}" for k, v in fields.items() if k not in self.errors)
+            if fields and not other:
+                other = self.app.t("form.fix_fields")
+            self.say(other or problem_text(self.app.t, exc.message, exc.retry_after), fields)
             return
         finally:
             self.submit_button.enabled = True
