@@ -8,9 +8,10 @@ import datetime
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import httpx
 import pytest
 import toga
-from mrbill_mobile.api import ApiClient, ApiError, IdentityApi, PocsApi, SearchApi
+from mrbill_mobile.api import ApiClient, ApiError, ContentApi, IdentityApi, PocsApi, SearchApi
 from mrbill_mobile.app import MrBillApp
 from mrbill_mobile.config import AppConfig
 from mrbill_mobile.tokens import MemoryTokenStore
@@ -598,3 +599,33 @@ async def test_too_many_log_in_attempts_say_when_to_try_again(
     said = unwrapped(app.login_screen.message.text)
     assert said.startswith("Muitas tentativas de login. Tente de novo em ")
     assert said.endswith(("segundos.", "um minuto."))
+
+
+async def test_asking_again_after_a_lost_answer_makes_one_report(
+    make_app: AppFactory, signed_in: ApiClient, person: Person
+) -> None:
+    """The report was made but its answer lost (the gateway timed out): tapping again sends
+    the same Idempotency-Key, so the API answers with that report instead of a second."""
+    await PocsApi(signed_in).create({"name": "Reported once"})
+    app = make_app()
+    await log_in(app, person)
+    real = app.client._http.send
+    lose = [True]
+
+    async def answer_lost(request: httpx.Request, **kwargs: object) -> httpx.Response:
+        response = await real(request, **kwargs)  # type: ignore[arg-type]
+        if lose and request.method == "POST" and "content-requests" in str(request.url):
+            lose.clear()
+            return httpx.Response(504, html="<html>504 Gateway Time-out</html>")
+        return response
+
+    app.client._http.send = answer_lost  # type: ignore[method-assign]
+    press(app, "nav.content")
+    press(app, "report")
+    await app.settle()
+    assert "offline" in app.banner.text
+    press(app, "report")
+    await app.settle(within=60)
+    assert "ready" in app.content_screen.state.text
+    made = await ContentApi(signed_in).recent()
+    assert len(made) == 1

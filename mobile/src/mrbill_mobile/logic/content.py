@@ -27,10 +27,17 @@ class ContentJob:
         self.on_change = on_change
         self.poll_seconds = poll_seconds
         self.request: ContentRequest | None = None
-        # One key per tap: a retry after a lost answer returns the same request.
+        self.asked: tuple[str, int, str] | None = None  # what start() was last asked for
+        # One key per request: a retry after a lost answer returns the same request.
         self._key = uuid.uuid4().hex
 
+    def retries(self, kind: str, year: int, language: str) -> bool:
+        """Whether asking for this again is a retry of this job: it was asked for, and no
+        answer came (offline, the gateway gave up): the API may have made it all the same."""
+        return self.request is None and self.asked == (kind, year, language)
+
     async def start(self, kind: str, year: int, language: str) -> ContentRequest:
+        self.asked = (kind, year, language)
         self.request = await self.api.request(kind, year, language, idempotency_key=self._key)
         self.on_change(self.request)
         return self.request

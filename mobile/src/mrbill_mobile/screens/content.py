@@ -55,12 +55,14 @@ class ContentScreen:
 
     async def _request(self, kind: str) -> None:
         language = "pt-BR" if self.app.t.language == "pt-BR" else "en"
-        self.job = ContentJob(self.app.content, self.render)
+        year = int(self.year.value or 0)
+        if self.job is None or not self.job.retries(kind, year, language):
+            self.job = ContentJob(self.app.content, self.render)
         self.open_button.enabled = False
         for button in (self.report_button, self.video_button):
             button.enabled = False
         try:
-            await self.job.start(kind, int(self.year.value or 0), language)
+            await self.job.start(kind, year, language)
             await self.job.follow()
         finally:
             for button in (self.report_button, self.video_button):
