@@ -629,3 +629,30 @@ async def test_asking_again_after_a_lost_answer_makes_one_report(
     assert "ready" in app.content_screen.state.text
     made = await ContentApi(signed_in).recent()
     assert len(made) == 1
+
+
+async def test_a_poc_that_cannot_be_loaded_is_not_edited_as_a_new_one(
+    make_app: AppFactory, signed_in: ApiClient, person: Person, stack: Stack
+) -> None:
+    """Edit, offline: the empty form that would have saved a new POC goes back to the list."""
+    pocs = PocsApi(signed_in)
+    poc = await pocs.create({"name": "Only one of me"})
+    await eventually(_indexed(signed_in, 1), timeout=20, what="the index")
+    app = make_app()
+    await log_in(app, person)
+    app.client.base_url = "http://127.0.0.1:9"
+    press(app, f"edit-{poc.poc_id}")
+    await app.settle()
+    assert app.body.children == [app.list_screen.box]
+    assert "offline" in app.banner.text
+    app.client.base_url = stack.base_url
+    press(app, f"edit-{poc.poc_id}")
+    await app.settle()
+    assert w(app, "form-name").value == "Only one of me"
+    assert w(app, "save").enabled
+    w(app, "form-name").value = "Only one of me, edited"
+    press(app, "save")
+    await app.settle()
+    assert (await pocs.get(poc.poc_id)).name == "Only one of me, edited"
+    listed = await signed_in.json("GET", "pocs", "/pocs")
+    assert [p["name"] for p in listed["items"]] == ["Only one of me, edited"]

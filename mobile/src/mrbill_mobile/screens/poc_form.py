@@ -60,12 +60,26 @@ class PocFormScreen:
         )  # fmt: skip
 
     async def open(self, poc_id: str | None) -> None:
-        """Show an empty form, or load the POC (fresh, with its version for the ETag)."""
+        """Show an empty form, or load the POC (fresh, with its version for the ETag).
+
+        Until it is loaded nothing can be saved: an empty form saved would make a new POC.
+        If it cannot be loaded (offline, gone), back to the list, where the banner says why.
+        """
         self._show(PocForm())
         self.heading.text = self.app.t("form.edit" if poc_id else "form.new")
         set_shown(self.delete_button, bool(poc_id))
-        if poc_id:
-            self._show(PocForm.for_poc(await self.app.pocs.get(poc_id)))
+        if not poc_id:
+            return
+        self.save_button.enabled = self.delete_button.enabled = False
+        try:
+            poc = await self.app.pocs.get(poc_id)
+        except BaseException:
+            if self.app.body.children == [self.box] and self.form.editing is None:
+                self.app.show_pocs()
+            raise
+        finally:
+            self.save_button.enabled = self.delete_button.enabled = True
+        self._show(PocForm.for_poc(poc))
 
     def _show(self, form: PocForm) -> None:
         t = self.app.t
