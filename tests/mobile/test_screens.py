@@ -656,3 +656,21 @@ async def test_a_poc_that_cannot_be_loaded_is_not_edited_as_a_new_one(
     assert (await pocs.get(poc.poc_id)).name == "Only one of me, edited"
     listed = await signed_in.json("GET", "pocs", "/pocs")
     assert [p["name"] for p in listed["items"]] == ["Only one of me, edited"]
+
+
+async def test_a_long_poc_name_keeps_its_edit_button_on_screen(
+    make_app: AppFactory, signed_in: ApiClient, person: Person
+) -> None:
+    """A name as long as the API takes (100 characters) is broken into lines in the list,
+    so that the row stays as wide as a phone and its Edit button within reach."""
+    name = "Plataforma de observabilidade distribuída com rastreamento ponta a ponta e alertas 🚨"
+    name = (name + " inteligentes de verdade")[:100]
+    await PocsApi(signed_in).create({"name": name, "tags": ["observabilidade", "opentelemetry"]})
+    await eventually(_indexed(signed_in, 1), timeout=20, what="the index")
+    app = make_app("pt-BR")
+    await log_in(app, person)
+    (row,) = app.list_screen.rows.children
+    title, details = (label.text for label in row.children[0].children)
+    assert unwrapped(title) == unwrapped(name)
+    assert max(len(line) for line in (*title.splitlines(), *details.splitlines())) <= 38
+    assert row.children[1].text == "Editar"

@@ -9,12 +9,13 @@ from toga.style import Pack
 
 from ..api import Poc
 from ..logic.poc_list import ListState, PocList
-from .ui import MUTED, caption, column, error_label, hideable, holder, row, say, set_shown
+from .ui import MUTED, caption, column, error_label, hideable, holder, row, say, set_shown, wrap
 
 if TYPE_CHECKING:
     from ..app import MrBillApp
 
 NEAR_BOTTOM = 0.85  # load the next page when scrolled past this fraction
+ROW_WIDTH = 38  # characters of a row's text that fit beside its Edit button on a phone
 
 
 class PocListScreen:
@@ -138,9 +139,11 @@ class PocListScreen:
         details = " · ".join(
             part for part in (poc.language, t(f"status.{poc.status}"), ", ".join(poc.tags)) if part
         )
+        # Broken into lines beside the Edit button: a label does not wrap, and a long name
+        # (up to 100 characters) would push the button off a phone's screen.
         text = column(
-            toga.Label(poc.name, style=Pack(font_weight="bold")),
-            toga.Label(details, style=Pack(color=MUTED)),
+            toga.Label(wrap(poc.name, ROW_WIDTH), style=Pack(font_weight="bold")),
+            toga.Label(wrap(details, ROW_WIDTH), style=Pack(color=MUTED)),
             flex=1,
         )
         edit = toga.Button(t("pocs.edit"), id=f"edit-{poc.poc_id}",
