@@ -418,7 +418,10 @@ async def test_a_dojo_ending_while_watched(
     await facilitator.end(dojo["dojo_id"])
     await eventually(lambda: app.dojo_screen.observer is None, timeout=10, what="the end")
     await app.settle()
-    assert app.dojo_screen.watching.text == "“Kata: Mars rover” terminou. Este é o código final."
+    assert (
+        unwrapped(app.dojo_screen.watching.text)
+        == "“Kata: Mars rover” terminou. Este é o código final."
+    )
     assert not observer.connected
     assert all(task.done() for task in observer._tasks)
     assert shown(app.dojo_screen.code_view)
@@ -674,3 +677,19 @@ async def test_a_long_poc_name_keeps_its_edit_button_on_screen(
     assert unwrapped(title) == unwrapped(name)
     assert max(len(line) for line in (*title.splitlines(), *details.splitlines())) <= 38
     assert row.children[1].text == "Editar"
+
+
+async def test_a_long_dojo_title_keeps_its_watch_button_on_screen(
+    make_app: AppFactory, signed_in: ApiClient, person: Person, facilitator: Facilitator
+) -> None:
+    title = "Randori de sexta: refatorando o legado de faturamento com testes de caracterização"
+    dojo = await facilitator.create(title, start=True)
+    app = make_app("pt-BR")
+    await log_in(app, person)
+    press(app, "nav.dojos")
+    await app.settle()
+    (row,) = app.dojo_screen.live.children
+    name, details = (label.text for label in row.children[0].children)
+    assert unwrapped(name) == title
+    assert max(len(line) for line in (*name.splitlines(), *details.splitlines())) <= 40
+    assert row.children[1].id == f"watch-{dojo['dojo_id']}"

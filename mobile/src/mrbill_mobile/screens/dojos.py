@@ -21,11 +21,15 @@ from .ui import (
     say,
     set_shown,
     title,
+    wrap,
 )
 
 if TYPE_CHECKING:
     from ..app import MrBillApp
     from ..observer import DojoObserver
+
+
+ROW_WIDTH = 40  # characters of a row's text that fit beside its Watch button on a phone
 
 
 class DojoScreen:
@@ -73,7 +77,9 @@ class DojoScreen:
             details = " · ".join(
                 p for p in (dojo.language, when, t("dojos.participants", count=dojo.participant_count)) if p
             )  # fmt: skip
-            text = column(toga.Label(dojo.name), toga.Label(details, style=Pack(color=MUTED)),
+            # Wrapped: a long title would push the Watch button off a phone's screen.
+            text = column(toga.Label(wrap(dojo.name, ROW_WIDTH)),
+                          toga.Label(wrap(details, ROW_WIDTH), style=Pack(color=MUTED)),
                           flex=1)  # fmt: skip
             parts: list[toga.Widget] = [text]
             if watchable:
@@ -106,7 +112,7 @@ class DojoScreen:
             on_closed=self._closed, on_meta=self._meta,
         )  # fmt: skip
         await self.observer.start()
-        self.watching.text = t("dojos.watching", name=dojo.name)
+        self.watching.text = wrap(t("dojos.watching", name=dojo.name))
         set_shown(self.code_view, True)
         set_shown(self.stop_button, True)
 
@@ -133,7 +139,7 @@ class DojoScreen:
                 await self.observer.close()
                 self.observer = None
             say(self.message, None)
-            self.watching.text = self.app.t("dojos.ended", name=dojo.name)
+            self.watching.text = wrap(self.app.t("dojos.ended", name=dojo.name))
         return True
 
     def _show_code(self, code: str) -> None:
