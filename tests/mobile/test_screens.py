@@ -693,3 +693,23 @@ async def test_a_long_dojo_title_keeps_its_watch_button_on_screen(
     assert unwrapped(name) == title
     assert max(len(line) for line in (*name.splitlines(), *details.splitlines())) <= 40
     assert row.children[1].id == f"watch-{dojo['dojo_id']}"
+
+
+async def test_an_error_banner_is_left_behind_with_its_screen(
+    make_app: AppFactory, signed_in: ApiClient, person: Person
+) -> None:
+    """A refused action's red banner goes when one moves on to another screen (it stayed
+    over every screen until the next error or the log-out)."""
+    pocs = PocsApi(signed_in)
+    poc = await pocs.create({"name": "Refused delete"})
+    app = make_app()
+    await log_in(app, person)
+    app.show_form(poc.poc_id)
+    await app.settle()
+    await pocs.update(poc, {"description": "changed meanwhile"})
+    press(app, "delete")
+    await app.settle()
+    assert "changed since you read it" in unwrapped(app.banner.text)
+    press(app, "nav.dojos")
+    await app.settle()
+    assert not shown(app.banner)

@@ -120,6 +120,10 @@ class MrBillApp(toga.App):
     # -- navigation -------------------------------------------------------------------------
 
     def show(self, box: toga.Box) -> None:
+        # A red message was about what was done on the screen being left; the offline one
+        # stays until the API answers again.
+        if self.banner_message and self.banner_message != self.t("offline"):
+            self.set_banner(None)
         self.body.clear()
         self.body.add(box)
         set_shown(self.nav, box is not self.login_screen.box)
