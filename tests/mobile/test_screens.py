@@ -713,3 +713,21 @@ async def test_an_error_banner_is_left_behind_with_its_screen(
     press(app, "nav.dojos")
     await app.settle()
     assert not shown(app.banner)
+
+
+async def test_a_launch_offline_resumes_the_session_when_back_online(
+    make_app: AppFactory, signed_in: ApiClient, stack: Stack
+) -> None:
+    """Opened without network, with a stored session: offline banner on the log-in screen,
+    then in as soon as the API answers, without the password."""
+    tokens = MemoryTokenStore()
+    tokens.save(signed_in.tokens.load() or "")
+    client = ApiClient("http://127.0.0.1:9", tokens=tokens)
+    app = make_app(client=client)
+    await eventually(lambda: shown(app.banner), what="the offline banner")
+    assert app.body.children == [app.login_screen.box]
+    assert "offline" in app.banner.text
+    client.base_url = stack.base_url
+    await eventually(lambda: app.body.children == [app.list_screen.box], what="the session")
+    await app.settle()
+    assert not shown(app.banner)

@@ -38,6 +38,7 @@ from .tokens import TokenStore, default_store
 _log = logging.getLogger(__name__)
 BANNER_OFFLINE = "#b45309"
 BANNER_ERROR = "#b91c1c"
+RESUME_FIRST_WAIT, RESUME_MAX_WAIT = 1.0, 30.0  # seconds between tries of a stored session
 
 
 class MrBillApp(toga.App):
@@ -113,8 +114,21 @@ class MrBillApp(toga.App):
         self.window.show()
 
     async def _resume_session(self) -> None:
-        me = await self.identity.resume()
-        if me is not None:
+        """A stored session becomes a session again; launched offline, it is tried again
+        (the banner says offline meanwhile) until the API answers or the person logs in
+        with their password, rather than asking for it because the network was away."""
+        wait = RESUME_FIRST_WAIT
+        while True:
+            try:
+                me = await self.identity.resume()
+            except Offline:
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, RESUME_MAX_WAIT)
+                if self.me is not None or not self.client.has_session:
+                    return  # logged in (or out) meanwhile
+                continue
+            break
+        if me is not None and self.me is None:
             await self.signed_in(me)
 
     # -- navigation -------------------------------------------------------------------------
