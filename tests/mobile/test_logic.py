@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import uuid
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +16,8 @@ from mrbill_mobile.api import (
     ContentApi,
     HttpDojoSource,
     IdentityApi,
+    Offline,
+    Poc,
     PocsApi,
     SearchApi,
     Ticket,
@@ -151,6 +155,44 @@ async def test_form_create_validate_edit_and_conflict(signed_in: ApiClient) -> N
     with pytest.raises(ApiError) as gone:
         await pocs.get(updated.poc_id)
     assert gone.value.status == 404
+
+
+class _FirstAnswerLost(PocsApi):
+    """The API makes the first POC, and its answer never arrives (the network dropped it)."""
+
+    lost = False
+
+    async def create(self, fields: dict[str, Any], *, idempotency_key: str | None = None) -> Poc:
+        poc = await super().create(fields, idempotency_key=idempotency_key)
+        if not self.lost:
+            self.lost = True
+            raise Offline("the answer was lost on the way")
+        return poc
+
+
+async def test_saving_again_after_a_lost_answer_makes_one_poc(signed_in: ApiClient) -> None:
+    name = f"Saved once {uuid.uuid4().hex[:6]}"
+    pocs = _FirstAnswerLost(signed_in)
+    form = PocForm(name=name, tags="retry")
+    with pytest.raises(Offline):
+        await form.save(pocs)
+    saved = await form.save(pocs)  # the user taps Save again
+    assert saved is not None
+
+    async def named(wanted: str) -> list[str]:
+        page = await signed_in.json("GET", "pocs", "/pocs", params={"q": wanted, "limit": 100})
+        return [item["poc_id"] for item in page["items"] if item["name"] == wanted]
+
+    assert await named(name) == [saved.poc_id]
+    # A form changed before saving again is another POC, made as asked.
+    other = PocForm(name=f"{name} bis")
+    other_api = _FirstAnswerLost(signed_in)
+    with pytest.raises(Offline):
+        await other.save(other_api)
+    other.name = f"{name} ter"
+    assert await other.save(other_api) is not None
+    assert len(await named(f"{name} bis")) == 1
+    assert len(await named(f"{name} ter")) == 1
 
 
 async def test_report_progress_and_download(signed_in: ApiClient) -> None:

@@ -102,8 +102,13 @@ class PocsApi:
     async def get(self, poc_id: str) -> Poc:
         return Poc.from_json(await self.client.json("GET", "pocs", f"/pocs/{poc_id}"))
 
-    async def create(self, fields: dict[str, Any]) -> Poc:
-        return Poc.from_json(await self.client.json("POST", "pocs", "/pocs", json=fields))
+    async def create(self, fields: dict[str, Any], *, idempotency_key: str | None = None) -> Poc:
+        """Register a POC. With ``idempotency_key``, sending it again (the answer was lost)
+        returns the POC the first call made instead of making a second one."""
+        headers = {"idempotency-key": idempotency_key} if idempotency_key else None
+        return Poc.from_json(
+            await self.client.json("POST", "pocs", "/pocs", json=fields, headers=headers)
+        )
 
     async def update(self, poc: Poc, changes: dict[str, Any]) -> Poc:
         """PATCH with the ETag read; a 412 means someone else changed it meanwhile."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,9 @@ class PocForm:
     message: str | None = None
     editing: Poc | None = None
     conflict: bool = False  # the last save found the POC changed by someone else
+    # A new POC's body and the Idempotency-Key it was sent with: saving the same body again
+    # (its answer was lost: offline, the gateway gave up) returns the POC made the first time.
+    _sent: tuple[dict[str, Any], str] | None = field(default=None, repr=False)
 
     @classmethod
     def for_poc(cls, poc: Poc) -> PocForm:
@@ -74,7 +78,10 @@ class PocForm:
         self.errors, self.message, self.conflict = {}, None, False
         try:
             if self.editing is None:
-                saved = await api.create(self.body())
+                body = self.body()
+                if self._sent is None or self._sent[0] != body:
+                    self._sent = (body, uuid.uuid4().hex)
+                saved = await api.create(body, idempotency_key=self._sent[1])
             else:
                 changes = self.changes()
                 saved = await api.update(self.editing, changes) if changes else self.editing
