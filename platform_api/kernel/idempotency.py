@@ -6,8 +6,9 @@ the work twice. A key is the caller's own (per organization and user), is kept f
 ``KEY_RETENTION``, and may name only one request: the same key with another body is a 422.
 
 A service that offers it keeps the table made by
-``platform_api.kernel.migrations.create_idempotency_keys`` in its own database, and, in the same transaction as the work, calls :func:`recall` first (which
-serializes concurrent retries of one key) and :func:`remember` after. The work and its
+``platform_api.kernel.migrations.create_idempotency_keys`` in its own database and, in the
+same transaction as the work, calls :meth:`Once.recall` first (which serializes concurrent
+retries of one key) and :meth:`Once.remember` after. The work and its
 record commit together, so a retry sees either both or neither.
 """
 
@@ -16,12 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Header
 
+from .auth import Principal
 from .errors import Problem
 
 KEY_RETENTION = timedelta(hours=24)
@@ -61,64 +64,59 @@ def key_reused() -> Problem:
     )
 
 
-async def recall(
-    conn: asyncpg.Connection,
-    *,
-    tenant_id: uuid.UUID,
-    user_id: uuid.UUID,
-    key: str,
-    operation: str,
-    digest: str,
-) -> Any | None:
-    """The result remembered for ``key``, or None when it is new. Holds a lock on the key
-    until the transaction ends, so that a retry made while the first request is still at
-    work waits for it and then finds its result. Raises a 422 when the key was used for
-    another request."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 19))",
-        f"{tenant_id}:{user_id}:{key}",
-    )
-    row = await conn.fetchrow(
-        """SELECT operation, request_hash, result FROM idempotency_keys
-           WHERE tenant_id = $1 AND user_id = $2 AND key = $3
-             AND created_at > now() - $4::interval""",
-        tenant_id,
-        user_id,
-        key,
-        KEY_RETENTION,
-    )
-    if row is None:
-        return None
-    if row["operation"] != operation or row["request_hash"] != digest:
-        raise key_reused()
-    return json.loads(row["result"])
+@dataclass(frozen=True)
+class Once:
+    """A request's ``Idempotency-Key`` and the digest of what it asks for (see
+    :func:`request_hash`), for the caller ``who``."""
 
+    key: str
+    digest: str
 
-async def remember(
-    conn: asyncpg.Connection,
-    *,
-    tenant_id: uuid.UUID,
-    user_id: uuid.UUID,
-    key: str,
-    operation: str,
-    digest: str,
-    result: Any,
-) -> None:
-    """Record ``result`` (JSON) as the answer to ``key``; an expired record is replaced."""
-    await conn.execute(
-        """INSERT INTO idempotency_keys
-               (tenant_id, user_id, key, operation, request_hash, result)
-           VALUES ($1, $2, $3, $4, $5, $6::jsonb)
-           ON CONFLICT (tenant_id, user_id, key) DO UPDATE
-              SET operation = EXCLUDED.operation, request_hash = EXCLUDED.request_hash,
-                  result = EXCLUDED.result, created_at = now()""",
-        tenant_id,
-        user_id,
-        key,
-        operation,
-        digest,
-        json.dumps(result),
-    )
+    def _lock_name(self, who: Principal) -> str:
+        return f"{who.tenant_id}:{who.user_id}:{self.key}"
+
+    async def recall(self, conn: asyncpg.Connection, who: Principal, operation: str) -> Any:
+        """The result remembered for this key, or None when it is new. Holds a lock on the
+        key until the transaction ends, so that a retry made while the first request is
+        still at work waits for it and then finds its result. Raises a 422 when the key was
+        used for another request."""
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 19))", self._lock_name(who)
+        )
+        row = await conn.fetchrow(
+            """SELECT operation, request_hash, result::text AS result FROM idempotency_keys
+               WHERE tenant_id = $1 AND user_id = $2 AND key = $3
+                 AND created_at > now() - $4::interval""",
+            who.tenant_id,
+            who.user_id,
+            self.key,
+            KEY_RETENTION,
+        )
+        if row is None:
+            return None
+        if row["operation"] != operation or row["request_hash"] != self.digest:
+            raise key_reused()
+        return json.loads(row["result"])
+
+    async def remember(
+        self, conn: asyncpg.Connection, who: Principal, operation: str, result: Any
+    ) -> None:
+        """Record ``result`` (JSON) as the answer to this key; an expired record is
+        replaced."""
+        await conn.execute(
+            """INSERT INTO idempotency_keys
+                   (tenant_id, user_id, key, operation, request_hash, result)
+               VALUES ($1, $2, $3, $4, $5, $6::text::jsonb)
+               ON CONFLICT (tenant_id, user_id, key) DO UPDATE
+                  SET operation = EXCLUDED.operation, request_hash = EXCLUDED.request_hash,
+                      result = EXCLUDED.result, created_at = now()""",
+            who.tenant_id,
+            who.user_id,
+            self.key,
+            operation,
+            self.digest,
+            json.dumps(result),
+        )
 
 
 async def expire(conn: asyncpg.Connection) -> int:

@@ -106,8 +106,8 @@ def _next_cursor(rows: list[Any], limit: int, sort: str) -> str | None:
 REPLAYED = "Idempotent-Replayed"  # on the answer to a retry: the first request's result
 
 
-def _once(key: str | None, *parts: Any) -> service.Once | None:
-    return service.Once(key, idempotency.request_hash(*parts)) if key else None
+def _once(key: str | None, *parts: Any) -> idempotency.Once | None:
+    return idempotency.Once(key, idempotency.request_hash(*parts)) if key else None
 
 
 @router.post(

@@ -123,39 +123,8 @@ def _check_precondition(row: Any, if_match: str | None, *, required: bool) -> No
         )
 
 
-@dataclass(frozen=True)
-class Once:
-    """A request's ``Idempotency-Key`` and the digest of what it asks for."""
-
-    key: str
-    digest: str
-
-    async def recall(self, conn: asyncpg.Connection, who: Principal, operation: str) -> Any:
-        return await idempotency.recall(
-            conn,
-            tenant_id=who.tenant_id,
-            user_id=who.user_id,
-            key=self.key,
-            operation=operation,
-            digest=self.digest,
-        )
-
-    async def remember(
-        self, conn: asyncpg.Connection, who: Principal, operation: str, result: Any
-    ) -> None:
-        await idempotency.remember(
-            conn,
-            tenant_id=who.tenant_id,
-            user_id=who.user_id,
-            key=self.key,
-            operation=operation,
-            digest=self.digest,
-            result=result,
-        )
-
-
 async def create_poc(
-    pocs: Pocs, who: Principal, data: PocIn, once: Once | None = None
+    pocs: Pocs, who: Principal, data: PocIn, once: idempotency.Once | None = None
 ) -> tuple[Any, bool]:
     """Register a POC owned by the caller. Returns ``(poc, replayed)``: a retry with the
     same ``once`` key gets the POC the first request made, as it is now."""
@@ -246,7 +215,7 @@ async def import_pocs(
     *,
     dry_run: bool = False,
     locale: str = "en",
-    once: Once | None = None,
+    once: idempotency.Once | None = None,
 ) -> tuple[ImportReport, bool]:
     """Validate every row; import all of them in one transaction, or none (422 with a report,
     its rows' errors said in ``locale``). Returns ``(report, replayed)``: a retry with the

@@ -59,6 +59,11 @@ async def test_a_retried_create_returns_the_first_poc(
     assert again.headers["etag"] == first.headers["etag"]
     assert await _names(pocs, owner) == ["Ação em lote"]
     assert await _created_events(owner_pool, owner) == 1
+    async with tenant_transaction(owner_pool, owner.tenant_id) as conn:
+        stored = await conn.fetchval(
+            "SELECT result->>'poc_id' FROM idempotency_keys WHERE key = 'form-1'"
+        )
+    assert stored == first.json()["poc_id"]  # a JSON object, not a JSON string of one
     # Without a key, the same body is a new POC, as before.
     plain = await pocs.post("/pocs", json=body, headers=owner.auth)
     assert plain.status_code == 201
