@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext';
 import { FormError } from '../components/Field';
@@ -13,6 +13,11 @@ export function PocDetailPage() {
   const navigate = useNavigate();
   const [poc, setPoc] = useState<Poc | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // Deleting asks first (one stray click would lose the POC: the trash has no page here).
+  const [confirming, setConfirming] = useState(false);
+  const [deleting, setDeleting] = useState(false);
+  const [deleteError, setDeleteError] = useState<string | null>(null);
+  const deleteButton = useRef<HTMLButtonElement>(null);
 
   useEffect(() => {
     getPoc(id).then(
@@ -24,6 +29,17 @@ export function PocDetailPage() {
   if (error) return <FormError message={error} />;
   if (!poc) return <p>{t('common.loading')}</p>;
   const mine = me?.user.user_id === poc.owner_id;
+  const remove = async () => {
+    setDeleting(true);
+    setDeleteError(null);
+    try {
+      await deletePoc(poc.poc_id);
+      navigate('/pocs', { state: { flash: 'poc.deleted' } });
+    } catch (e) {
+      setDeleteError(e instanceof Error ? e.message : t('common.error'));
+      setDeleting(false);
+    }
+  };
   return (
     <article className="poc-detail" aria-labelledby="poc-title">
       <Flash />
@@ -35,17 +51,33 @@ export function PocDetailPage() {
               {t('common.edit')}
             </Link>
           )}
-          {mine && (
-            <button
-              type="button"
-              className="danger"
-              onClick={() => void deletePoc(poc.poc_id).then(() => navigate('/pocs', { state: { flash: 'poc.deleted' } }))}
-            >
-              {t('common.delete')}
-            </button>
-          )}
+          {mine &&
+            (confirming ? (
+              <>
+                <span>{t('poc.confirmDelete')}</span>
+                <button type="button" className="danger" autoFocus disabled={deleting} onClick={() => void remove()}>
+                  {t('common.delete')}
+                </button>
+                <button
+                  type="button"
+                  disabled={deleting}
+                  onClick={() => {
+                    setConfirming(false);
+                    setDeleteError(null);
+                    setTimeout(() => deleteButton.current?.focus());
+                  }}
+                >
+                  {t('common.cancel')}
+                </button>
+              </>
+            ) : (
+              <button type="button" className="danger" ref={deleteButton} onClick={() => setConfirming(true)}>
+                {t('common.delete')}
+              </button>
+            ))}
         </div>
       </div>
+      <FormError message={deleteError} />
       <dl className="facts">
         <dt>{t('poc.language')}</dt>
         <dd>{poc.language ?? '—'}</dd>

@@ -1,0 +1,82 @@
+import { fireEvent, screen, waitFor } from '@testing-library/react';
+import { Route } from 'react-router-dom';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { renderApp } from '../test-utils';
+import { PocDetailPage } from './PocDetailPage';
+
+const me = { user_id: 'u-1', email: 'q@quokka.dev', full_name: 'Quinn', role: 'member', status: 'active', two_factor: false, recovery_codes_left: 0 };
+const tenant = { tenant_id: 't-1', name: 'Quokka Labs', slug: 'quokka-labs' };
+const tokens = { access_token: 'a.b.c', token_type: 'bearer', expires_in: 900, refresh_expires_in: 86400 };
+const poc = {
+  poc_id: '7d1c0000-0000-4000-8000-000000000001',
+  owner_id: 'u-1',
+  name: 'Rate limiter',
+  description: null,
+  language: 'Go',
+  frameworks: [],
+  tags: ['redis'],
+  repository_url: null,
+  status: 'idea',
+  visibility: 'tenant',
+  started_on: null,
+  finished_on: null,
+  created_at: '2026-01-01T10:00:00Z',
+  updated_at: '2026-01-01T10:00:00Z',
+  version: 3,
+};
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': status < 400 ? 'application/json' : 'application/problem+json' } });
+
+/** Signed in as the POC's owner; `remove` answers the DELETE. */
+function stubApi(remove: () => Response) {
+  const fetch = vi.fn(async (input: string, init: RequestInit = {}) => {
+    const url = new URL(input, 'http://localhost');
+    if (url.pathname === '/api/identity/token/refresh') return json(tokens);
+    if (url.pathname === '/api/identity/me') return json({ user: me, tenant });
+    if (url.pathname === `/api/pocs/pocs/${poc.poc_id}`) return init.method === 'DELETE' ? remove() : json(poc);
+    return json({ title: 'Not Found', status: 404 }, 404);
+  });
+  vi.stubGlobal('fetch', fetch);
+  return fetch;
+}
+const deletes = (fetch: ReturnType<typeof stubApi>) => fetch.mock.calls.filter(([, init]) => (init as RequestInit | undefined)?.method === 'DELETE').length;
+
+const renderDetail = () =>
+  renderApp(
+    `/pocs/${poc.poc_id}`,
+    <>
+      <Route path="/pocs/:id" element={<PocDetailPage />} />
+      <Route path="/pocs" element={null} />
+    </>,
+  );
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+describe('PocDetailPage', () => {
+  it('asks before deleting: a stray click deletes nothing, and Cancel keeps the POC', async () => {
+    const fetch = stubApi(() => new Response(null, { status: 204 }));
+    renderDetail();
+    fireEvent.click(await screen.findByRole('button', { name: 'Delete' }));
+    expect(deletes(fetch)).toBe(0);
+    expect(screen.getByText('Move this POC to the trash?')).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(screen.queryByText('Move this POC to the trash?')).toBeNull();
+    expect(deletes(fetch)).toBe(0);
+
+    fireEvent.click(screen.getByRole('button', { name: 'Delete' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Delete' }));
+    await waitFor(() => expect(screen.getByTestId('where').textContent).toMatch(/^\/pocs .*"flash":"poc.deleted"/));
+    expect(deletes(fetch)).toBe(1);
+  });
+
+  it('says why a deletion failed, and stays on the POC', async () => {
+    stubApi(() => json({ title: 'Service Unavailable', status: 503, detail: 'The database is busy; try again' }, 503));
+    renderDetail();
+    fireEvent.click(await screen.findByRole('button', { name: 'Delete' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Delete' }));
+    expect((await screen.findByRole('alert')).textContent).toBe('The database is busy; try again');
+    expect(screen.getByTestId('where').textContent).toMatch(new RegExp(`^/pocs/${poc.poc_id} `));
+  });
+});
