@@ -69,7 +69,15 @@ export type TokenOut = {
   refresh_expires_in: number;
 };
 
-/** Rotate the refresh cookie; resolves to the new access token, or null when logged out. */
+/** A refresh identity refused: the session is over (no cookie, expired, revoked, the
+ * organization no longer active). A timeout or a rate limit (408, 429) is not a refusal. */
+const sessionOver = (status: number) => status >= 400 && status < 500 && status !== 408 && status !== 429;
+/** How long to wait before asking again after a refresh that failed for a passing reason. */
+export const REFRESH_RETRY_SECONDS = 10;
+
+/** Rotate the refresh cookie; resolves to the new access token, or null when logged out.
+ * A failure that says nothing about the session (identity restarting, a gateway error, the
+ * network) keeps the token there is and asks again shortly: it does not log anyone out. */
 export function refreshAccessToken(): Promise<string | null> {
   refreshing ??= (async () => {
     try {
@@ -79,21 +87,31 @@ export function refreshAccessToken(): Promise<string | null> {
         headers: { 'content-type': 'application/json', 'x-token-delivery': 'cookie' },
         body: '{}',
       });
-      if (!response.ok) {
+      if (sessionOver(response.status)) {
         setAccessToken(null);
         return null;
       }
+      if (!response.ok) return retryLater();
       const tokens = (await response.json()) as TokenOut;
       setAccessToken(tokens.access_token);
       scheduleRefresh(tokens.expires_in);
       return tokens.access_token;
     } catch {
-      return accessToken; // offline: keep what we have, try again later
+      return retryLater(); // offline: keep what we have, try again later
     } finally {
       refreshing = null;
     }
   })();
   return refreshing;
+}
+
+/** Keep the session there is (if any) and refresh it again in a few seconds. */
+function retryLater(): string | null {
+  if (accessToken) {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => void refreshAccessToken(), REFRESH_RETRY_SECONDS * 1000);
+  }
+  return accessToken;
 }
 
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
@@ -165,10 +183,12 @@ export async function request(path: string, options: RequestOptions = {}): Promi
       signal: options.signal,
     });
   };
-  let response = await send(accessToken);
+  const used = accessToken;
+  let response = await send(used);
   if (response.status === 401 && !options.anonymous) {
     const token = await refreshAccessToken();
-    if (token) response = await send(token);
+    // (the same token back: the refresh failed for a passing reason, and the 401 stands)
+    if (token && token !== used) response = await send(token);
   }
   if (!response.ok) throw await toError(response);
   return response;
