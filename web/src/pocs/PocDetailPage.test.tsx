@@ -3,6 +3,7 @@ import { Route } from 'react-router-dom';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { renderApp } from '../test-utils';
 import { PocDetailPage } from './PocDetailPage';
+import { PocListPage } from './PocListPage';
 
 const me = { user_id: 'u-1', email: 'q@quokka.dev', full_name: 'Quinn', role: 'member', status: 'active', two_factor: false, recovery_codes_left: 0 };
 const tenant = { tenant_id: 't-1', name: 'Quokka Labs', slug: 'quokka-labs' };
@@ -27,6 +28,15 @@ const poc = {
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': status < 400 ? 'application/json' : 'application/problem+json' } });
 
+const other = { ...poc, poc_id: '7d1c0000-0000-4000-8000-000000000002', name: 'Circuit breaker' };
+// The search index a moment after the deletion: it has not heard of it yet.
+const stale = {
+  items: [poc, other].map(({ started_on: _s, finished_on: _f, version: _v, ...hit }) => hit),
+  total: 2,
+  facets: { language: [{ value: 'Go', count: 2 }], tags: [], status: [] },
+  next_cursor: null,
+};
+
 /** Signed in as the POC's owner; `remove` answers the DELETE. */
 function stubApi(remove: () => Response) {
   const fetch = vi.fn(async (input: string, init: RequestInit = {}) => {
@@ -34,6 +44,7 @@ function stubApi(remove: () => Response) {
     if (url.pathname === '/api/identity/token/refresh') return json(tokens);
     if (url.pathname === '/api/identity/me') return json({ user: me, tenant });
     if (url.pathname === `/api/pocs/pocs/${poc.poc_id}`) return init.method === 'DELETE' ? remove() : json(poc);
+    if (url.pathname === '/api/search/search') return json(stale);
     return json({ title: 'Not Found', status: 404 }, 404);
   });
   vi.stubGlobal('fetch', fetch);
@@ -46,7 +57,7 @@ const renderDetail = () =>
     `/pocs/${poc.poc_id}`,
     <>
       <Route path="/pocs/:id" element={<PocDetailPage />} />
-      <Route path="/pocs" element={null} />
+      <Route path="/pocs" element={<PocListPage />} />
     </>,
   );
 
@@ -69,6 +80,17 @@ describe('PocDetailPage', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Delete' }));
     await waitFor(() => expect(screen.getByTestId('where').textContent).toMatch(/^\/pocs .*"flash":"poc.deleted"/));
     expect(deletes(fetch)).toBe(1);
+  });
+
+  it('the list it goes back to leaves the deleted POC out while the index catches up', async () => {
+    stubApi(() => new Response(null, { status: 204 }));
+    renderDetail();
+    fireEvent.click(await screen.findByRole('button', { name: 'Delete' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Delete' }));
+    expect(await screen.findByRole('link', { name: 'Circuit breaker' })).toBeTruthy();
+    expect(screen.queryByRole('link', { name: 'Rate limiter' })).toBeNull();
+    expect(screen.getByRole('heading', { name: '1 POC' })).toBeTruthy();
+    expect(screen.getByText('Moved to the trash.')).toBeTruthy();
   });
 
   it('says why a deletion failed, and stays on the POC', async () => {

@@ -34,7 +34,7 @@ export function PocDetailPage() {
     setDeleteError(null);
     try {
       await deletePoc(poc.poc_id);
-      navigate('/pocs', { state: { flash: 'poc.deleted' } });
+      navigate('/pocs', { state: { flash: 'poc.deleted', deleted: poc.poc_id } });
     } catch (e) {
       setDeleteError(e instanceof Error ? e.message : t('common.error'));
       setDeleting(false);

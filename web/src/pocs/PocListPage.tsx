@@ -1,4 +1,4 @@
-import { Link } from 'react-router-dom';
+import { Link, useLocation } from 'react-router-dom';
 import { FacetGroup } from '../components/Facets';
 import { FormError } from '../components/Field';
 import { Flash } from '../components/Flash';
@@ -16,6 +16,12 @@ export function PocListPage() {
     FACETS,
     searchPocs,
   );
+
+  // A POC deleted a moment ago may still be in the search index (it hears of the deletion
+  // shortly after): the detail page says which, and it is left out here.
+  const deleted = (useLocation().state as { deleted?: string } | null)?.deleted;
+  const items = result?.items.filter((hit) => hit.poc_id !== deleted) ?? [];
+  const total = result ? result.total - (result.items.length - items.length) : 0;
 
   const facetLabel = (facet: (typeof FACETS)[number], value: string) =>
     facet === 'status' ? t(`status.${value}` as MessageKey) : value;
@@ -63,11 +69,11 @@ export function PocListPage() {
           <SearchBox value={text} onChange={setText} onSubmit={submit} />
           <FormError message={error} />
           <h2 id="results-title" className="results-count" aria-live="polite">
-            {result ? t('pocs.results', { count: result.total }) : t('common.loading')}
+            {result ? t('pocs.results', { count: total }) : t('common.loading')}
           </h2>
-          {result && result.items.length === 0 && <p>{t('pocs.none')}</p>}
+          {result && items.length === 0 && <p>{t('pocs.none')}</p>}
           <ul className="cards">
-            {result?.items.map((hit) => (
+            {items.map((hit) => (
               <li key={hit.poc_id} className="card">
                 <h3>
                   <Link to={`/pocs/${hit.poc_id}`}>{hit.highlights?.name ? <Highlight html={hit.highlights.name} /> : hit.name}</Link>
