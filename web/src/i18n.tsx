@@ -53,6 +53,8 @@ const en = {
   'common.tooManyAttemptsHours.one': 'Too many attempts: try again in an hour.',
   'common.notFound': 'Not found.',
   'common.required': 'Required',
+  'common.unavailable': 'The service is not available right now. Try again in a moment.',
+  'common.offline': 'The server cannot be reached. Check your connection and try again.',
   'pocs.title': 'Proofs of concept',
   'pocs.new': 'New POC',
   'pocs.search': 'Search POCs',
@@ -419,6 +421,8 @@ const ptBR: Dictionary = {
   'common.tooManyAttemptsHours.one': 'Muitas tentativas: tente de novo em uma hora.',
   'common.notFound': 'Não encontrado.',
   'common.required': 'Obrigatório',
+  'common.unavailable': 'O serviço não está disponível agora. Tente de novo em instantes.',
+  'common.offline': 'Não foi possível falar com o servidor. Verifique sua conexão e tente de novo.',
   'pocs.title': 'Provas de conceito',
   'pocs.new': 'Nova POC',
   'pocs.search': 'Buscar POCs',
@@ -777,7 +781,8 @@ export function I18nProvider({ children, initial }: { children: ReactNode; initi
   }, []);
   const value = useMemo<I18n>(() => {
     document.documentElement.lang = locale;
-    setApiLanguage(locale); // problems from the services come back in it
+    // problems from the services come back in it; what the app says itself when none comes
+    setApiLanguage(locale, { unavailable: translate(locale, 'common.unavailable'), offline: translate(locale, 'common.offline') });
     return { locale, setLocale, t: (key, params) => translate(locale, key, params) };
   }, [locale, setLocale]);
   return <I18nContext.Provider value={value}>{children}</I18nContext.Provider>;

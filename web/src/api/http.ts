@@ -127,6 +127,15 @@ export function cancelRefresh(): void {
   clearTimeout(refreshTimer);
 }
 
+/** A call that never got an answer (offline, refused, cut off): its message in the reader's
+ * language. Not an ApiError: the API said nothing. */
+export class NetworkError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'NetworkError';
+  }
+}
+
 async function toError(response: Response): Promise<ApiError> {
   let problem: Problem = { title: response.statusText || 'Error', status: response.status };
   const type = response.headers.get('content-type') ?? '';
@@ -136,6 +145,10 @@ async function toError(response: Response): Promise<ApiError> {
     } catch {
       /* a broken body keeps the status line */
     }
+  } else if (response.status >= 500 && said) {
+    // Not the API's answer but the gateway's (a service down or restarting): its status line
+    // is English and says nothing to the reader.
+    problem = { ...problem, title: said.unavailable, detail: said.unavailable };
   }
   // A rate limit says when to try again (seconds): kept with the problem for the reader.
   const retryAfter = Number(response.headers.get('retry-after'));
@@ -154,11 +167,16 @@ export type RequestOptions = {
 };
 
 let language: string | null = null;
+/** What the client says itself, when no API answer says it: in the reader's language. */
+export type ClientWords = { unavailable: string; offline: string };
+let said: ClientWords | null = null;
 
 /** The language the services should answer problems in (the app's, not the browser's: the
- * reader may have chosen another); sent as Accept-Language. */
-export function setApiLanguage(locale: string): void {
+ * reader may have chosen another); sent as Accept-Language. `words`: what to say, in that
+ * language, when a call gets no answer from the API (its gateway's, or none at all). */
+export function setApiLanguage(locale: string, words?: ClientWords): void {
   language = locale;
+  if (words) said = words;
 }
 
 /** Call the API; JSON in and out; problem+json failures become ApiError. */
@@ -181,6 +199,9 @@ export async function request(path: string, options: RequestOptions = {}): Promi
       body,
       credentials: 'same-origin',
       signal: options.signal,
+    }).catch((error: unknown) => {
+      if (options.signal?.aborted || (error instanceof Error && error.name === 'AbortError') || !said) throw error;
+      throw new NetworkError(said.offline, { cause: error });
     });
   };
   const used = accessToken;

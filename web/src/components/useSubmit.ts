@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { ApiError } from '../api/http';
+import { ApiError, NetworkError } from '../api/http';
 import { useI18n } from '../i18n';
 
 /** A form's submit state: field errors from problem+json, one summary message (the
@@ -21,7 +21,7 @@ export function useSubmit() {
         setErrors(fields);
         // Rate limits (log-in, sign-up, password and code checks) say when to try again.
         setMessage(error.status === 429 ? tooMany(error, t) : summary(error, fields, t('common.fixErrors')));
-      } else setMessage(t('common.error'));
+      } else setMessage(error instanceof NetworkError ? error.message : t('common.error'));
     } finally {
       setBusy(false);
     }
