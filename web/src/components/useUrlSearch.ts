@@ -61,11 +61,27 @@ export function useUrlSearch<F extends string, R extends Page>(
   const submit = (value: string) => setParams(withQuery(latest.current, value), { replace: true });
   const toggle = (facet: F, value: string) => setParams(toggleParam(latest.current, facet, value), { replace: true });
   const clearFilters = () => setParams(q ? { q } : {}, { replace: true });
+  // The search a page of "load more" belongs to: one that comes after the words or filters
+  // changed is dropped; a refusal or no answer is said (`moreError`, for beside the button).
+  const current = useRef(key);
+  current.current = key;
+  const [loadingMore, setLoadingMore] = useState(false);
+  const [moreError, setMoreError] = useState<string | null>(null);
+  useEffect(() => setMoreError(null), [key]);
   const more = async () => {
-    if (!result?.next_cursor) return;
-    const page = await search(q, filters, result.next_cursor);
-    setResult({ ...page, items: [...result.items, ...page.items] });
+    if (!result?.next_cursor || loadingMore) return;
+    const asked = key;
+    setLoadingMore(true);
+    setMoreError(null);
+    try {
+      const page = await search(q, filters, result.next_cursor);
+      if (current.current === asked) setResult({ ...page, items: [...result.items, ...page.items] });
+    } catch (e) {
+      if (current.current === asked) setMoreError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setLoadingMore(false);
+    }
   };
 
-  return { q, filters, active, text, setText, result, error, submit, toggle, clearFilters, more };
+  return { q, filters, active, text, setText, result, error, submit, toggle, clearFilters, more, loadingMore, moreError };
 }

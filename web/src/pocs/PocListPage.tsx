@@ -1,3 +1,4 @@
+import { useState } from 'react';
 import { Link, useLocation } from 'react-router-dom';
 import { FacetGroup } from '../components/Facets';
 import { FormError } from '../components/Field';
@@ -12,10 +13,23 @@ const FACETS = ['language', 'tags', 'status'] as const;
 
 export function PocListPage() {
   const { t } = useI18n();
-  const { filters, text, setText, result, error, submit, toggle, clearFilters, more } = useUrlSearch(
+  const { filters, text, setText, result, error, submit, toggle, clearFilters, more, loadingMore, moreError } = useUrlSearch(
     FACETS,
     searchPocs,
   );
+  const [exporting, setExporting] = useState(false);
+  const [exportError, setExportError] = useState<string | null>(null);
+  const download = async (format: 'csv' | 'json') => {
+    setExporting(true);
+    setExportError(null);
+    try {
+      await exportPocs(format);
+    } catch (e) {
+      setExportError(e instanceof Error ? e.message : t('common.error'));
+    } finally {
+      setExporting(false);
+    }
+  };
 
   // A POC deleted a moment ago may still be in the search index (it hears of the deletion
   // shortly after): the detail page says which, and it is left out here.
@@ -38,14 +52,15 @@ export function PocListPage() {
           <Link className="button" to="/pocs/import">
             {t('pocs.import')}
           </Link>
-          <button type="button" onClick={() => void exportPocs('csv')}>
+          <button type="button" disabled={exporting} onClick={() => void download('csv')}>
             {t('pocs.exportCsv')}
           </button>
-          <button type="button" onClick={() => void exportPocs('json')}>
+          <button type="button" disabled={exporting} onClick={() => void download('json')}>
             {t('pocs.exportJson')}
           </button>
         </div>
       </div>
+      <FormError message={exportError} />
       <div className="search-layout">
         <aside aria-label={t('pocs.filters')} className="facets">
           {FACETS.map((facet) => (
@@ -97,8 +112,9 @@ export function PocListPage() {
               </li>
             ))}
           </ul>
+          <FormError message={moreError} />
           {result?.next_cursor && (
-            <button type="button" onClick={() => void more()}>
+            <button type="button" disabled={loadingMore} onClick={() => void more()}>
               {t('pocs.loadMore')}
             </button>
           )}
