@@ -15,12 +15,15 @@ export function PocImportPage() {
   const [report, setReport] = useState<ImportReport | null>(null);
   const [rejected, setRejected] = useState<Rejected>([]);
   const [error, setError] = useState<string | null>(null);
+  const [noFile, setNoFile] = useState(false);
 
   const onSubmit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const data = new FormData(event.currentTarget);
     const file = data.get('file');
-    if (!(file instanceof File) || file.size === 0) return setError(t('common.required'));
+    const missing = !(file instanceof File) || file.size === 0;
+    setNoFile(missing);
+    if (missing) return;
     const text = await file.text();
     setRows(file.name.endsWith('.json') ? safeLength(text) : Math.max(0, text.trim().split('\n').length - 1));
     setPhase('running');
@@ -44,7 +47,20 @@ export function PocImportPage() {
       <form onSubmit={(e) => void onSubmit(e)}>
         <div className="field">
           <label htmlFor="import-file">{t('import.file')}</label>
-          <input id="import-file" name="file" type="file" accept=".csv,.json,text/csv,application/json" />
+          <input
+            id="import-file"
+            name="file"
+            type="file"
+            accept=".csv,.json,text/csv,application/json"
+            aria-invalid={noFile || undefined}
+            aria-describedby={noFile ? 'import-file-error' : undefined}
+            onChange={() => setNoFile(false)}
+          />
+          {noFile && (
+            <small id="import-file-error" className="field-error" role="alert">
+              {t('import.noFile')}
+            </small>
+          )}
         </div>
         <label className="check">
           <input type="checkbox" name="dry_run" /> {t('import.dryRun')}
