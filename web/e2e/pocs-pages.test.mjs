@@ -1,0 +1,56 @@
+// The POC pages as a phone shows them: names and texts of any length stay within the screen.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { BASE, apiAvailable, launch, shot, signUp, unique, until } from './helpers.mjs';
+
+let browser;
+let page;
+const id = unique();
+const user = { organization: `Wombat Works ${id}`, name: 'Wren Wombat', email: `wren-${id}@example.com`, password: 'correct-horse-battery-staple' };
+// A hundred characters and no space: a pasted hash, a URL, a name in a script without spaces.
+const longName = `Ação${'x'.repeat(90)}${id}`.slice(0, 100);
+
+before(async () => {
+  browser = await launch();
+  const context = await browser.newContext({ locale: 'pt-BR', viewport: { width: 390, height: 844 }, baseURL: BASE });
+  page = await context.newPage();
+  page.on('pageerror', (error) => console.error(`[page error] ${error.message}`));
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** How much wider than the screen the page is (0 when nothing sticks out). */
+const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+
+test('a long name without spaces wraps on a phone instead of widening the page', async (t) => {
+  if (!(await apiAvailable('pocs')) || !(await apiAvailable('search'))) {
+    t.skip('the POC and search services are not part of this stack');
+    return;
+  }
+  await signUp(page, user);
+  const created = await page.evaluate(async ({ name, description }) => {
+    // the page's own session: a refresh gives this script an access token
+    const tokens = await (await fetch('/api/identity/token/refresh', { method: 'POST', headers: { 'content-type': 'application/json', 'x-token-delivery': 'cookie' }, body: '{}' })).json();
+    const response = await fetch('/api/pocs/pocs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.access_token}` },
+      body: JSON.stringify({ name, description, tags: ['long'], repository_url: `https://example.com/${'y'.repeat(120)}` }),
+    });
+    return response.json();
+  }, { name: longName, description: 'z'.repeat(400) });
+  assert.equal(created.name, longName);
+
+  await until(async () => {
+    await page.goto('/pocs');
+    return page.getByRole('link', { name: longName }).isVisible({ timeout: 3000 }).catch(() => false);
+  }, 30000, 'the POC is listed');
+  await shot(page, 'pocs-phone-long-name');
+  assert.equal(await overflow(), 0, 'the list fits the screen');
+  // and the link to it is not covered by anything else
+  await page.getByRole('link', { name: longName }).click({ timeout: 5000 });
+  await page.waitForURL(/\/pocs\/[0-9a-f-]{36}$/);
+  await page.getByRole('heading', { name: longName }).waitFor();
+  await shot(page, 'poc-detail-phone-long-name');
+  assert.equal(await overflow(), 0, 'the POC page fits the screen');
+});
