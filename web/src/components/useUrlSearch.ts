@@ -50,6 +50,13 @@ export function useUrlSearch<F extends string, R extends Page>(
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);
 
+  // The words can change without typing (the page's link in the header, a link to a search):
+  // the box shows the words the results are for.
+  useEffect(() => {
+    if (q !== text.trim()) setText(q);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [q]);
+
   // Results follow the typing (debounced); Enter or a suggestion applies at once.
   useEffect(() => {
     if (text.trim() === q) return;

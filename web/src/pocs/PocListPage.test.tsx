@@ -1,5 +1,5 @@
 import { fireEvent, render, screen, waitFor } from '@testing-library/react';
-import { MemoryRouter, Route, Routes } from 'react-router-dom';
+import { Link, MemoryRouter, Route, Routes } from 'react-router-dom';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { I18nProvider } from '../i18n';
 import { PocListPage } from './PocListPage';
@@ -22,12 +22,13 @@ const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': status < 400 ? 'application/json' : 'application/problem+json' } });
 const firstPage = { items: [hit(1), hit(2)], total: 4, facets: { language: [], tags: [], status: [] }, next_cursor: 'c2' };
 
-function renderList(handler: (url: URL) => Response) {
+function renderList(handler: (url: URL) => Response, at = '/pocs') {
   const fetch = vi.fn(async (input: string) => handler(new URL(input, 'http://localhost')));
   vi.stubGlobal('fetch', fetch);
   render(
     <I18nProvider initial="en">
-      <MemoryRouter initialEntries={['/pocs']}>
+      <MemoryRouter initialEntries={[at]}>
+        <Link to="/pocs">All POCs</Link>
         <Routes>
           <Route path="/pocs" element={<PocListPage />} />
         </Routes>
@@ -69,5 +70,15 @@ describe('PocListPage', () => {
     fireEvent.click(await screen.findByRole('button', { name: 'Export CSV' }));
     expect((await screen.findByRole('alert')).textContent).toBe('Your organization has 2 exports under way; try again when one ends');
     await waitFor(() => expect((screen.getByRole('button', { name: 'Export CSV' }) as HTMLButtonElement).disabled).toBe(false));
+  });
+
+  it('the search box follows words changed without typing (the header’s link to the list)', async () => {
+    const fetch = renderList(() => json({ ...firstPage, next_cursor: null }), '/pocs?q=rust&language=Go');
+    const box = (await screen.findByRole('combobox')) as HTMLInputElement;
+    expect(box.value).toBe('rust');
+    fireEvent.click(screen.getByRole('link', { name: 'All POCs' }));
+    await waitFor(() => expect(box.value).toBe(''));
+    const last = new URL(String(fetch.mock.calls.at(-1)![0]), 'http://localhost');
+    expect(last.searchParams.get('q')).toBeNull();
   });
 });
