@@ -127,14 +127,28 @@ describe('ReportsPage', () => {
     expect(screen.getByText('Input should be greater than or equal to 2000')).toBeTruthy();
     expect(screen.getByText('Please fix the highlighted fields.')).toBeTruthy();
 
-    answer = problem(422, [{ loc: ['body'], msg: 'Value error, to must not be before from', type: 'value_error' }]);
+    answer = problem(422, [{ loc: ['body'], msg: 'Value error, the period may span at most three years', type: 'value_error' }]);
+    fireEvent.change(screen.getByLabelText('Period'), { target: { value: 'range' } });
+    fireEvent.change(screen.getByLabelText('From'), { target: { value: '2020-01-01' } });
+    fireEvent.change(screen.getByLabelText('To'), { target: { value: '2026-01-01' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Make it' }));
+    expect(await screen.findByText('The period may span at most three years')).toBeTruthy();
+    const sent = calls(fetch, 'POST', '/api/content/content-requests').map(([, init]) => JSON.parse(String((init as RequestInit).body)));
+    expect(sent[1]).toEqual({ type: 'report', from: '2020-01-01', to: '2026-01-01', language: 'en' });
+  });
+
+  it('says at the “To” field, in the reader’s words, that it is before “From”', async () => {
+    const fetch = stubApi([]);
+    renderPage();
+    expect(await screen.findByTestId('no-content')).toBeTruthy();
     fireEvent.change(screen.getByLabelText('Period'), { target: { value: 'range' } });
     fireEvent.change(screen.getByLabelText('From'), { target: { value: '2026-05-01' } });
     fireEvent.change(screen.getByLabelText('To'), { target: { value: '2026-01-01' } });
     fireEvent.click(screen.getByRole('button', { name: 'Make it' }));
-    expect(await screen.findByText('To must not be before from')).toBeTruthy();
-    const sent = calls(fetch, 'POST', '/api/content/content-requests').map(([, init]) => JSON.parse(String((init as RequestInit).body)));
-    expect(sent[1]).toEqual({ type: 'report', from: '2026-05-01', to: '2026-01-01', language: 'en' });
+    const to = screen.getByLabelText('To');
+    await waitFor(() => expect(to.getAttribute('aria-invalid')).toBe('true'));
+    expect(document.getElementById(to.getAttribute('aria-describedby')!.split(' ').at(-1)!)?.textContent).toBe('Must not be before the first day.');
+    expect(calls(fetch, 'POST', '/api/content/content-requests')).toHaveLength(0);
   });
 
   it('stops a request being made and deletes one only once confirmed', async () => {

@@ -125,6 +125,8 @@ export function ReportsPage() {
         if (day) input[end] = day;
         else missing[end] = t('common.required');
       }
+      // Said here, at the field: the API's refusal of it names no field, only its own names.
+      if (input.from && input.to && input.to < input.from) missing.to = t('content.toBeforeFrom');
     }
     setFlash(null);
     if (Object.keys(missing).length) return setErrors({ ...missing, _form: t('common.fixErrors') });

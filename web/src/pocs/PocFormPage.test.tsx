@@ -1,4 +1,4 @@
-import { fireEvent, render, screen } from '@testing-library/react';
+import { fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { MemoryRouter, Route, Routes } from 'react-router-dom';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { I18nProvider } from '../i18n';
@@ -59,5 +59,28 @@ describe('PocFormPage', () => {
     expect(name.getAttribute('aria-invalid')).toBeNull();
     const [, sent] = fetch.mock.calls.at(-1)!;
     expect((sent!.headers as Record<string, string>)['if-match']).toBe('"3"');
+  });
+
+  it('says at the “Finished on” field, in the reader’s words, that it is before the start', async () => {
+    const fetch = vi.fn(async () => answer(poc, 201));
+    vi.stubGlobal('fetch', fetch);
+    render(
+      <I18nProvider initial="pt-BR">
+        <MemoryRouter initialEntries={['/pocs/new']}>
+          <Routes>
+            <Route path="/pocs/new" element={<PocFormPage />} />
+          </Routes>
+        </MemoryRouter>
+      </I18nProvider>,
+    );
+    fireEvent.change(screen.getByLabelText('Nome'), { target: { value: 'Rate limiter' } });
+    fireEvent.change(screen.getByLabelText('Início'), { target: { value: '2026-05-01' } });
+    fireEvent.change(screen.getByLabelText('Fim'), { target: { value: '2026-01-01' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Salvar' }));
+    const finished = screen.getByLabelText('Fim');
+    await waitFor(() => expect(finished.getAttribute('aria-invalid')).toBe('true'));
+    expect(document.getElementById(finished.getAttribute('aria-describedby')!)?.textContent).toBe('Não pode ser anterior à data de início.');
+    expect(screen.getByText('Corrija os campos destacados.')).toBeTruthy();
+    expect(fetch).not.toHaveBeenCalled();
   });
 });

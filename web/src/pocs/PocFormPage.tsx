@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { useNavigate, useParams } from 'react-router-dom';
+import { ApiError } from '../api/http';
 import { FormError, SelectField, TextArea, TextField } from '../components/Field';
 import { said, useSubmit } from '../components/useSubmit';
 import { useI18n, type MessageKey } from '../i18n';
@@ -43,6 +44,13 @@ export function PocFormPage() {
     event.preventDefault();
     const input = readForm(event.currentTarget);
     void run(async () => {
+      // Said here, at the field: the API's refusal of it names no field, only its own names.
+      if (input.started_on && input.finished_on && input.finished_on < input.started_on)
+        throw new ApiError({
+          title: t('common.fixErrors'),
+          status: 422,
+          errors: [{ loc: ['body', 'finished_on'], msg: t('poc.finishedBeforeStarted'), type: 'said' }],
+        });
       try {
         const poc = existing ? await updatePoc(existing.poc.poc_id, existing.etag, input) : await createPoc(input);
         navigate(`/pocs/${poc.poc_id}`, { state: { flash: existing ? 'poc.saved' : 'poc.created' } });
