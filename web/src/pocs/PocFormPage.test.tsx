@@ -83,4 +83,20 @@ describe('PocFormPage', () => {
     expect(screen.getByText('Corrija os campos destacados.')).toBeTruthy();
     expect(fetch).not.toHaveBeenCalled();
   });
+
+  it('Cancel on a form opened first in its tab goes to the list, not out of the app', async () => {
+    vi.stubGlobal('fetch', vi.fn());
+    render(
+      <I18nProvider initial="en">
+        <MemoryRouter initialEntries={['/pocs/new']}>
+          <Routes>
+            <Route path="/pocs/new" element={<PocFormPage />} />
+            <Route path="/pocs" element={<p>The list</p>} />
+          </Routes>
+        </MemoryRouter>
+      </I18nProvider>,
+    );
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(await screen.findByText('The list')).toBeTruthy();
+  });
 });

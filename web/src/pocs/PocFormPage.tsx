@@ -60,6 +60,15 @@ export function PocFormPage() {
     });
   };
 
+  // Back where the reader came from, when that is a page of the app; a form opened first in
+  // its tab (a new tab, a bookmark, the log-in on the way) goes to the POC or the list instead
+  // of leaving the app. (The router numbers its entries in history.state.idx.)
+  const cancel = () => {
+    const idx = (window.history.state as { idx?: number } | null)?.idx;
+    if (typeof idx === 'number' && idx > 0) navigate(-1);
+    else navigate(id ? `/pocs/${id}` : '/pocs', { replace: true });
+  };
+
   if (id && !existing) return loadError ? <FormError message={loadError} /> : <p>{t('common.loading')}</p>;
   const poc = existing?.poc;
   return (
@@ -105,7 +114,7 @@ export function PocFormPage() {
           <button type="submit" className="primary" disabled={busy}>
             {t('common.save')}
           </button>
-          <button type="button" onClick={() => navigate(-1)}>
+          <button type="button" onClick={cancel}>
             {t('common.cancel')}
           </button>
         </div>
