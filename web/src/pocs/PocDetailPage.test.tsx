@@ -101,4 +101,21 @@ describe('PocDetailPage', () => {
     expect((await screen.findByRole('alert')).textContent).toBe('The database is busy; try again');
     expect(screen.getByTestId('where').textContent).toMatch(new RegExp(`^/pocs/${poc.poc_id} `));
   });
+
+  it('shows the days as the reader writes them', async () => {
+    const dated = { ...poc, started_on: '2026-05-01', finished_on: '2026-11-28' };
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (input: string) => {
+        const url = new URL(input, 'http://localhost');
+        if (url.pathname === '/api/identity/token/refresh') return json(tokens);
+        if (url.pathname === '/api/identity/me') return json({ user: me, tenant });
+        return json(dated);
+      }),
+    );
+    renderDetail();
+    expect(await screen.findByText('5/1/2026')).toBeTruthy();
+    expect(screen.getByText('11/28/2026')).toBeTruthy();
+    expect(screen.queryByText('2026-05-01')).toBeNull();
+  });
 });

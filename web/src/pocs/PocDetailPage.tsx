@@ -7,7 +7,7 @@ import { useI18n, type MessageKey } from '../i18n';
 import { deletePoc, getPoc, type Poc } from './api';
 
 export function PocDetailPage() {
-  const { t } = useI18n();
+  const { t, locale } = useI18n();
   const { me } = useAuth();
   const { id = '' } = useParams();
   const navigate = useNavigate();
@@ -92,9 +92,9 @@ export function PocDetailPage() {
         <dt>{t('poc.repository')}</dt>
         <dd>{poc.repository_url ? <a href={poc.repository_url} rel="noopener noreferrer">{poc.repository_url}</a> : '—'}</dd>
         <dt>{t('poc.startedOn')}</dt>
-        <dd>{poc.started_on ?? '—'}</dd>
+        <dd>{poc.started_on ? day(poc.started_on, locale) : '—'}</dd>
         <dt>{t('poc.finishedOn')}</dt>
-        <dd>{poc.finished_on ?? '—'}</dd>
+        <dd>{poc.finished_on ? day(poc.finished_on, locale) : '—'}</dd>
       </dl>
       {/* Markdown is shown as text: never rendered as HTML from user input. */}
       {poc.description && <pre className="description">{poc.description}</pre>}
@@ -103,4 +103,9 @@ export function PocDetailPage() {
       </p>
     </article>
   );
+}
+
+/** A day (YYYY-MM-DD) as the reader writes it: 01/05/2026 in Portuguese, 5/1/2026 in English. */
+function day(iso: string, locale: string): string {
+  return new Date(`${iso}T00:00:00`).toLocaleDateString(locale);
 }
