@@ -54,3 +54,19 @@ test('a long name without spaces wraps on a phone instead of widening the page',
   await shot(page, 'poc-detail-phone-long-name');
   assert.equal(await overflow(), 0, 'the POC page fits the screen');
 });
+
+test('a CSV saved by a spreadsheet in Windows-1252 is imported with its accents', async (t) => {
+  if (!(await apiAvailable('pocs'))) {
+    t.skip('the POC service is not part of this stack');
+    return;
+  }
+  await page.goto('/pocs/import');
+  // "name,language\nAção e café,Go" as Windows-1252 (what "CSV (separado por vírgulas)" writes)
+  const csv = Buffer.from(`name,language\nA\xe7\xe3o e caf\xe9 ${id},Go\n`, 'latin1');
+  await page.setInputFiles('#import-file', { name: 'planilha.csv', mimeType: 'text/csv', buffer: csv });
+  await page.getByRole('button', { name: 'Importar' }).click();
+  await page.getByText('1 POC importada.').waitFor();
+  await page.locator('.import-result a').first().click();
+  await page.waitForURL(/\/pocs\/[0-9a-f-]{36}$/);
+  assert.equal(await page.locator('h1').innerText(), `Ação e café ${id}`);
+});

@@ -3,7 +3,7 @@ import { Link } from 'react-router-dom';
 import { ApiError } from '../api/http';
 import { FormError } from '../components/Field';
 import { useI18n } from '../i18n';
-import { importPocs, type ImportReport } from './api';
+import { fileText, importPocs, type ImportReport } from './api';
 
 type Rejected = ImportReport['rejected'];
 
@@ -24,7 +24,7 @@ export function PocImportPage() {
     const missing = !(file instanceof File) || file.size === 0;
     setNoFile(missing);
     if (missing) return;
-    const text = await file.text();
+    const text = await fileText(file);
     setRows(file.name.endsWith('.json') ? safeLength(text) : Math.max(0, text.trim().split('\n').length - 1));
     setPhase('running');
     setError(null);

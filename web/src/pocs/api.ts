@@ -75,6 +75,18 @@ export const updatePoc = (id: string, etag: string, patch: Partial<PocIn>) =>
 
 export const deletePoc = (id: string) => api<void>(`/api/pocs/pocs/${encodeURIComponent(id)}`, { method: 'DELETE' });
 
+/** A file's text: UTF-8 (a byte-order mark dropped), else Windows-1252, which spreadsheet
+ * programs write by default in Brazil ("CSV (separado por vírgulas)"): read as UTF-8, its
+ * accents would turn into "�" and be imported so. */
+export async function fileText(file: Blob): Promise<string> {
+  const bytes = await file.arrayBuffer();
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return new TextDecoder('windows-1252').decode(bytes);
+  }
+}
+
 export function importPocs(file: File, text: string, dryRun: boolean) {
   const json = file.name.toLowerCase().endsWith('.json') || file.type === 'application/json';
   return api<ImportReport>(`/api/pocs/pocs/import?dry_run=${dryRun}`, {
