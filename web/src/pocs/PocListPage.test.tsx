@@ -81,4 +81,16 @@ describe('PocListPage', () => {
     const last = new URL(String(fetch.mock.calls.at(-1)![0]), 'http://localhost');
     expect(last.searchParams.get('q')).toBeNull();
   });
+
+  it('says there is no POC yet, not that none matches, when nothing was asked', async () => {
+    const none = { items: [], total: 0, facets: { language: [], tags: [], status: [] }, next_cursor: null };
+    renderList(() => json(none));
+    expect((await screen.findByTestId('no-pocs')).textContent).toBe('No POC yet: register your first one, or import a file of them.');
+  });
+
+  it('says that nothing matches a search that finds nothing', async () => {
+    const none = { items: [], total: 0, facets: { language: [], tags: [], status: [] }, next_cursor: null };
+    renderList(() => json(none), '/pocs?q=quokka');
+    expect((await screen.findByTestId('no-pocs')).textContent).toBe('No POC matches.');
+  });
 });

@@ -13,7 +13,7 @@ const FACETS = ['language', 'tags', 'status'] as const;
 
 export function PocListPage() {
   const { t } = useI18n();
-  const { filters, text, setText, result, error, submit, toggle, clearFilters, more, loadingMore, moreError } = useUrlSearch(
+  const { q, filters, text, setText, result, error, submit, toggle, clearFilters, more, loadingMore, moreError } = useUrlSearch(
     FACETS,
     searchPocs,
   );
@@ -86,7 +86,10 @@ export function PocListPage() {
           <h2 id="results-title" className="results-count" aria-live="polite">
             {result ? t('pocs.results', { count: total }) : t('common.loading')}
           </h2>
-          {result && items.length === 0 && <p>{t('pocs.none')}</p>}
+          {result && items.length === 0 && (
+            // No words and no filter: nothing to match, the organization has no POC yet.
+            <p data-testid="no-pocs">{t(!q && !FACETS.some((f) => filters[f].length) ? 'pocs.empty' : 'pocs.none')}</p>
+          )}
           <ul className="cards">
             {items.map((hit) => (
               <li key={hit.poc_id} className="card">
