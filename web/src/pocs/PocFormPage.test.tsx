@@ -61,6 +61,41 @@ describe('PocFormPage', () => {
     expect((sent!.headers as Record<string, string>)['if-match']).toBe('"3"');
   });
 
+  it('saves a new POC again after a lost answer with the same Idempotency-Key, a changed one with another', async () => {
+    let lose = true;
+    const fetch = vi.fn(async () => {
+      if (lose) throw new TypeError('Failed to fetch'); // the answer never came back
+      return answer(poc, 201);
+    });
+    vi.stubGlobal('fetch', fetch);
+    render(
+      <I18nProvider initial="en">
+        <MemoryRouter initialEntries={['/pocs/new']}>
+          <Routes>
+            <Route path="/pocs/new" element={<PocFormPage />} />
+            <Route path="/pocs/:id" element={<p>The POC</p>} />
+          </Routes>
+        </MemoryRouter>
+      </I18nProvider>,
+    );
+    const keys = () => fetch.mock.calls.map((call) => ((call as unknown[])[1] as { headers: Record<string, string> }).headers['idempotency-key']);
+    fireEvent.change(screen.getByLabelText('Name'), { target: { value: 'Rate limiter' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    await waitFor(() => expect(fetch).toHaveBeenCalledTimes(1));
+    await waitFor(() => expect((screen.getByRole('button', { name: 'Save' }) as HTMLButtonElement).disabled).toBe(false));
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    await waitFor(() => expect(fetch).toHaveBeenCalledTimes(2));
+    await waitFor(() => expect((screen.getByRole('button', { name: 'Save' }) as HTMLButtonElement).disabled).toBe(false));
+    expect(keys()[0]).toBeTruthy();
+    expect(keys()[1]).toBe(keys()[0]);
+    fireEvent.change(screen.getByLabelText('Name'), { target: { value: 'Rate limiter v2' } });
+    lose = false;
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    expect(await screen.findByText('The POC')).toBeTruthy();
+    expect(keys()[2]).toBeTruthy();
+    expect(keys()[2]).not.toBe(keys()[0]);
+  });
+
   it('says at the “Finished on” field, in the reader’s words, that it is before the start', async () => {
     const fetch = vi.fn(async () => answer(poc, 201));
     vi.stubGlobal('fetch', fetch);

@@ -1,10 +1,10 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useNavigate, useParams } from 'react-router-dom';
 import { ApiError } from '../api/http';
 import { FormError, SelectField, TextArea, TextField } from '../components/Field';
 import { said, useSubmit } from '../components/useSubmit';
 import { useI18n, type MessageKey } from '../i18n';
-import { createPoc, getPoc, splitList, STATUSES, updatePoc, type Poc, type PocIn, type Status, type Visibility } from './api';
+import { createPoc, getPoc, keyFor, splitList, STATUSES, updatePoc, type Poc, type PocIn, type Status, type Visibility } from './api';
 
 const blank = (value: FormDataEntryValue | null) => {
   const text = String(value ?? '').trim();
@@ -35,6 +35,8 @@ export function PocFormPage() {
   const [existing, setExisting] = useState<{ poc: Poc; etag: string } | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const { errors, message, busy, run } = useSubmit();
+  // A new POC's last body and its Idempotency-Key: saving it again unchanged is a retry.
+  const attempt = useRef<{ body: string; key: string } | null>(null);
 
   useEffect(() => {
     if (id) getPoc(id).then(setExisting, (e: Error) => setLoadError(e.message));
@@ -52,7 +54,9 @@ export function PocFormPage() {
           errors: [{ loc: ['body', 'finished_on'], msg: t('poc.finishedBeforeStarted'), type: 'said' }],
         });
       try {
-        const poc = existing ? await updatePoc(existing.poc.poc_id, existing.etag, input) : await createPoc(input);
+        const poc = existing
+          ? await updatePoc(existing.poc.poc_id, existing.etag, input)
+          : await createPoc(input, keyFor(attempt, JSON.stringify(input)));
         navigate(`/pocs/${poc.poc_id}`, { state: { flash: existing ? 'poc.saved' : 'poc.created' } });
       } catch (error) {
         throw said(error, { 412: ['_', t('poc.conflict')] }); // someone changed it meanwhile

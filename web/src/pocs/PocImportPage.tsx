@@ -1,9 +1,9 @@
-import { useState, type FormEvent } from 'react';
+import { useRef, useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
 import { ApiError } from '../api/http';
 import { FormError } from '../components/Field';
 import { useI18n } from '../i18n';
-import { fileText, importPocs, type ImportReport } from './api';
+import { fileText, importPocs, keyFor, type ImportReport } from './api';
 
 type Rejected = ImportReport['rejected'];
 
@@ -16,6 +16,8 @@ export function PocImportPage() {
   const [rejected, setRejected] = useState<Rejected>([]);
   const [error, setError] = useState<string | null>(null);
   const [noFile, setNoFile] = useState(false);
+  // The last file sent and its Idempotency-Key: importing it again unchanged is a retry.
+  const attempt = useRef<{ body: string; key: string } | null>(null);
 
   const onSubmit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -31,7 +33,9 @@ export function PocImportPage() {
     setReport(null);
     setRejected([]);
     try {
-      setReport(await importPocs(file, text, data.get('dry_run') === 'on'));
+      const dryRun = data.get('dry_run') === 'on';
+      const key = dryRun ? undefined : keyFor(attempt, `${file.name}\n${file.type}\n${text}`);
+      setReport(await importPocs(file, text, dryRun, key));
     } catch (e) {
       if (e instanceof ApiError && Array.isArray(e.problem.rejected)) setRejected(e.problem.rejected as Rejected);
       setError(e instanceof Error ? e.message : t('common.error'));

@@ -68,7 +68,10 @@ export async function getPoc(id: string): Promise<{ poc: Poc; etag: string }> {
   return { poc: (await response.json()) as Poc, etag: response.headers.get('etag') ?? '' };
 }
 
-export const createPoc = (input: PocIn) => api<Poc>('/api/pocs/pocs', { method: 'POST', body: input });
+/** With `key` (an Idempotency-Key), sending the same POC again after a lost answer gives the
+ * POC made the first time instead of a second one. */
+export const createPoc = (input: PocIn, key?: string) =>
+  api<Poc>('/api/pocs/pocs', { method: 'POST', body: input, headers: key ? { 'idempotency-key': key } : {} });
 
 export const updatePoc = (id: string, etag: string, patch: Partial<PocIn>) =>
   api<Poc>(`/api/pocs/pocs/${encodeURIComponent(id)}`, { method: 'PATCH', body: patch, headers: { 'if-match': etag } });
@@ -87,13 +90,23 @@ export async function fileText(file: Blob): Promise<string> {
   }
 }
 
-export function importPocs(file: File, text: string, dryRun: boolean) {
+/** With `key` (an Idempotency-Key), importing the same file again after a lost answer gives
+ * the first import's report instead of importing it twice. */
+export function importPocs(file: File, text: string, dryRun: boolean, key?: string) {
   const json = file.name.toLowerCase().endsWith('.json') || file.type === 'application/json';
   return api<ImportReport>(`/api/pocs/pocs/import?dry_run=${dryRun}`, {
     method: 'POST',
     raw: text,
     contentType: json ? 'application/json' : 'text/csv',
+    headers: key && !dryRun ? { 'idempotency-key': key } : {},
   });
+}
+
+/** The Idempotency-Key for sending `body`: the one of the last attempt when it was the same
+ * body (its answer was lost, so this is a retry), a new one otherwise. */
+export function keyFor(last: { current: { body: string; key: string } | null }, body: string): string {
+  if (last.current?.body !== body) last.current = { body, key: crypto.randomUUID() };
+  return last.current.key;
 }
 
 /** Download an export through the authenticated client, then hand it to the browser. */
