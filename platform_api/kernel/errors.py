@@ -178,6 +178,14 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     redis.exceptions.TimeoutError,
 )
 UNAVAILABLE_RETRY_SECONDS = 5
+# Kinds of those that a wait does not mend (a wrong password, a refused command, a bug in a
+# driver) or that leave unknown whether the work was stored: unexpected, with a traceback.
+NOT_UNAVAILABLE: tuple[type[Exception], ...] = (
+    redis.exceptions.AuthenticationError,
+    redis.exceptions.AuthorizationError,
+    asyncpg.exceptions.ProtocolViolationError,
+    asyncpg.exceptions.TransactionResolutionUnknownError,
+)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -261,7 +269,10 @@ def install_error_handlers(app: FastAPI) -> None:
     for unavailable in UNAVAILABLE:
         app.add_exception_handler(unavailable, _unavailable)
 
-    @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         _log.exception("unhandled_error", path=request.url.path)
         return answer(request, 500, N_("An unexpected error occurred; it has been logged"))
+
+    unexpected: tuple[type[Exception], ...] = (Exception, *NOT_UNAVAILABLE)
+    for kind in unexpected:
+        app.add_exception_handler(kind, _unexpected)

@@ -28,6 +28,7 @@ from .auth import Principal
 from .errors import Problem
 
 KEY_RETENTION = timedelta(hours=24)
+LOCK_WAIT_SECONDS = 5  # how long a retry waits for the first request with its key
 REUSED_TYPE = "https://mrbill.dev/problems/idempotency-key-reuse"
 
 IdempotencyKey = Annotated[
@@ -80,9 +81,21 @@ class Once:
         key until the transaction ends, so that a retry made while the first request is
         still at work waits for it and then finds its result. Raises a 422 when the key was
         used for another request."""
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 19))", self._lock_name(who)
-        )
+        # A retry waits for the first request at work with its key, but not for ever: each
+        # waiting one holds a database connection.
+        before = await conn.fetchval("SELECT current_setting('lock_timeout')")
+        await conn.execute("SELECT set_config('lock_timeout', $1, true)", f"{LOCK_WAIT_SECONDS}s")
+        try:
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 19))", self._lock_name(who)
+            )
+        except asyncpg.LockNotAvailableError:
+            raise Problem(
+                409,
+                "A request with this Idempotency-Key is still in progress; try again shortly",
+                headers={"Retry-After": str(LOCK_WAIT_SECONDS)},
+            ) from None
+        await conn.execute("SELECT set_config('lock_timeout', $1, true)", before)
         row = await conn.fetchrow(
             """SELECT operation, request_hash, result::text AS result FROM idempotency_keys
                WHERE tenant_id = $1 AND user_id = $2 AND key = $3

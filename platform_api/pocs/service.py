@@ -131,7 +131,7 @@ async def create_poc(
     async with tenant_transaction(pocs.pool, who.tenant_id) as conn:
         if once is not None and (found := await once.recall(conn, who, "pocs.create")):
             row = await store.get_poc(conn, uuid.UUID(found["poc_id"]))
-            if row is None:  # purged since
+            if row is None or row["deleted_at"] is not None:  # deleted since
                 raise not_found("POC")
             return row, True
         poc_id = await store.insert_poc(conn, who.tenant_id, who.user_id, data.model_dump())

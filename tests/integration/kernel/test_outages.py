@@ -39,9 +39,10 @@ def _free_port() -> int:
 class RedisServer:
     """A throwaway ``redis-server`` that keeps no data, restarted on the same port."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *args: str) -> None:
         self.port = _free_port()
         self.folder = folder
+        self.args = args
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -51,7 +52,7 @@ class RedisServer:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.folder)],
+             "--appendonly", "no", "--dir", str(self.folder), *self.args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 10
@@ -154,3 +155,24 @@ async def test_redis_out_of_reach_is_a_503_at_log_in(
     assert response.status_code == 503, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.headers["retry-after"] == str(UNAVAILABLE_RETRY_SECONDS)
+
+
+async def test_a_wrong_redis_password_is_no_outage(
+    identity_settings: IdentitySettings, tmp_path: Path
+) -> None:
+    """Waiting mends no wrong password: it is an unexpected error (500, with a traceback in
+    the log), not a 503 telling clients to come back."""
+    server = RedisServer(tmp_path, "--requirepass", "the-right-one")
+    server.start()
+    try:
+        wrong = identity_settings.model_copy(
+            update={"redis_url": f"redis://:not-it@127.0.0.1:{server.port}/0"}
+        )
+        async with serve(create_identity_app(wrong)) as client:
+            response = await client.post(
+                "/login", json={"email": "someone@example.com", "password": "whatever-it-is"}
+            )
+    finally:
+        server.kill()
+    assert response.status_code == 500, response.text
+    assert "retry-after" not in response.headers

@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 import httpx
+import pytest
 
-from platform_api.kernel import tenant_transaction
+from platform_api.kernel import idempotency, tenant_transaction
 from platform_api.pocs.service import PocsEraser, expire_idempotency_keys
 from tests.harness.identity import Account, SignUp
 
@@ -211,3 +212,49 @@ async def test_keys_expire_and_erasures_forget_them(
     assert await _keys(owner_pool, owner) == ["new", "old"]
     await eraser.erase_tenant(uuid.UUID(owner.tenant_id))
     assert await _keys(owner_pool, owner) == []
+
+
+async def test_a_poc_deleted_since_is_not_replayed_as_made(
+    pocs: httpx.AsyncClient, sign_up: SignUp
+) -> None:
+    owner = await sign_up()
+    headers = {**owner.auth, "Idempotency-Key": "form-trash"}
+    first = await pocs.post("/pocs", json={"name": "Binned"}, headers=headers)
+    deleted = await pocs.delete(
+        f"/pocs/{first.json()['poc_id']}", headers={**owner.auth, "If-Match": first.headers["etag"]}
+    )
+    assert deleted.status_code == 204, deleted.text
+    again = await pocs.post("/pocs", json={"name": "Binned"}, headers=headers)
+    assert again.status_code == 404, again.text
+    assert await _names(pocs, owner) == []
+
+
+async def test_a_retry_waits_for_the_first_request_a_while_then_is_told_to_come_back(
+    pocs: httpx.AsyncClient,
+    sign_up: SignUp,
+    owner_pool: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(idempotency, "LOCK_WAIT_SECONDS", 1)
+    owner = await sign_up()
+    async with owner_pool.acquire() as conn, conn.transaction():
+        # The first request with this key, still at work (it holds the key's lock).
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 19))",
+            f"{owner.tenant_id}:{owner.user_id}:slow-import",
+        )
+        busy = await pocs.post(
+            "/pocs",
+            json={"name": "Meanwhile"},
+            headers={**owner.auth, "Idempotency-Key": "slow-import", "Accept-Language": "pt-BR"},
+        )
+    assert busy.status_code == 409, busy.text
+    assert busy.headers["retry-after"] == "1"
+    assert "em andamento" in busy.json()["detail"]
+    assert await _names(pocs, owner) == []
+    done = await pocs.post(
+        "/pocs",
+        json={"name": "Meanwhile"},
+        headers={**owner.auth, "Idempotency-Key": "slow-import"},
+    )
+    assert done.status_code == 201, done.text
