@@ -115,6 +115,7 @@ def _once(key: str | None, *parts: Any) -> idempotency.Once | None:
     status_code=201,
     response_model=PocOut,
     tags=["pocs"],
+    responses=problem_responses(404, 409),
 )
 async def create_poc(
     body: PocIn,
@@ -253,6 +254,7 @@ _IMPORT_BODY = {
     status_code=201,
     response_model=ImportReport,
     tags=["import and export"],
+    responses=problem_responses(409),
     openapi_extra=_IMPORT_BODY,
 )
 async def import_pocs(
