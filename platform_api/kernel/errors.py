@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .db import DatabaseBusy
 from .i18n import N_, VALIDATION, Invalid, negotiate, translate
@@ -254,25 +255,45 @@ def install_error_handlers(app: FastAPI) -> None:
             request, N_("The request collided with another one and changed nothing; try again")
         )
 
-    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-        # The database or Redis is out of reach: restarting, failing over, or full. Nothing
-        # of the request is known to be stored (an Idempotency-Key makes its retry safe);
-        # one line per request, no stack trace, while an outage floods the logs.
-        _log.warning("dependency_unavailable", path=request.url.path, error=type(exc).__name__)
-        return answer(
-            request,
-            503,
-            N_("The service is temporarily unavailable; try again in a moment"),
-            headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)},
-        )
-
-    for unavailable in UNAVAILABLE:
-        app.add_exception_handler(unavailable, _unavailable)
-
+    @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         _log.exception("unhandled_error", path=request.url.path)
         return answer(request, 500, N_("An unexpected error occurred; it has been logged"))
 
-    unexpected: tuple[type[Exception], ...] = (Exception, *NOT_UNAVAILABLE)
-    for kind in unexpected:
-        app.add_exception_handler(kind, _unexpected)
+
+class AnswerUnavailable:
+    """Pure ASGI middleware: a request that meets a dependency out of reach (``UNAVAILABLE``)
+    before its answer has started gets a 503 problem with ``Retry-After``, in its reader's
+    language. Nothing of it is known to be stored (an Idempotency-Key makes its retry safe).
+    One warning line each, no traceback: an outage would flood the logs. An answer already
+    under way (a streamed export) can only be cut short: that failure goes on up, as any."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except UNAVAILABLE as exc:
+            if started or isinstance(exc, NOT_UNAVAILABLE):
+                raise
+            request = Request(scope)
+            _log.warning("dependency_unavailable", path=request.url.path, error=type(exc).__name__)
+            response = problem_response(
+                503,
+                N_("The service is temporarily unavailable; try again in a moment"),
+                instance=request.url.path,
+                locale=request_locale(request),
+                headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)},
+            )
+            await response(scope, receive, send)

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .body_limit import BodySizeLimitMiddleware
 from .db import bounded_connection_waits
-from .errors import Problem, install_error_handlers, problem_response
+from .errors import AnswerUnavailable, Problem, install_error_handlers, problem_response
 from .logging import configure_logging
 from .settings import ServiceSettings
 from .telemetry import HttpMetrics, RequestContextMiddleware, configure_tracing
@@ -78,6 +78,7 @@ def create_service_app(
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
+    app.add_middleware(AnswerUnavailable)
     app.add_middleware(BoundedDatabaseWaits)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, tracer=tracer)

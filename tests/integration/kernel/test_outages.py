@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from platform_api.identity.app import create_app as create_identity_app
@@ -168,7 +169,13 @@ async def test_a_wrong_redis_password_is_no_outage(
         wrong = identity_settings.model_copy(
             update={"redis_url": f"redis://:not-it@127.0.0.1:{server.port}/0"}
         )
-        async with serve(create_identity_app(wrong)) as client:
+        app = create_identity_app(wrong)
+        # As a server answers it: the exception goes on up after the 500 is sent.
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        ):
             response = await client.post(
                 "/login", json={"email": "someone@example.com", "password": "whatever-it-is"}
             )
