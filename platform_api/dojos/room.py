@@ -164,10 +164,14 @@ async def push_room(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> boo
 
 
 async def _push_failed(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID, exc: Problem) -> bool:
+    """Leave the push to the worker, a little later. The flag is set here too: a push that
+    was not asked for by a change (the one giving access back after a failed end, whose
+    change was rolled back) must be retried all the same."""
     _log.warning("room_push_failed", dojo_id=str(dojo_id), error=exc.detail)
     async with tenant_transaction(ctx.pool, tenant_id) as conn:
         await conn.execute(
-            """UPDATE dojos SET room_sync_retry_at = now() + interval '2 seconds'
+            """UPDATE dojos SET room_sync_due = true,
+                                room_sync_retry_at = now() + interval '2 seconds'
                WHERE tenant_id = $1 AND dojo_id = $2""",
             tenant_id,
             dojo_id,

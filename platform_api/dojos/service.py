@@ -271,7 +271,11 @@ async def end(ctx: Dojos, who: Principal, dojo_id: uuid.UUID) -> Row:
             await emit(conn, "dojo.ended", dojo)
     except Exception:
         if withdrawn:  # the dojo runs on: its writers get their access back
-            await push_room(ctx, who.tenant_id, dojo_id)
+            try:
+                # The engine away: the push is left to the worker (``room_sync_due``).
+                await push_room(ctx, who.tenant_id, dojo_id)
+            except Exception:  # the database away too: the failed end is what is said
+                _log.exception("room_access_not_restored", dojo_id=str(dojo_id))
         raise
     await push_room(ctx, who.tenant_id, dojo_id)
     return dojo

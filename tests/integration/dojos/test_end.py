@@ -5,12 +5,20 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
+import pytest
+import structlog
+from structlog.testing import capture_logs
+
+from platform_api.dojos import room as dojo_room
+from platform_api.dojos import service as dojo_service
 from platform_api.dojos import ydoc
-from platform_api.dojos.collab import Collab
+from platform_api.dojos.collab import Collab, unavailable
 from platform_api.dojos.service import Dojos
 from platform_api.dojos.tickets import room_key
+from platform_api.kernel import tenant_transaction
 from tests.harness.ywire import eventually
-from tests.integration.conftest import SignUp
+from tests.integration.conftest import Account, SignUp
 
 from .conftest import STARTING_CODE, Stack, dojo_body, join_with_invite
 
@@ -80,3 +88,124 @@ async def test_nobody_drives_an_ended_dojo(
     # Who drove last stays on record: in the last snapshot.
     snaps = (await stack.ok("GET", f"/dojos/{did}/snapshots", bill))["items"]
     assert (snaps[0]["reason"], snaps[0]["driver_id"]) == ("end", ana.user_id)
+
+
+class _Faulty:
+    """The collab port, with faults on demand in one ``room`` (others, which the worker may
+    reach meanwhile, are left alone): reading its state fails with ``state_error`` (a
+    failure the end cannot go past), and role commands giving write access fail while
+    ``away`` (the engine unreachable) or with ``control_error``. Its role commands are
+    recorded, and so is each read of its state."""
+
+    def __init__(self, inner: Collab, room: str) -> None:
+        self.inner = inner
+        self.room = room
+        self.state_error: Exception | None = None
+        self.control_error: Exception | None = None
+        self.away = False
+        self.roles: list[dict[str, str]] = []
+
+    async def state(self, room: str) -> bytes:
+        if room == self.room:
+            self.roles.append({"type": "state"})  # where it was read, among the commands
+            if self.state_error is not None:
+                raise self.state_error
+        return await self.inner.state(room)
+
+    async def control(self, room: str, command: dict[str, str]) -> None:
+        if room == self.room:
+            self.check(command)
+            self.roles.append(command)
+        await self.inner.control(room, command)
+
+    def check(self, command: dict[str, str]) -> None:
+        if command.get("role") == "write":
+            if self.control_error is not None:
+                raise self.control_error
+            if self.away:
+                raise unavailable()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def _wrap(stack: Stack, who: Account, did: str, collab: type[_Faulty], *args: Any) -> Any:
+    """Put ``collab`` around the service's collab port once the room's pushes are done (the
+    worker pushes after the start too), so that what it records is the end's."""
+    ctx: Dojos = stack.app.state.dojos
+
+    async def synced() -> bool:
+        async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
+            return not await conn.fetchval(
+                "SELECT room_sync_due FROM dojos WHERE tenant_id = $1 AND dojo_id = $2",
+                who.tenant_id,
+                did,
+            )
+
+    await eventually(synced, what="room pushed")
+    await asyncio.sleep(0.3)  # a push that another finished the job of ends too
+    ctx.collab = wrapper = collab(ctx.collab, room_key(who.tenant_id, did), *args)
+    return wrapper
+
+
+async def _end_failing(stack: Stack, who: Account, did: str) -> BaseException | None:
+    """POST /end that fails; what the app raised (None: it answered 500)."""
+    try:
+        response = await stack.call("POST", f"/dojos/{did}/end", who)
+    except Exception as exc:  # the in-process transport hands the app's exception over
+        return exc
+    assert response.status_code == 500, response.text
+    return None
+
+
+async def test_a_failed_end_gives_the_driver_the_keyboard_back_later(
+    stack: Stack, sign_up: SignUp
+) -> None:
+    """Ending fails once write access is withdrawn, and so does the push giving it back (the
+    engine away): the worker gives it back once the engine is there again."""
+    bill = await sign_up()
+    did = (await stack.ok("POST", "/dojos", bill, 201, json=dojo_body(format="prepared")))[
+        "dojo_id"
+    ]
+    await stack.ok("POST", f"/dojos/{did}/start", bill)  # bill drives; no timer, no rotation
+    ctx: Dojos = stack.app.state.dojos
+    collab = await _wrap(stack, bill, did, _Faulty)
+    collab.state_error = RuntimeError("the snapshot store is full")
+    collab.away = True
+    try:
+        await _end_failing(stack, bill, did)
+        assert {"type": "role", "user": str(bill.user_id), "role": "read"} in collab.roles
+        collab.state_error, collab.away = None, False
+        given_back = {"type": "role", "user": str(bill.user_id), "role": "write"}
+        await eventually(lambda: given_back in collab.roles, what="write access given back")
+    finally:
+        ctx.collab = collab.inner
+    dojo = await stack.ok("GET", f"/dojos/{did}", bill)
+    assert dojo["status"] == "active"
+
+
+async def test_a_failed_end_says_why_it_failed_when_access_cannot_be_given_back(
+    stack: Stack, sign_up: SignUp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database away as the end fails: the push giving access back fails too, and is
+    logged; the error is the end's."""
+    bill = await sign_up()
+    did = (await stack.ok("POST", "/dojos", bill, 201, json=dojo_body()))["dojo_id"]
+    await stack.ok("POST", f"/dojos/{did}/start", bill)
+    ctx: Dojos = stack.app.state.dojos
+    collab = await _wrap(stack, bill, did, _Faulty)
+    collab.state_error = RuntimeError("the snapshot store is full")
+
+    async def database_away(*_: Any) -> None:
+        raise asyncpg.ConnectionDoesNotExistError("connection was closed")
+
+    monkeypatch.setattr(dojo_room, "seed_once", database_away)
+    try:
+        with capture_logs() as logs:
+            # A logger of its own, first used here: the module's was bound before the capture.
+            monkeypatch.setattr(dojo_service, "_log", structlog.get_logger("dojos"))
+            raised = await _end_failing(stack, bill, did)
+    finally:
+        ctx.collab = collab.inner
+    assert raised is collab.state_error
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["room_access_not_restored"]
