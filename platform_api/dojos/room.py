@@ -184,17 +184,31 @@ async def withdraw_writes(ctx: Dojos, conn: asyncpg.Connection, dojo: Row) -> bo
     dojo's last snapshot, so that the snapshot holds all the room accepted; what they send
     meanwhile is refused (their clients start again from the room's code). Return whether
     anyone was concerned: should the change then be rolled back, :func:`push_room` gives
-    them back what the database says. The engine away is logged: the push does it later."""
+    them back what the database says. Every writer is asked (one, but in free co-editing),
+    whatever happens to the others; one the engine could not reach is logged: the push after
+    the end makes them read-only."""
     people = await store.list_participants(
         conn, dojo["tenant_id"], dojo["dojo_id"], active_only=True
     )
     writers = [p["user_id"] for p in people if can_write(dojo, p)]
     room = room_key(dojo["tenant_id"], dojo["dojo_id"])
-    try:
-        for user in writers:  # one, but in free co-editing
-            await ctx.collab.control(room, {"type": "role", "user": str(user), "role": "read"})
-    except Problem as exc:
-        _log.warning("room_writes_not_withdrawn", dojo_id=str(dojo["dojo_id"]), error=exc.detail)
+    results = await asyncio.gather(
+        *(
+            ctx.collab.control(room, {"type": "role", "user": str(user), "role": "read"})
+            for user in writers
+        ),
+        return_exceptions=True,
+    )
+    for user, result in zip(writers, results, strict=True):
+        if isinstance(result, Problem):
+            _log.warning(
+                "room_writes_not_withdrawn",
+                dojo_id=str(dojo["dojo_id"]),
+                user_id=str(user),
+                error=result.detail,
+            )
+        elif isinstance(result, BaseException):
+            raise result
     return bool(writers)
 
 

@@ -209,3 +209,40 @@ async def test_a_failed_end_says_why_it_failed_when_access_cannot_be_given_back(
         ctx.collab = collab.inner
     assert raised is collab.state_error
     assert [e["event"] for e in logs if e["log_level"] == "error"] == ["room_access_not_restored"]
+
+
+class _OneAway(_Faulty):
+    """Role commands for ``user`` do not reach the engine."""
+
+    def __init__(self, inner: Collab, room: str, user: str) -> None:
+        super().__init__(inner, room)
+        self.user = user
+
+    def check(self, command: dict[str, str]) -> None:
+        if command.get("user") == self.user:
+            raise unavailable()
+
+
+async def test_ending_free_co_editing_withdraws_every_writer(
+    stack: Stack, sign_up: SignUp, invite_member: Any
+) -> None:
+    """In free co-editing everyone writes: one who cannot be made read-only as the dojo ends
+    does not keep the others writing while the last snapshot is taken."""
+    bill = await sign_up()
+    ana = await invite_member(bill)
+    cid = await invite_member(bill)
+    did = (await stack.ok("POST", "/dojos", bill, 201, json=dojo_body(format="free")))["dojo_id"]
+    await join_with_invite(stack, bill, ana, did)
+    await join_with_invite(stack, bill, cid, did)
+    await stack.ok("POST", f"/dojos/{did}/start", bill)
+    ctx: Dojos = stack.app.state.dojos
+    collab = await _wrap(stack, bill, did, _OneAway, str(bill.user_id))  # the first writer
+    try:
+        await stack.ok("POST", f"/dojos/{did}/end", bill)
+    finally:
+        ctx.collab = collab.inner
+    # Withdrawn before the room's state is read for the end's snapshot.
+    before = collab.roles[: collab.roles.index({"type": "state"})]
+    assert before == [
+        {"type": "role", "user": str(who.user_id), "role": "read"} for who in (ana, cid)
+    ]
