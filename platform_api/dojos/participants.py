@@ -214,7 +214,10 @@ async def set_role(
                 conn, who.tenant_id, dojo_id, user_id, role=wanted
             )
         order = [u for u in dojo["rotation_order"] if u != user_id or role != "observer"]
-        if role != "observer" and user_id not in order:
+        # Before the start an empty order means "by join time" (see ``default_order``): it
+        # stays so, else they alone would be named in it, and drive first. A started dojo's
+        # order is explicit, even empty (nobody could drive at its start).
+        if role != "observer" and user_id not in order and (order or dojo["status"] == "active"):
             order.append(user_id)
         if role == "driver" and dojo["driver_id"] != user_id:
             dojo = await rotate(ctx, conn, dojo, to=user_id, order=order, user_id=who.user_id)

@@ -61,3 +61,19 @@ async def test_a_prepared_kata_has_no_timer_to_start(
     await stack.ok("POST", f"/dojos/{did}/timer/skip", owner)
     timer = await stack.ok("GET", f"/dojos/{did}/timer", owner)
     assert (timer["state"], timer["driver_id"]) == ("stopped", ana.user_id)
+
+
+async def test_an_observer_made_navigator_before_the_start_takes_their_turn_by_join_time(
+    stack: Stack, sign_up: SignUp, invite_member: Any
+) -> None:
+    """No order was set: the promoted observer is not made the first (and only named) driver."""
+    owner = await sign_up()
+    joe = await invite_member(owner)
+    did = (await stack.ok("POST", "/dojos", owner, 201, json=dojo_body()))["dojo_id"]
+    await join_with_invite(stack, owner, joe, did, role="observer")
+    await stack.ok(
+        "PUT", f"/dojos/{did}/participants/{joe.user_id}/role", owner, json={"role": "navigator"}
+    )
+    await stack.ok("POST", f"/dojos/{did}/start", owner)
+    timer = await stack.ok("GET", f"/dojos/{did}/timer", owner)
+    assert (timer["driver_id"], timer["order"]) == (owner.user_id, [owner.user_id, joe.user_id])
