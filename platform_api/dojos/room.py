@@ -23,7 +23,7 @@ from platform_api.kernel import Problem, tenant_transaction
 from . import store, store_content, ydoc
 from .service import Dojos, Row, can_write, now
 from .tickets import room_key
-from .timer import next_driver, remaining_ms
+from .timer import driving, next_driver, remaining_ms
 
 _log = structlog.get_logger("dojos.room")
 
@@ -35,14 +35,15 @@ def _ms(at: datetime | None) -> int | None:
 def room_meta(dojo: Row, participants: list[Row], at: datetime) -> dict[str, Any]:
     """What every client sees in the ``dojo`` map: status, driver, next driver, timer."""
     names = {p["user_id"]: p["display_name"] for p in participants}
+    driver = driving(dojo)
     upcoming = next_driver(dojo)
     return {
         "dojo_id": str(dojo["dojo_id"]),
         "name": dojo["name"],
         "format": dojo["format"],
         "status": dojo["status"],
-        "driver": str(dojo["driver_id"]) if dojo["driver_id"] else None,
-        "driver_name": names.get(dojo["driver_id"]),
+        "driver": str(driver) if driver else None,
+        "driver_name": names.get(driver),
         "next_driver": str(upcoming) if upcoming else None,
         "next_driver_name": names.get(upcoming),
         "order": [str(u) for u in dojo["rotation_order"]],

@@ -39,6 +39,12 @@ def next_driver(dojo: Row | dict[str, Any]) -> uuid.UUID | None:
     return order[0]
 
 
+def driving(dojo: Row) -> uuid.UUID | None:
+    """Who has the keyboard: nobody once the dojo has ended (the row keeps who drove last,
+    for the end snapshot)."""
+    return dojo["driver_id"] if dojo["status"] == "active" else None
+
+
 def timer_view(dojo: Row, at: datetime) -> dict[str, Any]:
     return {
         "state": dojo["timer_state"],
@@ -46,7 +52,7 @@ def timer_view(dojo: Row, at: datetime) -> dict[str, Any]:
         "remaining_ms": remaining_ms(dojo, at),
         "due_at": dojo["turn_due_at"] if dojo["timer_state"] == "running" else None,
         "server_time": at,
-        "driver_id": dojo["driver_id"],
+        "driver_id": driving(dojo),
         "next_driver_id": next_driver(dojo),
         "order": list(dojo["rotation_order"]),
         "turn": dojo["turn"],

@@ -84,7 +84,10 @@ async def test_nobody_drives_an_ended_dojo(
     roles = {p["user_id"]: (p["role"], p["can_write"]) for p in people}
     assert roles == {bill.user_id: ("facilitator", False), ana.user_id: ("navigator", False)}
     timer = await stack.ok("GET", f"/dojos/{did}/timer", bill)
-    assert (timer["state"], timer["next_driver_id"]) == ("stopped", None)
+    assert (timer["state"], timer["driver_id"], timer["next_driver_id"]) == ("stopped", None, None)
+    ctx: Dojos = stack.app.state.dojos
+    meta = ydoc.meta_of(await ctx.collab.state(room_key(bill.tenant_id, did)))
+    assert (meta["status"], meta["driver"], meta["driver_name"]) == ("ended", None, None)
     # Who drove last stays on record: in the last snapshot.
     snaps = (await stack.ok("GET", f"/dojos/{did}/snapshots", bill))["items"]
     assert (snaps[0]["reason"], snaps[0]["driver_id"]) == ("end", ana.user_id)
