@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -181,8 +182,22 @@ class OrderIn(Strict):
     order: list[uuid.UUID] = Field(min_length=1, max_length=200)
 
 
+# Characters that show as nothing, or as a blank, though they are not whitespace: the
+# Braille blank, the Hangul fillers, the combining grapheme joiner and variation selectors.
+# (Format characters, such as U+200B and U+FEFF, are told by their category.)
+_BLANK_GLYPHS = frozenset(
+    "\u2800\u3164\u115f\u1160\uffa0\u034f"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
+
+
+def _blank(ch: str) -> bool:
+    return ch.isspace() or ch in _BLANK_GLYPHS or unicodedata.category(ch) == "Cf"
+
+
 def _said(text: str) -> str:
-    if not text.strip():
+    if all(_blank(ch) for ch in text):
         raise Invalid(N_("a message cannot be blank"))
     return text
 
