@@ -301,16 +301,18 @@ async def revoke_invite(
 
 async def due_dojos(conn: asyncpg.Connection, limit: int = 50) -> list[Row]:
     """(tenant_id, dojo_id) of dojos with a rotation, snapshot or room push due, most overdue
-    first (owner role: every tenant's)."""
+    first (owner role: every tenant's). Only a randori rotates by the clock (a prepared kata's
+    timer may have been started before that was refused: it runs for nothing)."""
     return await conn.fetch(
         """SELECT tenant_id, dojo_id FROM (
              SELECT tenant_id, dojo_id, least(
-                      CASE WHEN timer_state = 'running' THEN turn_due_at END,
+                      CASE WHEN timer_state = 'running' AND format = 'randori'
+                           THEN turn_due_at END,
                       CASE WHEN status = 'active' THEN next_snapshot_at END,
                       CASE WHEN room_sync_due
                            THEN coalesce(room_sync_retry_at, '-infinity') END) AS due
              FROM dojos
-             WHERE (timer_state = 'running' AND turn_due_at <= now())
+             WHERE (timer_state = 'running' AND format = 'randori' AND turn_due_at <= now())
                 OR (status = 'active' AND next_snapshot_at <= now())
                 OR (room_sync_due AND coalesce(room_sync_retry_at, '-infinity') <= now())
            ) AS d

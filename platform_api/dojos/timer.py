@@ -96,7 +96,9 @@ async def rotate(
         "turn": dojo["turn"] + 1,
         "room_sync_due": True,
     }
-    if incoming is None:
+    if incoming is None or dojo["format"] != "randori":
+        # Only a randori has a timer: a prepared kata's, started before that was refused,
+        # stops at its first hand-over.
         fields |= {"timer_state": "stopped", "turn_due_at": None, "turn_remaining_ms": None}
     elif dojo["timer_state"] == "running":
         fields["turn_due_at"] = at + timedelta(seconds=dojo["rotation_seconds"])
@@ -121,12 +123,23 @@ async def _change(
             raise Problem(409, "The dojo is not running")
         if dojo["format"] == "free":
             raise Problem(409, "Free co-editing has no driver and no timer")
-        if dojo["format"] == "prepared" and action in ("pause", "resume"):
-            # The facilitator hands the keyboard over by hand: no timer takes it away.
-            raise Problem(409, "A prepared kata has no rotation timer")
         at = now()
         state = dojo["timer_state"]
-        if action == "pause":
+        if dojo["format"] == "prepared" and action in ("pause", "resume"):
+            # The facilitator hands the keyboard over by hand: no timer takes it away. One
+            # started before that was refused may be stopped (pausing it stops it).
+            if action == "resume" or state != "running":
+                raise Problem(409, "A prepared kata has no rotation timer")
+            dojo = await store.update_dojo(
+                conn,
+                who.tenant_id,
+                dojo_id,
+                timer_state="stopped",
+                turn_due_at=None,
+                turn_remaining_ms=None,
+                room_sync_due=True,
+            )
+        elif action == "pause":
             if state != "running":
                 raise Problem(409, "The timer is not running")
             dojo = await store.update_dojo(

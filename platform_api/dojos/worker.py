@@ -58,7 +58,11 @@ async def tick(ctx: Dojos, tenant_id: uuid.UUID, dojo_id: uuid.UUID) -> None:
         if dojo is None:
             return
         at = now()
-        if dojo["timer_state"] == "running" and dojo["turn_due_at"] <= at:
+        if (
+            dojo["format"] == "randori"  # (see ``store.due_dojos``)
+            and dojo["timer_state"] == "running"
+            and dojo["turn_due_at"] <= at
+        ):
             dojo = await rotate(ctx, conn, dojo)
         due = dojo["next_snapshot_at"]
         if dojo["status"] == "active" and due is not None and due <= at:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from tests.integration.conftest import SignUp
+from platform_api.dojos.service import Dojos
+from platform_api.kernel import tenant_transaction
+from tests.integration.conftest import Account, SignUp
 
 from .conftest import Stack, dojo_body, join_with_invite
 
@@ -77,3 +80,45 @@ async def test_an_observer_made_navigator_before_the_start_takes_their_turn_by_j
     await stack.ok("POST", f"/dojos/{did}/start", owner)
     timer = await stack.ok("GET", f"/dojos/{did}/timer", owner)
     assert (timer["driver_id"], timer["order"]) == (owner.user_id, [owner.user_id, joe.user_id])
+
+
+async def _timer_left_running(stack: Stack, who: Account, did: str) -> None:
+    """A prepared kata's timer as one started before resuming it was refused: running, and
+    its turn due already."""
+    ctx: Dojos = stack.app.state.dojos
+    async with tenant_transaction(ctx.pool, who.tenant_id) as conn:
+        await conn.execute(
+            """UPDATE dojos SET timer_state = 'running', turn_due_at = now() - interval '1 s'
+               WHERE tenant_id = $1 AND dojo_id = $2""",
+            who.tenant_id,
+            did,
+        )
+
+
+async def test_a_prepared_kata_s_timer_left_running_takes_no_keyboard_and_stops(
+    stack: Stack, sign_up: SignUp, invite_member: Any
+) -> None:
+    owner = await sign_up()
+    ana = await invite_member(owner)
+    body = dojo_body(format="prepared", rotation_seconds=5)
+    did = (await stack.ok("POST", "/dojos", owner, 201, json=body))["dojo_id"]
+    await join_with_invite(stack, owner, ana, did)
+    await stack.ok("POST", f"/dojos/{did}/start", owner)
+    await _timer_left_running(stack, owner, did)
+    await asyncio.sleep(1)  # the worker looks every 0.05 s
+    timer = await stack.ok("GET", f"/dojos/{did}/timer", owner)
+    assert (timer["state"], timer["driver_id"], timer["turn"]) == ("running", owner.user_id, 0)
+    # Pausing it stops it, for good: there is no timer to resume.
+    await stack.ok("POST", f"/dojos/{did}/timer/pause", owner)
+    timer = await stack.ok("GET", f"/dojos/{did}/timer", owner)
+    assert (timer["state"], timer["remaining_ms"], timer["driver_id"]) == (
+        "stopped",
+        None,
+        owner.user_id,
+    )
+    assert (await stack.call("POST", f"/dojos/{did}/timer/resume", owner)).status_code == 409
+    # Handing the keyboard over stops one too.
+    await _timer_left_running(stack, owner, did)
+    await stack.ok("POST", f"/dojos/{did}/timer/skip", owner)
+    timer = await stack.ok("GET", f"/dojos/{did}/timer", owner)
+    assert (timer["state"], timer["driver_id"]) == ("stopped", ana.user_id)
