@@ -6,6 +6,7 @@ import { yCollab } from 'y-codemirror.next';
 import { readAuthMessage } from 'y-protocols/auth';
 import { messageAuth, WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
+import { ApiError } from '../api/http';
 import { languageExtension, userColor } from './languages';
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected' | 'forbidden';
@@ -41,6 +42,13 @@ type Place = { scroll: StateEffect<unknown>; anchor: Y.RelativePosition; head: Y
 /** How long a fresh session may take to sync before it is given up and tried again. */
 const SYNC_WITHIN_MS = 15_000;
 const RETRY_AFTER_MS = 5_000;
+/** The longest wait between two asks for a ticket after a refusal, the service being away. */
+const REENTRY_AT_MOST_MS = 60_000;
+
+/** The service answered, and said no (not a failure that passes: 5xx, 429, no connection). */
+function refusal(e: unknown): boolean {
+  return e instanceof ApiError && e.status < 500 && e.status !== 429;
+}
 
 /** Where the collab engine is: same origin, `/collab/<room>` (nginx spreads rooms over nodes). */
 export function collabBaseUrl(location: Location = window.location): string {
@@ -127,19 +135,26 @@ export function CollabEditor({ room, ticket, readOnly, language, user, label, on
           // Refused (we left, were removed or our invite was revoked). Access may come back (a
           // participant who left joins again, from another tab say): ask the dojo service for a
           // ticket again a little later; it refuses one to whoever is no longer in the dojo.
+          // A ticket the service could not give (it is down, we are offline) is asked for
+          // again, less and less often; one it refuses is the end (the page says why).
           latest.current.onStatus('forbidden');
           clearTimeout(reentry);
-          reentry = setTimeout(() => {
-            if (!shown()) return;
-            latest.current.renewTicket().then(
-              (ticket) => {
-                if (!shown()) return;
-                ws.params = { ticket };
-                ws.connect();
-              },
-              () => undefined,
-            );
-          }, RETRY_AFTER_MS);
+          const ask = (wait: number) => {
+            reentry = setTimeout(() => {
+              if (!shown()) return;
+              latest.current.renewTicket().then(
+                (ticket) => {
+                  if (!shown()) return;
+                  ws.params = { ticket };
+                  ws.connect();
+                },
+                (e: unknown) => {
+                  if (!refusal(e)) ask(Math.min(wait * 2, REENTRY_AT_MOST_MS));
+                },
+              );
+            }, wait);
+          };
+          ask(RETRY_AFTER_MS);
         } else if (shown()) latest.current.onStatus('disconnected');
         else if (fresh.current === s) giveUp(s, code === 4403 ? 'forbidden' : 'disconnected');
       });

@@ -26,6 +26,10 @@ import { Snapshots } from './Snapshots';
 import { shownName } from './names';
 
 type Access = 'loading' | 'ok' | 'not-found' | 'not-member';
+
+/** A ticket refused to whoever is no longer in the dojo: 403, or 404 for a private dojo (it
+ * does not exist for them any more). */
+const refused = (e: unknown) => e instanceof ApiError && (e.status === 403 || e.status === 404);
 /** The timer as read, with our clock at that moment (to count down without drift). */
 type ClockedTimer = Timer & { received: number };
 
@@ -95,9 +99,9 @@ export function DojoRoomPage() {
         },
         (e: unknown) => {
           if (!alive) return;
-          if (e instanceof ApiError && e.status === 403) setAccess('not-member');
-          else if (e instanceof ApiError) setError(e.message);
-          else renewal = setTimeout(fetchTicket, 5000);
+          if (refused(e)) setAccess('not-member');
+          else if (e instanceof ApiError && e.status < 500 && e.status !== 429) setError(e.message);
+          else renewal = setTimeout(fetchTicket, 5000); // the service away, or we are offline
         },
       );
     void fetchTicket();
@@ -135,7 +139,7 @@ export function DojoRoomPage() {
       setTicket({ token: out.ticket, role: out.role });
       return out.ticket;
     } catch (e) {
-      if (e instanceof ApiError && e.status === 403) setAccess('not-member');
+      if (refused(e)) setAccess('not-member');
       throw e;
     }
   }, [id]);
