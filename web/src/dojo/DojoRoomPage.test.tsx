@@ -1,7 +1,8 @@
-import { act, screen, waitFor } from '@testing-library/react';
+import { act, fireEvent, screen, waitFor } from '@testing-library/react';
 import { Route } from 'react-router-dom';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { renderApp } from '../test-utils';
+import type { Dojo, Timer } from './api';
 import { DojoRoomPage } from './DojoRoomPage';
 
 // The room's connections, as the page makes them: no server, but their events on demand.
@@ -53,7 +54,7 @@ const ME = '00000000-0000-4000-8000-000000000001';
 const DOJO = '3f1c2a4e-0000-4000-8000-000000000001';
 const tenant = { tenant_id: 't-1', name: 'Quokka Labs', slug: 'quokka-labs' };
 const user = { user_id: ME, email: 'ana@quokka.dev', full_name: 'Ana', role: 'member', status: 'active' };
-const dojo = {
+const dojo: Dojo = {
   dojo_id: DOJO,
   room: `t-1:dojo-${DOJO}`,
   creator_id: ME,
@@ -77,7 +78,7 @@ const dojo = {
   archived_at: null,
 };
 const participant = { dojo_id: DOJO, user_id: ME, display_name: 'Ana', role: 'driver', status: 'active', can_write: true, join_time: '2026-01-01T09:00:00Z', leave_time: null };
-const timer = { state: 'running', rotation_seconds: 300, remaining_ms: 200_000, due_at: '2026-01-01T10:05:00Z', server_time: '2026-01-01T10:01:40Z', driver_id: ME, next_driver_id: null, order: [ME], turn: 0 };
+const timer: Timer = { state: 'running', rotation_seconds: 300, remaining_ms: 200_000, due_at: '2026-01-01T10:05:00Z', server_time: '2026-01-01T10:01:40Z', driver_id: ME, next_driver_id: null, order: [ME], turn: 0 };
 const ticket = (n: number) => ({ ticket: `ticket-${n}`, room: dojo.room, url: '', role: 'write', expires_at: '2026-01-01T11:00:00Z', expires_in: 3600 });
 const tokens = { access_token: 'a.b.c', token_type: 'bearer', expires_in: 900, refresh_expires_in: 86400 };
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
@@ -85,16 +86,17 @@ const problem = (status: number) => json({ title: 'Refused', status, detail: `st
 
 /** The API, signed in as the dojo's facilitator; each ticket asked for after the first gets
  * the next of `tickets` (an answer, or a failure to send it: no connection). */
-function stubApi(tickets: (Response | 'offline')[]) {
+function stubApi(tickets: (Response | 'offline')[], shown: Partial<Dojo> = {}, clock: Partial<Timer> = {}) {
   let asked = 0;
-  const fetch = vi.fn(async (input: string) => {
+  const fetch = vi.fn(async (input: string, init: RequestInit = {}) => {
     const path = new URL(input, 'http://localhost').pathname;
     const room = `/api/dojos/dojos/${DOJO}`;
     if (path === '/api/identity/token/refresh') return json(tokens);
     if (path === '/api/identity/me') return json({ user, tenant });
-    if (path === room) return json(dojo);
+    if (path === room) return json({ ...dojo, ...shown });
     if (path === `${room}/participants`) return json({ items: [participant] });
-    if (path === `${room}/timer`) return json(timer);
+    if (path === `${room}/timer`) return json({ ...timer, ...clock });
+    if (path.startsWith(`${room}/timer/`) && init.method === 'POST') return json({ ...timer, state: 'stopped' });
     if (path === `${room}/tickets`) {
       asked += 1;
       const answer = asked === 1 ? json(ticket(1)) : (tickets[asked - 2] ?? problem(503));
@@ -153,5 +155,22 @@ describe('DojoRoomPage', () => {
     await refuse(provider);
     await wait(5_000);
     expect(await screen.findByTestId('dojo-not-member')).toBeTruthy();
+  });
+
+  it('lets the facilitator stop a prepared kata\'s timer left running', async () => {
+    const fetch = stubApi([], { format: 'prepared' });
+    await openRoom();
+    fireEvent.click(await screen.findByRole('button', { name: 'Pause' }));
+    await waitFor(() =>
+      expect(fetch.mock.calls.some(([url, init]) => String(url).endsWith('/timer/pause') && (init as RequestInit).method === 'POST')).toBe(true),
+    );
+  });
+
+  it('offers no pause or resume in a prepared kata whose timer is stopped', async () => {
+    stubApi([], { format: 'prepared' }, { state: 'stopped', remaining_ms: null, due_at: null });
+    await openRoom();
+    expect(screen.getByRole('button', { name: 'Rotate now' })).toBeTruthy();
+    expect(screen.queryByRole('button', { name: 'Pause' })).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Resume' })).toBeNull();
   });
 });

@@ -251,8 +251,9 @@ export function DojoRoomPage() {
                 <button type="button" onClick={act(() => timerAction(id, 'skip'))}>
                   {t('room.rotate')}
                 </button>
-                {/* A prepared kata has no timer: its facilitator hands the keyboard over. */}
-                {dojo.format === 'randori' && timer?.state === 'running' && (
+                {/* A prepared kata has no timer: its facilitator hands the keyboard over. One
+                    started before that was so runs on: pausing it stops it. */}
+                {timer?.state === 'running' && (
                   <button type="button" onClick={act(() => timerAction(id, 'pause'))}>
                     {t('room.pause')}
                   </button>
