@@ -79,8 +79,8 @@ class Once:
     async def recall(self, conn: asyncpg.Connection, who: Principal, operation: str) -> Any:
         """The result remembered for this key, or None when it is new. Holds a lock on the
         key until the transaction ends, so that a retry made while the first request is
-        still at work waits for it and then finds its result. Raises a 422 when the key was
-        used for another request."""
+        still at work waits for it (``LOCK_WAIT_SECONDS`` at most, then a 409) and then finds
+        its result. Raises a 422 when the key was used for another request."""
         # A retry waits for the first request at work with its key, but not for ever: each
         # waiting one holds a database connection.
         before = await conn.fetchval("SELECT current_setting('lock_timeout')")
