@@ -24,3 +24,22 @@ export function renderApp(path: string, routes: ReactNode) {
     </I18nProvider>,
   );
 }
+
+/** A POC as the API returns it, for tests of the POC pages. */
+export const samplePoc = {
+  poc_id: '7d1c0000-0000-4000-8000-000000000001',
+  owner_id: 'u-1',
+  name: 'Rate limiter',
+  description: null,
+  language: 'Go',
+  frameworks: [],
+  tags: ['redis'],
+  repository_url: null,
+  status: 'idea',
+  visibility: 'tenant',
+  started_on: null,
+  finished_on: null,
+  created_at: '2026-01-01T10:00:00Z',
+  updated_at: '2026-01-01T10:00:00Z',
+  version: 3,
+};

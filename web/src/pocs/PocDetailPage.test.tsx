@@ -1,30 +1,14 @@
 import { fireEvent, screen, waitFor } from '@testing-library/react';
 import { Route } from 'react-router-dom';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { renderApp } from '../test-utils';
+import { renderApp, samplePoc } from '../test-utils';
 import { PocDetailPage } from './PocDetailPage';
 import { PocListPage } from './PocListPage';
 
 const me = { user_id: 'u-1', email: 'q@quokka.dev', full_name: 'Quinn', role: 'member', status: 'active', two_factor: false, recovery_codes_left: 0 };
 const tenant = { tenant_id: 't-1', name: 'Quokka Labs', slug: 'quokka-labs' };
 const tokens = { access_token: 'a.b.c', token_type: 'bearer', expires_in: 900, refresh_expires_in: 86400 };
-const poc = {
-  poc_id: '7d1c0000-0000-4000-8000-000000000001',
-  owner_id: 'u-1',
-  name: 'Rate limiter',
-  description: null,
-  language: 'Go',
-  frameworks: [],
-  tags: ['redis'],
-  repository_url: null,
-  status: 'idea',
-  visibility: 'tenant',
-  started_on: null,
-  finished_on: null,
-  created_at: '2026-01-01T10:00:00Z',
-  updated_at: '2026-01-01T10:00:00Z',
-  version: 3,
-};
+const poc = samplePoc;
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': status < 400 ? 'application/json' : 'application/problem+json' } });
 

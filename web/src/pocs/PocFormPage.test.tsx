@@ -2,25 +2,10 @@ import { fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { MemoryRouter, Route, Routes } from 'react-router-dom';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { I18nProvider } from '../i18n';
+import { samplePoc } from '../test-utils';
 import { PocFormPage } from './PocFormPage';
 
-const poc = {
-  poc_id: '7d1c0000-0000-4000-8000-000000000001',
-  owner_id: 'u-1',
-  name: 'Rate limiter',
-  description: null,
-  language: 'Go',
-  frameworks: [],
-  tags: ['redis'],
-  repository_url: null,
-  status: 'idea',
-  visibility: 'tenant',
-  started_on: null,
-  finished_on: null,
-  created_at: '2026-01-01T10:00:00Z',
-  updated_at: '2026-01-01T10:00:00Z',
-  version: 3,
-};
+const poc = samplePoc;
 const answer = (body: unknown, status: number, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': status < 400 ? 'application/json' : 'application/problem+json', ...headers } });
 
