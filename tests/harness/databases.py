@@ -66,3 +66,15 @@ async def tenant_connection(dsn: str, tenant_id: str) -> AsyncIterator[asyncpg.C
             yield conn
     finally:
         await conn.close()
+
+
+async def cut_listeners(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> int:
+    """End, from the server's side, every other connection of this database that listens
+    (as a restart or a failover would); return how many."""
+    return int(
+        await conn.fetchval(
+            """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+               WHERE datname = current_database() AND pid <> pg_backend_pid()
+                 AND query LIKE 'LISTEN%'"""
+        )
+    )

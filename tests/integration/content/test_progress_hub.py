@@ -13,16 +13,7 @@ from platform_api.content.progress import ProgressHub
 from platform_api.kernel import create_pool
 from platform_api.kernel.db import close_pool
 from platform_api.kernel.provision import ServiceDatabase
-
-
-async def _cut_listeners(conn: asyncpg.Connection) -> int:
-    return int(
-        await conn.fetchval(
-            """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-               WHERE datname = current_database() AND pid <> pg_backend_pid()
-                 AND query LIKE 'LISTEN%'"""
-        )
-    )
+from tests.harness.databases import cut_listeners
 
 
 async def test_the_hub_listens_again_after_losing_its_connection(
@@ -35,7 +26,7 @@ async def test_the_hub_listens_again_after_losing_its_connection(
     request_id = uuid.uuid4()
     try:
         with hub.watch(request_id) as changed:
-            assert await _cut_listeners(control) >= 1
+            assert await cut_listeners(control) >= 1
             # Listening again, it wakes its watchers: a change may have been missed.
             await asyncio.wait_for(changed.wait(), timeout=10)
             changed.clear()
@@ -55,7 +46,7 @@ async def test_the_hub_stops_cleanly_with_its_connection_lost(
     await hub.start()
     control = await asyncpg.connect(content_db.app_dsn)
     try:
-        assert await _cut_listeners(control) >= 1
+        assert await cut_listeners(control) >= 1
         await asyncio.sleep(0.1)
     finally:
         await control.close()

@@ -21,6 +21,7 @@ from platform_api.kernel.provision import ServiceDatabase
 from platform_api.pocs import worker
 from platform_api.pocs.service import purge_expired
 from platform_api.pocs.settings import PocsSettings
+from tests.harness.databases import cut_listeners
 from tests.harness.identity import SignUp
 
 from .conftest import MakePoc
@@ -233,11 +234,7 @@ async def test_a_relay_listens_again_when_its_connection_is_lost(
     async def cut_the_listener() -> None:
         for _ in range(500):
             async with owner_pool.acquire() as conn:
-                cut = await conn.fetchval(
-                    """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                       WHERE datname = current_database() AND pid <> pg_backend_pid()
-                         AND query LIKE 'LISTEN%'"""
-                )
+                cut = await cut_listeners(conn)
             if cut:
                 return
             await asyncio.sleep(0.01)
