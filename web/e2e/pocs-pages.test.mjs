@@ -43,7 +43,8 @@ test('a long name without spaces wraps on a phone instead of widening the page',
 
   await until(async () => {
     await page.goto('/pocs');
-    return page.getByRole('link', { name: longName }).isVisible({ timeout: 3000 }).catch(() => false);
+    // (isVisible does not wait: the list is fetched after the page has loaded)
+    return page.getByRole('link', { name: longName }).waitFor({ timeout: 3000 }).then(() => true, () => false);
   }, 30000, 'the POC is listed');
   await shot(page, 'pocs-phone-long-name');
   assert.equal(await overflow(), 0, 'the list fits the screen');
